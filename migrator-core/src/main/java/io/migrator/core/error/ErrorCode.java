@@ -1,0 +1,60 @@
+package io.migrator.core.error;
+
+/**
+ * Every error migrator reports, with its exit code and its documented cause and solution.
+ * docs/error-codes.md is generated from this enum ({@code ErrorCodeDocsTest} keeps it in sync).
+ */
+public enum ErrorCode {
+    PLAN_INVALID(ExitCode.INVALID_PLAN,
+            "The plan file has one or more problems: unknown or missing keys, bad values, unresolved secrets.",
+            "Fix every listed problem at the line:column given; `migrator plan check PLAN` repeats the static checks."),
+    PLAN_NOT_FOUND(ExitCode.INVALID_PLAN,
+            "The plan file does not exist or cannot be read.",
+            "Pass the path of an existing YAML plan; examples are in plans/."),
+    CANNOT_CONNECT(ExitCode.CANNOT_CONNECT,
+            "A source or target server did not accept a connection (down, wrong host/port, wrong credentials, firewall).",
+            "Check that the server runs and listens on the plan's host and port, and that user and password are right."),
+    PREFLIGHT_FAILED(ExitCode.PRECONDITION,
+            "A preflight assessment failed: a server setting, privilege or table shape the migration needs is missing.",
+            "Apply the remedy printed with each failed assessment, then run `migrator plan check` again."),
+    TIMED_OUT(ExitCode.PRECONDITION,
+            "A wait or step did not reach its condition before its deadline.",
+            "Raise the timeout, or look at `migrator status` for what holds the migration back."),
+    NOT_AVAILABLE(ExitCode.FAILURE,
+            "The command exists in the contract but its capability has not landed in this build.",
+            "Use a build that includes the capability; `migrator --help` lists what each command does."),
+    SANDBOX_FAILED(ExitCode.FAILURE,
+            "A sandbox server could not be installed, initialized or started.",
+            "Read the server log named in the message; `migrator sandbox down` then `sandbox up` starts afresh."),
+    SANDBOX_PACKAGES_MISSING(ExitCode.PRECONDITION,
+            "The Debian packages the sandbox needs are missing and cannot be installed without root.",
+            "Run the printed apt-get command as root, then `migrator sandbox up` again."),
+    SANDBOX_PORT_IN_USE(ExitCode.PRECONDITION,
+            "A port the sandbox needs is taken by a process the sandbox did not start.",
+            "Stop that process, or start the sandbox on other ports with --port-offset."),
+    INTERNAL(ExitCode.FAILURE,
+            "An unexpected error inside migrator.",
+            "Run again with -vv for the stack trace and report it with the plan (passwords are never printed).");
+
+    private final ExitCode exitCode;
+    private final String cause;
+    private final String solution;
+
+    ErrorCode(ExitCode exitCode, String cause, String solution) {
+        this.exitCode = exitCode;
+        this.cause = cause;
+        this.solution = solution;
+    }
+
+    public ExitCode exitCode() {
+        return exitCode;
+    }
+
+    public String cause() {
+        return cause;
+    }
+
+    public String solution() {
+        return solution;
+    }
+}

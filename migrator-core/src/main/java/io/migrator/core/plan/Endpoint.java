@@ -1,0 +1,50 @@
+package io.migrator.core.plan;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * One side of a migration. SQL engines use {@code database}; Redis uses {@code databases} and, on a
+ * target, {@code cluster}. {@link #toString()} never shows the password.
+ */
+public record Endpoint(Engine engine, String host, int port, String user, Secret password, String database,
+                       List<Integer> databases, boolean cluster) {
+    public Endpoint {
+        Objects.requireNonNull(engine, "engine");
+        Objects.requireNonNull(host, "host");
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be 1..65535, was " + port);
+        }
+        password = password == null ? Secret.NONE : password;
+        user = user == null ? "" : user;
+        database = database == null ? "" : database;
+        databases = databases == null ? List.of() : List.copyOf(databases);
+    }
+
+    /** host:port as a user would type it. */
+    public String address() {
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    /** True when both endpoints name the same server and database (loopback spellings count as equal). */
+    public boolean sameDataAs(Endpoint other) {
+        return canonicalHost(host).equals(canonicalHost(other.host)) && port == other.port
+                && engine.family() == other.engine.family()
+                && (engine.isSql() ? database.equals(other.database) : true);
+    }
+
+    private static String canonicalHost(String host) {
+        String h = host.toLowerCase(Locale.ROOT);
+        return switch (h) {
+            case "localhost", "127.0.0.1", "::1", "[::1]" -> "loopback";
+            default -> h;
+        };
+    }
+
+    @Override
+    public String toString() {
+        return engine + "://" + (user.isEmpty() ? "" : user + "@") + address()
+                + (database.isEmpty() ? "" : "/" + database);
+    }
+}

@@ -1,0 +1,82 @@
+package io.migrator.core.plan;
+
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/** Every key a plan accepts, declared once. {@link PlanBinder} reads exactly these; nothing else is allowed. */
+public final class PlanSettings {
+    static final String REQUIRED = "(required)";
+
+    public static final Setting NAME = new Setting("name", "string `[a-z0-9_-]`, 1–63 characters", REQUIRED,
+            "Identifies the migration: bookkeeping on the target, metrics labels and the status API use it.");
+    public static final Setting SOURCE = new Setting("source", "section", REQUIRED,
+            "The server the data moves from.");
+    public static final Setting TARGET = new Setting("target", "section", REQUIRED,
+            "The server the data moves to.");
+
+    public static final Setting ENGINE = new Setting("source|target.engine", "`mysql` `mariadb` `postgresql` `redis`",
+            REQUIRED, "Source and target must be of one family: MySQL/MariaDB, PostgreSQL or Redis.");
+    public static final Setting HOST = new Setting("source|target.host", "host name or IP", REQUIRED,
+            "Server address.");
+    public static final Setting PORT = new Setting("source|target.port", "1–65535",
+            "engine default (3306, 5432, 6379)", "Server port.");
+    public static final Setting USER = new Setting("source|target.user", "string",
+            "required for SQL engines; Redis: the default user", "Login user.");
+    public static final Setting PASSWORD = new Setting("source|target.password", "string, usually `${env:NAME}` or `${file:/path}`",
+            "none", "Login password. Resolved at load time, never logged or printed.");
+    public static final Setting DATABASE = new Setting("source|target.database", "string",
+            "required for SQL engines", "MySQL/MariaDB: the schema; PostgreSQL: the database. Not for Redis.");
+    public static final Setting DATABASES = new Setting("source|target.databases", "list of integers ≥ 0",
+            "`[0]`", "Redis only: the logical databases to move.");
+    public static final Setting CLUSTER = new Setting("source|target.cluster", "boolean", "`false`",
+            "Redis target only: the target is a Redis Cluster (ElastiCache cluster mode); keys are routed by slot.");
+
+    public static final Setting TABLES = new Setting("tables", "section", "all tables",
+            "Which tables move.");
+    public static final Setting TABLES_INCLUDE = new Setting("tables.include", "list of glob patterns", "`[\"*\"]`",
+            "`*` any characters, `?` one, `[a-z]` a set; a pattern with a dot matches `schema.table`.");
+    public static final Setting TABLES_EXCLUDE = new Setting("tables.exclude", "list of glob patterns", "`[]`",
+            "Tables matching any of these stay behind, even when included.");
+
+    public static final Setting SNAPSHOT = new Setting("snapshot", "section", "defaults below",
+            "The initial copy.");
+    public static final Setting SNAPSHOT_PARALLELISM = new Setting("snapshot.parallelism", "1–64", "`4`",
+            "Chunks copied at once (source connections used by the copy).");
+    public static final Setting SNAPSHOT_CHUNK_ROWS = new Setting("snapshot.chunkRows", "100–10000000", "`50000`",
+            "Rows per chunk; a chunk and its done-mark commit together on the target.");
+
+    public static final Setting CUTOVER = new Setting("cutover", "section", "defaults below",
+            "The cutover runbook.");
+    public static final Setting CUTOVER_MAX_DOWNTIME = new Setting("cutover.maxDowntime", "duration (`500ms`, `30s`, `2m`)",
+            "`30s`", "Hard budget for the write freeze; over it, the cutover aborts and the source is unfrozen.");
+
+    public static final Setting CONTROL = new Setting("control", "section", "defaults below",
+            "The worker's HTTP endpoint: /metrics, /api/status, control API and dashboard.");
+    public static final Setting CONTROL_LISTEN = new Setting("control.listen", "`host:port`", "`127.0.0.1:9464`",
+            "Where `migrator run` listens; `migrator run --listen` overrides it.");
+
+    public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
+            DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
+            SNAPSHOT_CHUNK_ROWS, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN);
+
+    private PlanSettings() {
+    }
+
+    /** The keys allowed in a section ("" is the top level; "source|target" the endpoint sections). */
+    static Set<String> keysOf(String section) {
+        return ALL.stream().filter(s -> s.section().equals(section)).map(Setting::key)
+                .collect(Collectors.toCollection(java.util.LinkedHashSet::new));
+    }
+
+    /** The Markdown table of docs/plan.md. */
+    public static String referenceTable() {
+        StringBuilder out = new StringBuilder("| key | takes | default | what it does |\n|---|---|---|---|\n");
+        for (Setting s : ALL) {
+            out.append("| `").append(s.path().replace("source|target", "{source,target}")).append("` | ")
+                    .append(s.type()).append(" | ").append(s.defaultValue()).append(" | ").append(s.doc())
+                    .append(" |\n");
+        }
+        return out.toString();
+    }
+}

@@ -1,0 +1,18 @@
+package io.migrator.core.plan;
+
+import java.util.List;
+
+/** Which tables a migration moves: those matching an include pattern and no exclude pattern. */
+public record TableFilter(List<Glob> include, List<Glob> exclude) {
+    public static final TableFilter ALL = new TableFilter(List.of(Glob.compile("*")), List.of());
+
+    public TableFilter {
+        include = List.copyOf(include);
+        exclude = List.copyOf(exclude);
+    }
+
+    public boolean includes(String schema, String table) {
+        return include.stream().anyMatch(g -> g.matches(schema, table))
+                && exclude.stream().noneMatch(g -> g.matches(schema, table));
+    }
+}

@@ -1,0 +1,30 @@
+package io.migrator.core.spi;
+
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.plan.Plan;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The entry point of one engine family, found through {@link java.util.ServiceLoader}. Core code talks
+ * to databases only through this and the interfaces it hands out.
+ */
+public interface EngineConnector {
+    /** The engines this connector serves. */
+    Set<Engine> engines();
+
+    /**
+     * Connects, authenticates and reads the server's identity.
+     *
+     * @throws io.migrator.core.error.MigratorException with {@code CANNOT_CONNECT} naming host, port and the
+     *         reason (never the password) and a remedy
+     */
+    ServerInfo probe(Endpoint endpoint, Duration timeout);
+
+    /** The preflight assessments of this engine for one side of the plan; empty until the engine's pipeline lands. */
+    default List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {
+        return List.of();
+    }
+}

@@ -1,0 +1,213 @@
+package io.migrator.core.plan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.migrator.core.error.ExitCode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PlanLoaderTest {
+    private static final String VALID = """
+            name: orders
+            source:
+              engine: mariadb
+              host: 127.0.0.1
+              port: 13306
+              user: migrator
+              password: ${env:SOURCE_PASSWORD}
+              database: shop
+            target:
+              engine: mariadb
+              host: 127.0.0.1
+              port: 13307
+              user: migrator
+              password: ${env:TARGET_PASSWORD}
+              database: shop
+            tables:
+              include: ["*"]
+            """;
+
+    private final Map<String, String> env = Map.of("SOURCE_PASSWORD", "s3cret-source", "TARGET_PASSWORD", "s3cret-target");
+
+    private Plan parse(String yaml) {
+        return new PlanLoader(env).parse("plan.yaml", yaml, Path.of("."));
+    }
+
+    private List<PlanProblem> problems(String yaml) {
+        try {
+            parse(yaml);
+        } catch (InvalidPlanException e) {
+            assertThat(e.exitCode()).isEqualTo(ExitCode.INVALID_PLAN);
+            return e.problems();
+        }
+        throw new AssertionError("the plan was accepted");
+    }
+
+    @Test
+    void readsTheMinimalPlanOfTheCliContract() {
+        Plan plan = parse(VALID);
+        assertThat(plan.name()).isEqualTo("orders");
+        assertThat(plan.source().engine()).isEqualTo(Engine.MARIADB);
+        assertThat(plan.source().port()).isEqualTo(13306);
+        assertThat(plan.source().password().reveal()).isEqualTo("s3cret-source");
+        assertThat(plan.target().database()).isEqualTo("shop");
+        assertThat(plan.tables().includes("shop", "orders")).isTrue();
+        assertThat(plan.snapshot().parallelism()).isEqualTo(4);
+        assertThat(plan.cutover().maxDowntime()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(plan.control().listen()).isEqualTo("127.0.0.1:9464");
+    }
+
+    @Test
+    void passwordsNeverShowInStringForms() {
+        Plan plan = parse(VALID);
+        assertThat(plan.toString()).doesNotContain("s3cret");
+        assertThat(plan.source().toString()).doesNotContain("s3cret");
+        assertThat(plan.source().password().toString()).isEqualTo("******");
+    }
+
+    @Test
+    void everyMistakeIsAProblemWithLineAndColumn() {
+        String yaml = """
+                name: Orders Migration
+                source:
+                  engine: mariadb
+                  hots: 127.0.0.1
+                  port: 13306
+                  user: migrator
+                  database: shop
+                target:
+                  engine: postgress
+                  host: 127.0.0.1
+                  port: 99999
+                  user: migrator
+                  database: shop
+                cutover:
+                  maxDowntime: soon
+                """;
+        List<PlanProblem> problems = problems(yaml);
+        assertThat(problems).extracting(p -> p.line() + ":" + p.column()).containsExactly(
+                "1:7", "2:1", "4:3", "9:11", "11:9", "15:16");
+        assertThat(problems.get(0).message()).contains("name 'Orders Migration'");
+        assertThat(problems.get(0).remedy()).contains("orders-migration");
+        assertThat(problems.get(1).message()).isEqualTo("missing 'host' in source");
+        assertThat(problems.get(2).message()).contains("unknown key 'hots'").contains("did you mean 'host'");
+        assertThat(problems.get(3).message()).contains("'postgress'").contains("did you mean 'postgresql'");
+        assertThat(problems.get(4).message()).contains("99999 is outside 1..65535");
+        assertThat(problems.get(5).message()).contains("'soon' is not a duration");
+        assertThat(problems).allSatisfy(p -> assertThat(p.remedy()).isNotBlank());
+    }
+
+    @Test
+    void missingEnvironmentVariableIsAProblemAtItsLine() {
+        try {
+            new PlanLoader(Map.of("TARGET_PASSWORD", "tt")).parse("plan.yaml", VALID, Path.of("."));
+            throw new AssertionError("accepted");
+        } catch (InvalidPlanException e) {
+            assertThat(e.problems()).singleElement().satisfies(p -> {
+                assertThat(p.line()).isEqualTo(7);
+                assertThat(p.message()).contains("environment variable SOURCE_PASSWORD is not set");
+                assertThat(p.remedy()).contains("export SOURCE_PASSWORD");
+                assertThat(p.render()).doesNotContain("tt");
+            });
+        }
+    }
+
+    @Test
+    void fileSecretsAreReadRelativeToThePlan(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("source.pw"), "from-file\n");
+        Files.writeString(dir.resolve("plan.yaml"), VALID.replace("${env:SOURCE_PASSWORD}", "${file:source.pw}"));
+        Plan plan = new PlanLoader(env).load(dir.resolve("plan.yaml"));
+        assertThat(plan.source().password().reveal()).isEqualTo("from-file");
+    }
+
+    @Test
+    void unreadableSecretFileIsNamed(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("plan.yaml"), VALID.replace("${env:SOURCE_PASSWORD}", "${file:missing.pw}"));
+        assertThatThrownBy(() -> new PlanLoader(env).load(dir.resolve("plan.yaml")))
+                .isInstanceOfSatisfying(InvalidPlanException.class, e -> assertThat(e.problems().get(0).message())
+                        .contains("missing.pw").contains("cannot be read"));
+    }
+
+    @Test
+    void literalDollarBraceIsEscaped() {
+        Plan plan = parse(VALID.replace("${env:SOURCE_PASSWORD}", "'a$${b}'"));
+        assertThat(plan.source().password().reveal()).isEqualTo("a${b}");
+    }
+
+    @Test
+    void sourceEqualToTargetIsRefused() {
+        List<PlanProblem> problems = problems(VALID.replace("13307", "13306").replace("host: 127.0.0.1\n  port: 13306\n  user: migrator\n  password: ${env:TARGET",
+                "host: localhost\n  port: 13306\n  user: migrator\n  password: ${env:TARGET"));
+        assertThat(problems).singleElement().satisfies(p -> {
+            assertThat(p.message()).contains("source and target are the same server");
+            assertThat(p.line()).isEqualTo(9);
+        });
+    }
+
+    @Test
+    void badGlobIsNamed() {
+        List<PlanProblem> problems = problems(VALID.replace("include: [\"*\"]", "include: [\"ord[ers\"]\n  exclude: [tmp_*]"));
+        assertThat(problems).singleElement().satisfies(p -> {
+            assertThat(p.message()).contains("'ord[ers'").contains("never closed");
+            assertThat(p.line()).isEqualTo(17);
+        });
+    }
+
+    @Test
+    void globsSelectTables() {
+        Plan plan = parse(VALID.replace("include: [\"*\"]", "include: [\"order*\", \"shop.cust?mers\"]\n  exclude: [\"*_tmp\"]"));
+        assertThat(plan.tables().includes("shop", "orders")).isTrue();
+        assertThat(plan.tables().includes("shop", "orders_tmp")).isFalse();
+        assertThat(plan.tables().includes("shop", "customers")).isTrue();
+        assertThat(plan.tables().includes("other", "customers")).isFalse();
+        assertThat(plan.tables().includes("shop", "items")).isFalse();
+    }
+
+    @Test
+    void enginesOfDifferentFamiliesAreRefused() {
+        List<PlanProblem> problems = problems(VALID.replace("  engine: mariadb\n  host: 127.0.0.1\n  port: 13307", "  engine: postgresql\n  host: 127.0.0.1\n  port: 13307"));
+        assertThat(problems).singleElement().satisfies(p -> assertThat(p.message()).contains("cannot receive from source engine mariadb"));
+    }
+
+    @Test
+    void duplicateKeysAndYamlSyntaxErrorsHavePositions() {
+        assertThat(problems(VALID + "name: again\n")).singleElement()
+                .satisfies(p -> assertThat(p.render()).startsWith("plan.yaml:18:1: key 'name' appears twice"));
+        assertThat(problems("name: x\nsource: [unclosed\n")).singleElement()
+                .satisfies(p -> {
+                    assertThat(p.message()).startsWith("not valid YAML");
+                    assertThat(p.line()).isGreaterThan(1);
+                });
+    }
+
+    @Test
+    void redisEndpointsTakeDatabasesAndCluster() {
+        String yaml = """
+                name: cache
+                source: {engine: redis, host: 127.0.0.1, port: 16379, password: x, databases: [0, 1]}
+                target: {engine: redis, host: 127.0.0.1, port: 16380, database: shop}
+                """;
+        List<PlanProblem> problems = problems(yaml);
+        assertThat(problems).singleElement().satisfies(p -> {
+            assertThat(p.message()).contains("'database' does not apply to redis");
+            assertThat(p.remedy()).contains("databases: [0]");
+        });
+        Plan plan = parse(yaml.replace(", database: shop", ", cluster: true").replace("[0, 1]", "[0]"));
+        assertThat(plan.target().cluster()).isTrue();
+        assertThat(plan.source().databases()).containsExactly(0);
+        assertThat(problems(yaml.replace(", database: shop", ", cluster: true"))).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("a Redis Cluster has only database 0"));
+    }
+
+    @Test
+    void defaultPortComesFromTheEngine() {
+        Plan plan = parse(VALID.replace("  port: 13306\n", "").replace("  port: 13307\n", "").replace("host: 127.0.0.1\n  user: migrator\n  password: ${env:TARGET", "host: 10.0.0.2\n  user: migrator\n  password: ${env:TARGET"));
+        assertThat(plan.source().port()).isEqualTo(3306);
+    }
+}
