@@ -21,7 +21,7 @@ public interface EngineConnector {
      * @throws io.migrator.core.error.MigratorException with {@code CANNOT_CONNECT} naming host, port and the
      *         reason (never the password) and a remedy
      */
-    ServerInfo probe(Endpoint endpoint, Duration timeout);
+    ServerInfo probe(Endpoint endpoint, Role role, Duration timeout);
 
     /** The preflight assessments of this engine for one side of the plan; empty until the engine's pipeline lands. */
     default List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {

@@ -1,0 +1,70 @@
+package io.migrator.connectors.mysql;
+
+import io.migrator.connectors.jdbc.JdbcErrors;
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.spi.EngineConnector;
+import io.migrator.core.spi.Role;
+import io.migrator.core.spi.ServerInfo;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+/** MySQL and MariaDB: connectivity now; snapshot, binlog CDC and apply arrive with their issue. */
+public final class MySqlFamilyConnector implements EngineConnector {
+    @Override
+    public Set<Engine> engines() {
+        return Set.of(Engine.MYSQL, Engine.MARIADB);
+    }
+
+    /** The JDBC URL of the server (no default database: the probe checks the database exists separately). */
+    public static String serverUrl(Endpoint endpoint) {
+        return endpoint.engine() == Engine.MARIADB
+                ? "jdbc:mariadb://" + endpoint.address() + "/"
+                : "jdbc:mysql://" + endpoint.address() + "/";
+    }
+
+    public static Connection connect(Endpoint endpoint, Duration timeout) throws SQLException {
+        Properties props = new Properties();
+        props.setProperty("user", endpoint.user());
+        props.setProperty("password", endpoint.password().reveal());
+        props.setProperty("connectTimeout", Long.toString(timeout.toMillis()));
+        if (endpoint.engine() == Engine.MYSQL) {
+            props.setProperty("allowPublicKeyRetrieval", "true");
+            props.setProperty("sslMode", "PREFERRED");
+        }
+        return DriverManager.getConnection(serverUrl(endpoint), props);
+    }
+
+    @Override
+    public ServerInfo probe(Endpoint endpoint, Role role, Duration timeout) {
+        try (Connection c = connect(endpoint, timeout)) {
+            Map<String, String> facts = new LinkedHashMap<>();
+            String version;
+            try (var st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT VERSION(), @@version_comment, @@server_id")) {
+                rs.next();
+                version = rs.getString(1);
+                facts.put("versionComment", rs.getString(2));
+                facts.put("serverId", rs.getString(3));
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")) {
+                ps.setString(1, endpoint.database());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    facts.put("databaseExists", Boolean.toString(rs.getInt(1) > 0));
+                }
+            }
+            String product = version.toLowerCase(java.util.Locale.ROOT).contains("mariadb") ? "MariaDB" : "MySQL";
+            return new ServerInfo(product, version.replace("-log", ""), facts);
+        } catch (SQLException e) {
+            throw JdbcErrors.connectFailed(role, endpoint, e);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package io.migrator.connectors.redis;
+
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.spi.EngineConnector;
+import io.migrator.core.spi.Role;
+import io.migrator.core.spi.ServerInfo;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+/** Redis: connectivity now; PSYNC full sync and command stream arrive with their issue. */
+public final class RedisConnector implements EngineConnector {
+    @Override
+    public Set<Engine> engines() {
+        return Set.of(Engine.REDIS);
+    }
+
+    public static Jedis connect(Endpoint endpoint, Duration timeout) {
+        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) timeout.toMillis()).socketTimeoutMillis((int) timeout.toMillis())
+                .clientName("migrator").autoNegotiateProtocol(false);
+        if (!endpoint.user().isEmpty()) {
+            config.user(endpoint.user());
+        }
+        if (!endpoint.password().isEmpty()) {
+            config.password(endpoint.password().reveal());
+        }
+        return new Jedis(new HostAndPort(endpoint.host(), endpoint.port()), config.build());
+    }
+
+    @Override
+    public ServerInfo probe(Endpoint endpoint, Role role, Duration timeout) {
+        String where = role.id() + " redis at " + endpoint.address();
+        try (Jedis jedis = connect(endpoint, timeout)) {
+            jedis.ping();
+            Map<String, String> server = parseInfo(jedis.info("server"));
+            Map<String, String> facts = new LinkedHashMap<>();
+            facts.put("mode", server.getOrDefault("redis_mode", "unknown"));
+            if ("cluster".equals(server.get("redis_mode"))) {
+                facts.put("clusterState", parseInfo(jedis.clusterInfo()).getOrDefault("cluster_state", "unknown"));
+            }
+            return new ServerInfo("Redis", server.getOrDefault("redis_version", "unknown"), facts);
+        } catch (JedisAccessControlException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, where + " refused the login: " + e.getMessage(),
+                    "check " + role.id() + ".user and " + role.id() + ".password", e);
+        } catch (JedisConnectionException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot reach " + where + ": "
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()),
+                    "check that Redis runs and listens on " + endpoint.address() + "; for the sandbox: ./migrator sandbox up", e);
+        } catch (JedisDataException e) {
+            String message = e.getMessage() == null ? "" : e.getMessage();
+            String remedy = message.startsWith("NOAUTH") ? "set " + role.id() + ".password: the server requires one"
+                    : "check " + role.id() + ".user and " + role.id() + ".password";
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, where + " refused the connection: " + message, remedy, e);
+        }
+    }
+
+    static Map<String, String> parseInfo(String info) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String line : info.split("\r?\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && !line.startsWith("#")) {
+                values.put(line.substring(0, colon), line.substring(colon + 1).trim());
+            }
+        }
+        return values;
+    }
+}

@@ -1,0 +1,65 @@
+package io.migrator.core.preflight;
+
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.spi.Assessment;
+import io.migrator.core.spi.EngineConnector;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.core.spi.Role;
+import io.migrator.core.spi.ServerInfo;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Connectivity and preflight for a loaded plan: reaches both servers, then asks each engine's connector
+ * for its assessments. Every finding is collected; nothing stops at the first.
+ */
+public final class PlanChecker {
+    private final EngineConnectors connectors;
+    private final Duration timeout;
+
+    public PlanChecker(EngineConnectors connectors, Duration timeout) {
+        this.connectors = connectors;
+        this.timeout = timeout;
+    }
+
+    public PlanCheckReport check(Plan plan) {
+        List<PlanCheckReport.EndpointCheck> endpoints = new ArrayList<>();
+        List<Assessment> assessments = new ArrayList<>();
+        for (Role role : Role.values()) {
+            Endpoint endpoint = role == Role.SOURCE ? plan.source() : plan.target();
+            EngineConnector connector = connectors.forEngine(endpoint.engine());
+            try {
+                ServerInfo info = connector.probe(endpoint, role, timeout);
+                endpoints.add(new PlanCheckReport.EndpointCheck(role.id(), endpoint.engine().id(), endpoint.address(), true,
+                        info.product(), info.version(), null, null));
+                assessments.addAll(common(role, endpoint, info));
+                assessments.addAll(connector.preflight(plan, role, info));
+            } catch (MigratorException e) {
+                endpoints.add(new PlanCheckReport.EndpointCheck(role.id(), endpoint.engine().id(), endpoint.address(), false,
+                        null, null, e.getMessage(), e.remedy()));
+            }
+        }
+        return new PlanCheckReport(plan.file(), plan.name(), endpoints, assessments);
+    }
+
+    /** Checks every engine shares: the named database exists. */
+    private static List<Assessment> common(Role role, Endpoint endpoint, ServerInfo info) {
+        String exists = info.facts().get("databaseExists");
+        if (exists == null) {
+            return List.of();
+        }
+        if (Boolean.parseBoolean(exists)) {
+            return List.of(Assessment.ok(role, "database exists", "database '" + endpoint.database() + "' exists"));
+        }
+        String create = endpoint.engine().family() == io.migrator.core.plan.Engine.Family.POSTGRESQL
+                ? "CREATE DATABASE \"" + endpoint.database().replace("\"", "\"\"") + "\""
+                : "CREATE DATABASE `" + endpoint.database().replace("`", "``") + "`";
+        return List.of(Assessment.fail(role, "database exists", "database '" + endpoint.database() + "' does not exist on the "
+                + role.id() + " (" + endpoint.address() + ")", role == Role.SOURCE
+                ? "fix " + role.id() + ".database: the source must hold the data to move"
+                : "create it on the target: " + create));
+    }
+}

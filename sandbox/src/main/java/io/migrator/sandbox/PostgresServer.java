@@ -1,0 +1,129 @@
+package io.migrator.sandbox;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * PostgreSQL configured for logical decoding: wal_level=logical, room for replication slots and WAL
+ * senders, password (SCRAM) logins over TCP. Role {@code migrator} (superuser, replication); database
+ * {@code shop}. PostgreSQL refuses to run as root, so as root the server runs as the 'postgres' user.
+ */
+final class PostgresServer extends SandboxServer {
+    static final String USER = "migrator";
+    static final String DATABASE = "shop";
+    private static final String OS_USER = "postgres";
+
+    private final String password;
+
+    PostgresServer(String name, String role, Path dir, int port, String password) {
+        super(name, role, dir, port);
+        this.password = password;
+    }
+
+    private Path data() {
+        return dir.resolve("data");
+    }
+
+    private Path log() {
+        return dir.resolve("postgres.log");
+    }
+
+    @Override
+    Optional<Long> pid() {
+        return Processes.livePid(data().resolve("postmaster.pid"), data().toString());
+    }
+
+    /** As root, runs the PostgreSQL tools as the 'postgres' user. */
+    private List<String> asServerUser(List<String> command) {
+        if (!Processes.isRoot()) {
+            return command;
+        }
+        List<String> wrapped = new ArrayList<>(List.of("runuser", "-u", OS_USER, "--"));
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    @Override
+    void start(Tools tools, PrintStream progress) {
+        if (pid().isPresent()) {
+            return;
+        }
+        requirePortFree(port);
+        Path bin = tools.postgresBin();
+        try {
+            Files.createDirectories(dir);
+            if (Processes.isRoot()) {
+                Processes.Result chown = Processes.run(List.of("chown", "-R", OS_USER + ":", dir.toString()), Duration.ofSeconds(30));
+                if (!chown.ok()) {
+                    throw failure("giving " + dir + " to the '" + OS_USER + "' user", chown,
+                            "PostgreSQL refuses to run as root: create the user with 'useradd -r postgres' (the postgresql packages do)");
+                }
+            }
+            if (!Files.isRegularFile(data().resolve("PG_VERSION"))) {
+                progress.println("initializing " + name + " in " + data());
+                Processes.Result init = Processes.run(asServerUser(List.of(bin.resolve("initdb").toString(), "-D", data().toString(),
+                        "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                        "--locale=C.UTF-8")), Duration.ofMinutes(3));
+                if (!init.ok()) {
+                    throw failure("initdb", init, "delete " + data() + " and run sandbox up again");
+                }
+                Files.writeString(data().resolve("postgresql.conf"), String.join("\n",
+                        "", "# migrator sandbox: logical decoding for CDC",
+                        "listen_addresses = '" + HOST + "'",
+                        "wal_level = logical",
+                        "max_replication_slots = 20",
+                        "max_wal_senders = 20",
+                        "max_connections = 200",
+                        "shared_buffers = 128MB",
+                        "max_wal_size = 2GB",
+                        "password_encryption = 'scram-sha-256'", ""),
+                        StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        progress.println("starting " + name + " on " + HOST + ":" + port);
+        Processes.Result started = Processes.run(asServerUser(List.of(bin.resolve("pg_ctl").toString(), "-D", data().toString(),
+                "-l", log().toString(), "-w", "-t", "90", "-o", "-p " + port + " -k " + dir, "start")), Duration.ofSeconds(120));
+        if (!started.ok()) {
+            throw failure("pg_ctl start", started, "read " + log());
+        }
+        await("postmaster.pid written", Duration.ofSeconds(30), log(), () -> pid().isPresent());
+        bootstrap(bin);
+    }
+
+    private void bootstrap(Path bin) {
+        String script = "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + USER + "') THEN "
+                + "CREATE ROLE " + USER + " LOGIN SUPERUSER REPLICATION; END IF; END$$;\n"
+                + "ALTER ROLE " + USER + " WITH LOGIN SUPERUSER REPLICATION PASSWORD '" + password + "';\n"
+                + "SELECT 'CREATE DATABASE " + DATABASE + " OWNER " + USER + "' WHERE NOT EXISTS "
+                + "(SELECT FROM pg_database WHERE datname = '" + DATABASE + "')\\gexec\n";
+        Processes.Result result = Processes.run(asServerUser(List.of(bin.resolve("psql").toString(), "-X", "-q", "-h", dir.toString(),
+                "-p", Integer.toString(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-f", "-")),
+                Map.of(), script, Duration.ofSeconds(30));
+        if (!result.ok()) {
+            throw failure("creating role " + USER + " and database " + DATABASE, result, "read " + log());
+        }
+    }
+
+    @Override
+    void stop(Tools tools) {
+        // SIGINT is PostgreSQL's fast shutdown: it does not wait for clients (such as a replication stream) to leave.
+        pid().ifPresent(pid -> Processes.stop(pid, "INT", Duration.ofSeconds(60)));
+    }
+
+    @Override
+    SandboxEndpoint endpoint(String state, long pid) {
+        return new SandboxEndpoint(name, SandboxEngine.POSTGRESQL, role, HOST, port, USER, password, DATABASE, List.of(), state, pid);
+    }
+}
