@@ -30,7 +30,8 @@ public final class Main {
         CommandLine cli = new CommandLine(root);
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
-        cli.setExitCodeExceptionMapper(t -> t instanceof MigratorException m ? m.exitCode().code() : ExitCode.FAILURE.code());
+        cli.setExitCodeExceptionMapper(t -> t instanceof MigratorException m ? m.exitCode().code()
+                : t instanceof CommandLine.ParameterException ? ExitCode.USAGE.code() : ExitCode.FAILURE.code());
         cli.setExecutionStrategy(parseResult -> {
             configureLogging(root.global);
             return new CommandLine.RunLast().execute(parseResult);

@@ -69,6 +69,11 @@ final class PostgresServer extends SandboxServer {
                             "PostgreSQL refuses to run as root: create the user with 'useradd -r postgres' (the postgresql packages do)");
                 }
             }
+            if (Processes.isRoot() && !Processes.run(asServerUser(List.of("test", "-w", dir.toString())), Duration.ofSeconds(10)).ok()) {
+                throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.SANDBOX_FAILED,
+                        "the '" + OS_USER + "' user cannot reach " + dir + " (PostgreSQL refuses to run as root, so it runs as '"
+                                + OS_USER + "')", "use a --dir whose parent folders others may enter (chmod o+x), e.g. under the repository");
+            }
             if (!Files.isRegularFile(data().resolve("PG_VERSION"))) {
                 progress.println("initializing " + name + " in " + data());
                 Processes.Result init = Processes.run(asServerUser(List.of(bin.resolve("initdb").toString(), "-D", data().toString(),

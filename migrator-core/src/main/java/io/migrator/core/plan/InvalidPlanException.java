@@ -20,4 +20,12 @@ public class InvalidPlanException extends MigratorException {
     public List<PlanProblem> problems() {
         return problems;
     }
+
+    /** The summary and every problem, one a line (the CLI prints them itself; this serves logs and test reports). */
+    @Override
+    public String toString() {
+        StringBuilder text = new StringBuilder(getClass().getSimpleName()).append(": ").append(getMessage());
+        problems.forEach(p -> text.append("\n  ").append(p.render()));
+        return text.toString();
+    }
 }

@@ -18,6 +18,8 @@ final class PlanBinder {
     private final String file;
     private final SecretResolver secrets;
     private final List<PlanProblem> problems;
+    /** Keys a misspelling already points to: "unknown key 'hots' — did you mean 'host'?" is the one problem, not also "missing 'host'". */
+    private final java.util.Map<YamlNode.Mapping, Set<String>> suggested = new java.util.IdentityHashMap<>();
 
     PlanBinder(String file, SecretResolver secrets, List<PlanProblem> problems) {
         this.file = file;
@@ -232,6 +234,7 @@ final class PlanBinder {
         for (var entry : mapping.keyMarks().entrySet()) {
             String key = entry.getKey();
             if (!known.contains(key)) {
+                Suggestions.closest(key, known).ifPresent(s -> suggested.computeIfAbsent(mapping, m -> new java.util.HashSet<>()).add(s));
                 problem(entry.getValue(), "unknown key '" + key + "' in " + where + Suggestions.didYouMean(key, known),
                         "allowed here: " + String.join(", ", known) + " (docs/plan.md)");
             }
@@ -256,6 +259,9 @@ final class PlanBinder {
 
     private Optional<String> requiredString(YamlNode.Mapping section, String key, String where) {
         if (!section.entries().containsKey(key) || section.entries().get(key) instanceof YamlNode.Null) {
+            if (suggested.getOrDefault(section, Set.of()).contains(key)) {
+                return Optional.empty();
+            }
             problem(section.entries().containsKey(key) ? section.entries().get(key).mark() : section.mark(),
                     "missing '" + key + "' in " + where, "add '" + key + ": ...' to " + where + " (docs/plan.md)");
             return Optional.empty();

@@ -44,7 +44,7 @@ final class YamlTreeReader {
             JsonLocation at = e.getLocation();
             problems.add(new PlanProblem(file, at == null ? Mark.UNKNOWN : mark(at),
                     "not valid YAML: " + firstLine(e.getOriginalMessage()),
-                    "check indentation (spaces, not tabs), colons after keys and closing quotes or brackets"));
+                    "check indentation (spaces, not tabs), colons after keys and closing quotes or brackets; inside { } or [ ] quote values such as \"${env:NAME}\""));
             return null;
         } catch (IOException e) {
             problems.add(new PlanProblem(file, Mark.UNKNOWN, "cannot read the plan: " + e.getMessage(),
