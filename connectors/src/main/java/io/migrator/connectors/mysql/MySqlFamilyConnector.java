@@ -44,6 +44,16 @@ public final class MySqlFamilyConnector implements EngineConnector {
     }
 
     @Override
+    public io.migrator.core.spi.SourceSession openSource(io.migrator.core.plan.Plan plan) {
+        return new MySqlSource(plan);
+    }
+
+    @Override
+    public io.migrator.core.spi.TargetSession openTarget(io.migrator.core.plan.Plan plan) {
+        return new MySqlTarget(plan);
+    }
+
+    @Override
     public ServerInfo probe(Endpoint endpoint, Role role, Duration timeout) {
         try (Connection c = connect(endpoint, timeout)) {
             Map<String, String> facts = new LinkedHashMap<>();

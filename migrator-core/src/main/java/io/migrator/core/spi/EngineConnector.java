@@ -23,6 +23,20 @@ public interface EngineConnector {
      */
     ServerInfo probe(Endpoint endpoint, Role role, Duration timeout);
 
+    /** Opens the source side of a plan. */
+    default SourceSession openSource(Plan plan) {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
+                "migrating from " + plan.source().engine() + " is not available in this build yet",
+                "MySQL and MariaDB sources are; the other engines arrive with their pipelines");
+    }
+
+    /** Opens the target side of a plan, bookkeeping included. */
+    default TargetSession openTarget(Plan plan) {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
+                "migrating into " + plan.target().engine() + " is not available in this build yet",
+                "MySQL and MariaDB targets are; the other engines arrive with their pipelines");
+    }
+
     /** The preflight assessments of this engine for one side of the plan; empty until the engine's pipeline lands. */
     default List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {
         return List.of();

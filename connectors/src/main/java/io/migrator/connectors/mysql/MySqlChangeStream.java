@@ -1,0 +1,304 @@
+package io.migrator.connectors.mysql;
+
+import io.debezium.engine.ChangeEvent;
+import io.debezium.engine.DebeziumEngine;
+import io.debezium.embedded.Connect;
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.RowKey;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.plan.Glob;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.schema.TableId;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.apache.kafka.connect.data.Field;
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.header.Header;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The binlog as a change stream, through the embedded Debezium MariaDB/MySQL connector. The engine is
+ * seeded with the position committed on the target; its batches are handed on in order, split at DDL
+ * so each statement is applied between the rows before and after it.
+ */
+final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
+    private static final Logger LOG = LoggerFactory.getLogger(MySqlChangeStream.class);
+
+    private final Plan plan;
+    private final BinlogPosition from;
+    private final String streamId;
+    private final String prefix;
+    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "binlog-stream"));
+    private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
+    private volatile boolean running;
+    private volatile Throwable failure;
+    /** A delete of a primary-key update shares its offset with the create that follows; it never ends a batch alone. */
+    private final List<RowChange> carried = new ArrayList<>();
+
+    MySqlChangeStream(Plan plan, BinlogPosition from, String streamId) {
+        this.plan = plan;
+        this.from = from;
+        this.streamId = streamId;
+        this.prefix = plan.name().replaceAll("[^A-Za-z0-9_]", "_");
+    }
+
+    static Path stateDir() {
+        String configured = System.getenv("MIGRATOR_STATE_DIR");
+        return configured != null && !configured.isBlank() ? Path.of(configured)
+                : Path.of(System.getProperty("user.home"), ".migrator", "state");
+    }
+
+    @Override
+    public void start(Handler handler) {
+        Path history = stateDir().resolve(streamId + ".schema-history");
+        try {
+            Files.createDirectories(history.getParent());
+        } catch (IOException e) {
+            throw new MigratorException(ErrorCode.INTERNAL, "cannot create " + history.getParent() + ": " + e.getMessage(),
+                    "set MIGRATOR_STATE_DIR to a writable folder");
+        }
+        boolean known = Files.isRegularFile(history);
+        Properties props = new Properties();
+        String engineName = "migrator-" + prefix;
+        props.setProperty("name", engineName);
+        props.setProperty("connector.class", plan.source().engine() == Engine.MARIADB
+                ? "io.debezium.connector.mariadb.MariaDbConnector" : "io.debezium.connector.mysql.MySqlConnector");
+        props.setProperty("offset.storage", SeededOffsetStore.class.getName());
+        props.setProperty(SeededOffsetStore.ENGINE_NAME, engineName);
+        props.setProperty(SeededOffsetStore.PARTITION_SERVER, prefix);
+        props.setProperty(SeededOffsetStore.OFFSET_JSON, from.toSourcePosition().text());
+        props.setProperty("offset.flush.interval.ms", "60000");
+        props.setProperty("database.hostname", plan.source().host());
+        props.setProperty("database.port", Integer.toString(plan.source().port()));
+        props.setProperty("database.user", plan.source().user());
+        props.setProperty("database.password", plan.source().password().reveal());
+        props.setProperty("database.server.id", Integer.toString(serverId(plan.name())));
+        props.setProperty("topic.prefix", prefix);
+        props.setProperty("database.include.list", Pattern.quote(plan.source().database()));
+        props.setProperty("table.include.list", tableRegex());
+        props.setProperty("schema.history.internal", "io.debezium.storage.file.history.FileSchemaHistory");
+        props.setProperty("schema.history.internal.file.filename", history.toString());
+        props.setProperty("schema.history.internal.store.only.captured.databases.ddl", "true");
+        props.setProperty("include.schema.changes", "true");
+        props.setProperty("tombstones.on.delete", "false");
+        // Without history, capture today's table shapes and stream from the seeded position; afterwards the history has them.
+        props.setProperty("snapshot.mode", known ? "no_data" : "recovery");
+        props.setProperty("snapshot.locking.mode", "none");
+        props.setProperty("heartbeat.interval.ms", "1000");
+        props.setProperty("bigint.unsigned.handling.mode", "precise");
+        props.setProperty("decimal.handling.mode", "precise");
+        props.setProperty("binary.handling.mode", "bytes");
+        props.setProperty("max.batch.size", "4096");
+        props.setProperty("max.queue.size", "16384");
+        props.setProperty("poll.interval.ms", "50");
+        props.setProperty("event.processing.failure.handling.mode", "fail");
+        props.setProperty("errors.max.retries", "-1");
+        engine = DebeziumEngine.create(Connect.class)
+                .using(props)
+                .notifying((records, committer) -> {
+                    handle(records, handler);
+                    for (ChangeEvent<SourceRecord, SourceRecord> r : records) {
+                        committer.markProcessed(r);
+                    }
+                    committer.markBatchFinished();
+                })
+                .using((success, message, error) -> {
+                    if (!success || error != null) {
+                        failure = error != null ? error : new IllegalStateException(message);
+                        LOG.warn("binlog stream stopped: {}", message);
+                    }
+                    running = false;
+                })
+                .build();
+        running = true;
+        executor.execute(engine);
+        LOG.info("binlog stream started from {} (schema history {})", from.toSourcePosition().text(), known ? "kept" : "captured now");
+    }
+
+    private String tableRegex() {
+        String db = Pattern.quote(plan.source().database());
+        return plan.tables().include().stream().map(g -> globRegex(g, db)).collect(Collectors.joining(","));
+    }
+
+    private static String globRegex(Glob glob, String db) {
+        String regex = glob.regex().pattern();
+        return glob.qualified() ? regex : db + "\\." + regex;
+    }
+
+    /** A replica needs a server id no other replica uses: one derived from the migration name, in a range MySQL leaves free. */
+    static int serverId(String name) {
+        return 5_400_000 + Math.floorMod(name.hashCode(), 1_000_000);
+    }
+
+    private void handle(List<ChangeEvent<SourceRecord, SourceRecord>> records, Handler handler) throws InterruptedException {
+        List<RowChange> changes = new ArrayList<>(carried);
+        carried.clear();
+        SourcePosition position = null;
+        long sourceMillis = 0;
+        for (int i = 0; i < records.size(); i++) {
+            SourceRecord record = records.get(i).value();
+            if (record == null) {
+                continue;
+            }
+            SourcePosition here = new BinlogPosition(new LinkedHashMap<>(record.sourceOffset())).toSourcePosition();
+            String topic = record.topic();
+            if (topic.equals(prefix)) {
+                // DDL: apply what came before, then the statement, each with its own position.
+                if (!changes.isEmpty() && position != null) {
+                    handler.onBatch(new ChangeBatch(changes, position, sourceMillis, List.of()));
+                    changes = new ArrayList<>();
+                }
+                Struct value = (Struct) record.value();
+                String ddl = value.getString("ddl");
+                String database = value.schema().field("databaseName") != null ? value.getString("databaseName") : "";
+                boolean ours = (database == null || database.isEmpty() || database.equals(plan.source().database()))
+                        && !fromSchemaSnapshot(value);
+                handler.onBatch(new ChangeBatch(List.of(), here, millis(value), ours && ddl != null ? List.of(ddl) : List.of()));
+                position = null;
+                continue;
+            }
+            if (topic.startsWith("__debezium-heartbeat")) {
+                position = here;
+                continue;
+            }
+            Struct value = (Struct) record.value();
+            if (value == null) {
+                continue;
+            }
+            RowChange change = toChange(record, value);
+            if (change != null) {
+                changes.add(change);
+                sourceMillis = millis(value);
+            }
+            position = here;
+        }
+        if (!changes.isEmpty() && changes.get(changes.size() - 1) instanceof RowChange.Delete
+                && hasHeader(records.get(records.size() - 1).value(), "__debezium.newkey")) {
+            carried.add(changes.remove(changes.size() - 1));
+        }
+        if (position != null && (carried.isEmpty() || !changes.isEmpty())) {
+            if (!carried.isEmpty()) {
+                // the position of the carried delete is the create's; stop before both
+                position = previousPosition(records);
+                if (position == null) {
+                    return;
+                }
+            }
+            handler.onBatch(new ChangeBatch(changes, position, sourceMillis, List.of()));
+        }
+    }
+
+    private static SourcePosition previousPosition(List<ChangeEvent<SourceRecord, SourceRecord>> records) {
+        for (int i = records.size() - 2; i >= 0; i--) {
+            SourceRecord r = records.get(i).value();
+            if (r != null && r.value() != null) {
+                return new BinlogPosition(new LinkedHashMap<>(r.sourceOffset())).toSourcePosition();
+            }
+        }
+        return null;
+    }
+
+    private static boolean hasHeader(SourceRecord record, String name) {
+        if (record == null) {
+            return false;
+        }
+        for (Header header : record.headers()) {
+            if (header.key().equals(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The schema capture at start emits the current definitions as DDL; they describe the past, not a change. */
+    private static boolean fromSchemaSnapshot(Struct value) {
+        Struct source = value.schema().field("source") != null ? value.getStruct("source") : null;
+        if (source == null || source.schema().field("snapshot") == null || source.get("snapshot") == null) {
+            return false;
+        }
+        String snapshot = String.valueOf(source.get("snapshot"));
+        return !snapshot.equals("false");
+    }
+
+    private static long millis(Struct value) {
+        Struct source = value.schema().field("source") != null ? value.getStruct("source") : null;
+        if (source != null && source.get("ts_ms") != null) {
+            return source.getInt64("ts_ms");
+        }
+        return 0;
+    }
+
+    private RowChange toChange(SourceRecord record, Struct value) {
+        String op = value.schema().field("op") != null ? value.getString("op") : null;
+        if (op == null) {
+            return null;
+        }
+        Struct source = value.getStruct("source");
+        TableId table = new TableId(source.getString("db"), source.getString("table"));
+        Struct key = (Struct) record.key();
+        if (key == null) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a change of " + table + " has no key",
+                    "give the table a primary key or a unique NOT NULL key");
+        }
+        List<String> keyColumns = new ArrayList<>();
+        List<Object> keyValues = new ArrayList<>();
+        for (Field field : key.schema().fields()) {
+            keyColumns.add(field.name());
+            keyValues.add(DebeziumValues.convert(field.schema(), key.get(field)));
+        }
+        RowKey rowKey = new RowKey(table, keyColumns, keyValues);
+        if (op.equals("d")) {
+            return new RowChange.Delete(rowKey);
+        }
+        Struct after = value.getStruct("after");
+        Map<String, Object> row = new LinkedHashMap<>();
+        for (Field field : after.schema().fields()) {
+            row.put(field.name(), DebeziumValues.convert(field.schema(), after.get(field)));
+        }
+        return new RowChange.Upsert(rowKey, row);
+    }
+
+    @Override
+    public Throwable failure() {
+        return failure;
+    }
+
+    @Override
+    public boolean running() {
+        return running;
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (engine != null) {
+                engine.close();
+            }
+        } catch (IOException e) {
+            LOG.debug("closing the binlog stream", e);
+        }
+        executor.shutdown();
+        try {
+            executor.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package io.migrator.connectors.mysql;
+
+import io.migrator.core.change.RowChange;
+import io.migrator.core.schema.TableId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * Writes coalesced changes inside the caller's transaction: deletes by key, then {@code REPLACE} of full
+ * images. The keys are distinct after coalescing and REPLACE removes any row that conflicts on a unique
+ * key, so the result is the source's state at the batch end whatever the statement order
+ * (docs/architecture.md, apply).
+ */
+final class MySqlChangeWriter {
+    /** Per target table: spatial columns (bound from WKB) and generated columns (never written). */
+    private record Columns(List<String> spatial, List<String> generated) {
+    }
+
+    private final Map<TableId, Columns> known = new ConcurrentHashMap<>();
+    private final Function<TableId, TableId> onTarget;
+
+    MySqlChangeWriter(Function<TableId, TableId> onTarget) {
+        this.onTarget = onTarget;
+    }
+
+    /** DDL may have added spatial columns or tables. */
+    void forgetAll() {
+        known.clear();
+    }
+
+    void write(Connection c, List<RowChange> changes) throws SQLException {
+        Map<TableId, List<RowChange.Delete>> deletes = new LinkedHashMap<>();
+        Map<String, List<RowChange.Upsert>> upserts = new LinkedHashMap<>();
+        for (RowChange change : changes) {
+            if (change instanceof RowChange.Delete d) {
+                deletes.computeIfAbsent(d.key().table(), t -> new ArrayList<>()).add(d);
+            } else if (change instanceof RowChange.Upsert u) {
+                upserts.computeIfAbsent(u.key().table() + "\u0000" + String.join("\u0000", u.row().keySet()), k -> new ArrayList<>()).add(u);
+            }
+        }
+        for (var entry : deletes.entrySet()) {
+            List<String> keyColumns = entry.getValue().get(0).key().columns();
+            String sql = "DELETE FROM " + MySqlDialect.quote(onTarget.apply(entry.getKey())) + " WHERE "
+                    + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND "));
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (RowChange.Delete d : entry.getValue()) {
+                    for (int i = 0; i < keyColumns.size(); i++) {
+                        MySqlValues.bind(ps, i + 1, d.key().values().get(i));
+                    }
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+        }
+        for (List<RowChange.Upsert> group : upserts.values()) {
+            TableId target = onTarget.apply(group.get(0).key().table());
+            Columns special = columns(c, target);
+            List<String> columns = new ArrayList<>(group.get(0).row().keySet());
+            columns.removeAll(special.generated());
+            List<String> spatialColumns = special.spatial();
+            String sql = "REPLACE INTO " + MySqlDialect.quote(target) + " ("
+                    + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ("
+                    + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?").collect(Collectors.joining(", ")) + ")";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (RowChange.Upsert u : group) {
+                    int i = 1;
+                    for (String column : columns) {
+                        MySqlValues.bind(ps, i++, u.row().get(column));
+                    }
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+        }
+    }
+
+    private Columns columns(Connection c, TableId table) throws SQLException {
+        Columns cached = known.get(table);
+        if (cached != null) {
+            return cached;
+        }
+        List<String> spatial = new ArrayList<>();
+        List<String> generated = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS "
+                + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
+            ps.setString(1, table.schema());
+            ps.setString(2, table.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String type = rs.getString(2).toLowerCase(java.util.Locale.ROOT);
+                    String extra = rs.getString(3) == null ? "" : rs.getString(3).toUpperCase(java.util.Locale.ROOT);
+                    if (List.of("geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+                            "geometrycollection").contains(type)) {
+                        spatial.add(rs.getString(1));
+                    }
+                    if (extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT")) {
+                        generated.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        Columns found = new Columns(spatial, generated);
+        known.put(table, found);
+        return found;
+    }
+}

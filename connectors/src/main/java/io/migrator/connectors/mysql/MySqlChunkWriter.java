@@ -1,0 +1,85 @@
+package io.migrator.connectors.mysql;
+
+import io.migrator.core.schema.ColumnDef;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.spi.TargetSession;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/** One chunk's target transaction: the rows, then the done mark, committed together. */
+final class MySqlChunkWriter implements TargetSession.ChunkWriter {
+    private final Connection connection;
+    private final String migration;
+    private final TableDef table;
+    private final Chunk chunk;
+    private final PreparedStatement insert;
+    private final MySqlDialect.Kind[] kinds;
+    private boolean committed;
+
+    MySqlChunkWriter(Connection connection, String migration, TableDef table, TableId target, Chunk chunk) throws SQLException {
+        this.connection = connection;
+        this.migration = migration;
+        this.table = table;
+        this.chunk = chunk;
+        List<ColumnDef> columns = table.writableColumns();
+        this.kinds = columns.stream().map(MySqlDialect::kind).toArray(MySqlDialect.Kind[]::new);
+        connection.setAutoCommit(false);
+        this.insert = connection.prepareStatement("INSERT INTO " + MySqlDialect.quote(target) + " (" + MySqlDialect.columnList(columns)
+                + ") VALUES (" + columns.stream().map(MySqlDialect::placeholder).collect(Collectors.joining(", ")) + ")");
+    }
+
+    @Override
+    public void write(List<Object[]> rows) {
+        try {
+            for (Object[] row : rows) {
+                for (int i = 0; i < row.length; i++) {
+                    MySqlValues.bind(insert, i + 1, row[i]);
+                }
+                insert.addBatch();
+            }
+            insert.executeBatch();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
+        }
+    }
+
+    @Override
+    public void commit(long rows) {
+        try (PreparedStatement done = connection.prepareStatement(
+                "UPDATE migrator.chunks SET done = TRUE, rows_copied = ? WHERE migration = ? AND table_name = ? AND chunk = ?")) {
+            done.setLong(1, rows);
+            done.setString(2, migration);
+            done.setString(3, table.id().name());
+            done.setInt(4, chunk.number());
+            done.executeUpdate();
+            connection.commit();
+            committed = true;
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("committing chunk " + chunk.number() + " of " + table.id(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (!committed) {
+                connection.rollback();
+            }
+            insert.close();
+            connection.setAutoCommit(true);
+        } catch (SQLException ignored) {
+            // the connection is broken; the pool discards it
+        } finally {
+            try {
+                connection.close();
+            } catch (SQLException ignored) {
+                // nothing more to do
+            }
+        }
+    }
+}

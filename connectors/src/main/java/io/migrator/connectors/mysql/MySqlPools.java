@@ -1,0 +1,38 @@
+package io.migrator.connectors.mysql;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.plan.Engine;
+
+/** Connection pools to MySQL/MariaDB with the session settings migrator relies on. */
+final class MySqlPools {
+    private MySqlPools() {
+    }
+
+    static HikariDataSource open(Endpoint endpoint, String name, int size, String initSql) {
+        HikariConfig config = new HikariConfig();
+        config.setPoolName(name);
+        config.setJdbcUrl(MySqlFamilyConnector.serverUrl(endpoint) + (endpoint.engine() == Engine.MARIADB
+                ? "?useBulkStmts=true&allowLocalInfile=false" : "?rewriteBatchedStatements=true&allowPublicKeyRetrieval=true"));
+        config.setUsername(endpoint.user());
+        config.setPassword(endpoint.password().reveal());
+        config.setMaximumPoolSize(size);
+        config.setMinimumIdle(1);
+        config.setConnectionTimeout(30_000);
+        config.setConnectionInitSql(initSql);
+        config.setInitializationFailTimeout(10_000);
+        try {
+            return new HikariDataSource(config);
+        } catch (HikariPool.PoolInitializationException e) {
+            Throwable cause = e.getCause() instanceof java.sql.SQLException sql ? sql : e;
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot connect to " + endpoint.engine() + " at " + endpoint.address()
+                    + ": " + (cause.getMessage() == null ? cause : cause.getMessage().split("\n")[0]).toString()
+                    .replace(endpoint.password().isEmpty() ? "\0" : endpoint.password().reveal(), "******"),
+                    "check that the server runs and that user and password in the plan are right; `migrator plan check` tells more", e);
+        }
+    }
+}

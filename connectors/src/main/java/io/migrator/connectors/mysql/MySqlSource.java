@@ -1,0 +1,242 @@
+package io.migrator.connectors.mysql;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.TableFilter;
+import io.migrator.core.schema.ColumnDef;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.spi.ChangeStream;
+import io.migrator.core.spi.SourceSession;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/** A MySQL or MariaDB source: table discovery, chunked reads and the binlog position. */
+final class MySqlSource implements SourceSession {
+    static final int FETCH_ROWS = 2_000;
+    static final int BATCH_ROWS = 1_000;
+
+    private final Plan plan;
+    private final HikariDataSource pool;
+
+    MySqlSource(Plan plan) {
+        this.plan = plan;
+        this.pool = MySqlPools.open(plan.source(), "migrator-source", plan.snapshot().parallelism() + 2,
+                "SET SESSION time_zone = '+00:00'");
+    }
+
+    @Override
+    public List<TableDef> tables(TableFilter filter) {
+        String db = plan.source().database();
+        try (Connection c = pool.getConnection()) {
+            Map<String, Long> names = new LinkedHashMap<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES "
+                    + "WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME")) {
+                ps.setString(1, db);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        if (filter.includes(db, rs.getString(1))) {
+                            names.put(rs.getString(1), rs.getLong(2));
+                        }
+                    }
+                }
+            }
+            List<TableDef> tables = new ArrayList<>();
+            List<String> keyless = new ArrayList<>();
+            for (var entry : names.entrySet()) {
+                TableId id = new TableId(db, entry.getKey());
+                List<ColumnDef> columns = columns(c, id);
+                List<String> key = key(c, id, columns);
+                if (key.isEmpty()) {
+                    keyless.add(entry.getKey());
+                    continue;
+                }
+                tables.add(new TableDef(id, columns, key, createStatement(c, id), entry.getValue()));
+            }
+            if (!keyless.isEmpty()) {
+                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "tables without a primary key or unique NOT NULL key: "
+                        + String.join(", ", keyless), "add a key (ALTER TABLE t ADD PRIMARY KEY (...)), or leave the tables out with tables.exclude");
+            }
+            return tables;
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the source tables", e);
+        }
+    }
+
+    private static List<ColumnDef> columns(Connection c, TableId id) throws SQLException {
+        List<ColumnDef> columns = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS "
+                + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION")) {
+            ps.setString(1, id.schema());
+            ps.setString(2, id.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String extra = rs.getString(4) == null ? "" : rs.getString(4).toUpperCase(Locale.ROOT);
+                    columns.add(new ColumnDef(rs.getString(1), rs.getString(2), "YES".equals(rs.getString(3)),
+                            extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT")));
+                }
+            }
+        }
+        return columns;
+    }
+
+    /** The primary key, else the first unique key whose columns are all NOT NULL. */
+    private static List<String> key(Connection c, TableId id, List<ColumnDef> columns) throws SQLException {
+        Map<String, List<String>> uniques = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+                + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX")) {
+            ps.setString(1, id.schema());
+            ps.setString(2, id.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    uniques.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(rs.getString(2));
+                }
+            }
+        }
+        for (List<String> key : uniques.values()) {
+            boolean notNull = key.stream().allMatch(k -> columns.stream().anyMatch(col -> col.name().equals(k) && !col.nullable()));
+            if (notNull) {
+                return key;
+            }
+        }
+        return List.of();
+    }
+
+    private static String createStatement(Connection c, TableId id) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW CREATE TABLE " + MySqlDialect.quote(id))) {
+            rs.next();
+            return rs.getString(2);
+        }
+    }
+
+    @Override
+    public SourcePosition currentPosition() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            String file;
+            long pos;
+            try (ResultSet rs = st.executeQuery("SHOW MASTER STATUS")) {
+                if (!rs.next()) {
+                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source has no binary log (SHOW MASTER STATUS is empty)",
+                            "start the source with log_bin, binlog_format=ROW and binlog_row_image=FULL");
+                }
+                file = rs.getString(1);
+                pos = rs.getLong(2);
+            }
+            String gtids = "";
+            try (ResultSet rs = st.executeQuery("SELECT @@gtid_binlog_pos")) {
+                if (rs.next() && rs.getString(1) != null) {
+                    gtids = rs.getString(1);
+                }
+            }
+            return BinlogPosition.of(file, pos, gtids).toSourcePosition();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the source binlog position", e);
+        }
+    }
+
+    @Override
+    public List<Chunk> planChunks(TableDef table, int chunkRows) {
+        List<Chunk> chunks = new ArrayList<>();
+        String keyList = table.key().stream().map(MySqlDialect::quote).collect(Collectors.joining(", "));
+        String lower = null;
+        try (Connection c = pool.getConnection()) {
+            while (true) {
+                List<Object> params = new ArrayList<>();
+                String where = lower == null ? "" : " WHERE " + KeyRange.predicate(table, KeyRange.decode(lower), true, params);
+                String sql = "SELECT " + keyList + " FROM " + MySqlDialect.quote(table.id()) + where + " ORDER BY " + keyList
+                        + " LIMIT 1 OFFSET " + (chunkRows - 1);
+                String upper = null;
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    KeyRange.bind(ps, params);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            upper = KeyRange.encode(rs, table.key().size());
+                        }
+                    }
+                }
+                chunks.add(new Chunk(chunks.size(), lower, upper));
+                if (upper == null) {
+                    return chunks;
+                }
+                lower = upper;
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("planning chunks of " + table.id(), e);
+        }
+    }
+
+    @Override
+    public long readChunk(TableDef table, Chunk chunk, RowBatchSink sink) {
+        List<ColumnDef> columns = table.writableColumns();
+        List<Object> params = new ArrayList<>();
+        List<String> conditions = new ArrayList<>();
+        if (chunk.lower() != null) {
+            conditions.add(KeyRange.predicate(table, KeyRange.decode(chunk.lower()), true, params));
+        }
+        if (chunk.upper() != null) {
+            conditions.add(KeyRange.predicate(table, KeyRange.decode(chunk.upper()), false, params));
+        }
+        String sql = "SELECT " + columns.stream().map(MySqlDialect::selectExpression).collect(Collectors.joining(", "))
+                + " FROM " + MySqlDialect.quote(table.id()) + (conditions.isEmpty() ? "" : " WHERE " + String.join(" AND ", conditions));
+        MySqlDialect.Kind[] kinds = columns.stream().map(MySqlDialect::kind).toArray(MySqlDialect.Kind[]::new);
+        long count = 0;
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setFetchSize(FETCH_ROWS);
+            KeyRange.bind(ps, params);
+            List<Object[]> batch = new ArrayList<>(BATCH_ROWS);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Object[] row = new Object[kinds.length];
+                    for (int i = 0; i < kinds.length; i++) {
+                        row[i] = switch (kinds[i]) {
+                            case BYTES, GEOMETRY -> rs.getBytes(i + 1);
+                            case FLOATING -> rs.getObject(i + 1);
+                            case TEXT -> rs.getString(i + 1);
+                        };
+                    }
+                    batch.add(row);
+                    if (batch.size() == BATCH_ROWS) {
+                        sink.accept(batch);
+                        count += batch.size();
+                        batch = new ArrayList<>(BATCH_ROWS);
+                    }
+                }
+            }
+            if (!batch.isEmpty()) {
+                sink.accept(batch);
+                count += batch.size();
+            }
+            return count;
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading chunk " + chunk.number() + " of " + table.id(), e);
+        }
+    }
+
+    @Override
+    public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
+        return new MySqlChangeStream(plan, BinlogPosition.parse(from), streamId);
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    static ObjectMapper json() {
+        return new ObjectMapper();
+    }
+}

@@ -1,0 +1,299 @@
+package io.migrator.connectors.mysql;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.run.MigrationState;
+import io.migrator.core.run.Phase;
+import io.migrator.core.schema.ColumnDef;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.snapshot.ChunkProgress;
+import io.migrator.core.spi.TargetSession;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * A MySQL or MariaDB target. Bookkeeping lives in the {@code migrator} schema: {@code state} (phase and
+ * start position), {@code chunks} (plan and done marks, each committed with the chunk's rows) and
+ * {@code checkpoint} (the applied position, committed with the changes it covers).
+ */
+final class MySqlTarget implements TargetSession {
+    static final String BOOKKEEPING = "migrator";
+
+    private final Plan plan;
+    private final HikariDataSource pool;
+    private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
+
+    MySqlTarget(Plan plan) {
+        this.plan = plan;
+        // UTC: TIMESTAMP values travel as UTC text. Foreign keys were checked on the source; rows arrive in key order,
+        // not dependency order. STRICT_ALL_TABLES: a value the target cannot hold is an error, never silently cut.
+        // NO_AUTO_VALUE_ON_ZERO: an id 0 copied from the source stays 0. Zero dates stay allowed (no NO_ZERO_DATE).
+        this.pool = MySqlPools.open(plan.target(), "migrator-target", plan.snapshot().parallelism() + 2,
+                "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
+                        + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'");
+    }
+
+    private TableId onTarget(TableId source) {
+        return new TableId(plan.target().database(), source.name());
+    }
+
+    @Override
+    public void prepare() {
+        String b = MySqlDialect.quote(BOOKKEEPING);
+        execute("CREATE DATABASE IF NOT EXISTS " + b,
+                "CREATE DATABASE IF NOT EXISTS " + MySqlDialect.quote(plan.target().database()),
+                "CREATE TABLE IF NOT EXISTS " + b + ".state (migration VARCHAR(64) PRIMARY KEY, phase VARCHAR(20) NOT NULL, "
+                        + "start_position TEXT, detail TEXT, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
+                "CREATE TABLE IF NOT EXISTS " + b + ".journal (id BIGINT AUTO_INCREMENT PRIMARY KEY, migration VARCHAR(64) NOT NULL, "
+                        + "phase VARCHAR(20) NOT NULL, detail TEXT, at DATETIME(6) NOT NULL) ENGINE=InnoDB",
+                "CREATE TABLE IF NOT EXISTS " + b + ".chunks (migration VARCHAR(64) NOT NULL, table_name VARCHAR(64) NOT NULL, "
+                        + "chunk INT NOT NULL, lower_bound MEDIUMTEXT, upper_bound MEDIUMTEXT, done BOOLEAN NOT NULL DEFAULT FALSE, "
+                        + "rows_copied BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (migration, table_name, chunk)) ENGINE=InnoDB",
+                "CREATE TABLE IF NOT EXISTS " + b + ".checkpoint (migration VARCHAR(64) PRIMARY KEY, position TEXT NOT NULL, "
+                        + "events BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB");
+    }
+
+    @Override
+    public Optional<MigrationState> loadState() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT phase, start_position, updated_at, detail FROM migrator.state WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                String start = rs.getString(2);
+                return Optional.of(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)),
+                        start == null ? null : new SourcePosition(start), rs.getTimestamp(3).toInstant(), rs.getString(4)));
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the migration state", e);
+        }
+    }
+
+    @Override
+    public void saveState(MigrationState state) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) "
+                    + "VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE phase = VALUES(phase), "
+                    + "start_position = COALESCE(VALUES(start_position), start_position), detail = VALUES(detail), updated_at = VALUES(updated_at)");
+                 PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {
+                Timestamp now = Timestamp.from(state.updatedAt());
+                ps.setString(1, plan.name());
+                ps.setString(2, state.phase().name());
+                ps.setString(3, state.startPosition() == null ? null : state.startPosition().text());
+                ps.setString(4, state.detail());
+                ps.setTimestamp(5, now);
+                ps.executeUpdate();
+                journal.setString(1, plan.name());
+                journal.setString(2, state.phase().name());
+                journal.setString(3, state.detail());
+                journal.setTimestamp(4, now);
+                journal.executeUpdate();
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("saving the migration state", e);
+        }
+    }
+
+    @Override
+    public List<TableId> missingTables(List<TableDef> sourceTables) {
+        List<TableId> missing = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
+            for (TableDef table : sourceTables) {
+                ps.setString(1, plan.target().database());
+                ps.setString(2, table.id().name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getInt(1) == 0) {
+                        missing.add(table.id());
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("listing target tables", e);
+        }
+        return missing;
+    }
+
+    @Override
+    public void createTable(TableDef table) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            st.execute("USE " + MySqlDialect.quote(plan.target().database()));
+            st.execute(table.createStatement());
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("creating target table " + table.id().name(), e);
+        }
+    }
+
+    @Override
+    public List<String> differences(TableDef source) {
+        List<String> differences = new ArrayList<>();
+        Map<String, String> targetColumns = new LinkedHashMap<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, COLUMN_TYPE FROM "
+                + "information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION")) {
+            ps.setString(1, plan.target().database());
+            ps.setString(2, source.id().name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    targetColumns.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading target table " + source.id().name(), e);
+        }
+        for (ColumnDef column : source.columns()) {
+            String type = targetColumns.remove(column.name());
+            if (type == null) {
+                differences.add("column " + column.name() + " is missing on the target");
+            } else if (!type.equalsIgnoreCase(column.type())) {
+                differences.add("column " + column.name() + " is " + type + " on the target, " + column.type() + " on the source");
+            }
+        }
+        targetColumns.keySet().forEach(extra -> differences.add("column " + extra + " exists only on the target"));
+        return differences;
+    }
+
+    @Override
+    public List<ChunkProgress> chunks(TableId table) {
+        List<ChunkProgress> chunks = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT chunk, lower_bound, upper_bound, done, "
+                + "rows_copied FROM migrator.chunks WHERE migration = ? AND table_name = ? ORDER BY chunk")) {
+            ps.setString(1, plan.name());
+            ps.setString(2, table.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    chunks.add(new ChunkProgress(table, new Chunk(rs.getInt(1), rs.getString(2), rs.getString(3)), rs.getBoolean(4), rs.getLong(5)));
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the chunk plan of " + table, e);
+        }
+        return chunks;
+    }
+
+    @Override
+    public void saveChunkPlan(TableId table, List<Chunk> chunks) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.chunks (migration, table_name, chunk, lower_bound, upper_bound) "
+                    + "VALUES (?, ?, ?, ?, ?)")) {
+                for (Chunk chunk : chunks) {
+                    ps.setString(1, plan.name());
+                    ps.setString(2, table.name());
+                    ps.setInt(3, chunk.number());
+                    ps.setString(4, chunk.lower());
+                    ps.setString(5, chunk.upper());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("saving the chunk plan of " + table, e);
+        }
+    }
+
+    @Override
+    public ChunkWriter beginChunk(TableDef table, Chunk chunk) {
+        try {
+            return new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk);
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("opening a target connection", e);
+        }
+    }
+
+    @Override
+    public Optional<SourcePosition> checkpoint() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT position FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the checkpoint", e);
+        }
+    }
+
+    @Override
+    public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                changeWriter.write(c, changes);
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
+                        + "VALUES (?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), events = events + VALUES(events), "
+                        + "updated_at = VALUES(updated_at)")) {
+                    ps.setString(1, plan.name());
+                    ps.setString(2, position.text());
+                    ps.setLong(3, eventCount);
+                    ps.executeUpdate();
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("applying " + changes.size() + " changes", e);
+        }
+    }
+
+    @Override
+    public void applyDdl(String statement) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            st.execute("USE " + MySqlDialect.quote(plan.target().database()));
+            st.execute(statement);
+            changeWriter.forgetAll();
+        } catch (SQLException e) {
+            if (e.getErrorCode() == 1060 || e.getErrorCode() == 1061 || e.getErrorCode() == 1050) {
+                return; // column, index or table already there: the statement was applied before a restart
+            }
+            throw MySqlErrors.translate("applying source DDL on the target", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    private void execute(String... statements) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            for (String sql : statements) {
+                st.execute(sql);
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("preparing the bookkeeping schema '" + BOOKKEEPING + "' on the target", e);
+        }
+    }
+
+    static String lower(String s) {
+        return s.toLowerCase(Locale.ROOT);
+    }
+
+    static String joinColumns(List<ColumnDef> columns) {
+        return columns.stream().map(col -> MySqlDialect.quote(col.name())).collect(Collectors.joining(", "));
+    }
+}

@@ -1,0 +1,214 @@
+package io.migrator.connectors.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.run.Migration;
+import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.Phase;
+import io.migrator.core.spi.EngineConnector;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** A live MariaDB database moves into another one while a writer changes it; afterwards both hold the same rows. */
+@ExtendWith(SandboxExtension.class)
+class MariaDbMigrationIT {
+    private static final Map<String, String> TABLES = Map.of(
+            "orders", "id",
+            "line items", "order_id, line",
+            "skus", "sku");
+    private MariaDbFixture fixture;
+
+    @AfterEach
+    void dropDatabases() {
+        if (fixture != null) {
+            fixture.drop();
+        }
+    }
+
+    private void createAndSeed() throws SQLException {
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+                    + "amount DECIMAL(12,2), note TEXT, updated DATETIME(6), total DECIMAL(14,2) AS (amount * 2) PERSISTENT, "
+                    + "KEY by_customer (customer))");
+            st.execute("CREATE TABLE `line items` (order_id INT NOT NULL, line INT NOT NULL, sku VARCHAR(20), qty INT, "
+                    + "PRIMARY KEY (order_id, line))");
+            st.execute("CREATE TABLE skus (sku VARCHAR(32) NOT NULL PRIMARY KEY, price DECIMAL(65,30), tags SET('a','b','c'), "
+                    + "kind ENUM('x','y'), doc JSON, bits BIT(64), ts TIMESTAMP(6) NULL, img BLOB, f DOUBLE, d DATE, t TIME(6), y YEAR, "
+                    + "label VARCHAR(50) CHARACTER SET utf8mb4)");
+            st.execute("INSERT INTO orders (customer, amount, note, updated) SELECT CONCAT('c', seq % 500), seq / 7, "
+                    + "REPEAT('n', seq % 50), '2024-01-01 00:00:00.123456' + INTERVAL seq SECOND FROM seq_1_to_20000");
+            st.execute("INSERT INTO `line items` SELECT seq DIV 4 + 1, seq % 4, CONCAT('sku', seq % 300), seq % 9 FROM seq_0_to_7999");
+            st.execute("INSERT INTO skus SELECT CONCAT('sku', seq), seq * 1.000000000000000000000000000001, "
+                    + "ELT(seq % 3 + 1, 'a', 'a,b', 'a,b,c'), IF(seq % 2, 'x', 'y'), JSON_OBJECT('n', seq, 'name', 'ü🛒'), "
+                    + "CAST(seq * 1234567 AS UNSIGNED), '2024-06-01 12:00:00.654321' + INTERVAL seq MINUTE, UNHEX(REPEAT('00FF', seq % 5)), "
+                    + "seq / 3, '2024-02-29' + INTERVAL seq DAY, SEC_TO_TIME(seq * 7.5), 1901 + seq % 200, "
+                    + "IF(seq % 10 = 0, '', IF(seq % 10 = 1, NULL, CONCAT('label ', seq))) FROM seq_0_to_299");
+        }
+    }
+
+    /** Inserts, updates, deletes, primary-key changes, multi-statement transactions and one hot row, until stopped. */
+    private Thread writer(AtomicBoolean stop, AtomicLong writes, AtomicReference<Throwable> error) {
+        Thread t = new Thread(() -> {
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            try (Connection c = fixture.source()) {
+                PreparedStatement insert = c.prepareStatement("INSERT INTO orders (customer, amount, note, updated) VALUES (?, ?, ?, NOW(6))");
+                PreparedStatement update = c.prepareStatement("UPDATE orders SET amount = amount + 1, note = CONCAT(COALESCE(note, ''), 'u') WHERE id = ?");
+                PreparedStatement delete = c.prepareStatement("DELETE FROM orders WHERE id = ?");
+                PreparedStatement hot = c.prepareStatement("UPDATE skus SET price = price + 0.000000000000000000000000000001, f = f * 1.5 WHERE sku = 'sku7'");
+                PreparedStatement move = c.prepareStatement("UPDATE `line items` SET line = line + 100 WHERE order_id = ? AND line = ?");
+                while (!stop.get()) {
+                    int op = random.nextInt(10);
+                    long id = random.nextLong(1, 20_000);
+                    switch (op) {
+                        case 0, 1 -> {
+                            insert.setString(1, "w" + random.nextInt(100));
+                            insert.setBigDecimal(2, java.math.BigDecimal.valueOf(random.nextInt(100000), 2));
+                            insert.setString(3, random.nextBoolean() ? null : "");
+                            insert.executeUpdate();
+                        }
+                        case 2, 3 -> {
+                            update.setLong(1, id);
+                            update.executeUpdate();
+                        }
+                        case 4 -> {
+                            delete.setLong(1, id);
+                            delete.executeUpdate();
+                        }
+                        case 5 -> {
+                            move.setInt(1, random.nextInt(1, 2000));
+                            move.setInt(2, random.nextInt(4));
+                            move.executeUpdate();
+                        }
+                        case 6 -> {
+                            c.setAutoCommit(false);
+                            update.setLong(1, id);
+                            update.executeUpdate();
+                            insert.setString(1, "tx");
+                            insert.setBigDecimal(2, java.math.BigDecimal.ONE);
+                            insert.setString(3, "in a transaction");
+                            insert.executeUpdate();
+                            delete.setLong(1, id + 1);
+                            delete.executeUpdate();
+                            if (random.nextInt(4) == 0) {
+                                c.rollback();
+                            } else {
+                                c.commit();
+                            }
+                            c.setAutoCommit(true);
+                        }
+                        default -> hot.executeUpdate();
+                    }
+                    writes.incrementAndGet();
+                    if (random.nextInt(50) == 0) {
+                        Thread.sleep(1);
+                    }
+                }
+            } catch (Throwable e) {
+                error.set(e);
+            }
+        }, "background-writer");
+        t.start();
+        return t;
+    }
+
+    private void assertTablesEqual() throws SQLException {
+        try (Connection s = fixture.source(); Connection t = fixture.target()) {
+            for (var table : TABLES.entrySet()) {
+                String order = java.util.Arrays.stream(table.getValue().split(", ")).map(k -> "`" + k + "`").reduce((a, b) -> a + ", " + b).orElseThrow();
+                List<List<String>> sourceRows = MariaDbFixture.rows(s, table.getKey(), order);
+                List<List<String>> targetRows = MariaDbFixture.rows(t, table.getKey(), order);
+                assertThat(targetRows).as("table %s: %d source rows", table.getKey(), sourceRows.size()).hasSameSizeAs(sourceRows);
+                assertThat(targetRows).as("table %s", table.getKey()).containsExactlyElementsOf(sourceRows);
+            }
+        }
+    }
+
+    /** Waits until the target has applied everything up to the source's current binlog position. */
+    private void awaitCaughtUp(Migration migration, SourceSession source) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 120_000;
+        BinlogPosition goal = BinlogPosition.parse(source.currentPosition());
+        while (System.currentTimeMillis() < deadline) {
+            MigrationStatus status = migration.status();
+            assertThat(status.phase()).isNotEqualTo(Phase.FAILED);
+            if (!status.position().isEmpty()) {
+                BinlogPosition applied = BinlogPosition.parse(new io.migrator.core.change.SourcePosition(status.position()));
+                int file = applied.file().compareTo(goal.file());
+                if ((file > 0 || file == 0 && applied.pos() >= goal.pos())
+                        && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)) {
+                    return;
+                }
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the target did not catch up with " + goal + ": " + migration.status());
+    }
+
+    private Thread runInBackground(Migration migration, AtomicBoolean stop, AtomicReference<Throwable> error) {
+        Thread t = new Thread(() -> {
+            try {
+                migration.run(stop);
+            } catch (Throwable e) {
+                error.set(e);
+            }
+        }, "migration");
+        t.start();
+        return t;
+    }
+
+    @Test
+    void copiesAndStreamsUnderWriteLoadAndEndsIdentical(SandboxServers servers) throws Exception {
+        fixture = new MariaDbFixture(servers, "mig");
+        createAndSeed();
+        Plan plan = fixture.plan("snapshot: {parallelism: 3, chunkRows: 1000}");
+        EngineConnector connector = EngineConnectors.discover().forEngine(plan.source().engine());
+        AtomicBoolean writerStop = new AtomicBoolean();
+        AtomicLong writes = new AtomicLong();
+        AtomicReference<Throwable> writerError = new AtomicReference<>();
+        Thread writer = writer(writerStop, writes, writerError);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        try (SourceSession source = connector.openSource(plan); TargetSession target = connector.openTarget(plan)) {
+            Migration migration = new Migration(plan, source, target);
+            Thread worker = runInBackground(migration, stop, failure);
+            long deadline = System.currentTimeMillis() + 120_000;
+            while (migration.status().phase() != Phase.STREAMING && System.currentTimeMillis() < deadline && failure.get() == null) {
+                Thread.sleep(200);
+            }
+            assertThat(failure.get()).as("migration failure").isNull();
+            assertThat(migration.status().phase()).isEqualTo(Phase.STREAMING);
+            Thread.sleep(3000);
+            writerStop.set(true);
+            writer.join();
+            assertThat(writerError.get()).as("writer error").isNull();
+            assertThat(writes.get()).isGreaterThan(100);
+            awaitCaughtUp(migration, source);
+            assertThat(failure.get()).as("migration failure").isNull();
+            assertTablesEqual();
+            MigrationStatus status = migration.status();
+            assertThat(status.rowsCopied()).isGreaterThanOrEqualTo(20_000 + 8_000 + 300);
+            assertThat(status.appliedEvents()).isGreaterThan(0);
+            stop.set(true);
+            worker.join(30_000);
+        } finally {
+            writerStop.set(true);
+            stop.set(true);
+        }
+    }
+}

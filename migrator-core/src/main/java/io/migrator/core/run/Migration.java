@@ -1,0 +1,215 @@
+package io.migrator.core.run;
+
+import io.migrator.core.apply.Coalescer;
+import io.migrator.core.apply.DdlPolicy;
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.snapshot.SnapshotCoordinator;
+import io.migrator.core.spi.ChangeStream;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * One migration's worker: schema, snapshot, catch-up, streaming. Every phase change is saved on the
+ * target and logged once; a restart reads the state back and carries on from the last committed
+ * chunk or checkpoint.
+ */
+public final class Migration {
+    private static final Logger LOG = LoggerFactory.getLogger(Migration.class);
+    /** Streaming is declared once the applied changes are this close to the source. */
+    private static final long STREAMING_LAG_MILLIS = 2_000;
+
+    private final Plan plan;
+    private final SourceSession source;
+    private final TargetSession target;
+    private final Retry retry = new Retry(10, Duration.ofMillis(200));
+    private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
+    private final AtomicLong appliedEvents = new AtomicLong();
+    private final AtomicLong lastSourceMillis = new AtomicLong();
+    private final AtomicReference<String> position = new AtomicReference<>("");
+    private volatile SnapshotCoordinator snapshot;
+    private volatile int tablesTotal;
+    private volatile SourcePosition startPosition;
+
+    public Migration(Plan plan, SourceSession source, TargetSession target) {
+        this.plan = plan;
+        this.source = source;
+        this.target = target;
+    }
+
+    public MigrationStatus status() {
+        SnapshotCoordinator s = snapshot;
+        Phase p = phase.get();
+        int done = s == null ? (p.ordinal() > Phase.SNAPSHOT.ordinal() && p != Phase.FAILED ? tablesTotal : 0) : s.tablesDone(tablesTotal);
+        long lag = lastSourceMillis.get() == 0 ? -1 : Math.max(0, System.currentTimeMillis() - lastSourceMillis.get());
+        return new MigrationStatus(plan.name(), p, done, tablesTotal, s == null ? 0 : s.rowsCopied(), appliedEvents.get(),
+                position.get(), lag, retry.retries());
+    }
+
+    /** Runs until {@code stop} is set or a failure; returns normally when stopped. */
+    public void run(AtomicBoolean stop) {
+        MDC.put("migration", plan.name());
+        try {
+            target.prepare();
+            MigrationState state = target.loadState().orElse(null);
+            if (state != null) {
+                LOG.info("resuming migration {} in phase {}", plan.name(), state.phase());
+                phase.set(state.phase() == Phase.FAILED ? resumePhase(state) : state.phase());
+                startPosition = state.startPosition();
+            }
+            List<TableDef> tables = source.tables(plan.tables());
+            tablesTotal = tables.size();
+            if (state == null || phase.get() == Phase.PREFLIGHT || phase.get() == Phase.SCHEMA) {
+                move(Phase.SCHEMA, null, "creating target tables");
+                createSchema(tables);
+                // P0: taken after the target tables exist and before any row is read (rule 1).
+                startPosition = source.currentPosition();
+                move(Phase.SNAPSHOT, startPosition, "start position " + startPosition.text());
+            }
+            if (phase.get() == Phase.SNAPSHOT) {
+                snapshot = new SnapshotCoordinator(source, target, plan.snapshot().parallelism(), plan.snapshot().chunkRows(), retry);
+                if (!snapshot.copy(tables, stop)) {
+                    return;
+                }
+                move(Phase.CATCH_UP, startPosition, snapshot.rowsCopied() + " rows copied");
+            }
+            stream(tables, stop);
+        } catch (MigratorException e) {
+            fail(e);
+            throw e;
+        } catch (RuntimeException e) {
+            fail(e);
+            throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " failed: " + e, null, e);
+        } finally {
+            MDC.remove("migration");
+        }
+    }
+
+    private Phase resumePhase(MigrationState state) {
+        // A failed run resumes where its durable state says it was: the state row keeps the last good phase in detail.
+        String detail = state.detail() == null ? "" : state.detail();
+        for (Phase p : List.of(Phase.STREAMING, Phase.CATCH_UP, Phase.SNAPSHOT, Phase.SCHEMA)) {
+            if (detail.startsWith("failed in " + p.name())) {
+                return p == Phase.STREAMING ? Phase.CATCH_UP : p;
+            }
+        }
+        return Phase.SCHEMA;
+    }
+
+    private void createSchema(List<TableDef> tables) {
+        List<TableId> missing = target.missingTables(tables);
+        for (TableDef table : tables) {
+            if (missing.contains(table.id())) {
+                target.createTable(table);
+                LOG.info("created target table {}", table.id());
+            } else {
+                List<String> differences = target.differences(table);
+                if (!differences.isEmpty()) {
+                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "target table " + table.id()
+                            + " exists but differs from the source: " + String.join("; ", differences),
+                            "drop the target table so migrator creates it, or make it match the source");
+                }
+            }
+        }
+    }
+
+    private void stream(List<TableDef> tables, AtomicBoolean stop) {
+        SourcePosition from = target.checkpoint().orElse(startPosition);
+        if (from == null) {
+            throw new MigratorException(ErrorCode.INTERNAL, "no start position recorded for " + plan.name(),
+                    "the bookkeeping on the target is incomplete; start the migration afresh");
+        }
+        position.set(from.text());
+        LOG.info("streaming changes from {}", from.text());
+        String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
+        try (ChangeStream stream = source.openStream(tables, from, streamId)) {
+            stream.start(batch -> apply(batch, stop));
+            while (!stop.get()) {
+                if (!stream.running()) {
+                    Throwable failure = stream.failure();
+                    if (failure instanceof MigratorException m) {
+                        throw m;
+                    }
+                    throw new MigratorException(ErrorCode.INTERNAL, "the change stream stopped: "
+                            + (failure == null ? "no reason given" : failure.toString()), null, failure);
+                }
+                if (phase.get() == Phase.CATCH_UP && lastSourceMillis.get() > 0
+                        && System.currentTimeMillis() - lastSourceMillis.get() < STREAMING_LAG_MILLIS) {
+                    move(Phase.STREAMING, startPosition, "caught up");
+                }
+                sleep(100);
+            }
+        }
+    }
+
+    private void apply(ChangeBatch batch, AtomicBoolean stop) throws InterruptedException {
+        if (stop.get()) {
+            throw new InterruptedException("stopping");
+        }
+        for (String ddl : batch.ddl()) {
+            switch (DdlPolicy.judge(ddl)) {
+                case APPLY -> {
+                    retry.run("applying DDL", () -> target.applyDdl(ddl));
+                    LOG.info("applied source DDL on the target: {}", DdlPolicy.summary(ddl));
+                }
+                case IGNORE -> LOG.debug("ignored source statement: {}", DdlPolicy.summary(ddl));
+                case REFUSE -> throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran DDL that migrator does not replay: "
+                        + DdlPolicy.summary(ddl), "only additive DDL (ADD COLUMN, ADD INDEX, CREATE TABLE) is replayed: apply the same change "
+                        + "to the target by hand, then restart with `migrator run`; the stream resumes after this statement only once the "
+                        + "target matches");
+            }
+        }
+        List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
+        retry.run("applying a batch of " + coalesced.size() + " changes",
+                () -> target.apply(coalesced, batch.position(), batch.changes().size()));
+        appliedEvents.addAndGet(batch.changes().size());
+        if (batch.sourceMillis() > 0) {
+            lastSourceMillis.set(batch.sourceMillis());
+        }
+        position.set(batch.position().text());
+    }
+
+    private void move(Phase next, SourcePosition start, String why) {
+        Phase current = phase.get();
+        if (current != next && !current.canMoveTo(next) && current != Phase.PREFLIGHT) {
+            throw new IllegalStateException("phase " + current + " cannot move to " + next);
+        }
+        target.saveState(new MigrationState(plan.name(), next, start, Instant.now(), why));
+        phase.set(next);
+        LOG.info("phase {} -> {} ({})", current, next, why);
+    }
+
+    private void fail(Exception e) {
+        Phase current = phase.get();
+        phase.set(Phase.FAILED);
+        try {
+            target.saveState(new MigrationState(plan.name(), Phase.FAILED, startPosition, Instant.now(),
+                    "failed in " + current.name() + ": " + e.getMessage()));
+        } catch (RuntimeException ignored) {
+            // the target may be what failed; the previous state stays, and a restart resumes from it
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

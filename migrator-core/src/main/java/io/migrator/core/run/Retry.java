@@ -1,0 +1,55 @@
+package io.migrator.core.run;
+
+import io.migrator.core.error.RetriableException;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Bounded retries with exponential backoff for {@link RetriableException}s; anything else passes through. */
+public final class Retry {
+    private static final Logger LOG = LoggerFactory.getLogger(Retry.class);
+
+    private final int attempts;
+    private final Duration firstBackoff;
+    private final AtomicLong retries = new AtomicLong();
+
+    public Retry(int attempts, Duration firstBackoff) {
+        this.attempts = attempts;
+        this.firstBackoff = firstBackoff;
+    }
+
+    public long retries() {
+        return retries.get();
+    }
+
+    public <T> T call(String what, Supplier<T> work) {
+        long backoff = firstBackoff.toMillis();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return work.get();
+            } catch (RetriableException e) {
+                if (attempt >= attempts) {
+                    throw e;
+                }
+                retries.incrementAndGet();
+                LOG.warn("{} failed (attempt {} of {}), retrying in {} ms: {}", what, attempt, attempts, backoff, e.getMessage());
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                backoff = Math.min(backoff * 2, 30_000);
+            }
+        }
+    }
+
+    public void run(String what, Runnable work) {
+        call(what, () -> {
+            work.run();
+            return null;
+        });
+    }
+}

@@ -1,0 +1,7 @@
+package io.migrator.core.snapshot;
+
+import io.migrator.core.schema.TableId;
+
+/** A planned chunk and whether it is done; the done mark commits with the chunk's rows. */
+public record ChunkProgress(TableId table, Chunk chunk, boolean done, long rows) {
+}

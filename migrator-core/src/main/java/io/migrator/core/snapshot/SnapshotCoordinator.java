@@ -1,0 +1,128 @@
+package io.migrator.core.snapshot;
+
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.run.Retry;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies tables in key-range chunks, {@code parallelism} at a time. The chunk plan is stored on the
+ * target first; each chunk's rows and its done mark commit in one target transaction, so a restart
+ * copies exactly the chunks that were not done.
+ */
+public final class SnapshotCoordinator {
+    private static final Logger LOG = LoggerFactory.getLogger(SnapshotCoordinator.class);
+
+    private final SourceSession source;
+    private final TargetSession target;
+    private final int parallelism;
+    private final int chunkRows;
+    private final Retry retry;
+    private final AtomicLong rowsCopied = new AtomicLong();
+    private final Map<TableId, Integer> chunksLeft = new ConcurrentHashMap<>();
+
+    public SnapshotCoordinator(SourceSession source, TargetSession target, int parallelism, int chunkRows, Retry retry) {
+        this.source = source;
+        this.target = target;
+        this.parallelism = parallelism;
+        this.chunkRows = chunkRows;
+        this.retry = retry;
+    }
+
+    public long rowsCopied() {
+        return rowsCopied.get();
+    }
+
+    /** Tables whose chunks are all done. */
+    public int tablesDone(int total) {
+        return total - (int) chunksLeft.values().stream().filter(n -> n > 0).count();
+    }
+
+    /** Copies what is not done yet; returns false when stopped before the end. */
+    public boolean copy(List<TableDef> tables, AtomicBoolean stop) {
+        record Work(TableDef table, Chunk chunk) {
+        }
+        List<Work> todo = new ArrayList<>();
+        for (TableDef table : tables) {
+            List<ChunkProgress> progress = target.chunks(table.id());
+            if (progress.isEmpty()) {
+                target.saveChunkPlan(table.id(), source.planChunks(table, chunkRows));
+                progress = target.chunks(table.id());
+            }
+            int left = 0;
+            for (ChunkProgress p : progress) {
+                if (p.done()) {
+                    rowsCopied.addAndGet(p.rows());
+                } else {
+                    todo.add(new Work(table, p.chunk()));
+                    left++;
+                }
+            }
+            chunksLeft.put(table.id(), left);
+        }
+        LOG.info("snapshot: {} chunks to copy in {} tables ({} parallel)", todo.size(), tables.size(), parallelism);
+        ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
+            Thread t = new Thread(r, "snapshot-worker");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (Work work : todo) {
+                futures.add(pool.submit(() -> {
+                    if (stop.get()) {
+                        return;
+                    }
+                    retry.run("copying chunk " + work.chunk().number() + " of " + work.table().id(), () -> copyChunk(work.table(), work.chunk()));
+                    chunksLeft.merge(work.table().id(), -1, Integer::sum);
+                }));
+            }
+            for (Future<?> future : futures) {
+                try {
+                    future.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    stop.set(true);
+                    Throwable cause = e.getCause();
+                    if (cause instanceof MigratorException m) {
+                        throw m;
+                    }
+                    throw new MigratorException(ErrorCode.INTERNAL, "snapshot failed: " + cause, null, cause);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stop.set(true);
+        } finally {
+            pool.shutdownNow();
+            try {
+                pool.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return !stop.get() && chunksLeft.values().stream().allMatch(n -> n == 0);
+    }
+
+    private void copyChunk(TableDef table, Chunk chunk) {
+        try (TargetSession.ChunkWriter writer = target.beginChunk(table, chunk)) {
+            long rows = source.readChunk(table, chunk, writer::write);
+            writer.commit(rows);
+            rowsCopied.addAndGet(rows);
+        }
+    }
+}

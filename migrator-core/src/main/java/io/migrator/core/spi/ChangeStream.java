@@ -1,0 +1,24 @@
+package io.migrator.core.spi;
+
+import io.migrator.core.change.ChangeBatch;
+
+/**
+ * A source's changes in order. {@link #start} delivers batches to the handler on one thread, one at a
+ * time; a handler that blocks holds the stream back, so the backlog stays in the source's log.
+ */
+public interface ChangeStream extends AutoCloseable {
+    void start(Handler handler);
+
+    /** The failure that stopped the stream, if it stopped by itself. */
+    Throwable failure();
+
+    boolean running();
+
+    @Override
+    void close();
+
+    @FunctionalInterface
+    interface Handler {
+        void onBatch(ChangeBatch batch) throws InterruptedException;
+    }
+}

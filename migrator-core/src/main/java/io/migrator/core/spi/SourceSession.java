@@ -1,0 +1,38 @@
+package io.migrator.core.spi;
+
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.plan.TableFilter;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.snapshot.Chunk;
+import java.util.List;
+
+/** What the core needs from a source server. Implementations are thread-safe; each call takes its own connection. */
+public interface SourceSession extends AutoCloseable {
+    /** The tables the filter selects, with their keys and create statements. */
+    List<TableDef> tables(TableFilter filter);
+
+    /** The current end of the change log (P0 when taken before the copy). */
+    SourcePosition currentPosition();
+
+    /** Splits a table along its key into chunks of about {@code chunkRows} rows. */
+    List<Chunk> planChunks(TableDef table, int chunkRows);
+
+    /** Streams the rows of one chunk, in key order, to the sink in batches; returns the row count. */
+    long readChunk(TableDef table, Chunk chunk, RowBatchSink sink);
+
+    /**
+     * Opens the change stream from a position (exclusive of what the position says was applied).
+     * {@code streamId} names this migration's stream (local state such as schema history is kept under it;
+     * a new migration gets a new id).
+     */
+    ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId);
+
+    @Override
+    void close();
+
+    /** Receives rows as arrays in {@link TableDef#writableColumns()} order. */
+    @FunctionalInterface
+    interface RowBatchSink {
+        void accept(List<Object[]> rows);
+    }
+}

@@ -1,0 +1,67 @@
+package io.migrator.core.spi;
+
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.run.MigrationState;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.snapshot.ChunkProgress;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What the core needs from a target server, including the bookkeeping that makes restarts exact:
+ * state, chunk progress and the stream checkpoint all live on the target, each written in the same
+ * transaction as the data it describes.
+ */
+public interface TargetSession extends AutoCloseable {
+    /** Creates the bookkeeping objects when missing (idempotent). */
+    void prepare();
+
+    Optional<MigrationState> loadState();
+
+    void saveState(MigrationState state);
+
+    /** The tables of the list that do not exist on the target yet. */
+    List<TableId> missingTables(List<TableDef> tables);
+
+    void createTable(TableDef table);
+
+    /** Differences between an existing target table and the source definition (empty when they match). */
+    List<String> differences(TableDef source);
+
+    /** The chunk plan of a table, with done marks; empty before it is planned. */
+    List<ChunkProgress> chunks(TableId table);
+
+    void saveChunkPlan(TableId table, List<Chunk> chunks);
+
+    /** Opens one transaction that receives the chunk's rows and, on commit, its done mark. */
+    ChunkWriter beginChunk(TableDef table, Chunk chunk);
+
+    /** The position of the last applied change, committed with it. */
+    Optional<SourcePosition> checkpoint();
+
+    /**
+     * Applies changes and stores the checkpoint in one transaction. Changes may be coalesced (last image
+     * per key); the writer resolves unique-key conflicts by replacing the conflicting row.
+     */
+    void apply(List<RowChange> changes, SourcePosition position, long eventCount);
+
+    /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
+    void applyDdl(String statement);
+
+    @Override
+    void close();
+
+    interface ChunkWriter extends AutoCloseable {
+        void write(List<Object[]> rows);
+
+        /** Writes the done mark and commits rows and mark together. */
+        void commit(long rows);
+
+        /** Rolls back unless committed. */
+        @Override
+        void close();
+    }
+}
