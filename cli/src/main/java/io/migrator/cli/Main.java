@@ -72,5 +72,8 @@ public final class Main {
         if (LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME) instanceof Logger logback) {
             logback.setLevel(level);
         }
+        if (global.verbosity() >= 2 && LoggerFactory.getLogger("io.debezium") instanceof Logger debezium) {
+            debezium.setLevel(Level.INFO);
+        }
     }
 }

@@ -66,16 +66,19 @@ class CliTest {
     }
 
     @Test
-    void exitCodesOfTheContract() {
+    void exitCodesOfTheContract(@TempDir Path dir) throws Exception {
+        Path redisPlan = dir.resolve("redis.yaml");
+        Files.writeString(redisPlan, "name: cache\nsource: {engine: redis, host: 127.0.0.1, port: 1}\n"
+                + "target: {engine: redis, host: 127.0.0.1, port: 2}\n");
         assertThat(CliRun.of("no-such-command").exit()).isEqualTo(2);
         assertThat(CliRun.of("plan", "check", "--no-such-option", "x.yaml").exit()).isEqualTo(2);
         assertThat(CliRun.of("plan", "check", "does/not/exist.yaml").exit()).isEqualTo(3);
-        CliRun notYet = CliRun.of("run", "plan.yaml", "-o", "json");
+        CliRun notYet = CliRun.of("run", redisPlan.toString(), "-o", "json");
         assertThat(notYet.exit()).isEqualTo(1);
         JsonNode error = notYet.json();
         assertThat(error.get("ok").asBoolean()).isFalse();
         assertThat(error.at("/error/code").asText()).isEqualTo("NOT_AVAILABLE");
-        assertThat(error.at("/error/message").asText()).contains("not available");
+        assertThat(error.at("/error/message").asText()).contains("migrating from redis is not available");
         assertThat(error.at("/error/remedy").asText()).isNotBlank();
         CliRun textError = CliRun.of("cutover", "plan.yaml");
         assertThat(textError.exit()).isEqualTo(1);

@@ -51,6 +51,8 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
     private volatile Throwable failure;
     /** A delete of a primary-key update shares its offset with the create that follows; it never ends a batch alone. */
     private final List<RowChange> carried = new ArrayList<>();
+    private Path historyComplete;
+    private boolean streaming;
 
     MySqlChangeStream(Plan plan, BinlogPosition from, String streamId) {
         this.plan = plan;
@@ -74,7 +76,18 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             throw new MigratorException(ErrorCode.INTERNAL, "cannot create " + history.getParent() + ": " + e.getMessage(),
                     "set MIGRATOR_STATE_DIR to a writable folder");
         }
-        boolean known = Files.isRegularFile(history);
+        // The history is whole once streaming has begun (the marker); a run killed while capturing it starts that again.
+        Path complete = history.resolveSibling(history.getFileName() + ".complete");
+        boolean known = Files.isRegularFile(history) && Files.isRegularFile(complete);
+        if (!known) {
+            try {
+                Files.deleteIfExists(history);
+            } catch (IOException e) {
+                throw new MigratorException(ErrorCode.INTERNAL, "cannot reset " + history + ": " + e.getMessage(),
+                        "delete the file by hand, or set MIGRATOR_STATE_DIR to a writable folder");
+            }
+        }
+        this.historyComplete = complete;
         Properties props = new Properties();
         String engineName = "migrator-" + prefix;
         props.setProperty("name", engineName);
@@ -107,12 +120,14 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         props.setProperty("binary.handling.mode", "bytes");
         props.setProperty("max.batch.size", "4096");
         props.setProperty("max.queue.size", "16384");
+        props.setProperty("max.queue.size.in.bytes", Long.toString(64L << 20));
         props.setProperty("poll.interval.ms", "50");
         props.setProperty("event.processing.failure.handling.mode", "fail");
         props.setProperty("errors.max.retries", "-1");
         engine = DebeziumEngine.create(Connect.class)
                 .using(props)
                 .notifying((records, committer) -> {
+                    markStreaming();
                     handle(records, handler);
                     for (ChangeEvent<SourceRecord, SourceRecord> r : records) {
                         committer.markProcessed(r);
@@ -121,7 +136,10 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                 })
                 .using((success, message, error) -> {
                     if (!success || error != null) {
-                        failure = error != null ? error : new IllegalStateException(message);
+                        failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
+                                + (error != null && error.getMessage() != null ? error.getMessage() : message),
+                                "check that the source is reachable and still holds the binlogs from the last checkpoint "
+                                        + "(binlog_expire_logs_seconds); `migrator run` again resumes from that checkpoint", error);
                         LOG.warn("binlog stream stopped: {}", message);
                     }
                     running = false;
@@ -130,6 +148,17 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         running = true;
         executor.execute(engine);
         LOG.info("binlog stream started from {} (schema history {})", from.toSourcePosition().text(), known ? "kept" : "captured now");
+    }
+
+    private void markStreaming() {
+        if (!streaming) {
+            streaming = true;
+            try {
+                Files.writeString(historyComplete, "schema history complete\n");
+            } catch (IOException e) {
+                LOG.warn("cannot write {}: the next start captures the schema again", historyComplete);
+            }
+        }
     }
 
     private String tableRegex() {

@@ -28,7 +28,11 @@ import java.util.stream.Collectors;
 /** A MySQL or MariaDB source: table discovery, chunked reads and the binlog position. */
 final class MySqlSource implements SourceSession {
     static final int FETCH_ROWS = 2_000;
+    /** Tables with LOB columns fetch few rows at a time: a row may be 64 MB. */
+    static final int FETCH_ROWS_WITH_LOBS = 16;
     static final int BATCH_ROWS = 1_000;
+    /** A batch is flushed at this size, so memory stays bounded whatever the rows hold. */
+    static final long BATCH_BYTES = 8L << 20;
 
     private final Plan plan;
     private final HikariDataSource pool;
@@ -126,25 +130,41 @@ final class MySqlSource implements SourceSession {
     @Override
     public SourcePosition currentPosition() {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            // GTIDs first: a transaction committing between the two reads is then replayed (harmless with full
+            // images) instead of being counted as done and skipped.
+            String gtids = "";
+            try (ResultSet rs = st.executeQuery("SELECT @@gtid_binlog_pos")) {
+                if (rs.next() && rs.getString(1) != null) {
+                    gtids = rs.getString(1);
+                }
+            } catch (SQLException e) {
+                gtids = ""; // MySQL: no such variable; its GTIDs come with the binlog status below
+            }
             String file;
             long pos;
-            try (ResultSet rs = st.executeQuery("SHOW MASTER STATUS")) {
+            try (ResultSet rs = binlogStatus(st)) {
                 if (!rs.next()) {
                     throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source has no binary log (SHOW MASTER STATUS is empty)",
                             "start the source with log_bin, binlog_format=ROW and binlog_row_image=FULL");
                 }
                 file = rs.getString(1);
                 pos = rs.getLong(2);
-            }
-            String gtids = "";
-            try (ResultSet rs = st.executeQuery("SELECT @@gtid_binlog_pos")) {
-                if (rs.next() && rs.getString(1) != null) {
-                    gtids = rs.getString(1);
+                if (gtids.isEmpty() && rs.getMetaData().getColumnCount() >= 5 && rs.getString(5) != null) {
+                    gtids = rs.getString(5).replace("\n", "");
                 }
             }
             return BinlogPosition.of(file, pos, gtids).toSourcePosition();
         } catch (SQLException e) {
             throw MySqlErrors.translate("reading the source binlog position", e);
+        }
+    }
+
+    /** MySQL 8.4 renamed SHOW MASTER STATUS to SHOW BINARY LOG STATUS. */
+    private static ResultSet binlogStatus(Statement st) throws SQLException {
+        try {
+            return st.executeQuery("SHOW MASTER STATUS");
+        } catch (SQLException e) {
+            return st.executeQuery("SHOW BINARY LOG STATUS");
         }
     }
 
@@ -194,25 +214,33 @@ final class MySqlSource implements SourceSession {
                 + " FROM " + MySqlDialect.quote(table.id()) + (conditions.isEmpty() ? "" : " WHERE " + String.join(" AND ", conditions));
         MySqlDialect.Kind[] kinds = columns.stream().map(MySqlDialect::kind).toArray(MySqlDialect.Kind[]::new);
         long count = 0;
+        boolean lobs = columns.stream().anyMatch(col -> {
+            String type = col.type().toLowerCase(Locale.ROOT);
+            return type.contains("blob") || type.contains("text") || type.equals("json") || type.startsWith("geometry");
+        });
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setFetchSize(FETCH_ROWS);
+            ps.setFetchSize(lobs ? FETCH_ROWS_WITH_LOBS : FETCH_ROWS);
             KeyRange.bind(ps, params);
-            List<Object[]> batch = new ArrayList<>(BATCH_ROWS);
+            List<Object[]> batch = new ArrayList<>();
+            long bytes = 0;
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Object[] row = new Object[kinds.length];
                     for (int i = 0; i < kinds.length; i++) {
-                        row[i] = switch (kinds[i]) {
+                        Object value = switch (kinds[i]) {
                             case BYTES, GEOMETRY -> rs.getBytes(i + 1);
                             case FLOATING -> rs.getObject(i + 1);
                             case TEXT -> rs.getString(i + 1);
                         };
+                        row[i] = value;
+                        bytes += value instanceof byte[] b ? b.length : value instanceof String str ? 2L * str.length() : 8;
                     }
                     batch.add(row);
-                    if (batch.size() == BATCH_ROWS) {
+                    if (batch.size() == BATCH_ROWS || bytes >= BATCH_BYTES) {
                         sink.accept(batch);
                         count += batch.size();
-                        batch = new ArrayList<>(BATCH_ROWS);
+                        batch = new ArrayList<>();
+                        bytes = 0;
                     }
                 }
             }
