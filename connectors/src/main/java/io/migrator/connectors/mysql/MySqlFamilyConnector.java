@@ -54,6 +54,17 @@ public final class MySqlFamilyConnector implements EngineConnector {
     }
 
     @Override
+    public java.util.List<io.migrator.core.spi.Assessment> preflight(io.migrator.core.plan.Plan plan, Role role, ServerInfo server) {
+        Endpoint endpoint = role == Role.SOURCE ? plan.source() : plan.target();
+        try (Connection c = connect(endpoint, Duration.ofSeconds(10))) {
+            MySqlServerFacts facts = MySqlServerFacts.read(c, endpoint.database(), plan.name());
+            return role == Role.SOURCE ? MySqlPreflight.source(plan, facts) : MySqlPreflight.target(plan, facts);
+        } catch (SQLException e) {
+            throw JdbcErrors.connectFailed(role, endpoint, e);
+        }
+    }
+
+    @Override
     public ServerInfo probe(Endpoint endpoint, Role role, Duration timeout) {
         try (Connection c = connect(endpoint, timeout)) {
             Map<String, String> facts = new LinkedHashMap<>();

@@ -1,0 +1,173 @@
+package io.migrator.connectors.mysql;
+
+import io.migrator.core.plan.Engine;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.TableFilter;
+import io.migrator.core.spi.Assessment;
+import io.migrator.core.spi.Role;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * The MySQL/MariaDB preflight assessments: pure functions of {@link MySqlServerFacts}, each naming what
+ * was found and the exact remedy.
+ */
+final class MySqlPreflight {
+    /** A conservative copy rate for the binlog-retention estimate (bytes per second). */
+    static final long COPY_BYTES_PER_SECOND = 20L << 20;
+
+    private MySqlPreflight() {
+    }
+
+    static List<Assessment> source(Plan plan, MySqlServerFacts f) {
+        Role r = Role.SOURCE;
+        List<Assessment> out = new ArrayList<>();
+        if (!f.databaseExists()) {
+            return out; // the common check already failed for the missing database
+        }
+        out.add(on(f.variable("log_bin")) ? Assessment.ok(r, "binary log", "log_bin is ON")
+                : Assessment.fail(r, "binary log", "log_bin is OFF: the source writes no binary log, so no change can be streamed",
+                "start the server with log_bin (my.cnf: log_bin = mysql-bin) and restart it; on RDS/Aurora set backup retention > 0"));
+        String format = f.variable("binlog_format").toUpperCase(Locale.ROOT);
+        out.add(format.equals("ROW") ? Assessment.ok(r, "binlog format", "binlog_format is ROW")
+                : Assessment.fail(r, "binlog format", "binlog_format is " + format + ": row events are needed",
+                "SET GLOBAL binlog_format = 'ROW' (and binlog_format = ROW in my.cnf or the parameter group); reconnect the applications"));
+        String image = f.variable("binlog_row_image").toUpperCase(Locale.ROOT);
+        out.add(image.isEmpty() || image.equals("FULL") ? Assessment.ok(r, "binlog row image", "binlog_row_image is FULL")
+                : Assessment.fail(r, "binlog row image", "binlog_row_image is " + image + ": changes would carry partial rows",
+                "SET GLOBAL binlog_row_image = 'FULL' (and in my.cnf or the parameter group)"));
+        out.add(!f.variable("server_id").equals("0") ? Assessment.ok(r, "server id", "server_id is " + f.variable("server_id"))
+                : Assessment.fail(r, "server id", "server_id is 0: the server cannot serve replicas",
+                "set server_id to a unique non-zero value in my.cnf and restart"));
+        if (!f.mariadb()) {
+            String gtid = f.variable("gtid_mode").toUpperCase(Locale.ROOT);
+            out.add(gtid.equals("ON") ? Assessment.ok(r, "GTID mode", "gtid_mode is ON")
+                    : Assessment.warn(r, "GTID mode", "gtid_mode is " + gtid + ": positions are file/offset, which a failover renumbers",
+                    "enable GTIDs (gtid_mode = ON, enforce_gtid_consistency = ON) before a migration that must survive a failover"));
+        } else {
+            out.add(Assessment.ok(r, "GTID", "MariaDB GTID position " + f.variable("gtid_binlog_pos")));
+        }
+        out.add(retention(f));
+        out.add(grants(r, f, plan));
+        TableFilter filter = plan.tables();
+        List<String> keyless = f.keylessTables().stream().filter(t -> filter.includes(plan.source().database(), t)).toList();
+        out.add(keyless.isEmpty() ? Assessment.ok(r, "keys", "every table has a primary key or a unique NOT NULL key")
+                : Assessment.fail(r, "keys", "tables without a primary key or unique NOT NULL key: " + String.join(", ", keyless),
+                "add a primary key (ALTER TABLE `t` ADD PRIMARY KEY (...)) or leave them out with tables.exclude"));
+        if (plan.target().engine() == Engine.MYSQL && f.mariadb()) {
+            Map<String, List<String>> unsupported = f.unsupportedColumns();
+            out.add(unsupported.isEmpty() ? Assessment.ok(r, "types", "no MariaDB-only column types")
+                    : Assessment.fail(r, "types", "MariaDB-only column types that MySQL cannot hold: " + unsupported.entrySet().stream()
+                    .map(e -> e.getKey() + "(" + String.join(", ", e.getValue()) + ")").collect(Collectors.joining("; ")),
+                    "change them on the source to types MySQL has (INET6 -> VARBINARY(16), UUID -> CHAR(36)), or exclude the tables"));
+        }
+        return out;
+    }
+
+    private static Assessment retention(MySqlServerFacts f) {
+        long seconds = parseLong(f.variable("binlog_expire_logs_seconds"));
+        if (seconds == 0) {
+            seconds = parseLong(f.variable("expire_logs_days")) * 86_400;
+        }
+        long estimate = Math.max(60, f.dataBytes() / COPY_BYTES_PER_SECOND);
+        String copy = "the copy of " + (f.dataBytes() >> 20) + " MB is estimated at " + estimate + " s";
+        if (seconds == 0) {
+            return Assessment.ok(Role.SOURCE, "binlog retention", "binary logs are never purged automatically; " + copy);
+        }
+        if (seconds < 3 * estimate) {
+            return Assessment.fail(Role.SOURCE, "binlog retention", "binary logs are kept " + seconds + " s, less than three times the copy ("
+                    + copy + "): the stream could find its start position purged", "SET GLOBAL binlog_expire_logs_seconds = "
+                    + Math.max(86_400, 3 * estimate) + " (RDS: CALL mysql.rds_set_configuration('binlog retention hours', 24))");
+        }
+        return Assessment.ok(Role.SOURCE, "binlog retention", "binary logs are kept " + seconds + " s; " + copy);
+    }
+
+    private static Assessment grants(Role role, MySqlServerFacts f, Plan plan) {
+        String all = String.join("\n", f.grants()).toUpperCase(Locale.ROOT).replace("`", "");
+        boolean everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
+        String db = plan.source().database().toUpperCase(Locale.ROOT);
+        List<String> missing = new ArrayList<>();
+        if (!everything) {
+            if (!(hasGlobal(all, "SELECT") || all.contains("ON " + db + ".*") && (all.contains("GRANT SELECT") || all.contains("GRANT ALL")))) {
+                missing.add("GRANT SELECT ON `" + plan.source().database() + "`.* TO " + grantee(f));
+            }
+            List<String> replication = new ArrayList<>();
+            if (!hasGlobal(all, "REPLICATION SLAVE") && !hasGlobal(all, "REPLICATION REPLICA")) {
+                replication.add("REPLICATION SLAVE");
+            }
+            if (!hasGlobal(all, "REPLICATION CLIENT") && !hasGlobal(all, "BINLOG MONITOR")) {
+                replication.add(f.mariadb() ? "BINLOG MONITOR" : "REPLICATION CLIENT");
+            }
+            if (!replication.isEmpty()) {
+                missing.add("GRANT " + String.join(", ", replication) + " ON *.* TO " + grantee(f));
+            }
+        }
+        return missing.isEmpty() ? Assessment.ok(role, "privileges", "the user may read the tables and the binary log")
+                : Assessment.fail(role, "privileges", "the user lacks privileges to read the tables or the binary log",
+                String.join("; ", missing));
+    }
+
+    static List<Assessment> target(Plan plan, MySqlServerFacts f) {
+        Role r = Role.TARGET;
+        List<Assessment> out = new ArrayList<>();
+        boolean readOnly = on(f.variable("read_only")) || on(f.variable("super_read_only"));
+        out.add(!readOnly ? Assessment.ok(r, "writable", "read_only is OFF")
+                : Assessment.fail(r, "writable", "the target is read-only (read_only or super_read_only is ON)",
+                "SET GLOBAL read_only = OFF on the target (on RDS: the parameter group), or point the plan at the writer endpoint"));
+        String all = String.join("\n", f.grants()).toUpperCase(Locale.ROOT).replace("`", "");
+        boolean everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
+        List<String> needed = List.of("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX");
+        List<String> missing = everything ? List.of() : needed.stream().filter(p -> !hasGlobal(all, p)).toList();
+        out.add(missing.isEmpty() ? Assessment.ok(r, "privileges", "the user may create and write the tables and the bookkeeping schema")
+                : Assessment.fail(r, "privileges", "the user lacks " + String.join(", ", missing) + " on the target",
+                "GRANT " + String.join(", ", missing) + " ON *.* TO " + grantee(f)
+                        + " (the migrator schema holds state, chunk marks and the checkpoint)"));
+        if (!f.migrationStateExists()) {
+            List<String> busy = f.tableRows().entrySet().stream()
+                    .filter(e -> plan.tables().includes(plan.source().database(), e.getKey()) && e.getValue() > 0)
+                    .map(e -> e.getKey() + " (~" + e.getValue() + " rows)").toList();
+            out.add(busy.isEmpty() ? Assessment.ok(r, "empty target", "no target table of the plan holds rows")
+                    : Assessment.fail(r, "empty target", "target tables already hold rows, which the copy would collide with: "
+                    + String.join(", ", busy), "empty them (TRUNCATE TABLE) or drop them so migrator creates them, or exclude them"));
+        } else {
+            out.add(Assessment.ok(r, "empty target", "the migration has started before; it resumes from its state on the target"));
+        }
+        return out;
+    }
+
+    private static boolean hasGlobal(String grants, String privilege) {
+        for (String line : grants.split("\n")) {
+            if (line.contains(" ON *.* ") && (line.contains(privilege + ",") || line.contains(privilege + " ON") || line.contains("ALL PRIVILEGES"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String grantee(MySqlServerFacts f) {
+        for (String grant : f.grants()) {
+            int to = grant.indexOf(" TO ");
+            if (to > 0) {
+                String rest = grant.substring(to + 4).trim();
+                int end = rest.indexOf(" IDENTIFIED");
+                return end > 0 ? rest.substring(0, end) : rest.split(" WITH ")[0];
+            }
+        }
+        return "'migrator'@'%'";
+    }
+
+    private static boolean on(String value) {
+        return value.equalsIgnoreCase("ON") || value.equals("1");
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return (long) Double.parseDouble(s.trim());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.migrator.connectors.mysql;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What preflight needs to know about one MySQL/MariaDB server, read in one go so the assessments
+ * themselves are pure functions ({@link MySqlPreflight}).
+ */
+record MySqlServerFacts(boolean mariadb, String version, Map<String, String> variables, List<String> grants,
+                        Map<String, Long> tableRows, List<String> keylessTables, Map<String, List<String>> unsupportedColumns,
+                        long dataBytes, boolean databaseExists, boolean migrationStateExists) {
+
+    static final List<String> VARIABLES = List.of("log_bin", "binlog_format", "binlog_row_image", "server_id", "gtid_mode",
+            "gtid_strict_mode", "binlog_expire_logs_seconds", "expire_logs_days", "read_only", "super_read_only", "max_allowed_packet",
+            "gtid_binlog_pos");
+
+    static MySqlServerFacts read(Connection c, String database, String migration) throws SQLException {
+        String version;
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT VERSION()")) {
+            rs.next();
+            version = rs.getString(1);
+        }
+        boolean mariadb = version.toLowerCase(java.util.Locale.ROOT).contains("mariadb");
+        Map<String, String> variables = new LinkedHashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW GLOBAL VARIABLES WHERE Variable_name IN ("
+                + String.join(", ", VARIABLES.stream().map(v -> "'" + v + "'").toList()) + ")")) {
+            while (rs.next()) {
+                variables.put(rs.getString(1).toLowerCase(java.util.Locale.ROOT), rs.getString(2));
+            }
+        }
+        List<String> grants = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW GRANTS")) {
+            while (rs.next()) {
+                grants.add(rs.getString(1));
+            }
+        }
+        Map<String, Long> rows = new LinkedHashMap<>();
+        long bytes = 0;
+        boolean exists = false;
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")) {
+            ps.setString(1, database);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                exists = rs.getInt(1) > 0;
+            }
+        }
+        List<String> keyless = new ArrayList<>();
+        Map<String, List<String>> unsupported = new LinkedHashMap<>();
+        if (exists) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0) + "
+                    + "COALESCE(INDEX_LENGTH, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'")) {
+                ps.setString(1, database);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        rows.put(rs.getString(1), rs.getLong(2));
+                        bytes += rs.getLong(3);
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT t.TABLE_NAME FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? "
+                    + "AND t.TABLE_TYPE = 'BASE TABLE' AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s "
+                    + "WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.NON_UNIQUE = 0 AND NOT EXISTS ("
+                    + "SELECT 1 FROM information_schema.STATISTICS s2 JOIN information_schema.COLUMNS col ON col.TABLE_SCHEMA = s2.TABLE_SCHEMA "
+                    + "AND col.TABLE_NAME = s2.TABLE_NAME AND col.COLUMN_NAME = s2.COLUMN_NAME WHERE s2.TABLE_SCHEMA = s.TABLE_SCHEMA "
+                    + "AND s2.TABLE_NAME = s.TABLE_NAME AND s2.INDEX_NAME = s.INDEX_NAME AND col.IS_NULLABLE = 'YES')) ORDER BY t.TABLE_NAME")) {
+                ps.setString(1, database);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        keyless.add(rs.getString(1));
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                    + "WHERE TABLE_SCHEMA = ? AND DATA_TYPE IN ('inet6', 'inet4', 'uuid') ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
+                ps.setString(1, database);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        unsupported.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(rs.getString(2) + " " + rs.getString(3));
+                    }
+                }
+            }
+        }
+        boolean state = false;
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'migrator' "
+                + "AND TABLE_NAME = 'state'")) {
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (rs.getInt(1) > 0) {
+                    try (PreparedStatement q = c.prepareStatement("SELECT COUNT(*) FROM migrator.state WHERE migration = ?")) {
+                        q.setString(1, migration);
+                        try (ResultSet r = q.executeQuery()) {
+                            r.next();
+                            state = r.getInt(1) > 0;
+                        }
+                    }
+                }
+            }
+        }
+        return new MySqlServerFacts(mariadb, version, variables, grants, rows, keyless, unsupported, bytes, exists, state);
+    }
+
+    String variable(String name) {
+        return variables.getOrDefault(name, "");
+    }
+}

@@ -1,0 +1,91 @@
+package io.migrator.connectors.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.preflight.PlanCheckReport;
+import io.migrator.core.preflight.PlanChecker;
+import io.migrator.core.spi.Assessment;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** Preflight against the real servers: a user without grants, a keyless table, a target that already holds rows. */
+@ExtendWith(SandboxExtension.class)
+class MariaDbPreflightIT {
+    private MariaDbFixture fixture;
+    private String user;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (fixture != null) {
+            if (user != null) {
+                try (Connection c = MariaDbFixture.connect(fixture.source); Statement st = c.createStatement()) {
+                    st.execute("DROP USER IF EXISTS '" + user + "'@'%'");
+                }
+            }
+            fixture.drop();
+        }
+    }
+
+    private List<Assessment> check(Plan plan) {
+        PlanCheckReport report = new PlanChecker(EngineConnectors.discover(), Duration.ofSeconds(5)).check(plan);
+        assertThat(report.allReachable()).as(report.endpoints().toString()).isTrue();
+        return report.assessments();
+    }
+
+    private static Assessment failed(List<Assessment> assessments, String check) {
+        return assessments.stream().filter(a -> a.check().equals(check) && a.severity() == Assessment.Severity.FAIL).findFirst()
+                .orElseThrow(() -> new AssertionError("no failed '" + check + "' in " + assessments));
+    }
+
+    @Test
+    void findsMissingGrantsKeylessTablesAndABusyTarget(SandboxServers servers) throws Exception {
+        fixture = new MariaDbFixture(servers, "pre");
+        user = "limited_" + fixture.database.substring(fixture.database.length() - 8);
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE with_key (id INT PRIMARY KEY)");
+            st.execute("CREATE TABLE no_key (a INT, b INT)");
+            st.execute("CREATE TABLE nullable_unique (a INT, UNIQUE KEY (a))");
+            st.execute("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'limited-pw'");
+            st.execute("GRANT SELECT ON `" + fixture.database + "`.* TO '" + user + "'@'%'");
+        }
+        try (Connection c = MariaDbFixture.connect(fixture.target); Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE `" + fixture.database + "`");
+            st.execute("CREATE TABLE `" + fixture.database + "`.with_key (id INT PRIMARY KEY)");
+            st.execute("INSERT INTO `" + fixture.database + "`.with_key VALUES (1), (2)");
+            st.execute("ANALYZE TABLE `" + fixture.database + "`.with_key");
+        }
+        List<Assessment> asAdmin = check(fixture.plan(""));
+        Assessment keys = failed(asAdmin, "keys");
+        assertThat(keys.finding()).contains("no_key").contains("nullable_unique").doesNotContain("with_key");
+        Assessment busy = failed(asAdmin, "empty target");
+        assertThat(busy.finding()).contains("with_key");
+        assertThat(busy.remedy()).contains("TRUNCATE");
+
+        String yaml = """
+                name: limited
+                source: {engine: mariadb, host: %s, port: %d, user: %s, password: limited-pw, database: %s}
+                target: {engine: mariadb, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
+                tables: {exclude: [no_key, nullable_unique]}
+                """.formatted(fixture.source.host(), fixture.source.port(), user, fixture.database, fixture.target.host(),
+                fixture.target.port(), fixture.target.user(), fixture.database);
+        Plan limited = new PlanLoader(Map.of("PW", fixture.target.password())).parse("l.yaml", yaml, Path.of("."));
+        List<Assessment> asLimited = check(limited);
+        Assessment grants = failed(asLimited, "privileges");
+        assertThat(grants.role().id()).isEqualTo("source");
+        assertThat(grants.remedy()).contains("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `" + user + "`@`%`")
+                .doesNotContain("GRANT SELECT");
+        assertThat(asLimited).filteredOn(a -> a.check().equals("keys")).allMatch(a -> a.severity() == Assessment.Severity.OK);
+    }
+}

@@ -1,0 +1,120 @@
+package io.migrator.connectors.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.spi.Assessment;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/** One test per preflight failure: each names the problem and gives the remedy. */
+class MySqlPreflightTest {
+    private static final Plan PLAN = new PlanLoader(Map.of()).parse("p.yaml", """
+            name: p
+            source: {engine: mariadb, host: h1, port: 3306, user: u, database: shop}
+            target: {engine: mysql, host: h2, port: 3306, user: u, database: shop}
+            """, Path.of("."));
+    private static final List<String> ALL = List.of("GRANT ALL PRIVILEGES ON *.* TO `migrator`@`%` WITH GRANT OPTION");
+
+    private static MySqlServerFacts facts(Consumer<Map<String, String>> vars, List<String> grants, Map<String, Long> rows,
+                                          List<String> keyless, Map<String, List<String>> unsupported, long bytes, boolean state) {
+        Map<String, String> v = new HashMap<>(Map.of("log_bin", "ON", "binlog_format", "ROW", "binlog_row_image", "FULL",
+                "server_id", "1", "binlog_expire_logs_seconds", "604800", "read_only", "OFF", "gtid_binlog_pos", "0-1-5"));
+        vars.accept(v);
+        return new MySqlServerFacts(true, "10.11.6-MariaDB", v, grants, rows, keyless, unsupported, bytes, true, state);
+    }
+
+    private static MySqlServerFacts good() {
+        return facts(v -> { }, ALL, Map.of(), List.of(), Map.of(), 0, false);
+    }
+
+    private static Assessment failed(List<Assessment> assessments, String check) {
+        return assessments.stream().filter(a -> a.check().equals(check)).findFirst()
+                .filter(a -> a.severity() == Assessment.Severity.FAIL)
+                .orElseThrow(() -> new AssertionError("no failed '" + check + "' in " + assessments));
+    }
+
+    @Test
+    void aWellConfiguredSourceAndTargetPass() {
+        assertThat(MySqlPreflight.source(PLAN, good())).allMatch(a -> a.severity() == Assessment.Severity.OK);
+        assertThat(MySqlPreflight.target(PLAN, good())).allMatch(a -> a.severity() == Assessment.Severity.OK);
+    }
+
+    @Test
+    void binaryLogOff() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> v.put("log_bin", "OFF"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "binary log");
+        assertThat(a.finding()).contains("log_bin is OFF");
+        assertThat(a.remedy()).contains("log_bin").contains("restart");
+    }
+
+    @Test
+    void statementOrMixedFormat() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> v.put("binlog_format", "MIXED"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "binlog format");
+        assertThat(a.finding()).contains("binlog_format is MIXED");
+        assertThat(a.remedy()).contains("SET GLOBAL binlog_format = 'ROW'");
+    }
+
+    @Test
+    void minimalRowImage() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> v.put("binlog_row_image", "MINIMAL"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "binlog row image");
+        assertThat(a.finding()).contains("MINIMAL");
+        assertThat(a.remedy()).contains("binlog_row_image = 'FULL'");
+    }
+
+    @Test
+    void serverIdZero() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> v.put("server_id", "0"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "server id");
+        assertThat(a.remedy()).contains("server_id");
+    }
+
+    @Test
+    void retentionShorterThanTheCopy() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> v.put("binlog_expire_logs_seconds", "600"), ALL, Map.of(), List.of(),
+                Map.of(), 100L << 30, false)), "binlog retention");
+        assertThat(a.finding()).contains("kept 600 s").contains("102400 MB");
+        assertThat(a.remedy()).contains("binlog_expire_logs_seconds");
+    }
+
+    @Test
+    void missingGrantsArePrintedAsGrantStatements() {
+        List<String> grants = List.of("GRANT USAGE ON *.* TO `app`@`%`", "GRANT SELECT ON `other`.* TO `app`@`%`");
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> { }, grants, Map.of(), List.of(), Map.of(), 0, false)), "privileges");
+        assertThat(a.remedy()).contains("GRANT SELECT ON `shop`.* TO `app`@`%`").contains("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `app`@`%`");
+        Assessment t = failed(MySqlPreflight.target(PLAN, facts(v -> { }, grants, Map.of(), List.of(), Map.of(), 0, false)), "privileges");
+        assertThat(t.remedy()).startsWith("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON *.* TO `app`@`%`");
+    }
+
+    @Test
+    void tablesWithoutKeys() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> { }, ALL, Map.of(), List.of("audit_log", "tmp"), Map.of(), 0, false)), "keys");
+        assertThat(a.finding()).contains("audit_log, tmp");
+        assertThat(a.remedy()).contains("ADD PRIMARY KEY").contains("tables.exclude");
+    }
+
+    @Test
+    void mariadbOnlyTypesIntoMysql() {
+        Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> { }, ALL, Map.of(), List.of(), Map.of("hosts", List.of("addr inet6")), 0, false)), "types");
+        assertThat(a.finding()).contains("hosts(addr inet6)");
+        assertThat(a.remedy()).contains("VARBINARY(16)");
+    }
+
+    @Test
+    void readOnlyTarget() {
+        Assessment a = failed(MySqlPreflight.target(PLAN, facts(v -> v.put("read_only", "ON"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "writable");
+        assertThat(a.remedy()).contains("read_only = OFF");
+    }
+
+    @Test
+    void targetTablesWithRows() {
+        Assessment a = failed(MySqlPreflight.target(PLAN, facts(v -> { }, ALL, Map.of("orders", 1200L, "empty", 0L), List.of(), Map.of(), 0, false)), "empty target");
+        assertThat(a.finding()).contains("orders (~1200 rows)").doesNotContain("empty (");
+        assertThat(a.remedy()).contains("TRUNCATE");
+        assertThat(MySqlPreflight.target(PLAN, facts(v -> { }, ALL, Map.of("orders", 1200L), List.of(), Map.of(), 0, true)))
+                .allMatch(x -> x.severity() == Assessment.Severity.OK);
+    }
+}
