@@ -22,7 +22,7 @@ import java.util.stream.Collectors;
  */
 final class MySqlChangeWriter {
     /** Per target table: spatial columns (bound from WKB) and generated columns (never written). */
-    private record Columns(List<String> spatial, List<String> generated) {
+    private record Columns(List<String> spatial, List<String> generated, List<String> floats) {
     }
 
     private final Map<TableId, Columns> known = new ConcurrentHashMap<>();
@@ -52,13 +52,7 @@ final class MySqlChangeWriter {
             String sql = "DELETE FROM " + MySqlDialect.quote(onTarget.apply(entry.getKey())) + " WHERE "
                     + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND "));
             try (PreparedStatement ps = c.prepareStatement(sql)) {
-                for (RowChange.Delete d : entry.getValue()) {
-                    for (int i = 0; i < keyColumns.size(); i++) {
-                        MySqlValues.bind(ps, i + 1, d.key().values().get(i));
-                    }
-                    ps.addBatch();
-                }
-                ps.executeBatch();
+                MySqlValues.executeRows(ps, entry.getValue().stream().map(d -> d.key().values()).toList());
             }
         }
         for (List<RowChange.Upsert> group : upserts.values()) {
@@ -71,14 +65,17 @@ final class MySqlChangeWriter {
                     + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ("
                     + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?").collect(Collectors.joining(", ")) + ")";
             try (PreparedStatement ps = c.prepareStatement(sql)) {
+                List<List<Object>> rows = new ArrayList<>();
                 for (RowChange.Upsert u : group) {
-                    int i = 1;
+                    List<Object> values = new ArrayList<>(columns.size());
                     for (String column : columns) {
-                        MySqlValues.bind(ps, i++, u.row().get(column));
+                        Object value = u.row().get(column);
+                        // Debezium widens FLOAT to double; narrowing back is exact and keeps FLT_MAX in range.
+                        values.add(value instanceof Double d && special.floats().contains(column) ? (Object) d.floatValue() : value);
                     }
-                    ps.addBatch();
+                    rows.add(values);
                 }
-                ps.executeBatch();
+                MySqlValues.executeRows(ps, rows);
             }
         }
     }
@@ -90,6 +87,7 @@ final class MySqlChangeWriter {
         }
         List<String> spatial = new ArrayList<>();
         List<String> generated = new ArrayList<>();
+        List<String> floats = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS "
                 + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
             ps.setString(1, table.schema());
@@ -102,13 +100,16 @@ final class MySqlChangeWriter {
                             "geometrycollection").contains(type)) {
                         spatial.add(rs.getString(1));
                     }
+                    if (type.equals("float")) {
+                        floats.add(rs.getString(1));
+                    }
                     if (extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT")) {
                         generated.add(rs.getString(1));
                     }
                 }
             }
         }
-        Columns found = new Columns(spatial, generated);
+        Columns found = new Columns(spatial, generated, floats);
         known.put(table, found);
         return found;
     }

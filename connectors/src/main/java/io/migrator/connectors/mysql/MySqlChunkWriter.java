@@ -36,13 +36,7 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
     @Override
     public void write(List<Object[]> rows) {
         try {
-            for (Object[] row : rows) {
-                for (int i = 0; i < row.length; i++) {
-                    MySqlValues.bind(insert, i + 1, row[i]);
-                }
-                insert.addBatch();
-            }
-            insert.executeBatch();
+            MySqlValues.executeRows(insert, rows.stream().map(java.util.Arrays::asList).toList());
         } catch (SQLException e) {
             throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
         }

@@ -51,6 +51,13 @@ final class MySqlPreflight {
             out.add(Assessment.ok(r, "GTID", "MariaDB GTID position " + f.variable("gtid_binlog_pos")));
         }
         out.add(retention(f));
+        String mode = f.variable("sql_mode").toUpperCase(Locale.ROOT);
+        if (!mode.isEmpty() && !(mode.contains("NO_ZERO_DATE") && mode.contains("STRICT"))) {
+            out.add(Assessment.warn(r, "zero dates", "sql_mode (" + f.variable("sql_mode") + ") lets applications write zero dates "
+                    + "('0000-00-00'); the copy keeps them, but a row changed while streaming arrives with NULL in such a column",
+                    "if the application writes zero dates, run `migrator validate` after the copy and fix those rows; "
+                            + "or add NO_ZERO_DATE and STRICT_TRANS_TABLES to sql_mode"));
+        }
         out.add(grants(r, f, plan));
         TableFilter filter = plan.tables();
         List<String> keyless = f.keylessTables().stream().filter(t -> filter.includes(plan.source().database(), t)).toList();

@@ -3,13 +3,8 @@ package io.migrator.connectors.mysql;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.Migration;
 import io.migrator.core.run.MigrationStatus;
 import io.migrator.core.run.Phase;
-import io.migrator.core.spi.EngineConnector;
-import io.migrator.core.spi.EngineConnectors;
-import io.migrator.core.spi.SourceSession;
-import io.migrator.core.spi.TargetSession;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
@@ -140,75 +135,29 @@ class MariaDbMigrationIT {
         }
     }
 
-    /** Waits until the target has applied everything up to the source's current binlog position. */
-    private void awaitCaughtUp(Migration migration, SourceSession source) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 120_000;
-        BinlogPosition goal = BinlogPosition.parse(source.currentPosition());
-        while (System.currentTimeMillis() < deadline) {
-            MigrationStatus status = migration.status();
-            assertThat(status.phase()).isNotEqualTo(Phase.FAILED);
-            if (!status.position().isEmpty()) {
-                BinlogPosition applied = BinlogPosition.parse(new io.migrator.core.change.SourcePosition(status.position()));
-                int file = applied.file().compareTo(goal.file());
-                if ((file > 0 || file == 0 && applied.pos() >= goal.pos())
-                        && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)) {
-                    return;
-                }
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("the target did not catch up with " + goal + ": " + migration.status());
-    }
-
-    private Thread runInBackground(Migration migration, AtomicBoolean stop, AtomicReference<Throwable> error) {
-        Thread t = new Thread(() -> {
-            try {
-                migration.run(stop);
-            } catch (Throwable e) {
-                error.set(e);
-            }
-        }, "migration");
-        t.start();
-        return t;
-    }
-
     @Test
     void copiesAndStreamsUnderWriteLoadAndEndsIdentical(SandboxServers servers) throws Exception {
         fixture = new MariaDbFixture(servers, "mig");
         createAndSeed();
         Plan plan = fixture.plan("snapshot: {parallelism: 3, chunkRows: 1000}");
-        EngineConnector connector = EngineConnectors.discover().forEngine(plan.source().engine());
         AtomicBoolean writerStop = new AtomicBoolean();
         AtomicLong writes = new AtomicLong();
         AtomicReference<Throwable> writerError = new AtomicReference<>();
         Thread writer = writer(writerStop, writes, writerError);
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        try (SourceSession source = connector.openSource(plan); TargetSession target = connector.openTarget(plan)) {
-            Migration migration = new Migration(plan, source, target);
-            Thread worker = runInBackground(migration, stop, failure);
-            long deadline = System.currentTimeMillis() + 120_000;
-            while (migration.status().phase() != Phase.STREAMING && System.currentTimeMillis() < deadline && failure.get() == null) {
-                Thread.sleep(200);
-            }
-            assertThat(failure.get()).as("migration failure").isNull();
-            assertThat(migration.status().phase()).isEqualTo(Phase.STREAMING);
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
             Thread.sleep(3000);
             writerStop.set(true);
             writer.join();
             assertThat(writerError.get()).as("writer error").isNull();
             assertThat(writes.get()).isGreaterThan(100);
-            awaitCaughtUp(migration, source);
-            assertThat(failure.get()).as("migration failure").isNull();
+            run.awaitCaughtUp();
             assertTablesEqual();
-            MigrationStatus status = migration.status();
+            MigrationStatus status = run.migration.status();
             assertThat(status.rowsCopied()).isGreaterThanOrEqualTo(20_000 + 8_000 + 300);
             assertThat(status.appliedEvents()).isGreaterThan(0);
-            stop.set(true);
-            worker.join(30_000);
         } finally {
             writerStop.set(true);
-            stop.set(true);
         }
     }
 }

@@ -1,0 +1,87 @@
+package io.migrator.connectors.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.run.Migration;
+import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.Phase;
+import io.migrator.core.spi.EngineConnector;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** Runs a migration in the test JVM, with waits for its phases and for the target to catch up. */
+final class MigrationHarness implements AutoCloseable {
+    final SourceSession source;
+    final TargetSession target;
+    final Migration migration;
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Thread worker;
+
+    MigrationHarness(Plan plan) {
+        EngineConnector connector = EngineConnectors.discover().forEngine(plan.source().engine());
+        source = connector.openSource(plan);
+        target = connector.openTarget(plan);
+        migration = new Migration(plan, source, target);
+        worker = new Thread(() -> {
+            try {
+                migration.run(stop);
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        }, "migration");
+        worker.start();
+    }
+
+    Throwable failure() {
+        return failure.get();
+    }
+
+    void awaitPhase(Phase phase) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (migration.status().phase() != phase && System.currentTimeMillis() < deadline && failure.get() == null) {
+            Thread.sleep(100);
+        }
+        assertThat(failure.get()).as("migration failure").isNull();
+        assertThat(migration.status().phase()).isEqualTo(phase);
+    }
+
+    /** Waits until the applied position reaches the source's current binlog position. */
+    void awaitCaughtUp() throws InterruptedException {
+        BinlogPosition goal = BinlogPosition.parse(source.currentPosition());
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline) {
+            assertThat(failure.get()).as("migration failure").isNull();
+            MigrationStatus status = migration.status();
+            if (!status.position().isEmpty() && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)) {
+                BinlogPosition applied = BinlogPosition.parse(new SourcePosition(status.position()));
+                int file = applied.file().compareTo(goal.file());
+                if (file > 0 || file == 0 && applied.pos() >= goal.pos()) {
+                    return;
+                }
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the target did not catch up with " + goal.offset() + ": " + migration.status());
+    }
+
+    /** Waits for the migration to stop by itself with a failure, and returns it. */
+    Throwable awaitFailure() throws InterruptedException {
+        worker.join(120_000);
+        assertThat(worker.isAlive()).as("the migration stopped").isFalse();
+        return failure.get();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop.set(true);
+        worker.join(60_000);
+        source.close();
+        target.close();
+    }
+}
