@@ -53,6 +53,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
     private final List<RowChange> carried = new ArrayList<>();
     private Path historyComplete;
     private boolean streaming;
+    private SourceHeartbeat heartbeat;
 
     MySqlChangeStream(Plan plan, BinlogPosition from, String streamId) {
         this.plan = plan;
@@ -104,8 +105,12 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         props.setProperty("database.password", plan.source().password().reveal());
         props.setProperty("database.server.id", Integer.toString(serverId(plan.name())));
         props.setProperty("topic.prefix", prefix);
-        props.setProperty("database.include.list", Pattern.quote(plan.source().database()));
-        props.setProperty("table.include.list", tableRegex());
+        heartbeat = new SourceHeartbeat(plan);
+        boolean beating = heartbeat.start();
+        String heartbeatTable = Pattern.quote(SourceHeartbeat.DATABASE) + "\\." + Pattern.quote(SourceHeartbeat.TABLE);
+        props.setProperty("database.include.list", Pattern.quote(plan.source().database())
+                + (beating ? "," + Pattern.quote(SourceHeartbeat.DATABASE) : ""));
+        props.setProperty("table.include.list", tableRegex() + (beating ? "," + heartbeatTable : ""));
         props.setProperty("schema.history.internal", "io.debezium.storage.file.history.FileSchemaHistory");
         props.setProperty("schema.history.internal.file.filename", history.toString());
         props.setProperty("schema.history.internal.store.only.captured.databases.ddl", "true");
@@ -199,7 +204,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                 String database = value.schema().field("databaseName") != null ? value.getString("databaseName") : "";
                 boolean ours = (database == null || database.isEmpty() || database.equals(plan.source().database()))
                         && !fromSchemaSnapshot(value);
-                handler.onBatch(new ChangeBatch(List.of(), here, millis(value), ours && ddl != null ? List.of(ddl) : List.of()));
+                handler.onBatch(new ChangeBatch(List.of(), here, 0, ours && ddl != null ? List.of(ddl) : List.of()));
                 position = null;
                 continue;
             }
@@ -211,10 +216,16 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             if (value == null) {
                 continue;
             }
+            long beat = heartbeatMillis(value);
+            if (beat != 0) {
+                sourceMillis = Math.max(sourceMillis, beat);
+                position = here;
+                continue;
+            }
             RowChange change = toChange(record, value);
             if (change != null) {
                 changes.add(change);
-                sourceMillis = millis(value);
+                sourceMillis = Math.max(sourceMillis, millis(value));
             }
             position = here;
         }
@@ -254,6 +265,20 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             }
         }
         return false;
+    }
+
+    /** The source time written by {@link SourceHeartbeat}, when this event is a heartbeat row of this migration; else 0. */
+    private long heartbeatMillis(Struct value) {
+        Struct source = value.getStruct("source");
+        if (source == null || !SourceHeartbeat.DATABASE.equals(source.getString("db")) || !SourceHeartbeat.TABLE.equals(source.getString("table"))) {
+            return 0;
+        }
+        Struct after = value.getStruct("after");
+        if (after == null || !plan.name().equals(after.getString("migration"))) {
+            return -1; // another migration's heartbeat: skip it, keep the position
+        }
+        Object ts = after.get("ts");
+        return ts instanceof Number micros ? micros.longValue() / 1000 : -1;
     }
 
     /** The schema capture at start emits the current definitions as DDL; they describe the past, not a change. */
@@ -316,6 +341,9 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
 
     @Override
     public void close() {
+        if (heartbeat != null) {
+            heartbeat.close();
+        }
         try {
             if (engine != null) {
                 engine.close();

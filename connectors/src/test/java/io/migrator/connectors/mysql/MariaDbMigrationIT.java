@@ -66,7 +66,7 @@ class MariaDbMigrationIT {
                 PreparedStatement insert = c.prepareStatement("INSERT INTO orders (customer, amount, note, updated) VALUES (?, ?, ?, NOW(6))");
                 PreparedStatement update = c.prepareStatement("UPDATE orders SET amount = amount + 1, note = CONCAT(COALESCE(note, ''), 'u') WHERE id = ?");
                 PreparedStatement delete = c.prepareStatement("DELETE FROM orders WHERE id = ?");
-                PreparedStatement hot = c.prepareStatement("UPDATE skus SET price = price + 0.000000000000000000000000000001, f = f * 1.5 WHERE sku = 'sku7'");
+                PreparedStatement hot = c.prepareStatement("UPDATE skus SET price = price + 0.000000000000000000000000000001, f = f + 0.5 WHERE sku = 'sku7'");
                 PreparedStatement move = c.prepareStatement("UPDATE `line items` SET line = line + 100 WHERE order_id = ? AND line = ?");
                 while (!stop.get()) {
                     int op = random.nextInt(10);

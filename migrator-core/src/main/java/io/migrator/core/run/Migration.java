@@ -179,7 +179,7 @@ public final class Migration {
                 () -> target.apply(coalesced, batch.position(), batch.changes().size()));
         appliedEvents.addAndGet(batch.changes().size());
         if (batch.sourceMillis() > 0) {
-            lastSourceMillis.set(batch.sourceMillis());
+            lastSourceMillis.accumulateAndGet(batch.sourceMillis(), Math::max);
         }
         position.set(batch.position().text());
     }
