@@ -140,7 +140,11 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                     committer.markBatchFinished();
                 })
                 .using((success, message, error) -> {
-                    if (!success || error != null) {
+                    MigratorException ours = ownFailure(error);
+                    if (ours != null) {
+                        failure = ours; // our own handler stopped the stream (e.g. refused DDL): keep its message and remedy
+                        LOG.warn("binlog stream stopped: {}", ours.getMessage());
+                    } else if (!success || error != null) {
                         failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
                                 + (error != null && error.getMessage() != null ? error.getMessage() : message),
                                 "check that the source is reachable and still holds the binlogs from the last checkpoint "
@@ -153,6 +157,15 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         running = true;
         executor.execute(engine);
         LOG.info("binlog stream started from {} (schema history {})", from.toSourcePosition().text(), known ? "kept" : "captured now");
+    }
+
+    private static MigratorException ownFailure(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof MigratorException m) {
+                return m;
+            }
+        }
+        return null;
     }
 
     private void markStreaming() {

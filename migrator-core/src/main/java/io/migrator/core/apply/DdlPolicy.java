@@ -1,6 +1,5 @@
 package io.migrator.core.apply;
 
-import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -8,9 +7,16 @@ import java.util.regex.Pattern;
  * TABLE / INDEX). Anything else stops the stream; the caller reports it with a remedy.
  */
 public final class DdlPolicy {
+    /** A table reference: `quoted` or bare, optionally qualified. */
+    private static final String NAME = "(?:`(?:[^`]|``)+`|[\\w$]+)(?:\\s*\\.\\s*(?:`(?:[^`]|``)+`|[\\w$]+))?";
     private static final Pattern ADDITIVE = Pattern.compile(
             "^\\s*(CREATE\\s+(TABLE|(UNIQUE\\s+)?INDEX)\\b.*"
-                    + "|ALTER\\s+TABLE\\s+\\S+\\s+(ADD\\s+(COLUMN\\s+|INDEX\\s+|KEY\\s+|UNIQUE\\s+|FULLTEXT\\s+)?(?!.*\\b(DROP|CHANGE|MODIFY|RENAME)\\b).*))$",
+                    + "|ALTER\\s+TABLE\\s+" + NAME + "\\s+(ADD\\s+(COLUMN\\s+|INDEX\\s+|KEY\\s+|UNIQUE\\s+|FULLTEXT\\s+)?(?!.*\\b(DROP|CHANGE|MODIFY|RENAME)\\b).*))$",
+            Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
+    private static final Pattern TABLE = Pattern.compile(
+            "^\\s*(?:CREATE\\s+(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?|ALTER\\s+(?:ONLINE\\s+|IGNORE\\s+)*TABLE\\s+"
+                    + "|DROP\\s+(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+EXISTS\\s+)?|TRUNCATE\\s+(?:TABLE\\s+)?|RENAME\\s+TABLE\\s+"
+                    + "|CREATE\\s+(?:UNIQUE\\s+|FULLTEXT\\s+|SPATIAL\\s+)?INDEX\\s+\\S+\\s+ON\\s+)(" + NAME + ")",
             Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
     private static final Pattern IGNORABLE = Pattern.compile(
             "^\\s*(/\\*.*\\*/\\s*)*(SET\\s|FLUSH\\s|ANALYZE\\s|OPTIMIZE\\s|GRANT\\s|REVOKE\\s|CREATE\\s+USER|DROP\\s+USER|ALTER\\s+USER|# ).*",
@@ -32,12 +38,24 @@ public final class DdlPolicy {
         return Verdict.REFUSE;
     }
 
+    /** The table a statement changes, unquoted and without its schema, when the statement names one. */
+    public static java.util.Optional<String> table(String ddl) {
+        java.util.regex.Matcher m = TABLE.matcher(ddl);
+        if (!m.find()) {
+            return java.util.Optional.empty();
+        }
+        String name = m.group(1);
+        java.util.regex.Matcher last = Pattern.compile("(`(?:[^`]|``)+`|[\\w$]+)\\s*$").matcher(name);
+        String bare = last.find() ? last.group(1) : name;
+        if (bare.startsWith("`")) {
+            bare = bare.substring(1, bare.length() - 1).replace("``", "`");
+        }
+        return java.util.Optional.of(bare);
+    }
+
     public static String summary(String ddl) {
         String oneLine = ddl.strip().replaceAll("\\s+", " ");
         return oneLine.length() > 160 ? oneLine.substring(0, 157) + "..." : oneLine;
     }
 
-    static String lower(String s) {
-        return s.toLowerCase(Locale.ROOT);
-    }
 }

@@ -162,6 +162,11 @@ public final class Migration {
             throw new InterruptedException("stopping");
         }
         for (String ddl : batch.ddl()) {
+            java.util.Optional<String> table = DdlPolicy.table(ddl);
+            if (table.isPresent() && !plan.tables().includes(plan.source().database(), table.get())) {
+                LOG.debug("ignored DDL on a table outside the plan: {}", DdlPolicy.summary(ddl));
+                continue;
+            }
             switch (DdlPolicy.judge(ddl)) {
                 case APPLY -> {
                     retry.run("applying DDL", () -> target.applyDdl(ddl));
