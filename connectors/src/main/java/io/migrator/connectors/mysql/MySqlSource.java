@@ -260,6 +260,16 @@ final class MySqlSource implements SourceSession {
     }
 
     @Override
+    public int threadsRunning() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SHOW GLOBAL STATUS LIKE 'Threads_running'")) {
+            return rs.next() ? rs.getInt(2) : -1;
+        } catch (SQLException e) {
+            return -1;
+        }
+    }
+
+    @Override
     public void close() {
         pool.close();
     }

@@ -264,7 +264,7 @@ final class MySqlTarget implements TargetSession {
     public void applyDdl(String statement) {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("USE " + MySqlDialect.quote(plan.target().database()));
-            st.execute(statement);
+            st.execute(retarget(statement));
             changeWriter.forgetAll();
         } catch (SQLException e) {
             if (e.getErrorCode() == 1060 || e.getErrorCode() == 1061 || e.getErrorCode() == 1050) {
@@ -277,6 +277,17 @@ final class MySqlTarget implements TargetSession {
     @Override
     public void close() {
         pool.close();
+    }
+
+    /** Source DDL may name the source schema; on the target it means the target schema. */
+    String retarget(String statement) {
+        String from = plan.source().database();
+        String to = plan.target().database();
+        if (from.equals(to)) {
+            return statement;
+        }
+        return statement.replace(MySqlDialect.quote(from) + ".", MySqlDialect.quote(to) + ".")
+                .replaceAll("(?i)(?<=\\s)" + java.util.regex.Pattern.quote(from) + "\\.(?=[`\\w])", java.util.regex.Matcher.quoteReplacement(MySqlDialect.quote(to) + "."));
     }
 
     private void execute(String... statements) {

@@ -139,7 +139,7 @@ class MariaDbMigrationIT {
     void copiesAndStreamsUnderWriteLoadAndEndsIdentical(SandboxServers servers) throws Exception {
         fixture = new MariaDbFixture(servers, "mig");
         createAndSeed();
-        Plan plan = fixture.plan("snapshot: {parallelism: 3, chunkRows: 1000}");
+        Plan plan = fixture.plan("snapshot: {parallelism: 3, chunkRows: 1000, maxSourceThreadsRunning: 64}");
         AtomicBoolean writerStop = new AtomicBoolean();
         AtomicLong writes = new AtomicLong();
         AtomicReference<Throwable> writerError = new AtomicReference<>();

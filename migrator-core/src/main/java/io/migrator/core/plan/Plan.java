@@ -17,11 +17,15 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
     }
 
     /** How the initial copy runs. */
-    public record Snapshot(int parallelism, int chunkRows) {
+    public record Snapshot(int parallelism, int chunkRows, long maxRowsPerSecond, int maxSourceThreadsRunning) {
         public Snapshot {
-            if (parallelism < 1 || chunkRows < 1) {
-                throw new IllegalArgumentException("parallelism and chunkRows must be positive");
+            if (parallelism < 1 || chunkRows < 1 || maxRowsPerSecond < 0 || maxSourceThreadsRunning < 0) {
+                throw new IllegalArgumentException("parallelism and chunkRows must be positive, limits not negative");
             }
+        }
+
+        public Snapshot(int parallelism, int chunkRows) {
+            this(parallelism, chunkRows, 0, 0);
         }
     }
 

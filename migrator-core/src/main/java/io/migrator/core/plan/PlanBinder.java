@@ -170,7 +170,9 @@ final class PlanBinder {
         rejectUnknownKeys(section.get(), "snapshot", "snapshot");
         int parallelism = integer(section.get(), "parallelism", "snapshot", 1, 64).orElse(4);
         int chunkRows = integer(section.get(), "chunkRows", "snapshot", 100, 10_000_000).orElse(50_000);
-        return new Plan.Snapshot(parallelism, chunkRows);
+        int maxRows = integer(section.get(), "maxRowsPerSecond", "snapshot", 0, Integer.MAX_VALUE).orElse(0);
+        int maxThreads = integer(section.get(), "maxSourceThreadsRunning", "snapshot", 0, 100_000).orElse(0);
+        return new Plan.Snapshot(parallelism, chunkRows, maxRows, maxThreads);
     }
 
     private Plan.Cutover cutover(YamlNode.Mapping top) {

@@ -46,6 +46,11 @@ public final class PlanSettings {
     public static final Setting SNAPSHOT_CHUNK_ROWS = new Setting("snapshot.chunkRows", "100–10000000", "`50000`",
             "Rows per chunk; a chunk and its done-mark commit together on the target.");
 
+    public static final Setting SNAPSHOT_MAX_ROWS_PER_SECOND = new Setting("snapshot.maxRowsPerSecond", "0 or more", "`0` (no limit)",
+            "Caps the copy's read rate across all workers, so the source keeps serving.");
+    public static final Setting SNAPSHOT_MAX_SOURCE_THREADS_RUNNING = new Setting("snapshot.maxSourceThreadsRunning", "0 or more",
+            "`0` (no limit)", "MySQL/MariaDB: the copy pauses between chunks while the source's Threads_running is above this.");
+
     public static final Setting CUTOVER = new Setting("cutover", "section", "defaults below",
             "The cutover runbook.");
     public static final Setting CUTOVER_MAX_DOWNTIME = new Setting("cutover.maxDowntime", "duration (`500ms`, `30s`, `2m`)",
@@ -58,7 +63,7 @@ public final class PlanSettings {
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
-            SNAPSHOT_CHUNK_ROWS, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN);
+            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN);
 
     private PlanSettings() {
     }

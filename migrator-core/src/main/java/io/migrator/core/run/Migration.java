@@ -82,7 +82,7 @@ public final class Migration {
                 move(Phase.SNAPSHOT, startPosition, "start position " + startPosition.text());
             }
             if (phase.get() == Phase.SNAPSHOT) {
-                snapshot = new SnapshotCoordinator(source, target, plan.snapshot().parallelism(), plan.snapshot().chunkRows(), retry);
+                snapshot = new SnapshotCoordinator(source, target, plan.snapshot(), retry);
                 if (!snapshot.copy(tables, stop)) {
                     return;
                 }

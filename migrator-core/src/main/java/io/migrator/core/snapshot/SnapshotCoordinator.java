@@ -35,13 +35,19 @@ public final class SnapshotCoordinator {
     private final Retry retry;
     private final AtomicLong rowsCopied = new AtomicLong();
     private final Map<TableId, Integer> chunksLeft = new ConcurrentHashMap<>();
+    private final Throttler throttler;
 
-    public SnapshotCoordinator(SourceSession source, TargetSession target, int parallelism, int chunkRows, Retry retry) {
+    public SnapshotCoordinator(SourceSession source, TargetSession target, io.migrator.core.plan.Plan.Snapshot settings, Retry retry) {
         this.source = source;
         this.target = target;
-        this.parallelism = parallelism;
-        this.chunkRows = chunkRows;
+        this.parallelism = settings.parallelism();
+        this.chunkRows = settings.chunkRows();
         this.retry = retry;
+        this.throttler = new Throttler(settings.maxRowsPerSecond(), settings.maxSourceThreadsRunning(), source);
+    }
+
+    public long throttledMillis() {
+        return throttler.waitedMillis();
     }
 
     public long rowsCopied() {
@@ -84,12 +90,14 @@ public final class SnapshotCoordinator {
         try {
             List<Future<?>> futures = new ArrayList<>();
             for (Work work : todo) {
-                futures.add(pool.submit(() -> {
+                futures.add(pool.submit((java.util.concurrent.Callable<Void>) () -> {
                     if (stop.get()) {
-                        return;
+                        return null;
                     }
+                    throttler.beforeChunk();
                     retry.run("copying chunk " + work.chunk().number() + " of " + work.table().id(), () -> copyChunk(work.table(), work.chunk()));
                     chunksLeft.merge(work.table().id(), -1, Integer::sum);
+                    return null;
                 }));
             }
             for (Future<?> future : futures) {
@@ -120,7 +128,15 @@ public final class SnapshotCoordinator {
 
     private void copyChunk(TableDef table, Chunk chunk) {
         try (TargetSession.ChunkWriter writer = target.beginChunk(table, chunk)) {
-            long rows = source.readChunk(table, chunk, writer::write);
+            long rows = source.readChunk(table, chunk, batch -> {
+                writer.write(batch);
+                try {
+                    throttler.rowsRead(batch.size());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new MigratorException(ErrorCode.INTERNAL, "interrupted while throttled", "run again to resume");
+                }
+            });
             writer.commit(rows);
             rowsCopied.addAndGet(rows);
         }

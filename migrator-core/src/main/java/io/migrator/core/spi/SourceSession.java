@@ -27,6 +27,11 @@ public interface SourceSession extends AutoCloseable {
      */
     ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId);
 
+    /** How busy the source is now (MySQL/MariaDB: Threads_running); -1 when the engine has no such measure. */
+    default int threadsRunning() {
+        return -1;
+    }
+
     @Override
     void close();
 
