@@ -58,7 +58,16 @@ public final class MySqlFamilyConnector implements EngineConnector {
         Endpoint endpoint = role == Role.SOURCE ? plan.source() : plan.target();
         try (Connection c = connect(endpoint, Duration.ofSeconds(10))) {
             MySqlServerFacts facts = MySqlServerFacts.read(c, endpoint.database(), plan.name());
-            return role == Role.SOURCE ? MySqlPreflight.source(plan, facts) : MySqlPreflight.target(plan, facts);
+            if (role == Role.SOURCE) {
+                return MySqlPreflight.source(plan, facts);
+            }
+            MySqlServerFacts sourceFacts = null;
+            try (Connection s = connect(plan.source(), Duration.ofSeconds(10))) {
+                sourceFacts = MySqlServerFacts.read(s, plan.source().database(), plan.name());
+            } catch (SQLException e) {
+                // the source check reports why it cannot be reached; compare nothing here
+            }
+            return MySqlPreflight.target(plan, facts, sourceFacts);
         } catch (SQLException e) {
             throw JdbcErrors.connectFailed(role, endpoint, e);
         }

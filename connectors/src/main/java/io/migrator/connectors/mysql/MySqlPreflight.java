@@ -118,8 +118,35 @@ final class MySqlPreflight {
     }
 
     static List<Assessment> target(Plan plan, MySqlServerFacts f) {
+        return target(plan, f, null);
+    }
+
+    /** {@code sourceFacts} (when known) lets the target's existing tables be compared with the source's. */
+    static List<Assessment> target(Plan plan, MySqlServerFacts f, MySqlServerFacts sourceFacts) {
         Role r = Role.TARGET;
         List<Assessment> out = new ArrayList<>();
+        if (sourceFacts != null) {
+            List<String> differences = new ArrayList<>();
+            for (var table : sourceFacts.columnTypes().entrySet()) {
+                Map<String, String> existing = f.columnTypes().get(table.getKey());
+                if (existing == null || !plan.tables().includes(plan.source().database(), table.getKey())) {
+                    continue;
+                }
+                Map<String, String> targetColumns = new java.util.LinkedHashMap<>(existing);
+                for (var column : table.getValue().entrySet()) {
+                    String type = targetColumns.remove(column.getKey());
+                    if (type == null) {
+                        differences.add(table.getKey() + "." + column.getKey() + " is missing on the target");
+                    } else if (!type.equalsIgnoreCase(column.getValue())) {
+                        differences.add(table.getKey() + "." + column.getKey() + " is " + type + " on the target, " + column.getValue() + " on the source");
+                    }
+                }
+                targetColumns.keySet().forEach(extra -> differences.add(table.getKey() + "." + extra + " exists only on the target"));
+            }
+            out.add(differences.isEmpty() ? Assessment.ok(r, "table definitions", "existing target tables match the source")
+                    : Assessment.fail(r, "table definitions", "existing target tables differ from the source: " + String.join("; ", differences),
+                    "drop those target tables so migrator creates them from the source, or alter them to match"));
+        }
         boolean readOnly = on(f.variable("read_only")) || on(f.variable("super_read_only"));
         out.add(!readOnly ? Assessment.ok(r, "writable", "read_only is OFF")
                 : Assessment.fail(r, "writable", "the target is read-only (read_only or super_read_only is ON)",

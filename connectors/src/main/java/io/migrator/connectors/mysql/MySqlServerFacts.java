@@ -16,7 +16,8 @@ import java.util.Map;
  */
 record MySqlServerFacts(boolean mariadb, String version, Map<String, String> variables, List<String> grants,
                         Map<String, Long> tableRows, List<String> keylessTables, Map<String, List<String>> unsupportedColumns,
-                        long dataBytes, boolean databaseExists, boolean migrationStateExists) {
+                        long dataBytes, boolean databaseExists, boolean migrationStateExists,
+                        Map<String, Map<String, String>> columnTypes) {
 
     static final List<String> VARIABLES = List.of("log_bin", "binlog_format", "binlog_row_image", "server_id", "gtid_mode",
             "gtid_strict_mode", "binlog_expire_logs_seconds", "expire_logs_days", "read_only", "super_read_only", "max_allowed_packet",
@@ -104,7 +105,19 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
                 }
             }
         }
-        return new MySqlServerFacts(mariadb, version, variables, grants, rows, keyless, unsupported, bytes, exists, state);
+        Map<String, Map<String, String>> columnTypes = new LinkedHashMap<>();
+        if (exists) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+                    + "WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
+                ps.setString(1, database);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        columnTypes.computeIfAbsent(rs.getString(1), k -> new LinkedHashMap<>()).put(rs.getString(2), rs.getString(3));
+                    }
+                }
+            }
+        }
+        return new MySqlServerFacts(mariadb, version, variables, grants, rows, keyless, unsupported, bytes, exists, state, columnTypes);
     }
 
     String variable(String name) {

@@ -26,7 +26,7 @@ class MySqlPreflightTest {
         Map<String, String> v = new HashMap<>(Map.of("log_bin", "ON", "binlog_format", "ROW", "binlog_row_image", "FULL",
                 "server_id", "1", "binlog_expire_logs_seconds", "604800", "read_only", "OFF", "gtid_binlog_pos", "0-1-5"));
         vars.accept(v);
-        return new MySqlServerFacts(true, "10.11.6-MariaDB", v, grants, rows, keyless, unsupported, bytes, true, state);
+        return new MySqlServerFacts(true, "10.11.6-MariaDB", v, grants, rows, keyless, unsupported, bytes, true, state, Map.of());
     }
 
     private static MySqlServerFacts good() {
@@ -107,6 +107,18 @@ class MySqlPreflightTest {
     void readOnlyTarget() {
         Assessment a = failed(MySqlPreflight.target(PLAN, facts(v -> v.put("read_only", "ON"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "writable");
         assertThat(a.remedy()).contains("read_only = OFF");
+    }
+
+    @Test
+    void existingTargetTablesThatDifferAreListed() {
+        MySqlServerFacts source = new MySqlServerFacts(true, "10.11", Map.of(), ALL, Map.of(), List.of(), Map.of(), 0, true, false,
+                Map.of("orders", new java.util.LinkedHashMap<>(Map.of("id", "int(11)", "amount", "decimal(12,2)"))));
+        MySqlServerFacts target = new MySqlServerFacts(true, "10.11", Map.of("read_only", "OFF"), ALL, Map.of(), List.of(), Map.of(), 0, true,
+                false, Map.of("orders", new java.util.LinkedHashMap<>(Map.of("id", "bigint(20)", "note", "text"))));
+        Assessment a = failed(MySqlPreflight.target(PLAN, target, source), "table definitions");
+        assertThat(a.finding()).contains("orders.id is bigint(20) on the target, int(11) on the source")
+                .contains("orders.amount is missing on the target").contains("orders.note exists only on the target");
+        assertThat(a.remedy()).contains("drop those target tables");
     }
 
     @Test
