@@ -18,6 +18,19 @@ final class MariaDbServer extends SandboxServer {
     static final String USER = "migrator";
     static final String DATABASE = "shop";
 
+    /** A small marketplace on the source, so `migrator run plans/mariadb-to-mariadb.yaml` moves something real. */
+    private static final String SAMPLE_SHOP = String.join("\n",
+            "CREATE TABLE IF NOT EXISTS shop.customers (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(120) NOT NULL UNIQUE,",
+            "  name VARCHAR(80) CHARACTER SET utf8mb4 NOT NULL, created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));",
+            "CREATE TABLE IF NOT EXISTS shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id BIGINT NOT NULL,",
+            "  status ENUM('new','paid','shipped','cancelled') NOT NULL DEFAULT 'new', total DECIMAL(12,2) NOT NULL,",
+            "  placed_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), KEY by_customer (customer_id));",
+            "INSERT IGNORE INTO shop.customers (id, email, name) SELECT seq, CONCAT('buyer', seq, '@example.com'),",
+            "  CONCAT('Buyer ', seq) FROM shop.seq_1_to_1000;",
+            "INSERT IGNORE INTO shop.orders (id, customer_id, status, total) SELECT seq, 1 + seq % 1000,",
+            "  ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'cancelled'), (seq % 500) + 0.99 FROM shop.seq_1_to_5000;",
+            "");
+
     private final int serverId;
     private final String password;
 
@@ -51,6 +64,7 @@ final class MariaDbServer extends SandboxServer {
     @Override
     void start(Tools tools, PrintStream progress) {
         if (pid().isPresent()) {
+            bootstrap(tools); // idempotent: users, databases and the sample shop exist after every `up`
             return;
         }
         requirePortFree(port);
@@ -93,7 +107,8 @@ final class MariaDbServer extends SandboxServer {
         String sql = "CREATE USER IF NOT EXISTS '" + USER + "'@'%' IDENTIFIED BY '" + password + "';\n"
                 + "ALTER USER '" + USER + "'@'%' IDENTIFIED BY '" + password + "';\n"
                 + "GRANT ALL PRIVILEGES ON *.* TO '" + USER + "'@'%' WITH GRANT OPTION;\n"
-                + "CREATE DATABASE IF NOT EXISTS `" + DATABASE + "`;\n";
+                + "CREATE DATABASE IF NOT EXISTS `" + DATABASE + "`;\n"
+                + (role.equals("source") ? SAMPLE_SHOP : "");
         Processes.Result result = Processes.run(List.of(tools.mariadbClient().toString(), "--no-defaults",
                 "--socket=" + socket(), "-uroot"), java.util.Map.of(), sql, Duration.ofSeconds(30));
         if (!result.ok()) {
