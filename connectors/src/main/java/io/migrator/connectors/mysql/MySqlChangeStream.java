@@ -197,32 +197,37 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
     private void handle(List<ChangeEvent<SourceRecord, SourceRecord>> records, Handler handler) throws InterruptedException {
         List<RowChange> changes = new ArrayList<>(carried);
         carried.clear();
-        SourcePosition position = null;
+        // The position is rendered only where a batch ends: once per batch, not once per record.
+        SourceRecord last = null;
         long sourceMillis = 0;
-        for (int i = 0; i < records.size(); i++) {
-            SourceRecord record = records.get(i).value();
+        for (ChangeEvent<SourceRecord, SourceRecord> event : records) {
+            SourceRecord record = event.value();
             if (record == null) {
                 continue;
             }
-            SourcePosition here = new BinlogPosition(new LinkedHashMap<>(record.sourceOffset())).toSourcePosition();
             String topic = record.topic();
             if (topic.equals(prefix)) {
+                Struct value = (Struct) record.value();
+                if (fromSchemaSnapshot(value)) {
+                    // The schema capture at start describes tables as they are now; its offset is the binlog's current
+                    // end, far ahead of the position the stream resumes from. Never checkpoint it: a restart would skip
+                    // every change in between.
+                    continue;
+                }
                 // DDL: apply what came before, then the statement, each with its own position.
-                if (!changes.isEmpty() && position != null) {
-                    handler.onBatch(new ChangeBatch(changes, position, sourceMillis, List.of()));
+                if (!changes.isEmpty() && last != null) {
+                    handler.onBatch(new ChangeBatch(changes, position(last), sourceMillis, List.of()));
                     changes = new ArrayList<>();
                 }
-                Struct value = (Struct) record.value();
                 String ddl = value.getString("ddl");
                 String database = value.schema().field("databaseName") != null ? value.getString("databaseName") : "";
-                boolean ours = (database == null || database.isEmpty() || database.equals(plan.source().database()))
-                        && !fromSchemaSnapshot(value);
-                handler.onBatch(new ChangeBatch(List.of(), here, 0, ours && ddl != null ? List.of(ddl) : List.of()));
-                position = null;
+                boolean ours = database == null || database.isEmpty() || database.equals(plan.source().database());
+                handler.onBatch(new ChangeBatch(List.of(), position(record), 0, ours && ddl != null ? List.of(ddl) : List.of()));
+                last = null;
                 continue;
             }
             if (topic.startsWith("__debezium-heartbeat")) {
-                position = here;
+                last = record;
                 continue;
             }
             Struct value = (Struct) record.value();
@@ -232,7 +237,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             long beat = heartbeatMillis(value);
             if (beat != 0) {
                 sourceMillis = Math.max(sourceMillis, beat);
-                position = here;
+                last = record;
                 continue;
             }
             RowChange change = toChange(record, value);
@@ -240,8 +245,9 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                 changes.add(change);
                 sourceMillis = Math.max(sourceMillis, millis(value));
             }
-            position = here;
+            last = record;
         }
+        SourcePosition position = last == null ? null : position(last);
         if (!changes.isEmpty() && changes.get(changes.size() - 1) instanceof RowChange.Delete
                 && hasHeader(records.get(records.size() - 1).value(), "__debezium.newkey")) {
             carried.add(changes.remove(changes.size() - 1));
@@ -256,6 +262,10 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             }
             handler.onBatch(new ChangeBatch(changes, position, sourceMillis, List.of()));
         }
+    }
+
+    private static SourcePosition position(SourceRecord record) {
+        return new BinlogPosition(new LinkedHashMap<>(record.sourceOffset())).toSourcePosition();
     }
 
     private static SourcePosition previousPosition(List<ChangeEvent<SourceRecord, SourceRecord>> records) {

@@ -15,14 +15,16 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Writes coalesced changes inside the caller's transaction: deletes by key, then {@code REPLACE} of full
- * images. The keys are distinct after coalescing and REPLACE removes any row that conflicts on a unique
- * key, so the result is the source's state at the batch end whatever the statement order
- * (docs/architecture.md, apply).
+ * Writes coalesced changes inside the caller's transaction: deletes by key, then upserts of full images.
+ * The keys are distinct after coalescing. Tables whose only unique key is the primary key get an
+ * in-place {@code INSERT ... ON DUPLICATE KEY UPDATE}; tables with other unique keys get {@code REPLACE},
+ * which removes any row that conflicts on a unique key, so the result is the source's state at the
+ * batch end whatever the statement order (docs/architecture.md, rule 1).
  */
 final class MySqlChangeWriter {
     /** Per target table: spatial columns (bound from WKB) and generated columns (never written). */
-    private record Columns(List<String> spatial, List<String> generated, List<String> floats) {
+    /** {@code onlyPrimaryUnique}: no unique key but the primary key, so an in-place upsert cannot hit another row. */
+    private record Columns(List<String> spatial, List<String> generated, List<String> floats, boolean onlyPrimaryUnique) {
     }
 
     private final Map<TableId, Columns> known = new ConcurrentHashMap<>();
@@ -61,9 +63,14 @@ final class MySqlChangeWriter {
             List<String> columns = new ArrayList<>(group.get(0).row().keySet());
             columns.removeAll(special.generated());
             List<String> spatialColumns = special.spatial();
-            String sql = "REPLACE INTO " + MySqlDialect.quote(target) + " ("
-                    + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ("
+            String columnsAndValues = " (" + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ("
                     + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?").collect(Collectors.joining(", ")) + ")";
+            // With the primary key as the only unique key, an in-place upsert touches exactly the row of the key and only the
+            // columns that changed; with other unique keys, REPLACE also clears rows those keys collide with (see class doc).
+            String sql = special.onlyPrimaryUnique()
+                    ? "INSERT INTO " + MySqlDialect.quote(target) + columnsAndValues + " ON DUPLICATE KEY UPDATE "
+                    + columns.stream().map(col -> MySqlDialect.quote(col) + " = VALUES(" + MySqlDialect.quote(col) + ")").collect(Collectors.joining(", "))
+                    : "REPLACE INTO " + MySqlDialect.quote(target) + columnsAndValues;
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 List<List<Object>> rows = new ArrayList<>();
                 for (RowChange.Upsert u : group) {
@@ -109,7 +116,17 @@ final class MySqlChangeWriter {
                 }
             }
         }
-        Columns found = new Columns(spatial, generated, floats);
+        boolean onlyPrimary;
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS "
+                + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'")) {
+            ps.setString(1, table.schema());
+            ps.setString(2, table.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                onlyPrimary = rs.getInt(1) == 0;
+            }
+        }
+        Columns found = new Columns(spatial, generated, floats, onlyPrimary);
         known.put(table, found);
         return found;
     }

@@ -29,7 +29,10 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
         List<ColumnDef> columns = table.writableColumns();
         this.kinds = columns.stream().map(MySqlDialect::kind).toArray(MySqlDialect.Kind[]::new);
         connection.setAutoCommit(false);
-        this.insert = connection.prepareStatement("INSERT INTO " + MySqlDialect.quote(target) + " (" + MySqlDialect.columnList(columns)
+        // REPLACE, not INSERT: chunks are read at different moments, so a row copied early may still hold a unique value
+        // that a row of a later chunk holds now (the stream fixes the early row later); and a chunk whose commit raced a
+        // kill -9 may be copied again. Both would fail a plain INSERT.
+        this.insert = connection.prepareStatement("REPLACE INTO " + MySqlDialect.quote(target) + " (" + MySqlDialect.columnList(columns)
                 + ") VALUES (" + columns.stream().map(MySqlDialect::placeholder).collect(Collectors.joining(", ")) + ")");
     }
 

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# MySQL/MariaDB benchmark: snapshot against mariadb-dump | mariadb and mydumper/myloader, and binlog
+# catch-up against a native MariaDB replica (uniform and hot-key), all on the sandbox pair, same run.
+# Prints a table; docs/benchmarks.md records the results with this command.
+#
+#   bench/mysql-benchmark.sh [--tables 8] [--rows 1000000] [--threads 4] [--txns 200000] [--skip-prepare]
+#
+# Needs: ./migrator sandbox up --engines mariadb; apt-get install -y sysbench mydumper.
+set -euo pipefail
+
+TABLES=8 ROWS=1000000 THREADS=4 TXNS=200000 PREPARE=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --tables) TABLES=$2; shift 2 ;;
+    --rows) ROWS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --txns) TXNS=$2; shift 2 ;;
+    --skip-prepare) PREPARE=0; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JAR="$ROOT/cli/target/migrator.jar"
+PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
+WORK="$ROOT/target/bench"
+mkdir -p "$WORK"
+[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
+for tool in sysbench mydumper myloader mariadb-dump mariadb jstat; do
+  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y sysbench mydumper mariadb-client" >&2; exit 1; }
+done
+
+src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
+tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+log() { echo "[$(date +%T)] $*" >&2; }
+reset_target() { tgt -e "STOP SLAVE; RESET SLAVE ALL" 2>/dev/null || true; tgt -e "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS migrator; CREATE DATABASE sbtest"; }
+checksums() { "$1" -e "CHECKSUM TABLE $(seq -s, -f 'sbtest.sbtest%g' 1 "$TABLES")" | awk '{print $2}' | tr '\n' ' '; }
+position() { src -e "SHOW MASTER STATUS" | awk '{print $1, $2}'; }
+SB="sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql-user=migrator --mysql-password=$PW --mysql-db=sbtest --tables=$TABLES --table-size=$ROWS"
+
+if [ "$PREPARE" = 1 ]; then
+  log "preparing $TABLES x $ROWS sysbench rows on the source"
+  src -e "DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest"
+  $SB --threads=2 prepare >/dev/null
+fi
+SOURCE_SUMS=$(checksums src)
+BYTES=$(src -e "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest'")
+
+# --- snapshot: mariadb-dump | mariadb -------------------------------------------------------------
+reset_target
+log "snapshot: mariadb-dump | mariadb"
+t0=$(now)
+mariadb-dump -h127.0.0.1 -P13306 -umigrator -p"$PW" --single-transaction --quick --skip-lock-tables sbtest \
+  | mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" sbtest
+DUMP=$(secs "$t0" "$(now)")
+[ "$(checksums tgt)" = "$SOURCE_SUMS" ] && DUMP_OK=yes || DUMP_OK=NO
+
+# --- snapshot: mydumper / myloader ----------------------------------------------------------------
+reset_target
+log "snapshot: mydumper -t $THREADS then myloader -t $THREADS"
+rm -rf "$WORK/mydumper"
+t0=$(now)
+mydumper -h 127.0.0.1 -P 13306 -u migrator -p "$PW" -B sbtest -t "$THREADS" -o "$WORK/mydumper" >/dev/null 2>&1
+myloader -h 127.0.0.1 -P 13307 -u migrator -p "$PW" -B sbtest -t "$THREADS" -d "$WORK/mydumper" -o >/dev/null 2>&1
+MYDUMPER=$(secs "$t0" "$(now)")
+[ "$(checksums tgt)" = "$SOURCE_SUMS" ] && MYDUMPER_OK=yes || MYDUMPER_OK=NO
+rm -rf "$WORK/mydumper"
+
+# --- snapshot: migrator ------------------------------------------------------------------------------
+reset_target
+cat > "$WORK/bench-plan.yaml" <<PLAN
+name: bench-sbtest
+source: {engine: mariadb, host: 127.0.0.1, port: 13306, user: migrator, password: "\${file:$ROOT/.sandbox/secrets/mariadb.password}", database: sbtest}
+target: {engine: mariadb, host: 127.0.0.1, port: 13307, user: migrator, password: "\${file:$ROOT/.sandbox/secrets/mariadb.password}", database: sbtest}
+snapshot: {parallelism: $THREADS, chunkRows: 50000}
+PLAN
+export MIGRATOR_STATE_DIR="$WORK/state"
+rm -rf "$MIGRATOR_STATE_DIR"
+HEAP_MAX=0
+start_worker() {
+  java -Xmx512m -jar "$JAR" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
+  WORKER=$!
+  (while kill -0 $WORKER 2>/dev/null; do jstat -gc $WORKER 2>/dev/null | awk 'NR==2 {printf "%d\n", $3+$4+$6+$8}'; sleep 1; done) >>"$WORK/heap.log" &
+}
+stop_worker() { kill -TERM $WORKER; wait $WORKER || true; }
+phase() { tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-sbtest'" 2>/dev/null || true; }
+: >"$WORK/worker.log"; : >"$WORK/heap.log"
+log "snapshot: migrator run (-Xmx512m, parallelism $THREADS)"
+t0=$(now)
+start_worker
+until p=$(phase) && { [ "$p" = CATCH_UP ] || [ "$p" = STREAMING ]; }; do
+  kill -0 $WORKER || { tail -20 "$WORK/worker.log"; exit 1; }
+  sleep 0.2
+done
+MIGRATOR=$(secs "$t0" "$(now)")
+sleep 2
+[ "$(checksums tgt)" = "$SOURCE_SUMS" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
+
+# --- catch-up: migrator ------------------------------------------------------------------------------
+caught_up_migrator() { # $1 file $2 pos
+  tgt -e "SELECT position FROM migrator.checkpoint WHERE migration = 'bench-sbtest'" | python3 -c "
+import json, sys
+p = json.loads(sys.stdin.read()); f, pos = sys.argv[1], int(sys.argv[2])
+sys.exit(0 if (p['file'], p['pos']) >= (f, pos) else 1)" "$1" "$2"
+}
+backlog() { # $1 label, rand options
+  local label=$1; shift
+  log "backlog: $TXNS single-row update transactions ($label)"
+  src -e "SET GLOBAL innodb_flush_log_at_trx_commit = 2"
+  $SB --threads=4 --events="$TXNS" --time=0 "$@" oltp_update_non_index run >/dev/null
+  src -e "SET GLOBAL innodb_flush_log_at_trx_commit = 1"
+}
+stop_worker
+declare -A CDC
+for mode in uniform hot; do
+  if [ $mode = uniform ]; then backlog uniform --rand-type=uniform; else backlog "hot: 1% of rows take 90%" --rand-type=special --rand-spec-pct=1 --rand-spec-res=90; fi
+  read -r gf gp <<<"$(position)"
+  log "catch-up: migrator ($mode)"
+  t0=$(now)
+  start_worker
+  until caught_up_migrator "$gf" "$gp" 2>/dev/null; do sleep 0.1; done
+  CDC[migrator_$mode]=$(secs "$t0" "$(now)")
+  stop_worker
+done
+sleep 1
+[ "$(checksums tgt)" = "$(checksums src)" ] && CDC_OK=yes || CDC_OK=NO
+
+# --- catch-up: native replica --------------------------------------------------------------------------
+read -r rf rp <<<"$(position)"
+tgt -e "SET GLOBAL gtid_strict_mode = 0; STOP SLAVE; RESET SLAVE ALL; SET GLOBAL replicate_do_db = 'sbtest';
+  CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = 13306, MASTER_USER = 'migrator', MASTER_PASSWORD = '$PW',
+  MASTER_LOG_FILE = '$rf', MASTER_LOG_POS = $rp, MASTER_USE_GTID = no"
+for mode in uniform hot; do
+  if [ $mode = uniform ]; then backlog uniform --rand-type=uniform; else backlog "hot: 1% of rows take 90%" --rand-type=special --rand-spec-pct=1 --rand-spec-res=90; fi
+  read -r gf gp <<<"$(position)"
+  log "catch-up: native replica ($mode)"
+  t0=$(now)
+  tgt -e "START SLAVE"
+  until tgt -e "SHOW SLAVE STATUS\G" | awk -v f="$gf" -v p="$gp" '/Relay_Master_Log_File/ {rf=$2} /Exec_Master_Log_Pos/ {rp=$2} END {exit !((rf > f) || (rf == f && rp >= p))}'; do sleep 0.1; done
+  CDC[native_$mode]=$(secs "$t0" "$(now)")
+  tgt -e "STOP SLAVE"
+done
+tgt -e "RESET SLAVE ALL; SET GLOBAL replicate_do_db = ''; SET GLOBAL gtid_strict_mode = 1"
+HEAP_MAX=$(sort -n "$WORK/heap.log" | tail -1)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d", n / s }'; }
+TOTAL=$((TABLES * ROWS))
+echo
+echo "MySQL/MariaDB benchmark — $TABLES x $ROWS sysbench rows ($((BYTES / 1048576)) MB), $THREADS threads, $TXNS transactions per catch-up; $(nproc) cores"
+echo
+printf '| %-34s | %9s | %12s | %-14s | %s |\n' "snapshot (start-up included)" "seconds" "rows/s" "migrator is" "checksums equal"
+printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "-----------" "--------------" "----------------" "-----------------"
+printf '| %-34s | %9s | %12s | %-14s | %s |\n' "mariadb-dump | mariadb" "$DUMP" "$(rate $TOTAL $DUMP)" "$(ratio $DUMP $MIGRATOR) faster" "$DUMP_OK"
+printf '| %-34s | %9s | %12s | %-14s | %s |\n' "mydumper + myloader (-t $THREADS)" "$MYDUMPER" "$(rate $TOTAL $MYDUMPER)" "$(ratio $MYDUMPER $MIGRATOR) faster" "$MYDUMPER_OK"
+printf '| %-34s | %9s | %12s | %-14s | %s |\n' "migrator run (parallelism $THREADS)" "$MIGRATOR" "$(rate $TOTAL $MIGRATOR)" "" "$MIGRATOR_OK"
+echo
+printf '| %-34s | %9s | %12s | %-14s |\n' "catch-up of $TXNS transactions" "seconds" "txn/s" "migrator is"
+printf '|%s|%s|%s|%s|\n' "------------------------------------" "-----------" "--------------" "----------------"
+for mode in uniform hot; do
+  printf '| %-34s | %9s | %12s | %-14s |\n' "native replica, $mode" "${CDC[native_$mode]}" "$(rate $TXNS ${CDC[native_$mode]})" "$(ratio ${CDC[native_$mode]} ${CDC[migrator_$mode]}) faster"
+  printf '| %-34s | %9s | %12s | %-14s |\n' "migrator, $mode" "${CDC[migrator_$mode]}" "$(rate $TXNS ${CDC[migrator_$mode]})" ""
+done
+echo
+echo "migrator heap: at most $((HEAP_MAX / 1024)) MB used under -Xmx512m (jstat, sampled each second); target equals source after catch-up: $CDC_OK"
