@@ -138,7 +138,7 @@ for mode in uniform hot; do
   log "catch-up: native replica ($mode)"
   t0=$(now)
   tgt -e "START SLAVE"
-  until tgt -e "SHOW SLAVE STATUS\G" | awk -v f="$gf" -v p="$gp" '/Relay_Master_Log_File/ {rf=$2} /Exec_Master_Log_Pos/ {rp=$2} END {exit !((rf > f) || (rf == f && rp >= p))}'; do sleep 0.1; done
+  until mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -e "SHOW SLAVE STATUS\G" | awk -v f="$gf" -v p="$gp" '/Relay_Master_Log_File/ {rf=$2} /Exec_Master_Log_Pos/ {rp=$2} END {exit !((rf > f) || (rf == f && rp >= p))}'; do sleep 0.1; done
   CDC[native_$mode]=$(secs "$t0" "$(now)")
   tgt -e "STOP SLAVE"
 done

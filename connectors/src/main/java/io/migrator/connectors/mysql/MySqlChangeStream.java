@@ -125,7 +125,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         props.setProperty("binary.handling.mode", "bytes");
         props.setProperty("max.batch.size", "4096");
         props.setProperty("max.queue.size", "16384");
-        props.setProperty("max.queue.size.in.bytes", Long.toString(64L << 20));
+
         props.setProperty("poll.interval.ms", "50");
         props.setProperty("event.processing.failure.handling.mode", "fail");
         props.setProperty("errors.max.retries", "-1");

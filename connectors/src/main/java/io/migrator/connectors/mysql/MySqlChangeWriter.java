@@ -51,10 +51,17 @@ final class MySqlChangeWriter {
         }
         for (var entry : deletes.entrySet()) {
             List<String> keyColumns = entry.getValue().get(0).key().columns();
-            String sql = "DELETE FROM " + MySqlDialect.quote(onTarget.apply(entry.getKey())) + " WHERE "
-                    + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND "));
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                MySqlValues.executeRows(ps, entry.getValue().stream().map(d -> d.key().values()).toList());
+            String table = MySqlDialect.quote(onTarget.apply(entry.getKey()));
+            List<List<Object>> keys = entry.getValue().stream().map(d -> d.key().values()).toList();
+            if (keyColumns.size() == 1) {
+                MySqlValues.executeMultiRow(c, "DELETE FROM " + table + " WHERE " + MySqlDialect.quote(keyColumns.get(0)) + " IN (", "?", ")", keys);
+            } else {
+                // Composite keys: one statement per key (a row-constructor IN list may not use the index on every server).
+                String sql = "DELETE FROM " + table + " WHERE "
+                        + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND "));
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    MySqlValues.executeRows(ps, keys);
+                }
             }
         }
         for (List<RowChange.Upsert> group : upserts.values()) {
@@ -63,27 +70,26 @@ final class MySqlChangeWriter {
             List<String> columns = new ArrayList<>(group.get(0).row().keySet());
             columns.removeAll(special.generated());
             List<String> spatialColumns = special.spatial();
-            String columnsAndValues = " (" + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ("
-                    + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?").collect(Collectors.joining(", ")) + ")";
+            String head = (special.onlyPrimaryUnique() ? "INSERT INTO " : "REPLACE INTO ") + MySqlDialect.quote(target) + " ("
+                    + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ";
+            String row = "(" + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?")
+                    .collect(Collectors.joining(", ")) + ")";
             // With the primary key as the only unique key, an in-place upsert touches exactly the row of the key and only the
             // columns that changed; with other unique keys, REPLACE also clears rows those keys collide with (see class doc).
-            String sql = special.onlyPrimaryUnique()
-                    ? "INSERT INTO " + MySqlDialect.quote(target) + columnsAndValues + " ON DUPLICATE KEY UPDATE "
-                    + columns.stream().map(col -> MySqlDialect.quote(col) + " = VALUES(" + MySqlDialect.quote(col) + ")").collect(Collectors.joining(", "))
-                    : "REPLACE INTO " + MySqlDialect.quote(target) + columnsAndValues;
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                List<List<Object>> rows = new ArrayList<>();
-                for (RowChange.Upsert u : group) {
-                    List<Object> values = new ArrayList<>(columns.size());
-                    for (String column : columns) {
-                        Object value = u.row().get(column);
-                        // Debezium widens FLOAT to double; narrowing back is exact and keeps FLT_MAX in range.
-                        values.add(value instanceof Double d && special.floats().contains(column) ? (Object) d.floatValue() : value);
-                    }
-                    rows.add(values);
+            String tail = special.onlyPrimaryUnique() ? " ON DUPLICATE KEY UPDATE "
+                    + columns.stream().map(col -> MySqlDialect.quote(col) + " = VALUES(" + MySqlDialect.quote(col) + ")")
+                    .collect(Collectors.joining(", ")) : "";
+            List<List<Object>> rows = new ArrayList<>(group.size());
+            for (RowChange.Upsert u : group) {
+                List<Object> values = new ArrayList<>(columns.size());
+                for (String column : columns) {
+                    Object value = u.row().get(column);
+                    // Debezium widens FLOAT to double; narrowing back is exact and keeps FLT_MAX in range.
+                    values.add(value instanceof Double d && special.floats().contains(column) ? (Object) d.floatValue() : value);
                 }
-                MySqlValues.executeRows(ps, rows);
+                rows.add(values);
             }
+            MySqlValues.executeMultiRow(c, head, row, tail, rows);
         }
     }
 

@@ -17,8 +17,8 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
     private final String migration;
     private final TableDef table;
     private final Chunk chunk;
-    private final PreparedStatement insert;
-    private final MySqlDialect.Kind[] kinds;
+    private final String head;
+    private final String row;
     private boolean committed;
 
     MySqlChunkWriter(Connection connection, String migration, TableDef table, TableId target, Chunk chunk) throws SQLException {
@@ -27,19 +27,18 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
         this.table = table;
         this.chunk = chunk;
         List<ColumnDef> columns = table.writableColumns();
-        this.kinds = columns.stream().map(MySqlDialect::kind).toArray(MySqlDialect.Kind[]::new);
         connection.setAutoCommit(false);
         // REPLACE, not INSERT: chunks are read at different moments, so a row copied early may still hold a unique value
         // that a row of a later chunk holds now (the stream fixes the early row later); and a chunk whose commit raced a
         // kill -9 may be copied again. Both would fail a plain INSERT.
-        this.insert = connection.prepareStatement("REPLACE INTO " + MySqlDialect.quote(target) + " (" + MySqlDialect.columnList(columns)
-                + ") VALUES (" + columns.stream().map(MySqlDialect::placeholder).collect(Collectors.joining(", ")) + ")");
+        this.head = "REPLACE INTO " + MySqlDialect.quote(target) + " (" + MySqlDialect.columnList(columns) + ") VALUES ";
+        this.row = "(" + columns.stream().map(MySqlDialect::placeholder).collect(Collectors.joining(", ")) + ")";
     }
 
     @Override
     public void write(List<Object[]> rows) {
         try {
-            MySqlValues.executeRows(insert, rows.stream().map(java.util.Arrays::asList).toList());
+            MySqlValues.executeMultiRow(connection, head, row, "", rows.stream().map(java.util.Arrays::asList).toList());
         } catch (SQLException e) {
             throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
         }
@@ -67,7 +66,6 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
             if (!committed) {
                 connection.rollback();
             }
-            insert.close();
             connection.setAutoCommit(true);
         } catch (SQLException ignored) {
             // the connection is broken; the pool discards it

@@ -39,6 +39,7 @@ final class MySqlTarget implements TargetSession {
     private final Plan plan;
     private final HikariDataSource pool;
     private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
+    private final MySqlPrefetcher prefetcher;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -48,6 +49,7 @@ final class MySqlTarget implements TargetSession {
         this.pool = MySqlPools.open(plan.target(), "migrator-target", plan.snapshot().parallelism() + 2,
                 "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'");
+        this.prefetcher = new MySqlPrefetcher(pool, this::onTarget, plan.snapshot().parallelism());
     }
 
     private TableId onTarget(TableId source) {
@@ -238,6 +240,7 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
+        prefetcher.prefetch(changes);
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -276,6 +279,7 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public void close() {
+        prefetcher.close();
         pool.close();
     }
 

@@ -1,6 +1,7 @@
 package io.migrator.connectors.mysql;
 
 import java.math.BigDecimal;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Types;
@@ -30,6 +31,69 @@ final class MySqlValues {
         if (!large) {
             ps.executeBatch();
         }
+    }
+
+    /**
+     * Writes rows with multi-row statements ({@code head} + "(?, ...), (?, ...)" + {@code tail}): one parse and
+     * one round trip for many rows, which is what keeps a single apply connection fast. Rows holding a large
+     * value go one statement each. {@code group} may narrow the rows per statement (e.g. for wide rows).
+     */
+    static void executeMultiRow(Connection c, String head, String rowPlaceholders, String tail, List<? extends List<Object>> rows)
+            throws SQLException {
+        if (rows.isEmpty()) {
+            return;
+        }
+        int columns = rows.get(0).size();
+        int perStatement = Math.max(1, Math.min(MULTI_ROW_MAX, 60_000 / Math.max(1, columns)));
+        List<List<Object>> pending = new java.util.ArrayList<>();
+        long pendingBytes = 0;
+        for (List<Object> row : rows) {
+            if (row.stream().anyMatch(MySqlValues::isLarge)) {
+                try (PreparedStatement ps = c.prepareStatement(head + rowPlaceholders + tail)) {
+                    for (int i = 0; i < row.size(); i++) {
+                        bind(ps, i + 1, row.get(i));
+                    }
+                    ps.executeUpdate();
+                }
+                continue;
+            }
+            pending.add(row);
+            pendingBytes += row.stream().mapToLong(MySqlValues::size).sum();
+            if (pending.size() == perStatement || pendingBytes >= MULTI_ROW_BYTES) {
+                flush(c, head, rowPlaceholders, tail, pending);
+                pending.clear();
+                pendingBytes = 0;
+            }
+        }
+        flush(c, head, rowPlaceholders, tail, pending);
+    }
+
+    private static final int MULTI_ROW_MAX = 1_000;
+    private static final long MULTI_ROW_BYTES = 4L << 20;
+
+    private static void flush(Connection c, String head, String rowPlaceholders, String tail, List<List<Object>> rows) throws SQLException {
+        if (rows.isEmpty()) {
+            return;
+        }
+        StringBuilder sql = new StringBuilder(head.length() + rows.size() * (rowPlaceholders.length() + 2) + tail.length());
+        sql.append(head);
+        for (int i = 0; i < rows.size(); i++) {
+            sql.append(i == 0 ? "" : ", ").append(rowPlaceholders);
+        }
+        sql.append(tail);
+        try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            int index = 1;
+            for (List<Object> row : rows) {
+                for (Object value : row) {
+                    bind(ps, index++, value);
+                }
+            }
+            ps.executeUpdate();
+        }
+    }
+
+    private static long size(Object value) {
+        return value instanceof byte[] b ? b.length : value instanceof String s ? 2L * s.length() : 8;
     }
 
     static boolean isLarge(Object value) {

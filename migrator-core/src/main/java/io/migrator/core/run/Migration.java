@@ -179,9 +179,12 @@ public final class Migration {
                         + "target matches");
             }
         }
+        long started = System.nanoTime();
         List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
         retry.run("applying a batch of " + coalesced.size() + " changes",
                 () -> target.apply(coalesced, batch.position(), batch.changes().size()));
+        LOG.debug("applied {} changes ({} after coalescing) in {} ms", batch.changes().size(), coalesced.size(),
+                (System.nanoTime() - started) / 1_000_000);
         appliedEvents.addAndGet(batch.changes().size());
         if (batch.sourceMillis() > 0) {
             lastSourceMillis.accumulateAndGet(batch.sourceMillis(), Math::max);
