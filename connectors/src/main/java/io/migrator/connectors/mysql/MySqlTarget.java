@@ -142,9 +142,40 @@ final class MySqlTarget implements TargetSession {
     public void createTable(TableDef table) {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("USE " + MySqlDialect.quote(plan.target().database()));
-            st.execute(table.createStatement());
+            st.execute(SecondaryIndexes.withoutDeferred(table.createStatement()));
         } catch (SQLException e) {
             throw MySqlErrors.translate("creating target table " + table.id().name(), e);
+        }
+    }
+
+    @Override
+    public void buildDeferredIndexes(TableDef table) {
+        List<String> deferred = SecondaryIndexes.deferred(table.createStatement());
+        if (deferred.isEmpty()) {
+            return;
+        }
+        try (Connection c = pool.getConnection()) {
+            List<String> existing = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS "
+                    + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
+                ps.setString(1, plan.target().database());
+                ps.setString(2, table.id().name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        existing.add(rs.getString(1));
+                    }
+                }
+            }
+            List<String> missing = deferred.stream().filter(d -> !existing.contains(SecondaryIndexes.name(d))).toList();
+            if (missing.isEmpty()) {
+                return;
+            }
+            try (Statement st = c.createStatement()) {
+                st.execute("ALTER TABLE " + MySqlDialect.quote(onTarget(table.id())) + " "
+                        + missing.stream().map(d -> "ADD " + d).collect(java.util.stream.Collectors.joining(", ")));
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("building the secondary indexes of " + table.id().name(), e);
         }
     }
 

@@ -86,6 +86,10 @@ public final class Migration {
                 if (!snapshot.copy(tables, stop)) {
                     return;
                 }
+                buildIndexes(tables, stop);
+                if (stop.get()) {
+                    return;
+                }
                 move(Phase.CATCH_UP, startPosition, snapshot.rowsCopied() + " rows copied");
             }
             stream(tables, stop);
@@ -126,6 +130,39 @@ public final class Migration {
                 }
             }
         }
+    }
+
+    /** Secondary indexes left out for the copy are built now, several tables at once. */
+    private void buildIndexes(List<TableDef> tables, AtomicBoolean stop) {
+        long started = System.nanoTime();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(plan.snapshot().parallelism());
+        try {
+            List<java.util.concurrent.Future<?>> builds = new java.util.ArrayList<>();
+            for (TableDef table : tables) {
+                builds.add(pool.submit(() -> {
+                    if (!stop.get()) {
+                        retry.run("building the indexes of " + table.id(), () -> target.buildDeferredIndexes(table));
+                    }
+                }));
+            }
+            for (java.util.concurrent.Future<?> build : builds) {
+                try {
+                    build.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof MigratorException m) {
+                        throw m;
+                    }
+                    throw new MigratorException(ErrorCode.INTERNAL, "building indexes failed: " + e.getCause(), null, e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    stop.set(true);
+                    return;
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        LOG.info("secondary indexes built in {} ms", (System.nanoTime() - started) / 1_000_000);
     }
 
     private void stream(List<TableDef> tables, AtomicBoolean stop) {

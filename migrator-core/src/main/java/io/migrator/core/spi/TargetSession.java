@@ -26,7 +26,15 @@ public interface TargetSession extends AutoCloseable {
     /** The tables of the list that do not exist on the target yet. */
     List<TableId> missingTables(List<TableDef> tables);
 
+    /** Creates a table; a writer may leave secondary indexes for {@link #buildDeferredIndexes} (faster bulk copy). */
     void createTable(TableDef table);
+
+    /**
+     * Builds the secondary indexes {@link #createTable} left out, after the copy. Idempotent: indexes that exist
+     * are skipped, so a restart in the middle simply finishes the rest.
+     */
+    default void buildDeferredIndexes(TableDef table) {
+    }
 
     /** Differences between an existing target table and the source definition (empty when they match). */
     List<String> differences(TableDef source);
