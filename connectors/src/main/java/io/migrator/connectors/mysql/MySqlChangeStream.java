@@ -371,7 +371,8 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             if (engine != null) {
                 engine.close();
             }
-        } catch (IOException e) {
+        } catch (IOException | IllegalStateException e) {
+            // IllegalStateException: the engine already stopped by itself (a failure, or our handler asked it to)
             LOG.debug("closing the binlog stream", e);
         }
         executor.shutdown();

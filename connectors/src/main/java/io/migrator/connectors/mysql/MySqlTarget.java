@@ -270,8 +270,12 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
-    public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
+    public void prefetch(List<RowChange> changes) {
         prefetcher.prefetch(changes);
+    }
+
+    @Override
+    public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {

@@ -174,9 +174,13 @@ public final class Migration {
         position.set(from.text());
         LOG.info("streaming changes from {}", from.text());
         String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
+        ApplyPipeline pipeline = new ApplyPipeline(stop);
         try (ChangeStream stream = source.openStream(tables, from, streamId)) {
-            stream.start(batch -> apply(batch, stop));
+            stream.start(pipeline::submit);
             while (!stop.get()) {
+                if (pipeline.failure() != null) {
+                    throw pipeline.failure();
+                }
                 if (!stream.running()) {
                     Throwable failure = stream.failure();
                     if (failure instanceof MigratorException m) {
@@ -191,13 +195,89 @@ public final class Migration {
                 }
                 sleep(100);
             }
+        } finally {
+            pipeline.close();
+        }
+        if (pipeline.failure() != null) {
+            throw pipeline.failure();
         }
     }
 
-    private void apply(ChangeBatch batch, AtomicBoolean stop) throws InterruptedException {
-        if (stop.get()) {
-            throw new InterruptedException("stopping");
+    /**
+     * Two stages, one batch apart: the stream's thread coalesces batch N+1 and has the target prefetch its rows
+     * while the applier thread applies batch N. One applier, first in first out: source order is kept, and each
+     * batch still commits with its checkpoint in one transaction.
+     */
+    private final class ApplyPipeline implements AutoCloseable {
+        private record Work(ChangeBatch batch, List<RowChange> coalesced) {
         }
+
+        private final java.util.concurrent.BlockingQueue<Work> queue = new java.util.concurrent.ArrayBlockingQueue<>(1);
+        private final AtomicBoolean stop;
+        private final Thread applier;
+        private volatile MigratorException failure;
+
+        ApplyPipeline(AtomicBoolean stop) {
+            this.stop = stop;
+            String migration = plan.name();
+            this.applier = new Thread(() -> {
+                MDC.put("migration", migration);
+                try {
+                    while (!stop.get() && failure == null) {
+                        Work work = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                        if (work != null) {
+                            apply(work.batch(), work.coalesced());
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (MigratorException e) {
+                    failure = e;
+                } catch (RuntimeException e) {
+                    failure = new MigratorException(ErrorCode.INTERNAL, "applying changes failed: " + e, null, e);
+                }
+            }, "applier");
+            applier.setDaemon(true);
+            applier.start();
+        }
+
+        MigratorException failure() {
+            return failure;
+        }
+
+        /** Called by the stream, in order; blocks while the applier is busy (the backlog stays in the source's log). */
+        void submit(ChangeBatch batch) throws InterruptedException {
+            if (failure != null) {
+                throw failure;
+            }
+            if (stop.get()) {
+                throw new InterruptedException("stopping");
+            }
+            List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
+            target.prefetch(coalesced);
+            while (!queue.offer(new Work(batch, coalesced), 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                if (failure != null) {
+                    throw failure;
+                }
+                if (stop.get()) {
+                    throw new InterruptedException("stopping");
+                }
+            }
+        }
+
+        /** Lets the batch in flight finish (it commits with its checkpoint or not at all); queued ones are replayed next run. */
+        @Override
+        public void close() {
+            stop.set(true);
+            try {
+                applier.join(60_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void apply(ChangeBatch batch, List<RowChange> coalesced) {
         for (String ddl : batch.ddl()) {
             java.util.Optional<String> table = DdlPolicy.table(ddl);
             if (table.isPresent() && !plan.tables().includes(plan.source().database(), table.get())) {
@@ -217,7 +297,6 @@ public final class Migration {
             }
         }
         long started = System.nanoTime();
-        List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
         retry.run("applying a batch of " + coalesced.size() + " changes",
                 () -> target.apply(coalesced, batch.position(), batch.changes().size()));
         LOG.debug("applied {} changes ({} after coalescing) in {} ms", batch.changes().size(), coalesced.size(),

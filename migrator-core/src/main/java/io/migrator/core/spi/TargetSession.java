@@ -56,6 +56,13 @@ public interface TargetSession extends AutoCloseable {
      */
     void apply(List<RowChange> changes, SourcePosition position, long eventCount);
 
+    /**
+     * Reads, without changing anything, the rows {@link #apply} is about to change, so their pages are in memory
+     * when the transaction runs. Called for batch N+1 while batch N is being applied. Best effort.
+     */
+    default void prefetch(List<RowChange> changes) {
+    }
+
     /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
     void applyDdl(String statement);
 
