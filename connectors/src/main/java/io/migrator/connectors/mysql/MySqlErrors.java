@@ -22,6 +22,11 @@ final class MySqlErrors {
             return new MigratorException(ErrorCode.PREFLIGHT_FAILED, message,
                     "grant the migrator user what it needs (`migrator plan check` prints the GRANT statements)", e);
         }
+        if (code == 1153 || code == 1301) {
+            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, message, "a row is larger than the server's max_allowed_packet: "
+                    + "raise max_allowed_packet on the target (and the source) to at least the largest row, e.g. SET GLOBAL "
+                    + "max_allowed_packet = 268435456, then run again", e);
+        }
         if (code == 1406 || code == 1264 || code == 1366 || code == 1292) {
             return new MigratorException(ErrorCode.PREFLIGHT_FAILED, message,
                     "the target column cannot hold the source value: make the target column match the source definition", e);

@@ -19,9 +19,7 @@ final class MySqlValues {
     static void executeRows(PreparedStatement ps, List<? extends List<Object>> rows) throws SQLException {
         boolean large = rows.stream().anyMatch(row -> row.stream().anyMatch(MySqlValues::isLarge));
         for (List<Object> row : rows) {
-            for (int i = 0; i < row.size(); i++) {
-                bind(ps, i + 1, row.get(i));
-            }
+            bindRow(ps, 1, row);
             if (large) {
                 ps.executeUpdate();
             } else {
@@ -36,7 +34,8 @@ final class MySqlValues {
     /**
      * Writes rows with multi-row statements ({@code head} + "(?, ...), (?, ...)" + {@code tail}): one parse and
      * one round trip for many rows, which is what keeps a single apply connection fast. Rows holding a large
-     * value go one statement each. {@code group} may narrow the rows per statement (e.g. for wide rows).
+     * value go one statement each, ahead of the rows still pending: callers pass rows of distinct keys, whose
+     * order does not change the result (docs/architecture.md, rule 1).
      */
     static void executeMultiRow(Connection c, String head, String rowPlaceholders, String tail, List<? extends List<Object>> rows)
             throws SQLException {
@@ -50,9 +49,7 @@ final class MySqlValues {
         for (List<Object> row : rows) {
             if (row.stream().anyMatch(MySqlValues::isLarge)) {
                 try (PreparedStatement ps = c.prepareStatement(head + rowPlaceholders + tail)) {
-                    for (int i = 0; i < row.size(); i++) {
-                        bind(ps, i + 1, row.get(i));
-                    }
+                    bindRow(ps, 1, row);
                     ps.executeUpdate();
                 }
                 continue;
@@ -84,9 +81,7 @@ final class MySqlValues {
         try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
             int index = 1;
             for (List<Object> row : rows) {
-                for (Object value : row) {
-                    bind(ps, index++, value);
-                }
+                index = bindRow(ps, index, row);
             }
             ps.executeUpdate();
         }
@@ -94,6 +89,15 @@ final class MySqlValues {
 
     private static long size(Object value) {
         return value instanceof byte[] b ? b.length : value instanceof String s ? 2L * s.length() : 8;
+    }
+
+    /** Binds a row's values from parameter {@code first} on; returns the next free parameter index. */
+    private static int bindRow(PreparedStatement ps, int first, List<Object> row) throws SQLException {
+        int index = first;
+        for (Object value : row) {
+            bind(ps, index++, value);
+        }
+        return index;
     }
 
     static boolean isLarge(Object value) {
