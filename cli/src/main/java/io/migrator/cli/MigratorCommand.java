@@ -6,7 +6,7 @@ import picocli.CommandLine.Mixin;
 @Command(name = "migrator", mixinStandardHelpOptions = true, scope = picocli.CommandLine.ScopeType.INHERIT, versionProvider = VersionProvider.class,
         description = {"Zero-downtime database migrations: copy, stream, prove parity, cut over.",
                 "MySQL, MariaDB, PostgreSQL and Redis, from self-managed servers onto managed services."},
-        subcommands = {SandboxCommand.class, PlanCommand.class, RunCommand.class, StatusCommand.class, WaitCommand.class,
+        subcommands = {SandboxCommand.class, PlanCommand.class, RunCommand.class, StatusCommand.class, WaitCommand.class, PauseCommand.Pause.class, PauseCommand.Resume.class,
                 ValidateCommand.class, CutoverCommand.class, RollbackCommand.class, CompleteCommand.class, DemoCommand.class},
         footer = {"", "Examples:",
                 "  migrator sandbox up                      start throwaway source/target servers",

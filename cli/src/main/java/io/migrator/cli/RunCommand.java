@@ -5,6 +5,15 @@ import ch.qos.logback.classic.Logger;
 import io.migrator.core.error.ExitCode;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.migrator.core.observe.ControlServer;
+import io.migrator.core.observe.MigrationMetrics;
 import io.migrator.core.run.Migration;
 import io.migrator.core.spi.EngineConnectors;
 import io.migrator.core.spi.SourceSession;
@@ -24,8 +33,10 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "run", description = {"The worker: schema, snapshot, catch-up, streaming; resumes from durable state after any stop.",
         "SIGTERM finishes the batch in flight (its checkpoint commits with it) and exits 0; Ctrl-C exits 130.",
-        "Today: MySQL and MariaDB. The /metrics, status API and dashboard endpoint arrives with the lag capability."},
-        footer = {"", "Examples:", "  migrator run plans/mariadb-to-mariadb.yaml", "  migrator run plan.yaml -v      # debug detail on stderr"})
+        "Serves /metrics (Prometheus), /api/status, POST /api/pause|resume and the live dashboard at http://<control.listen>/.",
+        "Today: MySQL and MariaDB."},
+        footer = {"", "Examples:", "  migrator run plans/mariadb-to-mariadb.yaml", "  migrator run plan.yaml --listen 127.0.0.1:9470",
+                "  migrator run plan.yaml -v      # debug detail on stderr"})
 final class RunCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -44,8 +55,15 @@ final class RunCommand implements Callable<Integer> {
             logger.setLevel(Level.INFO); // the worker's log is its progress report
         }
         Plan plan = new PlanLoader().load(planFile);
+        Plan.Control control = plan.control();
         if (listen != null) {
-            output.progress().println("note: --listen is accepted, but the HTTP endpoint arrives with the lag and status capability");
+            try {
+                Plan.Control at = Plan.Control.parse(listen);
+                control = control.at(at.listenHost(), at.listenPort());
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--listen '" + listen + "' " + e.getMessage()
+                        + ": write host:port, e.g. 127.0.0.1:9464");
+            }
         }
         EngineConnectors connectors = EngineConnectors.discover();
         AtomicBoolean stop = new AtomicBoolean();
@@ -54,7 +72,18 @@ final class RunCommand implements Callable<Integer> {
         SignalHandlers.install(stop, exit, finished);
         try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
              TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-            new Migration(plan, source, target).run(stop);
+            Migration migration = new Migration(plan, source, target);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            registry.config().commonTags("migration", plan.name());
+            new JvmMemoryMetrics().bindTo(registry);
+            new JvmGcMetrics().bindTo(registry);
+            new JvmThreadMetrics().bindTo(registry);
+            new ProcessorMetrics().bindTo(registry);
+            new UptimeMetrics().bindTo(registry);
+            MigrationMetrics.bind(registry, migration);
+            try (ControlServer server = ControlServer.start(control, migration, registry::scrape)) {
+                migration.run(stop);
+            }
         } finally {
             finished.countDown();
         }

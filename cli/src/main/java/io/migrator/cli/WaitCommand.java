@@ -1,26 +1,148 @@
 package io.migrator.cli;
 
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Durations;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.Phase;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-@Command(name = "wait", description = "Blocks until a condition holds: a phase, lag below a duration, or validated.",
-        footer = {"", "Examples:", "  migrator wait plan.yaml --for STREAMING --timeout 30m", "  migrator wait plan.yaml --for 'lag<2s'",
+@Command(name = "wait", description = {"Blocks until a condition holds, polling the worker (or the durable state when none runs):",
+        "  PHASE            the migration reached that phase or a later one (SNAPSHOT, CATCH_UP, STREAMING, CUT_OVER...)",
+        "  lag<DURATION     a running worker measures lag below DURATION (e.g. lag<1s, lag<500ms)",
+        "  validated        the last validation passed",
+        "Exits 0 when it holds, 4 when --timeout passes first, 1 as soon as the migration FAILED (it cannot hold then)."},
+        footer = {"", "Examples:", "  migrator wait plan.yaml --for STREAMING --timeout 30m", "  migrator wait plan.yaml --for 'lag<2s' --timeout 10m",
                 "  migrator wait plan.yaml --for validated"})
 final class WaitCommand implements Callable<Integer> {
+    /** The main line, in order: waiting for one of these is satisfied by any later one. */
+    private static final List<Phase> MAIN_LINE = List.of(Phase.PREFLIGHT, Phase.SCHEMA, Phase.SNAPSHOT, Phase.CATCH_UP, Phase.STREAMING,
+            Phase.CUTTING_OVER, Phase.CUT_OVER, Phase.COMPLETED);
+
+    @Spec
+    CommandSpec spec;
+
     @Parameters(paramLabel = "PLAN", description = "The plan file.")
-    Path plan;
+    Path planFile;
 
     @Option(names = "--for", required = true, paramLabel = "PHASE|lag<DURATION|validated", description = "The condition.")
     String condition;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", description = "Give up after this long (exit 4).")
+    @Option(names = "--timeout", paramLabel = "DURATION", description = "Give up after this long (exit 4). Default: wait as long as it takes.")
     String timeout;
 
+    @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "500ms", description = "Polling interval (default: ${DEFAULT-VALUE}).")
+    String interval;
+
+    /** A parsed --for. */
+    record Condition(String text, Phase phase, Duration lagBelow, boolean validated) {
+        static Condition parse(String text) {
+            String t = text.trim();
+            if (t.equalsIgnoreCase("validated")) {
+                return new Condition(t, null, null, true);
+            }
+            if (t.toLowerCase(Locale.ROOT).startsWith("lag<")) {
+                Duration d = Durations.parse(t.substring(4));
+                return new Condition(t, null, d, false);
+            }
+            return new Condition(t, Phase.valueOf(t.toUpperCase(Locale.ROOT).replace('-', '_')), null, false);
+        }
+
+        boolean holds(MigrationStatus s) {
+            if (validated) {
+                return "passed".equals(s.validation().state());
+            }
+            if (lagBelow != null) {
+                boolean streaming = s.phase() == Phase.CATCH_UP || s.phase() == Phase.STREAMING || s.phase() == Phase.CUTTING_OVER;
+                return streaming && s.worker().running() && s.lag().seconds() != null && s.lag().seconds() * 1000 < lagBelow.toMillis();
+            }
+            int wanted = MAIN_LINE.indexOf(phase);
+            int now = MAIN_LINE.indexOf(s.phase());
+            return wanted >= 0 && now >= wanted || s.phase() == phase;
+        }
+    }
+
     @Override
-    public Integer call() {
-        throw PendingCapability.notYet("wait", "the lag and status capability");
+    public Integer call() throws InterruptedException {
+        Output output = CommandSupport.output(spec);
+        Condition wanted;
+        try {
+            wanted = Condition.parse(condition);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--for '" + condition + "' is not a condition: write a phase ("
+                    + String.join(", ", java.util.Arrays.stream(Phase.values()).map(Enum::name).toList()) + "), lag<DURATION (e.g. lag<1s) "
+                    + "or validated");
+        }
+        Duration limit = timeout == null ? null : option("--timeout", timeout);
+        long every = Math.max(50, option("--interval", interval).toMillis());
+        Plan plan = new PlanLoader().load(planFile);
+        long started = System.nanoTime();
+        long lastNote = started;
+        MigrationStatus status;
+        try (WorkerClient client = new WorkerClient(plan)) {
+            while (true) {
+                status = client.status();
+                if (wanted.holds(status)) {
+                    break;
+                }
+                if (status.phase() == Phase.FAILED && wanted.phase() != Phase.FAILED) {
+                    String why = status.error() == null ? "" : ": " + status.error().message();
+                    throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " FAILED while waiting for " + wanted.text() + why,
+                            status.error() != null && status.error().remedy() != null ? status.error().remedy()
+                                    : "fix the cause from the worker's log, then `migrator run` again");
+                }
+                long waited = System.nanoTime() - started;
+                if (limit != null && waited >= limit.toNanos()) {
+                    throw new MigratorException(ErrorCode.TIMED_OUT, "timed out after " + Durations.format(limit) + " waiting for "
+                            + wanted.text() + "; now: " + describe(status), "wait longer (--timeout), or look at `migrator status "
+                            + planFile + "` for what holds it back");
+                }
+                if (!output.json() && System.nanoTime() - lastNote > 30_000_000_000L) {
+                    output.progress().println("still waiting for " + wanted.text() + ": " + describe(status));
+                    lastNote = System.nanoTime();
+                }
+                Thread.sleep(every);
+            }
+        }
+        long millis = (System.nanoTime() - started) / 1_000_000;
+        if (output.json()) {
+            Map<String, Object> document = new LinkedHashMap<>();
+            document.put("ok", true);
+            document.put("condition", wanted.text());
+            document.put("waitedMillis", millis);
+            document.put("status", status);
+            output.out().println(io.migrator.core.observe.StatusJson.write(document));
+        } else {
+            output.out().println(wanted.text() + " holds after " + Durations.format(Duration.ofMillis(millis)) + ": " + describe(status));
+        }
+        return 0;
+    }
+
+    private Duration option(String name, String value) {
+        try {
+            return Durations.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), name + " '" + value + "' is not a duration: write e.g. 500ms, 30s, 10m");
+        }
+    }
+
+    private static String describe(MigrationStatus s) {
+        String lag = s.lag() == null || s.lag().seconds() == null ? "lag unknown" : "lag " + StatusView.seconds(s.lag().seconds());
+        String worker = s.worker() != null && s.worker().running() ? "" : ", no worker running";
+        return "phase " + s.phase() + (s.paused() ? " (paused)" : "") + ", " + lag + ", validation " + s.validation().state() + worker;
     }
 }

@@ -133,7 +133,7 @@ class MariaDbKillRestartIT {
 
     private Process start(Path plan, int round) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-jar", JAR.toString(), "run", plan.toString())
+                "-jar", JAR.toString(), "run", plan.toString(), "--listen", "127.0.0.1:0")
                 .redirectErrorStream(true)
                 .redirectOutput(new File("target/kill-worker-" + round + ".log"));
         builder.environment().put("KILL_IT_PW", source.password());

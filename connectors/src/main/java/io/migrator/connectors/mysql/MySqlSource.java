@@ -160,6 +160,83 @@ final class MySqlSource implements SourceSession {
     }
 
     /** MySQL 8.4 renamed SHOW MASTER STATUS to SHOW BINARY LOG STATUS. */
+    private volatile long expireSeconds = -1;
+    private volatile long expireReadAt;
+
+    /**
+     * Binlog bytes from the applied position to the head: the rest of the applied file, every file after it, and the
+     * head file up to its position (SHOW BINARY LOGS sizes). The retention headroom is the purge age
+     * (binlog_expire_logs_seconds, else expire_logs_days) minus the age of the oldest change still needed: a file is
+     * purged only after its last write is that old, and the needed file was last written no earlier than that change.
+     */
+    @Override
+    public java.util.Optional<io.migrator.core.spi.SourceLogStatus> logStatus(SourcePosition applied, long neededSinceMillis) {
+        BinlogPosition at = BinlogPosition.parse(applied);
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            String headFile;
+            long headPos;
+            try (ResultSet rs = binlogStatus(st)) {
+                if (!rs.next()) {
+                    return java.util.Optional.empty();
+                }
+                headFile = rs.getString(1);
+                headPos = rs.getLong(2);
+            }
+            long bytes = 0;
+            boolean counting = false;
+            boolean found = false;
+            if (at.file().equals(headFile)) {
+                bytes = Math.max(0, headPos - at.pos());
+                found = true;
+            } else {
+                try (ResultSet rs = st.executeQuery("SHOW BINARY LOGS")) {
+                    while (rs.next()) {
+                        String file = rs.getString(1);
+                        long size = rs.getLong(2);
+                        if (file.equals(at.file())) {
+                            found = true;
+                            counting = true;
+                            bytes += Math.max(0, size - at.pos());
+                        } else if (file.equals(headFile)) {
+                            bytes += headPos;
+                            counting = false;
+                        } else if (counting || !found && file.compareTo(at.file()) > 0 && file.compareTo(headFile) < 0) {
+                            bytes += size;
+                            counting = true;
+                        }
+                    }
+                }
+            }
+            long now = System.currentTimeMillis();
+            if (expireSeconds < 0 || now - expireReadAt > 60_000) {
+                expireSeconds = expireSeconds(st);
+                expireReadAt = now;
+            }
+            Double headroom = !found ? Double.valueOf(0) : expireSeconds <= 0 ? null
+                    : Double.valueOf(Math.max(0, expireSeconds - (now - neededSinceMillis) / 1000.0));
+            return java.util.Optional.of(new io.migrator.core.spi.SourceLogStatus(bytes, headroom,
+                    BinlogPosition.of(headFile, headPos, null).toSourcePosition().text()));
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the source binlog position", e);
+        }
+    }
+
+    private static long expireSeconds(Statement st) throws SQLException {
+        long seconds = 0;
+        long days = 0;
+        try (ResultSet rs = st.executeQuery("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days')")) {
+            while (rs.next()) {
+                double value = Double.parseDouble(rs.getString(2));
+                if (rs.getString(1).equalsIgnoreCase("binlog_expire_logs_seconds")) {
+                    seconds = (long) value;
+                } else {
+                    days = (long) (value * 86_400);
+                }
+            }
+        }
+        return seconds > 0 ? seconds : days;
+    }
+
     private static ResultSet binlogStatus(Statement st) throws SQLException {
         try {
             return st.executeQuery("SHOW MASTER STATUS");

@@ -86,6 +86,9 @@ final class MySqlTarget implements TargetSession {
                         start == null ? null : new SourcePosition(start), rs.getTimestamp(3).toInstant(), rs.getString(4)));
             }
         } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty(); // never prepared: no migration has run against this target yet
+            }
             throw MySqlErrors.translate("reading the migration state", e);
         }
     }
@@ -256,6 +259,70 @@ final class MySqlTarget implements TargetSession {
         }
     }
 
+    /** ER_NO_SUCH_TABLE or ER_BAD_DB_ERROR on the bookkeeping schema: nothing was ever recorded here. */
+    private static boolean noBookkeeping(SQLException e) {
+        return e.getErrorCode() == 1146 || e.getErrorCode() == 1049;
+    }
+
+    @Override
+    public List<MigrationState> journal() {
+        List<MigrationState> entries = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT phase, at, detail FROM migrator.journal WHERE migration = ? ORDER BY id")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    entries.add(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)), null, rs.getTimestamp(2).toInstant(),
+                            rs.getString(3)));
+                }
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return List.of();
+            }
+            throw MySqlErrors.translate("reading the migration journal", e);
+        }
+        return entries;
+    }
+
+    @Override
+    public List<ChunkProgress> allChunks() {
+        List<ChunkProgress> chunks = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT table_name, chunk, done, rows_copied "
+                + "FROM migrator.chunks WHERE migration = ? ORDER BY table_name, chunk")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    // bounds are not needed for progress; leave them out of the read
+                    chunks.add(new ChunkProgress(new TableId(plan.source().database(), rs.getString(1)), new Chunk(rs.getInt(2), null, null),
+                            rs.getBoolean(3), rs.getLong(4)));
+                }
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return List.of();
+            }
+            throw MySqlErrors.translate("reading the chunk plans", e);
+        }
+        return chunks;
+    }
+
+    @Override
+    public long appliedEvents() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT events FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return 0;
+            }
+            throw MySqlErrors.translate("reading the checkpoint", e);
+        }
+    }
+
     @Override
     public Optional<SourcePosition> checkpoint() {
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
@@ -265,6 +332,9 @@ final class MySqlTarget implements TargetSession {
                 return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
             }
         } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
             throw MySqlErrors.translate("reading the checkpoint", e);
         }
     }

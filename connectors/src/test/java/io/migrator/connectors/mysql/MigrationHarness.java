@@ -58,8 +58,8 @@ final class MigrationHarness implements AutoCloseable {
         while (System.currentTimeMillis() < deadline) {
             assertThat(failure.get()).as("migration failure").isNull();
             MigrationStatus status = migration.status();
-            if (!status.position().isEmpty() && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)) {
-                BinlogPosition applied = BinlogPosition.parse(new SourcePosition(status.position()));
+            if (!status.applied().position().isEmpty() && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)) {
+                BinlogPosition applied = BinlogPosition.parse(new SourcePosition(status.applied().position()));
                 int file = applied.file().compareTo(goal.file());
                 if (file > 0 || file == 0 && applied.pos() >= goal.pos()) {
                     return;

@@ -37,9 +37,36 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
     }
 
     /** Where the worker serves /metrics, the status and control API and the dashboard. */
-    public record Control(String listenHost, int listenPort) {
+    public record Control(String listenHost, int listenPort, Secret token) {
+        public Control {
+            token = token == null ? Secret.NONE : token;
+        }
+
+        public Control(String listenHost, int listenPort) {
+            this(listenHost, listenPort, Secret.NONE);
+        }
+
         public String listen() {
-            return listenHost + ":" + listenPort;
+            return (listenHost.contains(":") ? "[" + listenHost + "]" : listenHost) + ":" + listenPort;
+        }
+
+        /** Parses {@code host:port} ({@code [v6]:port} too); IllegalArgumentException says what is wrong. */
+        public static Control parse(String text) {
+            return PlanBinder.parseListen(text);
+        }
+
+        /** The same endpoint on another address (from {@code migrator run --listen}). */
+        public Control at(String host, int port) {
+            return new Control(host, port, token);
+        }
+
+        /** Loopback only: 127.0.0.0/8, ::1 and localhost. Anything else needs a token. */
+        public boolean loopback() {
+            return isLoopback(listenHost);
+        }
+
+        public static boolean isLoopback(String host) {
+            return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1");
         }
     }
 }

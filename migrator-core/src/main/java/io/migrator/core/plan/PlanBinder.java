@@ -195,12 +195,19 @@ final class PlanBinder {
             return top.entries().containsKey("control") ? null : new Plan.Control("127.0.0.1", 9464);
         }
         rejectUnknownKeys(section.get(), "control", "control");
+        Secret token = string(section.get(), "token", "control").map(Secret::of).orElse(Secret.NONE);
         Optional<String> listen = string(section.get(), "listen", "control");
         if (listen.isEmpty()) {
-            return new Plan.Control("127.0.0.1", 9464);
+            return new Plan.Control("127.0.0.1", 9464, token);
         }
         try {
-            return parseListen(listen.get());
+            Plan.Control control = parseListen(listen.get());
+            if (!control.loopback() && token.isEmpty()) {
+                problem(valueMark(section.get(), "listen"), "control.listen " + listen.get() + " is reachable from other hosts, "
+                        + "and the control API can pause the migration", "set control.token: ${env:MIGRATOR_TOKEN} (clients send it as "
+                        + "'Authorization: Bearer ...'), or listen on 127.0.0.1");
+            }
+            return new Plan.Control(control.listenHost(), control.listenPort(), token);
         } catch (IllegalArgumentException e) {
             problem(valueMark(section.get(), "listen"), "control.listen '" + listen.get() + "' " + e.getMessage(),
                     "write host:port, e.g. 127.0.0.1:9464");
@@ -208,7 +215,7 @@ final class PlanBinder {
         }
     }
 
-    static Plan.Control parseListen(String text) {
+    public static Plan.Control parseListen(String text) {
         int colon = text.lastIndexOf(':');
         if (colon <= 0 || colon == text.length() - 1) {
             throw new IllegalArgumentException("is not host:port");
@@ -223,8 +230,8 @@ final class PlanBinder {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("has a port that is not a number");
         }
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("has a port outside 1..65535");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("has a port outside 0..65535 (0: any free port)");
         }
         return new Plan.Control(host, port);
     }

@@ -59,11 +59,15 @@ public final class PlanSettings {
     public static final Setting CONTROL = new Setting("control", "section", "defaults below",
             "The worker's HTTP endpoint: /metrics, /api/status, control API and dashboard.");
     public static final Setting CONTROL_LISTEN = new Setting("control.listen", "`host:port`", "`127.0.0.1:9464`",
-            "Where `migrator run` listens; `migrator run --listen` overrides it.");
+            "Where `migrator run` listens; `migrator run --listen` overrides it. An address other than loopback needs `control.token`.");
+    public static final Setting CONTROL_TOKEN = new Setting("control.token", "secret (`${env:X}`, `${file:path}`)", "none",
+            "Bearer token every request must carry (`Authorization: Bearer ...`; the dashboard takes it as `/#token=...`). "
+                    + "Required when `control.listen` is not loopback; `status`, `wait`, `pause` and `resume` send it.");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
-            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN);
+            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN,
+            CONTROL_TOKEN);
 
     private PlanSettings() {
     }

@@ -40,11 +40,31 @@ public final class Migration {
     private final Retry retry = new Retry(10, Duration.ofMillis(200));
     private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
     private final AtomicLong appliedEvents = new AtomicLong();
+    private final AtomicLong appliedBatches = new AtomicLong();
     private final AtomicLong lastSourceMillis = new AtomicLong();
     private final AtomicReference<String> position = new AtomicReference<>("");
     private volatile SnapshotCoordinator snapshot;
     private volatile int tablesTotal;
     private volatile SourcePosition startPosition;
+
+    // ---- what status, metrics and the dashboard read ----
+    private final Instant startedAt = Instant.now();
+    private final AtomicBoolean paused = new AtomicBoolean();
+    private final AtomicLong inFlightEvents = new AtomicLong();
+    private final List<MigrationStatus.PhaseEntry> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final io.migrator.core.observe.History history = new io.migrator.core.observe.History(900);
+    private final io.migrator.core.observe.Rate eventRate = new io.migrator.core.observe.Rate();
+    private final io.migrator.core.observe.Rate rowRate = new io.migrator.core.observe.Rate();
+    private final io.migrator.core.observe.Rate closingRate = new io.migrator.core.observe.Rate();
+    private final java.util.Map<String, AtomicLong> errors = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile List<TableDef> tables = List.of();
+    private volatile List<io.migrator.core.snapshot.ChunkProgress> storedChunks = List.of();
+    private volatile long snapshotStartedMillis;
+    private volatile io.migrator.core.spi.SourceLogStatus logStatus;
+    private volatile MigrationStatus.Problem error;
+    private volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
+    private volatile String listen;
+    private volatile Thread sampler;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         this.plan = plan;
@@ -52,13 +72,186 @@ public final class Migration {
         this.target = target;
     }
 
-    public MigrationStatus status() {
+    public Plan plan() {
+        return plan;
+    }
+
+    public Retry retry() {
+        return retry;
+    }
+
+    /** Stops the copy and the applier at their next batch; the stream's backlog stays in the source's log. */
+    public void pause() {
+        if (!paused.getAndSet(true)) {
+            LOG.info("paused: the copy and the applier wait; lag grows until resume");
+        }
+    }
+
+    public void resume() {
+        if (paused.getAndSet(false)) {
+            LOG.info("resumed");
+        }
+    }
+
+    public boolean paused() {
+        return paused.get();
+    }
+
+    /** The address the control server listens on, shown in status. */
+    public void servedAt(String listen) {
+        this.listen = listen;
+    }
+
+    /** The result of the last validation (the validator sets it). */
+    public void validation(MigrationStatus.Validation validation) {
+        this.validation = validation;
+    }
+
+    public io.migrator.core.observe.History history() {
+        return history;
+    }
+
+    public long appliedEvents() {
+        return appliedEvents.get();
+    }
+
+    public long appliedBatches() {
+        return appliedBatches.get();
+    }
+
+    public long rowsCopied() {
         SnapshotCoordinator s = snapshot;
+        return s != null ? s.rowsCopied() : storedChunks.stream().filter(c -> c.done()).mapToLong(c -> c.rows()).sum();
+    }
+
+    /** Failures that stopped the worker, by error code (metrics). */
+    public java.util.Map<String, Long> errorsByCode() {
+        java.util.Map<String, Long> copy = new java.util.TreeMap<>();
+        errors.forEach((code, n) -> copy.put(code, n.get()));
+        return copy;
+    }
+
+    public MigrationStatus status() {
         Phase p = phase.get();
-        int done = s == null ? (p.ordinal() > Phase.SNAPSHOT.ordinal() && p != Phase.FAILED ? tablesTotal : 0) : s.tablesDone(tablesTotal);
-        long lag = lastSourceMillis.get() == 0 ? -1 : Math.max(0, System.currentTimeMillis() - lastSourceMillis.get());
-        return new MigrationStatus(plan.name(), p, done, tablesTotal, s == null ? 0 : s.rowsCopied(), appliedEvents.get(),
-                position.get(), lag, retry.retries());
+        long now = System.currentTimeMillis();
+        MigrationStatus.Snapshot snap = snapshotStatus(p);
+        Double lagSeconds = lagSeconds(p, now);
+        io.migrator.core.spi.SourceLogStatus log = logStatus;
+        Long bytes = log == null ? null : log.bytesBehind();
+        Double eta = null;
+        if (bytes != null && (p == Phase.CATCH_UP || p == Phase.STREAMING)) {
+            Double closing = closingRate.value();
+            boolean caughtUp = bytes == 0 || lagSeconds != null && lagSeconds * 1000 < STREAMING_LAG_MILLIS;
+            if (caughtUp) {
+                eta = 0.0;
+            } else if (closing != null && closing > 0 && !paused.get()) {
+                eta = bytes / closing;
+            }
+        }
+        Double headroom = log == null ? null : log.retentionHeadroomSeconds();
+        MigrationStatus.Lag lag = new MigrationStatus.Lag(lagSeconds, inFlightEvents.get(), bytes, eta, headroom);
+        Double events = eventRate.value();
+        Double rows = rowRate.value();
+        boolean ready = p == Phase.STREAMING && !paused.get() && lagSeconds != null
+                && lagSeconds * 1000 < plan.cutover().maxDowntime().toMillis() / 2.0
+                && !"mismatch".equals(validation.state());
+        return new MigrationStatus(plan.name(), p, paused.get(), new MigrationStatus.Worker(true, listen, startedAt.toString()),
+                lag, snap, new MigrationStatus.Applied(appliedEvents.get(), position.get(), events),
+                new MigrationStatus.Throughput(rows, events), validation, ready, List.copyOf(phases), error, retry.retries(),
+                Instant.ofEpochMilli(now).toString());
+    }
+
+    private Double lagSeconds(Phase p, long now) {
+        long applied = lastSourceMillis.get();
+        if (applied > 0) {
+            return Math.max(0, now - applied) / 1000.0;
+        }
+        if ((p == Phase.SNAPSHOT || p == Phase.CATCH_UP) && snapshotStartedMillis > 0) {
+            return Math.max(0, now - snapshotStartedMillis) / 1000.0; // nothing applied yet: behind since P0
+        }
+        return null;
+    }
+
+    private MigrationStatus.Snapshot snapshotStatus(Phase p) {
+        SnapshotCoordinator s = snapshot;
+        java.util.Map<String, List<io.migrator.core.snapshot.ChunkProgress>> stored = new java.util.HashMap<>();
+        for (io.migrator.core.snapshot.ChunkProgress c : storedChunks) {
+            stored.computeIfAbsent(c.table().name(), k -> new java.util.ArrayList<>()).add(c);
+        }
+        boolean copied = p.ordinal() > Phase.SNAPSHOT.ordinal() && p != Phase.FAILED && p != Phase.PAUSED;
+        List<MigrationStatus.TableProgress> rows = new java.util.ArrayList<>();
+        long copiedRows = 0;
+        long estimated = 0;
+        int done = 0;
+        for (TableDef table : tables) {
+            SnapshotCoordinator.TableCounts counts = s == null ? null : s.table(table.id());
+            long tableRows;
+            int chunksDone;
+            int chunksTotal;
+            if (counts != null) {
+                tableRows = counts.rows();
+                chunksDone = counts.chunksDone();
+                chunksTotal = counts.chunksTotal();
+            } else {
+                List<io.migrator.core.snapshot.ChunkProgress> chunks = stored.getOrDefault(table.id().name(), List.of());
+                tableRows = chunks.stream().filter(c -> c.done()).mapToLong(c -> c.rows()).sum();
+                chunksDone = (int) chunks.stream().filter(c -> c.done()).count();
+                chunksTotal = chunks.size();
+            }
+            boolean tableDone = copied || chunksTotal > 0 && chunksDone == chunksTotal;
+            long tableEstimate = tableDone ? tableRows : Math.max(table.estimatedRows(), tableRows);
+            rows.add(new MigrationStatus.TableProgress(table.id().toString(), tableRows, tableEstimate, chunksDone, chunksTotal, tableDone));
+            copiedRows += tableRows;
+            estimated += tableEstimate;
+            done += tableDone ? 1 : 0;
+        }
+        return new MigrationStatus.Snapshot(done, tables.isEmpty() ? tablesTotal : tables.size(), copiedRows, estimated, rows);
+    }
+
+    /** Once a second: source log distance, rates, the history the dashboard draws. */
+    private void sample() {
+        long nanos = System.nanoTime();
+        Phase p = phase.get();
+        if (p == Phase.SNAPSHOT || p == Phase.CATCH_UP || p == Phase.STREAMING) {
+            String applied = position.get();
+            SourcePosition at = !applied.isEmpty() ? new SourcePosition(applied) : startPosition;
+            if (at != null) {
+                long neededSince = lastSourceMillis.get() > 0 ? lastSourceMillis.get() : snapshotStartedMillis;
+                try {
+                    io.migrator.core.spi.SourceLogStatus log = source.logStatus(at, neededSince > 0 ? neededSince : System.currentTimeMillis())
+                            .orElse(null);
+                    logStatus = log;
+                    if (log != null) {
+                        closingRate.update(-log.bytesBehind(), nanos);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.debug("could not read the source log position: {}", e.toString());
+                }
+            }
+        }
+        eventRate.update(appliedEvents.get(), nanos);
+        rowRate.update(rowsCopied(), nanos);
+        MigrationStatus status = status();
+        io.migrator.core.spi.SourceLogStatus log = logStatus;
+        history.add(new io.migrator.core.observe.History.Sample(Instant.now().getEpochSecond(), status.lag().seconds(),
+                log == null ? null : log.bytesBehind(), status.throughput().eventsPerSecond(), status.throughput().rowsPerSecond()));
+    }
+
+    private void startSampler(AtomicBoolean stop) {
+        Thread t = new Thread(() -> {
+            MDC.put("migration", plan.name());
+            while (!stop.get() && !Thread.currentThread().isInterrupted()) {
+                try {
+                    sample();
+                } catch (RuntimeException e) {
+                    LOG.debug("status sample failed: {}", e.toString());
+                }
+                sleep(1000);
+            }
+        }, "status-sampler");
+        t.setDaemon(true);
+        t.start();
+        sampler = t;
     }
 
     /** Runs until {@code stop} is set or a failure; returns normally when stopped. */
@@ -67,22 +260,33 @@ public final class Migration {
         try {
             target.prepare();
             MigrationState state = target.loadState().orElse(null);
+            for (MigrationState entry : target.journal()) {
+                phases.add(new MigrationStatus.PhaseEntry(entry.phase(), entry.updatedAt().toString(), entry.detail()));
+                if (entry.phase() == Phase.SNAPSHOT) {
+                    snapshotStartedMillis = entry.updatedAt().toEpochMilli();
+                }
+            }
+            storedChunks = target.allChunks();
+            appliedEvents.set(target.appliedEvents());
             if (state != null) {
                 LOG.info("resuming migration {} in phase {}", plan.name(), state.phase());
                 phase.set(state.phase() == Phase.FAILED ? resumePhase(state) : state.phase());
                 startPosition = state.startPosition();
             }
             List<TableDef> tables = source.tables(plan.tables());
+            this.tables = tables;
             tablesTotal = tables.size();
+            startSampler(stop);
             if (state == null || phase.get() == Phase.PREFLIGHT || phase.get() == Phase.SCHEMA) {
                 move(Phase.SCHEMA, null, "creating target tables");
                 createSchema(tables);
                 // P0: taken after the target tables exist and before any row is read (rule 1).
                 startPosition = source.currentPosition();
+                snapshotStartedMillis = System.currentTimeMillis();
                 move(Phase.SNAPSHOT, startPosition, "start position " + startPosition.text());
             }
             if (phase.get() == Phase.SNAPSHOT) {
-                snapshot = new SnapshotCoordinator(source, target, plan.snapshot(), retry);
+                snapshot = new SnapshotCoordinator(source, target, plan.snapshot(), retry, () -> paused.get() && !stop.get());
                 if (!snapshot.copy(tables, stop)) {
                     return;
                 }
@@ -100,6 +304,10 @@ public final class Migration {
             fail(e);
             throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " failed: " + e, null, e);
         } finally {
+            Thread t = sampler;
+            if (t != null) {
+                t.interrupt();
+            }
             MDC.remove("migration");
         }
     }
@@ -224,9 +432,14 @@ public final class Migration {
                 MDC.put("migration", migration);
                 try {
                     while (!stop.get() && failure == null) {
+                        if (paused.get()) {
+                            Thread.sleep(100);
+                            continue;
+                        }
                         Work work = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
                         if (work != null) {
                             apply(work.batch(), work.coalesced());
+                            inFlightEvents.addAndGet(-work.batch().changes().size());
                         }
                     }
                 } catch (InterruptedException e) {
@@ -253,6 +466,7 @@ public final class Migration {
             if (stop.get()) {
                 throw new InterruptedException("stopping");
             }
+            inFlightEvents.addAndGet(batch.changes().size());
             List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
             target.prefetch(coalesced);
             while (!queue.offer(new Work(batch, coalesced), 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
@@ -302,6 +516,7 @@ public final class Migration {
         LOG.debug("applied {} changes ({} after coalescing) in {} ms", batch.changes().size(), coalesced.size(),
                 (System.nanoTime() - started) / 1_000_000);
         appliedEvents.addAndGet(batch.changes().size());
+        appliedBatches.incrementAndGet();
         if (batch.sourceMillis() > 0) {
             lastSourceMillis.accumulateAndGet(batch.sourceMillis(), Math::max);
         }
@@ -313,14 +528,21 @@ public final class Migration {
         if (current != next && !current.canMoveTo(next) && current != Phase.PREFLIGHT) {
             throw new IllegalStateException("phase " + current + " cannot move to " + next);
         }
-        target.saveState(new MigrationState(plan.name(), next, start, Instant.now(), why));
+        Instant at = Instant.now();
+        target.saveState(new MigrationState(plan.name(), next, start, at, why));
         phase.set(next);
+        phases.add(new MigrationStatus.PhaseEntry(next, at.toString(), why));
         LOG.info("phase {} -> {} ({})", current, next, why);
     }
 
     private void fail(Exception e) {
         Phase current = phase.get();
         phase.set(Phase.FAILED);
+        MigratorException m = e instanceof MigratorException me ? me : null;
+        String code = m == null ? ErrorCode.INTERNAL.name() : m.code().name();
+        error = new MigrationStatus.Problem(code, e.getMessage(), m == null ? null : m.remedy());
+        errors.computeIfAbsent(code.toLowerCase(java.util.Locale.ROOT), k -> new AtomicLong()).incrementAndGet();
+        phases.add(new MigrationStatus.PhaseEntry(Phase.FAILED, Instant.now().toString(), "failed in " + current.name() + ": " + e.getMessage()));
         try {
             target.saveState(new MigrationState(plan.name(), Phase.FAILED, startPosition, Instant.now(),
                     "failed in " + current.name() + ": " + e.getMessage()));

@@ -1,6 +1,61 @@
 package io.migrator.core.run;
 
-/** A point-in-time view of a running migration, for status, metrics and tests. */
-public record MigrationStatus(String name, Phase phase, int tablesDone, int tablesTotal, long rowsCopied,
-                              long appliedEvents, String position, long lagMillis, long retries) {
+import java.util.List;
+
+/**
+ * A point-in-time view of a migration: what {@code /api/status}, {@code migrator status -o json}, the dashboard
+ * and the metrics show. The field names are the CLI.md contract ({@code name, phase, lag.seconds, lag.events,
+ * snapshot.tablesDone, snapshot.tablesTotal, snapshot.rowsCopied, applied.events, applied.position,
+ * validation.state, validation.mismatches, cutoverReady}); everything else extends it. Numbers that are not
+ * known are null, never a made-up zero. Times are ISO-8601 UTC text.
+ */
+public record MigrationStatus(String name, Phase phase, boolean paused, Worker worker, Lag lag, Snapshot snapshot,
+                              Applied applied, Throughput throughput, Validation validation, boolean cutoverReady,
+                              List<PhaseEntry> phases, Problem error, long retries, String updatedAt) {
+    public MigrationStatus {
+        phases = phases == null ? List.of() : List.copyOf(phases);
+    }
+
+    /** Whether a worker serves this status ({@code running}) or it was read from the durable state on the target. */
+    public record Worker(boolean running, String listen, String startedAt) {
+    }
+
+    /**
+     * How far the target is behind. {@code seconds}: now minus the source commit time of the last applied event
+     * (heartbeats keep it true on an idle source; during the copy, the time since the start position was taken).
+     * {@code events}: change events read from the source and not yet committed on the target. {@code bytes}: the
+     * source log not yet applied (binlog, WAL, replication offset). {@code etaSeconds}: time to catch up at the
+     * current closing rate (null when the gap is not closing). {@code retentionHeadroomSeconds}: at least how long
+     * until the source may purge log the migration still needs (null: the source does not purge by age, or unknown).
+     */
+    public record Lag(Double seconds, Long events, Long bytes, Double etaSeconds, Double retentionHeadroomSeconds) {
+    }
+
+    public record Snapshot(int tablesDone, int tablesTotal, long rowsCopied, long rowsEstimated, List<TableProgress> tables) {
+        public Snapshot {
+            tables = tables == null ? List.of() : List.copyOf(tables);
+        }
+    }
+
+    public record TableProgress(String table, long rowsCopied, long rowsEstimated, int chunksDone, int chunksTotal, boolean done) {
+    }
+
+    public record Applied(long events, String position, Double eventsPerSecond) {
+    }
+
+    public record Throughput(Double rowsPerSecond, Double eventsPerSecond) {
+    }
+
+    /** The last validation: state {@code never}, {@code running}, {@code passed} or {@code mismatch}. */
+    public record Validation(String state, long mismatches, Double parityPercent, String lastRunAt) {
+        public static Validation never() {
+            return new Validation("never", 0, null, null);
+        }
+    }
+
+    public record PhaseEntry(Phase phase, String at, String detail) {
+    }
+
+    public record Problem(String code, String message, String remedy) {
+    }
 }

@@ -14,6 +14,7 @@ public final class Retry {
     private final int attempts;
     private final Duration firstBackoff;
     private final AtomicLong retries = new AtomicLong();
+    private final java.util.Map<String, AtomicLong> byKind = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Retry(int attempts, Duration firstBackoff) {
         this.attempts = attempts;
@@ -22,6 +23,13 @@ public final class Retry {
 
     public long retries() {
         return retries.get();
+    }
+
+    /** Retries so far by kind (the error code of what failed), for metrics. */
+    public java.util.Map<String, Long> retriesByKind() {
+        java.util.Map<String, Long> copy = new java.util.TreeMap<>();
+        byKind.forEach((kind, n) -> copy.put(kind, n.get()));
+        return copy;
     }
 
     public <T> T call(String what, Supplier<T> work) {
@@ -34,6 +42,7 @@ public final class Retry {
                     throw e;
                 }
                 retries.incrementAndGet();
+                byKind.computeIfAbsent(e.code().name().toLowerCase(java.util.Locale.ROOT), k -> new AtomicLong()).incrementAndGet();
                 LOG.warn("{} failed (attempt {} of {}), retrying in {} ms: {}", what, attempt, attempts, backoff, e.getMessage());
                 try {
                     Thread.sleep(backoff);

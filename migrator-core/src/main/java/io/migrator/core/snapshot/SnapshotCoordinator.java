@@ -37,13 +37,45 @@ public final class SnapshotCoordinator {
     private final Map<TableId, Integer> chunksLeft = new ConcurrentHashMap<>();
     private final Throttler throttler;
 
+    private final Map<TableId, TableCounts> perTable = new ConcurrentHashMap<>();
+
+    /** Per-table progress for status and metrics: rows and chunks done of the planned chunks. */
+    public static final class TableCounts {
+        private final AtomicLong rows = new AtomicLong();
+        private final java.util.concurrent.atomic.AtomicInteger chunksDone = new java.util.concurrent.atomic.AtomicInteger();
+        private volatile int chunksTotal;
+
+        public long rows() {
+            return rows.get();
+        }
+
+        public int chunksDone() {
+            return chunksDone.get();
+        }
+
+        public int chunksTotal() {
+            return chunksTotal;
+        }
+    }
+
     public SnapshotCoordinator(SourceSession source, TargetSession target, io.migrator.core.plan.Plan.Snapshot settings, Retry retry) {
+        this(source, target, settings, retry, () -> false);
+    }
+
+    /** {@code hold}: while true, workers wait before their next batch (pause). */
+    public SnapshotCoordinator(SourceSession source, TargetSession target, io.migrator.core.plan.Plan.Snapshot settings, Retry retry,
+                               java.util.function.BooleanSupplier hold) {
         this.source = source;
         this.target = target;
         this.parallelism = settings.parallelism();
         this.chunkRows = settings.chunkRows();
         this.retry = retry;
-        this.throttler = new Throttler(settings.maxRowsPerSecond(), settings.maxSourceThreadsRunning(), source);
+        this.throttler = new Throttler(settings.maxRowsPerSecond(), settings.maxSourceThreadsRunning(), source, hold);
+    }
+
+    /** Progress of a table the copy knows (planned in this run), or null. */
+    public TableCounts table(TableId table) {
+        return perTable.get(table);
     }
 
     public long throttledMillis() {
@@ -71,9 +103,13 @@ public final class SnapshotCoordinator {
                 progress = target.chunks(table.id());
             }
             int left = 0;
+            TableCounts counts = perTable.computeIfAbsent(table.id(), t -> new TableCounts());
+            counts.chunksTotal = progress.size();
             for (ChunkProgress p : progress) {
                 if (p.done()) {
                     rowsCopied.addAndGet(p.rows());
+                    counts.rows.addAndGet(p.rows());
+                    counts.chunksDone.incrementAndGet();
                 } else {
                     todo.add(new Work(table, p.chunk()));
                     left++;
@@ -139,6 +175,11 @@ public final class SnapshotCoordinator {
             });
             writer.commit(rows);
             rowsCopied.addAndGet(rows);
+            TableCounts counts = perTable.get(table.id());
+            if (counts != null) {
+                counts.rows.addAndGet(rows);
+                counts.chunksDone.incrementAndGet();
+            }
         }
     }
 }

@@ -18,11 +18,24 @@ public final class Throttler {
     private final long startNanos = System.nanoTime();
     private final AtomicLong rows = new AtomicLong();
     private final AtomicLong waitedMillis = new AtomicLong();
+    private final java.util.function.BooleanSupplier hold;
 
     public Throttler(long maxRowsPerSecond, int maxThreadsRunning, SourceSession source) {
+        this(maxRowsPerSecond, maxThreadsRunning, source, () -> false);
+    }
+
+    /** {@code hold}: while true (the migration is paused), every worker waits at its next batch or chunk. */
+    public Throttler(long maxRowsPerSecond, int maxThreadsRunning, SourceSession source, java.util.function.BooleanSupplier hold) {
         this.maxRowsPerSecond = maxRowsPerSecond;
         this.maxThreadsRunning = maxThreadsRunning;
         this.source = source;
+        this.hold = hold;
+    }
+
+    private void holdWhilePaused() throws InterruptedException {
+        while (hold.getAsBoolean()) {
+            Thread.sleep(100);
+        }
     }
 
     public long waitedMillis() {
@@ -31,6 +44,7 @@ public final class Throttler {
 
     /** Called with each batch read: sleeps as long as the copy is ahead of its rate. */
     public void rowsRead(int count) throws InterruptedException {
+        holdWhilePaused();
         if (maxRowsPerSecond <= 0) {
             return;
         }
@@ -46,6 +60,7 @@ public final class Throttler {
 
     /** Called before each chunk: waits while the source runs more threads than allowed. */
     public void beforeChunk() throws InterruptedException {
+        holdWhilePaused();
         if (maxThreadsRunning <= 0) {
             return;
         }

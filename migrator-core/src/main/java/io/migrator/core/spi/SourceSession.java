@@ -32,6 +32,15 @@ public interface SourceSession extends AutoCloseable {
         return -1;
     }
 
+    /**
+     * How far the source's log is ahead of {@code applied}, and how long it keeps what is still needed;
+     * {@code neededSinceMillis} is the source time of the oldest change the migration still needs. Empty when
+     * the engine cannot tell (or lacks the privilege); called about once a second, so it must be cheap.
+     */
+    default java.util.Optional<SourceLogStatus> logStatus(SourcePosition applied, long neededSinceMillis) {
+        return java.util.Optional.empty();
+    }
+
     @Override
     void close();
 

@@ -63,6 +63,21 @@ public interface TargetSession extends AutoCloseable {
     default void prefetch(List<RowChange> changes) {
     }
 
+    /** Every phase change of this migration, oldest first (the journal). */
+    default List<MigrationState> journal() {
+        return List.of();
+    }
+
+    /** The chunk plans of every table of this migration, with done marks. */
+    default List<ChunkProgress> allChunks() {
+        return List.of();
+    }
+
+    /** Change events applied so far, as committed with the checkpoint. */
+    default long appliedEvents() {
+        return 0;
+    }
+
     /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
     void applyDdl(String statement);
 

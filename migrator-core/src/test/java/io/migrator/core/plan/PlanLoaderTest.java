@@ -218,4 +218,24 @@ class PlanLoaderTest {
         Plan plan = parse(VALID.replace("  port: 13306\n", "").replace("  port: 13307\n", "").replace("host: 127.0.0.1\n  user: migrator\n  password: ${env:TARGET", "host: 10.0.0.2\n  user: migrator\n  password: ${env:TARGET"));
         assertThat(plan.source().port()).isEqualTo(3306);
     }
+
+    @Test
+    void aControlEndpointBeyondLoopbackNeedsAToken() {
+        List<PlanProblem> problems = problems(VALID + "control:\n  listen: 0.0.0.0:9464\n");
+        assertThat(problems).hasSize(1);
+        assertThat(problems.get(0).message()).contains("0.0.0.0:9464").contains("reachable from other hosts");
+        assertThat(problems.get(0).remedy()).contains("control.token");
+
+        Plan withToken = parse(VALID + "control:\n  listen: 0.0.0.0:9464\n  token: ${env:SOURCE_PASSWORD}\n");
+        assertThat(withToken.control().token().reveal()).isEqualTo("s3cret-source");
+        assertThat(withToken.control().toString()).doesNotContain("s3cret");
+        assertThat(withToken.control().loopback()).isFalse();
+
+        Plan local = parse(VALID);
+        assertThat(local.control().listen()).isEqualTo("127.0.0.1:9464");
+        assertThat(local.control().loopback()).isTrue();
+        assertThat(local.control().token().isEmpty()).isTrue();
+        assertThat(Plan.Control.parse("[::1]:0").loopback()).isTrue();
+        assertThatThrownBy(() -> Plan.Control.parse("localhost")).hasMessageContaining("host:port");
+    }
 }

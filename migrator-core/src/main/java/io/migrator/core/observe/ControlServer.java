@@ -1,0 +1,179 @@
+package io.migrator.core.observe;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.run.Migration;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's HTTP endpoint, on loopback by default: {@code /metrics} (Prometheus text), {@code /api/status},
+ * {@code /api/history}, {@code POST /api/pause|resume}, the dashboard at {@code /} and its chart library from the
+ * WebJar. With a token configured every request must carry {@code Authorization: Bearer TOKEN}.
+ */
+public final class ControlServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
+    private static final String DASHBOARD = "io/migrator/core/observe/dashboard/index.html";
+    private static final String WEBJARS = "META-INF/resources/webjars/";
+
+    private final HttpServer server;
+    private final ExecutorService executor;
+    private final Migration migration;
+    private final Supplier<String> scrape;
+    private final byte[] token;
+
+    private ControlServer(HttpServer server, Migration migration, Supplier<String> scrape, String token) {
+        this.server = server;
+        this.migration = migration;
+        this.scrape = scrape;
+        this.token = token == null || token.isEmpty() ? null : token.getBytes(StandardCharsets.UTF_8);
+        this.executor = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "control-http");
+            t.setDaemon(true);
+            return t;
+        });
+        server.setExecutor(executor);
+        server.createContext("/", this::handle);
+    }
+
+    /** Binds and starts; a port in use is a precondition failure naming the setting to change. */
+    public static ControlServer start(Plan.Control control, Migration migration, Supplier<String> scrape) {
+        if (!control.loopback() && control.token().isEmpty()) {
+            throw new MigratorException(ErrorCode.PLAN_INVALID, "the control endpoint " + control.listen()
+                    + " would be reachable from other hosts without a token",
+                    "set control.token: ${env:MIGRATOR_TOKEN} in the plan, or listen on 127.0.0.1");
+        }
+        HttpServer server;
+        try {
+            server = HttpServer.create(new InetSocketAddress(control.listenHost(), control.listenPort()), 16);
+        } catch (BindException e) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot listen on " + control.listen() + ": " + e.getMessage()
+                    + " (another worker or program holds the port)", "give each migration its own control.listen port in its plan, "
+                    + "or pass --listen 127.0.0.1:PORT; `migrator status` finds the worker through the plan", e);
+        } catch (IOException e) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot listen on " + control.listen() + ": " + e.getMessage(),
+                    "check control.listen in the plan", e);
+        }
+        ControlServer control1 = new ControlServer(server, migration, scrape, control.token().reveal());
+        server.start();
+        String at = control.at(control.listenHost(), server.getAddress().getPort()).listen();
+        migration.servedAt(at);
+        LOG.info("serving metrics, status and the dashboard on http://{}/", at);
+        return control1;
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            route(exchange);
+        }
+    }
+
+    private void route(HttpExchange exchange) throws IOException {
+        try {
+            if (!authorized(exchange)) {
+                exchange.getResponseHeaders().add("WWW-Authenticate", "Bearer realm=\"migrator\"");
+                send(exchange, 401, "application/json", "{\"ok\":false,\"error\":{\"code\":\"UNAUTHORIZED\",\"message\":"
+                        + "\"this worker needs its control token\",\"remedy\":\"send 'Authorization: Bearer <control.token>'; "
+                        + "open the dashboard as /#token=...\"}}");
+                return;
+            }
+            String path = exchange.getRequestURI().getPath();
+            String method = exchange.getRequestMethod();
+            switch (path) {
+                case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", scrape.get());
+                case "/api/status" -> send(exchange, 200, "application/json", StatusJson.write(migration.status()));
+                case "/api/history" -> send(exchange, 200, "application/json", StatusJson.write(migration.history().columns()));
+                case "/api/pause", "/api/resume" -> {
+                    if (!"POST".equals(method)) {
+                        exchange.getResponseHeaders().add("Allow", "POST");
+                        send(exchange, 405, "application/json", "{\"ok\":false,\"error\":{\"code\":\"METHOD\",\"message\":\"use POST\"}}");
+                        return;
+                    }
+                    if (path.endsWith("pause")) {
+                        migration.pause();
+                    } else {
+                        migration.resume();
+                    }
+                    send(exchange, 200, "application/json", StatusJson.write(migration.status()));
+                }
+                case "/", "/index.html", "/dashboard" -> resource(exchange, DASHBOARD, "text/html; charset=utf-8");
+                default -> {
+                    if (path.startsWith("/webjars/") && !path.contains("..")) {
+                        String file = path.substring("/webjars/".length());
+                        resource(exchange, WEBJARS + file, file.endsWith(".css") ? "text/css" : file.endsWith(".js")
+                                ? "application/javascript" : "application/octet-stream");
+                    } else {
+                        send(exchange, 404, "text/plain", "not found: " + path);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("control request {} failed: {}", exchange.getRequestURI().getPath(), e.toString());
+            try {
+                send(exchange, 500, "text/plain", "internal error: " + e.getClass().getSimpleName());
+            } catch (IOException | RuntimeException ignored) {
+                // the response may already be under way
+            }
+        }
+    }
+
+    private boolean authorized(HttpExchange exchange) {
+        if (token == null) {
+            return true;
+        }
+        String header = exchange.getRequestHeaders().getFirst("Authorization");
+        if (header == null || !header.startsWith("Bearer ")) {
+            return false;
+        }
+        return MessageDigest.isEqual(token, header.substring(7).trim().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void resource(HttpExchange exchange, String name, String type) throws IOException {
+        try (InputStream in = ControlServer.class.getClassLoader().getResourceAsStream(name)) {
+            if (in == null) {
+                send(exchange, 404, "text/plain", "not found: " + exchange.getRequestURI().getPath());
+                return;
+            }
+            byte[] body = in.readAllBytes();
+            exchange.getResponseHeaders().add("Content-Type", type);
+            exchange.getResponseHeaders().add("Cache-Control", name.startsWith(WEBJARS) ? "max-age=86400" : "no-store");
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    private static void send(HttpExchange exchange, int code, String type, String text) throws IOException {
+        byte[] body = text.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().add("Content-Type", type);
+        exchange.getResponseHeaders().add("Cache-Control", "no-store");
+        exchange.sendResponseHeaders(code, body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,12 @@
+package io.migrator.core.spi;
+
+/**
+ * Where the source's change log stands relative to what the migration applied.
+ *
+ * @param bytesBehind log bytes written after the applied position (binlog across files, WAL, replication offset)
+ * @param retentionHeadroomSeconds at least how long until the source may purge log the migration still needs;
+ *        null when the source does not purge by age
+ * @param head the source's current log position, as text
+ */
+public record SourceLogStatus(long bytesBehind, Double retentionHeadroomSeconds, String head) {
+}

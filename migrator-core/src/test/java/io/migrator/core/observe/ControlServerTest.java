@@ -1,0 +1,144 @@
+package io.migrator.core.observe;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.Secret;
+import io.migrator.core.plan.TableFilter;
+import io.migrator.core.run.Migration;
+import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.Phase;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The control endpoint without databases: a migration that has not started yet still has a status. */
+class ControlServerTest {
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    private static Plan plan(Plan.Control control) {
+        Endpoint source = new Endpoint(Engine.MARIADB, "127.0.0.1", 1, "u", Secret.of("p"), "shop", List.of(), false);
+        Endpoint target = new Endpoint(Engine.MARIADB, "127.0.0.1", 2, "u", Secret.of("p"), "shop", List.of(), false);
+        return new Plan("plan.yaml", "orders", source, target, TableFilter.ALL, new Plan.Snapshot(1, 1000),
+                new Plan.Cutover(Duration.ofSeconds(30)), control);
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void servesStatusMetricsDashboardAndChartLibraryAndPausesAndResumes() throws Exception {
+        Plan plan = plan(new Plan.Control("127.0.0.1", 0));
+        Migration migration = new Migration(plan, null, null);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        MigrationMetrics.bind(registry, migration);
+        try (ControlServer server = ControlServer.start(plan.control(), migration, registry::scrape)) {
+            String base = "http://127.0.0.1:" + server.port();
+            HttpResponse<String> status = send(HttpRequest.newBuilder(URI.create(base + "/api/status")));
+            assertThat(status.statusCode()).isEqualTo(200);
+            MigrationStatus parsed = StatusJson.read(status.body());
+            assertThat(parsed.name()).isEqualTo("orders");
+            assertThat(parsed.phase()).isEqualTo(Phase.PREFLIGHT);
+            assertThat(parsed.worker().running()).isTrue();
+            assertThat(parsed.worker().listen()).isEqualTo("127.0.0.1:" + server.port());
+            assertThat(parsed.lag().seconds()).as("nothing measured yet: unknown, not zero").isNull();
+            assertThat(status.body()).contains("\"lag\":{\"seconds\":null,\"events\":0");
+            for (String field : List.of("\"snapshot\":{\"tablesDone\"", "\"tablesTotal\"", "\"rowsCopied\"", "\"applied\":{\"events\"",
+                    "\"position\"", "\"validation\":{\"state\":\"never\",\"mismatches\":0", "\"cutoverReady\":false")) {
+                assertThat(status.body()).contains(field);
+            }
+
+            HttpResponse<String> get = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")));
+            assertThat(get.statusCode()).as("pause is a POST").isEqualTo(405);
+            assertThat(migration.paused()).isFalse();
+            HttpResponse<String> pause = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).POST(HttpRequest.BodyPublishers.noBody()));
+            assertThat(pause.statusCode()).isEqualTo(200);
+            assertThat(StatusJson.read(pause.body()).paused()).isTrue();
+            assertThat(migration.paused()).isTrue();
+            String metrics = send(HttpRequest.newBuilder(URI.create(base + "/metrics"))).body();
+            assertThat(metrics).contains("migrator_paused{migration=\"orders\"} 1.0")
+                    .contains("migrator_phase{migration=\"orders\",phase=\"PREFLIGHT\"} 1.0")
+                    .contains("migrator_phase{migration=\"orders\",phase=\"STREAMING\"} 0.0")
+                    .contains("migrator_lag_seconds{migration=\"orders\"} NaN")
+                    .contains("migrator_events_applied_total{migration=\"orders\"} 0.0");
+            send(HttpRequest.newBuilder(URI.create(base + "/api/resume")).POST(HttpRequest.BodyPublishers.noBody()));
+            assertThat(migration.paused()).isFalse();
+
+            HttpResponse<String> page = send(HttpRequest.newBuilder(URI.create(base + "/")));
+            assertThat(page.statusCode()).isEqualTo(200);
+            assertThat(page.body()).contains("id=\"lag-seconds\"").contains("/webjars/uplot/");
+            HttpResponse<String> chart = send(HttpRequest.newBuilder(URI.create(base + "/webjars/uplot/1.6.30/dist/uPlot.iife.min.js")));
+            assertThat(chart.statusCode()).isEqualTo(200);
+            assertThat(chart.body()).contains("uPlot");
+            assertThat(send(HttpRequest.newBuilder(URI.create(base + "/webjars/../../etc/passwd"))).statusCode()).isEqualTo(404);
+            HttpResponse<String> history = send(HttpRequest.newBuilder(URI.create(base + "/api/history")));
+            assertThat(history.body()).startsWith("{\"t\":[");
+        }
+    }
+
+    @Test
+    void aTokenGuardsEveryEndpoint() throws Exception {
+        Plan plan = plan(new Plan.Control("127.0.0.1", 0, Secret.of("t0ken")));
+        Migration migration = new Migration(plan, null, null);
+        try (ControlServer server = ControlServer.start(plan.control(), migration, () -> "")) {
+            String base = "http://127.0.0.1:" + server.port();
+            for (String path : List.of("/api/status", "/metrics", "/")) {
+                HttpResponse<String> refused = send(HttpRequest.newBuilder(URI.create(base + path)));
+                assertThat(refused.statusCode()).as(path).isEqualTo(401);
+                assertThat(refused.body()).doesNotContain("t0ken");
+            }
+            HttpResponse<String> wrong = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
+                    .header("Authorization", "Bearer nope").POST(HttpRequest.BodyPublishers.noBody()));
+            assertThat(wrong.statusCode()).isEqualTo(401);
+            assertThat(migration.paused()).isFalse();
+            HttpResponse<String> right = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
+                    .header("Authorization", "Bearer t0ken").POST(HttpRequest.BodyPublishers.noBody()));
+            assertThat(right.statusCode()).isEqualTo(200);
+            assertThat(migration.paused()).isTrue();
+        }
+    }
+
+    @Test
+    void refusesToListenBeyondLoopbackWithoutTokenAndNamesABusyPort() throws Exception {
+        Plan open = plan(new Plan.Control("0.0.0.0", 0));
+        assertThatThrownBy(() -> ControlServer.start(open.control(), new Migration(open, null, null), () -> ""))
+                .isInstanceOf(MigratorException.class).hasMessageContaining("without a token");
+        Plan plan = plan(new Plan.Control("127.0.0.1", 0));
+        Migration migration = new Migration(plan, null, null);
+        try (ControlServer first = ControlServer.start(plan.control(), migration, () -> "")) {
+            Plan.Control busy = new Plan.Control("127.0.0.1", first.port());
+            assertThatThrownBy(() -> ControlServer.start(busy, migration, () -> ""))
+                    .isInstanceOfSatisfying(MigratorException.class, e -> {
+                        assertThat(e.code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
+                        assertThat(e.getMessage()).contains("127.0.0.1:" + first.port());
+                        assertThat(e.remedy()).contains("control.listen");
+                    });
+        }
+    }
+
+    @Test
+    void historyKeepsTheNewestSamplesInOrderAndRatesSmooth() {
+        History history = new History(3);
+        for (int i = 1; i <= 5; i++) {
+            history.add(new History.Sample(i, (double) i, (long) i, null, null));
+        }
+        assertThat(history.columns().get("t")).containsExactly(3L, 4L, 5L);
+        assertThat(history.columns().get("lagSeconds")).containsExactly(3.0, 4.0, 5.0);
+        Rate rate = new Rate();
+        assertThat(rate.update(0, 1_000_000_000L)).isNull();
+        assertThat(rate.update(100, 2_000_000_000L)).isEqualTo(100.0);
+        assertThat(rate.update(100, 3_000_000_000L)).isCloseTo(70.0, org.assertj.core.data.Offset.offset(0.001));
+    }
+}
