@@ -62,7 +62,7 @@ final class WorkerClient implements AutoCloseable {
                     HttpResponse.BodyHandlers.ofString());
             return check(response);
         } catch (IOException e) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "no worker answers for migration " + plan.name() + " at " + base()
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "no worker answers for migration " + plan.name() + " at " + base()
                     + " (" + e.getClass().getSimpleName() + ")", "start it with `migrator run " + plan.file() + "`; " + action
                     + " acts on a running worker");
         } catch (InterruptedException e) {

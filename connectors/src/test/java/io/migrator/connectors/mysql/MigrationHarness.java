@@ -38,6 +38,13 @@ final class MigrationHarness implements AutoCloseable {
         worker.start();
     }
 
+    /** Serves this migration's metrics, status API and dashboard on a free loopback port, as `migrator run` does. */
+    io.migrator.core.observe.ControlServer serve() {
+        var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+        io.migrator.core.observe.MigrationMetrics.bind(registry, migration);
+        return io.migrator.core.observe.ControlServer.start(new Plan.Control("127.0.0.1", 0), migration, registry::scrape);
+    }
+
     Throwable failure() {
         return failure.get();
     }
