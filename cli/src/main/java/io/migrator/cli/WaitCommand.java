@@ -25,13 +25,16 @@ import picocli.CommandLine.Spec;
         "  PHASE            the migration reached that phase or a later one (SNAPSHOT, CATCH_UP, STREAMING, CUT_OVER...)",
         "  lag<DURATION     a running worker measures lag below DURATION (e.g. lag<1s, lag<500ms)",
         "  validated        the last validation passed",
-        "Exits 0 when it holds, 4 when --timeout passes first, 1 as soon as the migration FAILED (it cannot hold then)."},
+        "Exits 0 when it holds, 4 when --timeout passes first, 1 once the migration FAILED (at once when the worker reports it;",
+        "after 15 s when no worker runs and the stored state says FAILED, in case one is just starting)."},
         footer = {"", "Examples:", "  migrator wait plan.yaml --for STREAMING --timeout 30m", "  migrator wait plan.yaml --for 'lag<2s' --timeout 10m",
                 "  migrator wait plan.yaml --for validated"})
 final class WaitCommand implements Callable<Integer> {
     /** The main line, in order: waiting for one of these is satisfied by any later one. */
     private static final List<Phase> MAIN_LINE = List.of(Phase.PREFLIGHT, Phase.SCHEMA, Phase.SNAPSHOT, Phase.CATCH_UP, Phase.STREAMING,
             Phase.CUTTING_OVER, Phase.CUT_OVER, Phase.COMPLETED);
+
+    private static final long FAILED_GRACE_NANOS = 15_000_000_000L;
 
     @Spec
     CommandSpec spec;
@@ -92,6 +95,7 @@ final class WaitCommand implements Callable<Integer> {
         Plan plan = new PlanLoader().load(planFile);
         long started = System.nanoTime();
         long lastNote = started;
+        long failedSince = 0;
         MigrationStatus status;
         try (WorkerClient client = new WorkerClient(plan)) {
             while (true) {
@@ -99,7 +103,11 @@ final class WaitCommand implements Callable<Integer> {
                 if (wanted.holds(status)) {
                     break;
                 }
-                if (status.phase() == Phase.FAILED && wanted.phase() != Phase.FAILED) {
+                boolean failed = status.phase() == Phase.FAILED && wanted.phase() != Phase.FAILED;
+                failedSince = failed ? (failedSince == 0 ? System.nanoTime() : failedSince) : 0;
+                // A FAILED worker ends the wait at once; a FAILED durable state gets a grace period, since a runbook may
+                // have just started `migrator run` again (it resumes from the last good phase).
+                if (failed && (status.worker().running() || System.nanoTime() - failedSince > FAILED_GRACE_NANOS)) {
                     String why = status.error() == null ? "" : ": " + status.error().message();
                     throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " FAILED while waiting for " + wanted.text() + why,
                             status.error() != null && status.error().remedy() != null ? status.error().remedy()

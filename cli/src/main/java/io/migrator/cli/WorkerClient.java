@@ -71,6 +71,30 @@ final class WorkerClient implements AutoCloseable {
         }
     }
 
+    /** Asks the running worker to validate (it fences on its own applied position and repairs through its applier). */
+    io.migrator.core.validate.ValidationReport validate(java.util.List<String> tables, boolean repair) {
+        String body = io.migrator.core.observe.StatusJson.write(java.util.Map.of("tables", tables, "repair", repair));
+        try {
+            HttpResponse<String> response = http.send(request("/api/validate").timeout(Duration.ofHours(48))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() == 409) {
+                var error = io.migrator.core.observe.StatusJson.mapper().readTree(response.body()).path("error");
+                throw new MigratorException(ErrorCode.valueOf(error.path("code").asText("INTERNAL")), error.path("message").asText(),
+                        error.path("remedy").asText(null));
+            }
+            if (response.statusCode() != 200) {
+                check(response);
+            }
+            return io.migrator.core.observe.StatusJson.mapper().readValue(response.body(), io.migrator.core.validate.ValidationReport.class);
+        } catch (IOException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the worker at " + base() + " did not finish the validation: " + e,
+                    "look at the worker's log, then validate again", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigratorException(ErrorCode.INTERNAL, "interrupted", "validate again");
+        }
+    }
+
     private HttpRequest.Builder request(String path) {
         HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(10));
         if (!plan.control().token().isEmpty()) {

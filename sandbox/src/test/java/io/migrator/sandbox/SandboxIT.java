@@ -48,15 +48,17 @@ class SandboxIT {
             assertThat(t.get("id")).isNotEqualTo(s.get("id"));
             assertThat(t).containsEntry("fmt", "ROW");
 
-            String table = "sandbox_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+            // its own database: a table created and dropped in `shop` would reach a migration streaming from the sandbox
+            String table = "sandbox_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8) + "`.`probe";
             try (Statement st = source.createStatement()) {
+                st.execute("CREATE DATABASE `" + table.substring(0, table.indexOf('`')) + "`");
                 st.execute("CREATE TABLE `" + table + "` (id BIGINT PRIMARY KEY, note VARCHAR(50)) ENGINE=InnoDB");
                 st.execute("INSERT INTO `" + table + "` VALUES (1, 'héllo 🛒'), (2, NULL)");
             }
             assertThat(row(source, "SELECT note FROM `" + table + "` WHERE id = 1")).containsEntry("note", "héllo 🛒");
             assertThat(row(source, "SELECT COUNT(*) AS n FROM `" + table + "`")).containsEntry("n", "2");
             try (Statement st = source.createStatement()) {
-                st.execute("DROP TABLE `" + table + "`");
+                st.execute("DROP DATABASE `" + table.substring(0, table.indexOf('`')) + "`");
             }
         }
     }

@@ -160,6 +160,66 @@ final class MySqlSource implements SourceSession {
     }
 
     /** MySQL 8.4 renamed SHOW MASTER STATUS to SHOW BINARY LOG STATUS. */
+    private volatile MySqlChecksums checksums;
+
+    @Override
+    public io.migrator.core.spi.RowChecksums checksums() {
+        if (checksums == null) {
+            checksums = new MySqlChecksums(pool, t -> t, "source");
+        }
+        return checksums;
+    }
+
+    /** Binlog positions order by file, then offset (file names carry a zero-padded sequence number). */
+    @Override
+    public boolean reached(SourcePosition applied, SourcePosition goal) {
+        BinlogPosition a = BinlogPosition.parse(applied);
+        BinlogPosition g = BinlogPosition.parse(goal);
+        int file = a.file().compareTo(g.file());
+        return file > 0 || file == 0 && a.pos() >= g.pos();
+    }
+
+    @Override
+    public List<io.migrator.core.change.RowChange> readRows(TableDef table, List<String> keys) {
+        List<ColumnDef> columns = table.writableColumns();
+        List<io.migrator.core.change.RowChange> changes = new ArrayList<>();
+        MySqlDialect.Kind[] kinds = columns.stream().map(MySqlDialect::kind).toArray(MySqlDialect.Kind[]::new);
+        for (int from = 0; from < keys.size(); from += 500) {
+            List<String> part = keys.subList(from, Math.min(keys.size(), from + 500));
+            List<Object> params = new ArrayList<>();
+            String keySelect = table.key().stream().map(MySqlDialect::quote).collect(Collectors.joining(", "));
+            String sql = "SELECT " + keySelect + ", " + columns.stream().map(MySqlDialect::selectExpression).collect(Collectors.joining(", "))
+                    + " FROM " + MySqlDialect.quote(table.id()) + " WHERE " + MySqlChecksums.keysPredicate(table, part, params);
+            java.util.Map<String, java.util.Map<String, Object>> found = new java.util.HashMap<>();
+            try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+                KeyRange.bind(ps, params);
+                try (ResultSet rs = ps.executeQuery()) {
+                    int n = table.key().size();
+                    while (rs.next()) {
+                        java.util.Map<String, Object> row = new java.util.LinkedHashMap<>();
+                        for (int i = 0; i < kinds.length; i++) {
+                            row.put(columns.get(i).name(), switch (kinds[i]) {
+                                case BYTES, GEOMETRY -> rs.getBytes(n + i + 1);
+                                case FLOATING -> rs.getObject(n + i + 1);
+                                case TEXT -> rs.getString(n + i + 1);
+                            });
+                        }
+                        found.put(KeyRange.encode(rs, n), row);
+                    }
+                }
+            } catch (SQLException e) {
+                throw MySqlErrors.translate("reading rows of " + table.id() + " to repair", e);
+            }
+            for (String key : part) {
+                io.migrator.core.change.RowKey rowKey = new io.migrator.core.change.RowKey(table.id(), table.key(), KeyRange.decode(key));
+                java.util.Map<String, Object> row = found.get(key);
+                changes.add(row == null ? new io.migrator.core.change.RowChange.Delete(rowKey)
+                        : new io.migrator.core.change.RowChange.Upsert(rowKey, row));
+            }
+        }
+        return changes;
+    }
+
     private volatile long expireSeconds = -1;
     private volatile long expireReadAt;
 

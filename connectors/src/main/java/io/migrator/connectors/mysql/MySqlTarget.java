@@ -69,7 +69,10 @@ final class MySqlTarget implements TargetSession {
                         + "chunk INT NOT NULL, lower_bound MEDIUMTEXT, upper_bound MEDIUMTEXT, done BOOLEAN NOT NULL DEFAULT FALSE, "
                         + "rows_copied BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (migration, table_name, chunk)) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".checkpoint (migration VARCHAR(64) PRIMARY KEY, position TEXT NOT NULL, "
-                        + "events BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB");
+                        + "events BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
+                "CREATE TABLE IF NOT EXISTS " + b + ".validation (id BIGINT AUTO_INCREMENT PRIMARY KEY, migration VARCHAR(64) NOT NULL, "
+                        + "state VARCHAR(20) NOT NULL, started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40) NOT NULL, rows_compared BIGINT NOT NULL, "
+                        + "mismatches BIGINT NOT NULL, parity_percent DOUBLE, report LONGTEXT NOT NULL, KEY by_migration (migration, id)) ENGINE=InnoDB");
     }
 
     @Override
@@ -262,6 +265,61 @@ final class MySqlTarget implements TargetSession {
     /** ER_NO_SUCH_TABLE or ER_BAD_DB_ERROR on the bookkeeping schema: nothing was ever recorded here. */
     private static boolean noBookkeeping(SQLException e) {
         return e.getErrorCode() == 1146 || e.getErrorCode() == 1049;
+    }
+
+    private volatile MySqlChecksums checksums;
+
+    @Override
+    public io.migrator.core.spi.RowChecksums checksums() {
+        if (checksums == null) {
+            checksums = new MySqlChecksums(pool, this::onTarget, "target");
+        }
+        return checksums;
+    }
+
+    @Override
+    public void saveValidation(io.migrator.core.validate.ValidationRecord record) {
+        prepare();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.validation (migration, state, "
+                + "started_at, finished_at, rows_compared, mismatches, parity_percent, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setString(1, plan.name());
+            ps.setString(2, record.state());
+            ps.setString(3, record.startedAt());
+            ps.setString(4, record.finishedAt());
+            ps.setLong(5, record.rowsCompared());
+            ps.setLong(6, record.mismatches());
+            if (record.parityPercent() == null) {
+                ps.setNull(7, java.sql.Types.DOUBLE);
+            } else {
+                ps.setDouble(7, record.parityPercent());
+            }
+            ps.setString(8, record.reportJson());
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("saving the validation result", e);
+        }
+    }
+
+    @Override
+    public Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT state, started_at, finished_at, rows_compared, "
+                + "mismatches, parity_percent, report FROM migrator.validation WHERE migration = ? ORDER BY id DESC LIMIT 1")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                double parity = rs.getDouble(6);
+                Double parityPercent = rs.wasNull() ? null : parity;
+                return Optional.of(new io.migrator.core.validate.ValidationRecord(rs.getString(1), rs.getString(2), rs.getString(3),
+                        rs.getLong(4), rs.getLong(5), parityPercent, rs.getString(7)));
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
+            throw MySqlErrors.translate("reading the last validation", e);
+        }
     }
 
     @Override

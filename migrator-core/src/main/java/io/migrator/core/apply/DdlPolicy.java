@@ -19,7 +19,9 @@ public final class DdlPolicy {
                     + "|CREATE\\s+(?:UNIQUE\\s+|FULLTEXT\\s+|SPATIAL\\s+)?INDEX\\s+\\S+\\s+ON\\s+)(" + NAME + ")",
             Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
     private static final Pattern IGNORABLE = Pattern.compile(
-            "^\\s*(/\\*.*\\*/\\s*)*(SET\\s|FLUSH\\s|ANALYZE\\s|OPTIMIZE\\s|GRANT\\s|REVOKE\\s|CREATE\\s+USER|DROP\\s+USER|ALTER\\s+USER|# ).*",
+            "^\\s*(/\\*.*\\*/\\s*)*(SET\\s|FLUSH\\s|ANALYZE\\s|OPTIMIZE\\s|GRANT\\s|REVOKE\\s|CREATE\\s+USER|DROP\\s+USER|ALTER\\s+USER|# "
+                    // database-level: creating a database (the plan's exists already) or changing its defaults leaves every table as it is
+                    + "|CREATE\\s+(?:DATABASE|SCHEMA)\\b|ALTER\\s+(?:DATABASE|SCHEMA)\\b).*",
             Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
 
     private DdlPolicy() {

@@ -40,7 +40,7 @@ public final class ControlServer implements AutoCloseable {
         this.migration = migration;
         this.scrape = scrape;
         this.token = token == null || token.isEmpty() ? null : token.getBytes(StandardCharsets.UTF_8);
-        this.executor = Executors.newFixedThreadPool(2, r -> {
+        this.executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "control-http");
             t.setDaemon(true);
             return t;
@@ -101,9 +101,7 @@ public final class ControlServer implements AutoCloseable {
                 case "/api/status" -> send(exchange, 200, "application/json", StatusJson.write(migration.status()));
                 case "/api/history" -> send(exchange, 200, "application/json", StatusJson.write(migration.history().columns()));
                 case "/api/pause", "/api/resume" -> {
-                    if (!"POST".equals(method)) {
-                        exchange.getResponseHeaders().add("Allow", "POST");
-                        send(exchange, 405, "application/json", "{\"ok\":false,\"error\":{\"code\":\"METHOD\",\"message\":\"use POST\"}}");
+                    if (!post(exchange)) {
                         return;
                     }
                     if (path.endsWith("pause")) {
@@ -112,6 +110,12 @@ public final class ControlServer implements AutoCloseable {
                         migration.resume();
                     }
                     send(exchange, 200, "application/json", StatusJson.write(migration.status()));
+                }
+                case "/api/validate" -> {
+                    if (!post(exchange)) {
+                        return;
+                    }
+                    validate(exchange);
                 }
                 case "/", "/index.html", "/dashboard" -> resource(exchange, DASHBOARD, "text/html; charset=utf-8");
                 default -> {
@@ -131,6 +135,40 @@ public final class ControlServer implements AutoCloseable {
             } catch (IOException | RuntimeException ignored) {
                 // the response may already be under way
             }
+        }
+    }
+
+    /** Answers 405 unless the request is a POST (control actions change state). */
+    private static boolean post(HttpExchange exchange) throws IOException {
+        if ("POST".equals(exchange.getRequestMethod())) {
+            return true;
+        }
+        exchange.getResponseHeaders().add("Allow", "POST");
+        send(exchange, 405, "application/json", "{\"ok\":false,\"error\":{\"code\":\"METHOD\",\"message\":\"use POST\"}}");
+        return false;
+    }
+
+    /** Body {@code {"tables": [globs], "repair": bool}}; answers the report, or the error document with HTTP 409. */
+    private void validate(HttpExchange exchange) throws IOException {
+        java.util.List<String> tables = new java.util.ArrayList<>();
+        boolean repair = false;
+        byte[] body = exchange.getRequestBody().readAllBytes();
+        if (body.length > 0) {
+            com.fasterxml.jackson.databind.JsonNode request = StatusJson.mapper().readTree(body);
+            request.path("tables").forEach(t -> tables.add(t.asText()));
+            repair = request.path("repair").asBoolean(false);
+        }
+        try {
+            send(exchange, 200, "application/json", StatusJson.write(migration.validate(tables, repair)));
+        } catch (MigratorException e) {
+            java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+            error.put("code", e.code().name());
+            error.put("message", e.getMessage());
+            error.put("remedy", e.remedy());
+            send(exchange, 409, "application/json", StatusJson.write(java.util.Map.of("ok", false, "error", error)));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            send(exchange, 503, "application/json", "{\"ok\":false,\"error\":{\"code\":\"INTERNAL\",\"message\":\"the worker is stopping\"}}");
         }
     }
 

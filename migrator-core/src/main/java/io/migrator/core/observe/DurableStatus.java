@@ -57,6 +57,7 @@ public final class DurableStatus {
         return new MigrationStatus(plan.name(), state.phase(), false, new MigrationStatus.Worker(false, null, null),
                 new MigrationStatus.Lag(null, null, null, null, null), new MigrationStatus.Snapshot(done, tables.size(), rows, rows, tables),
                 new MigrationStatus.Applied(target.appliedEvents(), position, null), new MigrationStatus.Throughput(null, null),
-                MigrationStatus.Validation.never(), false, phases, error, 0, Instant.now().toString());
+                target.lastValidation().map(io.migrator.core.validate.ValidationService::summary).orElse(MigrationStatus.Validation.never()),
+                false, phases, error, 0, Instant.now().toString());
     }
 }

@@ -5,8 +5,14 @@ import java.util.Objects;
 
 /** A validated migration plan. Built only by {@link PlanLoader}; immutable. */
 public record Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables,
-                   Snapshot snapshot, Cutover cutover, Control control) {
+                   Snapshot snapshot, Cutover cutover, Control control, Validation validation) {
+    public Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables, Snapshot snapshot, Cutover cutover,
+                Control control) {
+        this(file, name, source, target, tables, snapshot, cutover, control, Validation.DEFAULT);
+    }
+
     public Plan {
+        validation = validation == null ? Validation.DEFAULT : validation;
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(target, "target");
@@ -26,6 +32,21 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
 
         public Snapshot(int parallelism, int chunkRows) {
             this(parallelism, chunkRows, 0, 0);
+        }
+    }
+
+    /**
+     * Validation inside `migrator run` and the defaults of `migrator validate`: {@code every} zero means no
+     * scheduled validation.
+     */
+    public record Validation(Duration every, int chunkRows, int parallelism) {
+        public static final Validation DEFAULT = new Validation(Duration.ZERO, 10_000, 2);
+
+        public Validation {
+            Objects.requireNonNull(every, "every");
+            if (every.isNegative() || chunkRows < 1 || parallelism < 1) {
+                throw new IllegalArgumentException("every not negative, chunkRows and parallelism positive");
+            }
         }
     }
 

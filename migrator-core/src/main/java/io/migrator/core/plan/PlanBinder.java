@@ -56,7 +56,11 @@ final class PlanBinder {
                 || snapshot == null || cutover == null || control == null) {
             return null;
         }
-        return new Plan(file, name, source, target, tables, snapshot, cutover, control);
+        Plan.Validation validation = validation(top);
+        if (validation == null) {
+            return null;
+        }
+        return new Plan(file, name, source, target, tables, snapshot, cutover, control, validation);
     }
 
     private Endpoint endpoint(YamlNode.Mapping top, String role) {
@@ -160,6 +164,26 @@ final class PlanBinder {
                     "list at least one pattern, e.g. [\"*\"]");
         }
         return Optional.of(globs);
+    }
+
+    private Plan.Validation validation(YamlNode.Mapping top) {
+        Optional<YamlNode.Mapping> section = section(top, "validation", false);
+        if (section.isEmpty()) {
+            return top.entries().containsKey("validation") ? null : Plan.Validation.DEFAULT;
+        }
+        rejectUnknownKeys(section.get(), "validation", "validation");
+        Duration every = Duration.ZERO;
+        Optional<String> text = string(section.get(), "every", "validation");
+        if (text.isPresent() && !text.get().equalsIgnoreCase("off")) {
+            every = duration(section.get(), "every", "validation").orElse(Duration.ZERO);
+            if (!every.isZero() && every.compareTo(Duration.ofMinutes(1)) < 0) {
+                problem(valueMark(section.get(), "every"), "validation.every " + text.get() + " is shorter than a minute",
+                        "validate at most once a minute (e.g. 30m), or write off");
+            }
+        }
+        int chunkRows = integer(section.get(), "chunkRows", "validation", 100, 10_000_000).orElse(10_000);
+        int parallelism = integer(section.get(), "parallelism", "validation", 1, 64).orElse(2);
+        return new Plan.Validation(every, chunkRows, parallelism);
     }
 
     private Plan.Snapshot snapshot(YamlNode.Mapping top) {

@@ -51,6 +51,15 @@ public final class PlanSettings {
     public static final Setting SNAPSHOT_MAX_SOURCE_THREADS_RUNNING = new Setting("snapshot.maxSourceThreadsRunning", "0 or more",
             "`0` (no limit)", "MySQL/MariaDB: the copy pauses between chunks while the source's Threads_running is above this.");
 
+    public static final Setting VALIDATION = new Setting("validation", "section", "defaults below",
+            "Row parity checks: `migrator validate`, and on a schedule inside `migrator run`.");
+    public static final Setting VALIDATION_EVERY = new Setting("validation.every", "duration ≥ 1m, or `off`", "`off`",
+            "`migrator run` validates every table this often once STREAMING (results in status, metrics and `migrator.validation`).");
+    public static final Setting VALIDATION_CHUNK_ROWS = new Setting("validation.chunkRows", "100–10000000", "`10000`",
+            "Rows per checksummed key range; a range that differs is bisected down to rows.");
+    public static final Setting VALIDATION_PARALLELISM = new Setting("validation.parallelism", "1–64", "`2`",
+            "Ranges checksummed at once (one connection on each side per range).");
+
     public static final Setting CUTOVER = new Setting("cutover", "section", "defaults below",
             "The cutover runbook.");
     public static final Setting CUTOVER_MAX_DOWNTIME = new Setting("cutover.maxDowntime", "duration (`500ms`, `30s`, `2m`)",
@@ -66,7 +75,8 @@ public final class PlanSettings {
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
-            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN,
+            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, VALIDATION, VALIDATION_EVERY,
+            VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN,
             CONTROL_TOKEN);
 
     private PlanSettings() {

@@ -66,6 +66,15 @@ public final class Migration {
     private volatile String listen;
     private volatile Thread sampler;
 
+    // ---- validation ----
+    private record RepairTask(TableDef table, List<String> keys, java.util.concurrent.CompletableFuture<Void> done) {
+    }
+
+    private final java.util.concurrent.BlockingQueue<RepairTask> repairs = new java.util.concurrent.LinkedBlockingQueue<>();
+    private final AtomicBoolean validating = new AtomicBoolean();
+    private volatile boolean applierRunning;
+    private volatile long nextValidationMillis;
+
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         this.plan = plan;
         this.source = source;
@@ -105,6 +114,102 @@ public final class Migration {
     /** The result of the last validation (the validator sets it). */
     public void validation(MigrationStatus.Validation validation) {
         this.validation = validation;
+    }
+
+    /**
+     * Validates the plan's tables (or those matching {@code patterns}) against the target while the stream runs: the
+     * fence is this worker's applied position, and repairs go through its applier, between batches, in order.
+     */
+    public io.migrator.core.validate.ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
+        io.migrator.core.validate.ValidationService.requireCopied(phase.get());
+        if (!validating.compareAndSet(false, true)) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a validation of " + plan.name() + " is already running",
+                    "wait for it to finish (`migrator status` shows it), then validate again");
+        }
+        MigrationStatus.Validation before = validation;
+        try {
+            validation = new MigrationStatus.Validation("running", before.mismatches(), before.parityPercent(), before.lastRunAt());
+            List<TableDef> chosen = io.migrator.core.validate.ValidationService.tables(plan, source, patterns);
+            io.migrator.core.validate.ValidationReport report = io.migrator.core.validate.ValidationService.run(plan, source, target, chosen,
+                    this::awaitApplied, this::repairInApplier, io.migrator.core.validate.ValidationService.options(plan, repair));
+            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(), report.finishedAt());
+            return report;
+        } catch (RuntimeException | InterruptedException e) {
+            validation = before;
+            throw e;
+        } finally {
+            validating.set(false);
+        }
+    }
+
+    /** True once this worker applied past {@code goal}: the validator's fence. */
+    private boolean awaitApplied(SourcePosition goal, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            String applied = position.get();
+            if (!applied.isEmpty() && source.reached(new SourcePosition(applied), goal)) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
+    /** Repairs run on the applier thread between batches; without a running applier they apply directly. */
+    private void repairInApplier(TableDef table, List<String> keys) {
+        if (!applierRunning) {
+            applyRepair(table, keys);
+            return;
+        }
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        repairs.add(new RepairTask(table, keys, done));
+        try {
+            done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigratorException(ErrorCode.INTERNAL, "interrupted while repairing", "validate with --repair again");
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof MigratorException m) {
+                throw m;
+            }
+            throw new MigratorException(ErrorCode.INTERNAL, "repair failed: " + e.getCause(), null, e.getCause());
+        }
+    }
+
+    /**
+     * Reads the source rows now and writes their images (or deletes), keeping the checkpoint where it is. Stream events
+     * still to come up to the moment of this read replay older images of these rows, then newer ones: they converge to
+     * the source exactly as rule 1 argues for the copy.
+     */
+    private void applyRepair(TableDef table, List<String> keys) {
+        List<RowChange> changes = source.readRows(table, keys);
+        String applied = position.get();
+        SourcePosition at = !applied.isEmpty() ? new SourcePosition(applied) : target.checkpoint().orElse(startPosition);
+        retry.run("repairing " + keys.size() + " rows of " + table.id(), () -> target.apply(changes, at, 0));
+        LOG.info("repaired {} rows of {}", keys.size(), table.id());
+    }
+
+    private void maybeValidateOnSchedule() {
+        Duration every = plan.validation().every();
+        if (every.isZero() || phase.get() != Phase.STREAMING || validating.get() || System.currentTimeMillis() < nextValidationMillis) {
+            return;
+        }
+        nextValidationMillis = Long.MAX_VALUE;
+        Thread t = new Thread(() -> {
+            MDC.put("migration", plan.name());
+            try {
+                io.migrator.core.validate.ValidationReport report = validate(List.of(), false);
+                LOG.info("scheduled validation: {} ({} rows, {} mismatches)", report.state(), report.rowsCompared(), report.mismatchCount());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                LOG.warn("scheduled validation failed: {}", e.getMessage());
+            } finally {
+                nextValidationMillis = System.currentTimeMillis() + every.toMillis();
+            }
+        }, "scheduled-validation");
+        t.setDaemon(true);
+        t.start();
     }
 
     public io.migrator.core.observe.History history() {
@@ -267,6 +372,7 @@ public final class Migration {
                 }
             }
             storedChunks = target.allChunks();
+            target.lastValidation().ifPresent(r -> validation = io.migrator.core.validate.ValidationService.summary(r));
             appliedEvents.set(target.appliedEvents());
             if (state != null) {
                 LOG.info("resuming migration {} in phase {}", plan.name(), state.phase());
@@ -401,6 +507,7 @@ public final class Migration {
                         && System.currentTimeMillis() - lastSourceMillis.get() < STREAMING_LAG_MILLIS) {
                     move(Phase.STREAMING, startPosition, "caught up");
                 }
+                maybeValidateOnSchedule();
                 sleep(100);
             }
         } finally {
@@ -430,10 +537,21 @@ public final class Migration {
             String migration = plan.name();
             this.applier = new Thread(() -> {
                 MDC.put("migration", migration);
+                applierRunning = true;
                 try {
                     while (!stop.get() && failure == null) {
                         if (paused.get()) {
                             Thread.sleep(100);
+                            continue;
+                        }
+                        RepairTask repair = repairs.poll();
+                        if (repair != null) {
+                            try {
+                                applyRepair(repair.table(), repair.keys());
+                                repair.done().complete(null);
+                            } catch (RuntimeException e) {
+                                repair.done().completeExceptionally(e);
+                            }
                             continue;
                         }
                         Work work = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
@@ -448,6 +566,12 @@ public final class Migration {
                     failure = e;
                 } catch (RuntimeException e) {
                     failure = new MigratorException(ErrorCode.INTERNAL, "applying changes failed: " + e, null, e);
+                } finally {
+                    applierRunning = false;
+                    for (RepairTask left; (left = repairs.poll()) != null; ) {
+                        left.done().completeExceptionally(new MigratorException(ErrorCode.INTERNAL, "the applier stopped before the repair ran",
+                                "validate with --repair again once `migrator run` streams"));
+                    }
                 }
             }, "applier");
             applier.setDaemon(true);

@@ -41,6 +41,26 @@ public interface SourceSession extends AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /** Checksums over the source's rows (validation). */
+    default RowChecksums checksums() {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
+                "validation is not available for this source engine yet", "validate with the engine's own tools meanwhile");
+    }
+
+    /**
+     * The current rows for these keys, as the stream would deliver them: an upsert with the full image, or a delete
+     * when the row is gone (repair).
+     */
+    default List<io.migrator.core.change.RowChange> readRows(TableDef table, List<String> keys) {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
+                "repair is not available for this source engine yet", "fix the rows by hand meanwhile");
+    }
+
+    /** Whether a target that applied up to {@code applied} has applied everything up to {@code goal}. */
+    default boolean reached(SourcePosition applied, SourcePosition goal) {
+        return applied.equals(goal);
+    }
+
     @Override
     void close();
 

@@ -78,6 +78,21 @@ public interface TargetSession extends AutoCloseable {
         return 0;
     }
 
+    /** Checksums over the target's rows (validation). */
+    default RowChecksums checksums() {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
+                "validation is not available for this target engine yet", "validate with the engine's own tools meanwhile");
+    }
+
+    /** Stores a validation's outcome (the report as JSON), so status shows it after restarts. */
+    default void saveValidation(io.migrator.core.validate.ValidationRecord record) {
+    }
+
+    /** The last stored validation, if any. */
+    default Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
+        return Optional.empty();
+    }
+
     /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
     void applyDdl(String statement);
 

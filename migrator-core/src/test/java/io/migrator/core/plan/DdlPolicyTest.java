@@ -30,6 +30,10 @@ class DdlPolicyTest {
     void sessionStatementsAreIgnored() {
         assertThat(DdlPolicy.judge("SET character_set_server=utf8mb4")).isEqualTo(Verdict.IGNORE);
         assertThat(DdlPolicy.judge("FLUSH PRIVILEGES")).isEqualTo(Verdict.IGNORE);
+        assertThat(DdlPolicy.judge("CREATE DATABASE IF NOT EXISTS `shop`")).isEqualTo(Verdict.IGNORE);
+        assertThat(DdlPolicy.judge("create schema reports")).isEqualTo(Verdict.IGNORE);
+        assertThat(DdlPolicy.judge("ALTER DATABASE shop CHARACTER SET utf8mb4")).isEqualTo(Verdict.IGNORE);
+        assertThat(DdlPolicy.judge("DROP DATABASE shop")).isEqualTo(Verdict.REFUSE);
     }
 
     @Test
