@@ -77,10 +77,16 @@ final class ValidateCommand implements Callable<Integer> {
         EngineConnectors connectors = EngineConnectors.discover();
         try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
              TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-            MigrationState state = target.loadState().orElseThrow(() -> new MigratorException(ErrorCode.PREFLIGHT_FAILED,
-                    "migration " + plan.name() + " has not run against this target", "start it with `migrator run " + planFile + "` first"));
-            ValidationService.requireCopied(state.phase());
-            output.progress().println("no worker runs for " + plan.name() + ": validating directly (the target is as the worker left it)");
+            MigrationState state = target.loadState().orElse(null);
+            if (state != null) {
+                ValidationService.requireCopied(state.phase(), state.detail());
+                output.progress().println("no worker runs for " + plan.name() + ": validating directly (the target is as the worker left it)");
+            } else if (repair) {
+                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " has not run against this target, "
+                        + "so there is no apply path to repair through", "validate without --repair, or start `migrator run " + planFile + "`");
+            } else {
+                output.progress().println("no migration " + plan.name() + " is recorded on the target: comparing the databases as they are");
+            }
             List<TableDef> chosen = ValidationService.tables(plan, source, tables);
             return ValidationService.run(plan, source, target, chosen, Fence.NOTHING_IN_FLIGHT, (table, keys) -> {
                 var at = target.checkpoint().orElse(state.startPosition());

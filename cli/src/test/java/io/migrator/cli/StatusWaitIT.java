@@ -51,6 +51,7 @@ class StatusWaitIT {
                 source: {engine: mariadb, host: %s, port: %d, user: %s, password: "${file:%s}", database: %s}
                 target: {engine: mariadb, host: %s, port: %d, user: %s, password: "${file:%s}", database: %s}
                 control: {listen: "127.0.0.1:%d"}
+                validation: {every: 1m}
                 """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), secret, db, target.host(), target.port(),
                 target.user(), secret, db, port));
         String p = plan.toString();
@@ -77,6 +78,11 @@ class StatusWaitIT {
             assertThat(streaming.json().get("ok").asBoolean()).isTrue();
             assertThat(streaming.json().at("/status/phase").asText()).isEqualTo("STREAMING");
             assertThat(CliRun.of("wait", p, "--for", "lag<2s", "--timeout", "60s").exit()).isZero();
+            // validation.every: the worker validates once STREAMING, then on schedule
+            CliRun validated = CliRun.of("wait", p, "--for", "validated", "--timeout", "60s", "-o", "json");
+            assertThat(validated.exit()).as(validated.out() + validated.err()).isZero();
+            assertThat(validated.json().at("/status/validation/state").asText()).isEqualTo("passed");
+            assertThat(validated.json().at("/status/validation/lastRunAt").asText()).isNotBlank();
 
             JsonNode status = CliRun.of("status", p, "-o", "json").json();
             assertThat(status.get("name").asText()).isEqualTo(db.replace('_', '-'));
@@ -89,13 +95,37 @@ class StatusWaitIT {
             assertThat(status.at("/snapshot/rowsCopied").asLong()).isEqualTo(4321);
             assertThat(status.at("/applied/events").isNumber()).isTrue();
             assertThat(status.at("/applied/position").asText()).contains("binlog");
-            assertThat(status.at("/validation/state").asText()).isEqualTo("never");
+            assertThat(status.at("/validation/state").asText()).isEqualTo("passed");
             assertThat(status.at("/validation/mismatches").asInt()).isZero();
             assertThat(status.get("cutoverReady").asBoolean()).isTrue();
             assertThat(status.at("/worker/running").asBoolean()).isTrue();
             assertThat(status.toString()).doesNotContain(source.password());
             CliRun text = CliRun.of("status", p);
             assertThat(text.out()).contains("STREAMING").contains("100%").contains("4321/4321 rows");
+
+            // validate through the worker: parity, then a row deleted behind its back is found, repaired, and gone
+            CliRun parity = CliRun.of("validate", p, "-o", "json");
+            assertThat(parity.exit()).as(parity.out() + parity.err()).isZero();
+            assertThat(parity.json().get("ok").asBoolean()).isTrue();
+            assertThat(parity.json().at("/tables/0/table").asText()).isEqualTo(db + ".items");
+            assertThat(parity.json().at("/tables/0/rowsCompared").asLong()).isEqualTo(4321);
+            assertThat(parity.json().at("/tables/0/mismatches")).isEmpty();
+            try (Connection t = DriverManager.getConnection(target.jdbcUrl(db), target.user(), target.password()); Statement st = t.createStatement()) {
+                st.execute("DELETE FROM items WHERE id = 42");
+            }
+            CliRun mismatch = CliRun.of("validate", p, "-o", "json");
+            assertThat(mismatch.exit()).isEqualTo(5);
+            assertThat(mismatch.json().get("ok").asBoolean()).isFalse();
+            assertThat(mismatch.json().at("/tables/0/mismatches/0/kind").asText()).isEqualTo("missing");
+            assertThat(mismatch.json().at("/tables/0/mismatches/0/key/id").asText()).isEqualTo("42");
+            assertThat(CliRun.of("status", p, "-o", "json").json().at("/validation/mismatches").asInt()).isEqualTo(1);
+            CliRun repaired = CliRun.of("validate", p, "--repair", "-o", "json");
+            assertThat(repaired.exit()).as("mismatch found (and repaired)").isEqualTo(5);
+            assertThat(repaired.json().at("/tables/0/mismatches/0/repaired").asBoolean()).isTrue();
+            CliRun again = CliRun.of("validate", p, "--tables", "item*");
+            assertThat(again.exit()).as(again.out() + again.err()).isZero();
+            assertThat(again.out()).contains("passed: 4321 rows compared, 0 mismatches");
+            assertThat(CliRun.of("validate", p, "--tables", "nothing").exit()).as("a pattern naming no table").isEqualTo(3);
 
             // pause: lag grows past the bound, so a short wait times out; resume brings it back
             assertThat(CliRun.of("pause", p).exit()).isZero();
@@ -119,7 +149,7 @@ class StatusWaitIT {
             try (Connection c = DriverManager.getConnection(source.jdbcUrl(db), source.user(), source.password()); Statement st = c.createStatement()) {
                 st.execute("ALTER TABLE items DROP COLUMN extra");
             }
-            CliRun failed = CliRun.of("wait", p, "--for", "validated", "--timeout", "120s", "-o", "json");
+            CliRun failed = CliRun.of("wait", p, "--for", "COMPLETED", "--timeout", "120s", "-o", "json");
             assertThat(failed.exit()).as(failed.out()).isEqualTo(1);
             assertThat(failed.json().at("/error/message").asText()).contains("FAILED");
             assertThat(worker.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -130,6 +160,18 @@ class StatusWaitIT {
             assertThat(after.at("/applied/events").asLong()).as("durable event count").isGreaterThanOrEqualTo(100);
             assertThat(after.at("/snapshot/rowsCopied").asLong()).isEqualTo(4321);
             assertThat(after.get("phases").findValuesAsText("phase")).containsSubsequence(List.of("SNAPSHOT", "CATCH_UP", "STREAMING", "FAILED"));
+            assertThat(after.at("/validation/state").asText()).as("the last validation, from the target").isEqualTo("passed");
+
+            // no worker: validate reads both databases itself; a difference made now is found, repaired, gone
+            try (Connection t = DriverManager.getConnection(target.jdbcUrl(db), target.user(), target.password()); Statement st = t.createStatement()) {
+                st.execute("UPDATE items SET v = 'tampered' WHERE id = 7");
+            }
+            CliRun offline = CliRun.of("validate", p, "--repair", "-o", "json");
+            assertThat(offline.exit()).as(offline.out() + offline.err()).isEqualTo(5);
+            assertThat(offline.json().at("/tables/0/mismatches/0/kind").asText()).isEqualTo("different");
+            assertThat(offline.json().at("/tables/0/mismatches/0/columns/0").asText()).isEqualTo("v");
+            assertThat(offline.json().at("/tables/0/mismatches/0/repaired").asBoolean()).isTrue();
+            assertThat(CliRun.of("validate", p).exit()).isZero();
         } finally {
             if (worker != null) {
                 worker.destroyForcibly().waitFor();

@@ -22,11 +22,15 @@ import java.util.stream.Collectors;
 
 /**
  * Checksums inside MySQL/MariaDB, the same SQL on both sides. A row's text form is
- * {@code CONCAT_WS('#', LENGTH(v1), v1, LENGTH(v2), v2, ..., nullBitmap)} where every value is normalized: character
- * data converted to utf8mb4 bytes (so the same text under another charset or collation hashes the same, while 'a' and
- * 'A' still differ), TIMESTAMPs in UTC (the pools' session time zone), spatial values as WKB, everything else in the
- * server's text form. Lengths make the separator unambiguous and the bitmap tells NULL from empty. The row hash is its
- * MD5; a range's digest is the count and the XOR of the first 64 bits of every row hash, computed by the server.
+ * {@code CONCAT_WS('#', v1, LENGTH(v2), v2, ..., nullBitmap)}: character and binary values carry their byte length, so the
+ * separator is never ambiguous, and the bitmap tells NULL from empty. Values are compared as stored bytes (collations
+ * play no part: 'a' and 'A' differ), TIMESTAMPs in UTC (the pools' session time zone), spatial values as WKB, numbers and
+ * dates in the server's text form. Preflight has made sure both sides define the columns alike (same types and charsets).
+ * <p>
+ * A range's digest is its row count, the XOR and the sum of the rows' CRC32: cheap enough to run at full-scan speed
+ * (MD5 costs four times as much here). CRC32 detects every change within 32 consecutive bits of a row and misses any
+ * other change with probability 2^-32; the sum guards against two changed rows cancelling in the XOR. Ranges that
+ * differ are compared row by row with MD5.
  */
 final class MySqlChecksums implements RowChecksums {
     private static final int KEYS_PER_QUERY = 500;
@@ -46,10 +50,15 @@ final class MySqlChecksums implements RowChecksums {
         String type = column.type().toLowerCase(Locale.ROOT);
         return switch (MySqlDialect.kind(column)) {
             case GEOMETRY -> "ST_AsWKB(" + c + ")";
-            case BYTES, FLOATING -> c;
-            default -> type.contains("char") || type.contains("text") || type.startsWith("enum") || type.startsWith("set")
-                    || type.equals("json") ? "CONVERT(" + c + " USING utf8mb4)" : c;
+            default -> c;
         };
+    }
+
+    /** Values that may contain the separator: strings, bytes, JSON, spatial. Numbers and dates cannot. */
+    private static boolean variableText(ColumnDef column) {
+        String type = column.type().toLowerCase(Locale.ROOT);
+        return MySqlDialect.kind(column) != MySqlDialect.Kind.TEXT || type.contains("char") || type.contains("text") || type.startsWith("enum")
+                || type.startsWith("set") || type.startsWith("json") || type.contains("binary") || type.contains("blob");
     }
 
     static String rowText(TableDef table) {
@@ -57,7 +66,9 @@ final class MySqlChecksums implements RowChecksums {
         List<String> nulls = new ArrayList<>();
         for (ColumnDef column : table.columns()) {
             String v = normalized(column);
-            parts.add("OCTET_LENGTH(" + v + ")");
+            if (variableText(column)) {
+                parts.add("OCTET_LENGTH(" + v + ")");
+            }
             parts.add(v);
             nulls.add("ISNULL(" + MySqlDialect.quote(column.name()) + ")");
         }
@@ -87,16 +98,54 @@ final class MySqlChecksums implements RowChecksums {
     @Override
     public RangeSum checksum(TableDef table, Chunk range) {
         List<Object> params = new ArrayList<>();
-        String sql = "SELECT COUNT(*), COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(" + rowText(table) + "), 16), 16, 10) AS UNSIGNED)), 0)"
-                + from(table) + where(table, range, params);
+        String sql = "SELECT COUNT(*), BIT_XOR(h), COALESCE(SUM(h), 0) FROM (SELECT CRC32(" + rowText(table) + ") AS h"
+                + from(table) + where(table, range, params) + " LIMIT 18446744073709551615) AS r"; // LIMIT: materialized, one CRC per row
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             KeyRange.bind(ps, params);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return new RangeSum(rs.getLong(1), rs.getString(2));
+                return new RangeSum(rs.getLong(1), rs.getString(2) + ":" + rs.getString(3));
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("checksumming " + table.id() + " on the " + side, e);
+        }
+    }
+
+    /**
+     * A single integer key: ranges by arithmetic between MIN and MAX (one index dive each), sized by the table's row
+     * estimate. Gaps in the key only make some ranges smaller. Other keys: empty (the validator walks the key).
+     */
+    @Override
+    public List<Chunk> quickRanges(TableDef table, int rowsPerRange) {
+        if (table.key().size() != 1) {
+            return List.of();
+        }
+        String type = table.column(table.key().get(0)).type().toLowerCase(Locale.ROOT);
+        if (!type.matches("(tiny|small|medium|big)?int.*")) {
+            return List.of();
+        }
+        String key = MySqlDialect.quote(table.key().get(0));
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT MIN(" + key + "), MAX(" + key + ")"
+                + from(table)); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            if (rs.getString(1) == null) {
+                return List.of(new Chunk(0, null, null));
+            }
+            java.math.BigInteger min = new java.math.BigInteger(rs.getString(1));
+            java.math.BigInteger max = new java.math.BigInteger(rs.getString(2));
+            long parts = Math.max(1, Math.min(100_000, (table.estimatedRows() + rowsPerRange - 1) / rowsPerRange));
+            java.math.BigInteger step = max.subtract(min).divide(java.math.BigInteger.valueOf(parts)).max(java.math.BigInteger.ONE);
+            List<Chunk> ranges = new ArrayList<>();
+            String lower = null;
+            for (java.math.BigInteger bound = min.add(step); bound.compareTo(max) < 0; bound = bound.add(step)) {
+                String upper = "[\"s:" + bound + "\"]";
+                ranges.add(new Chunk(ranges.size(), lower, upper));
+                lower = upper;
+            }
+            ranges.add(new Chunk(ranges.size(), lower, null)); // open ends: rows below MIN or above MAX written meanwhile count too
+            return ranges;
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("planning ranges of " + table.id() + " on the " + side, e);
         }
     }
 

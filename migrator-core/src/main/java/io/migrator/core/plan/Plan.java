@@ -40,7 +40,7 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
      * scheduled validation.
      */
     public record Validation(Duration every, int chunkRows, int parallelism) {
-        public static final Validation DEFAULT = new Validation(Duration.ZERO, 10_000, 2);
+        public static final Validation DEFAULT = new Validation(Duration.ZERO, 100_000, 2);
 
         public Validation {
             Objects.requireNonNull(every, "every");

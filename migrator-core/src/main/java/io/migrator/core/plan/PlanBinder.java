@@ -181,7 +181,7 @@ final class PlanBinder {
                         "validate at most once a minute (e.g. 30m), or write off");
             }
         }
-        int chunkRows = integer(section.get(), "chunkRows", "validation", 100, 10_000_000).orElse(10_000);
+        int chunkRows = integer(section.get(), "chunkRows", "validation", 100, 10_000_000).orElse(100_000);
         int parallelism = integer(section.get(), "parallelism", "validation", 1, 64).orElse(2);
         return new Plan.Validation(every, chunkRows, parallelism);
     }

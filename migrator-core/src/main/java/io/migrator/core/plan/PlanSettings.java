@@ -55,10 +55,10 @@ public final class PlanSettings {
             "Row parity checks: `migrator validate`, and on a schedule inside `migrator run`.");
     public static final Setting VALIDATION_EVERY = new Setting("validation.every", "duration ≥ 1m, or `off`", "`off`",
             "`migrator run` validates every table this often once STREAMING (results in status, metrics and `migrator.validation`).");
-    public static final Setting VALIDATION_CHUNK_ROWS = new Setting("validation.chunkRows", "100–10000000", "`10000`",
-            "Rows per checksummed key range; a range that differs is bisected down to rows.");
+    public static final Setting VALIDATION_CHUNK_ROWS = new Setting("validation.chunkRows", "100–10000000", "`100000`",
+            "Rows per checksummed key range; a range that differs is bisected at its median key down to 2000 rows, then compared row by row.");
     public static final Setting VALIDATION_PARALLELISM = new Setting("validation.parallelism", "1–64", "`2`",
-            "Ranges checksummed at once (one connection on each side per range).");
+            "Ranges checksummed at once; each range is summed on both servers at the same time (one connection on each side).");
 
     public static final Setting CUTOVER = new Setting("cutover", "section", "defaults below",
             "The cutover runbook.");

@@ -21,6 +21,14 @@ public interface RowChecksums {
 
     RangeSum checksum(TableDef table, Chunk range);
 
+    /**
+     * Key ranges of about {@code rowsPerRange} rows covering the whole table, planned cheaply (e.g. arithmetic on an
+     * integer key); empty when this side cannot do better than walking the key (the caller then plans by walking).
+     */
+    default List<Chunk> quickRanges(TableDef table, int rowsPerRange) {
+        return List.of();
+    }
+
     /** A key that splits the range into two parts of about {@code rows / 2} rows, or empty when it holds fewer than 2 rows. */
     Optional<String> midKey(TableDef table, Chunk range, long rows);
 

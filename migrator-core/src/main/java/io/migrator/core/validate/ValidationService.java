@@ -34,7 +34,14 @@ public final class ValidationService {
 
     /** Refuses to validate before the copy is done: until then, differences are expected and meaningless. */
     public static void requireCopied(Phase phase) {
-        if (phase.ordinal() < Phase.CATCH_UP.ordinal() || phase == Phase.PAUSED) {
+        requireCopied(phase, null);
+    }
+
+    /** As above; a FAILED migration counts as copied only when it failed after the copy ({@code detail}: "failed in PHASE: ..."). */
+    public static void requireCopied(Phase phase, String detail) {
+        boolean failedEarly = phase == Phase.FAILED && detail != null
+                && (detail.startsWith("failed in SNAPSHOT") || detail.startsWith("failed in SCHEMA") || detail.startsWith("failed in PREFLIGHT"));
+        if (phase.ordinal() < Phase.CATCH_UP.ordinal() || phase == Phase.PAUSED || failedEarly) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the migration is in phase " + phase + ": the copy is not finished, so "
                     + "the target is expected to differ", "validate once the migration reached CATCH_UP or STREAMING "
                     + "(`migrator wait PLAN --for STREAMING`)");

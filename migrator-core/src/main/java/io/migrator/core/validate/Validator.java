@@ -60,7 +60,7 @@ public final class Validator {
         }
 
         public static Options defaults() {
-            return new Options(10_000, 2, false, Duration.ofSeconds(60), 5);
+            return new Options(100_000, 2, false, Duration.ofSeconds(60), 5);
         }
 
         public Options withRepair(boolean repair) {
@@ -96,8 +96,15 @@ public final class Validator {
         volatile boolean unfenced;
     }
 
+    private ExecutorService targetSide;
+
     public ValidationReport validate(List<TableDef> tables) throws InterruptedException {
         Instant started = Instant.now();
+        targetSide = Executors.newFixedThreadPool(options.parallelism(), r -> {
+            Thread t = new Thread(r, "validator-target");
+            t.setDaemon(true);
+            return t;
+        });
         Map<TableDef, Tally> tallies = new LinkedHashMap<>();
         ExecutorService pool = Executors.newFixedThreadPool(options.parallelism(), r -> {
             Thread t = new Thread(r, "validator");
@@ -105,19 +112,27 @@ public final class Validator {
             return t;
         });
         try {
-            List<Future<?>> work = new ArrayList<>();
+            // planning a table (walking its key when no quick plan exists) overlaps with checksumming the ranges already planned
+            java.util.concurrent.BlockingQueue<Future<?>> work = new java.util.concurrent.LinkedBlockingQueue<>();
             for (TableDef table : tables) {
                 Tally tally = new Tally();
                 tallies.put(table, tally);
-                for (Chunk chunk : source.planChunks(table, options.chunkRows())) {
-                    work.add(pool.submit(() -> {
-                        tally.chunks.incrementAndGet();
-                        checkRange(table, chunk, tally);
-                        return null;
-                    }));
-                }
+                work.add(pool.submit(() -> {
+                    List<Chunk> ranges = src.quickRanges(table, options.chunkRows());
+                    if (ranges.isEmpty()) {
+                        ranges = source.planChunks(table, options.chunkRows());
+                    }
+                    for (Chunk chunk : ranges) {
+                        work.add(pool.submit(() -> {
+                            tally.chunks.incrementAndGet();
+                            checkRange(table, chunk, tally);
+                            return null;
+                        }));
+                    }
+                    return null;
+                }));
             }
-            for (Future<?> f : work) {
+            for (Future<?> f; (f = work.poll()) != null; ) {
                 try {
                     f.get();
                 } catch (ExecutionException e) {
@@ -130,6 +145,7 @@ public final class Validator {
             }
         } finally {
             pool.shutdownNow();
+            targetSide.shutdownNow();
         }
         List<ValidationReport.TableResult> results = new ArrayList<>();
         long rows = 0;
@@ -158,8 +174,19 @@ public final class Validator {
     }
 
     private void checkRange(TableDef table, Chunk range, Tally tally) throws InterruptedException {
+        // both servers work on the range at once: the target's sum on a helper thread while this one asks the source
+        java.util.concurrent.CompletableFuture<RowChecksums.RangeSum> onTarget =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> tgt.checksum(table, range), targetSide);
         RowChecksums.RangeSum s = src.checksum(table, range);
-        RowChecksums.RangeSum t = tgt.checksum(table, range);
+        RowChecksums.RangeSum t;
+        try {
+            t = onTarget.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new MigratorException(ErrorCode.INTERNAL, "checksumming the target failed: " + e.getCause(), null, e.getCause());
+        }
         if (s.equals(t)) {
             tally.rows.addAndGet(s.rows());
             return;
