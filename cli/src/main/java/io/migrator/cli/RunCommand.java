@@ -80,8 +80,9 @@ final class RunCommand implements Callable<Integer> {
             new JvmThreadMetrics().bindTo(registry);
             new ProcessorMetrics().bindTo(registry);
             new UptimeMetrics().bindTo(registry);
-            MigrationMetrics.bind(registry, migration);
-            try (ControlServer server = ControlServer.start(control, migration, registry::scrape)) {
+            MigrationMetrics metrics = MigrationMetrics.bind(registry, migration);
+            // refresh first: meters for tables, retry kinds and error codes that appeared since are in this very scrape
+            try (ControlServer server = ControlServer.start(control, migration, () -> metrics.refreshThen(registry::scrape))) {
                 migration.run(stop);
             }
         } finally {

@@ -21,6 +21,26 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
     private final String row;
     private boolean committed;
 
+    private boolean unlogged;
+
+    /** The copy's rows stay out of the target's binlog (snapshot.targetBinlog: false); needs SUPER or BINLOG ADMIN there. */
+    MySqlChunkWriter unlogged() throws SQLException {
+        try (java.sql.Statement st = connection.createStatement()) {
+            st.execute("SET SESSION sql_log_bin = 0");
+        } catch (SQLException e) {
+            close();
+            if (e.getErrorCode() == 1227) {
+                throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.PREFLIGHT_FAILED,
+                        "snapshot.targetBinlog: false needs the privilege to SET sql_log_bin on the target: " + e.getMessage(),
+                        "GRANT BINLOG ADMIN (MariaDB) or SYSTEM_VARIABLES_ADMIN (MySQL) to the target user, or remove snapshot.targetBinlog "
+                                + "(managed services such as RDS do not allow it)");
+            }
+            throw e;
+        }
+        unlogged = true;
+        return this;
+    }
+
     MySqlChunkWriter(Connection connection, String migration, TableDef table, TableId target, Chunk chunk) throws SQLException {
         this.connection = connection;
         this.migration = migration;
@@ -67,6 +87,11 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
                 connection.rollback();
             }
             connection.setAutoCommit(true);
+            if (unlogged) {
+                try (java.sql.Statement st = connection.createStatement()) {
+                    st.execute("SET SESSION sql_log_bin = 1"); // the pool hands this connection to the applier next
+                }
+            }
         } catch (SQLException ignored) {
             // the connection is broken; the pool discards it
         } finally {

@@ -256,7 +256,8 @@ final class MySqlTarget implements TargetSession {
     @Override
     public ChunkWriter beginChunk(TableDef table, Chunk chunk) {
         try {
-            return new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk);
+            MySqlChunkWriter writer = new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk);
+            return plan.snapshot().targetBinlog() ? writer : writer.unlogged();
         } catch (SQLException e) {
             throw MySqlErrors.translate("opening a target connection", e);
         }

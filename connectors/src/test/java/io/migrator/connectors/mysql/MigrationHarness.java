@@ -41,8 +41,9 @@ final class MigrationHarness implements AutoCloseable {
     /** Serves this migration's metrics, status API and dashboard on a free loopback port, as `migrator run` does. */
     io.migrator.core.observe.ControlServer serve() {
         var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
-        io.migrator.core.observe.MigrationMetrics.bind(registry, migration);
-        return io.migrator.core.observe.ControlServer.start(new Plan.Control("127.0.0.1", 0), migration, registry::scrape);
+        var metrics = io.migrator.core.observe.MigrationMetrics.bind(registry, migration);
+        return io.migrator.core.observe.ControlServer.start(new Plan.Control("127.0.0.1", 0), migration,
+                () -> metrics.refreshThen(registry::scrape));
     }
 
     Throwable failure() {

@@ -125,9 +125,15 @@ public final class MigrationMetrics {
         return Double.NaN;
     }
 
-    /** Registers meters that appeared since the last scrape; the sampler calls it so they exist before a failure. */
+    /** Registers meters that appeared since the last scrape (new tables, retry kinds, error codes). */
     public void refresh() {
         cachedAt = 0;
         status();
+    }
+
+    /** Refreshes, then scrapes: what the /metrics endpoint serves. */
+    public String refreshThen(java.util.function.Supplier<String> scrape) {
+        refresh();
+        return scrape.get();
     }
 }

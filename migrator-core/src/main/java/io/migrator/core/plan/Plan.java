@@ -23,7 +23,11 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
     }
 
     /** How the initial copy runs. */
-    public record Snapshot(int parallelism, int chunkRows, long maxRowsPerSecond, int maxSourceThreadsRunning) {
+    public record Snapshot(int parallelism, int chunkRows, long maxRowsPerSecond, int maxSourceThreadsRunning, boolean targetBinlog) {
+        public Snapshot(int parallelism, int chunkRows, long maxRowsPerSecond, int maxSourceThreadsRunning) {
+            this(parallelism, chunkRows, maxRowsPerSecond, maxSourceThreadsRunning, true);
+        }
+
         public Snapshot {
             if (parallelism < 1 || chunkRows < 1 || maxRowsPerSecond < 0 || maxSourceThreadsRunning < 0) {
                 throw new IllegalArgumentException("parallelism and chunkRows must be positive, limits not negative");

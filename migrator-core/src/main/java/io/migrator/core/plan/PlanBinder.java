@@ -196,7 +196,8 @@ final class PlanBinder {
         int chunkRows = integer(section.get(), "chunkRows", "snapshot", 100, 10_000_000).orElse(50_000);
         int maxRows = integer(section.get(), "maxRowsPerSecond", "snapshot", 0, Integer.MAX_VALUE).orElse(0);
         int maxThreads = integer(section.get(), "maxSourceThreadsRunning", "snapshot", 0, 100_000).orElse(0);
-        return new Plan.Snapshot(parallelism, chunkRows, maxRows, maxThreads);
+        boolean targetBinlog = bool(section.get(), "targetBinlog", "snapshot").orElse(true);
+        return new Plan.Snapshot(parallelism, chunkRows, maxRows, maxThreads, targetBinlog);
     }
 
     private Plan.Cutover cutover(YamlNode.Mapping top) {

@@ -51,6 +51,10 @@ public final class PlanSettings {
     public static final Setting SNAPSHOT_MAX_SOURCE_THREADS_RUNNING = new Setting("snapshot.maxSourceThreadsRunning", "0 or more",
             "`0` (no limit)", "MySQL/MariaDB: the copy pauses between chunks while the source's Threads_running is above this.");
 
+    public static final Setting SNAPSHOT_TARGET_BINLOG = new Setting("snapshot.targetBinlog", "boolean", "`true`",
+            "MySQL/MariaDB target: `false` keeps the copied rows out of the target's binlog (as myloader does by default): faster, "
+                    + "but replicas of the target miss them. Needs SUPER or BINLOG ADMIN; not possible on RDS/Aurora. Streamed changes are always logged.");
+
     public static final Setting VALIDATION = new Setting("validation", "section", "defaults below",
             "Row parity checks: `migrator validate`, and on a schedule inside `migrator run`.");
     public static final Setting VALIDATION_EVERY = new Setting("validation.every", "duration ≥ 1m, or `off`", "`off`",
@@ -75,7 +79,7 @@ public final class PlanSettings {
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
-            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, VALIDATION, VALIDATION_EVERY,
+            SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
             VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN,
             CONTROL_TOKEN);
 

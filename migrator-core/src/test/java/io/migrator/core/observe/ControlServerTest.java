@@ -43,8 +43,8 @@ class ControlServerTest {
         Plan plan = plan(new Plan.Control("127.0.0.1", 0));
         Migration migration = new Migration(plan, null, null);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        MigrationMetrics.bind(registry, migration);
-        try (ControlServer server = ControlServer.start(plan.control(), migration, registry::scrape)) {
+        MigrationMetrics meters = MigrationMetrics.bind(registry, migration);
+        try (ControlServer server = ControlServer.start(plan.control(), migration, () -> meters.refreshThen(registry::scrape))) {
             String base = "http://127.0.0.1:" + server.port();
             HttpResponse<String> status = send(HttpRequest.newBuilder(URI.create(base + "/api/status")));
             assertThat(status.statusCode()).isEqualTo(200);
