@@ -78,6 +78,18 @@ final class ValidateCommand implements Callable<Integer> {
         try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
              TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
             MigrationState state = target.loadState().orElse(null);
+            // A worker that streams moves its checkpoint with every batch (heartbeats: twice a second). If one does and does
+            // not answer at control.listen, validating around it would miss its fence and race its applier.
+            java.time.Duration age = target.checkpointAge().orElse(null);
+            if (age != null && age.compareTo(java.time.Duration.ofSeconds(5)) < 0) {
+                var first = target.checkpoint();
+                Thread.sleep(1_500);
+                if (!first.equals(target.checkpoint())) {
+                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a worker is applying changes to the target (its checkpoint "
+                            + "moves) but none answers at " + plan.control().listen(), "validate through that worker: give this plan the "
+                            + "control.listen it was started with (or its --listen), or stop it first");
+                }
+            }
             if (state != null) {
                 ValidationService.requireCopied(state.phase(), state.detail());
                 output.progress().println("no worker runs for " + plan.name() + ": validating directly (the target is as the worker left it)");

@@ -24,8 +24,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "wait", description = {"Blocks until a condition holds, polling the worker (or the durable state when none runs):",
         "  PHASE            the migration reached that phase or a later one (SNAPSHOT, CATCH_UP, STREAMING, CUT_OVER...)",
         "  lag<DURATION     a running worker measures lag below DURATION (e.g. lag<1s, lag<500ms)",
-        "  validated        the last validation passed",
-        "Exits 0 when it holds, 4 when --timeout passes first, 1 once the migration FAILED (at once when the worker reports it;",
+        "  validated        a validation that finished after the wait began passed (exit 5 if it found a mismatch)",
+        "Exits 0 when it holds, 4 when --timeout passes first, 5 when the awaited validation found a mismatch,",
+        "1 once the migration FAILED (at once when the worker reports it;",
         "after 15 s when no worker runs and the stored state says FAILED, in case one is just starting)."},
         footer = {"", "Examples:", "  migrator wait plan.yaml --for STREAMING --timeout 30m", "  migrator wait plan.yaml --for 'lag<2s' --timeout 10m",
                 "  migrator wait plan.yaml --for validated"})
@@ -52,22 +53,28 @@ final class WaitCommand implements Callable<Integer> {
     String interval;
 
     /** A parsed --for. */
-    record Condition(String text, Phase phase, Duration lagBelow, boolean validated) {
+    record Condition(String text, Phase phase, Duration lagBelow, boolean validated, java.time.Instant since) {
         static Condition parse(String text) {
             String t = text.trim();
             if (t.equalsIgnoreCase("validated")) {
-                return new Condition(t, null, null, true);
+                return new Condition(t, null, null, true, java.time.Instant.now());
             }
             if (t.toLowerCase(Locale.ROOT).startsWith("lag<")) {
                 Duration d = Durations.parse(t.substring(4));
-                return new Condition(t, null, d, false);
+                return new Condition(t, null, d, false, null);
             }
-            return new Condition(t, Phase.valueOf(t.toUpperCase(Locale.ROOT).replace('-', '_')), null, false);
+            return new Condition(t, Phase.valueOf(t.toUpperCase(Locale.ROOT).replace('-', '_')), null, false, null);
+        }
+
+        /** A validation that finished after the wait began: an old pass says nothing about now. */
+        boolean fresh(MigrationStatus s) {
+            String at = s.validation().lastRunAt();
+            return at != null && !java.time.Instant.parse(at).isBefore(since);
         }
 
         boolean holds(MigrationStatus s) {
             if (validated) {
-                return "passed".equals(s.validation().state());
+                return "passed".equals(s.validation().state()) && fresh(s);
             }
             if (lagBelow != null) {
                 boolean streaming = s.phase() == Phase.CATCH_UP || s.phase() == Phase.STREAMING || s.phase() == Phase.CUTTING_OVER;
@@ -102,6 +109,11 @@ final class WaitCommand implements Callable<Integer> {
                 status = client.status();
                 if (wanted.holds(status)) {
                     break;
+                }
+                if (wanted.validated() && "mismatch".equals(status.validation().state()) && wanted.fresh(status)) {
+                    throw new MigratorException(ErrorCode.PARITY_MISMATCH, "the validation that finished at " + status.validation().lastRunAt()
+                            + " found " + status.validation().mismatches() + " rows different", "see them with `migrator validate "
+                            + planFile + "`, and fix them with --repair");
                 }
                 boolean failed = status.phase() == Phase.FAILED && wanted.phase() != Phase.FAILED;
                 failedSince = failed ? (failedSince == 0 ? System.nanoTime() : failedSince) : 0;

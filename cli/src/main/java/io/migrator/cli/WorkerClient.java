@@ -96,7 +96,8 @@ final class WorkerClient implements AutoCloseable {
     }
 
     private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(10));
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(10))
+                .header("Content-Type", "application/json"); // the worker takes control POSTs only as JSON
         if (!plan.control().token().isEmpty()) {
             builder.header("Authorization", "Bearer " + plan.control().token().reveal());
         }

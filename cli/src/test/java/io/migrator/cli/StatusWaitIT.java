@@ -78,8 +78,12 @@ class StatusWaitIT {
             assertThat(streaming.json().get("ok").asBoolean()).isTrue();
             assertThat(streaming.json().at("/status/phase").asText()).isEqualTo("STREAMING");
             assertThat(CliRun.of("wait", p, "--for", "lag<2s", "--timeout", "60s").exit()).isZero();
-            // validation.every: the worker validates once STREAMING, then on schedule
-            CliRun validated = CliRun.of("wait", p, "--for", "validated", "--timeout", "60s", "-o", "json");
+            // wait --for validated takes a validation finishing after the wait began: here the one `validate` asks for
+            java.util.concurrent.CompletableFuture<CliRun> waiting = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> CliRun.of("wait", p, "--for", "validated", "--timeout", "90s", "-o", "json"));
+            Thread.sleep(500);
+            assertThat(CliRun.of("validate", p).exit()).isZero();
+            CliRun validated = waiting.get(120, TimeUnit.SECONDS);
             assertThat(validated.exit()).as(validated.out() + validated.err()).isZero();
             assertThat(validated.json().at("/status/validation/state").asText()).isEqualTo("passed");
             assertThat(validated.json().at("/status/validation/lastRunAt").asText()).isNotBlank();

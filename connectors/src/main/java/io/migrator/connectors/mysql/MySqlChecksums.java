@@ -27,10 +27,12 @@ import java.util.stream.Collectors;
  * play no part: 'a' and 'A' differ), TIMESTAMPs in UTC (the pools' session time zone), spatial values as WKB, numbers and
  * dates in the server's text form. Preflight has made sure both sides define the columns alike (same types and charsets).
  * <p>
- * A range's digest is its row count, the XOR and the sum of the rows' CRC32: cheap enough to run at full-scan speed
- * (MD5 costs four times as much here). CRC32 detects every change within 32 consecutive bits of a row and misses any
- * other change with probability 2^-32; the sum guards against two changed rows cancelling in the XOR. Ranges that
- * differ are compared row by row with MD5.
+ * A range's digest is its row count, and the XOR, the sum and the sum of squares of the rows' CRC32: cheap enough to
+ * run at full-scan speed (MD5 costs four times as much here). CRC32 detects every change within 32 consecutive bits of a
+ * row and misses any other change with probability 2^-32; because CRC32 is linear, the same change made to two rows
+ * shifts both by the same XOR and cancels in BIT_XOR, which the sums (the square above all) do not. Ranges that differ
+ * are compared row by row with MD5. FLOAT and DOUBLE are compared as DOUBLE text (FLOAT's own text rounds), spatial
+ * values as SRID and WKB.
  */
 final class MySqlChecksums implements RowChecksums {
     private static final int KEYS_PER_QUERY = 500;
@@ -49,7 +51,8 @@ final class MySqlChecksums implements RowChecksums {
         String c = MySqlDialect.quote(column.name());
         String type = column.type().toLowerCase(Locale.ROOT);
         return switch (MySqlDialect.kind(column)) {
-            case GEOMETRY -> "ST_AsWKB(" + c + ")";
+            case GEOMETRY -> "CONCAT(ST_SRID(" + c + "), ':', ST_AsWKB(" + c + "))";
+            case FLOATING -> "(" + c + " + 0e0)"; // as DOUBLE: FLOAT's own text form rounds to 6 digits and would hide differences
             default -> c;
         };
     }
@@ -98,13 +101,15 @@ final class MySqlChecksums implements RowChecksums {
     @Override
     public RangeSum checksum(TableDef table, Chunk range) {
         List<Object> params = new ArrayList<>();
-        String sql = "SELECT COUNT(*), BIT_XOR(h), COALESCE(SUM(h), 0) FROM (SELECT CRC32(" + rowText(table) + ") AS h"
+        // SUM(h * h): CRC32 is linear, so equal changes to two rows (same bytes, same distance from the end) shift both
+        // CRCs by the same XOR and cancel in BIT_XOR; the square does not cancel
+        String sql = "SELECT COUNT(*), BIT_XOR(h), COALESCE(SUM(h), 0), COALESCE(SUM(h * h), 0) FROM (SELECT CRC32(" + rowText(table) + ") AS h"
                 + from(table) + where(table, range, params) + " LIMIT 18446744073709551615) AS r"; // LIMIT: materialized, one CRC per row
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             KeyRange.bind(ps, params);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return new RangeSum(rs.getLong(1), rs.getString(2) + ":" + rs.getString(3));
+                return new RangeSum(rs.getLong(1), rs.getString(2) + ":" + rs.getString(3) + ":" + rs.getString(4));
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("checksumming " + table.id() + " on the " + side, e);

@@ -170,12 +170,21 @@ final class MySqlSource implements SourceSession {
         return checksums;
     }
 
-    /** Binlog positions order by file, then offset (file names carry a zero-padded sequence number). */
+    private static long fileNumber(String file) {
+        int dot = file.lastIndexOf('.');
+        try {
+            return Long.parseLong(file.substring(dot + 1));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Binlog positions order by file number, then offset. */
     @Override
     public boolean reached(SourcePosition applied, SourcePosition goal) {
         BinlogPosition a = BinlogPosition.parse(applied);
         BinlogPosition g = BinlogPosition.parse(goal);
-        int file = a.file().compareTo(g.file());
+        int file = Long.compare(fileNumber(a.file()), fileNumber(g.file())); // numbers: binlog.1000000 follows binlog.999999
         return file > 0 || file == 0 && a.pos() >= g.pos();
     }
 

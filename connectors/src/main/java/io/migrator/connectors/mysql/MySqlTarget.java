@@ -367,6 +367,22 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
+    public Optional<java.time.Duration> checkpointAge() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(6)) FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(java.time.Duration.ofNanos(rs.getLong(1) * 1000)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
+            throw MySqlErrors.translate("reading the checkpoint", e);
+        }
+    }
+
+    @Override
     public long appliedEvents() {
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
                 "SELECT events FROM migrator.checkpoint WHERE migration = ?")) {

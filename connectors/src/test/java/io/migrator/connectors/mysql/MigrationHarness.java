@@ -61,21 +61,18 @@ final class MigrationHarness implements AutoCloseable {
 
     /** Waits until the applied position reaches the source's current binlog position. */
     void awaitCaughtUp() throws InterruptedException {
-        BinlogPosition goal = BinlogPosition.parse(source.currentPosition());
+        SourcePosition goal = source.currentPosition();
         long deadline = System.currentTimeMillis() + 120_000;
         while (System.currentTimeMillis() < deadline) {
             assertThat(failure.get()).as("migration failure").isNull();
             MigrationStatus status = migration.status();
-            if (!status.applied().position().isEmpty() && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)) {
-                BinlogPosition applied = BinlogPosition.parse(new SourcePosition(status.applied().position()));
-                int file = applied.file().compareTo(goal.file());
-                if (file > 0 || file == 0 && applied.pos() >= goal.pos()) {
-                    return;
-                }
+            if (!status.applied().position().isEmpty() && (status.phase() == Phase.STREAMING || status.phase() == Phase.CATCH_UP)
+                    && source.reached(new SourcePosition(status.applied().position()), goal)) {
+                return;
             }
             Thread.sleep(100);
         }
-        throw new AssertionError("the target did not catch up with " + goal.offset() + ": " + migration.status());
+        throw new AssertionError("the target did not catch up with " + goal + ": " + migration.status());
     }
 
     /** Waits for the migration to stop by itself with a failure, and returns it. */

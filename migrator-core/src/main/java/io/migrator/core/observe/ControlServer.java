@@ -34,9 +34,11 @@ public final class ControlServer implements AutoCloseable {
     private final Migration migration;
     private final Supplier<String> scrape;
     private final byte[] token;
+    private final boolean loopback;
 
-    private ControlServer(HttpServer server, Migration migration, Supplier<String> scrape, String token) {
+    private ControlServer(HttpServer server, Migration migration, Supplier<String> scrape, String token, boolean loopback) {
         this.server = server;
+        this.loopback = loopback;
         this.migration = migration;
         this.scrape = scrape;
         this.token = token == null || token.isEmpty() ? null : token.getBytes(StandardCharsets.UTF_8);
@@ -67,7 +69,7 @@ public final class ControlServer implements AutoCloseable {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot listen on " + control.listen() + ": " + e.getMessage(),
                     "check control.listen in the plan", e);
         }
-        ControlServer control1 = new ControlServer(server, migration, scrape, control.token().reveal());
+        ControlServer control1 = new ControlServer(server, migration, scrape, control.token().reveal(), control.loopback());
         server.start();
         String at = control.at(control.listenHost(), server.getAddress().getPort()).listen();
         migration.servedAt(at);
@@ -87,7 +89,15 @@ public final class ControlServer implements AutoCloseable {
 
     private void route(HttpExchange exchange) throws IOException {
         try {
-            if (!authorized(exchange)) {
+            String path0 = exchange.getRequestURI().getPath();
+            boolean page = path0.equals("/") || path0.equals("/index.html") || path0.equals("/dashboard") || path0.startsWith("/webjars/");
+            if (!trustedOrigin(exchange)) {
+                send(exchange, 403, "application/json", "{\"ok\":false,\"error\":{\"code\":\"FORBIDDEN\",\"message\":"
+                        + "\"request from another site or host name refused\",\"remedy\":\"call the worker directly, by the address it listens on\"}}");
+                return;
+            }
+            // the page and its chart library hold no data: a browser opening /#token=... must be able to load them
+            if (!page && !authorized(exchange)) {
                 exchange.getResponseHeaders().add("WWW-Authenticate", "Bearer realm=\"migrator\"");
                 send(exchange, 401, "application/json", "{\"ok\":false,\"error\":{\"code\":\"UNAUTHORIZED\",\"message\":"
                         + "\"this worker needs its control token\",\"remedy\":\"send 'Authorization: Bearer <control.token>'; "
@@ -138,10 +148,20 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** Answers 405 unless the request is a POST (control actions change state). */
+    /**
+     * Answers 405 unless the request is a POST with a JSON content type (control actions change state). A web page on
+     * another site can send a plain form POST to loopback without asking; it cannot set this content type without a
+     * CORS preflight, which this server never grants.
+     */
     private static boolean post(HttpExchange exchange) throws IOException {
-        if ("POST".equals(exchange.getRequestMethod())) {
+        String type = exchange.getRequestHeaders().getFirst("Content-Type");
+        if ("POST".equals(exchange.getRequestMethod()) && type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
             return true;
+        }
+        if ("POST".equals(exchange.getRequestMethod())) {
+            send(exchange, 415, "application/json", "{\"ok\":false,\"error\":{\"code\":\"CONTENT_TYPE\",\"message\":"
+                    + "\"control requests must be sent with Content-Type: application/json\"}}");
+            return false;
         }
         exchange.getResponseHeaders().add("Allow", "POST");
         send(exchange, 405, "application/json", "{\"ok\":false,\"error\":{\"code\":\"METHOD\",\"message\":\"use POST\"}}");
@@ -154,9 +174,15 @@ public final class ControlServer implements AutoCloseable {
         boolean repair = false;
         byte[] body = exchange.getRequestBody().readAllBytes();
         if (body.length > 0) {
-            com.fasterxml.jackson.databind.JsonNode request = StatusJson.mapper().readTree(body);
-            request.path("tables").forEach(t -> tables.add(t.asText()));
-            repair = request.path("repair").asBoolean(false);
+            try {
+                com.fasterxml.jackson.databind.JsonNode request = StatusJson.mapper().readTree(body);
+                request.path("tables").forEach(t -> tables.add(t.asText()));
+                repair = request.path("repair").asBoolean(false);
+            } catch (IOException e) {
+                send(exchange, 400, "application/json", "{\"ok\":false,\"error\":{\"code\":\"BAD_REQUEST\",\"message\":"
+                        + "\"the body is not JSON; send {tables: [patterns], repair: true|false}\"}}");
+                return;
+            }
         }
         try {
             send(exchange, 200, "application/json", StatusJson.write(migration.validate(tables, repair)));
@@ -170,6 +196,23 @@ public final class ControlServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             send(exchange, 503, "application/json", "{\"ok\":false,\"error\":{\"code\":\"INTERNAL\",\"message\":\"the worker is stopping\"}}");
         }
+    }
+
+    /**
+     * Refuses requests a browser sends on behalf of another site: an Origin that is not this server, or (on loopback) a
+     * Host header naming something else, which is how DNS rebinding reaches a loopback port.
+     */
+    private boolean trustedOrigin(HttpExchange exchange) {
+        String host = exchange.getRequestHeaders().getFirst("Host");
+        String origin = exchange.getRequestHeaders().getFirst("Origin");
+        if (origin != null && (host == null || !origin.equals("http://" + host))) {
+            return false;
+        }
+        if (loopback && host != null) {
+            String name = host.startsWith("[") ? host.substring(0, host.indexOf(']') + 1) : host.contains(":") ? host.substring(0, host.lastIndexOf(':')) : host;
+            return name.equals("localhost") || name.equals("[::1]") || name.startsWith("127.");
+        }
+        return true;
     }
 
     private boolean authorized(HttpExchange exchange) {

@@ -128,11 +128,11 @@ public final class Migration {
         }
         MigrationStatus.Validation before = validation;
         try {
-            validation = new MigrationStatus.Validation("running", before.mismatches(), before.parityPercent(), before.lastRunAt());
+            validation = before.withRunning(true);
             List<TableDef> chosen = io.migrator.core.validate.ValidationService.tables(plan, source, patterns);
             io.migrator.core.validate.ValidationReport report = io.migrator.core.validate.ValidationService.run(plan, source, target, chosen,
                     this::awaitApplied, this::repairInApplier, io.migrator.core.validate.ValidationService.options(plan, repair));
-            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(), report.finishedAt());
+            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(), report.finishedAt(), false);
             return report;
         } catch (RuntimeException | InterruptedException e) {
             validation = before;
@@ -157,14 +157,27 @@ public final class Migration {
 
     /** Repairs run on the applier thread between batches; without a running applier they apply directly. */
     private void repairInApplier(TableDef table, List<String> keys) {
-        if (!applierRunning) {
-            applyRepair(table, keys);
-            return;
+        RepairTask task = new RepairTask(table, keys, new java.util.concurrent.CompletableFuture<>());
+        if (applierRunning) {
+            repairs.add(task);
         }
-        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
-        repairs.add(new RepairTask(table, keys, done));
         try {
-            done.get();
+            while (true) {
+                if (!applierRunning && repairs.remove(task)) {
+                    applyRepair(table, keys); // the applier stopped (or never ran): nothing else writes, apply here
+                    return;
+                }
+                if (!applierRunning && !repairs.contains(task) && !task.done().isDone()) {
+                    applyRepair(table, keys);
+                    return;
+                }
+                try {
+                    task.done().get(500, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    return;
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // look again: the applier may have stopped
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new MigratorException(ErrorCode.INTERNAL, "interrupted while repairing", "validate with --repair again");
@@ -181,12 +194,29 @@ public final class Migration {
      * still to come up to the moment of this read replay older images of these rows, then newer ones: they converge to
      * the source exactly as rule 1 argues for the copy.
      */
-    private void applyRepair(TableDef table, List<String> keys) {
+    private void applyRepair(TableDef stale, List<String> keys) {
+        // the definition as of now: DDL the stream applied since the validation began (ADD COLUMN) is in the images too
+        TableDef table = source.tables(plan.tables()).stream().filter(t -> t.id().equals(stale.id())).findFirst().orElse(stale);
         List<RowChange> changes = source.readRows(table, keys);
         String applied = position.get();
         SourcePosition at = !applied.isEmpty() ? new SourcePosition(applied) : target.checkpoint().orElse(startPosition);
         retry.run("repairing " + keys.size() + " rows of " + table.id(), () -> target.apply(changes, at, 0));
         LOG.info("repaired {} rows of {}", keys.size(), table.id());
+    }
+
+    /** On the applier thread: runs one queued repair, if any. */
+    private boolean runQueuedRepair() {
+        RepairTask repair = repairs.poll();
+        if (repair == null) {
+            return false;
+        }
+        try {
+            applyRepair(repair.table(), repair.keys());
+            repair.done().complete(null);
+        } catch (RuntimeException e) {
+            repair.done().completeExceptionally(e);
+        }
+        return true;
     }
 
     private void maybeValidateOnSchedule() {
@@ -259,7 +289,7 @@ public final class Migration {
         Double rows = rowRate.value();
         boolean ready = p == Phase.STREAMING && !paused.get() && lagSeconds != null
                 && lagSeconds * 1000 < plan.cutover().maxDowntime().toMillis() / 2.0
-                && !"mismatch".equals(validation.state());
+                && !"mismatch".equals(validation.state()) && !"inconclusive".equals(validation.state());
         return new MigrationStatus(plan.name(), p, paused.get(), new MigrationStatus.Worker(true, listen, startedAt.toString()),
                 lag, snap, new MigrationStatus.Applied(appliedEvents.get(), position.get(), events),
                 new MigrationStatus.Throughput(rows, events), validation, ready, List.copyOf(phases), error, retry.retries(),
@@ -540,22 +570,22 @@ public final class Migration {
                 applierRunning = true;
                 try {
                     while (!stop.get() && failure == null) {
+                        if (runQueuedRepair()) {
+                            continue; // repairs go first, paused or not: a validation waits on them
+                        }
                         if (paused.get()) {
                             Thread.sleep(100);
                             continue;
                         }
-                        RepairTask repair = repairs.poll();
-                        if (repair != null) {
-                            try {
-                                applyRepair(repair.table(), repair.keys());
-                                repair.done().complete(null);
-                            } catch (RuntimeException e) {
-                                repair.done().completeExceptionally(e);
-                            }
-                            continue;
-                        }
                         Work work = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-                        if (work != null) {
+                        // a pause that came while this poll waited holds the batch it returned (not applied; on stop, the
+                        // next run replays it from the checkpoint)
+                        while (work != null && paused.get() && !stop.get()) {
+                            if (!runQueuedRepair()) {
+                                Thread.sleep(100);
+                            }
+                        }
+                        if (work != null && !stop.get()) {
                             apply(work.batch(), work.coalesced());
                             inFlightEvents.addAndGet(-work.batch().changes().size());
                         }
@@ -567,11 +597,7 @@ public final class Migration {
                 } catch (RuntimeException e) {
                     failure = new MigratorException(ErrorCode.INTERNAL, "applying changes failed: " + e, null, e);
                 } finally {
-                    applierRunning = false;
-                    for (RepairTask left; (left = repairs.poll()) != null; ) {
-                        left.done().completeExceptionally(new MigratorException(ErrorCode.INTERNAL, "the applier stopped before the repair ran",
-                                "validate with --repair again once `migrator run` streams"));
-                    }
+                    applierRunning = false; // queued repairs are taken back and applied by the validator's thread
                 }
             }, "applier");
             applier.setDaemon(true);

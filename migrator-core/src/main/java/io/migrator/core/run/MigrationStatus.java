@@ -46,10 +46,17 @@ public record MigrationStatus(String name, Phase phase, boolean paused, Worker w
     public record Throughput(Double rowsPerSecond, Double eventsPerSecond) {
     }
 
-    /** The last validation: state {@code never}, {@code running}, {@code passed} or {@code mismatch}. */
-    public record Validation(String state, long mismatches, Double parityPercent, String lastRunAt) {
+    /**
+     * The last finished validation: state {@code never}, {@code passed}, {@code mismatch} or {@code inconclusive};
+     * {@code running} while another one is under way (the last result stays until it finishes).
+     */
+    public record Validation(String state, long mismatches, Double parityPercent, String lastRunAt, boolean running) {
         public static Validation never() {
-            return new Validation("never", 0, null, null);
+            return new Validation("never", 0, null, null, false);
+        }
+
+        public Validation withRunning(boolean now) {
+            return new Validation(state, mismatches, parityPercent, lastRunAt, now);
         }
     }
 

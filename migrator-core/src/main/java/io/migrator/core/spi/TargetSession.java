@@ -73,6 +73,11 @@ public interface TargetSession extends AutoCloseable {
         return List.of();
     }
 
+    /** How long ago the checkpoint was last written, by the target's clock; empty when there is none. */
+    default Optional<java.time.Duration> checkpointAge() {
+        return Optional.empty();
+    }
+
     /** Change events applied so far, as committed with the checkpoint. */
     default long appliedEvents() {
         return 0;

@@ -39,9 +39,14 @@ public final class ValidationService {
 
     /** As above; a FAILED migration counts as copied only when it failed after the copy ({@code detail}: "failed in PHASE: ..."). */
     public static void requireCopied(Phase phase, String detail) {
-        boolean failedEarly = phase == Phase.FAILED && detail != null
-                && (detail.startsWith("failed in SNAPSHOT") || detail.startsWith("failed in SCHEMA") || detail.startsWith("failed in PREFLIGHT"));
-        if (phase.ordinal() < Phase.CATCH_UP.ordinal() || phase == Phase.PAUSED || failedEarly) {
+        boolean failedAfterCopy = phase == Phase.FAILED && detail != null
+                && (detail.startsWith("failed in CATCH_UP") || detail.startsWith("failed in STREAMING"));
+        if (phase == Phase.CUTTING_OVER || phase == Phase.CUT_OVER || phase == Phase.COMPLETED || phase == Phase.ROLLED_BACK) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the migration is in phase " + phase + ": the target takes its own "
+                    + "writes now, so it no longer mirrors the source", "validate before the cutover; after it, compare with your "
+                    + "application's own checks");
+        }
+        if (phase != Phase.CATCH_UP && phase != Phase.STREAMING && !failedAfterCopy) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the migration is in phase " + phase + ": the copy is not finished, so "
                     + "the target is expected to differ", "validate once the migration reached CATCH_UP or STREAMING "
                     + "(`migrator wait PLAN --for STREAMING`)");
@@ -63,6 +68,6 @@ public final class ValidationService {
 
     /** The status view of a stored validation. */
     public static MigrationStatus.Validation summary(ValidationRecord record) {
-        return new MigrationStatus.Validation(record.state(), record.mismatches(), record.parityPercent(), record.finishedAt());
+        return new MigrationStatus.Validation(record.state(), record.mismatches(), record.parityPercent(), record.finishedAt(), false);
     }
 }

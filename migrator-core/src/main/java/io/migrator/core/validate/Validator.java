@@ -221,7 +221,7 @@ public final class Validator {
 
     /** The fenced recheck; confirmed differences are counted, listed, and repaired when asked. */
     private void recheck(TableDef table, List<String> suspects, Tally tally) throws InterruptedException {
-        Map<String, Kind> confirmed = confirm(table, suspects, tally);
+        Map<String, Kind> confirmed = confirm(table, suspects, tally).confirmed();
         if (confirmed.isEmpty()) {
             return;
         }
@@ -240,9 +240,11 @@ public final class Validator {
             for (int i = 0; i < keys.size(); i += 500) {
                 repairer.repair(table, keys.subList(i, Math.min(keys.size(), i + 500)));
             }
-            Map<String, Kind> still = confirm(table, keys, new Tally());
+            // repaired = checked again and found equal; rows still different, or undecided, are not
+            Verdict still = confirm(table, keys, new Tally());
             Set<String> ok = new LinkedHashSet<>(keys);
-            ok.removeAll(still.keySet());
+            ok.removeAll(still.confirmed().keySet());
+            ok.removeAll(still.unresolved());
             fixed = ok;
             tally.repaired.addAndGet(ok.size());
         }
@@ -260,36 +262,56 @@ public final class Validator {
         }
     }
 
-    /** Rows whose difference survives the fence, by kind; rows that never hold still go to {@code tally.unsettled}. */
-    private Map<String, Kind> confirm(TableDef table, List<String> keys, Tally tally) throws InterruptedException {
+    /** What the fenced recheck concluded: confirmed differences by kind, and keys it could not decide. */
+    private record Verdict(Map<String, Kind> confirmed, Set<String> unresolved) {
+    }
+
+    /**
+     * A row is settled (equal) when source-before, target and source-after all agree. It is a confirmed difference when,
+     * in two consecutive rounds fenced by the target applying past the source position, the source row held still and
+     * the target showed the same different image both times: a row that changed V, V', V around one fence cannot pass
+     * twice. Rows that keep moving, or whose target is never known to be current, stay unresolved (reported unsettled).
+     */
+    private Verdict confirm(TableDef table, List<String> keys, Tally tally) throws InterruptedException {
         Map<String, Kind> confirmed = new LinkedHashMap<>();
+        Map<String, String> seenOnce = new java.util.HashMap<>();
         List<String> open = new ArrayList<>(keys);
-        boolean fenced = true;
+        boolean unfenced = false;
         for (int round = 0; round < options.recheckRounds() && !open.isEmpty(); round++) {
             Map<String, String> before = src.rowHashes(table, open);
             SourcePosition position = source.currentPosition();
-            fenced = fence.awaitApplied(position, options.fenceTimeout());
+            boolean fenced = fence.awaitApplied(position, options.fenceTimeout());
+            unfenced |= !fenced;
             Map<String, String> target = tgt.rowHashes(table, open);
             Map<String, String> after = src.rowHashes(table, open);
             List<String> retry = new ArrayList<>();
             for (String key : open) {
                 String s = before.get(key);
                 String t = target.get(key);
-                if (Objects.equals(s, t)) {
-                    continue; // was in flight: settled
+                boolean stable = Objects.equals(s, after.get(key));
+                if (stable && Objects.equals(s, t)) {
+                    seenOnce.remove(key);
+                    continue; // equal: it was in flight
                 }
-                if (!fenced || !Objects.equals(s, after.get(key))) {
-                    retry.add(key); // the source row moved (or the target is not known to be current): look again
+                if (!fenced || !stable) {
+                    seenOnce.remove(key);
+                    retry.add(key); // the source row moved, or the target is not known to be current: look again
                     continue;
                 }
-                confirmed.put(key, s == null ? Kind.EXTRA : t == null ? Kind.MISSING : Kind.DIFFERENT);
+                String pair = s + "/" + t;
+                if (pair.equals(seenOnce.get(key))) {
+                    confirmed.put(key, s == null ? Kind.EXTRA : t == null ? Kind.MISSING : Kind.DIFFERENT);
+                } else {
+                    seenOnce.put(key, pair);
+                    retry.add(key);
+                }
             }
             open = retry;
             if (!open.isEmpty()) {
-                Thread.sleep(Math.min(2_000, 200L << round));
+                Thread.sleep(Math.min(2_000, 100L << round));
             }
         }
-        if (!fenced) {
+        if (unfenced && !open.isEmpty()) {
             tally.unfenced = true;
         }
         for (String key : open) {
@@ -297,7 +319,7 @@ public final class Validator {
                 tally.unsettled.add(src.describeKey(table, key));
             }
         }
-        return confirmed;
+        return new Verdict(confirmed, new LinkedHashSet<>(open));
     }
 
     private List<String> differentColumns(TableDef table, String key) {

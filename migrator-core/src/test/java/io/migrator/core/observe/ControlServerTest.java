@@ -63,7 +63,7 @@ class ControlServerTest {
             HttpResponse<String> get = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")));
             assertThat(get.statusCode()).as("pause is a POST").isEqualTo(405);
             assertThat(migration.paused()).isFalse();
-            HttpResponse<String> pause = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).POST(HttpRequest.BodyPublishers.noBody()));
+            HttpResponse<String> pause = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
             assertThat(pause.statusCode()).isEqualTo(200);
             assertThat(StatusJson.read(pause.body()).paused()).isTrue();
             assertThat(migration.paused()).isTrue();
@@ -73,8 +73,19 @@ class ControlServerTest {
                     .contains("migrator_phase{migration=\"orders\",phase=\"STREAMING\"} 0.0")
                     .contains("migrator_lag_seconds{migration=\"orders\"} NaN")
                     .contains("migrator_events_applied_total{migration=\"orders\"} 0.0");
-            send(HttpRequest.newBuilder(URI.create(base + "/api/resume")).POST(HttpRequest.BodyPublishers.noBody()));
+            send(HttpRequest.newBuilder(URI.create(base + "/api/resume")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
             assertThat(migration.paused()).isFalse();
+            // what a page on another site could send to a loopback port: a plain form POST, or any request with its Origin
+            HttpResponse<String> form = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
+                    .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("a=b")));
+            assertThat(form.statusCode()).isEqualTo(415);
+            HttpResponse<String> foreign = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).header("Origin", "http://evil.example")
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
+            assertThat(foreign.statusCode()).isEqualTo(403);
+            assertThat(migration.paused()).as("neither paused the migration").isFalse();
+            HttpResponse<String> badJson = send(HttpRequest.newBuilder(URI.create(base + "/api/validate"))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{not json")));
+            assertThat(badJson.statusCode()).isEqualTo(400);
 
             HttpResponse<String> page = send(HttpRequest.newBuilder(URI.create(base + "/")));
             assertThat(page.statusCode()).isEqualTo(200);
@@ -94,17 +105,19 @@ class ControlServerTest {
         Migration migration = new Migration(plan, null, null);
         try (ControlServer server = ControlServer.start(plan.control(), migration, () -> "")) {
             String base = "http://127.0.0.1:" + server.port();
-            for (String path : List.of("/api/status", "/metrics", "/")) {
+            for (String path : List.of("/api/status", "/metrics", "/api/history")) {
                 HttpResponse<String> refused = send(HttpRequest.newBuilder(URI.create(base + path)));
                 assertThat(refused.statusCode()).as(path).isEqualTo(401);
                 assertThat(refused.body()).doesNotContain("t0ken");
             }
+            assertThat(send(HttpRequest.newBuilder(URI.create(base + "/"))).statusCode())
+                    .as("the page holds no data and takes the token from its #fragment").isEqualTo(200);
             HttpResponse<String> wrong = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
-                    .header("Authorization", "Bearer nope").POST(HttpRequest.BodyPublishers.noBody()));
+                    .header("Authorization", "Bearer nope").header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
             assertThat(wrong.statusCode()).isEqualTo(401);
             assertThat(migration.paused()).isFalse();
             HttpResponse<String> right = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
-                    .header("Authorization", "Bearer t0ken").POST(HttpRequest.BodyPublishers.noBody()));
+                    .header("Authorization", "Bearer t0ken").header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
             assertThat(right.statusCode()).isEqualTo(200);
             assertThat(migration.paused()).isTrue();
         }
