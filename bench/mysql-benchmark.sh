@@ -3,12 +3,12 @@
 # catch-up against a native MariaDB replica (uniform and hot-key), all on the sandbox pair, same run.
 # Prints a table; docs/benchmarks.md records the results with this command.
 #
-#   bench/mysql-benchmark.sh [--tables 8] [--rows 1000000] [--threads 4] [--txns 200000] [--skip-prepare]
+#   bench/mysql-benchmark.sh [--tables 8] [--rows 1000000] [--threads 4] [--txns 200000] [--skip-prepare] [--snapshot-only]
 #
 # Needs: ./migrator sandbox up --engines mariadb; apt-get install -y sysbench mydumper.
 set -euo pipefail
 
-TABLES=8 ROWS=1000000 THREADS=4 TXNS=200000 PREPARE=1
+TABLES=8 ROWS=1000000 THREADS=4 TXNS=200000 PREPARE=1 SNAPSHOT_ONLY=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tables) TABLES=$2; shift 2 ;;
@@ -16,6 +16,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --txns) TXNS=$2; shift 2 ;;
     --skip-prepare) PREPARE=0; shift ;;
+    --snapshot-only) SNAPSHOT_ONLY=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +69,28 @@ MYDUMPER=$(secs "$t0" "$(now)")
 [ "$(checksums tgt)" = "$SOURCE_SUMS" ] && MYDUMPER_OK=yes || MYDUMPER_OK=NO
 rm -rf "$WORK/mydumper"
 
+# --- snapshot: migrator, copied rows kept out of the target binlog (as myloader does unless -e) -------
+reset_target
+cat > "$WORK/bench-nolog.yaml" <<PLAN
+name: bench-nolog
+source: {engine: mariadb, host: 127.0.0.1, port: 13306, user: migrator, password: "\${file:$ROOT/.sandbox/secrets/mariadb.password}", database: sbtest}
+target: {engine: mariadb, host: 127.0.0.1, port: 13307, user: migrator, password: "\${file:$ROOT/.sandbox/secrets/mariadb.password}", database: sbtest}
+snapshot: {parallelism: $THREADS, chunkRows: 50000, targetBinlog: false}
+control: {listen: "127.0.0.1:9478"}
+PLAN
+log "snapshot: migrator run, snapshot.targetBinlog: false"
+MIGRATOR_STATE_DIR="$WORK/state-nolog" java -Xmx512m -jar "$JAR" run "$WORK/bench-nolog.yaml" >"$WORK/worker-nolog.log" 2>&1 &
+NOLOG_PID=$!
+t0=$(now)
+until [ "$(tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-nolog'" 2>/dev/null)" = CATCH_UP ] \
+    || [ "$(tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-nolog'" 2>/dev/null)" = STREAMING ]; do
+  kill -0 $NOLOG_PID || { tail -20 "$WORK/worker-nolog.log"; exit 1; }
+  sleep 0.2
+done
+NOLOG=$(secs "$t0" "$(now)")
+kill -TERM $NOLOG_PID; wait $NOLOG_PID || true
+[ "$(checksums tgt)" = "$SOURCE_SUMS" ] && NOLOG_OK=yes || NOLOG_OK=NO
+
 # --- snapshot: migrator ------------------------------------------------------------------------------
 reset_target
 cat > "$WORK/bench-plan.yaml" <<PLAN
@@ -97,6 +120,22 @@ done
 MIGRATOR=$(secs "$t0" "$(now)")
 sleep 2
 [ "$(checksums tgt)" = "$SOURCE_SUMS" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d", n / s }'; }
+TOTAL=$((TABLES * ROWS))
+snapshot_table() {
+  printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "snapshot (start-up included)" "seconds" "rows/s" "migrator (binlog on) is" "migrator (binlog off) is" "checksums equal"
+  printf '|%s|%s|%s|%s|%s|%s|\n' "----------------------------------------------" "-----------" "--------------" "------------------------" "------------------------" "-----------------"
+  printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "mariadb-dump | mariadb (target binlog on)" "$DUMP" "$(rate $TOTAL $DUMP)" "$(ratio $DUMP $MIGRATOR) faster" "$(ratio $DUMP $NOLOG) faster" "$DUMP_OK"
+  printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "mydumper + myloader -t $THREADS (binlog off)" "$MYDUMPER" "$(rate $TOTAL $MYDUMPER)" "$(ratio $MYDUMPER $MIGRATOR) faster" "$(ratio $MYDUMPER $NOLOG) faster" "$MYDUMPER_OK"
+  printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "migrator run, parallelism $THREADS (binlog on)" "$MIGRATOR" "$(rate $TOTAL $MIGRATOR)" "" "" "$MIGRATOR_OK"
+  printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "migrator run, snapshot.targetBinlog: false" "$NOLOG" "$(rate $TOTAL $NOLOG)" "" "" "$NOLOG_OK"
+}
+if [ "$SNAPSHOT_ONLY" = 1 ]; then
+  kill -TERM $WORKER 2>/dev/null; wait $WORKER 2>/dev/null || true
+  echo; snapshot_table; exit 0
+fi
 
 # --- catch-up: migrator ------------------------------------------------------------------------------
 caught_up_migrator() { # $1 file $2 pos
@@ -145,17 +184,10 @@ done
 tgt -e "RESET SLAVE ALL; SET GLOBAL replicate_do_db = ''; SET GLOBAL gtid_strict_mode = 1"
 HEAP_MAX=$(sort -n "$WORK/heap.log" | tail -1)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d", n / s }'; }
-TOTAL=$((TABLES * ROWS))
 echo
 echo "MySQL/MariaDB benchmark — $TABLES x $ROWS sysbench rows ($((BYTES / 1048576)) MB), $THREADS threads, $TXNS transactions per catch-up; $(nproc) cores"
 echo
-printf '| %-34s | %9s | %12s | %-14s | %s |\n' "snapshot (start-up included)" "seconds" "rows/s" "migrator is" "checksums equal"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "-----------" "--------------" "----------------" "-----------------"
-printf '| %-34s | %9s | %12s | %-14s | %s |\n' "mariadb-dump | mariadb" "$DUMP" "$(rate $TOTAL $DUMP)" "$(ratio $DUMP $MIGRATOR) faster" "$DUMP_OK"
-printf '| %-34s | %9s | %12s | %-14s | %s |\n' "mydumper + myloader (-t $THREADS)" "$MYDUMPER" "$(rate $TOTAL $MYDUMPER)" "$(ratio $MYDUMPER $MIGRATOR) faster" "$MYDUMPER_OK"
-printf '| %-34s | %9s | %12s | %-14s | %s |\n' "migrator run (parallelism $THREADS)" "$MIGRATOR" "$(rate $TOTAL $MIGRATOR)" "" "$MIGRATOR_OK"
+snapshot_table
 echo
 printf '| %-34s | %9s | %12s | %-14s |\n' "catch-up of $TXNS transactions" "seconds" "txn/s" "migrator is"
 printf '|%s|%s|%s|%s|\n' "------------------------------------" "-----------" "--------------" "----------------"
