@@ -3,7 +3,7 @@
 # catch-up against a native MariaDB replica (uniform and hot-key), all on the sandbox pair, same run.
 # Prints a table; docs/benchmarks.md records the results with this command.
 #
-#   bench/mysql-benchmark.sh [--tables 8] [--rows 1000000] [--threads 4] [--txns 200000] [--skip-prepare] [--snapshot-only]
+#   [JAVA_OPTS=...] bench/mysql-benchmark.sh [--tables 8] [--rows 1000000] [--threads 4] [--txns 200000] [--skip-prepare] [--snapshot-only]
 #
 # Needs: ./migrator sandbox up --engines mariadb; apt-get install -y sysbench mydumper.
 set -euo pipefail
@@ -79,7 +79,7 @@ snapshot: {parallelism: $THREADS, chunkRows: 50000, targetBinlog: false}
 control: {listen: "127.0.0.1:9478"}
 PLAN
 log "snapshot: migrator run, snapshot.targetBinlog: false"
-MIGRATOR_STATE_DIR="$WORK/state-nolog" java -Xmx512m -jar "$JAR" run "$WORK/bench-nolog.yaml" >"$WORK/worker-nolog.log" 2>&1 &
+MIGRATOR_STATE_DIR="$WORK/state-nolog" java -Xmx512m ${JAVA_OPTS:-} -jar "$JAR" run "$WORK/bench-nolog.yaml" >"$WORK/worker-nolog.log" 2>&1 &
 NOLOG_PID=$!
 t0=$(now)
 until [ "$(tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-nolog'" 2>/dev/null)" = CATCH_UP ] \
@@ -103,7 +103,7 @@ export MIGRATOR_STATE_DIR="$WORK/state"
 rm -rf "$MIGRATOR_STATE_DIR"
 HEAP_MAX=0
 start_worker() {
-  java -Xmx512m -jar "$JAR" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
+  java -Xmx512m ${JAVA_OPTS:-} -jar "$JAR" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
   WORKER=$!
   (while kill -0 $WORKER 2>/dev/null; do jstat -gc $WORKER 2>/dev/null | awk 'NR==2 {printf "%d\n", $3+$4+$6+$8}'; sleep 1; done) >>"$WORK/heap.log" &
 }
