@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 
-/** PostgreSQL: connectivity now; exported-snapshot COPY, pgoutput CDC and apply arrive with their issue. */
+/** PostgreSQL: connectivity and preflight now; exported-snapshot COPY, pgoutput CDC and apply arrive with their issue. */
 public final class PostgresConnector implements EngineConnector {
     @Override
     public Set<Engine> engines() {
@@ -31,6 +31,53 @@ public final class PostgresConnector implements EngineConnector {
         props.setProperty("connectTimeout", Long.toString(Math.max(1, timeout.toSeconds())));
         props.setProperty("ApplicationName", "migrator");
         return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
+    }
+
+    /**
+     * Reads the facts of the plan's database on this side (and, for the target, the source's too: extensions and tables
+     * are compared) and judges them. A missing database is left to the common check.
+     */
+    @Override
+    public java.util.List<io.migrator.core.spi.Assessment> preflight(io.migrator.core.plan.Plan plan, Role role, ServerInfo server) {
+        Endpoint endpoint = role == Role.SOURCE ? plan.source() : plan.target();
+        if ("false".equals(server.facts().get("databaseExists"))) {
+            return java.util.List.of();
+        }
+        Duration timeout = Duration.ofSeconds(10);
+        try (Connection c = connect(endpoint, endpoint.database(), timeout)) {
+            PostgresServerFacts facts = PostgresServerFacts.read(c, plan.tables());
+            if (role == Role.SOURCE) {
+                return PostgresPreflight.source(plan, facts);
+            }
+            PostgresServerFacts source = null;
+            if (plan.source().engine() == Engine.POSTGRESQL) {
+                try (Connection s = connect(plan.source(), plan.source().database(), timeout)) {
+                    source = PostgresServerFacts.read(s, plan.tables());
+                } catch (SQLException e) {
+                    source = null; // the source's own check reports why it cannot be read
+                }
+            }
+            return PostgresPreflight.target(plan, facts, source, resuming(c, plan.name()));
+        } catch (SQLException e) {
+            throw JdbcErrors.connectFailed(role, endpoint, e);
+        }
+    }
+
+    /** The target holds this migration's state: a restart, whose tables are expected to hold rows. */
+    private static boolean resuming(Connection c, String migration) throws SQLException {
+        try (var st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT to_regclass('migrator.state') IS NOT NULL")) {
+            rs.next();
+            if (!rs.getBoolean(1)) {
+                return false;
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM migrator.state WHERE migration = ?")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1) > 0;
+            }
+        }
     }
 
     @Override

@@ -1,0 +1,162 @@
+package io.migrator.connectors.postgres;
+
+import io.migrator.core.plan.TableFilter;
+import io.migrator.core.schema.TableId;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What preflight needs to know about one PostgreSQL server and the plan's database, read in one go so the assessments
+ * are pure functions ({@link PostgresPreflight}).
+ *
+ * @param settings server settings by name (wal_level, max_replication_slots, max_wal_senders, max_slot_wal_keep_size...)
+ * @param slotsUsed replication slots that exist
+ * @param sendersUsed WAL senders connected now
+ * @param replication the user may open replication connections (REPLICATION, superuser or rds_replication)
+ * @param canCreateInDatabase CREATE on the database (publications, the bookkeeping schema)
+ * @param tables the plan's tables: schema.table with their facts
+ * @param extensions extensions installed in the database, by name, with version (plpgsql left out)
+ * @param availableExtensions extensions the server could install (pg_available_extensions)
+ * @param walBytesPerSecond average WAL rate since the statistics were reset; -1 unknown
+ * @param inRecovery a standby (read-only)
+ * @param readOnly default_transaction_read_only is on
+ */
+record PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
+                           boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
+                           Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
+                           boolean inRecovery, boolean readOnly) {
+
+    /**
+     * @param primaryKey has a primary key
+     * @param uniqueNotNull has a unique index whose columns are all NOT NULL (usable as the key)
+     * @param replicaIdentity d (default: primary key), n (nothing), f (full), i (index)
+     * @param owned the user owns it (needed for CREATE PUBLICATION ... FOR TABLE)
+     * @param selectable the user may SELECT it
+     * @param bytes total relation size
+     * @param rowsEstimate planner estimate (reltuples)
+     * @param hasRows at least one row (target emptiness)
+     */
+    record TableFacts(boolean primaryKey, boolean uniqueNotNull, char replicaIdentity, boolean owned, boolean selectable, long bytes,
+                      long rowsEstimate, boolean hasRows) {
+    }
+
+    static PostgresServerFacts read(Connection c, TableFilter filter) throws SQLException {
+        int versionNum;
+        String version;
+        Map<String, String> settings = new LinkedHashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name, setting FROM pg_settings WHERE name IN "
+                + "('server_version_num', 'server_version', 'wal_level', 'max_replication_slots', 'max_wal_senders', "
+                + "'max_slot_wal_keep_size', 'default_transaction_read_only', 'rds.logical_replication')")) {
+            while (rs.next()) {
+                settings.put(rs.getString(1), rs.getString(2));
+            }
+        }
+        versionNum = Integer.parseInt(settings.getOrDefault("server_version_num", "0"));
+        version = settings.getOrDefault("server_version", "?");
+        int slots = count(c, "SELECT count(*) FROM pg_replication_slots");
+        int senders = count(c, "SELECT count(*) FROM pg_stat_replication");
+        boolean replication;
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT r.rolreplication OR r.rolsuper OR EXISTS ("
+                + "SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_replication' AND pg_has_role(current_user, g.oid, 'member')) "
+                + "FROM pg_roles r WHERE r.rolname = current_user")) {
+            replication = rs.next() && rs.getBoolean(1);
+        }
+        boolean create;
+        boolean inRecovery;
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT has_database_privilege(current_database(), 'CREATE'), pg_is_in_recovery()")) {
+            rs.next();
+            create = rs.getBoolean(1);
+            inRecovery = rs.getBoolean(2);
+        }
+        Map<TableId, TableFacts> tables = new LinkedHashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
+                SELECT n.nspname, c.relname,
+                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
+                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND i.indpred IS NULL
+                               AND i.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                               AND a.attnum = ANY (i.indkey) AND NOT a.attnotnull)),
+                       c.relreplident, pg_has_role(current_user, c.relowner, 'USAGE'), has_table_privilege(c.oid, 'SELECT'),
+                       pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+                  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migrator') AND n.nspname NOT LIKE 'pg_toast%'
+                  AND n.nspname NOT LIKE 'pg_temp%'
+                ORDER BY 1, 2""")) {
+            while (rs.next()) {
+                String schema = rs.getString(1);
+                String table = rs.getString(2);
+                if (filter.includes(schema, table)) {
+                    tables.put(new TableId(schema, table), new TableFacts(rs.getBoolean(3), rs.getBoolean(4), rs.getString(5).charAt(0),
+                            rs.getBoolean(6), rs.getBoolean(7), rs.getLong(8), rs.getLong(9), false));
+                }
+            }
+        }
+        for (Map.Entry<TableId, TableFacts> e : tables.entrySet()) {
+            TableFacts t = e.getValue();
+            if (t.selectable()) {
+                boolean any;
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM "
+                        + PostgresDialect.quote(e.getKey()) + ")")) {
+                    rs.next();
+                    any = rs.getBoolean(1);
+                }
+                e.setValue(new TableFacts(t.primaryKey(), t.uniqueNotNull(), t.replicaIdentity(), t.owned(), t.selectable(), t.bytes(),
+                        t.rowsEstimate(), any));
+            }
+        }
+        Map<String, String> extensions = new LinkedHashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")) {
+            while (rs.next()) {
+                extensions.put(rs.getString(1), rs.getString(2));
+            }
+        }
+        List<String> available = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name FROM pg_available_extensions ORDER BY 1")) {
+            while (rs.next()) {
+                available.add(rs.getString(1));
+            }
+        }
+        double walRate = -1;
+        if (versionNum >= 140000) {
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+                    "SELECT wal_bytes::float8 / GREATEST(EXTRACT(EPOCH FROM now() - stats_reset), 1) FROM pg_stat_wal")) {
+                if (rs.next()) {
+                    walRate = rs.getDouble(1);
+                }
+            } catch (SQLException e) {
+                walRate = -1; // no access to pg_stat_wal: the WAL estimate is skipped
+            }
+        }
+        boolean readOnly = "on".equalsIgnoreCase(settings.get("default_transaction_read_only"));
+        return new PostgresServerFacts(versionNum, version, settings, slots, senders, replication, create, tables, extensions, available,
+                walRate, inRecovery, readOnly);
+    }
+
+    private static int count(Connection c, String sql) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    int setting(String name, int fallback) {
+        try {
+            return Integer.parseInt(settings.getOrDefault(name, Integer.toString(fallback)));
+        } catch (NumberFormatException e) {
+            return fallback;
+        }
+    }
+
+    long dataBytes() {
+        return tables.values().stream().mapToLong(TableFacts::bytes).sum();
+    }
+
+}

@@ -1,0 +1,119 @@
+package io.migrator.connectors.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.preflight.PlanCheckReport;
+import io.migrator.core.preflight.PlanChecker;
+import io.migrator.core.spi.Assessment;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.core.spi.Role;
+import io.migrator.sandbox.SandboxEndpoint;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * PostgreSQL preflight against the sandbox pair: a clean database passes, and every problem that can be made on a
+ * running server is found with its remedy (tables without a usable key, a user without REPLICATION or SELECT, an
+ * extension the target lacks, rows already on the target, a read-only target).
+ */
+@ExtendWith(SandboxExtension.class)
+class PostgresPreflightIT {
+    private SandboxEndpoint source;
+    private SandboxEndpoint target;
+    private final String db = "pf_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+    private final String weakUser = db + "_reader";
+
+    private void sql(SandboxEndpoint e, String database, String... statements) throws Exception {
+        try (Connection c = DriverManager.getConnection(e.jdbcUrl(database), e.user(), e.password()); Statement st = c.createStatement()) {
+            for (String s : statements) {
+                st.execute(s);
+            }
+        }
+    }
+
+    @AfterEach
+    void drop() throws Exception {
+        for (SandboxEndpoint e : List.of(source, target)) {
+            sql(e, "postgres", "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)", "DROP ROLE IF EXISTS " + weakUser);
+        }
+    }
+
+    private PlanCheckReport check(String user, String password) {
+        String yaml = """
+                name: pf
+                source: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
+                target: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW2}", database: %s}
+                """.formatted(source.host(), source.port(), user, db, target.host(), target.port(), target.user(), db);
+        Plan plan = new PlanLoader(Map.of("PW", password, "PW2", target.password())).parse("pf.yaml", yaml, Path.of("."));
+        return new PlanChecker(EngineConnectors.discover(), Duration.ofSeconds(10)).check(plan);
+    }
+
+    private static Assessment find(PlanCheckReport report, Role role, String check, Assessment.Severity severity) {
+        return report.assessments().stream().filter(a -> a.role() == role && a.check().equals(check) && a.severity() == severity)
+                .findFirst().orElseThrow(() -> new AssertionError("no " + severity + " '" + check + "' for " + role + " in " + report.assessments()));
+    }
+
+    @Test
+    void aCleanDatabasePassesAndEveryInducedProblemIsNamedWithItsRemedy(SandboxServers servers) throws Exception {
+        source = servers.postgresSource();
+        target = servers.postgresTarget();
+        for (SandboxEndpoint e : List.of(source, target)) {
+            sql(e, "postgres", "CREATE DATABASE " + db);
+        }
+        sql(source, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "CREATE SCHEMA \"odd schema\"",
+                "CREATE TABLE \"odd schema\".\"line items\" (order_id text, line int, PRIMARY KEY (order_id, line))");
+        PlanCheckReport clean = check(source.user(), source.password());
+        assertThat(clean.assessments()).as(clean.assessments().toString())
+                .noneMatch(a -> a.severity() == Assessment.Severity.FAIL);
+        assertThat(find(clean, Role.SOURCE, "wal_level", Assessment.Severity.OK).finding()).contains("logical");
+        assertThat(find(clean, Role.SOURCE, "keys", Assessment.Severity.OK)).isNotNull();
+
+        // keys: no key at all; a unique key but REPLICA IDENTITY DEFAULT (sends nothing); REPLICA IDENTITY NOTHING; FULL (a warning)
+        sql(source, db, "CREATE TABLE loose (a int, b text)", "CREATE TABLE uniq (a int NOT NULL UNIQUE, b text)",
+                "CREATE TABLE quiet (id int PRIMARY KEY)", "ALTER TABLE quiet REPLICA IDENTITY NOTHING",
+                "CREATE TABLE wide (a int, b text)", "ALTER TABLE wide REPLICA IDENTITY FULL",
+                "CREATE EXTENSION citext", "CREATE TABLE tags (id int PRIMARY KEY, name citext)");
+        sql(target, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "INSERT INTO accounts VALUES (1, 'early')");
+        PlanCheckReport bad = check(source.user(), source.password());
+        Assessment keys = find(bad, Role.SOURCE, "keys", Assessment.Severity.FAIL);
+        assertThat(keys.finding()).contains("public.loose (no primary key)").contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT")
+                .contains("public.quiet (REPLICA IDENTITY NOTHING").doesNotContain("wide").doesNotContain("accounts");
+        assertThat(keys.remedy()).contains("ADD PRIMARY KEY").contains("REPLICA IDENTITY USING INDEX");
+        assertThat(find(bad, Role.SOURCE, "keys", Assessment.Severity.WARN).finding()).contains("public.wide").contains("ctid");
+        Assessment ext = find(bad, Role.TARGET, "extensions", Assessment.Severity.FAIL);
+        assertThat(ext.finding()).contains("citext");
+        assertThat(ext.remedy()).contains("CREATE EXTENSION \"citext\"");
+        Assessment filled = find(bad, Role.TARGET, "empty target", Assessment.Severity.FAIL);
+        assertThat(filled.finding()).contains("public.accounts");
+        assertThat(filled.remedy()).contains("TRUNCATE");
+
+        // a user that may log in and nothing else
+        sql(source, "postgres", "CREATE ROLE " + weakUser + " LOGIN PASSWORD 'weak-pass'");
+        PlanCheckReport weak = check(weakUser, "weak-pass");
+        Assessment replication = find(weak, Role.SOURCE, "replication privilege", Assessment.Severity.FAIL);
+        assertThat(replication.remedy()).contains("ALTER ROLE \"" + weakUser + "\" WITH REPLICATION").contains("rds_replication");
+        Assessment read = find(weak, Role.SOURCE, "read privilege", Assessment.Severity.FAIL);
+        assertThat(read.finding()).contains("public.accounts").contains("odd schema.line items");
+        assertThat(read.remedy()).contains("GRANT SELECT ON ").contains("\"odd schema\".\"line items\"");
+        assertThat(find(weak, Role.SOURCE, "publication", Assessment.Severity.WARN).remedy()).contains("CREATE PUBLICATION");
+        assertThat(weak.assessments().toString()).doesNotContain("weak-pass");
+
+        // a read-only target database
+        sql(target, "postgres", "ALTER DATABASE " + db + " SET default_transaction_read_only = on");
+        PlanCheckReport readOnly = check(source.user(), source.password());
+        assertThat(find(readOnly, Role.TARGET, "writable", Assessment.Severity.FAIL).remedy()).contains("default_transaction_read_only = off");
+    }
+}

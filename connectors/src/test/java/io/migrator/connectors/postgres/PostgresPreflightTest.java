@@ -1,0 +1,81 @@
+package io.migrator.connectors.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.spi.Assessment;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/** The PostgreSQL preflight failures a running sandbox cannot show (they need a restart or another server). */
+class PostgresPreflightTest {
+    private static final Plan PLAN = new PlanLoader(Map.of()).parse("p.yaml", """
+            name: p
+            source: {engine: postgresql, host: h1, port: 5432, user: app, database: shop}
+            target: {engine: postgresql, host: h2, port: 5432, user: app, database: shop}
+            """, Path.of("."));
+    private static final Map<TableId, PostgresServerFacts.TableFacts> TABLES = Map.of(new TableId("public", "orders"),
+            new PostgresServerFacts.TableFacts(true, true, 'd', true, true, 40L << 30, 1_000_000, true));
+
+    private static PostgresServerFacts facts(Consumer<Map<String, String>> settings, int version, int slotsUsed, double walRate) {
+        Map<String, String> s = new HashMap<>(Map.of("wal_level", "logical", "max_replication_slots", "10", "max_wal_senders", "10",
+                "max_slot_wal_keep_size", "-1"));
+        settings.accept(s);
+        return new PostgresServerFacts(version, version / 10000 + ".3", s, slotsUsed, 0, true, true, TABLES, Map.of(), List.of(), walRate,
+                false, false);
+    }
+
+    private static Assessment only(List<Assessment> all, String check, Assessment.Severity severity) {
+        return all.stream().filter(a -> a.check().equals(check) && a.severity() == severity).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + severity + " '" + check + "' in " + all));
+    }
+
+    @Test
+    void walLevelBelowLogicalFailsWithTheSettingAndTheRdsParameter() {
+        Assessment a = only(PostgresPreflight.source(PLAN, facts(s -> s.put("wal_level", "replica"), 150003, 0, 1e6)), "wal_level",
+                Assessment.Severity.FAIL);
+        assertThat(a.finding()).contains("replica");
+        assertThat(a.remedy()).contains("wal_level = logical").contains("rds.logical_replication = 1");
+    }
+
+    @Test
+    void noFreeSlotOrSenderFails() {
+        List<Assessment> all = PostgresPreflight.source(PLAN, facts(s -> s.put("max_wal_senders", "0"), 150003, 10, 1e6));
+        assertThat(only(all, "replication slots", Assessment.Severity.FAIL).remedy()).contains("max_replication_slots")
+                .contains("pg_drop_replication_slot");
+        assertThat(only(all, "WAL senders", Assessment.Severity.FAIL).remedy()).contains("max_wal_senders");
+    }
+
+    @Test
+    void aServerWithoutPgoutputFails() {
+        assertThat(only(PostgresPreflight.source(PLAN, facts(s -> { }, 90600, 0, 1e6)), "version", Assessment.Severity.FAIL).remedy())
+                .contains("PostgreSQL 10");
+    }
+
+    @Test
+    void aSlotWalLimitTheCopyWouldOutgrowFailsWithTheSizeToSet() {
+        // 40 GB at 20 MB/s: about 2048 s of copy; 5 MB/s of WAL: about 10 GB held by the slot
+        Assessment a = only(PostgresPreflight.source(PLAN, facts(s -> s.put("max_slot_wal_keep_size", "1024"), 150003, 0, 5 * 1_048_576.0)),
+                "WAL retention", Assessment.Severity.FAIL);
+        assertThat(a.finding()).contains("1024 MB").contains("invalidate");
+        assertThat(a.remedy()).contains("ALTER SYSTEM SET max_slot_wal_keep_size = '20480MB'");
+        assertThat(only(PostgresPreflight.source(PLAN, facts(s -> s.put("max_slot_wal_keep_size", "40960"), 150003, 0, 5 * 1_048_576.0)),
+                "WAL retention", Assessment.Severity.OK).finding()).contains("covers");
+    }
+
+    @Test
+    void anOlderTargetIsAWarningAndAStandbyTargetFails() {
+        PostgresServerFacts source = facts(s -> { }, 160001, 0, 1e6);
+        PostgresServerFacts standby = new PostgresServerFacts(140005, "14.5", Map.of(), 0, 0, true, true, Map.of(), Map.of(), List.of(), -1,
+                true, false);
+        List<Assessment> all = PostgresPreflight.target(PLAN, standby, source, false);
+        assertThat(only(all, "writable", Assessment.Severity.FAIL).remedy()).contains("primary");
+        assertThat(only(all, "version", Assessment.Severity.WARN).finding()).contains("14.5").contains("16.3");
+    }
+}
