@@ -28,6 +28,7 @@ import picocli.CommandLine.Spec;
         "ranges that differ bisected down to rows, each suspect row rechecked after the target applied past the source",
         "position read at check time; only differences that survive are reported (missing, extra, different columns).",
         "When the worker runs, it validates (its applier is the fence and the repair path); otherwise this command does.",
+        "Redis: key parity per database (SCAN, TYPE, PTTL, DUMP; values compared by type when only the encoding differs).",
         "Exit 0 parity, 5 mismatch found (also when --repair repaired it), 4 inconclusive or the copy is not finished."},
         footer = {"", "Examples:", "  migrator validate plan.yaml", "  migrator validate plan.yaml --tables orders,customers -o json",
                 "  migrator validate plan.yaml --repair"})
@@ -49,18 +50,34 @@ final class ValidateCommand implements Callable<Integer> {
         Output output = CommandSupport.output(spec);
         Plan plan = new PlanLoader().load(planFile);
         ValidationReport report;
+        if (plan.source().engine() == io.migrator.core.plan.Engine.REDIS) {
+            if (tables != null && !tables.isEmpty()) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tables does not apply to Redis: the plan's "
+                        + "source.databases choose what is compared");
+            }
+            report = EngineConnectors.discover().forEngine(plan.source().engine()).validateKeys(plan, repair);
+        } else {
+            report = rows(plan, output);
+        }
+        return finish(report, output, plan.source().engine() == io.migrator.core.plan.Engine.REDIS ? "keys" : "rows");
+    }
+
+    /** Tables: through the worker when one answers (its applier is the fence and the repair path), else directly. */
+    private ValidationReport rows(Plan plan, Output output) throws InterruptedException {
         try (WorkerClient client = new WorkerClient(plan)) {
             if (client.live() != null) {
                 output.progress().println("validating through the worker at " + client.base() + " ...");
-                report = client.validate(tables == null ? List.of() : tables, repair);
-            } else {
-                report = offline(plan, output);
+                return client.validate(tables == null ? List.of() : tables, repair);
             }
+            return offline(plan, output);
         }
+    }
+
+    private int finish(ValidationReport report, Output output, String unit) {
         if (output.json()) {
             output.out().println(StatusJson.write(report));
         } else {
-            print(report, output);
+            print(report, output, unit);
         }
         if (report.mismatchCount() > 0) {
             return ExitCode.MISMATCH.code();
@@ -107,12 +124,12 @@ final class ValidateCommand implements Callable<Integer> {
         }
     }
 
-    private static void print(ValidationReport report, Output output) {
+    private static void print(ValidationReport report, Output output, String unit) {
         var out = output.out();
         for (ValidationReport.TableResult t : report.tables()) {
             String verdict = t.mismatches().isEmpty() && t.unsettled().isEmpty() ? output.good("equal")
                     : t.mismatches().isEmpty() ? output.warn("unsettled") : output.bad(t.mismatches().size() + " different");
-            out.println(String.format(Locale.ROOT, "%-40s %10d rows  %s", t.table(), t.rowsCompared(), verdict));
+            out.println(String.format(Locale.ROOT, "%-40s %10d %s  %s", t.table(), t.rowsCompared(), unit, verdict));
             for (ValidationReport.Mismatch m : t.mismatches()) {
                 out.println("  " + m.kind() + " " + m.key() + (m.columns().isEmpty() ? "" : " columns " + String.join(", ", m.columns()))
                         + (report.repair() ? (m.repaired() ? "  repaired" : "  NOT repaired") : ""));
@@ -122,6 +139,6 @@ final class ValidateCommand implements Callable<Integer> {
             }
         }
         String parity = report.parityPercent() == null ? "" : String.format(Locale.ROOT, ", parity %.4f%%", report.parityPercent());
-        out.println(report.state() + ": " + report.rowsCompared() + " rows compared, " + report.mismatchCount() + " mismatches" + parity);
+        out.println(report.state() + ": " + report.rowsCompared() + " " + unit + " compared, " + report.mismatchCount() + " mismatches" + parity);
     }
 }

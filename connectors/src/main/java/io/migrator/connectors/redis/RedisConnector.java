@@ -18,7 +18,7 @@ import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
-/** Redis: connectivity now; PSYNC full sync and command stream arrive with their issue. */
+/** Redis: connectivity and key parity now; PSYNC full sync and command stream arrive with their issue. */
 public final class RedisConnector implements EngineConnector {
     @Override
     public Set<Engine> engines() {
@@ -62,6 +62,21 @@ public final class RedisConnector implements EngineConnector {
             String remedy = message.startsWith("NOAUTH") ? "set " + role.id() + ".password: the server requires one"
                     : "check " + role.id() + ".user and " + role.id() + ".password";
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, where + " refused the connection: " + message, remedy, e);
+        }
+    }
+
+    /** Key parity between standalone servers (the cluster target arrives with the Redis pipeline). */
+    @Override
+    public io.migrator.core.validate.ValidationReport validateKeys(io.migrator.core.plan.Plan plan, boolean repair) {
+        if (plan.target().cluster()) {
+            throw new MigratorException(ErrorCode.NOT_AVAILABLE, "key parity against a Redis Cluster target is not available yet",
+                    "it arrives with the Redis pipeline; validate a standalone target meanwhile");
+        }
+        try {
+            return new RedisKeyParity(plan).validate(repair);
+        } catch (JedisConnectionException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "lost a Redis connection during validation: "
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), "check both servers run, then validate again", e);
         }
     }
 

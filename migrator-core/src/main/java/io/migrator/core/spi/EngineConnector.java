@@ -37,6 +37,15 @@ public interface EngineConnector {
                 "MySQL and MariaDB targets are; the other engines arrive with their pipelines");
     }
 
+    /**
+     * Key parity for key-value engines (Redis), comparing source and target as they are; row engines validate through
+     * {@link SourceSession#checksums()} instead.
+     */
+    default io.migrator.core.validate.ValidationReport validateKeys(Plan plan, boolean repair) {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
+                "key parity is not available for " + plan.source().engine(), "validate tables with `migrator validate` on SQL engines");
+    }
+
     /** The preflight assessments of this engine for one side of the plan; empty until the engine's pipeline lands. */
     default List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {
         return List.of();

@@ -1,0 +1,242 @@
+package io.migrator.connectors.redis;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.validate.ValidationReport;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.params.RestoreParams;
+import redis.clients.jedis.params.ScanParams;
+import redis.clients.jedis.resps.ScanResult;
+import redis.clients.jedis.resps.Tuple;
+
+/**
+ * Key parity between two standalone Redis servers, database by database: SCAN the source, and for each batch read TYPE,
+ * PTTL and DUMP on both sides in one pipeline each. Equal DUMP bytes and TTLs within the tolerance settle a key; when the
+ * payloads differ (encodings differ between versions and with listpack thresholds), the values are compared by type
+ * (strings, hashes, lists, sets, sorted sets, streams) and the differing parts are named. Keys only on the target are
+ * found by a SCAN of the target. Suspects are read again on both sides before they are reported: with no stream running,
+ * nothing is in flight, so a difference that is still there, on a source key that did not change, is real.
+ */
+final class RedisKeyParity {
+    /** Expiry times may differ by this much (the copy, the clocks); a TTL present on one side only always differs. */
+    static final long TTL_TOLERANCE_MILLIS = 2_000;
+    private static final int BATCH = 500;
+
+    private final Plan plan;
+    private final Duration timeout = Duration.ofSeconds(30);
+
+    RedisKeyParity(Plan plan) {
+        this.plan = plan;
+    }
+
+    /** What one side holds for a key: type ("none" when absent), PTTL, DUMP payload. */
+    record KeyState(String type, long pttl, byte[] dump) {
+        boolean exists() {
+            return !"none".equals(type);
+        }
+    }
+
+    ValidationReport validate(boolean repair) {
+        Instant started = Instant.now();
+        List<Integer> databases = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
+        List<ValidationReport.TableResult> results = new ArrayList<>();
+        long compared = 0;
+        long mismatches = 0;
+        try (Jedis source = RedisConnector.connect(plan.source(), timeout); Jedis target = RedisConnector.connect(plan.target(), timeout)) {
+            for (int db : databases) {
+                source.select(db);
+                target.select(db);
+                Map<String, String> suspects = new LinkedHashMap<>();
+                long keys = 0;
+                String cursor = ScanParams.SCAN_POINTER_START;
+                do {
+                    ScanResult<String> page = source.scan(cursor, new ScanParams().count(BATCH));
+                    cursor = page.getCursor();
+                    List<String> batch = page.getResult();
+                    keys += batch.size();
+                    Map<String, KeyState> s = states(source, batch);
+                    Map<String, KeyState> t = states(target, batch);
+                    for (String key : batch) {
+                        String why = difference(source, target, key, s.get(key), t.get(key));
+                        if (why != null) {
+                            suspects.put(key, why);
+                        }
+                    }
+                } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+                cursor = ScanParams.SCAN_POINTER_START;
+                do { // keys only on the target
+                    ScanResult<String> page = target.scan(cursor, new ScanParams().count(BATCH));
+                    cursor = page.getCursor();
+                    Pipeline p = source.pipelined();
+                    List<Response<Boolean>> exists = new ArrayList<>();
+                    for (String key : page.getResult()) {
+                        exists.add(p.exists(key));
+                    }
+                    p.sync();
+                    for (int i = 0; i < exists.size(); i++) {
+                        if (!exists.get(i).get()) {
+                            suspects.putIfAbsent(page.getResult().get(i), "extra");
+                        }
+                    }
+                } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+                // the recheck: read both sides again; a key that changed on the source in between is not judged on a stale read
+                List<ValidationReport.Mismatch> confirmed = new ArrayList<>();
+                List<Map<String, Object>> unsettled = new ArrayList<>();
+                long repaired = 0;
+                for (Map.Entry<String, String> e : suspects.entrySet()) {
+                    String key = e.getKey();
+                    KeyState before = states(source, List.of(key)).get(key);
+                    KeyState t = states(target, List.of(key)).get(key);
+                    KeyState after = states(source, List.of(key)).get(key);
+                    String why = difference(source, target, key, before, t);
+                    if (why == null) {
+                        continue;
+                    }
+                    if (!same(before, after)) {
+                        unsettled.add(Map.of("db", db, "key", key));
+                        continue;
+                    }
+                    boolean fixed = false;
+                    if (repair) {
+                        repair(source, target, key, before);
+                        fixed = difference(source, target, key, states(source, List.of(key)).get(key), states(target, List.of(key)).get(key)) == null;
+                        repaired += fixed ? 1 : 0;
+                    }
+                    String kind = why.equals("missing") || why.equals("extra") ? why : "different";
+                    List<String> columns = kind.equals("different") ? List.of(why.split(",")) : List.of();
+                    confirmed.add(new ValidationReport.Mismatch(Map.of("db", db, "key", key), kind, columns, fixed));
+                }
+                compared += keys;
+                mismatches += confirmed.size();
+                results.add(new ValidationReport.TableResult("db" + db, keys, 1, suspects.isEmpty() ? 0 : 1, confirmed, unsettled, repaired));
+            }
+        }
+        Double parity = compared == 0 ? null : Math.max(0, compared - mismatches) * 100.0 / compared;
+        boolean unsettled = results.stream().anyMatch(r -> !r.unsettled().isEmpty());
+        String state = mismatches > 0 ? "mismatch" : unsettled ? "inconclusive" : "passed";
+        return new ValidationReport(mismatches == 0 && !unsettled, state, started.toString(), Instant.now().toString(), compared, mismatches,
+                parity, repair, results, unsettled ? "some keys changed on the source through the recheck; validate again when writes are lower" : null);
+    }
+
+    private static boolean same(KeyState a, KeyState b) {
+        return a.type().equals(b.type()) && Arrays.equals(a.dump(), b.dump()) && Math.abs(a.pttl() - b.pttl()) <= TTL_TOLERANCE_MILLIS
+                && (a.pttl() < 0) == (b.pttl() < 0);
+    }
+
+    private static Map<String, KeyState> states(Jedis jedis, List<String> keys) {
+        Pipeline p = jedis.pipelined();
+        List<Response<String>> types = new ArrayList<>();
+        List<Response<Long>> ttls = new ArrayList<>();
+        List<Response<byte[]>> dumps = new ArrayList<>();
+        for (String key : keys) {
+            types.add(p.type(key));
+            ttls.add(p.pttl(key));
+            dumps.add(p.dump(key));
+        }
+        p.sync();
+        Map<String, KeyState> out = new LinkedHashMap<>();
+        for (int i = 0; i < keys.size(); i++) {
+            out.put(keys.get(i), new KeyState(types.get(i).get(), ttls.get(i).get(), dumps.get(i).get()));
+        }
+        return out;
+    }
+
+    /** Null when equal; else "missing", "extra", or the differing parts ("type", "ttl", "value", or field names). */
+    static String difference(Jedis source, Jedis target, String key, KeyState s, KeyState t) {
+        if (!s.exists() && !t.exists()) {
+            return null;
+        }
+        if (!t.exists()) {
+            return "missing";
+        }
+        if (!s.exists()) {
+            return "extra";
+        }
+        if (!s.type().equals(t.type())) {
+            return "type";
+        }
+        List<String> parts = new ArrayList<>();
+        boolean ttlDiffers = (s.pttl() < 0) != (t.pttl() < 0) || Math.abs(s.pttl() - t.pttl()) > TTL_TOLERANCE_MILLIS;
+        if (!Arrays.equals(s.dump(), t.dump())) {
+            parts.addAll(valueDifferences(source, target, key, s.type()));
+        }
+        if (ttlDiffers) {
+            parts.add("ttl");
+        }
+        return parts.isEmpty() ? null : String.join(",", parts);
+    }
+
+    /** Compares the values by type when the DUMP payloads differ (another encoding of the same value is not a difference). */
+    static List<String> valueDifferences(Jedis source, Jedis target, String key, String type) {
+        switch (type) {
+            case "string" -> {
+                return Arrays.equals(source.get(key.getBytes()), target.get(key.getBytes())) ? List.of() : List.of("value");
+            }
+            case "hash" -> {
+                Map<String, String> s = new TreeMap<>(source.hgetAll(key));
+                Map<String, String> t = new TreeMap<>(target.hgetAll(key));
+                Set<String> fields = new LinkedHashSet<>(s.keySet());
+                fields.addAll(t.keySet());
+                List<String> differing = new ArrayList<>();
+                for (String field : new java.util.TreeSet<>(fields)) {
+                    if (!Objects.equals(s.get(field), t.get(field))) {
+                        differing.add("field " + field);
+                    }
+                }
+                return differing;
+            }
+            case "list" -> {
+                return source.lrange(key, 0, -1).equals(target.lrange(key, 0, -1)) ? List.of() : List.of("elements");
+            }
+            case "set" -> {
+                return source.smembers(key).equals(target.smembers(key)) ? List.of() : List.of("members");
+            }
+            case "zset" -> {
+                List<Tuple> s = source.zrangeWithScores(key, 0, -1);
+                List<Tuple> t = target.zrangeWithScores(key, 0, -1);
+                return s.equals(t) ? List.of() : List.of("members");
+            }
+            case "stream" -> {
+                String s = String.valueOf(source.xrange(key, "-", "+")) + source.xinfoGroups(key).size();
+                String t = String.valueOf(target.xrange(key, "-", "+")) + target.xinfoGroups(key).size();
+                return s.equals(t) ? List.of() : List.of("entries");
+            }
+            default -> {
+                return List.of("value"); // module types: the payload is all there is to compare
+            }
+        }
+    }
+
+    /** What the stream's full sync does: the source's payload restored with its absolute expiry, or the key removed. */
+    private static void repair(Jedis source, Jedis target, String key, KeyState s) {
+        if (!s.exists()) {
+            target.del(key);
+            return;
+        }
+        byte[] dump = source.dump(key);
+        long pttl = source.pttl(key);
+        if (dump == null) {
+            target.del(key);
+            return;
+        }
+        RestoreParams params = RestoreParams.restoreParams().replace();
+        long ttl = 0;
+        if (pttl > 0) {
+            ttl = System.currentTimeMillis() + pttl;
+            params = params.absTtl();
+        }
+        target.restore(key.getBytes(java.nio.charset.StandardCharsets.UTF_8), ttl, dump, params);
+    }
+}
