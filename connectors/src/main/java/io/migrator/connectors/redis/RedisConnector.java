@@ -65,13 +65,23 @@ public final class RedisConnector implements EngineConnector {
         }
     }
 
-    /** Key parity between standalone servers (the cluster target arrives with the Redis pipeline). */
+    /** A Redis Cluster client seeded with the endpoint's address; it discovers the other nodes. */
+    public static redis.clients.jedis.JedisCluster cluster(Endpoint endpoint, Duration timeout) {
+        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis((int) timeout.toMillis()).socketTimeoutMillis((int) timeout.toMillis())
+                .clientName("migrator").autoNegotiateProtocol(false);
+        if (!endpoint.user().isEmpty()) {
+            config.user(endpoint.user());
+        }
+        if (!endpoint.password().isEmpty()) {
+            config.password(endpoint.password().reveal());
+        }
+        return new redis.clients.jedis.JedisCluster(java.util.Set.of(new HostAndPort(endpoint.host(), endpoint.port())), config.build());
+    }
+
+    /** Key parity between Redis servers: a standalone source against a standalone or cluster target. */
     @Override
     public io.migrator.core.validate.ValidationReport validateKeys(io.migrator.core.plan.Plan plan, boolean repair) {
-        if (plan.target().cluster()) {
-            throw new MigratorException(ErrorCode.NOT_AVAILABLE, "key parity against a Redis Cluster target is not available yet",
-                    "it arrives with the Redis pipeline; validate a standalone target meanwhile");
-        }
         try {
             return new RedisKeyParity(plan).validate(repair);
         } catch (JedisConnectionException e) {

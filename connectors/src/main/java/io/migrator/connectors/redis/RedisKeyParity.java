@@ -14,7 +14,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.params.RestoreParams;
 import redis.clients.jedis.params.ScanParams;
@@ -30,6 +29,107 @@ import redis.clients.jedis.resps.Tuple;
  * nothing is in flight, so a difference that is still there, on a source key that did not change, is real.
  */
 final class RedisKeyParity {
+    /** One server (or a whole cluster) to compare: per-key commands, pipelines, and a SCAN over every key. */
+    interface Side extends AutoCloseable {
+        redis.clients.jedis.commands.JedisCommands commands();
+
+        redis.clients.jedis.commands.JedisBinaryCommands binary();
+
+        redis.clients.jedis.AbstractPipeline pipeline();
+
+        void select(int db);
+
+        /** Every key, page by page (a cluster: every master's keys). */
+        void scan(java.util.function.Consumer<List<String>> page);
+
+        @Override
+        void close();
+    }
+
+    static final class Standalone implements Side {
+        private final Jedis jedis;
+
+        Standalone(Jedis jedis) {
+            this.jedis = jedis;
+        }
+
+        public redis.clients.jedis.commands.JedisCommands commands() {
+            return jedis;
+        }
+
+        public redis.clients.jedis.commands.JedisBinaryCommands binary() {
+            return jedis;
+        }
+
+        public redis.clients.jedis.AbstractPipeline pipeline() {
+            return jedis.pipelined();
+        }
+
+        public void select(int db) {
+            jedis.select(db);
+        }
+
+        public void scan(java.util.function.Consumer<List<String>> page) {
+            scanAll(jedis, page);
+        }
+
+        public void close() {
+            jedis.close();
+        }
+    }
+
+    /** A Redis Cluster target (ElastiCache cluster mode): keys routed by slot, database 0 only. */
+    static final class Cluster implements Side {
+        private final redis.clients.jedis.JedisCluster cluster;
+
+        Cluster(redis.clients.jedis.JedisCluster cluster) {
+            this.cluster = cluster;
+        }
+
+        public redis.clients.jedis.commands.JedisCommands commands() {
+            return cluster;
+        }
+
+        public redis.clients.jedis.commands.JedisBinaryCommands binary() {
+            return cluster;
+        }
+
+        public redis.clients.jedis.AbstractPipeline pipeline() {
+            return cluster.pipelined();
+        }
+
+        public void select(int db) {
+            if (db != 0) {
+                throw new IllegalArgumentException("a cluster has database 0 only");
+            }
+        }
+
+        public void scan(java.util.function.Consumer<List<String>> page) {
+            for (redis.clients.jedis.ConnectionPool pool : cluster.getClusterNodes().values()) {
+                try (Jedis node = new Jedis(pool.getResource())) {
+                    if ("master".equals(String.valueOf(node.role().get(0)))) {
+                        scanAll(node, page);
+                    }
+                }
+            }
+        }
+
+        public void close() {
+            cluster.close();
+        }
+    }
+
+    private static void scanAll(Jedis jedis, java.util.function.Consumer<List<String>> page) {
+        String cursor = ScanParams.SCAN_POINTER_START;
+        do {
+            ScanResult<String> result = jedis.scan(cursor, new ScanParams().count(BATCH));
+            cursor = result.getCursor();
+            if (!result.getResult().isEmpty()) {
+                page.accept(result.getResult());
+            }
+        } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+    }
+
     /** Expiry times may differ by this much (the copy, the clocks); a TTL present on one side only always differs. */
     static final long TTL_TOLERANCE_MILLIS = 2_000;
     private static final int BATCH = 500;
@@ -54,18 +154,21 @@ final class RedisKeyParity {
         List<ValidationReport.TableResult> results = new ArrayList<>();
         long compared = 0;
         long mismatches = 0;
-        try (Jedis source = RedisConnector.connect(plan.source(), timeout); Jedis target = RedisConnector.connect(plan.target(), timeout)) {
+        if (plan.target().cluster() && databases.stream().anyMatch(db -> db != 0)) {
+            throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.PREFLIGHT_FAILED, "source.databases "
+                    + databases + " cannot be compared with a Redis Cluster target, which has database 0 only",
+                    "compare database 0 only (source.databases: [0])");
+        }
+        try (Side source = new Standalone(RedisConnector.connect(plan.source(), timeout));
+             Side target = plan.target().cluster() ? new Cluster(RedisConnector.cluster(plan.target(), timeout))
+                     : new Standalone(RedisConnector.connect(plan.target(), timeout))) {
             for (int db : databases) {
                 source.select(db);
                 target.select(db);
                 Map<String, String> suspects = new LinkedHashMap<>();
-                long keys = 0;
-                String cursor = ScanParams.SCAN_POINTER_START;
-                do {
-                    ScanResult<String> page = source.scan(cursor, new ScanParams().count(BATCH));
-                    cursor = page.getCursor();
-                    List<String> batch = page.getResult();
-                    keys += batch.size();
+                long[] keys = {0};
+                source.scan(batch -> {
+                    keys[0] += batch.size();
                     Map<String, KeyState> s = states(source, batch);
                     Map<String, KeyState> t = states(target, batch);
                     for (String key : batch) {
@@ -74,23 +177,20 @@ final class RedisKeyParity {
                             suspects.put(key, why);
                         }
                     }
-                } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
-                cursor = ScanParams.SCAN_POINTER_START;
-                do { // keys only on the target
-                    ScanResult<String> page = target.scan(cursor, new ScanParams().count(BATCH));
-                    cursor = page.getCursor();
-                    Pipeline p = source.pipelined();
+                });
+                target.scan(batch -> { // keys only on the target
+                    redis.clients.jedis.AbstractPipeline p = source.pipeline();
                     List<Response<Boolean>> exists = new ArrayList<>();
-                    for (String key : page.getResult()) {
+                    for (String key : batch) {
                         exists.add(p.exists(key));
                     }
                     p.sync();
                     for (int i = 0; i < exists.size(); i++) {
                         if (!exists.get(i).get()) {
-                            suspects.putIfAbsent(page.getResult().get(i), "extra");
+                            suspects.putIfAbsent(batch.get(i), "extra");
                         }
                     }
-                } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+                });
                 // the recheck: read both sides again; a key that changed on the source in between is not judged on a stale read
                 List<ValidationReport.Mismatch> confirmed = new ArrayList<>();
                 List<Map<String, Object>> unsettled = new ArrayList<>();
@@ -118,9 +218,9 @@ final class RedisKeyParity {
                     List<String> columns = kind.equals("different") ? List.of(why.split(",")) : List.of();
                     confirmed.add(new ValidationReport.Mismatch(Map.of("db", db, "key", key), kind, columns, fixed));
                 }
-                compared += keys;
+                compared += keys[0];
                 mismatches += confirmed.size();
-                results.add(new ValidationReport.TableResult("db" + db, keys, 1, suspects.isEmpty() ? 0 : 1, confirmed, unsettled, repaired));
+                results.add(new ValidationReport.TableResult("db" + db, keys[0], 1, suspects.isEmpty() ? 0 : 1, confirmed, unsettled, repaired));
             }
         }
         Double parity = compared == 0 ? null : Math.max(0, compared - mismatches) * 100.0 / compared;
@@ -135,8 +235,8 @@ final class RedisKeyParity {
                 && (a.pttl() < 0) == (b.pttl() < 0);
     }
 
-    private static Map<String, KeyState> states(Jedis jedis, List<String> keys) {
-        Pipeline p = jedis.pipelined();
+    private static Map<String, KeyState> states(Side side, List<String> keys) {
+        redis.clients.jedis.AbstractPipeline p = side.pipeline();
         List<Response<String>> types = new ArrayList<>();
         List<Response<Long>> ttls = new ArrayList<>();
         List<Response<byte[]>> dumps = new ArrayList<>();
@@ -154,7 +254,7 @@ final class RedisKeyParity {
     }
 
     /** Null when equal; else "missing", "extra", or the differing parts ("type", "ttl", "value", or field names). */
-    static String difference(Jedis source, Jedis target, String key, KeyState s, KeyState t) {
+    static String difference(Side source, Side target, String key, KeyState s, KeyState t) {
         if (!s.exists() && !t.exists()) {
             return null;
         }
@@ -170,7 +270,7 @@ final class RedisKeyParity {
         List<String> parts = new ArrayList<>();
         boolean ttlDiffers = (s.pttl() < 0) != (t.pttl() < 0) || Math.abs(s.pttl() - t.pttl()) > TTL_TOLERANCE_MILLIS;
         if (!Arrays.equals(s.dump(), t.dump())) {
-            parts.addAll(valueDifferences(source, target, key, s.type()));
+            parts.addAll(valueDifferences(source.commands(), target.commands(), source.binary(), target.binary(), key, s.type()));
         }
         if (ttlDiffers) {
             parts.add("ttl");
@@ -179,10 +279,13 @@ final class RedisKeyParity {
     }
 
     /** Compares the values by type when the DUMP payloads differ (another encoding of the same value is not a difference). */
-    static List<String> valueDifferences(Jedis source, Jedis target, String key, String type) {
+    static List<String> valueDifferences(redis.clients.jedis.commands.JedisCommands source, redis.clients.jedis.commands.JedisCommands target,
+                                         redis.clients.jedis.commands.JedisBinaryCommands sourceBytes,
+                                         redis.clients.jedis.commands.JedisBinaryCommands targetBytes, String key, String type) {
         switch (type) {
             case "string" -> {
-                return Arrays.equals(source.get(key.getBytes()), target.get(key.getBytes())) ? List.of() : List.of("value");
+                byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                return Arrays.equals(sourceBytes.get(k), targetBytes.get(k)) ? List.of() : List.of("value");
             }
             case "hash" -> {
                 Map<String, String> s = new TreeMap<>(source.hgetAll(key));
@@ -220,15 +323,17 @@ final class RedisKeyParity {
     }
 
     /** What the stream's full sync does: the source's payload restored with its absolute expiry, or the key removed. */
-    private static void repair(Jedis source, Jedis target, String key, KeyState s) {
+    private static void repair(Side sourceSide, Side targetSide, String key, KeyState s) {
+        redis.clients.jedis.commands.JedisCommands source = sourceSide.commands();
+        redis.clients.jedis.commands.JedisBinaryCommands target = targetSide.binary();
         if (!s.exists()) {
-            target.del(key);
+            targetSide.commands().del(key);
             return;
         }
         byte[] dump = source.dump(key);
         long pttl = source.pttl(key);
         if (dump == null) {
-            target.del(key);
+            targetSide.commands().del(key);
             return;
         }
         RestoreParams params = RestoreParams.restoreParams().replace();

@@ -1,6 +1,7 @@
 package io.migrator.connectors.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
@@ -157,5 +158,54 @@ class RedisKeyParityIT {
             assertThat(t.exists("stray")).isFalse();
             assertThat(t.type("tags")).isEqualTo("set");
         }
+    }
+
+    @Test
+    void aClusterTargetIsComparedAcrossItsMasters(SandboxServers servers) {
+        source = servers.redisSource();
+        target = servers.redisTarget();
+        SandboxEndpoint cluster = servers.redisCluster();
+        String yaml = """
+                name: parity-cluster
+                source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [0]}
+                target: {engine: redis, host: %s, port: %d, password: "${env:PW}", cluster: true}
+                """.formatted(source.host(), source.port(), cluster.host(), cluster.port());
+        Plan plan = new PlanLoader(Map.of("PW", source.password())).parse("c.yaml", yaml, Path.of("."));
+        try (Jedis s = jedis(source, 0); redis.clients.jedis.JedisCluster c = RedisConnector.cluster(plan.target(), Duration.ofSeconds(10))) {
+            s.flushDB();
+            for (redis.clients.jedis.ConnectionPool pool : c.getClusterNodes().values()) {
+                try (Jedis node = new Jedis(pool.getResource())) {
+                    if ("master".equals(String.valueOf(node.role().get(0)))) {
+                        node.flushDB();
+                    }
+                }
+            }
+            for (int i = 0; i < 200; i++) {
+                s.set("user:" + i, "u" + i); // spread over every slot range, so over every master
+            }
+            s.hset("cart:7", Map.of("sku-1", "2", "sku-2", "1"));
+            for (int i = 0; i < 200; i++) {
+                c.restore("user:" + i, 0, s.dump("user:" + i));
+            }
+            c.restore("cart:7", 0, s.dump("cart:7"));
+            ValidationReport clean = new RedisKeyParity(plan).validate(false);
+            assertThat(found(clean)).isEmpty();
+            assertThat(clean.rowsCompared()).isEqualTo(201);
+
+            c.del("user:17");
+            c.hset("cart:7", "sku-2", "5");
+            c.set("ghost:{x}", "1");
+            ValidationReport bad = new RedisKeyParity(plan).validate(true);
+            assertThat(found(bad)).containsExactlyInAnyOrder("db0 user:17 missing []", "db0 cart:7 different [field sku-2]",
+                    "db0 ghost:{x} extra []");
+            assertThat(new RedisKeyParity(plan).validate(false).ok()).as("repaired across the cluster").isTrue();
+            assertThat(c.get("user:17")).isEqualTo("u17");
+            s.flushDB();
+        }
+        String twoDbs = yaml.replace("databases: [0]", "databases: [0, 1]");
+        assertThatThrownBy(() -> new PlanLoader(Map.of("PW", source.password())).parse("c2.yaml", twoDbs, Path.of(".")))
+                .as("databases other than 0 into a cluster are refused with the plan")
+                .isInstanceOfSatisfying(io.migrator.core.plan.InvalidPlanException.class,
+                        e -> assertThat(e.problems().toString()).contains("cluster"));
     }
 }
