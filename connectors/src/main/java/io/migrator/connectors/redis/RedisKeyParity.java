@@ -179,12 +179,13 @@ final class RedisKeyParity {
                     }
                 });
                 target.scan(batch -> { // keys only on the target
-                    redis.clients.jedis.AbstractPipeline p = source.pipeline();
                     List<Response<Boolean>> exists = new ArrayList<>();
-                    for (String key : batch) {
-                        exists.add(p.exists(key));
+                    try (redis.clients.jedis.AbstractPipeline p = source.pipeline()) {
+                        for (String key : batch) {
+                            exists.add(p.exists(key));
+                        }
+                        p.sync();
                     }
-                    p.sync();
                     for (int i = 0; i < exists.size(); i++) {
                         if (!exists.get(i).get()) {
                             suspects.putIfAbsent(batch.get(i), "extra");
@@ -236,16 +237,18 @@ final class RedisKeyParity {
     }
 
     private static Map<String, KeyState> states(Side side, List<String> keys) {
-        redis.clients.jedis.AbstractPipeline p = side.pipeline();
         List<Response<String>> types = new ArrayList<>();
         List<Response<Long>> ttls = new ArrayList<>();
         List<Response<byte[]>> dumps = new ArrayList<>();
-        for (String key : keys) {
-            types.add(p.type(key));
-            ttls.add(p.pttl(key));
-            dumps.add(p.dump(key));
+        // closed, not only synced: a cluster pipeline holds one pooled connection per node until then
+        try (redis.clients.jedis.AbstractPipeline p = side.pipeline()) {
+            for (String key : keys) {
+                types.add(p.type(key));
+                ttls.add(p.pttl(key));
+                dumps.add(p.dump(key));
+            }
+            p.sync();
         }
-        p.sync();
         Map<String, KeyState> out = new LinkedHashMap<>();
         for (int i = 0; i < keys.size(); i++) {
             out.put(keys.get(i), new KeyState(types.get(i).get(), ttls.get(i).get(), dumps.get(i).get()));
