@@ -10,6 +10,7 @@ final class PendingCapability {
 
     static MigratorException notYet(String command, String arrivesWith) {
         return new MigratorException(ErrorCode.NOT_AVAILABLE, "`migrator " + command + "` is not available in this build yet",
-                "it arrives with " + arrivesWith + "; today: `migrator sandbox` and `migrator plan check`");
+                "it arrives with " + arrivesWith + "; available today: sandbox, plan check, run (MySQL/MariaDB), status, wait, pause, "
+                        + "resume, validate");
     }
 }
