@@ -11,11 +11,9 @@ import io.migrator.sandbox.SandboxEndpoint;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.List;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -26,24 +24,16 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(SandboxExtension.class)
 class PostgresCopyIT {
-    private SandboxEndpoint source;
-    private SandboxEndpoint target;
-    private final String db = "copy_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
-    private final String slot = db + "_slot";
-
-    private Connection connect(SandboxEndpoint e, String database) throws Exception {
-        return DriverManager.getConnection(e.jdbcUrl(database), e.user(), e.password());
-    }
+    private PostgresFixture fixture;
+    private String slot;
 
     @AfterEach
     void drop() throws Exception {
-        try (Connection c = connect(source, "postgres")) {
-            PostgresCopy.dropSlot(c, slot);
-        }
-        for (SandboxEndpoint e : List.of(source, target)) {
-            try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+        if (fixture != null) {
+            try (Connection c = PostgresFixture.connect(fixture.source, "postgres")) {
+                PostgresCopy.dropSlot(c, slot);
             }
+            fixture.close();
         }
     }
 
@@ -57,14 +47,11 @@ class PostgresCopyIT {
 
     @Test
     void workersOnTheExportedSnapshotCopyTheStateAtTheSlot(SandboxServers servers) throws Exception {
-        source = servers.postgresSource();
-        target = servers.postgresTarget();
-        for (SandboxEndpoint e : List.of(source, target)) {
-            try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                st.execute("CREATE DATABASE " + db);
-            }
-        }
-        try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+        fixture = new PostgresFixture(servers, "copy");
+        slot = fixture.db + "_slot";
+        String db = fixture.db;
+        SandboxEndpoint source = fixture.source;
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
             st.execute("""
                     CREATE TABLE items (id int PRIMARY KEY, v text, b bytea, at timestamptz, arr int[], j jsonb, n numeric(40,20),
@@ -78,13 +65,13 @@ class PostgresCopyIT {
                     FROM generate_series(1, 20000) g""");
         }
         String before;
-        try (Connection c = connect(source, db)) {
+        try (Connection c = fixture.source()) {
             before = digest(c);
         }
         Endpoint endpoint = new Endpoint(Engine.POSTGRESQL, source.host(), source.port(), source.user(), Secret.of(source.password()), db,
                 List.of(), false);
         TableDef table;
-        try (Connection c = connect(source, db); Connection t = connect(target, db); Statement st = t.createStatement()) {
+        try (Connection c = fixture.source(); Connection t = fixture.target(); Statement st = t.createStatement()) {
             List<TableDef> tables = PostgresSchema.tables(c, TableFilter.ALL);
             table = tables.get(0);
             for (String s : PostgresSchema.types(c, tables)) {
@@ -95,14 +82,14 @@ class PostgresCopyIT {
         try (PostgresCopy.Snapshot snapshot = PostgresCopy.createSlot(endpoint, db, slot)) {
             assertThat(snapshot.name()).isNotBlank();
             // written after the slot: not in the copy (the stream will bring them from the slot's consistent point)
-            try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
                 st.execute("UPDATE items SET v = 'changed later' WHERE id <= 100");
                 st.execute("DELETE FROM items WHERE id BETWEEN 200 AND 300");
                 st.execute("INSERT INTO items (id, v) VALUES (999999, 'late')");
             }
             long rows = 0;
             for (String range : List.of("id <= 10000", "id > 10000")) { // two workers, one snapshot
-                try (Connection s = connect(source, db); Connection t = connect(target, db)) {
+                try (Connection s = fixture.source(); Connection t = fixture.target()) {
                     PostgresCopy.importSnapshot(s, snapshot.name());
                     t.setAutoCommit(false);
                     rows += PostgresCopy.copy(s, t, table, range);
@@ -112,7 +99,7 @@ class PostgresCopyIT {
             }
             assertThat(rows).isEqualTo(20000);
         }
-        try (Connection t = connect(target, db)) {
+        try (Connection t = fixture.target()) {
             assertThat(digest(t)).as("the target holds the source as of the slot, every type byte for byte").isEqualTo(before);
             try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT twice, length(big) FROM items WHERE id = 5")) {
                 rs.next();
@@ -120,7 +107,7 @@ class PostgresCopyIT {
                 assertThat(rs.getInt(2)).as("a TOASTed value").isEqualTo(3_000_000);
             }
         }
-        try (Connection c = connect(source, "postgres"); Statement st = c.createStatement();
+        try (Connection c = PostgresFixture.connect(source, "postgres"); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "' AND plugin = 'pgoutput'")) {
             rs.next();
             assertThat(rs.getInt(1)).as("the slot outlives the snapshot, holding the WAL for the stream").isEqualTo(1);

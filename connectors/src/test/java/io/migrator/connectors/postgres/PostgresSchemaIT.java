@@ -5,16 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.migrator.core.plan.Glob;
 import io.migrator.core.plan.TableFilter;
 import io.migrator.core.schema.TableDef;
-import io.migrator.sandbox.SandboxEndpoint;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -26,20 +23,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(SandboxExtension.class)
 class PostgresSchemaIT {
-    private SandboxEndpoint source;
-    private SandboxEndpoint target;
-    private final String db = "schema_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
-
-    private Connection connect(SandboxEndpoint e, String database) throws Exception {
-        return DriverManager.getConnection(e.jdbcUrl(database), e.user(), e.password());
-    }
+    private PostgresFixture fixture;
 
     @AfterEach
     void drop() throws Exception {
-        for (SandboxEndpoint e : List.of(source, target)) {
-            try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-            }
+        if (fixture != null) {
+            fixture.close();
         }
     }
 
@@ -73,14 +62,8 @@ class PostgresSchemaIT {
 
     @Test
     void theTargetGetsTheSameTables(SandboxServers servers) throws Exception {
-        source = servers.postgresSource();
-        target = servers.postgresTarget();
-        for (SandboxEndpoint e : List.of(source, target)) {
-            try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                st.execute("CREATE DATABASE " + db);
-            }
-        }
-        try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+        fixture = new PostgresFixture(servers, "schema");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
             st.execute("CREATE DOMAIN positive AS integer CHECK (VALUE > 0)");
             st.execute("""
@@ -105,7 +88,7 @@ class PostgresSchemaIT {
         List<TableDef> tables;
         List<String> types;
         List<String> deferred = new ArrayList<>();
-        try (Connection c = connect(source, db)) {
+        try (Connection c = fixture.source()) {
             tables = PostgresSchema.tables(c, filter);
             types = PostgresSchema.types(c, tables);
             for (TableDef t : tables) {
@@ -115,7 +98,7 @@ class PostgresSchemaIT {
         assertThat(tables).extracting(t -> t.id().toString()).containsExactly("odd schema.line items", "public.accounts");
         assertThat(tables.get(0).key()).containsExactly("order_id", "line no");
         assertThat(tables.get(1).column("doubled").generated()).isTrue();
-        try (Connection c = connect(target, db); Statement st = c.createStatement()) {
+        try (Connection c = fixture.target(); Statement st = c.createStatement()) {
             for (String s : PostgresSchema.schemas(tables)) {
                 st.execute(s);
             }
@@ -131,7 +114,7 @@ class PostgresSchemaIT {
                 st.execute(s); // idempotent: a restart in the middle finishes the rest
             }
         }
-        try (Connection s = connect(source, db); Connection t = connect(target, db); Statement skip = s.createStatement()) {
+        try (Connection s = fixture.source(); Connection t = fixture.target(); Statement skip = s.createStatement()) {
             skip.execute("DROP TABLE skipped");
             assertThat(describe(t)).isEqualTo(describe(s));
         }
