@@ -1,6 +1,5 @@
 package io.migrator.core.run;
 
-import io.migrator.core.apply.Coalescer;
 import io.migrator.core.apply.DdlPolicy;
 import io.migrator.core.change.ChangeBatch;
 import io.migrator.core.change.RowChange;
@@ -518,7 +517,37 @@ public final class Migration {
         position.set(from.text());
         LOG.info("streaming changes from {}", from.text());
         String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
-        ApplyPipeline pipeline = new ApplyPipeline(stop);
+        ApplyPipeline pipeline = new ApplyPipeline(plan.name(), stop, new ApplyPipeline.Stages() {
+            @Override
+            public void prefetch(List<RowChange> coalesced) {
+                target.prefetch(coalesced);
+            }
+
+            @Override
+            public void apply(ChangeBatch batch, List<RowChange> coalesced) {
+                Migration.this.apply(batch, coalesced);
+            }
+
+            @Override
+            public boolean runQueuedRepair() {
+                return Migration.this.runQueuedRepair();
+            }
+
+            @Override
+            public boolean paused() {
+                return paused.get();
+            }
+
+            @Override
+            public void inFlight(long delta) {
+                inFlightEvents.addAndGet(delta);
+            }
+
+            @Override
+            public void applierRunning(boolean running) {
+                applierRunning = running;
+            }
+        });
         try (ChangeStream stream = source.openStream(tables, from, streamId)) {
             stream.start(pipeline::submit);
             while (!stop.get()) {
@@ -545,99 +574,6 @@ public final class Migration {
         }
         if (pipeline.failure() != null) {
             throw pipeline.failure();
-        }
-    }
-
-    /**
-     * Two stages, one batch apart: the stream's thread coalesces batch N+1 and has the target prefetch its rows
-     * while the applier thread applies batch N. One applier, first in first out: source order is kept, and each
-     * batch still commits with its checkpoint in one transaction.
-     */
-    private final class ApplyPipeline implements AutoCloseable {
-        private record Work(ChangeBatch batch, List<RowChange> coalesced) {
-        }
-
-        private final java.util.concurrent.BlockingQueue<Work> queue = new java.util.concurrent.ArrayBlockingQueue<>(1);
-        private final AtomicBoolean stop;
-        private final Thread applier;
-        private volatile MigratorException failure;
-
-        ApplyPipeline(AtomicBoolean stop) {
-            this.stop = stop;
-            String migration = plan.name();
-            this.applier = new Thread(() -> {
-                MDC.put("migration", migration);
-                applierRunning = true;
-                try {
-                    while (!stop.get() && failure == null) {
-                        if (runQueuedRepair()) {
-                            continue; // repairs go first, paused or not: a validation waits on them
-                        }
-                        if (paused.get()) {
-                            Thread.sleep(100);
-                            continue;
-                        }
-                        Work work = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-                        // a pause that came while this poll waited holds the batch it returned (not applied; on stop, the
-                        // next run replays it from the checkpoint)
-                        while (work != null && paused.get() && !stop.get()) {
-                            if (!runQueuedRepair()) {
-                                Thread.sleep(100);
-                            }
-                        }
-                        if (work != null && !stop.get()) {
-                            apply(work.batch(), work.coalesced());
-                            inFlightEvents.addAndGet(-work.batch().changes().size());
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (MigratorException e) {
-                    failure = e;
-                } catch (RuntimeException e) {
-                    failure = new MigratorException(ErrorCode.INTERNAL, "applying changes failed: " + e, null, e);
-                } finally {
-                    applierRunning = false; // queued repairs are taken back and applied by the validator's thread
-                }
-            }, "applier");
-            applier.setDaemon(true);
-            applier.start();
-        }
-
-        MigratorException failure() {
-            return failure;
-        }
-
-        /** Called by the stream, in order; blocks while the applier is busy (the backlog stays in the source's log). */
-        void submit(ChangeBatch batch) throws InterruptedException {
-            if (failure != null) {
-                throw failure;
-            }
-            if (stop.get()) {
-                throw new InterruptedException("stopping");
-            }
-            inFlightEvents.addAndGet(batch.changes().size());
-            List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
-            target.prefetch(coalesced);
-            while (!queue.offer(new Work(batch, coalesced), 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
-                if (failure != null) {
-                    throw failure;
-                }
-                if (stop.get()) {
-                    throw new InterruptedException("stopping");
-                }
-            }
-        }
-
-        /** Lets the batch in flight finish (it commits with its checkpoint or not at all); queued ones are replayed next run. */
-        @Override
-        public void close() {
-            stop.set(true);
-            try {
-                applier.join(60_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 

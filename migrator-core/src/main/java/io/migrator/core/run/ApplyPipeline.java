@@ -1,0 +1,131 @@
+package io.migrator.core.run;
+
+import io.migrator.core.apply.Coalescer;
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.MDC;
+
+/**
+ * Two stages, one batch apart: the stream's thread coalesces batch N+1 and has the target prefetch its rows while the
+ * applier thread applies batch N. One applier, first in first out: source order is kept, and each batch still commits
+ * with its checkpoint in one transaction. Between batches the applier runs queued repairs (validation) and honours a pause.
+ */
+final class ApplyPipeline implements AutoCloseable {
+    /** What the pipeline needs from its migration. */
+    interface Stages {
+        /** Reads the target rows a coalesced batch will change (best effort). */
+        void prefetch(List<RowChange> coalesced);
+
+        /** Applies one batch with its checkpoint, on the applier thread. */
+        void apply(ChangeBatch batch, List<RowChange> coalesced);
+
+        /** Runs one queued repair, if any; true when it ran one. */
+        boolean runQueuedRepair();
+
+        boolean paused();
+
+        /** Events read from the source and not yet committed on the target (status: lag.events). */
+        void inFlight(long delta);
+
+        /** Whether an applier thread runs (repairs wait for it, or apply directly without one). */
+        void applierRunning(boolean running);
+    }
+
+    private record Work(ChangeBatch batch, List<RowChange> coalesced) {
+    }
+
+    private final BlockingQueue<Work> queue = new ArrayBlockingQueue<>(1);
+    private final AtomicBoolean stop;
+    private final Stages stages;
+    private final Thread applier;
+    private volatile MigratorException failure;
+
+    ApplyPipeline(String migration, AtomicBoolean stop, Stages stages) {
+        this.stop = stop;
+        this.stages = stages;
+        this.applier = new Thread(() -> {
+            MDC.put("migration", migration);
+            stages.applierRunning(true);
+            try {
+                loop();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (MigratorException e) {
+                failure = e;
+            } catch (RuntimeException e) {
+                failure = new MigratorException(ErrorCode.INTERNAL, "applying changes failed: " + e, null, e);
+            } finally {
+                stages.applierRunning(false); // queued repairs are taken back and applied by the validator's thread
+            }
+        }, "applier");
+        applier.setDaemon(true);
+        applier.start();
+    }
+
+    private void loop() throws InterruptedException {
+        while (!stop.get() && failure == null) {
+            if (stages.runQueuedRepair()) {
+                continue; // repairs go first, paused or not: a validation waits on them
+            }
+            if (stages.paused()) {
+                Thread.sleep(100);
+                continue;
+            }
+            Work work = queue.poll(100, TimeUnit.MILLISECONDS);
+            // a pause that came while this poll waited holds the batch it returned (not applied; on stop, the next run
+            // replays it from the checkpoint)
+            while (work != null && stages.paused() && !stop.get()) {
+                if (!stages.runQueuedRepair()) {
+                    Thread.sleep(100);
+                }
+            }
+            if (work != null && !stop.get()) {
+                stages.apply(work.batch(), work.coalesced());
+                stages.inFlight(-work.batch().changes().size());
+            }
+        }
+    }
+
+    MigratorException failure() {
+        return failure;
+    }
+
+    /** Called by the stream, in order; blocks while the applier is busy (the backlog stays in the source's log). */
+    void submit(ChangeBatch batch) throws InterruptedException {
+        if (failure != null) {
+            throw failure;
+        }
+        if (stop.get()) {
+            throw new InterruptedException("stopping");
+        }
+        stages.inFlight(batch.changes().size());
+        List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
+        stages.prefetch(coalesced);
+        while (!queue.offer(new Work(batch, coalesced), 100, TimeUnit.MILLISECONDS)) {
+            if (failure != null) {
+                throw failure;
+            }
+            if (stop.get()) {
+                throw new InterruptedException("stopping");
+            }
+        }
+    }
+
+    /** Lets the batch in flight finish (it commits with its checkpoint or not at all); queued ones are replayed next run. */
+    @Override
+    public void close() {
+        stop.set(true);
+        try {
+            applier.join(60_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
