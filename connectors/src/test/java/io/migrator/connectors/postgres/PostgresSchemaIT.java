@@ -83,19 +83,27 @@ class PostgresSchemaIT {
                     CREATE TABLE "odd schema"."line items" (order_id text, "line no" int, account bigint REFERENCES accounts (id),
                       PRIMARY KEY (order_id, "line no"))""");
             st.execute("CREATE TABLE skipped (id int PRIMARY KEY)");
+            st.execute("CREATE TABLE tickets (id serial PRIMARY KEY, code bigserial, note text)");
+            st.execute("INSERT INTO tickets (note) SELECT 'n' || g FROM generate_series(1, 250) g");
+            st.execute("INSERT INTO accounts (email) SELECT 'a' || g || '@x' FROM generate_series(1, 40) g");
         }
         TableFilter filter = new TableFilter(List.of(Glob.compile("*")), List.of(Glob.compile("skipped")));
         List<TableDef> tables;
         List<String> types;
+        List<String> sequences;
+        List<String> ownership;
         List<String> deferred = new ArrayList<>();
         try (Connection c = fixture.source()) {
             tables = PostgresSchema.tables(c, filter);
             types = PostgresSchema.types(c, tables);
+            sequences = PostgresSchema.sequences(c, tables);
+            ownership = PostgresSchema.ownership(c, tables);
             for (TableDef t : tables) {
                 deferred.addAll(PostgresSchema.deferred(c, t));
             }
         }
-        assertThat(tables).extracting(t -> t.id().toString()).containsExactly("odd schema.line items", "public.accounts");
+        assertThat(tables).extracting(t -> t.id().toString()).containsExactly("odd schema.line items", "public.accounts", "public.tickets");
+        assertThat(sequences).hasSize(2).allSatisfy(q -> assertThat(q).startsWith("CREATE SEQUENCE IF NOT EXISTS public.tickets_"));
         assertThat(tables.get(0).key()).containsExactly("order_id", "line no");
         assertThat(tables.get(1).column("doubled").generated()).isTrue();
         try (Connection c = fixture.target(); Statement st = c.createStatement()) {
@@ -106,8 +114,15 @@ class PostgresSchemaIT {
                 st.execute(s);
                 st.execute(s); // again, as a restart would
             }
-            for (TableDef t : List.of(tables.get(1), tables.get(0))) {
+            for (String q : sequences) {
+                st.execute(q);
+                st.execute(q);
+            }
+            for (TableDef t : List.of(tables.get(1), tables.get(0), tables.get(2))) {
                 st.execute(t.createStatement());
+            }
+            for (String q : ownership) {
+                st.execute(q);
             }
             for (String s : deferred) {
                 st.execute(s);
@@ -117,6 +132,26 @@ class PostgresSchemaIT {
         try (Connection s = fixture.source(); Connection t = fixture.target(); Statement skip = s.createStatement()) {
             skip.execute("DROP TABLE skipped");
             assertThat(describe(t)).isEqualTo(describe(s));
+
+            // sequences: the target's next ids come after every id the source handed out, and a sync never lowers one
+            assertThat(PostgresSchema.syncSequences(s, t, tables)).hasSize(3);
+            try (Statement st = t.createStatement()) {
+                st.execute("INSERT INTO tickets (note) VALUES ('first on the target')");
+                st.execute("INSERT INTO accounts (email) VALUES ('first@target')");
+                try (ResultSet rs = st.executeQuery("SELECT (SELECT max(id) FROM tickets), (SELECT max(code) FROM tickets), "
+                        + "(SELECT max(id) FROM accounts)")) {
+                    rs.next();
+                    assertThat(rs.getLong(1)).isEqualTo(251);
+                    assertThat(rs.getLong(2)).isEqualTo(251);
+                    assertThat(rs.getLong(3)).isEqualTo(41);
+                }
+                st.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'), 9000)");
+            }
+            assertThat(PostgresSchema.syncSequences(s, t, tables)).as("nothing to raise, nothing lowered").isEmpty();
+            try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT last_value FROM tickets_id_seq")) {
+                rs.next();
+                assertThat(rs.getLong(1)).isEqualTo(9000);
+            }
         }
     }
 }
