@@ -69,22 +69,48 @@ final class PostgresCopy {
         List<ColumnDef> columns = table.writableColumns();
         String list = columns.stream().map(c -> PostgresDialect.quote(c.name())).collect(Collectors.joining(", "));
         String select = "SELECT " + list + " FROM " + PostgresDialect.quote(table.id()) + (where == null || where.isBlank() ? "" : " WHERE " + where);
+        // binary is the fast path, but an array of an enum, domain or composite type carries its element type's OID,
+        // which differs between two servers: such tables go as text
+        String format = binarySafe(source, table) ? "binary" : "text";
         CopyManager out = source.unwrap(PGConnection.class).getCopyAPI();
         CopyManager in = target.unwrap(PGConnection.class).getCopyAPI();
-        CopyOut reader = out.copyOut("COPY (" + select + ") TO STDOUT (FORMAT binary)");
-        CopyIn writer = in.copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list + ") FROM STDIN (FORMAT binary)");
+        CopyOut reader = null;
+        CopyIn writer = null;
         try {
+            reader = out.copyOut("COPY (" + select + ") TO STDOUT (FORMAT " + format + ")");
+            writer = in.copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list + ") FROM STDIN (FORMAT " + format + ")");
             byte[] buffer;
             while ((buffer = reader.readFromCopy()) != null) {
                 writer.writeToCopy(buffer, 0, buffer.length); // the bytes as the source sent them: no parsing, no second copy
             }
             return writer.endCopy();
         } finally {
-            if (writer.isActive()) {
-                writer.cancelCopy();
+            cancel(writer);
+            cancel(reader);
+        }
+    }
+
+    private static void cancel(org.postgresql.copy.CopyOperation operation) {
+        if (operation != null && operation.isActive()) {
+            try {
+                operation.cancelCopy();
+            } catch (SQLException ignored) {
+                // the connection is broken; the caller's transaction rolls back and the original error is reported
             }
-            if (reader.isActive()) {
-                reader.cancelCopy();
+        }
+    }
+
+    /** No column is, or is an array of, a composite type, and no array has an enum, domain or composite element. */
+    static boolean binarySafe(Connection c, TableDef table) throws SQLException {
+        try (var ps = c.prepareStatement("""
+                SELECT NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                  LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+                  WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                    AND (t.typtype = 'c' OR e.typtype IN ('e', 'd', 'c')))""")) {
+            ps.setString(1, PostgresDialect.quote(table.id()));
+            try (var rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getBoolean(1);
             }
         }
     }

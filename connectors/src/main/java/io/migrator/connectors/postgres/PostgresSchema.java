@@ -53,16 +53,25 @@ final class PostgresSchema {
         return out;
     }
 
+    private static int serverVersion(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT current_setting('server_version_num')::int")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
     private static TableDef table(Connection c, long oid, TableId id, long rows) throws SQLException {
         List<ColumnDef> columns = new ArrayList<>();
         List<String> definitions = new ArrayList<>();
+        int version = serverVersion(c);
+        String generatedColumn = version >= 120000 ? "a.attgenerated" : "''::\"char\""; // generated columns arrived in 12
         try (PreparedStatement ps = c.prepareStatement("""
-                SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated, a.attidentity,
+                SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, %s, a.attidentity,
                        pg_get_expr(d.adbin, d.adrelid), co.collname, co.collnamespace <> 'pg_catalog'::regnamespace
                 FROM pg_attribute a
                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> (SELECT typcollation FROM pg_type WHERE oid = a.atttypid)
-                WHERE a.attrelid = ? AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""")) {
+                WHERE a.attrelid = ? AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""".formatted(generatedColumn))) {
             ps.setLong(1, oid);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -261,13 +270,27 @@ final class PostgresSchema {
         return new ArrayList<>(out);
     }
 
-    /** Secondary indexes and constraints other than the primary key, built after the copy (each idempotent). */
-    static List<String> deferred(Connection c, TableDef table) throws SQLException {
+    /**
+     * What is built after the copy, each statement idempotent: for every table its unique, check and exclusion constraints
+     * and secondary indexes, then every foreign key (a key needs the unique index it points at, on any table).
+     */
+    static List<String> deferred(Connection c, List<TableDef> tables) throws SQLException {
+        List<String> out = new ArrayList<>();
+        for (TableDef table : tables) {
+            out.addAll(constraints(c, table, "u', 'c', 'x"));
+            out.addAll(indexes(c, table));
+        }
+        for (TableDef table : tables) {
+            out.addAll(constraints(c, table, "f"));
+        }
+        return out;
+    }
+
+    private static List<String> constraints(Connection c, TableDef table, String types) throws SQLException {
         List<String> out = new ArrayList<>();
         String regclass = PostgresDialect.quote(table.id());
-        try (PreparedStatement ps = c.prepareStatement("""
-                SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ?::regclass AND contype IN ('u', 'c', 'f', 'x')
-                ORDER BY contype = 'f', conname""")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ?::regclass "
+                + "AND contype IN ('" + types + "') ORDER BY conname")) {
             ps.setString(1, regclass);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
@@ -276,10 +299,17 @@ final class PostgresSchema {
                 }
             }
         }
+        return out;
+    }
+
+    private static List<String> indexes(Connection c, TableDef table) throws SQLException {
+        List<String> out = new ArrayList<>();
+        String regclass = PostgresDialect.quote(table.id());
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
                 WHERE i.indrelid = ?::regclass AND NOT i.indisprimary
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+                                  AND k.contype IN ('p', 'u', 'x'))
                 ORDER BY i.indexrelid""")) {
             ps.setString(1, regclass);
             try (ResultSet rs = ps.executeQuery()) {

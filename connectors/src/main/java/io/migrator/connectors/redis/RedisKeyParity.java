@@ -211,7 +211,13 @@ final class RedisKeyParity {
                     }
                     boolean fixed = false;
                     if (repair) {
-                        repair(source, target, key, before);
+                        try {
+                            repair(source, target, key, before);
+                        } catch (redis.clients.jedis.exceptions.JedisDataException error) {
+                            // e.g. a payload version the target cannot load: this key stays different, the others are repaired
+                            org.slf4j.LoggerFactory.getLogger(RedisKeyParity.class).warn("could not repair key {} in db {}: {}", key, db,
+                                    error.getMessage());
+                        }
                         fixed = difference(source, target, key, states(source, List.of(key)).get(key), states(target, List.of(key)).get(key)) == null;
                         repaired += fixed ? 1 : 0;
                     }
@@ -327,24 +333,17 @@ final class RedisKeyParity {
 
     /** What the stream's full sync does: the source's payload restored with its absolute expiry, or the key removed. */
     private static void repair(Side sourceSide, Side targetSide, String key, KeyState s) {
-        redis.clients.jedis.commands.JedisCommands source = sourceSide.commands();
-        redis.clients.jedis.commands.JedisBinaryCommands target = targetSide.binary();
         if (!s.exists()) {
             targetSide.commands().del(key);
             return;
         }
-        byte[] dump = source.dump(key);
-        long pttl = source.pttl(key);
-        if (dump == null) {
-            targetSide.commands().del(key);
+        KeyState now = states(sourceSide, List.of(key)).get(key); // DUMP and PTTL in one round trip
+        if (!now.exists() || now.dump() == null) {
+            targetSide.commands().del(key); // expired or deleted since: the source no longer has it
             return;
         }
-        RestoreParams params = RestoreParams.restoreParams().replace();
-        long ttl = 0;
-        if (pttl > 0) {
-            ttl = System.currentTimeMillis() + pttl;
-            params = params.absTtl();
-        }
-        target.restore(key.getBytes(java.nio.charset.StandardCharsets.UTF_8), ttl, dump, params);
+        // a relative TTL, measured on the source just now: no dependence on this machine's clock
+        long ttl = Math.max(0, now.pttl());
+        targetSide.binary().restore(key.getBytes(java.nio.charset.StandardCharsets.UTF_8), ttl, now.dump(), RestoreParams.restoreParams().replace());
     }
 }

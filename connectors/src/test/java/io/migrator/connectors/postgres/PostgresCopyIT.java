@@ -56,6 +56,8 @@ class PostgresCopyIT {
             st.execute("""
                     CREATE TABLE items (id int PRIMARY KEY, v text, b bytea, at timestamptz, arr int[], j jsonb, n numeric(40,20),
                       m mood, big text, twice int GENERATED ALWAYS AS (id * 2) STORED)""");
+            st.execute("CREATE TABLE moods (id int PRIMARY KEY, history mood[])"); // enum array: element OIDs differ between servers
+            st.execute("INSERT INTO moods SELECT g, ARRAY['sad', 'happy']::mood[] FROM generate_series(1, 100) g");
             st.execute("""
                     INSERT INTO items (id, v, b, at, arr, j, n, m, big)
                     SELECT g, CASE WHEN g % 10 = 0 THEN NULL WHEN g % 10 = 1 THEN '' ELSE 'héllo 🛒 ' || g END,
@@ -73,11 +75,13 @@ class PostgresCopyIT {
         TableDef table;
         try (Connection c = fixture.source(); Connection t = fixture.target(); Statement st = t.createStatement()) {
             List<TableDef> tables = PostgresSchema.tables(c, TableFilter.ALL);
-            table = tables.get(0);
+            table = tables.stream().filter(x -> x.id().name().equals("items")).findFirst().orElseThrow();
             for (String s : PostgresSchema.types(c, tables)) {
                 st.execute(s);
             }
-            st.execute(table.createStatement());
+            for (TableDef t2 : tables) {
+                st.execute(t2.createStatement());
+            }
         }
         try (PostgresCopy.Snapshot snapshot = PostgresCopy.createSlot(endpoint, db, slot)) {
             assertThat(snapshot.name()).isNotBlank();
@@ -98,9 +102,30 @@ class PostgresCopyIT {
                 }
             }
             assertThat(rows).isEqualTo(20000);
+            TableDef moods = null;
+            try (Connection c = fixture.source()) {
+                for (TableDef t2 : PostgresSchema.tables(c, TableFilter.ALL)) {
+                    if (t2.id().name().equals("moods")) {
+                        moods = t2;
+                    }
+                }
+                assertThat(PostgresCopy.binarySafe(c, moods)).isFalse();
+                assertThat(PostgresCopy.binarySafe(c, table)).isTrue();
+            }
+            try (Connection s = fixture.source(); Connection t = fixture.target()) {
+                PostgresCopy.importSnapshot(s, snapshot.name());
+                t.setAutoCommit(false);
+                assertThat(PostgresCopy.copy(s, t, moods, null)).isEqualTo(100);
+                t.commit();
+                s.commit();
+            }
         }
         try (Connection t = fixture.target()) {
             assertThat(digest(t)).as("the target holds the source as of the slot, every type byte for byte").isEqualTo(before);
+            try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM moods WHERE history = '{sad,happy}'")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("an enum array, copied as text").isEqualTo(100);
+            }
             try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT twice, length(big) FROM items WHERE id = 5")) {
                 rs.next();
                 assertThat(rs.getInt(1)).as("generated column computed by the target").isEqualTo(10);

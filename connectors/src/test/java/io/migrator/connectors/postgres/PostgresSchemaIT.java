@@ -84,6 +84,10 @@ class PostgresSchemaIT {
                       PRIMARY KEY (order_id, "line no"))""");
             st.execute("CREATE TABLE skipped (id int PRIMARY KEY)");
             st.execute("CREATE TABLE tickets (id serial PRIMARY KEY, code bigserial, note text)");
+            // a foreign key onto a unique index (not a constraint): the index must come back before the key
+            st.execute("CREATE TABLE codes (id int PRIMARY KEY, code text NOT NULL)");
+            st.execute("CREATE UNIQUE INDEX codes_code ON codes (code)");
+            st.execute("CREATE TABLE uses (id int PRIMARY KEY, code text REFERENCES codes (code))");
             st.execute("INSERT INTO tickets (note) SELECT 'n' || g FROM generate_series(1, 250) g");
             st.execute("INSERT INTO accounts (email) SELECT 'a' || g || '@x' FROM generate_series(1, 40) g");
         }
@@ -98,11 +102,10 @@ class PostgresSchemaIT {
             types = PostgresSchema.types(c, tables);
             sequences = PostgresSchema.sequences(c, tables);
             ownership = PostgresSchema.ownership(c, tables);
-            for (TableDef t : tables) {
-                deferred.addAll(PostgresSchema.deferred(c, t));
-            }
+            deferred.addAll(PostgresSchema.deferred(c, tables));
         }
-        assertThat(tables).extracting(t -> t.id().toString()).containsExactly("odd schema.line items", "public.accounts", "public.tickets");
+        assertThat(tables).extracting(t -> t.id().toString()).containsExactly("odd schema.line items", "public.accounts", "public.codes",
+                "public.tickets", "public.uses");
         assertThat(sequences).hasSize(2).allSatisfy(q -> assertThat(q).startsWith("CREATE SEQUENCE IF NOT EXISTS public.tickets_"));
         assertThat(tables.get(0).key()).containsExactly("order_id", "line no");
         assertThat(tables.get(1).column("doubled").generated()).isTrue();
@@ -118,7 +121,7 @@ class PostgresSchemaIT {
                 st.execute(q);
                 st.execute(q);
             }
-            for (TableDef t : List.of(tables.get(1), tables.get(0), tables.get(2))) {
+            for (TableDef t : List.of(tables.get(1), tables.get(0), tables.get(2), tables.get(3), tables.get(4))) {
                 st.execute(t.createStatement());
             }
             for (String q : ownership) {
