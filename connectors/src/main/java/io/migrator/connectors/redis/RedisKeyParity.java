@@ -119,15 +119,35 @@ final class RedisKeyParity {
         }
     }
 
+    /**
+     * Keys are bytes: Redis keys need not be UTF-8. Inside this class a key is held as an ISO-8859-1 string of its bytes
+     * (one char per byte, so it round-trips exactly and can key a map); {@link #bytes} turns it back for every command,
+     * {@link #display} shows it in reports (as text when it is UTF-8, else as hex).
+     */
     private static void scanAll(Jedis jedis, java.util.function.Consumer<List<String>> page) {
-        String cursor = ScanParams.SCAN_POINTER_START;
+        byte[] cursor = ScanParams.SCAN_POINTER_START_BINARY;
         do {
-            ScanResult<String> result = jedis.scan(cursor, new ScanParams().count(BATCH));
-            cursor = result.getCursor();
+            ScanResult<byte[]> result = jedis.scan(cursor, new ScanParams().count(BATCH));
+            cursor = result.getCursorAsBytes();
             if (!result.getResult().isEmpty()) {
-                page.accept(result.getResult());
+                page.accept(result.getResult().stream().map(k -> new String(k, java.nio.charset.StandardCharsets.ISO_8859_1)).toList());
             }
-        } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+        } while (!Arrays.equals(cursor, ScanParams.SCAN_POINTER_START_BINARY));
+    }
+
+    static byte[] bytes(String key) {
+        return key.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+
+    /** The key as text when its bytes are UTF-8, else as 0x-hex. */
+    static String display(String key) {
+        byte[] raw = bytes(key);
+        java.nio.charset.CharsetDecoder decoder = java.nio.charset.StandardCharsets.UTF_8.newDecoder();
+        try {
+            return decoder.decode(java.nio.ByteBuffer.wrap(raw)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return "0x" + java.util.HexFormat.of().formatHex(raw);
+        }
     }
 
     /** Expiry times may differ by this much (the copy, the clocks); a TTL present on one side only always differs. */
@@ -182,7 +202,7 @@ final class RedisKeyParity {
                     List<Response<Boolean>> exists = new ArrayList<>();
                     try (redis.clients.jedis.AbstractPipeline p = source.pipeline()) {
                         for (String key : batch) {
-                            exists.add(p.exists(key));
+                            exists.add(p.exists(bytes(key)));
                         }
                         p.sync();
                     }
@@ -206,7 +226,7 @@ final class RedisKeyParity {
                         continue;
                     }
                     if (!same(before, after)) {
-                        unsettled.add(Map.of("db", db, "key", key));
+                        unsettled.add(Map.of("db", db, "key", display(key)));
                         continue;
                     }
                     boolean fixed = false;
@@ -215,7 +235,7 @@ final class RedisKeyParity {
                             repair(source, target, key, before);
                         } catch (redis.clients.jedis.exceptions.JedisDataException error) {
                             // e.g. a payload version the target cannot load: this key stays different, the others are repaired
-                            org.slf4j.LoggerFactory.getLogger(RedisKeyParity.class).warn("could not repair key {} in db {}: {}", key, db,
+                            org.slf4j.LoggerFactory.getLogger(RedisKeyParity.class).warn("could not repair key {} in db {}: {}", display(key), db,
                                     error.getMessage());
                         }
                         fixed = difference(source, target, key, states(source, List.of(key)).get(key), states(target, List.of(key)).get(key)) == null;
@@ -223,7 +243,7 @@ final class RedisKeyParity {
                     }
                     String kind = why.equals("missing") || why.equals("extra") ? why : "different";
                     List<String> columns = kind.equals("different") ? List.of(why.split(",")) : List.of();
-                    confirmed.add(new ValidationReport.Mismatch(Map.of("db", db, "key", key), kind, columns, fixed));
+                    confirmed.add(new ValidationReport.Mismatch(Map.of("db", db, "key", display(key)), kind, columns, fixed));
                 }
                 compared += keys[0];
                 mismatches += confirmed.size();
@@ -249,9 +269,10 @@ final class RedisKeyParity {
         // closed, not only synced: a cluster pipeline holds one pooled connection per node until then
         try (redis.clients.jedis.AbstractPipeline p = side.pipeline()) {
             for (String key : keys) {
-                types.add(p.type(key));
-                ttls.add(p.pttl(key));
-                dumps.add(p.dump(key));
+                byte[] k = bytes(key);
+                types.add(p.type(k));
+                ttls.add(p.pttl(k));
+                dumps.add(p.dump(k));
             }
             p.sync();
         }
@@ -291,38 +312,46 @@ final class RedisKeyParity {
     static List<String> valueDifferences(redis.clients.jedis.commands.JedisCommands source, redis.clients.jedis.commands.JedisCommands target,
                                          redis.clients.jedis.commands.JedisBinaryCommands sourceBytes,
                                          redis.clients.jedis.commands.JedisBinaryCommands targetBytes, String key, String type) {
+        byte[] k = bytes(key);
         switch (type) {
             case "string" -> {
-                byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
                 return Arrays.equals(sourceBytes.get(k), targetBytes.get(k)) ? List.of() : List.of("value");
             }
             case "hash" -> {
-                Map<String, String> s = new TreeMap<>(source.hgetAll(key));
-                Map<String, String> t = new TreeMap<>(target.hgetAll(key));
-                Set<String> fields = new LinkedHashSet<>(s.keySet());
+                Map<String, String> s = latin1(sourceBytes.hgetAll(k));
+                Map<String, String> t = latin1(targetBytes.hgetAll(k));
+                Set<String> fields = new java.util.TreeSet<>(s.keySet());
                 fields.addAll(t.keySet());
                 List<String> differing = new ArrayList<>();
-                for (String field : new java.util.TreeSet<>(fields)) {
+                for (String field : fields) {
                     if (!Objects.equals(s.get(field), t.get(field))) {
-                        differing.add("field " + field);
+                        differing.add("field " + display(field));
                     }
                 }
                 return differing;
             }
             case "list" -> {
-                return source.lrange(key, 0, -1).equals(target.lrange(key, 0, -1)) ? List.of() : List.of("elements");
+                List<String> s = sourceBytes.lrange(k, 0, -1).stream().map(RedisKeyParity::latin1).toList();
+                List<String> t = targetBytes.lrange(k, 0, -1).stream().map(RedisKeyParity::latin1).toList();
+                return s.equals(t) ? List.of() : List.of("elements");
             }
             case "set" -> {
-                return source.smembers(key).equals(target.smembers(key)) ? List.of() : List.of("members");
+                Set<String> s = new java.util.HashSet<>(sourceBytes.smembers(k).stream().map(RedisKeyParity::latin1).toList());
+                Set<String> t = new java.util.HashSet<>(targetBytes.smembers(k).stream().map(RedisKeyParity::latin1).toList());
+                return s.equals(t) ? List.of() : List.of("members");
             }
             case "zset" -> {
-                List<Tuple> s = source.zrangeWithScores(key, 0, -1);
-                List<Tuple> t = target.zrangeWithScores(key, 0, -1);
+                List<Tuple> s = sourceBytes.zrangeWithScores(k, 0, -1);
+                List<Tuple> t = targetBytes.zrangeWithScores(k, 0, -1);
                 return s.equals(t) ? List.of() : List.of("members");
             }
             case "stream" -> {
-                String s = String.valueOf(source.xrange(key, "-", "+")) + source.xinfoGroups(key).size();
-                String t = String.valueOf(target.xrange(key, "-", "+")) + target.xinfoGroups(key).size();
+                String name = display(key);
+                if (name.startsWith("0x") && !name.equals(new String(k, java.nio.charset.StandardCharsets.UTF_8))) {
+                    return List.of("entries"); // a binary stream key: the payloads differ, entries are not compared one by one
+                }
+                String s = String.valueOf(source.xrange(name, "-", "+")) + source.xinfoGroups(name).size();
+                String t = String.valueOf(target.xrange(name, "-", "+")) + target.xinfoGroups(name).size();
                 return s.equals(t) ? List.of() : List.of("entries");
             }
             default -> {
@@ -331,19 +360,29 @@ final class RedisKeyParity {
         }
     }
 
+    private static String latin1(byte[] value) {
+        return value == null ? null : new String(value, java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+
+    private static Map<String, String> latin1(Map<byte[], byte[]> map) {
+        Map<String, String> out = new TreeMap<>();
+        map.forEach((f, v) -> out.put(latin1(f), latin1(v)));
+        return out;
+    }
+
     /** What the stream's full sync does: the source's payload restored with its absolute expiry, or the key removed. */
     private static void repair(Side sourceSide, Side targetSide, String key, KeyState s) {
         if (!s.exists()) {
-            targetSide.commands().del(key);
+            targetSide.binary().del(bytes(key));
             return;
         }
         KeyState now = states(sourceSide, List.of(key)).get(key); // DUMP and PTTL in one round trip
         if (!now.exists() || now.dump() == null) {
-            targetSide.commands().del(key); // expired or deleted since: the source no longer has it
+            targetSide.binary().del(bytes(key)); // expired or deleted since: the source no longer has it
             return;
         }
         // a relative TTL, measured on the source just now: no dependence on this machine's clock
         long ttl = Math.max(0, now.pttl());
-        targetSide.binary().restore(key.getBytes(java.nio.charset.StandardCharsets.UTF_8), ttl, now.dump(), RestoreParams.restoreParams().replace());
+        targetSide.binary().restore(bytes(key), ttl, now.dump(), RestoreParams.restoreParams().replace());
     }
 }

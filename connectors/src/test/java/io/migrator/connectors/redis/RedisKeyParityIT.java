@@ -66,16 +66,16 @@ class RedisKeyParityIT {
         for (int db : DBS) {
             try (Jedis s = jedis(source, db); Jedis t = jedis(target, db)) {
                 t.flushDB();
-                String cursor = ScanParams.SCAN_POINTER_START;
+                byte[] cursor = ScanParams.SCAN_POINTER_START_BINARY;
                 do {
-                    ScanResult<String> page = s.scan(cursor);
-                    cursor = page.getCursor();
-                    for (String key : page.getResult()) {
+                    ScanResult<byte[]> page = s.scan(cursor, new ScanParams());
+                    cursor = page.getCursorAsBytes();
+                    for (byte[] key : page.getResult()) {
                         long pttl = s.pttl(key);
                         RestoreParams params = RestoreParams.restoreParams().replace();
-                        t.restore(key.getBytes(), pttl > 0 ? System.currentTimeMillis() + pttl : 0, s.dump(key), pttl > 0 ? params.absTtl() : params);
+                        t.restore(key, pttl > 0 ? System.currentTimeMillis() + pttl : 0, s.dump(key), pttl > 0 ? params.absTtl() : params);
                     }
-                } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+                } while (!java.util.Arrays.equals(cursor, ScanParams.SCAN_POINTER_START_BINARY));
             }
         }
     }
@@ -108,6 +108,8 @@ class RedisKeyParityIT {
             s.set("big".getBytes(), new byte[11 << 20]);
             s.hset("ordered", Map.of("f1", "1"));
             s.hset("ordered", Map.of("f2", "2"));
+            s.set(new byte[] {(byte) 0xff, 0, 'k'}, new byte[] {1, 2, 3});               // a key that is not UTF-8
+            s.hset(new byte[] {(byte) 0xfe, 'h'}, new byte[] {(byte) 0xc3}, new byte[] {9}); // a binary field, too
         }
         try (Jedis s = jedis(source, 6)) {
             s.set("other-db", "v");
@@ -123,7 +125,7 @@ class RedisKeyParityIT {
         ValidationReport clean = parity.validate(false);
         assertThat(found(clean)).as("equal after the copy, encodings aside").isEmpty();
         assertThat(clean.ok()).isTrue();
-        assertThat(clean.rowsCompared()).as("10 keys in db 5, 1 in db 6").isEqualTo(11);
+        assertThat(clean.rowsCompared()).as("12 keys in db 5, 1 in db 6").isEqualTo(13);
 
         try (Jedis t = jedis(target, 5)) {
             t.hset("profile", "city", "Lyon");                 // one field of a hash
@@ -134,6 +136,8 @@ class RedisKeyParityIT {
             t.zadd("board", 1.6, "bob");                        // a score
             t.del("tags");
             t.set("tags", "not a set");                         // another type
+            t.del(new byte[] {(byte) 0xff, 0, 'k'});             // a binary key missing
+            t.hset(new byte[] {(byte) 0xfe, 'h'}, new byte[] {(byte) 0xc3}, new byte[] {8}); // a binary field changed
         }
         try (Jedis t = jedis(target, 6)) {
             t.set("other-db", "w");                             // another database
@@ -142,8 +146,8 @@ class RedisKeyParityIT {
         assertThat(found(bad)).containsExactlyInAnyOrder(
                 "db5 profile different [field city]", "db5 session different [ttl]", "db5 plain missing []", "db5 stray extra []",
                 "db5 queue different [elements]", "db5 board different [members]", "db5 tags different [type]",
-                "db6 other-db different [value]");
-        assertThat(bad.mismatchCount()).isEqualTo(8);
+                "db6 other-db different [value]", "db5 0xff006b missing []", "db5 0xfe68 different [field 0xc3]");
+        assertThat(bad.mismatchCount()).isEqualTo(10);
         assertThat(bad.state()).isEqualTo("mismatch");
 
         ValidationReport repaired = parity.validate(true);
@@ -157,6 +161,7 @@ class RedisKeyParityIT {
             assertThat(t.pttl("session")).isBetween(Duration.ofMinutes(55).toMillis(), Duration.ofHours(1).toMillis());
             assertThat(t.exists("stray")).isFalse();
             assertThat(t.type("tags")).isEqualTo("set");
+            assertThat(t.get(new byte[] {(byte) 0xff, 0, 'k'})).containsExactly(1, 2, 3);
         }
     }
 
