@@ -25,7 +25,8 @@ public final class RedisConnector implements EngineConnector {
         return Set.of(Engine.REDIS);
     }
 
-    public static Jedis connect(Endpoint endpoint, Duration timeout) {
+    /** One client configuration for every connection to an endpoint: timeouts, name, credentials. */
+    private static DefaultJedisClientConfig clientConfig(Endpoint endpoint, Duration timeout) {
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis((int) timeout.toMillis()).socketTimeoutMillis((int) timeout.toMillis())
                 .clientName("migrator").autoNegotiateProtocol(false);
@@ -35,7 +36,11 @@ public final class RedisConnector implements EngineConnector {
         if (!endpoint.password().isEmpty()) {
             config.password(endpoint.password().reveal());
         }
-        return new Jedis(new HostAndPort(endpoint.host(), endpoint.port()), config.build());
+        return config.build();
+    }
+
+    public static Jedis connect(Endpoint endpoint, Duration timeout) {
+        return new Jedis(new HostAndPort(endpoint.host(), endpoint.port()), clientConfig(endpoint, timeout));
     }
 
     @Override
@@ -67,16 +72,8 @@ public final class RedisConnector implements EngineConnector {
 
     /** A Redis Cluster client seeded with the endpoint's address; it discovers the other nodes. */
     public static redis.clients.jedis.JedisCluster cluster(Endpoint endpoint, Duration timeout) {
-        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
-                .connectionTimeoutMillis((int) timeout.toMillis()).socketTimeoutMillis((int) timeout.toMillis())
-                .clientName("migrator").autoNegotiateProtocol(false);
-        if (!endpoint.user().isEmpty()) {
-            config.user(endpoint.user());
-        }
-        if (!endpoint.password().isEmpty()) {
-            config.password(endpoint.password().reveal());
-        }
-        return new redis.clients.jedis.JedisCluster(java.util.Set.of(new HostAndPort(endpoint.host(), endpoint.port())), config.build());
+        return new redis.clients.jedis.JedisCluster(java.util.Set.of(new HostAndPort(endpoint.host(), endpoint.port())),
+                clientConfig(endpoint, timeout));
     }
 
     /** Key parity between Redis servers: a standalone source against a standalone or cluster target. */
