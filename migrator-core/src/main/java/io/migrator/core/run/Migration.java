@@ -154,27 +154,27 @@ public final class Migration {
         return false;
     }
 
-    /** Repairs run on the applier thread between batches; without a running applier they apply directly. */
+    /**
+     * Repairs run on the applier thread between batches; without a running applier nothing else writes, so they apply
+     * here. A repair queued just before the applier stopped is taken back and applied here too.
+     */
     private void repairInApplier(TableDef table, List<String> keys) {
         RepairTask task = new RepairTask(table, keys, new java.util.concurrent.CompletableFuture<>());
-        if (applierRunning) {
-            repairs.add(task);
+        if (!applierRunning) {
+            applyRepair(table, keys);
+            return;
         }
+        repairs.add(task);
         try {
             while (true) {
-                if (!applierRunning && repairs.remove(task)) {
-                    applyRepair(table, keys); // the applier stopped (or never ran): nothing else writes, apply here
-                    return;
-                }
-                if (!applierRunning && !repairs.contains(task) && !task.done().isDone()) {
-                    applyRepair(table, keys);
-                    return;
-                }
                 try {
                     task.done().get(500, java.util.concurrent.TimeUnit.MILLISECONDS);
                     return;
                 } catch (java.util.concurrent.TimeoutException e) {
-                    // look again: the applier may have stopped
+                    if (!applierRunning && repairs.remove(task)) {
+                        applyRepair(table, keys);
+                        return;
+                    }
                 }
             }
         } catch (InterruptedException e) {
@@ -184,7 +184,7 @@ public final class Migration {
             if (e.getCause() instanceof MigratorException m) {
                 throw m;
             }
-            throw new MigratorException(ErrorCode.INTERNAL, "repair failed: " + e.getCause(), null, e.getCause());
+            throw new MigratorException(ErrorCode.INTERNAL, "repair failed: " + e.getCause(), "validate with --repair again", e.getCause());
         }
     }
 
@@ -194,8 +194,7 @@ public final class Migration {
      * the source exactly as rule 1 argues for the copy.
      */
     private void applyRepair(TableDef stale, List<String> keys) {
-        // the definition as of now: DDL the stream applied since the validation began (ADD COLUMN) is in the images too
-        TableDef table = source.tables(plan.tables()).stream().filter(t -> t.id().equals(stale.id())).findFirst().orElse(stale);
+        TableDef table = current(stale);
         List<RowChange> changes = source.readRows(table, keys);
         String applied = position.get();
         SourcePosition at = !applied.isEmpty() ? new SourcePosition(applied) : target.checkpoint().orElse(startPosition);
@@ -216,6 +215,26 @@ public final class Migration {
             repair.done().completeExceptionally(e);
         }
         return true;
+    }
+
+    private final AtomicLong ddlApplied = new AtomicLong();
+    private volatile long definitionsAt = -1;
+    private volatile java.util.Map<TableId, TableDef> definitions = java.util.Map.of();
+
+    /**
+     * The table's definition as of now: once the stream applied DDL (ADD COLUMN) since the definitions were read, they
+     * are read again, so a repair writes the new columns too. Otherwise the ones read before serve (no catalog reads per
+     * repair batch).
+     */
+    private TableDef current(TableDef stale) {
+        long seen = ddlApplied.get();
+        if (seen != definitionsAt) {
+            java.util.Map<TableId, TableDef> read = new java.util.HashMap<>();
+            source.tables(plan.tables()).forEach(t -> read.put(t.id(), t));
+            definitions = read;
+            definitionsAt = seen;
+        }
+        return definitions.getOrDefault(stale.id(), stale);
     }
 
     private void maybeValidateOnSchedule() {
@@ -587,6 +606,7 @@ public final class Migration {
             switch (DdlPolicy.judge(ddl)) {
                 case APPLY -> {
                     retry.run("applying DDL", () -> target.applyDdl(ddl));
+                    ddlApplied.incrementAndGet();
                     LOG.info("applied source DDL on the target: {}", DdlPolicy.summary(ddl));
                 }
                 case IGNORE -> LOG.debug("ignored source statement: {}", DdlPolicy.summary(ddl));

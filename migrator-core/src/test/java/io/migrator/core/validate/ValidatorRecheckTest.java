@@ -73,6 +73,10 @@ class ValidatorRecheckTest {
     private final Side src = new Side();
     private final Side tgt = new Side();
 
+    /**
+     * A session that answers only what the handler declares; any other call fails the test, so the validator cannot
+     * silently depend on something these in-memory sides do not model.
+     */
     private static <T> T stub(Class<T> type, Object handler) {
         return type.cast(Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (proxy, method, args) -> {
             for (var m : handler.getClass().getDeclaredMethods()) {
@@ -81,7 +85,7 @@ class ValidatorRecheckTest {
                     return m.invoke(handler, args);
                 }
             }
-            throw new UnsupportedOperationException(method.getName());
+            throw new AssertionError("the validator called " + method.getName() + ", which this test does not model");
         }));
     }
 
