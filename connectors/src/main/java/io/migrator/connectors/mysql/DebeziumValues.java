@@ -15,7 +15,7 @@ import org.apache.kafka.connect.data.Struct;
  * takes without loss: temporal values as the server's text (the target session runs in UTC), BIT as
  * big-endian bytes, spatial values as WKB, decimals exact.
  */
-final class DebeziumValues {
+public final class DebeziumValues {
     private static final DateTimeFormatter DATETIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS");
 
     private DebeziumValues() {
@@ -74,7 +74,7 @@ final class DebeziumValues {
         return String.format("%s%02d:%02d:%02d.%06d", sign, hours, minutes, seconds, fraction);
     }
 
-    static byte[] bytes(Object value) {
+    public static byte[] bytes(Object value) {
         if (value instanceof byte[] b) {
             return b;
         }

@@ -15,9 +15,9 @@ import org.apache.kafka.connect.storage.MemoryOffsetBackingStore;
  * rows (rule 2), and every start reads it from there.
  */
 public final class SeededOffsetStore extends MemoryOffsetBackingStore {
-    static final String ENGINE_NAME = "migrator.seed.engine";
-    static final String PARTITION_SERVER = "migrator.seed.server";
-    static final String OFFSET_JSON = "migrator.seed.offset";
+    public static final String ENGINE_NAME = "migrator.seed.engine";
+    public static final String PARTITION_SERVER = "migrator.seed.server";
+    public static final String OFFSET_JSON = "migrator.seed.offset";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override

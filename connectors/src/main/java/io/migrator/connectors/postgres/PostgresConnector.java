@@ -17,11 +17,21 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 
-/** PostgreSQL: connectivity and preflight now; exported-snapshot COPY, pgoutput CDC and apply arrive with their issue. */
+/** PostgreSQL: preflight, exported-snapshot COPY, pgoutput CDC through Debezium and apply into a PostgreSQL target. */
 public final class PostgresConnector implements EngineConnector {
     @Override
     public Set<Engine> engines() {
         return Set.of(Engine.POSTGRESQL);
+    }
+
+    @Override
+    public io.migrator.core.spi.SourceSession openSource(io.migrator.core.plan.Plan plan) {
+        return new PostgresSource(plan);
+    }
+
+    @Override
+    public io.migrator.core.spi.TargetSession openTarget(io.migrator.core.plan.Plan plan) {
+        return new PostgresTarget(plan);
     }
 
     public static Connection connect(Endpoint endpoint, String database, Duration timeout) throws SQLException {

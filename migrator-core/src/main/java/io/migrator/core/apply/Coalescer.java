@@ -24,9 +24,19 @@ public final class Coalescer {
         Map<RowKey, RowChange> last = new LinkedHashMap<>(changes.size() * 2);
         for (RowChange change : changes) {
             // remove-then-put moves the key to the end: the map's order is the order of last changes
-            last.remove(change.key());
-            last.put(change.key(), change);
+            RowChange previous = last.remove(change.key());
+            last.put(change.key(), merge(previous, change));
         }
         return new ArrayList<>(last.values());
+    }
+
+    /** A partial image (unchanged columns not sent) takes those columns from the earlier image of the same row. */
+    static RowChange merge(RowChange previous, RowChange change) {
+        if (previous instanceof RowChange.Upsert before && change instanceof RowChange.Upsert after && RowChange.partial(after.row())) {
+            Map<String, Object> row = new LinkedHashMap<>(after.row());
+            row.replaceAll((column, value) -> value == RowChange.UNCHANGED ? before.row().getOrDefault(column, RowChange.UNCHANGED) : value);
+            return new RowChange.Upsert(after.key(), row);
+        }
+        return change;
     }
 }

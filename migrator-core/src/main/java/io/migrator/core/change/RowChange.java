@@ -10,7 +10,28 @@ import java.util.Map;
 public sealed interface RowChange {
     RowKey key();
 
-    /** Insert or update: the complete after-image (generated columns left out). */
+    /**
+     * In an {@link Upsert}'s image: the column kept its value and the source did not send it (PostgreSQL sends no
+     * unchanged TOAST value). Writers leave such a column as the target has it; they never write this marker.
+     */
+    Object UNCHANGED = Unchanged.VALUE;
+
+    /** The marker's type. */
+    enum Unchanged {
+        VALUE;
+
+        @Override
+        public String toString() {
+            return "(unchanged)";
+        }
+    }
+
+    /** Whether an image leaves some column as it is ({@link #UNCHANGED}). */
+    static boolean partial(java.util.Map<String, Object> row) {
+        return row.containsValue(UNCHANGED);
+    }
+
+    /** Insert or update: the after-image (generated columns left out); complete unless it holds {@link #UNCHANGED}. */
     record Upsert(RowKey key, Map<String, Object> row) implements RowChange {
     }
 

@@ -43,6 +43,7 @@ public final class Migration {
     private final AtomicLong lastSourceMillis = new AtomicLong();
     private final AtomicReference<String> position = new AtomicReference<>("");
     private volatile SnapshotCoordinator snapshot;
+    private volatile ChangeStream stream;
     private volatile int tablesTotal;
     private volatile SourcePosition startPosition;
 
@@ -435,13 +436,19 @@ public final class Migration {
                 move(Phase.SCHEMA, null, "creating target tables");
                 createSchema(tables);
                 // P0: taken after the target tables exist and before any row is read (rule 1).
-                startPosition = source.currentPosition();
+                startPosition = source.beginSnapshot();
                 snapshotStartedMillis = System.currentTimeMillis();
                 move(Phase.SNAPSHOT, startPosition, "start position " + startPosition.text());
             }
             if (phase.get() == Phase.SNAPSHOT) {
                 snapshot = new SnapshotCoordinator(source, target, plan.snapshot(), retry, () -> paused.get() && !stop.get());
-                if (!snapshot.copy(tables, stop)) {
+                boolean copied;
+                try {
+                    copied = snapshot.copy(tables, stop);
+                } finally {
+                    source.endSnapshot();
+                }
+                if (!copied) {
                     return;
                 }
                 buildIndexes(tables, stop);
@@ -568,6 +575,7 @@ public final class Migration {
             }
         });
         try (ChangeStream stream = source.openStream(tables, from, streamId)) {
+            this.stream = stream;
             stream.start(pipeline::submit);
             while (!stop.get()) {
                 if (pipeline.failure() != null) {
@@ -590,6 +598,7 @@ public final class Migration {
             }
         } finally {
             pipeline.close();
+            this.stream = null;
         }
         if (pipeline.failure() != null) {
             throw pipeline.failure();
@@ -627,6 +636,10 @@ public final class Migration {
             lastSourceMillis.accumulateAndGet(batch.sourceMillis(), Math::max);
         }
         position.set(batch.position().text());
+        ChangeStream current = stream;
+        if (current != null) {
+            current.applied(batch.position());
+        }
     }
 
     private void move(Phase next, SourcePosition start, String why) {

@@ -164,6 +164,20 @@ public final class SnapshotCoordinator {
 
     private void copyChunk(TableDef table, Chunk chunk) {
         try (TargetSession.ChunkWriter writer = target.beginChunk(table, chunk)) {
+            java.util.Optional<String> format = source.rawFormat(table);
+            SourceSession.RawSink raw = format.isPresent() ? writer.raw(format.get()) : null;
+            if (raw != null) {
+                // same engine on both sides: the chunk's bytes go through as the source sent them
+                long rows = source.copyChunk(table, chunk, format.get(), raw);
+                writer.commit(rows);
+                counted(table, rows);
+                try {
+                    throttler.rowsRead((int) Math.min(Integer.MAX_VALUE, rows));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return;
+            }
             long rows = source.readChunk(table, chunk, batch -> {
                 writer.write(batch);
                 try {
@@ -174,12 +188,16 @@ public final class SnapshotCoordinator {
                 }
             });
             writer.commit(rows);
-            rowsCopied.addAndGet(rows);
-            TableCounts counts = perTable.get(table.id());
-            if (counts != null) {
-                counts.rows.addAndGet(rows);
-                counts.chunksDone.incrementAndGet();
-            }
+            counted(table, rows);
+        }
+    }
+
+    private void counted(TableDef table, long rows) {
+        rowsCopied.addAndGet(rows);
+        TableCounts counts = perTable.get(table.id());
+        if (counts != null) {
+            counts.rows.addAndGet(rows);
+            counts.chunksDone.incrementAndGet();
         }
     }
 }

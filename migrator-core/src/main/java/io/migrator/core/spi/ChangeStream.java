@@ -9,6 +9,13 @@ import io.migrator.core.change.ChangeBatch;
 public interface ChangeStream extends AutoCloseable {
     void start(Handler handler);
 
+    /**
+     * The target has committed everything up to {@code position} (called by the applier after each batch). A source
+     * that releases its log on acknowledgement (a PostgreSQL slot) may now let the server recycle it; never earlier.
+     */
+    default void applied(io.migrator.core.change.SourcePosition position) {
+    }
+
     /** The failure that stopped the stream, if it stopped by itself. */
     Throwable failure();
 

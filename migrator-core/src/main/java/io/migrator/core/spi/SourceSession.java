@@ -14,6 +14,33 @@ public interface SourceSession extends AutoCloseable {
     /** The current end of the change log (P0 when taken before the copy). */
     SourcePosition currentPosition();
 
+    /**
+     * Marks the start of the copy and returns P0, the position the stream starts from. Engines that can read every
+     * chunk at one consistent point (PostgreSQL: a replication slot with an exported snapshot) set it up here; the
+     * default is {@link #currentPosition()}. Called once per migration, after the target tables exist.
+     */
+    default SourcePosition beginSnapshot() {
+        return currentPosition();
+    }
+
+    /** The copy is over: releases what {@link #beginSnapshot} holds (an exported snapshot); the start position stays. */
+    default void endSnapshot() {
+    }
+
+    /**
+     * The engine's own wire format for this table's rows when the source can hand a chunk's bytes straight to a target
+     * of the same engine (PostgreSQL COPY), or empty; the coordinator then uses {@link #copyChunk} when the target's
+     * writer takes that format.
+     */
+    default java.util.Optional<String> rawFormat(TableDef table) {
+        return java.util.Optional.empty();
+    }
+
+    /** Streams one chunk in {@link #rawFormat} to the sink, buffer by buffer, unparsed; returns the row count. */
+    default long copyChunk(TableDef table, Chunk chunk, String format, RawSink sink) {
+        throw new UnsupportedOperationException("no raw copy from this source");
+    }
+
     /** Splits a table along its key into chunks of about {@code chunkRows} rows. */
     List<Chunk> planChunks(TableDef table, int chunkRows);
 
@@ -63,6 +90,12 @@ public interface SourceSession extends AutoCloseable {
 
     @Override
     void close();
+
+    /** Receives a chunk's bytes in an engine's own format; the buffer is the caller's until the call returns. */
+    @FunctionalInterface
+    interface RawSink {
+        void write(byte[] buffer, int length);
+    }
 
     /** Receives rows as arrays in {@link TableDef#writableColumns()} order. */
     @FunctionalInterface

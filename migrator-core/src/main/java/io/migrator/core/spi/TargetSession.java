@@ -107,6 +107,14 @@ public interface TargetSession extends AutoCloseable {
     interface ChunkWriter extends AutoCloseable {
         void write(List<Object[]> rows);
 
+        /**
+         * A sink for the chunk's rows in a source's own format (see {@link SourceSession#rawFormat}), or null when this
+         * writer does not take that format; then rows go through {@link #write}. {@link #commit} ends the raw stream.
+         */
+        default SourceSession.RawSink raw(String format) {
+            return null;
+        }
+
         /** Writes the done mark and commits rows and mark together. */
         void commit(long rows);
 

@@ -1,0 +1,299 @@
+package io.migrator.connectors.postgres;
+
+import io.debezium.embedded.Connect;
+import io.debezium.engine.ChangeEvent;
+import io.debezium.engine.DebeziumEngine;
+import io.migrator.connectors.mysql.SeededOffsetStore;
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.RowKey;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.apache.kafka.connect.data.Field;
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The WAL as a change stream: the embedded Debezium PostgreSQL connector (pgoutput) reading the migration's slot
+ * through its publication. The engine is seeded with the position committed on the target. The slot is told a position
+ * is processed only after the target committed it ({@link #applied}), so the server never recycles WAL the target
+ * still needs, and a restart always finds it there.
+ */
+final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresChangeStream.class);
+
+    private final Plan plan;
+    private final Map<TableId, TableDef> tables = new HashMap<>();
+    private final SourcePosition from;
+    private final String slot;
+    private final String publication;
+    private final PostgresSource source;
+    private final String prefix;
+    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wal-stream"));
+    private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
+    private volatile boolean running;
+    private volatile Throwable failure;
+
+    /** Batches handed on and not yet acknowledged to the slot, oldest first (engine thread only). */
+    private final ArrayDeque<Emitted> emitted = new ArrayDeque<>();
+    /** Positions the target committed, in order (from the applier thread). */
+    private final ConcurrentLinkedQueue<SourcePosition> appliedPositions = new ConcurrentLinkedQueue<>();
+
+    private record Emitted(SourcePosition position, ChangeEvent<SourceRecord, SourceRecord> last) {
+    }
+
+    PostgresChangeStream(Plan plan, List<TableDef> tables, SourcePosition from, String slot, String publication, PostgresSource source) {
+        this.plan = plan;
+        tables.forEach(t -> this.tables.put(t.id(), t));
+        this.from = from;
+        this.slot = slot;
+        this.publication = publication;
+        this.source = source;
+        this.prefix = slot;
+    }
+
+    @Override
+    public void start(Handler handler) {
+        Properties props = new Properties();
+        String engineName = "migrator-" + prefix;
+        props.setProperty("name", engineName);
+        props.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
+        props.setProperty("offset.storage", SeededOffsetStore.class.getName());
+        props.setProperty(SeededOffsetStore.ENGINE_NAME, engineName);
+        props.setProperty(SeededOffsetStore.PARTITION_SERVER, prefix);
+        props.setProperty(SeededOffsetStore.OFFSET_JSON, from.text());
+        // the slot hears of processed positions when offsets are committed: every 2 s, of what the target has committed
+        props.setProperty("offset.flush.interval.ms", "2000");
+        props.setProperty("database.hostname", plan.source().host());
+        props.setProperty("database.port", Integer.toString(plan.source().port()));
+        props.setProperty("database.user", plan.source().user());
+        props.setProperty("database.password", plan.source().password().reveal());
+        props.setProperty("database.dbname", plan.source().database());
+        props.setProperty("topic.prefix", prefix);
+        props.setProperty("plugin.name", "pgoutput");
+        props.setProperty("slot.name", slot);
+        props.setProperty("publication.name", publication);
+        props.setProperty("publication.autocreate.mode", "disabled");
+        props.setProperty("snapshot.mode", "no_data");
+        props.setProperty("slot.drop.on.stop", "false");
+        boolean beating;
+        try (var c = PostgresConnector.connect(plan.source(), plan.source().database(), java.time.Duration.ofSeconds(10))) {
+            beating = PostgresHeartbeat.exists(c);
+        } catch (java.sql.SQLException e) {
+            throw PostgresErrors.translate("connecting to the source for the change stream", e);
+        }
+        String include = tables.keySet().stream().map(t -> Pattern.quote(t.schema()) + "\\." + Pattern.quote(t.name())).collect(Collectors.joining(","));
+        if (beating) {
+            include = include + (include.isEmpty() ? "" : ",") + Pattern.quote(PostgresHeartbeat.SCHEMA) + "\\." + Pattern.quote(PostgresHeartbeat.TABLE);
+            props.setProperty("heartbeat.action.query", PostgresHeartbeat.query(plan.name()));
+        }
+        props.setProperty("table.include.list", include.isEmpty() ? "migrator_no_table\\.none" : include);
+        props.setProperty("heartbeat.interval.ms", "1000");
+        props.setProperty("tombstones.on.delete", "false");
+        props.setProperty("skipped.operations", "none");
+        props.setProperty("decimal.handling.mode", "string");
+        props.setProperty("interval.handling.mode", "string");
+        props.setProperty("hstore.handling.mode", "map");
+        props.setProperty("binary.handling.mode", "bytes");
+        props.setProperty("time.precision.mode", "adaptive_time_microseconds");
+        props.setProperty("include.unknown.datatypes", "true");
+        props.setProperty("unavailable.value.placeholder", PostgresValues.PLACEHOLDER);
+        props.setProperty("max.batch.size", "4096");
+        props.setProperty("max.queue.size", "16384");
+        props.setProperty("poll.interval.ms", "50");
+        props.setProperty("status.update.interval.ms", "1000");
+        props.setProperty("event.processing.failure.handling.mode", "fail");
+        props.setProperty("errors.max.retries", "-1");
+        engine = DebeziumEngine.create(Connect.class)
+                .using(props)
+                .notifying((records, committer) -> {
+                    handle(records, handler);
+                    acknowledge(committer);
+                })
+                .using((success, message, error) -> {
+                    MigratorException ours = ownFailure(error);
+                    if (ours != null) {
+                        failure = ours;
+                        LOG.warn("WAL stream stopped: {}", ours.getMessage());
+                    } else if (!success || error != null) {
+                        failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the WAL stream stopped: "
+                                + (error != null && error.getMessage() != null ? error.getMessage() : message),
+                                "check that the source is reachable and that the replication slot " + slot + " still exists "
+                                        + "(SELECT * FROM pg_replication_slots); `migrator run` again resumes from the last checkpoint", error);
+                        LOG.warn("WAL stream stopped: {}", message);
+                    }
+                    running = false;
+                })
+                .build();
+        running = true;
+        executor.execute(engine);
+        LOG.info("WAL stream started from {} (slot {}, publication {})", from.text(), slot, publication);
+    }
+
+    @Override
+    public void applied(SourcePosition position) {
+        appliedPositions.add(position);
+    }
+
+    /** Marks processed the last record of every batch the target has committed, so the next offset flush confirms it. */
+    private void acknowledge(DebeziumEngine.RecordCommitter<ChangeEvent<SourceRecord, SourceRecord>> committer) throws InterruptedException {
+        SourcePosition done;
+        boolean any = false;
+        while ((done = appliedPositions.poll()) != null) {
+            while (!emitted.isEmpty()) {
+                Emitted head = emitted.poll();
+                if (head.position() == done) {
+                    committer.markProcessed(head.last());
+                    any = true;
+                    break;
+                }
+            }
+        }
+        if (any) {
+            committer.markBatchFinished();
+        }
+    }
+
+    private static MigratorException ownFailure(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof MigratorException m) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    private void handle(List<ChangeEvent<SourceRecord, SourceRecord>> records, Handler handler) throws InterruptedException {
+        List<RowChange> changes = new ArrayList<>();
+        ChangeEvent<SourceRecord, SourceRecord> last = null;
+        long sourceMillis = 0;
+        for (ChangeEvent<SourceRecord, SourceRecord> event : records) {
+            SourceRecord record = event.value();
+            if (record == null || record.sourceOffset() == null || record.sourceOffset().isEmpty()) {
+                continue;
+            }
+            if (record.topic().startsWith("__debezium-heartbeat")) {
+                last = event;
+                continue;
+            }
+            Struct value = (Struct) record.value();
+            if (value == null || value.schema().field("op") == null) {
+                continue;
+            }
+            Struct src = value.getStruct("source");
+            TableId table = new TableId(src.getString("schema"), src.getString("table"));
+            if (src.get("ts_ms") != null) {
+                sourceMillis = Math.max(sourceMillis, src.getInt64("ts_ms"));
+            }
+            last = event;
+            if (table.schema().equals(PostgresHeartbeat.SCHEMA) && table.name().equals(PostgresHeartbeat.TABLE)) {
+                continue;
+            }
+            String op = value.getString("op");
+            if (op.equals("t")) {
+                // the rows before the TRUNCATE go first, then the statement, which the core refuses with its remedy
+                if (!changes.isEmpty()) {
+                    emit(handler, changes, event, sourceMillis, List.of());
+                    changes = new ArrayList<>();
+                }
+                emit(handler, List.of(), event, sourceMillis, List.of("TRUNCATE TABLE " + PostgresDialect.quote(table)));
+                last = null;
+                continue;
+            }
+            if (op.equals("m")) {
+                continue; // logical decoding messages carry no rows
+            }
+            changes.add(toChange(record, value, op, table));
+        }
+        if (last != null) {
+            emit(handler, changes, last, sourceMillis, List.of());
+        }
+    }
+
+    private void emit(Handler handler, List<RowChange> changes, ChangeEvent<SourceRecord, SourceRecord> last, long sourceMillis, List<String> ddl)
+            throws InterruptedException {
+        SourcePosition position = PostgresPosition.of(last.value().sourceOffset());
+        emitted.add(new Emitted(position, last));
+        handler.onBatch(new ChangeBatch(changes, position, sourceMillis, ddl));
+    }
+
+    private RowChange toChange(SourceRecord record, Struct value, String op, TableId table) {
+        Struct key = (Struct) record.key();
+        if (key == null) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a change of " + table + " carries no key",
+                    "give the table a primary key (ALTER TABLE ... ADD PRIMARY KEY); tables without one are not streamed yet");
+        }
+        List<String> keyColumns = new ArrayList<>();
+        List<Object> keyValues = new ArrayList<>();
+        for (Field field : key.schema().fields()) {
+            keyColumns.add(field.name());
+            keyValues.add(PostgresValues.input(field.schema(), key.get(field)));
+        }
+        RowKey rowKey = new RowKey(table, keyColumns, keyValues);
+        if (op.equals("d")) {
+            return new RowChange.Delete(rowKey);
+        }
+        Struct after = value.getStruct("after");
+        Map<String, Object> row = new LinkedHashMap<>();
+        for (Field field : after.schema().fields()) {
+            row.put(field.name(), PostgresValues.input(field.schema(), after.get(field)));
+        }
+        if (op.equals("c") && RowChange.partial(row)) {
+            // the new-key half of a key change whose TOAST values did not change: the row does not exist on the target
+            // under this key, so the unchanged values come from the source's current row (a later state, which the
+            // stream's following changes bring back in line)
+            TableDef def = tables.get(table);
+            if (def != null) {
+                return source.readRow(def, keyValues);
+            }
+        }
+        return new RowChange.Upsert(rowKey, row);
+    }
+
+    @Override
+    public Throwable failure() {
+        return failure;
+    }
+
+    @Override
+    public boolean running() {
+        return running;
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (engine != null) {
+                engine.close();
+            }
+        } catch (IOException | IllegalStateException e) {
+            LOG.debug("closing the WAL stream", e);
+        }
+        executor.shutdown();
+        try {
+            executor.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

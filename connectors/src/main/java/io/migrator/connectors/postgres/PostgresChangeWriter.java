@@ -1,0 +1,218 @@
+package io.migrator.connectors.postgres;
+
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.RowKey;
+import io.migrator.core.schema.TableId;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes change images into PostgreSQL inside the caller's transaction. Values are PostgreSQL input text (bytes for
+ * bytea) cast to the target column's type. A full image is {@code INSERT ... ON CONFLICT (key) DO UPDATE}; an image with
+ * unchanged TOAST columns updates only the columns it carries (the row exists unless a later change deletes it); a
+ * delete deletes by key. Consecutive changes of the same shape go as one JDBC batch. The session runs with
+ * {@code session_replication_role = replica} when allowed, so foreign keys and triggers do not fire twice: the source
+ * checked them, and the batch order is per key, not per dependency.
+ */
+final class PostgresChangeWriter {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresChangeWriter.class);
+
+    /** The target's column types and generated columns of a table. */
+    record Columns(Map<String, String> types, java.util.Set<String> generated, java.util.Set<String> alwaysIdentity) {
+    }
+
+    private final Map<TableId, Columns> columns = new ConcurrentHashMap<>();
+    private volatile Boolean replicaRole;
+
+    void forgetAll() {
+        columns.clear();
+    }
+
+    void write(Connection c, List<RowChange> changes) throws SQLException {
+        replicaRole(c);
+        int i = 0;
+        while (i < changes.size()) {
+            RowChange first = changes.get(i);
+            String shape = shape(first);
+            int end = i + 1;
+            while (end < changes.size() && shape(changes.get(end)).equals(shape)) {
+                end++;
+            }
+            writeGroup(c, changes.subList(i, end));
+            i = end;
+        }
+    }
+
+    private void replicaRole(Connection c) throws SQLException {
+        if (Boolean.FALSE.equals(replicaRole)) {
+            return;
+        }
+        try (Statement st = c.createStatement()) {
+            st.execute("SAVEPOINT migrator_role");
+            try {
+                st.execute("SET LOCAL session_replication_role = replica");
+                st.execute("RELEASE SAVEPOINT migrator_role");
+                replicaRole = true;
+            } catch (SQLException e) {
+                st.execute("ROLLBACK TO SAVEPOINT migrator_role");
+                replicaRole = false;
+                LOG.warn("the target user may not set session_replication_role ({}): foreign keys and triggers on the target fire while "
+                        + "changes are applied; on RDS grant rds_superuser, or drop target triggers until cutover", e.getMessage());
+            }
+        }
+    }
+
+    /** Changes of one shape share a statement: table, kind and, for partial images, the columns they carry. */
+    private static String shape(RowChange change) {
+        TableId t = change.key().table();
+        if (change instanceof RowChange.Delete) {
+            return "D" + t;
+        }
+        Map<String, Object> row = ((RowChange.Upsert) change).row();
+        if (RowChange.partial(row)) {
+            return "P" + t + row.entrySet().stream().filter(e -> e.getValue() != RowChange.UNCHANGED).map(Map.Entry::getKey)
+                    .collect(Collectors.joining("\u0000", "\u0000", ""));
+        }
+        return "U" + t + String.join("\u0000", row.keySet());
+    }
+
+    private void writeGroup(Connection c, List<RowChange> group) throws SQLException {
+        RowChange first = group.get(0);
+        RowKey key = first.key();
+        Columns cols = columns(c, key.table());
+        String table = PostgresDialect.quote(key.table());
+        String where = key.columns().stream().map(k -> PostgresDialect.quote(k) + " = ?::" + type(cols, key.table(), k))
+                .collect(Collectors.joining(" AND "));
+        if (first instanceof RowChange.Delete) {
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE " + where)) {
+                for (RowChange change : group) {
+                    bindKey(ps, 1, cols, change.key());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            return;
+        }
+        Map<String, Object> image = ((RowChange.Upsert) first).row();
+        List<String> names = new ArrayList<>();
+        for (Map.Entry<String, Object> e : image.entrySet()) {
+            if (e.getValue() != RowChange.UNCHANGED && !cols.generated().contains(e.getKey())) {
+                names.add(e.getKey());
+            }
+        }
+        if (RowChange.partial(image)) {
+            // an identity GENERATED ALWAYS column can only be set on insert; its value does not change after
+            List<String> set = names.stream().filter(n -> !key.columns().contains(n) && !cols.alwaysIdentity().contains(n)).toList();
+            if (set.isEmpty()) {
+                return; // only unchanged columns besides the key: nothing to write
+            }
+            String sql = "UPDATE " + table + " SET " + set.stream().map(n -> PostgresDialect.quote(n) + " = ?::" + type(cols, key.table(), n))
+                    .collect(Collectors.joining(", ")) + " WHERE " + where;
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (RowChange change : group) {
+                    Map<String, Object> row = ((RowChange.Upsert) change).row();
+                    int p = 1;
+                    for (String n : set) {
+                        bind(ps, p++, cols, key.table(), n, row.get(n));
+                    }
+                    bindKey(ps, p, cols, change.key());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            return;
+        }
+        List<String> updates = names.stream().filter(n -> !key.columns().contains(n) && !cols.alwaysIdentity().contains(n)).toList();
+        String sql = "INSERT INTO " + table + " (" + names.stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") OVERRIDING SYSTEM VALUE VALUES ("
+                + names.stream().map(n -> "?::" + type(cols, key.table(), n)).collect(Collectors.joining(", ")) + ") ON CONFLICT ("
+                + key.columns().stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") DO "
+                + (updates.isEmpty() ? "NOTHING" : "UPDATE SET " + updates.stream().map(n -> PostgresDialect.quote(n) + " = EXCLUDED." + PostgresDialect.quote(n))
+                .collect(Collectors.joining(", ")));
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (RowChange change : group) {
+                Map<String, Object> row = ((RowChange.Upsert) change).row();
+                int p = 1;
+                for (String n : names) {
+                    bind(ps, p++, cols, key.table(), n, row.get(n));
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    private void bindKey(PreparedStatement ps, int from, Columns cols, RowKey key) throws SQLException {
+        for (int i = 0; i < key.columns().size(); i++) {
+            bind(ps, from + i, cols, key.table(), key.columns().get(i), key.values().get(i));
+        }
+    }
+
+    private static void bind(PreparedStatement ps, int index, Columns cols, TableId table, String column, Object value) throws SQLException {
+        boolean bytea = "bytea".equals(cols.types().get(column));
+        if (value == null) {
+            ps.setNull(index, bytea ? Types.BINARY : Types.VARCHAR);
+        } else if (value instanceof byte[] b) {
+            if (bytea) {
+                ps.setBytes(index, b);
+            } else {
+                ps.setString(index, new String(b, StandardCharsets.UTF_8)); // an unknown type's text, as Debezium passed it on
+            }
+        } else {
+            ps.setString(index, value.toString());
+        }
+    }
+
+    private static String type(Columns cols, TableId table, String column) {
+        String type = cols.types().get(column);
+        if (type == null) {
+            throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.PREFLIGHT_FAILED, "the source changed column "
+                    + column + " of " + table + ", which the target table does not have",
+                    "the source's table changed (ALTER TABLE ... ADD COLUMN); make the same change on the target, then `migrator run` again "
+                            + "resumes from the last applied change");
+        }
+        return type;
+    }
+
+    private Columns columns(Connection c, TableId table) throws SQLException {
+        Columns known = columns.get(table);
+        if (known != null) {
+            return known;
+        }
+        Map<String, String> types = new LinkedHashMap<>();
+        java.util.Set<String> generated = new java.util.HashSet<>();
+        java.util.Set<String> always = new java.util.HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', "
+                + "a.attidentity = 'a' "
+                + "FROM pg_attribute a WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped")) {
+            ps.setString(1, PostgresDialect.quote(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    types.put(rs.getString(1), rs.getString(2));
+                    if (rs.getBoolean(3)) {
+                        generated.add(rs.getString(1));
+                    }
+                    if (rs.getBoolean(4)) {
+                        always.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        Columns read = new Columns(new HashMap<>(types), generated, always);
+        columns.put(table, read);
+        return read;
+    }
+}

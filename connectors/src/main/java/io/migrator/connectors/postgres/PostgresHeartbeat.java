@@ -1,0 +1,51 @@
+package io.migrator.connectors.postgres;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The source's heartbeat: a one-row-per-migration table in the {@code migrator} schema of the source database, written
+ * every second by the stream's {@code heartbeat.action.query}. Its changes travel through the slot like any other, so
+ * lag stays true and the slot keeps advancing when the plan's tables are idle.
+ */
+final class PostgresHeartbeat {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresHeartbeat.class);
+    static final String SCHEMA = "migrator";
+    static final String TABLE = "heartbeat";
+    static final String TABLE_SQL = PostgresDialect.quote(SCHEMA) + "." + PostgresDialect.quote(TABLE);
+
+    private PostgresHeartbeat() {
+    }
+
+    /** Creates the table when missing; false (and a warning) when the user may not, so lag is then measured without it. */
+    static boolean ensureTable(Connection c, String migration) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.execute("CREATE SCHEMA IF NOT EXISTS " + PostgresDialect.quote(SCHEMA));
+            st.execute("CREATE TABLE IF NOT EXISTS " + TABLE_SQL + " (migration text PRIMARY KEY, ts timestamptz NOT NULL)");
+            st.execute(query(migration));
+            return true;
+        } catch (SQLException e) {
+            if ("42501".equals(e.getSQLState())) {
+                LOG.warn("cannot create {} on the source ({}): lag on idle tables is then only as fresh as the last change; "
+                        + "GRANT CREATE ON DATABASE to the migrator user to have it", TABLE_SQL, e.getMessage());
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    static boolean exists(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); var rs = st.executeQuery("SELECT to_regclass('" + SCHEMA + "." + TABLE + "') IS NOT NULL")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
+    }
+
+    static String query(String migration) {
+        return "INSERT INTO " + TABLE_SQL + " (migration, ts) VALUES ('" + migration.replace("'", "''")
+                + "', clock_timestamp()) ON CONFLICT (migration) DO UPDATE SET ts = EXCLUDED.ts";
+    }
+}

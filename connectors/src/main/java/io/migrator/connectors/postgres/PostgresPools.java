@@ -1,0 +1,42 @@
+package io.migrator.connectors.postgres;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool;
+import io.migrator.connectors.jdbc.JdbcErrors;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Endpoint;
+import io.migrator.core.spi.Role;
+import java.sql.SQLException;
+
+/** Connection pools to PostgreSQL with the session settings migrator relies on. */
+final class PostgresPools {
+    private PostgresPools() {
+    }
+
+    static HikariDataSource open(Endpoint endpoint, Role role, String name, int size, String initSql) {
+        HikariConfig config = new HikariConfig();
+        config.setPoolName(name);
+        config.setJdbcUrl("jdbc:postgresql://" + endpoint.address() + "/" + endpoint.database());
+        config.setUsername(endpoint.user());
+        config.setPassword(endpoint.password().reveal());
+        config.addDataSourceProperty("ApplicationName", "migrator");
+        config.addDataSourceProperty("reWriteBatchedInserts", "true");
+        config.setMaximumPoolSize(size);
+        config.setMinimumIdle(1);
+        config.setConnectionTimeout(30_000);
+        if (initSql != null) {
+            config.setConnectionInitSql(initSql);
+        }
+        config.setInitializationFailTimeout(10_000);
+        try {
+            return new HikariDataSource(config);
+        } catch (HikariPool.PoolInitializationException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw JdbcErrors.connectFailed(role, endpoint, sql);
+            }
+            throw new MigratorException(io.migrator.core.error.ErrorCode.CANNOT_CONNECT, "cannot connect to the " + role.id() + " PostgreSQL at "
+                    + endpoint.address(), "check that the server runs; `migrator plan check` tells more", e);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package io.migrator.connectors.postgres;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.migrator.core.change.SourcePosition;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.postgresql.replication.LogSequenceNumber;
+
+/**
+ * A position in PostgreSQL's WAL as the change stream records it: Debezium's offset (lsn, lsn_proc, lsn_commit, txId)
+ * as JSON, so a restart resumes exactly after the last applied change, even inside a transaction. The start position
+ * is the slot's consistent point alone: {@code {"lsn": ...}}.
+ */
+final class PostgresPosition {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private PostgresPosition() {
+    }
+
+    static SourcePosition start(LogSequenceNumber lsn) {
+        return of(Map.of("lsn", lsn.asLong()));
+    }
+
+    static SourcePosition of(Map<String, ?> offset) {
+        try {
+            return new SourcePosition(JSON.writeValueAsString(new java.util.TreeMap<>(offset)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static Map<String, Object> offset(SourcePosition position) {
+        try {
+            Map<String, Object> map = JSON.readValue(position.text(), new TypeReference<LinkedHashMap<String, Object>>() {
+            });
+            // JSON numbers come back as Integer when small; Debezium's offset loader wants Long where it reads LSNs
+            map.replaceAll((k, v) -> v instanceof Integer i ? Long.valueOf(i) : v);
+            return map;
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("not a PostgreSQL position: " + position.text(), e);
+        }
+    }
+
+    /** How far the position has got in the WAL: the last commit or completely processed change, whichever is later. */
+    static long reach(SourcePosition position) {
+        Map<String, Object> offset = offset(position);
+        long reach = 0;
+        for (String key : new String[] {"lsn_commit", "lsn_proc", "lsn"}) {
+            if (offset.get(key) instanceof Number n) {
+                reach = Math.max(reach, n.longValue());
+            }
+        }
+        return reach;
+    }
+
+    /** Whether the position is only a start (nothing applied yet). */
+    static boolean isStart(SourcePosition position) {
+        Map<String, Object> offset = offset(position);
+        return offset.size() == 1 && offset.containsKey("lsn");
+    }
+
+    static String text(long lsn) {
+        return LogSequenceNumber.valueOf(lsn).asString();
+    }
+}

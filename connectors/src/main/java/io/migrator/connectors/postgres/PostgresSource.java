@@ -1,0 +1,357 @@
+package io.migrator.connectors.postgres;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.RowKey;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.TableFilter;
+import io.migrator.core.schema.ColumnDef;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.spi.ChangeStream;
+import io.migrator.core.spi.Role;
+import io.migrator.core.spi.SourceLogStatus;
+import io.migrator.core.spi.SourceSession;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyOut;
+import org.postgresql.replication.LogSequenceNumber;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A PostgreSQL source. {@link #beginSnapshot} creates the migration's publication (the plan's tables and the heartbeat
+ * table, nothing else) and its logical replication slot with an exported snapshot; every chunk is then read with COPY
+ * inside a transaction on that snapshot, and the stream starts at the slot's consistent point. Chunks are primary-key
+ * ranges (arithmetic for one integer column, sampled boundaries otherwise) or, without a key, ctid page ranges.
+ */
+final class PostgresSource implements SourceSession {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresSource.class);
+    static final String FORMAT_BINARY = "postgresql-copy-binary";
+    static final String FORMAT_TEXT = "postgresql-copy-text";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Plan plan;
+    private final HikariDataSource pool;
+    private final String slot;
+    private final String publication;
+    private volatile PostgresCopy.Snapshot exported;
+    private volatile boolean snapshotLost;
+    private final Map<String, Boolean> binarySafe = new java.util.concurrent.ConcurrentHashMap<>();
+
+    PostgresSource(Plan plan) {
+        this.plan = plan;
+        this.pool = PostgresPools.open(plan.source(), Role.SOURCE, "migrator-source", plan.snapshot().parallelism() + 2,
+                "SET standard_conforming_strings = on");
+        this.slot = slotName(plan.name());
+        this.publication = slot;
+    }
+
+    /** The slot and publication of a migration: {@code migrator_} and the plan name in lower case, within 63 bytes. */
+    static String slotName(String plan) {
+        String name = "migrator_" + plan.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+        return name.length() <= 63 ? name : name.substring(0, 54) + "_" + Integer.toHexString(plan.hashCode() & 0xfffffff);
+    }
+
+    String slot() {
+        return slot;
+    }
+
+    String publication() {
+        return publication;
+    }
+
+    @Override
+    public List<TableDef> tables(TableFilter filter) {
+        try (Connection c = pool.getConnection()) {
+            return PostgresSchema.tables(c, filter);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the source tables", e);
+        }
+    }
+
+    @Override
+    public SourcePosition currentPosition() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT pg_current_wal_lsn()::text")) {
+            rs.next();
+            return PostgresPosition.start(LogSequenceNumber.valueOf(rs.getString(1)));
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the current WAL position", e);
+        }
+    }
+
+    /**
+     * The heartbeat table, the publication and the slot, made afresh: nothing has been copied under an older slot of
+     * this migration (the copy's chunk plan is saved only after this returns), so an older slot or publication left by an
+     * interrupted start is dropped, never reused.
+     */
+    @Override
+    public SourcePosition beginSnapshot() {
+        List<TableDef> tables = tables(plan.tables());
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            boolean heartbeat = PostgresHeartbeat.ensureTable(c, plan.name());
+            dropSlot(c);
+            st.execute("DROP PUBLICATION IF EXISTS " + PostgresDialect.quote(publication));
+            List<String> members = new ArrayList<>(tables.stream().map(t -> PostgresDialect.quote(t.id())).toList());
+            if (heartbeat) {
+                members.add(PostgresHeartbeat.TABLE_SQL);
+            }
+            st.execute("CREATE PUBLICATION " + PostgresDialect.quote(publication)
+                    + (members.isEmpty() ? "" : " FOR TABLE " + String.join(", ", members)));
+        } catch (SQLException e) {
+            throw publicationFailed(e);
+        }
+        try {
+            exported = PostgresCopy.createSlot(plan.source(), plan.source().database(), slot);
+        } catch (SQLException e) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot create the replication slot " + slot + ": " + e.getMessage(),
+                    "the migrator user needs the REPLICATION attribute (ALTER ROLE ... WITH REPLICATION), the source needs "
+                            + "wal_level = logical and a free slot (max_replication_slots) and WAL sender (max_wal_senders)", e);
+        }
+        snapshotLost = false;
+        LOG.info("slot {} created at {} with exported snapshot {}; publication {} holds {} tables", slot, exported.consistentPoint(),
+                exported.name(), publication, tables.size());
+        return PostgresPosition.start(LogSequenceNumber.valueOf(exported.consistentPoint()));
+    }
+
+    private MigratorException publicationFailed(SQLException e) {
+        if ("42501".equals(e.getSQLState())) {
+            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot create the publication " + publication + ": " + e.getMessage(),
+                    "a publication FOR TABLE needs the owner of each table (or a superuser, rds_superuser on RDS): run migrator as the "
+                            + "tables' owner, or create it yourself: CREATE PUBLICATION " + publication + " FOR TABLE ...", e);
+        }
+        return PostgresErrors.translate("creating the publication " + publication, e);
+    }
+
+    private void dropSlot(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return;
+                }
+                int pid = rs.getInt(1);
+                if (!rs.wasNull()) {
+                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the replication slot " + slot + " is in use by backend " + pid,
+                            "another migrator run of the plan '" + plan.name() + "' is streaming from it: stop that one first");
+                }
+            }
+        }
+        LOG.warn("dropping the replication slot {} left by an interrupted start (no row was copied under it)", slot);
+        PostgresCopy.dropSlot(c, slot);
+    }
+
+    @Override
+    public void endSnapshot() {
+        PostgresCopy.Snapshot s = exported;
+        exported = null;
+        if (s != null) {
+            try {
+                s.close();
+            } catch (SQLException e) {
+                LOG.debug("closing the snapshot connection", e);
+            }
+        }
+    }
+
+    @Override
+    public List<Chunk> planChunks(TableDef table, int chunkRows) {
+        try (Connection c = pool.getConnection()) {
+            return PostgresChunks.plan(c, table, chunkRows);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("planning the chunks of " + table.id(), e);
+        }
+    }
+
+    @Override
+    public Optional<String> rawFormat(TableDef table) {
+        boolean binary = binarySafe.computeIfAbsent(table.id().toString(), k -> {
+            try (Connection c = pool.getConnection()) {
+                return PostgresCopy.binarySafe(c, table);
+            } catch (SQLException e) {
+                throw PostgresErrors.translate("reading the column types of " + table.id(), e);
+            }
+        });
+        return Optional.of(binary ? FORMAT_BINARY : FORMAT_TEXT);
+    }
+
+    @Override
+    public long copyChunk(TableDef table, Chunk chunk, String format, RawSink sink) {
+        String list = table.writableColumns().stream().map(col -> PostgresDialect.quote(col.name())).collect(Collectors.joining(", "));
+        String where = PostgresChunks.where(table, chunk);
+        String select = "SELECT " + list + " FROM " + PostgresDialect.quote(table.id()) + (where.isEmpty() ? "" : " WHERE " + where);
+        String copy = "COPY (" + select + ") TO STDOUT (FORMAT " + (FORMAT_BINARY.equals(format) ? "binary" : "text") + ")";
+        try (Connection c = pool.getConnection()) {
+            beginRead(c);
+            CopyOut reader = c.unwrap(PGConnection.class).getCopyAPI().copyOut(copy);
+            try {
+                byte[] buffer;
+                while ((buffer = reader.readFromCopy()) != null) {
+                    sink.write(buffer, buffer.length);
+                }
+            } finally {
+                if (reader.isActive()) {
+                    try {
+                        reader.cancelCopy();
+                    } catch (SQLException ignored) {
+                        // the connection broke; the error that got us here is reported
+                    }
+                }
+            }
+            long rows = reader.getHandledRowCount();
+            c.commit();
+            return rows;
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("copying chunk " + chunk.number() + " of " + table.id(), e);
+        }
+    }
+
+    /**
+     * A read-only transaction on the exported snapshot while it lives; once it is gone (a restart, or the slot's connection
+     * dropped) on the current state, which converges all the same: the stream replays every change since the slot's
+     * consistent point over rows read at any later time (docs/architecture.md, "PostgreSQL copy after a restart").
+     */
+    private void beginRead(Connection c) throws SQLException {
+        PostgresCopy.Snapshot s = exported;
+        if (s != null && !snapshotLost) {
+            try {
+                PostgresCopy.importSnapshot(c, s.name());
+                return;
+            } catch (SQLException e) {
+                c.rollback();
+                snapshotLost = true;
+                LOG.warn("the exported snapshot {} is gone ({}); the remaining chunks read the current state, which the stream "
+                        + "from the slot's consistent point corrects", s.name(), e.getMessage());
+            }
+        }
+        c.setAutoCommit(false);
+        try (Statement st = c.createStatement()) {
+            st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        }
+    }
+
+    @Override
+    public long readChunk(TableDef table, Chunk chunk, RowBatchSink sink) {
+        throw new MigratorException(ErrorCode.NOT_AVAILABLE, "copying rows from PostgreSQL into " + plan.target().engine() + " is not available",
+                "migrate PostgreSQL into PostgreSQL (RDS, Aurora PostgreSQL)");
+    }
+
+    @Override
+    public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
+        return new PostgresChangeStream(plan, tables, from, slot, publication, this);
+    }
+
+    @Override
+    public boolean reached(SourcePosition applied, SourcePosition goal) {
+        return PostgresPosition.reach(applied) >= PostgresPosition.reach(goal);
+    }
+
+    @Override
+    public Optional<SourceLogStatus> logStatus(SourcePosition applied, long neededSinceMillis) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT pg_current_wal_lsn()::text")) {
+            rs.next();
+            LogSequenceNumber head = LogSequenceNumber.valueOf(rs.getString(1));
+            long from = applied == null ? 0 : PostgresPosition.reach(applied);
+            return Optional.of(new SourceLogStatus(Math.max(0, head.asLong() - from), null, head.asString()));
+        } catch (SQLException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** WAL the slot keeps on the source, in bytes, and whether it is in use; empty when the slot does not exist. */
+    Optional<long[]> slotRetained() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, active FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new long[] {rs.getLong(1), rs.getBoolean(2) ? 1 : 0}) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The current rows for these keys as upserts with full images, or deletes for rows that are gone; keys are JSON
+     * arrays of the key values as text.
+     */
+    @Override
+    public List<RowChange> readRows(TableDef table, List<String> keys) {
+        List<RowChange> out = new ArrayList<>();
+        for (String key : keys) {
+            out.add(readRow(table, decodeKey(key)));
+        }
+        return out;
+    }
+
+    /** The current row with this key (values as text; bytea as bytes), or a delete when it is gone. */
+    RowChange readRow(TableDef table, List<Object> keyValues) {
+        List<ColumnDef> columns = table.writableColumns();
+        StringBuilder sql = new StringBuilder("SELECT ");
+        sql.append(columns.stream().map(col -> isBytea(col) ? PostgresDialect.quote(col.name()) : PostgresDialect.quote(col.name()) + "::text")
+                .collect(Collectors.joining(", ")));
+        sql.append(" FROM ").append(PostgresDialect.quote(table.id())).append(" WHERE ");
+        for (int i = 0; i < table.key().size(); i++) {
+            sql.append(i == 0 ? "" : " AND ").append(PostgresDialect.quote(table.key().get(i))).append(" = ?::")
+                    .append(table.column(table.key().get(i)).type());
+        }
+        RowKey rowKey = new RowKey(table.id(), table.key(), keyValues);
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            for (int i = 0; i < keyValues.size(); i++) {
+                Object v = keyValues.get(i);
+                if (v instanceof byte[] b) {
+                    ps.setBytes(i + 1, b);
+                } else {
+                    ps.setString(i + 1, v == null ? null : v.toString());
+                }
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return new RowChange.Delete(rowKey);
+                }
+                Map<String, Object> row = new LinkedHashMap<>();
+                for (int i = 0; i < columns.size(); i++) {
+                    row.put(columns.get(i).name(), isBytea(columns.get(i)) ? rs.getBytes(i + 1) : rs.getString(i + 1));
+                }
+                return new RowChange.Upsert(rowKey, row);
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading a row of " + table.id(), e);
+        }
+    }
+
+    static boolean isBytea(ColumnDef column) {
+        return column.type().equals("bytea");
+    }
+
+    static List<Object> decodeKey(String key) {
+        try {
+            return new ArrayList<>(List.of(JSON.readValue(key, Object[].class)));
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("not a key: " + key, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        endSnapshot();
+        pool.close();
+    }
+}

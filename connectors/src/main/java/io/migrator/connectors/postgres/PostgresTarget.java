@@ -1,0 +1,548 @@
+package io.migrator.connectors.postgres;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.run.MigrationState;
+import io.migrator.core.run.Phase;
+import io.migrator.core.schema.ColumnDef;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.snapshot.ChunkProgress;
+import io.migrator.core.spi.Role;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A PostgreSQL target (RDS, Aurora PostgreSQL). Bookkeeping lives in the {@code migrator} schema of the target database:
+ * {@code state} and {@code journal}, {@code chunks} (each done mark committed with the chunk's rows), {@code checkpoint}
+ * (committed with the changes it covers) and {@code validation}. Tables are created from the source's catalog: types,
+ * sequences and the table with its primary key first; unique, check and exclusion constraints, secondary indexes and
+ * foreign keys after the copy.
+ */
+final class PostgresTarget implements TargetSession {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresTarget.class);
+    static final String BOOKKEEPING = "migrator";
+
+    private final Plan plan;
+    private final HikariDataSource pool;
+    private final PostgresChangeWriter writer;
+
+    PostgresTarget(Plan plan) {
+        this.plan = plan;
+        this.pool = PostgresPools.open(plan.target(), Role.TARGET, "migrator-target", plan.snapshot().parallelism() + 2,
+                "SET standard_conforming_strings = on");
+        this.writer = new PostgresChangeWriter();
+    }
+
+    private Connection source() throws SQLException {
+        if (plan.source().engine() != Engine.POSTGRESQL) {
+            throw new MigratorException(ErrorCode.NOT_AVAILABLE, "migrating " + plan.source().engine() + " into PostgreSQL is not available",
+                    "PostgreSQL targets take PostgreSQL sources");
+        }
+        return PostgresConnector.connect(plan.source(), plan.source().database(), Duration.ofSeconds(30));
+    }
+
+    @Override
+    public void prepare() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE SCHEMA IF NOT EXISTS " + BOOKKEEPING);
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.state (migration text PRIMARY KEY, phase text NOT NULL, start_position text, "
+                    + "detail text, updated_at timestamptz NOT NULL)");
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.journal (id bigserial PRIMARY KEY, migration text NOT NULL, phase text NOT NULL, "
+                    + "detail text, at timestamptz NOT NULL)");
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.chunks (migration text NOT NULL, table_schema text NOT NULL, table_name text NOT NULL, "
+                    + "chunk int NOT NULL, lower_bound text, upper_bound text, done boolean NOT NULL DEFAULT false, rows_copied bigint NOT NULL "
+                    + "DEFAULT 0, PRIMARY KEY (migration, table_schema, table_name, chunk))");
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.checkpoint (migration text PRIMARY KEY, position text NOT NULL, events bigint NOT NULL, "
+                    + "updated_at timestamptz NOT NULL)");
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.validation (id bigserial PRIMARY KEY, migration text NOT NULL, state text NOT NULL, "
+                    + "started_at text NOT NULL, finished_at text NOT NULL, rows_compared bigint NOT NULL, mismatches bigint NOT NULL, "
+                    + "parity_percent double precision, report text NOT NULL)");
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("preparing the bookkeeping schema 'migrator' on the target", e);
+        }
+    }
+
+    /** 42P01 undefined_table or 3F000 invalid_schema_name: nothing was ever recorded here. */
+    private static boolean noBookkeeping(SQLException e) {
+        return "42P01".equals(e.getSQLState()) || "3F000".equals(e.getSQLState());
+    }
+
+    @Override
+    public Optional<MigrationState> loadState() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT phase, start_position, updated_at, detail FROM migrator.state WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                String start = rs.getString(2);
+                return Optional.of(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)), start == null ? null : new SourcePosition(start),
+                        rs.getTimestamp(3).toInstant(), rs.getString(4)));
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
+            throw PostgresErrors.translate("reading the migration state", e);
+        }
+    }
+
+    @Override
+    public void saveState(MigrationState state) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) "
+                    + "VALUES (?, ?, ?, ?, ?) ON CONFLICT (migration) DO UPDATE SET phase = EXCLUDED.phase, "
+                    + "start_position = COALESCE(EXCLUDED.start_position, migrator.state.start_position), detail = EXCLUDED.detail, "
+                    + "updated_at = EXCLUDED.updated_at");
+                 PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {
+                Timestamp now = Timestamp.from(state.updatedAt());
+                ps.setString(1, plan.name());
+                ps.setString(2, state.phase().name());
+                ps.setString(3, state.startPosition() == null ? null : state.startPosition().text());
+                ps.setString(4, state.detail());
+                ps.setTimestamp(5, now);
+                ps.executeUpdate();
+                journal.setString(1, plan.name());
+                journal.setString(2, state.phase().name());
+                journal.setString(3, state.detail());
+                journal.setTimestamp(4, now);
+                journal.executeUpdate();
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("saving the migration state", e);
+        }
+    }
+
+    @Override
+    public List<TableId> missingTables(List<TableDef> tables) {
+        List<TableId> missing = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NULL")) {
+            for (TableDef table : tables) {
+                ps.setString(1, PostgresDialect.quote(table.id()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getBoolean(1)) {
+                        missing.add(table.id());
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("listing target tables", e);
+        }
+        return missing;
+    }
+
+    @Override
+    public void createTable(TableDef table) {
+        List<TableDef> one = List.of(table);
+        try (Connection s = source(); Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            List<String> statements = new ArrayList<>(PostgresSchema.schemas(one));
+            statements.addAll(PostgresSchema.types(s, one));
+            statements.addAll(PostgresSchema.sequences(s, one));
+            statements.add(table.createStatement());
+            statements.addAll(PostgresSchema.ownership(s, one));
+            c.setAutoCommit(false);
+            for (String sql : statements) {
+                st.execute(sql);
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("creating target table " + table.id(), e);
+        }
+    }
+
+    /**
+     * Constraints, indexes and foreign keys after the copy (each statement skips what exists), then the table's sequences
+     * brought up to the source's values. A foreign key whose referenced unique key another table is still building waits
+     * for it.
+     */
+    @Override
+    public void buildDeferredIndexes(TableDef table) {
+        List<TableDef> one = List.of(table);
+        try (Connection s = source(); Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            for (String sql : PostgresSchema.deferred(s, one)) {
+                long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+                while (true) {
+                    try {
+                        st.execute(sql);
+                        break;
+                    } catch (SQLException e) {
+                        if (!"42830".equals(e.getSQLState()) || System.nanoTime() > deadline) {
+                            throw e; // 42830: the referenced unique key is not built yet
+                        }
+                        Thread.sleep(500);
+                    }
+                }
+            }
+            List<String> moved = PostgresSchema.syncSequences(s, c, one);
+            if (!moved.isEmpty()) {
+                LOG.info("sequences of {} brought up to the source: {}", table.id(), moved);
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("building the constraints and indexes of " + table.id(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public List<String> differences(TableDef source) {
+        Map<String, String> target = new LinkedHashMap<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+                + "FROM pg_attribute a WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
+            ps.setString(1, PostgresDialect.quote(source.id()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    target.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading target table " + source.id(), e);
+        }
+        List<String> differences = new ArrayList<>();
+        for (ColumnDef column : source.columns()) {
+            String type = target.remove(column.name());
+            if (type == null) {
+                differences.add("column " + column.name() + " is missing on the target");
+            } else if (!type.equals(column.type())) {
+                differences.add("column " + column.name() + " is " + type + " on the target, " + column.type() + " on the source");
+            }
+        }
+        target.keySet().forEach(extra -> differences.add("column " + extra + " exists only on the target"));
+        return differences;
+    }
+
+    @Override
+    public List<ChunkProgress> chunks(TableId table) {
+        List<ChunkProgress> chunks = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT chunk, lower_bound, upper_bound, done, rows_copied "
+                + "FROM migrator.chunks WHERE migration = ? AND table_schema = ? AND table_name = ? ORDER BY chunk")) {
+            ps.setString(1, plan.name());
+            ps.setString(2, table.schema());
+            ps.setString(3, table.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    chunks.add(new ChunkProgress(table, new Chunk(rs.getInt(1), rs.getString(2), rs.getString(3)), rs.getBoolean(4), rs.getLong(5)));
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the chunk plan of " + table, e);
+        }
+        return chunks;
+    }
+
+    @Override
+    public void saveChunkPlan(TableId table, List<Chunk> chunks) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.chunks (migration, table_schema, table_name, chunk, lower_bound, "
+                    + "upper_bound) VALUES (?, ?, ?, ?, ?, ?)")) {
+                for (Chunk chunk : chunks) {
+                    ps.setString(1, plan.name());
+                    ps.setString(2, table.schema());
+                    ps.setString(3, table.name());
+                    ps.setInt(4, chunk.number());
+                    ps.setString(5, chunk.lower());
+                    ps.setString(6, chunk.upper());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("saving the chunk plan of " + table, e);
+        }
+    }
+
+    @Override
+    public ChunkWriter beginChunk(TableDef table, Chunk chunk) {
+        try {
+            Connection c = pool.getConnection();
+            c.setAutoCommit(false);
+            return new PostgresChunkWriter(c, table, chunk);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("opening a target connection", e);
+        }
+    }
+
+    /** One chunk's COPY into the target and its done mark, in one transaction. */
+    private final class PostgresChunkWriter implements ChunkWriter {
+        private final Connection c;
+        private final TableDef table;
+        private final Chunk chunk;
+        private CopyIn copy;
+        private boolean committed;
+
+        PostgresChunkWriter(Connection c, TableDef table, Chunk chunk) {
+            this.c = c;
+            this.table = table;
+            this.chunk = chunk;
+        }
+
+        @Override
+        public void write(List<Object[]> rows) {
+            throw new MigratorException(ErrorCode.NOT_AVAILABLE, "row-by-row copies into PostgreSQL are not available",
+                    "PostgreSQL targets take PostgreSQL sources, copied with COPY");
+        }
+
+        @Override
+        public SourceSession.RawSink raw(String format) {
+            String kind = PostgresSource.FORMAT_BINARY.equals(format) ? "binary" : PostgresSource.FORMAT_TEXT.equals(format) ? "text" : null;
+            if (kind == null) {
+                return null;
+            }
+            String list = table.writableColumns().stream().map(col -> PostgresDialect.quote(col.name())).collect(Collectors.joining(", "));
+            try {
+                copy = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list
+                        + ") FROM STDIN (FORMAT " + kind + ")");
+            } catch (SQLException e) {
+                throw PostgresErrors.translate("starting the copy of chunk " + chunk.number() + " of " + table.id(), e);
+            }
+            return (buffer, length) -> {
+                try {
+                    copy.writeToCopy(buffer, 0, length);
+                } catch (SQLException e) {
+                    throw PostgresErrors.translate("copying chunk " + chunk.number() + " of " + table.id() + " into the target", e);
+                }
+            };
+        }
+
+        @Override
+        public void commit(long rows) {
+            try {
+                long written = copy == null ? 0 : copy.endCopy();
+                try (PreparedStatement ps = c.prepareStatement("UPDATE migrator.chunks SET done = true, rows_copied = ? WHERE migration = ? "
+                        + "AND table_schema = ? AND table_name = ? AND chunk = ?")) {
+                    ps.setLong(1, copy == null ? rows : written);
+                    ps.setString(2, plan.name());
+                    ps.setString(3, table.id().schema());
+                    ps.setString(4, table.id().name());
+                    ps.setInt(5, chunk.number());
+                    ps.executeUpdate();
+                }
+                c.commit();
+                committed = true;
+            } catch (SQLException e) {
+                throw PostgresErrors.translate("committing chunk " + chunk.number() + " of " + table.id(), e);
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                if (!committed) {
+                    if (copy != null && copy.isActive()) {
+                        copy.cancelCopy();
+                    }
+                    c.rollback();
+                }
+            } catch (SQLException e) {
+                LOG.debug("rolling back an unfinished chunk", e);
+            } finally {
+                try {
+                    c.close();
+                } catch (SQLException e) {
+                    LOG.debug("closing a chunk connection", e);
+                }
+            }
+        }
+    }
+
+    @Override
+    public Optional<SourcePosition> checkpoint() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT position FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
+            throw PostgresErrors.translate("reading the checkpoint", e);
+        }
+    }
+
+    @Override
+    public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                writer.write(c, changes);
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
+                        + "VALUES (?, ?, ?, clock_timestamp()) ON CONFLICT (migration) DO UPDATE SET position = EXCLUDED.position, "
+                        + "events = migrator.checkpoint.events + EXCLUDED.events, updated_at = EXCLUDED.updated_at")) {
+                    ps.setString(1, plan.name());
+                    ps.setString(2, position.text());
+                    ps.setLong(3, eventCount);
+                    ps.executeUpdate();
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("applying " + changes.size() + " changes", e);
+        }
+    }
+
+    @Override
+    public Optional<Duration> checkpointAge() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT (extract(epoch FROM clock_timestamp() - updated_at) * 1000000)::bigint FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(Duration.ofNanos(rs.getLong(1) * 1000)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
+            throw PostgresErrors.translate("reading the checkpoint", e);
+        }
+    }
+
+    @Override
+    public long appliedEvents() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT events FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return 0;
+            }
+            throw PostgresErrors.translate("reading the checkpoint", e);
+        }
+    }
+
+    @Override
+    public List<MigrationState> journal() {
+        List<MigrationState> entries = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT phase, at, detail FROM migrator.journal WHERE migration = ? ORDER BY id")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    entries.add(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)), null, rs.getTimestamp(2).toInstant(), rs.getString(3)));
+                }
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return List.of();
+            }
+            throw PostgresErrors.translate("reading the migration journal", e);
+        }
+        return entries;
+    }
+
+    @Override
+    public List<ChunkProgress> allChunks() {
+        List<ChunkProgress> chunks = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT table_schema, table_name, chunk, done, rows_copied "
+                + "FROM migrator.chunks WHERE migration = ? ORDER BY table_schema, table_name, chunk")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    chunks.add(new ChunkProgress(new TableId(rs.getString(1), rs.getString(2)), new Chunk(rs.getInt(3), null, null), rs.getBoolean(4),
+                            rs.getLong(5)));
+                }
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return List.of();
+            }
+            throw PostgresErrors.translate("reading the chunk plans", e);
+        }
+        return chunks;
+    }
+
+    @Override
+    public void saveValidation(io.migrator.core.validate.ValidationRecord record) {
+        prepare();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.validation (migration, state, "
+                + "started_at, finished_at, rows_compared, mismatches, parity_percent, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setString(1, plan.name());
+            ps.setString(2, record.state());
+            ps.setString(3, record.startedAt());
+            ps.setString(4, record.finishedAt());
+            ps.setLong(5, record.rowsCompared());
+            ps.setLong(6, record.mismatches());
+            if (record.parityPercent() == null) {
+                ps.setNull(7, java.sql.Types.DOUBLE);
+            } else {
+                ps.setDouble(7, record.parityPercent());
+            }
+            ps.setString(8, record.reportJson());
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("saving the validation result", e);
+        }
+    }
+
+    @Override
+    public Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT state, started_at, finished_at, rows_compared, "
+                + "mismatches, parity_percent, report FROM migrator.validation WHERE migration = ? ORDER BY id DESC LIMIT 1")) {
+            ps.setString(1, plan.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                double parity = rs.getDouble(6);
+                Double parityPercent = rs.wasNull() ? null : parity;
+                return Optional.of(new io.migrator.core.validate.ValidationRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+                        rs.getLong(5), parityPercent, rs.getString(7)));
+            }
+        } catch (SQLException e) {
+            if (noBookkeeping(e)) {
+                return Optional.empty();
+            }
+            throw PostgresErrors.translate("reading the last validation", e);
+        }
+    }
+
+    @Override
+    public void applyDdl(String statement) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            st.execute(statement);
+            writer.forgetAll();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("applying source DDL on the target", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}
