@@ -74,13 +74,20 @@ final class PostgresPreflight {
                 "add a primary key (ALTER TABLE t ADD PRIMARY KEY (...)), or ALTER TABLE t REPLICA IDENTITY USING INDEX a_unique_not_null_index, "
                         + "or as a last resort ALTER TABLE t REPLICA IDENTITY FULL"));
         if (!fullIdentity.isEmpty()) {
-            out.add(Assessment.warn(r, "keys", "no unique key on " + String.join(", ", fullIdentity) + ": REPLICA IDENTITY FULL identifies rows by "
-                    + "all their columns and the copy goes by physical location (ctid ranges), which is slower", "add a primary key if you can"));
+            out.add(Assessment.fail(r, "keys", "no primary key on " + String.join(", ", fullIdentity) + ": this build streams only tables "
+                    + "with a primary key (REPLICA IDENTITY FULL without one is not replayed yet)",
+                    "add a primary key (ALTER TABLE t ADD PRIMARY KEY (...)), or leave the table out with tables.exclude"));
+        }
+        List<String> quoted = f.tables().keySet().stream().filter(t -> t.schema().contains("\"") || t.name().contains("\""))
+                .map(PostgresDialect::quote).toList();
+        if (!quoted.isEmpty()) {
+            out.add(Assessment.fail(r, "table names", "Debezium's PostgreSQL connector cannot parse table names that contain a double quote: "
+                    + String.join(", ", quoted), "rename them (ALTER TABLE ... RENAME TO ...) or leave them out with tables.exclude"));
         }
         if (!notOwned.isEmpty()) {
             out.add(Assessment.warn(r, "publication", user + " does not own " + String.join(", ", notOwned) + ", and PostgreSQL lets only "
                     + "the owner (or a superuser) add a table to a publication", "have the owner run: CREATE PUBLICATION "
-                    + PostgresDialect.quote("migrator_" + plan.name().replace('-', '_')) + " FOR TABLE "
+                    + PostgresDialect.quote(PostgresSource.slotName(plan.name())) + " FOR TABLE "
                     + String.join(", ", f.tables().keySet().stream().map(PostgresDialect::quote).toList())
                     + "; migrator uses a publication of that name when it exists with exactly the plan's tables"));
         }

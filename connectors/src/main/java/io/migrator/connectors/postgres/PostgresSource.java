@@ -107,13 +107,26 @@ final class PostgresSource implements SourceSession {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             boolean heartbeat = PostgresHeartbeat.ensureTable(c, plan.name());
             dropSlot(c);
-            st.execute("DROP PUBLICATION IF EXISTS " + PostgresDialect.quote(publication));
-            List<String> members = new ArrayList<>(tables.stream().map(t -> PostgresDialect.quote(t.id())).toList());
-            if (heartbeat) {
-                members.add(PostgresHeartbeat.TABLE_SQL);
+            java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
+            java.util.Optional<java.util.Set<io.migrator.core.schema.TableId>> existing = publicationTables(c);
+            java.util.Set<io.migrator.core.schema.TableId> have = existing.map(java.util.TreeSet::new).orElse(null);
+            if (have != null) {
+                have.remove(new io.migrator.core.schema.TableId(PostgresHeartbeat.SCHEMA, PostgresHeartbeat.TABLE));
             }
-            st.execute("CREATE PUBLICATION " + PostgresDialect.quote(publication)
-                    + (members.isEmpty() ? "" : " FOR TABLE " + String.join(", ", members)));
+            if (have != null && have.equals(wanted)) {
+                LOG.info("using the existing publication {}: it holds exactly the plan's tables", publication);
+            } else {
+                if (have != null) {
+                    LOG.warn("the publication {} holds other tables than the plan's ({}); it is made afresh", publication, existing.get());
+                    st.execute("DROP PUBLICATION " + PostgresDialect.quote(publication));
+                }
+                List<String> members = new ArrayList<>(tables.stream().map(t -> PostgresDialect.quote(t.id())).toList());
+                if (heartbeat) {
+                    members.add(PostgresHeartbeat.TABLE_SQL);
+                }
+                st.execute("CREATE PUBLICATION " + PostgresDialect.quote(publication)
+                        + (members.isEmpty() ? "" : " FOR TABLE " + String.join(", ", members)));
+            }
         } catch (SQLException e) {
             throw publicationFailed(e);
         }
@@ -128,6 +141,27 @@ final class PostgresSource implements SourceSession {
         LOG.info("slot {} created at {} with exported snapshot {}; publication {} holds {} tables", slot, exported.consistentPoint(),
                 exported.name(), publication, tables.size());
         return PostgresPosition.start(LogSequenceNumber.valueOf(exported.consistentPoint()));
+    }
+
+    /** The tables of the migration's publication, or empty when there is no such publication. */
+    private java.util.Optional<java.util.Set<io.migrator.core.schema.TableId>> publicationTables(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT p.puballtables, t.schemaname, t.tablename FROM pg_publication p "
+                + "LEFT JOIN pg_publication_tables t ON t.pubname = p.pubname WHERE p.pubname = ?")) {
+            ps.setString(1, publication);
+            try (ResultSet rs = ps.executeQuery()) {
+                java.util.Set<io.migrator.core.schema.TableId> out = new java.util.TreeSet<>();
+                boolean found = false;
+                while (rs.next()) {
+                    found = true;
+                    if (rs.getBoolean(1)) {
+                        out.add(new io.migrator.core.schema.TableId("*", "*")); // FOR ALL TABLES: never the plan's exact set
+                    } else if (rs.getString(2) != null) {
+                        out.add(new io.migrator.core.schema.TableId(rs.getString(2), rs.getString(3)));
+                    }
+                }
+                return found ? java.util.Optional.of(out) : java.util.Optional.empty();
+            }
+        }
     }
 
     private MigratorException publicationFailed(SQLException e) {

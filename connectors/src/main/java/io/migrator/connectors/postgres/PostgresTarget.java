@@ -412,6 +412,40 @@ final class PostgresTarget implements TargetSession {
         } catch (SQLException e) {
             throw PostgresErrors.translate("applying " + changes.size() + " changes", e);
         }
+        maybeSyncSequences();
+    }
+
+    private static final long SEQUENCE_SYNC_NANOS = Duration.ofSeconds(5).toNanos();
+    private long lastSequenceSync = System.nanoTime();
+    private List<TableDef> planTables;
+
+    /**
+     * Logical replication carries no sequence changes: while the stream runs, every few seconds each target sequence is
+     * brought up to at least the source's value (never lowered), so at cutover the target hands out no id the source
+     * already used.
+     */
+    private void maybeSyncSequences() {
+        if (System.nanoTime() - lastSequenceSync < SEQUENCE_SYNC_NANOS) {
+            return;
+        }
+        lastSequenceSync = System.nanoTime();
+        try {
+            syncSequences();
+        } catch (RuntimeException e) {
+            LOG.warn("could not bring the target's sequences up to the source's this time: {}", e.getMessage());
+        }
+    }
+
+    /** Brings every sequence of the plan's tables on the target up to at least the source's value; returns those moved. */
+    List<String> syncSequences() {
+        try (Connection s = source(); Connection c = pool.getConnection()) {
+            if (planTables == null) {
+                planTables = PostgresSchema.tables(s, plan.tables());
+            }
+            return PostgresSchema.syncSequences(s, c, planTables);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("bringing the target's sequences up to the source's", e);
+        }
     }
 
     @Override

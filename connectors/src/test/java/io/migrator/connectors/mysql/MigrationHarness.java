@@ -15,15 +15,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** Runs a migration in the test JVM, with waits for its phases and for the target to catch up. */
-final class MigrationHarness implements AutoCloseable {
-    final SourceSession source;
-    final TargetSession target;
-    final Migration migration;
+public final class MigrationHarness implements AutoCloseable {
+    public final SourceSession source;
+    public final TargetSession target;
+    public final Migration migration;
     private final AtomicBoolean stop = new AtomicBoolean();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Thread worker;
 
-    MigrationHarness(Plan plan) {
+    public MigrationHarness(Plan plan) {
         EngineConnector connector = EngineConnectors.discover().forEngine(plan.source().engine());
         source = connector.openSource(plan);
         target = connector.openTarget(plan);
@@ -46,11 +46,11 @@ final class MigrationHarness implements AutoCloseable {
                 () -> metrics.refreshThen(registry::scrape));
     }
 
-    Throwable failure() {
+    public Throwable failure() {
         return failure.get();
     }
 
-    void awaitPhase(Phase phase) throws InterruptedException {
+    public void awaitPhase(Phase phase) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 120_000;
         while (migration.status().phase() != phase && System.currentTimeMillis() < deadline && failure.get() == null) {
             Thread.sleep(100);
@@ -60,7 +60,7 @@ final class MigrationHarness implements AutoCloseable {
     }
 
     /** Waits until the applied position reaches the source's current binlog position. */
-    void awaitCaughtUp() throws InterruptedException {
+    public void awaitCaughtUp() throws InterruptedException {
         SourcePosition goal = source.currentPosition();
         long deadline = System.currentTimeMillis() + 120_000;
         while (System.currentTimeMillis() < deadline) {
@@ -76,7 +76,7 @@ final class MigrationHarness implements AutoCloseable {
     }
 
     /** Waits for the migration to stop by itself with a failure, and returns it. */
-    Throwable awaitFailure() throws InterruptedException {
+    public Throwable awaitFailure() throws InterruptedException {
         worker.join(120_000);
         assertThat(worker.isAlive()).as("the migration stopped").isFalse();
         return failure.get();

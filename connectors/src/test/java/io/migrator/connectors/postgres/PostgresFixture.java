@@ -30,6 +30,36 @@ final class PostgresFixture implements AutoCloseable {
         return DriverManager.getConnection(e.jdbcUrl(database), e.user(), e.password());
     }
 
+    /** A plan from this fixture's source database to its target database, with extra YAML appended. */
+    io.migrator.core.plan.Plan plan(String extra) {
+        String yaml = """
+                name: %s
+                source: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
+                target: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
+                %s
+                """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), db, target.host(), target.port(), target.user(),
+                db, extra);
+        return new io.migrator.core.plan.PlanLoader(java.util.Map.of("PW", source.password())).parse("it.yaml", yaml, java.nio.file.Path.of("."));
+    }
+
+    /** Drops the migration's slot on the source (a database with a slot cannot be dropped). */
+    void dropSlot() throws SQLException {
+        try (Connection c = connect(source, "postgres"); Statement st = c.createStatement()) {
+            st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "'");
+        }
+    }
+
+    /** Every row of a table in key order, as the server prints it ({@code t::text}), read from one side. */
+    static List<String> rows(Connection c, String table, String orderBy) throws SQLException {
+        List<String> rows = new java.util.ArrayList<>();
+        try (Statement st = c.createStatement(); var rs = st.executeQuery("SELECT t::text FROM " + table + " t ORDER BY " + orderBy)) {
+            while (rs.next()) {
+                rows.add(rs.getString(1));
+            }
+        }
+        return rows;
+    }
+
     Connection source() throws SQLException {
         return connect(source, db);
     }
@@ -40,6 +70,7 @@ final class PostgresFixture implements AutoCloseable {
 
     @Override
     public void close() throws SQLException {
+        dropSlot();
         for (SandboxEndpoint e : List.of(source, target)) {
             try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
                 st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
