@@ -174,17 +174,30 @@ final class PostgresSource implements SourceSession {
     }
 
     private void dropSlot(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return;
+        // a worker killed a moment ago leaves its backend holding the slot until the server notices the closed socket
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
+        while (true) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
+                ps.setString(1, slot);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return;
+                    }
+                    int pid = rs.getInt(1);
+                    if (rs.wasNull()) {
+                        break;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the replication slot " + slot + " is in use by backend " + pid,
+                                "another migrator run of the plan '" + plan.name() + "' is streaming from it: stop that one first");
+                    }
                 }
-                int pid = rs.getInt(1);
-                if (!rs.wasNull()) {
-                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the replication slot " + slot + " is in use by backend " + pid,
-                            "another migrator run of the plan '" + plan.name() + "' is streaming from it: stop that one first");
-                }
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new MigratorException(ErrorCode.INTERNAL, "interrupted while waiting for the slot " + slot, "run again");
             }
         }
         LOG.warn("dropping the replication slot {} left by an interrupted start (no row was copied under it)", slot);
