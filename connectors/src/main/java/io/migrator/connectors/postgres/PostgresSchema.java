@@ -277,17 +277,51 @@ final class PostgresSchema {
     }
 
     /**
-     * What is built after the copy, each statement idempotent: for every table its unique, check and exclusion constraints
-     * and secondary indexes, then every foreign key (a key needs the unique index it points at, on any table).
+     * What is built after the copy, each statement idempotent: for every table its primary key (when the table was created
+     * {@link #withoutPrimaryKey without it}: one index build instead of one insertion per copied row), unique, check and
+     * exclusion constraints and secondary indexes, then every foreign key (a key needs the unique index it points at, on any table).
      */
     static List<String> deferred(Connection c, List<TableDef> tables) throws SQLException {
         List<String> out = new ArrayList<>();
         for (TableDef table : tables) {
+            out.addAll(primaryKey(c, table));
             out.addAll(constraints(c, table, "u', 'c', 'x"));
             out.addAll(indexes(c, table));
         }
         for (TableDef table : tables) {
             out.addAll(constraints(c, table, "f"));
+        }
+        return out;
+    }
+
+    /** The CREATE TABLE statement without its primary key, which {@link #deferred} adds after the copy. */
+    static String withoutPrimaryKey(TableDef table) {
+        if (table.key().isEmpty()) {
+            return table.createStatement();
+        }
+        String clause = ",\n  PRIMARY KEY (" + String.join(", ", table.key().stream().map(PostgresDialect::quote).toList()) + ")\n)";
+        String create = table.createStatement();
+        if (!create.endsWith(clause)) {
+            throw new IllegalStateException("unexpected CREATE TABLE statement for " + table.id());
+        }
+        return create.substring(0, create.length() - clause.length()) + "\n)";
+    }
+
+    /** The primary key under the source's constraint name, added when the table has none yet. */
+    private static List<String> primaryKey(Connection c, TableDef table) throws SQLException {
+        List<String> out = new ArrayList<>();
+        String regclass = PostgresDialect.quote(table.id());
+        try (PreparedStatement ps = c.prepareStatement("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ?::regclass "
+                + "AND contype = 'p'")) {
+            ps.setString(1, regclass);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String literal = "'" + regclass.replace("'", "''") + "'";
+                    out.add("DO $migrator$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = " + literal + "::regclass AND contype = 'p') "
+                            + "THEN ALTER TABLE " + regclass + " ADD CONSTRAINT " + PostgresDialect.quote(rs.getString(1)) + " " + rs.getString(2)
+                            + "; END IF; END $migrator$");
+                }
+            }
         }
         return out;
     }

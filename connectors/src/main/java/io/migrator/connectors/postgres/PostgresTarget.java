@@ -166,7 +166,7 @@ final class PostgresTarget implements TargetSession {
             List<String> statements = new ArrayList<>(PostgresSchema.schemas(one));
             statements.addAll(PostgresSchema.types(s, one));
             statements.addAll(PostgresSchema.sequences(s, one));
-            statements.add(table.createStatement());
+            statements.add(PostgresSchema.withoutPrimaryKey(table)); // the key is built after the copy, like the other indexes
             statements.addAll(PostgresSchema.ownership(s, one));
             c.setAutoCommit(false);
             for (String sql : statements) {
@@ -187,6 +187,8 @@ final class PostgresTarget implements TargetSession {
     public void buildDeferredIndexes(TableDef table) {
         List<TableDef> one = List.of(table);
         try (Connection s = source(); Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            // an index build sorts in memory when it may: 64 MB (the default) spills a 10M-row key to disk
+            st.execute("SET maintenance_work_mem = '512MB'");
             for (String sql : PostgresSchema.deferred(s, one)) {
                 long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
                 while (true) {
@@ -201,6 +203,7 @@ final class PostgresTarget implements TargetSession {
                     }
                 }
             }
+            st.execute("RESET maintenance_work_mem");
             List<String> moved = PostgresSchema.syncSequences(s, c, one);
             if (!moved.isEmpty()) {
                 LOG.info("sequences of {} brought up to the source: {}", table.id(), moved);

@@ -91,8 +91,11 @@ class PostgresPreflightIT {
         Assessment keys = find(bad, Role.SOURCE, "keys", Assessment.Severity.FAIL);
         assertThat(keys.finding()).contains("public.loose (no primary key)").contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT")
                 .contains("public.quiet (REPLICA IDENTITY NOTHING").doesNotContain("wide").doesNotContain("accounts");
-        assertThat(keys.remedy()).contains("ADD PRIMARY KEY").contains("REPLICA IDENTITY USING INDEX");
-        assertThat(find(bad, Role.SOURCE, "keys", Assessment.Severity.WARN).finding()).contains("public.wide").contains("ctid");
+        assertThat(keys.remedy()).contains("ADD PRIMARY KEY").contains("tables.exclude");
+        assertThat(bad.assessments().stream().filter(a -> a.role() == Role.SOURCE && a.check().equals("keys")
+                && a.severity() == Assessment.Severity.FAIL && a.finding().contains("public.wide")).findFirst())
+                .as("REPLICA IDENTITY FULL without a primary key is refused").get()
+                .satisfies(a -> assertThat(a.finding()).contains("no primary key on public.wide"));
         Assessment ext = find(bad, Role.TARGET, "extensions", Assessment.Severity.FAIL);
         assertThat(ext.finding()).contains("citext");
         assertThat(ext.remedy()).contains("CREATE EXTENSION \"citext\"");

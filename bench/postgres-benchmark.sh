@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# PostgreSQL benchmark: snapshot of pgbench tables against `pg_dump | psql` and `pgcopydb clone` (same job count),
+# all on the sandbox pair, same run, start-up included; then WAL catch-up of a pgbench backlog (single-row update
+# transactions, uniform and hot-key) by migrator and by a native logical-replication subscription.
+# Prints a table; docs/benchmarks.md records the results with this command.
+#
+#   [JAVA_OPTS=...] bench/postgres-benchmark.sh [--scale 100] [--jobs 2] [--txns 100000] [--skip-prepare] [--snapshot-only]
+#
+# Needs: ./migrator sandbox up --engines postgresql; apt-get install -y pgcopydb (pg_dump, psql, pgbench come with postgresql).
+set -euo pipefail
+
+SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --scale) SCALE=$2; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
+    --txns) TXNS=$2; shift 2 ;;
+    --skip-prepare) PREPARE=0; shift ;;
+    --snapshot-only) SNAPSHOT_ONLY=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JAR="$ROOT/cli/target/migrator.jar"
+export PGPASSWORD=$(cat "$ROOT/.sandbox/secrets/postgresql.password")
+WORK="$ROOT/target/bench"
+mkdir -p "$WORK"
+[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
+for tool in pg_dump psql pgbench pgcopydb jstat; do
+  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y postgresql-client pgcopydb" >&2; exit 1; }
+done
+
+SRC="postgres://migrator@127.0.0.1:15432"
+TGT="postgres://migrator@127.0.0.1:15433"
+src() { psql "$SRC/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
+tgt() { psql "$TGT/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+log() { echo "[$(date +%T)] $*" >&2; }
+digest() { "$1" -c "SELECT count(*) || ':' || md5(string_agg(md5(a::text), '' ORDER BY aid)) FROM pgbench_accounts a" \
+  -c "SELECT count(*) || ':' || md5(string_agg(b::text, '' ORDER BY bid)) FROM pgbench_branches b" | tr '\n' ' '; }
+reset_target() {
+  DB=postgres tgt -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+  DB=postgres src -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'bench' AND NOT active" >/dev/null
+  src -c "DROP PUBLICATION IF EXISTS migrator_bench_pg" 2>/dev/null || true
+}
+
+if [ "$PREPARE" = 1 ]; then
+  log "preparing pgbench scale $SCALE on the source"
+  DB=postgres src -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'bench'" >/dev/null
+  DB=postgres src -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+  pgbench -q -i -s "$SCALE" "$SRC/bench" >/dev/null 2>&1
+  src -c "VACUUM ANALYZE"
+fi
+SOURCE_DIGEST=$(digest src)
+BYTES=$(src -c "SELECT pg_database_size('bench')")
+
+# --- snapshot: pg_dump | psql ------------------------------------------------------------------------
+reset_target
+log "snapshot: pg_dump | psql"
+t0=$(now)
+pg_dump "$SRC/bench" | psql -q "$TGT/bench" >/dev/null
+DUMP=$(secs "$t0" "$(now)")
+[ "$(digest tgt)" = "$SOURCE_DIGEST" ] && DUMP_OK=yes || DUMP_OK=NO
+
+# --- snapshot: pgcopydb clone --------------------------------------------------------------------------
+reset_target
+log "snapshot: pgcopydb clone --table-jobs $JOBS --index-jobs $JOBS"
+rm -rf "$WORK/pgcopydb"
+t0=$(now)
+pgcopydb clone --source "$SRC/bench" --target "$TGT/bench" --table-jobs "$JOBS" --index-jobs "$JOBS" --dir "$WORK/pgcopydb" \
+  --no-owner --no-acl >"$WORK/pgcopydb.log" 2>&1
+COPYDB=$(secs "$t0" "$(now)")
+[ "$(digest tgt)" = "$SOURCE_DIGEST" ] && COPYDB_OK=yes || COPYDB_OK=NO
+
+# --- snapshot: migrator --------------------------------------------------------------------------------
+PLAN="$WORK/pg-bench.yaml"
+cat >"$PLAN" <<EOF
+name: bench-pg
+source: {engine: postgresql, host: 127.0.0.1, port: 15432, user: migrator, password: "\${env:PGPASSWORD}", database: bench}
+target: {engine: postgresql, host: 127.0.0.1, port: 15433, user: migrator, password: "\${env:PGPASSWORD}", database: bench}
+tables: {include: ["public.*"], exclude: ["public.pgbench_history"]}
+snapshot: {parallelism: $JOBS, chunkRows: 500000}
+EOF
+reset_target
+log "snapshot: migrator run (parallelism $JOBS), until the copy and its indexes are done"
+export MIGRATOR_STATE_DIR="$WORK/state"
+t0=$(now)
+java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-run.log" 2>&1 &
+PID=$!
+java -jar "$JAR" wait "$PLAN" --for CATCH_UP --timeout 20m -q >/dev/null
+MIGRATOR=$(secs "$t0" "$(now)")
+HEAP=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
+[ "$(digest tgt)" = "$SOURCE_DIGEST" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
+
+printf '\n## PostgreSQL snapshot: pgbench scale %s (%s MB), %s jobs, %s\n\n' "$SCALE" "$((BYTES / 1048576))" "$JOBS" "$(date -u +%F)"
+printf '| tool | seconds | equal | migrator speed-up |\n|---|---|---|---|\n'
+printf '| pg_dump \\| psql | %s | %s | %s× |\n' "$DUMP" "$DUMP_OK" "$(ratio "$DUMP" "$MIGRATOR")"
+printf '| pgcopydb clone | %s | %s | %s× |\n' "$COPYDB" "$COPYDB_OK" "$(ratio "$COPYDB" "$MIGRATOR")"
+printf '| migrator (start-up included) | %s | %s | 1.00× |\n' "$MIGRATOR" "$MIGRATOR_OK"
+printf '\nmigrator heap in use at the end of the copy: %s MB (-Xmx512m)\n' "$HEAP"
+
+kill "$PID" 2>/dev/null || true
+wait "$PID" 2>/dev/null || true
+[ "$SNAPSHOT_ONLY" = 1 ] && exit 0
+echo "(catch-up comparison: not part of this script yet)"
