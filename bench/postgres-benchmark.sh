@@ -93,6 +93,7 @@ PID=$!
 java -jar "$JAR" wait "$PLAN" --for CATCH_UP --timeout 20m -q >/dev/null
 MIGRATOR=$(secs "$t0" "$(now)")
 HEAP=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
+JVM_CPU=$(ps -o times= -p "$PID" | tr -d ' ')
 [ "$(digest tgt)" = "$SOURCE_DIGEST" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
 
 printf '\n## PostgreSQL snapshot: pgbench scale %s (%s MB), %s jobs, %s\n\n' "$SCALE" "$((BYTES / 1048576))" "$JOBS" "$(date -u +%F)"
@@ -100,7 +101,7 @@ printf '| tool | seconds | equal | migrator speed-up |\n|---|---|---|---|\n'
 printf '| pg_dump \\| psql | %s | %s | %s× |\n' "$DUMP" "$DUMP_OK" "$(ratio "$DUMP" "$MIGRATOR")"
 printf '| pgcopydb clone | %s | %s | %s× |\n' "$COPYDB" "$COPYDB_OK" "$(ratio "$COPYDB" "$MIGRATOR")"
 printf '| migrator (start-up included) | %s | %s | 1.00× |\n' "$MIGRATOR" "$MIGRATOR_OK"
-printf '\nmigrator heap in use at the end of the copy: %s MB (-Xmx512m)\n' "$HEAP"
+printf '\nmigrator heap in use at the end of the copy: %s MB (-Xmx512m); its JVM used %s s of CPU\n' "$HEAP" "$JVM_CPU"
 
 kill "$PID" 2>/dev/null || true
 wait "$PID" 2>/dev/null || true

@@ -301,6 +301,7 @@ final class PostgresTarget implements TargetSession {
         private final TableDef table;
         private final Chunk chunk;
         private CopyIn copy;
+        private org.postgresql.copy.PGCopyOutputStream out;
         private boolean committed;
 
         PostgresChunkWriter(Connection c, TableDef table, Chunk chunk) {
@@ -328,11 +329,16 @@ final class PostgresTarget implements TargetSession {
             } catch (SQLException e) {
                 throw PostgresErrors.translate("starting the copy of chunk " + chunk.number() + " of " + table.id(), e);
             }
+            // the source sends one message per row; the target takes them 64 KB at a time (COPY data need not align with rows)
+            out = new org.postgresql.copy.PGCopyOutputStream(copy, 1 << 16);
             return (buffer, length) -> {
                 try {
-                    copy.writeToCopy(buffer, 0, length);
-                } catch (SQLException e) {
-                    throw PostgresErrors.translate("copying chunk " + chunk.number() + " of " + table.id() + " into the target", e);
+                    out.write(buffer, 0, length);
+                } catch (java.io.IOException e) {
+                    throw e.getCause() instanceof SQLException sql
+                            ? PostgresErrors.translate("copying chunk " + chunk.number() + " of " + table.id() + " into the target", sql)
+                            : new io.migrator.core.error.RetriableException(ErrorCode.CANNOT_CONNECT, "copying chunk " + chunk.number() + " of " + table.id()
+                            + " into the target failed: " + e.getMessage(), "migrator retries the chunk; if it persists, check the target", e);
                 }
             };
         }
@@ -340,7 +346,7 @@ final class PostgresTarget implements TargetSession {
         @Override
         public void commit(long rows) {
             try {
-                long written = copy == null ? 0 : copy.endCopy();
+                long written = out != null ? out.endCopy() : 0;
                 try (PreparedStatement ps = c.prepareStatement("UPDATE migrator.chunks SET done = true, rows_copied = ? WHERE migration = ? "
                         + "AND table_schema = ? AND table_name = ? AND chunk = ?")) {
                     ps.setLong(1, copy == null ? rows : written);
