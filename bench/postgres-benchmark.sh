@@ -103,7 +103,53 @@ printf '| pgcopydb clone | %s | %s | %s× |\n' "$COPYDB" "$COPYDB_OK" "$(ratio "
 printf '| migrator (start-up included) | %s | %s | 1.00× |\n' "$MIGRATOR" "$MIGRATOR_OK"
 printf '\nmigrator heap in use at the end of the copy: %s MB (-Xmx512m); its JVM used %s s of CPU\n' "$HEAP" "$JVM_CPU"
 
+java -jar "$JAR" wait "$PLAN" --for STREAMING --timeout 5m -q >/dev/null
 kill "$PID" 2>/dev/null || true
 wait "$PID" 2>/dev/null || true
 [ "$SNAPSHOT_ONLY" = 1 ] && exit 0
-echo "(catch-up comparison: not part of this script yet)"
+
+# --- catch-up: the same backlog of single-row update transactions, applied by a native subscription and by migrator ---
+lsn() { src -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
+native_lsn() { src -c "SELECT COALESCE(confirmed_flush_lsn - '0/0'::pg_lsn, 0) FROM pg_replication_slots WHERE slot_name = 'bench_native'"; }
+migrator_lsn() { tgt -c "SELECT COALESCE(GREATEST((position::json->>'lsn_commit')::bigint, (position::json->>'lsn_proc')::bigint), 0) \
+  FROM migrator.checkpoint WHERE migration = 'bench-pg'"; }
+until_reached() { # $1: function printing an LSN; $2: goal
+  while [ "$($1)" -lt "$2" ]; do sleep 0.2; done
+}
+src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
+declare -A NATIVE MIGRATOR_CU HEAP_CU
+for mode in uniform hot; do
+  tgt -c "DROP SUBSCRIPTION IF EXISTS bench_native" >/dev/null 2>&1 || true
+  tgt -c "CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=15432 dbname=bench user=migrator password=$PGPASSWORD' \
+    PUBLICATION bench_native WITH (copy_data = false, enabled = false)"
+  if [ $mode = uniform ]; then RANGE="100000 * $SCALE"; else RANGE=100; fi
+  printf '\\set aid random(1, %s)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' "$RANGE" >"$WORK/update-$mode.sql"
+  log "catch-up ($mode): writing a backlog of $TXNS single-row update transactions"
+  pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update-$mode.sql" "$SRC/bench" >/dev/null 2>&1
+  GOAL=$(lsn)
+  log "catch-up ($mode): native subscription"
+  t0=$(now)
+  tgt -c "ALTER SUBSCRIPTION bench_native ENABLE"
+  until_reached native_lsn "$GOAL"
+  NATIVE[$mode]=$(secs "$t0" "$(now)")
+  tgt -c "ALTER SUBSCRIPTION bench_native DISABLE"
+  sleep 1
+  tgt -c "DROP SUBSCRIPTION bench_native"
+  log "catch-up ($mode): migrator (start-up included)"
+  t0=$(now)
+  java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
+  PID=$!
+  until_reached migrator_lsn "$GOAL"
+  MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")
+  HEAP_CU[$mode]=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+done
+[ "$(digest tgt)" = "$(digest src)" ] && CU_OK=yes || CU_OK=NO
+src -c "DROP PUBLICATION bench_native"
+
+printf '\n## PostgreSQL catch-up: %s single-row update transactions (pgbench, 4 clients), %s\n\n' "$TXNS" "$(date -u +%F)"
+printf '| backlog | native subscription | migrator (start-up included) | migrator speed-up | heap MB |\n|---|---|---|---|---|\n'
+for mode in uniform hot; do
+  printf '| %s | %s s | %s s | %s× | %s |\n' "$mode" "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}" "$(ratio "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}")" "${HEAP_CU[$mode]}"
+done
+printf '\nsource and target equal afterwards: %s\n' "$CU_OK"
