@@ -106,7 +106,10 @@ printf '\nmigrator heap in use at the end of the copy: %s MB (-Xmx512m); its JVM
 java -jar "$JAR" wait "$PLAN" --for STREAMING --timeout 5m -q >/dev/null
 kill "$PID" 2>/dev/null || true
 wait "$PID" 2>/dev/null || true
-[ "$SNAPSHOT_ONLY" = 1 ] && exit 0
+if [ "$SNAPSHOT_ONLY" = 1 ]; then
+  java -jar "$JAR" complete "$PLAN" -q >/dev/null
+  exit 0
+fi
 
 # --- catch-up: the same backlog of single-row update transactions, applied by a native subscription and by migrator ---
 lsn() { src -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
@@ -146,6 +149,7 @@ for mode in uniform hot; do
 done
 [ "$(digest tgt)" = "$(digest src)" ] && CU_OK=yes || CU_OK=NO
 src -c "DROP PUBLICATION bench_native"
+java -jar "$JAR" complete "$PLAN" -q >/dev/null # the slot would keep WAL on the source for ever
 
 printf '\n## PostgreSQL catch-up: %s single-row update transactions (pgbench, 4 clients), %s\n\n' "$TXNS" "$(date -u +%F)"
 printf '| backlog | native subscription | migrator (start-up included) | migrator speed-up | heap MB |\n|---|---|---|---|---|\n'

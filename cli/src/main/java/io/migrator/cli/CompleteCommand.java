@@ -1,18 +1,69 @@
 package io.migrator.cli;
 
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Engine;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-@Command(name = "complete", description = "Ends the migration: stops reverse replication, drops slots, heartbeat and bookkeeping.",
-        footer = {"", "Examples:", "  migrator complete plan.yaml"})
+@Command(name = "complete", description = {"Ends the migration: drops what it holds on the source (PostgreSQL: the replication slot, so",
+        "the source stops keeping WAL for it, and the publication; the heartbeat row) and its bookkeeping on the target.",
+        "The migrated tables stay. Refuses while a worker of the plan runs: stop it first (SIGTERM).",
+        "Reverse replication, when the cutover capability lands, stops here too."},
+        footer = {"", "Examples:", "  migrator complete plan.yaml", "  migrator complete plan.yaml -o json"})
 final class CompleteCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Parameters(paramLabel = "PLAN", description = "The plan file.")
-    Path plan;
+    Path planFile;
 
     @Override
     public Integer call() {
-        throw PendingCapability.notYet("complete", "the cutover capability");
+        Output output = CommandSupport.output(spec);
+        Plan plan = new PlanLoader().load(planFile);
+        if (plan.source().engine() == Engine.REDIS) {
+            throw PendingCapability.notYet("complete", "the Redis pipeline");
+        }
+        try (WorkerClient client = new WorkerClient(plan)) {
+            if (client.live() != null) {
+                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a worker of " + plan.name() + " runs at " + client.base(),
+                        "stop it first (SIGTERM: it checkpoints and exits 0), then run `migrator complete` again");
+            }
+        }
+        EngineConnectors connectors = EngineConnectors.discover();
+        List<String> released;
+        List<String> removed;
+        try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
+             TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
+            released = source.release(plan.name());
+            removed = target.forget();
+        }
+        if (output.json()) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("ok", true);
+            json.put("name", plan.name());
+            json.put("released", released);
+            json.put("removed", removed);
+            output.json(json);
+        } else {
+            released.forEach(r -> output.out().println("source: dropped " + r));
+            removed.forEach(r -> output.out().println("target: removed " + r));
+            output.out().println(output.good("completed") + " " + plan.name() + (released.isEmpty() && removed.isEmpty()
+                    ? ": nothing was left to drop" : ": the migrated tables stay on the target"));
+        }
+        return 0;
     }
 }

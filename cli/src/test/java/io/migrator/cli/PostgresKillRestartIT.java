@@ -123,6 +123,32 @@ class PostgresKillRestartIT {
             assertSame("history", "id", log);
             assertSame("\"Tag Set\"", "k, n", log);
             assertThat(confirmedNotBeyondCheckpoint()).as("the slot confirmed only what the target committed").isTrue();
+
+            // complete: the slot (and the WAL it holds), the publication and the bookkeeping go; the tables stay
+            ProcessBuilder completing = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                    JAR.toString(), "complete", plan.toString(), "-o", "json").redirectErrorStream(true)
+                    .redirectOutput(new File("target/pgkill-complete.log"));
+            completing.environment().put("KILL_IT_PW", source.password());
+            Process complete = completing.start();
+            complete.getOutputStream().close();
+            assertThat(complete.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            String report = Files.readString(Path.of("target/pgkill-complete.log"));
+            assertThat(complete.exitValue()).as(report).isZero();
+            assertThat(report).containsPattern("\"ok\"\\s*:\\s*true").contains("replication slot").contains("publication")
+                    .contains("schema migrator");
+            try (Connection c = src(); Statement st = c.createStatement()) {
+                ResultSet rs = st.executeQuery("SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = '" + db + "'), "
+                        + "(SELECT count(*) FROM pg_publication)");
+                rs.next();
+                assertThat(rs.getInt(1)).as("slots left").isZero();
+                assertThat(rs.getInt(2)).as("publications left").isZero();
+            }
+            try (Connection c = tgt(); Statement st = c.createStatement()) {
+                ResultSet rs = st.executeQuery("SELECT to_regnamespace('migrator') IS NULL, (SELECT count(*) FROM accounts)");
+                rs.next();
+                assertThat(rs.getBoolean(1)).as("the bookkeeping schema is gone").isTrue();
+                assertThat(rs.getLong(2)).as("the migrated rows stay").isGreaterThan(300_000);
+            }
         } finally {
             stopWriter.set(true);
             writer.join(10_000);

@@ -415,6 +415,38 @@ final class MySqlSource implements SourceSession {
         }
     }
 
+    /** Deletes the migration's heartbeat row (and the heartbeat table once empty); the binlog needs no release. */
+    @Override
+    public List<String> release(String migration) {
+        List<String> dropped = new ArrayList<>();
+        String table = MySqlDialect.quote(SourceHeartbeat.DATABASE) + "." + MySqlDialect.quote(SourceHeartbeat.TABLE);
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + SourceHeartbeat.DATABASE
+                    + "' AND TABLE_NAME = '" + SourceHeartbeat.TABLE + "'")) {
+                rs.next();
+                if (rs.getInt(1) == 0) {
+                    return dropped;
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE migration = ?")) {
+                ps.setString(1, migration);
+                if (ps.executeUpdate() > 0) {
+                    dropped.add("heartbeat row in " + table);
+                }
+            }
+            try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM " + table)) {
+                rs.next();
+                if (rs.getInt(1) == 0) {
+                    st.execute("DROP TABLE " + table);
+                    dropped.add("table " + table);
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("removing the heartbeat of " + migration, e);
+        }
+        return dropped;
+    }
+
     @Override
     public void close() {
         pool.close();

@@ -444,6 +444,42 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
+    public List<String> forget() {
+        List<String> removed = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'migrator' AND TABLE_NAME = 'state'")) {
+                rs.next();
+                if (rs.getInt(1) == 0) {
+                    return removed;
+                }
+            }
+            c.setAutoCommit(false);
+            long left = 0;
+            for (String table : List.of("state", "journal", "chunks", "checkpoint", "validation")) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM migrator." + table + " WHERE migration = ?")) {
+                    ps.setString(1, plan.name());
+                    int rows = ps.executeUpdate();
+                    if (rows > 0) {
+                        removed.add(rows + " rows of migrator." + table);
+                    }
+                }
+                try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM migrator." + table)) {
+                    rs.next();
+                    left += rs.getLong(1);
+                }
+            }
+            c.commit();
+            if (left == 0) {
+                st.execute("DROP DATABASE migrator");
+                removed.add("database migrator (no other migration uses it)");
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("removing the bookkeeping of " + plan.name(), e);
+        }
+        return removed;
+    }
+
+    @Override
     public void applyDdl(String statement) {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("USE " + MySqlDialect.quote(plan.target().database()));

@@ -189,7 +189,7 @@ final class PostgresSource implements SourceSession {
                     }
                     if (System.nanoTime() > deadline) {
                         throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the replication slot " + slot + " is in use by backend " + pid,
-                                "another migrator run of the plan '" + plan.name() + "' is streaming from it: stop that one first");
+                                "a migrator worker of the plan '" + plan.name() + "' is streaming from it: stop that one first (SIGTERM)");
                     }
                 }
             }
@@ -311,25 +311,16 @@ final class PostgresSource implements SourceSession {
 
     @Override
     public Optional<SourceLogStatus> logStatus(SourcePosition applied, long neededSinceMillis) {
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT pg_current_wal_lsn()::text")) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT pg_current_wal_lsn()::text, "
+                + "(SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = ?)")) {
+            ps.setString(1, slot);
+            ResultSet rs = ps.executeQuery();
             rs.next();
             LogSequenceNumber head = LogSequenceNumber.valueOf(rs.getString(1));
+            long retained = rs.getLong(2);
+            Long slotBytes = rs.wasNull() ? null : retained;
             long from = applied == null ? 0 : PostgresPosition.reach(applied);
-            return Optional.of(new SourceLogStatus(Math.max(0, head.asLong() - from), null, head.asString()));
-        } catch (SQLException e) {
-            return Optional.empty();
-        }
-    }
-
-    /** WAL the slot keeps on the source, in bytes, and whether it is in use; empty when the slot does not exist. */
-    Optional<long[]> slotRetained() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, active FROM pg_replication_slots WHERE slot_name = ?")) {
-            ps.setString(1, slot);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(new long[] {rs.getLong(1), rs.getBoolean(2) ? 1 : 0}) : Optional.empty();
-            }
+            return Optional.of(new SourceLogStatus(Math.max(0, head.asLong() - from), null, head.asString(), slotBytes));
         } catch (SQLException e) {
             return Optional.empty();
         }
@@ -394,6 +385,51 @@ final class PostgresSource implements SourceSession {
         } catch (java.io.IOException e) {
             throw new IllegalArgumentException("not a key: " + key, e);
         }
+    }
+
+    /** Drops the slot (refusing while a worker streams from it), the publication and the heartbeat row. */
+    @Override
+    public List<String> release(String migration) {
+        List<String> dropped = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            boolean slotExists;
+            try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?")) {
+                ps.setString(1, slot);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    slotExists = rs.getInt(1) > 0;
+                }
+            }
+            if (slotExists) {
+                dropSlot(c);
+                dropped.add("replication slot " + slot);
+            }
+            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_publication WHERE pubname = '" + publication.replace("'", "''") + "'")) {
+                rs.next();
+                if (rs.getInt(1) > 0) {
+                    st.execute("DROP PUBLICATION " + PostgresDialect.quote(publication));
+                    dropped.add("publication " + publication);
+                }
+            }
+            if (PostgresHeartbeat.exists(c)) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + PostgresHeartbeat.TABLE_SQL + " WHERE migration = ?")) {
+                    ps.setString(1, migration);
+                    if (ps.executeUpdate() > 0) {
+                        dropped.add("heartbeat row in " + PostgresHeartbeat.TABLE_SQL);
+                    }
+                }
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + PostgresHeartbeat.TABLE_SQL)) {
+                    rs.next();
+                    if (rs.getInt(1) == 0) {
+                        st.execute("DROP TABLE " + PostgresHeartbeat.TABLE_SQL);
+                        dropped.add("table " + PostgresHeartbeat.TABLE_SQL);
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("releasing the slot and publication of " + migration, e);
+        }
+        return dropped;
     }
 
     @Override

@@ -575,6 +575,42 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
+    public List<String> forget() {
+        List<String> removed = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("SELECT to_regclass('migrator.state') IS NOT NULL")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return removed;
+                }
+            }
+            c.setAutoCommit(false);
+            long left = 0;
+            for (String table : List.of("state", "journal", "chunks", "checkpoint", "validation")) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM migrator." + table + " WHERE migration = ?")) {
+                    ps.setString(1, plan.name());
+                    int rows = ps.executeUpdate();
+                    if (rows > 0) {
+                        removed.add(rows + " rows of migrator." + table);
+                    }
+                }
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM migrator." + table)) {
+                    rs.next();
+                    left += rs.getLong(1);
+                }
+            }
+            if (left == 0) {
+                st.execute("DROP SCHEMA migrator CASCADE");
+                removed.add("schema migrator (no other migration uses it)");
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("removing the bookkeeping of " + plan.name(), e);
+        }
+        return removed;
+    }
+
+    @Override
     public void applyDdl(String statement) {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute(statement);

@@ -24,7 +24,7 @@ public final class DurableStatus {
         MigrationState state = target.loadState().orElse(null);
         if (state == null) {
             return new MigrationStatus(plan.name(), Phase.PREFLIGHT, false, new MigrationStatus.Worker(false, null, null),
-                    new MigrationStatus.Lag(null, null, null, null, null), new MigrationStatus.Snapshot(0, 0, 0, 0, List.of()),
+                    new MigrationStatus.Lag(null, null, null, null, null, null), new MigrationStatus.Snapshot(0, 0, 0, 0, List.of()),
                     new MigrationStatus.Applied(0, null, null), new MigrationStatus.Throughput(null, null),
                     MigrationStatus.Validation.never(), false, List.of(), null, 0, Instant.now().toString());
         }
@@ -55,7 +55,7 @@ public final class DurableStatus {
         }
         String position = target.checkpoint().map(p -> p.text()).orElse(null);
         return new MigrationStatus(plan.name(), state.phase(), false, new MigrationStatus.Worker(false, null, null),
-                new MigrationStatus.Lag(null, null, null, null, null), new MigrationStatus.Snapshot(done, tables.size(), rows, rows, tables),
+                new MigrationStatus.Lag(null, null, null, null, null, null), new MigrationStatus.Snapshot(done, tables.size(), rows, rows, tables),
                 new MigrationStatus.Applied(target.appliedEvents(), position, null), new MigrationStatus.Throughput(null, null),
                 target.lastValidation().map(io.migrator.core.validate.ValidationService::summary).orElse(MigrationStatus.Validation.never()),
                 false, phases, error, 0, Instant.now().toString());

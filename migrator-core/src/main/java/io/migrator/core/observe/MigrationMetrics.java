@@ -72,6 +72,8 @@ public final class MigrationMetrics {
                 s -> orNaN(s.lag().etaSeconds()));
         gauge("migrator.source.retention.headroom", "seconds", "At least how long until the source may purge log still needed "
                 + "(NaN: never purged by age, or unknown)", s -> orNaN(s.lag().retentionHeadroomSeconds()));
+        gauge("migrator.source.log.retained", "bytes", "Source log kept for this migration alone: the WAL a PostgreSQL replication slot "
+                + "holds (NaN when the source keeps its log regardless, as MySQL does)", s -> orNaN(s.lag().retainedBytes()));
         gauge("migrator.snapshot.tables.done", null, "Tables whose copy is done", s -> s.snapshot().tablesDone());
         gauge("migrator.snapshot.tables", null, "Tables in the plan", s -> s.snapshot().tablesTotal());
         gauge("migrator.paused", null, "1 while paused through the control API", s -> s.paused() ? 1 : 0);

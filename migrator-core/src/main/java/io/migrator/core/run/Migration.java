@@ -303,7 +303,8 @@ public final class Migration {
             }
         }
         Double headroom = log == null ? null : log.retentionHeadroomSeconds();
-        MigrationStatus.Lag lag = new MigrationStatus.Lag(lagSeconds, inFlightEvents.get(), bytes, eta, headroom);
+        MigrationStatus.Lag lag = new MigrationStatus.Lag(lagSeconds, inFlightEvents.get(), bytes, eta, headroom,
+                log == null ? null : log.retainedBytes());
         Double events = eventRate.value();
         Double rows = rowRate.value();
         boolean ready = p == Phase.STREAMING && !paused.get() && lagSeconds != null

@@ -28,7 +28,8 @@ public record MigrationStatus(String name, Phase phase, boolean paused, Worker w
      * current closing rate (null when the gap is not closing). {@code retentionHeadroomSeconds}: at least how long
      * until the source may purge log the migration still needs (null: the source does not purge by age, or unknown).
      */
-    public record Lag(Double seconds, Long events, Long bytes, Double etaSeconds, Double retentionHeadroomSeconds) {
+    /** {@code retainedBytes}: source log kept for this migration alone (a PostgreSQL slot's WAL); null when none is. */
+    public record Lag(Double seconds, Long events, Long bytes, Double etaSeconds, Double retentionHeadroomSeconds, Long retainedBytes) {
     }
 
     public record Snapshot(int tablesDone, int tablesTotal, long rowsCopied, long rowsEstimated, List<TableProgress> tables) {

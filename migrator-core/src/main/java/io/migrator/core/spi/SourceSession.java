@@ -88,6 +88,14 @@ public interface SourceSession extends AutoCloseable {
         return applied.equals(goal);
     }
 
+    /**
+     * Drops what the migration holds on the source (a replication slot and publication, its heartbeat row), so the source
+     * keeps no log for it any longer; returns what was dropped, for the report. Idempotent.
+     */
+    default List<String> release(String migration) {
+        return List.of();
+    }
+
     @Override
     void close();
 

@@ -98,6 +98,14 @@ public interface TargetSession extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Deletes this migration's bookkeeping (state, journal, chunk plans, checkpoint, validations) and the bookkeeping schema
+     * once no other migration uses it; the migrated tables stay. Returns what was removed. Idempotent.
+     */
+    default List<String> forget() {
+        return List.of();
+    }
+
     /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
     void applyDdl(String statement);
 
