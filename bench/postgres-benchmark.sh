@@ -90,7 +90,7 @@ export MIGRATOR_STATE_DIR="$WORK/state"
 t0=$(now)
 java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-run.log" 2>&1 &
 PID=$!
-java -jar "$JAR" wait "$PLAN" --for CATCH_UP --timeout 20m -q >/dev/null
+java -jar "$JAR" wait "$PLAN" --for CATCH_UP --timeout 20m --interval 100ms -q >/dev/null
 MIGRATOR=$(secs "$t0" "$(now)")
 HEAP=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
 JVM_CPU=$(ps -o times= -p "$PID" | tr -d ' ')

@@ -187,8 +187,6 @@ final class PostgresTarget implements TargetSession {
     public void buildDeferredIndexes(TableDef table) {
         List<TableDef> one = List.of(table);
         try (Connection s = source(); Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            // an index build sorts in memory when it may: 64 MB (the default) spills a 10M-row key to disk
-            st.execute("SET maintenance_work_mem = '512MB'");
             for (String sql : PostgresSchema.deferred(s, one)) {
                 long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
                 while (true) {
@@ -203,7 +201,6 @@ final class PostgresTarget implements TargetSession {
                     }
                 }
             }
-            st.execute("RESET maintenance_work_mem");
             List<String> moved = PostgresSchema.syncSequences(s, c, one);
             if (!moved.isEmpty()) {
                 LOG.info("sequences of {} brought up to the source: {}", table.id(), moved);
@@ -289,6 +286,11 @@ final class PostgresTarget implements TargetSession {
         try {
             Connection c = pool.getConnection();
             c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                // a chunk's rows and its done mark commit or vanish together, so a commit lost to a target crash only means the
+                // chunk is copied again: no need to wait for the WAL flush. (Never for changes: their commit lets the slot go.)
+                st.execute("SET LOCAL synchronous_commit = off");
+            }
             return new PostgresChunkWriter(c, table, chunk);
         } catch (SQLException e) {
             throw PostgresErrors.translate("opening a target connection", e);

@@ -78,4 +78,20 @@ class PostgresPreflightTest {
         assertThat(only(all, "writable", Assessment.Severity.FAIL).remedy()).contains("primary");
         assertThat(only(all, "version", Assessment.Severity.WARN).finding()).contains("14.5").contains("16.3");
     }
+
+    @Test
+    void tableNamesWithADoubleQuoteAndIndexIdentityWithoutAPrimaryKeyAreRefusedWithTheirRemedies() {
+        Map<TableId, PostgresServerFacts.TableFacts> tables = Map.of(
+                new TableId("public", "say \"hi\""), new PostgresServerFacts.TableFacts(true, true, 'd', true, true, 1L << 20, 1_000, true),
+                new TableId("public", "by_index"), new PostgresServerFacts.TableFacts(false, true, 'i', true, true, 1L << 20, 1_000, true));
+        PostgresServerFacts f = new PostgresServerFacts(150003, "15.3", Map.of("wal_level", "logical", "max_replication_slots", "10",
+                "max_wal_senders", "10", "max_slot_wal_keep_size", "-1"), 0, 0, true, true, tables, Map.of(), List.of(), 1e6, false, false);
+        List<Assessment> all = PostgresPreflight.source(PLAN, f);
+        Assessment names = only(all, "table names", Assessment.Severity.FAIL);
+        assertThat(names.finding()).contains("\"public\".\"say \"\"hi\"\"\"");
+        assertThat(names.remedy()).contains("RENAME").contains("tables.exclude");
+        Assessment keys = only(all, "keys", Assessment.Severity.FAIL);
+        assertThat(keys.finding()).contains("public.by_index (REPLICA IDENTITY USING INDEX without a primary key");
+        assertThat(keys.remedy()).contains("ADD PRIMARY KEY USING INDEX");
+    }
 }
