@@ -432,6 +432,16 @@ final class PostgresSource implements SourceSession {
         return dropped;
     }
 
+    private volatile PostgresChecksums checksums;
+
+    @Override
+    public io.migrator.core.spi.RowChecksums checksums() {
+        if (checksums == null) {
+            checksums = new PostgresChecksums(pool, "source");
+        }
+        return checksums;
+    }
+
     @Override
     public void close() {
         endSnapshot();

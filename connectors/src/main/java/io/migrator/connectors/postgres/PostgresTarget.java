@@ -622,6 +622,16 @@ final class PostgresTarget implements TargetSession {
         }
     }
 
+    private volatile PostgresChecksums checksums;
+
+    @Override
+    public io.migrator.core.spi.RowChecksums checksums() {
+        if (checksums == null) {
+            checksums = new PostgresChecksums(pool, "target");
+        }
+        return checksums;
+    }
+
     @Override
     public void close() {
         pool.close();
