@@ -71,7 +71,7 @@ final class PostgresPreflight {
                 "GRANT SELECT ON " + String.join(", ", f.tables().entrySet().stream().filter(e -> !e.getValue().selectable())
                         .map(e -> PostgresDialect.quote(e.getKey())).toList()) + " TO "
                         + PostgresDialect.quote(user)));
-        out.add(keyless.isEmpty() ? Assessment.ok(r, "keys", "every table has a primary key or a replica identity")
+        out.add(keyless.isEmpty() ? Assessment.ok(r, "keys", "every table has a primary key")
                 : Assessment.fail(r, "keys", "rows of these tables cannot be identified in the change stream: " + String.join("; ", keyless),
                 "add a primary key (ALTER TABLE t ADD PRIMARY KEY (...); a unique NOT NULL column can become it: ALTER TABLE t ADD PRIMARY KEY "
                         + "USING INDEX its_unique_index), or leave the table out with tables.exclude"));
