@@ -71,10 +71,13 @@ final class PostgresPreflight {
                 "GRANT SELECT ON " + String.join(", ", f.tables().entrySet().stream().filter(e -> !e.getValue().selectable())
                         .map(e -> PostgresDialect.quote(e.getKey())).toList()) + " TO "
                         + PostgresDialect.quote(user)));
-        out.add(keyless.isEmpty() ? Assessment.ok(r, "keys", "every table has a primary key")
-                : Assessment.fail(r, "keys", "rows of these tables cannot be identified in the change stream: " + String.join("; ", keyless),
+        if (keyless.isEmpty() && fullIdentity.isEmpty()) {
+            out.add(Assessment.ok(r, "keys", "every table has a primary key"));
+        } else if (!keyless.isEmpty()) {
+            out.add(Assessment.fail(r, "keys", "rows of these tables cannot be identified in the change stream: " + String.join("; ", keyless),
                 "add a primary key (ALTER TABLE t ADD PRIMARY KEY (...); a unique NOT NULL column can become it: ALTER TABLE t ADD PRIMARY KEY "
                         + "USING INDEX its_unique_index), or leave the table out with tables.exclude"));
+        }
         if (!fullIdentity.isEmpty()) {
             out.add(Assessment.fail(r, "keys", "no primary key on " + String.join(", ", fullIdentity) + ": this build streams only tables "
                     + "with a primary key (REPLICA IDENTITY FULL without one is not replayed yet)",
