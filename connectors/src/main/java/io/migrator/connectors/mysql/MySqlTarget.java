@@ -3,11 +3,9 @@ package io.migrator.connectors.mysql;
 import com.zaxxer.hikari.HikariDataSource;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.SourcePosition;
-import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationState;
-import io.migrator.core.run.Phase;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
@@ -19,7 +17,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +37,7 @@ final class MySqlTarget implements TargetSession {
     private final HikariDataSource pool;
     private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
     private final MySqlPrefetcher prefetcher;
+    private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -50,6 +48,29 @@ final class MySqlTarget implements TargetSession {
                 "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'");
         this.prefetcher = new MySqlPrefetcher(pool, this::onTarget, plan.snapshot().parallelism());
+        this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
+            @Override
+            public String upsertState() {
+                return "INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) VALUES (?, ?, ?, ?, ?) "
+                        + "ON DUPLICATE KEY UPDATE phase = VALUES(phase), start_position = COALESCE(VALUES(start_position), start_position), "
+                        + "detail = VALUES(detail), updated_at = VALUES(updated_at)";
+            }
+
+            @Override
+            public String checkpointAgeMicros() {
+                return "SELECT TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(6)) FROM migrator.checkpoint WHERE migration = ?";
+            }
+
+            @Override
+            public boolean missing(SQLException e) {
+                return noBookkeeping(e);
+            }
+
+            @Override
+            public io.migrator.core.error.MigratorException translate(String doing, SQLException e) {
+                return MySqlErrors.translate(doing, e);
+            }
+        });
     }
 
     private TableId onTarget(TableId source) {
@@ -77,50 +98,12 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public Optional<MigrationState> loadState() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT phase, start_position, updated_at, detail FROM migrator.state WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                String start = rs.getString(2);
-                return Optional.of(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)),
-                        start == null ? null : new SourcePosition(start), rs.getTimestamp(3).toInstant(), rs.getString(4)));
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty(); // never prepared: no migration has run against this target yet
-            }
-            throw MySqlErrors.translate("reading the migration state", e);
-        }
+        return bookkeeping.loadState();
     }
 
     @Override
     public void saveState(MigrationState state) {
-        try (Connection c = pool.getConnection()) {
-            c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) "
-                    + "VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE phase = VALUES(phase), "
-                    + "start_position = COALESCE(VALUES(start_position), start_position), detail = VALUES(detail), updated_at = VALUES(updated_at)");
-                 PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {
-                Timestamp now = Timestamp.from(state.updatedAt());
-                ps.setString(1, plan.name());
-                ps.setString(2, state.phase().name());
-                ps.setString(3, state.startPosition() == null ? null : state.startPosition().text());
-                ps.setString(4, state.detail());
-                ps.setTimestamp(5, now);
-                ps.executeUpdate();
-                journal.setString(1, plan.name());
-                journal.setString(2, state.phase().name());
-                journal.setString(3, state.detail());
-                journal.setTimestamp(4, now);
-                journal.executeUpdate();
-            }
-            c.commit();
-        } catch (SQLException e) {
-            throw MySqlErrors.translate("saving the migration state", e);
-        }
+        bookkeeping.saveState(state);
     }
 
     @Override
@@ -281,67 +264,17 @@ final class MySqlTarget implements TargetSession {
     @Override
     public void saveValidation(io.migrator.core.validate.ValidationRecord record) {
         prepare();
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.validation (migration, state, "
-                + "started_at, finished_at, rows_compared, mismatches, parity_percent, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, plan.name());
-            ps.setString(2, record.state());
-            ps.setString(3, record.startedAt());
-            ps.setString(4, record.finishedAt());
-            ps.setLong(5, record.rowsCompared());
-            ps.setLong(6, record.mismatches());
-            if (record.parityPercent() == null) {
-                ps.setNull(7, java.sql.Types.DOUBLE);
-            } else {
-                ps.setDouble(7, record.parityPercent());
-            }
-            ps.setString(8, record.reportJson());
-            ps.executeUpdate();
-        } catch (SQLException e) {
-            throw MySqlErrors.translate("saving the validation result", e);
-        }
+        bookkeeping.saveValidation(record);
     }
 
     @Override
     public Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT state, started_at, finished_at, rows_compared, "
-                + "mismatches, parity_percent, report FROM migrator.validation WHERE migration = ? ORDER BY id DESC LIMIT 1")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                double parity = rs.getDouble(6);
-                Double parityPercent = rs.wasNull() ? null : parity;
-                return Optional.of(new io.migrator.core.validate.ValidationRecord(rs.getString(1), rs.getString(2), rs.getString(3),
-                        rs.getLong(4), rs.getLong(5), parityPercent, rs.getString(7)));
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw MySqlErrors.translate("reading the last validation", e);
-        }
+        return bookkeeping.lastValidation();
     }
 
     @Override
     public List<MigrationState> journal() {
-        List<MigrationState> entries = new ArrayList<>();
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT phase, at, detail FROM migrator.journal WHERE migration = ? ORDER BY id")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    entries.add(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)), null, rs.getTimestamp(2).toInstant(),
-                            rs.getString(3)));
-                }
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return List.of();
-            }
-            throw MySqlErrors.translate("reading the migration journal", e);
-        }
-        return entries;
+        return bookkeeping.journal();
     }
 
     @Override
@@ -368,50 +301,17 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public Optional<java.time.Duration> checkpointAge() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(6)) FROM migrator.checkpoint WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(java.time.Duration.ofNanos(rs.getLong(1) * 1000)) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw MySqlErrors.translate("reading the checkpoint", e);
-        }
+        return bookkeeping.checkpointAge();
     }
 
     @Override
     public long appliedEvents() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT events FROM migrator.checkpoint WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return 0;
-            }
-            throw MySqlErrors.translate("reading the checkpoint", e);
-        }
+        return bookkeeping.appliedEvents();
     }
 
     @Override
     public Optional<SourcePosition> checkpoint() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT position FROM migrator.checkpoint WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw MySqlErrors.translate("reading the checkpoint", e);
-        }
+        return bookkeeping.checkpoint();
     }
 
     @Override
@@ -445,36 +345,11 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public List<String> forget() {
-        List<String> removed = new ArrayList<>();
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'migrator' AND TABLE_NAME = 'state'")) {
-                rs.next();
-                if (rs.getInt(1) == 0) {
-                    return removed;
-                }
-            }
-            c.setAutoCommit(false);
-            long left = 0;
-            for (String table : List.of("state", "journal", "chunks", "checkpoint", "validation")) {
-                try (PreparedStatement ps = c.prepareStatement("DELETE FROM migrator." + table + " WHERE migration = ?")) {
-                    ps.setString(1, plan.name());
-                    int rows = ps.executeUpdate();
-                    if (rows > 0) {
-                        removed.add(rows + " rows of migrator." + table);
-                    }
-                }
-                try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM migrator." + table)) {
-                    rs.next();
-                    left += rs.getLong(1);
-                }
-            }
-            c.commit();
-            if (left == 0) {
-                st.execute("DROP DATABASE migrator");
-                removed.add("database migrator (no other migration uses it)");
-            }
-        } catch (SQLException e) {
-            throw MySqlErrors.translate("removing the bookkeeping of " + plan.name(), e);
+        io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
+        List<String> removed = new ArrayList<>(forgotten.removed());
+        if (!forgotten.othersRemain()) {
+            execute("DROP DATABASE IF EXISTS " + MySqlDialect.quote(BOOKKEEPING));
+            removed.add("database migrator (no other migration uses it)");
         }
         return removed;
     }

@@ -8,7 +8,6 @@ import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationState;
-import io.migrator.core.run.Phase;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
@@ -22,7 +21,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,12 +47,36 @@ final class PostgresTarget implements TargetSession {
     private final Plan plan;
     private final HikariDataSource pool;
     private final PostgresChangeWriter writer;
+    private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
 
     PostgresTarget(Plan plan) {
         this.plan = plan;
         this.pool = PostgresPools.open(plan.target(), Role.TARGET, "migrator-target", plan.snapshot().parallelism() + 2,
                 "SET standard_conforming_strings = on");
         this.writer = new PostgresChangeWriter();
+        this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
+            @Override
+            public String upsertState() {
+                return "INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) VALUES (?, ?, ?, ?, ?) "
+                        + "ON CONFLICT (migration) DO UPDATE SET phase = EXCLUDED.phase, start_position = COALESCE(EXCLUDED.start_position, "
+                        + "migrator.state.start_position), detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at";
+            }
+
+            @Override
+            public String checkpointAgeMicros() {
+                return "SELECT (extract(epoch FROM clock_timestamp() - updated_at) * 1000000)::bigint FROM migrator.checkpoint WHERE migration = ?";
+            }
+
+            @Override
+            public boolean missing(SQLException e) {
+                return noBookkeeping(e);
+            }
+
+            @Override
+            public io.migrator.core.error.MigratorException translate(String doing, SQLException e) {
+                return PostgresErrors.translate(doing, e);
+            }
+        });
     }
 
     private Connection source() throws SQLException {
@@ -93,51 +115,12 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public Optional<MigrationState> loadState() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT phase, start_position, updated_at, detail FROM migrator.state WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                String start = rs.getString(2);
-                return Optional.of(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)), start == null ? null : new SourcePosition(start),
-                        rs.getTimestamp(3).toInstant(), rs.getString(4)));
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw PostgresErrors.translate("reading the migration state", e);
-        }
+        return bookkeeping.loadState();
     }
 
     @Override
     public void saveState(MigrationState state) {
-        try (Connection c = pool.getConnection()) {
-            c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) "
-                    + "VALUES (?, ?, ?, ?, ?) ON CONFLICT (migration) DO UPDATE SET phase = EXCLUDED.phase, "
-                    + "start_position = COALESCE(EXCLUDED.start_position, migrator.state.start_position), detail = EXCLUDED.detail, "
-                    + "updated_at = EXCLUDED.updated_at");
-                 PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {
-                Timestamp now = Timestamp.from(state.updatedAt());
-                ps.setString(1, plan.name());
-                ps.setString(2, state.phase().name());
-                ps.setString(3, state.startPosition() == null ? null : state.startPosition().text());
-                ps.setString(4, state.detail());
-                ps.setTimestamp(5, now);
-                ps.executeUpdate();
-                journal.setString(1, plan.name());
-                journal.setString(2, state.phase().name());
-                journal.setString(3, state.detail());
-                journal.setTimestamp(4, now);
-                journal.executeUpdate();
-            }
-            c.commit();
-        } catch (SQLException e) {
-            throw PostgresErrors.translate("saving the migration state", e);
-        }
+        bookkeeping.saveState(state);
     }
 
     @Override
@@ -388,17 +371,7 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public Optional<SourcePosition> checkpoint() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT position FROM migrator.checkpoint WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw PostgresErrors.translate("reading the checkpoint", e);
-        }
+        return bookkeeping.checkpoint();
     }
 
     @Override
@@ -461,53 +434,17 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public Optional<Duration> checkpointAge() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT (extract(epoch FROM clock_timestamp() - updated_at) * 1000000)::bigint FROM migrator.checkpoint WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(Duration.ofNanos(rs.getLong(1) * 1000)) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw PostgresErrors.translate("reading the checkpoint", e);
-        }
+        return bookkeeping.checkpointAge();
     }
 
     @Override
     public long appliedEvents() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT events FROM migrator.checkpoint WHERE migration = ?")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return 0;
-            }
-            throw PostgresErrors.translate("reading the checkpoint", e);
-        }
+        return bookkeeping.appliedEvents();
     }
 
     @Override
     public List<MigrationState> journal() {
-        List<MigrationState> entries = new ArrayList<>();
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT phase, at, detail FROM migrator.journal WHERE migration = ? ORDER BY id")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    entries.add(new MigrationState(plan.name(), Phase.valueOf(rs.getString(1)), null, rs.getTimestamp(2).toInstant(), rs.getString(3)));
-                }
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return List.of();
-            }
-            throw PostgresErrors.translate("reading the migration journal", e);
-        }
-        return entries;
+        return bookkeeping.journal();
     }
 
     @Override
@@ -534,80 +471,25 @@ final class PostgresTarget implements TargetSession {
     @Override
     public void saveValidation(io.migrator.core.validate.ValidationRecord record) {
         prepare();
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.validation (migration, state, "
-                + "started_at, finished_at, rows_compared, mismatches, parity_percent, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, plan.name());
-            ps.setString(2, record.state());
-            ps.setString(3, record.startedAt());
-            ps.setString(4, record.finishedAt());
-            ps.setLong(5, record.rowsCompared());
-            ps.setLong(6, record.mismatches());
-            if (record.parityPercent() == null) {
-                ps.setNull(7, java.sql.Types.DOUBLE);
-            } else {
-                ps.setDouble(7, record.parityPercent());
-            }
-            ps.setString(8, record.reportJson());
-            ps.executeUpdate();
-        } catch (SQLException e) {
-            throw PostgresErrors.translate("saving the validation result", e);
-        }
+        bookkeeping.saveValidation(record);
     }
 
     @Override
     public Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT state, started_at, finished_at, rows_compared, "
-                + "mismatches, parity_percent, report FROM migrator.validation WHERE migration = ? ORDER BY id DESC LIMIT 1")) {
-            ps.setString(1, plan.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                double parity = rs.getDouble(6);
-                Double parityPercent = rs.wasNull() ? null : parity;
-                return Optional.of(new io.migrator.core.validate.ValidationRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
-                        rs.getLong(5), parityPercent, rs.getString(7)));
-            }
-        } catch (SQLException e) {
-            if (noBookkeeping(e)) {
-                return Optional.empty();
-            }
-            throw PostgresErrors.translate("reading the last validation", e);
-        }
+        return bookkeeping.lastValidation();
     }
 
     @Override
     public List<String> forget() {
-        List<String> removed = new ArrayList<>();
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            try (ResultSet rs = st.executeQuery("SELECT to_regclass('migrator.state') IS NOT NULL")) {
-                rs.next();
-                if (!rs.getBoolean(1)) {
-                    return removed;
-                }
+        io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
+        List<String> removed = new ArrayList<>(forgotten.removed());
+        if (!forgotten.othersRemain()) {
+            try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+                st.execute("DROP SCHEMA IF EXISTS " + BOOKKEEPING + " CASCADE");
+            } catch (SQLException e) {
+                throw PostgresErrors.translate("dropping the bookkeeping schema", e);
             }
-            c.setAutoCommit(false);
-            long left = 0;
-            for (String table : List.of("state", "journal", "chunks", "checkpoint", "validation")) {
-                try (PreparedStatement ps = c.prepareStatement("DELETE FROM migrator." + table + " WHERE migration = ?")) {
-                    ps.setString(1, plan.name());
-                    int rows = ps.executeUpdate();
-                    if (rows > 0) {
-                        removed.add(rows + " rows of migrator." + table);
-                    }
-                }
-                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM migrator." + table)) {
-                    rs.next();
-                    left += rs.getLong(1);
-                }
-            }
-            if (left == 0) {
-                st.execute("DROP SCHEMA migrator CASCADE");
-                removed.add("schema migrator (no other migration uses it)");
-            }
-            c.commit();
-        } catch (SQLException e) {
-            throw PostgresErrors.translate("removing the bookkeeping of " + plan.name(), e);
+            removed.add("schema migrator (no other migration uses it)");
         }
         return removed;
     }

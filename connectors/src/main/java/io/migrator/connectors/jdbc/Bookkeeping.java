@@ -1,0 +1,237 @@
+package io.migrator.connectors.jdbc;
+
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.run.MigrationState;
+import io.migrator.core.run.Phase;
+import io.migrator.core.validate.ValidationRecord;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * The bookkeeping rows every SQL target keeps in its {@code migrator} schema (database, on MySQL), in the same shape on
+ * each engine: {@code state} and {@code journal}, {@code checkpoint} (written by the target with the changes it covers),
+ * {@code validation}. Chunk plans differ per engine and stay with each target. A {@link Dialect} supplies what differs:
+ * upsert syntax, the clock expression, how a missing schema shows and how errors translate.
+ */
+public final class Bookkeeping {
+    /** What differs between engines. */
+    public interface Dialect {
+        /** Upsert of (migration, phase, start_position, detail, updated_at) that keeps the stored start position when given null. */
+        String upsertState();
+
+        /** Microseconds since the checkpoint's {@code updated_at}, by the server's clock, for one migration (one parameter). */
+        String checkpointAgeMicros();
+
+        /** The SQLException says the bookkeeping objects do not exist: nothing was recorded there yet. */
+        boolean missing(SQLException e);
+
+        MigratorException translate(String doing, SQLException e);
+    }
+
+    /** The tables holding rows per migration, in the order {@link #forget} deletes from them. */
+    public static final List<String> TABLES = List.of("state", "journal", "chunks", "checkpoint", "validation");
+
+    private final DataSource pool;
+    private final String migration;
+    private final Dialect dialect;
+
+    public Bookkeeping(DataSource pool, String migration, Dialect dialect) {
+        this.pool = pool;
+        this.migration = migration;
+        this.dialect = dialect;
+    }
+
+    public Optional<MigrationState> loadState() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT phase, start_position, updated_at, detail FROM migrator.state WHERE migration = ?")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                String start = rs.getString(2);
+                return Optional.of(new MigrationState(migration, Phase.valueOf(rs.getString(1)), start == null ? null : new SourcePosition(start),
+                        rs.getTimestamp(3).toInstant(), rs.getString(4)));
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return Optional.empty();
+            }
+            throw dialect.translate("reading the migration state", e);
+        }
+    }
+
+    /** The state row and a journal entry, in one transaction. */
+    public void saveState(MigrationState state) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement(dialect.upsertState());
+                 PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {
+                Timestamp now = Timestamp.from(state.updatedAt());
+                ps.setString(1, migration);
+                ps.setString(2, state.phase().name());
+                ps.setString(3, state.startPosition() == null ? null : state.startPosition().text());
+                ps.setString(4, state.detail());
+                ps.setTimestamp(5, now);
+                ps.executeUpdate();
+                journal.setString(1, migration);
+                journal.setString(2, state.phase().name());
+                journal.setString(3, state.detail());
+                journal.setTimestamp(4, now);
+                journal.executeUpdate();
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw dialect.translate("saving the migration state", e);
+        }
+    }
+
+    public List<MigrationState> journal() {
+        List<MigrationState> entries = new ArrayList<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT phase, at, detail FROM migrator.journal WHERE migration = ? ORDER BY id")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    entries.add(new MigrationState(migration, Phase.valueOf(rs.getString(1)), null, rs.getTimestamp(2).toInstant(), rs.getString(3)));
+                }
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return List.of();
+            }
+            throw dialect.translate("reading the migration journal", e);
+        }
+        return entries;
+    }
+
+    public Optional<SourcePosition> checkpoint() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT position FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return Optional.empty();
+            }
+            throw dialect.translate("reading the checkpoint", e);
+        }
+    }
+
+    public Optional<Duration> checkpointAge() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(dialect.checkpointAgeMicros())) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(Duration.ofNanos(rs.getLong(1) * 1000)) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return Optional.empty();
+            }
+            throw dialect.translate("reading the checkpoint", e);
+        }
+    }
+
+    public long appliedEvents() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT events FROM migrator.checkpoint WHERE migration = ?")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return 0;
+            }
+            throw dialect.translate("reading the checkpoint", e);
+        }
+    }
+
+    public void saveValidation(ValidationRecord record) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.validation (migration, state, "
+                + "started_at, finished_at, rows_compared, mismatches, parity_percent, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setString(1, migration);
+            ps.setString(2, record.state());
+            ps.setString(3, record.startedAt());
+            ps.setString(4, record.finishedAt());
+            ps.setLong(5, record.rowsCompared());
+            ps.setLong(6, record.mismatches());
+            if (record.parityPercent() == null) {
+                ps.setNull(7, java.sql.Types.DOUBLE);
+            } else {
+                ps.setDouble(7, record.parityPercent());
+            }
+            ps.setString(8, record.reportJson());
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw dialect.translate("saving the validation result", e);
+        }
+    }
+
+    public Optional<ValidationRecord> lastValidation() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT state, started_at, finished_at, rows_compared, "
+                + "mismatches, parity_percent, report FROM migrator.validation WHERE migration = ? ORDER BY id DESC LIMIT 1")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                double parity = rs.getDouble(6);
+                Double parityPercent = rs.wasNull() ? null : parity;
+                return Optional.of(new ValidationRecord(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getLong(5),
+                        parityPercent, rs.getString(7)));
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return Optional.empty();
+            }
+            throw dialect.translate("reading the last validation", e);
+        }
+    }
+
+    /**
+     * Deletes this migration's rows from every bookkeeping table in one transaction; returns what it removed, and whether
+     * any other migration's rows remain (the caller drops the schema when none do).
+     */
+    public Forgotten forget() {
+        List<String> removed = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            long left = 0;
+            for (String table : TABLES) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM migrator." + table + " WHERE migration = ?")) {
+                    ps.setString(1, migration);
+                    int rows = ps.executeUpdate();
+                    if (rows > 0) {
+                        removed.add(rows + " rows of migrator." + table);
+                    }
+                }
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM migrator." + table)) {
+                    rs.next();
+                    left += rs.getLong(1);
+                }
+            }
+            c.commit();
+            return new Forgotten(removed, left > 0);
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return new Forgotten(List.of(), true);
+            }
+            throw dialect.translate("removing the bookkeeping of " + migration, e);
+        }
+    }
+
+    /** What {@link #forget} removed, and whether other migrations still keep rows (then the schema stays). */
+    public record Forgotten(List<String> removed, boolean othersRemain) {
+    }
+}
