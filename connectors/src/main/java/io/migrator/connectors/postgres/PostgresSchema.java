@@ -124,8 +124,46 @@ final class PostgresSchema {
         if (!key.isEmpty()) {
             definitions.add("PRIMARY KEY (" + String.join(", ", key.stream().map(PostgresDialect::quote).toList()) + ")");
         }
-        String create = "CREATE TABLE " + PostgresDialect.quote(id) + " (\n  " + String.join(",\n  ", definitions) + "\n)";
+        String create = "CREATE TABLE " + PostgresDialect.quote(id) + " (\n  " + String.join(",\n  ", definitions) + "\n)" + partitionBy(c, oid);
         return new TableDef(id, columns, key, create, rows);
+    }
+
+    /** " PARTITION BY ..." for a partitioned table, else empty. */
+    private static String partitionBy(Connection c, long oid) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT CASE WHEN relkind = 'p' THEN pg_get_partkeydef(oid) END FROM pg_class WHERE oid = ?")) {
+            ps.setLong(1, oid);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getString(1) != null ? " PARTITION BY " + rs.getString(1) : "";
+            }
+        }
+    }
+
+    /**
+     * The partitions of a partitioned table, parents before their children, each {@code CREATE TABLE IF NOT EXISTS ...
+     * PARTITION OF ... FOR VALUES ...} (sub-partitioned ones with their own PARTITION BY). Rows copied into the root are
+     * routed by the target, and the stream reports changes under the root (publish_via_partition_root).
+     */
+    static List<String> partitions(Connection c, TableDef table) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                WITH RECURSIVE tree AS (
+                  SELECT i.inhrelid AS child, i.inhparent AS parent, 1 AS depth FROM pg_inherits i WHERE i.inhparent = ?::regclass
+                  UNION ALL
+                  SELECT i.inhrelid, i.inhparent, t.depth + 1 FROM pg_inherits i JOIN tree t ON i.inhparent = t.child)
+                SELECT quote_ident(cn.nspname) || '.' || quote_ident(cc.relname), quote_ident(pn.nspname) || '.' || quote_ident(pc.relname),
+                       pg_get_expr(cc.relpartbound, cc.oid), CASE WHEN cc.relkind = 'p' THEN pg_get_partkeydef(cc.oid) END
+                FROM tree t JOIN pg_class cc ON cc.oid = t.child JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+                JOIN pg_class pc ON pc.oid = t.parent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                WHERE cc.relispartition ORDER BY t.depth, 1""")) {
+            ps.setString(1, PostgresDialect.quote(table.id()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add("CREATE TABLE IF NOT EXISTS " + rs.getString(1) + " PARTITION OF " + rs.getString(2) + " " + rs.getString(3)
+                            + (rs.getString(4) == null ? "" : " PARTITION BY " + rs.getString(4)));
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -301,10 +339,11 @@ final class PostgresSchema {
         }
         String clause = ",\n  PRIMARY KEY (" + String.join(", ", table.key().stream().map(PostgresDialect::quote).toList()) + ")\n)";
         String create = table.createStatement();
-        if (!create.endsWith(clause)) {
+        int at = create.lastIndexOf(clause);
+        if (at < 0 || !(create.endsWith(clause) || create.startsWith(" PARTITION BY ", at + clause.length()))) {
             throw new IllegalStateException("unexpected CREATE TABLE statement for " + table.id());
         }
-        return create.substring(0, create.length() - clause.length()) + "\n)";
+        return create.substring(0, at) + "\n)" + create.substring(at + clause.length());
     }
 
     /** The primary key under the source's constraint name, added when the table has none yet. */

@@ -124,8 +124,11 @@ final class PostgresSource implements SourceSession {
                 if (heartbeat) {
                     members.add(PostgresHeartbeat.TABLE_SQL);
                 }
+                // partitioned tables: changes reported under the root the plan names, not under each partition (PostgreSQL 13+)
+                boolean viaRoot = c.getMetaData().getDatabaseMajorVersion() >= 13;
                 st.execute("CREATE PUBLICATION " + PostgresDialect.quote(publication)
-                        + (members.isEmpty() ? "" : " FOR TABLE " + String.join(", ", members)));
+                        + (members.isEmpty() ? "" : " FOR TABLE " + String.join(", ", members))
+                        + (viaRoot ? " WITH (publish_via_partition_root = true)" : ""));
             }
         } catch (SQLException e) {
             throw publicationFailed(e);

@@ -150,6 +150,7 @@ final class PostgresTarget implements TargetSession {
             statements.addAll(PostgresSchema.types(s, one));
             statements.addAll(PostgresSchema.sequences(s, one));
             statements.add(PostgresSchema.withoutPrimaryKey(table)); // the key is built after the copy, like the other indexes
+            statements.addAll(PostgresSchema.partitions(s, table));
             statements.addAll(PostgresSchema.ownership(s, one));
             c.setAutoCommit(false);
             for (String sql : statements) {

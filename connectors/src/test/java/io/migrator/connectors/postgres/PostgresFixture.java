@@ -44,8 +44,22 @@ final class PostgresFixture implements AutoCloseable {
 
     /** Drops the migration's slot on the source (a database with a slot cannot be dropped). */
     void dropSlot() throws SQLException {
-        try (Connection c = connect(source, "postgres"); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "'");
+        // a stream closed a moment ago may still hold the slot until its WAL sender exits
+        for (int attempt = 0; ; attempt++) {
+            try (Connection c = connect(source, "postgres"); Statement st = c.createStatement()) {
+                st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "'");
+                return;
+            } catch (SQLException e) {
+                if (attempt >= 40 || !"55006".equals(e.getSQLState())) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
         }
     }
 

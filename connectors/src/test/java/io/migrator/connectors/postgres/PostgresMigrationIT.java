@@ -68,6 +68,13 @@ class PostgresMigrationIT {
             st.execute("CREATE DOMAIN positive_int AS int CHECK (VALUE > 0)");
             st.execute("CREATE TABLE \"Odd Name-1\" (" + COLUMNS + ")");
             st.execute("CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL, tag text, UNIQUE (tag))");
+            st.execute("CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, what text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)");
+            st.execute("CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')");
+            st.execute("CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY HASH (id)");
+            st.execute("CREATE TABLE events_2026_a PARTITION OF events_2026 FOR VALUES WITH (MODULUS 2, REMAINDER 0)");
+            st.execute("CREATE TABLE events_2026_b PARTITION OF events_2026 FOR VALUES WITH (MODULUS 2, REMAINDER 1)");
+            st.execute("CREATE INDEX events_what ON events (what)");
+            st.execute("INSERT INTO events SELECT g, '2025-06-01'::date + (g % 300), 'e' || g FROM generate_series(1, 2000) g");
             st.execute("SET TIME ZONE 'America/New_York'");
             st.execute("INSERT INTO \"Odd Name-1\" " + values(1, 300, toasted));
             st.execute("INSERT INTO notes (body, tag) SELECT repeat('n', g), 'tag' || g FROM generate_series(1, 50) g");
@@ -87,6 +94,9 @@ class PostgresMigrationIT {
                 st.execute("UPDATE \"Odd Name-1\" SET v = NULL, c = NULL WHERE id % 10 = 4");
                 st.execute("UPDATE \"Odd Name-1\" SET doc = repeat('Y', 5 * 1024 * 1024) WHERE id = 1001"); // changed toasted value
                 st.execute("INSERT INTO \"Odd Name-1\" (id, doc, texts) VALUES (100001, repeat('W', 100 * 1024 * 1024), '{}')"); // 100 MB streamed
+                st.execute("UPDATE events SET what = 'moved', at = at + 200 WHERE id % 10 = 0"); // many across partitions
+                st.execute("DELETE FROM events WHERE id % 10 = 1");
+                st.execute("INSERT INTO events SELECT g, '2026-02-01', 'new' FROM generate_series(3000, 3100) g");
                 st.execute("BEGIN");
                 st.execute("UPDATE notes SET tag = NULL WHERE id = 1");
                 st.execute("UPDATE notes SET tag = 'tag1' WHERE id = 2 AND false");
@@ -96,7 +106,7 @@ class PostgresMigrationIT {
             }
             harness.awaitCaughtUp();
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
-                for (String table : List.of("\"Odd Name-1\"", "notes")) {
+                for (String table : List.of("\"Odd Name-1\"", "notes", "events")) {
                     List<String> sourceRows = PostgresFixture.rows(s, table, "id");
                     List<String> targetRows = PostgresFixture.rows(t, table, "id");
                     assertThat(targetRows.size()).as(table).isEqualTo(sourceRows.size());
@@ -106,6 +116,14 @@ class PostgresMigrationIT {
                         assertThat(tr).as("%s row %d", table, i).isEqualTo(sr);
                     }
                     assertThat(String.join("\n", targetRows)).doesNotContain(PostgresValues.PLACEHOLDER);
+                }
+                try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT (SELECT relkind FROM pg_class WHERE relname = 'events'), "
+                        + "(SELECT count(*) FROM pg_inherits WHERE inhparent IN ('events'::regclass, 'events_2026'::regclass)), "
+                        + "(SELECT count(*) FROM events_2026_b)")) {
+                    rs.next();
+                    assertThat(rs.getString(1)).as("the target table is partitioned").isEqualTo("p");
+                    assertThat(rs.getInt(2)).as("partitions and sub-partitions").isEqualTo(4);
+                    assertThat(rs.getInt(3)).as("rows routed to a sub-partition").isPositive();
                 }
                 try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery(
                         "SELECT count(*) FILTER (WHERE length(doc) > 1000000), count(*) FROM \"Odd Name-1\" WHERE id IN (100000, 100001, 1001)")) {
