@@ -106,7 +106,9 @@ final class PostgresSource implements SourceSession {
         List<TableDef> tables = tables(plan.tables());
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             boolean heartbeat = PostgresHeartbeat.ensureTable(c, plan.name());
-            dropSlot(c);
+            if (dropSlot(c)) {
+                LOG.warn("dropped the replication slot {} left by an interrupted start (no row was copied under it)", slot);
+            }
             java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
             java.util.Optional<java.util.Set<io.migrator.core.schema.TableId>> existing = publicationTables(c);
             java.util.Set<io.migrator.core.schema.TableId> have = existing.map(java.util.TreeSet::new).orElse(null);
@@ -176,7 +178,8 @@ final class PostgresSource implements SourceSession {
         return PostgresErrors.translate("creating the publication " + publication, e);
     }
 
-    private void dropSlot(Connection c) throws SQLException {
+    /** Drops the migration's slot once no backend holds it; false when there was none. */
+    private boolean dropSlot(Connection c) throws SQLException {
         // a worker killed a moment ago leaves its backend holding the slot until the server notices the closed socket
         long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
         while (true) {
@@ -184,7 +187,7 @@ final class PostgresSource implements SourceSession {
                 ps.setString(1, slot);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
-                        return;
+                        return false;
                     }
                     int pid = rs.getInt(1);
                     if (rs.wasNull()) {
@@ -203,8 +206,8 @@ final class PostgresSource implements SourceSession {
                 throw new MigratorException(ErrorCode.INTERNAL, "interrupted while waiting for the slot " + slot, "run again");
             }
         }
-        LOG.warn("dropping the replication slot {} left by an interrupted start (no row was copied under it)", slot);
         PostgresCopy.dropSlot(c, slot);
+        return true;
     }
 
     @Override
@@ -403,8 +406,7 @@ final class PostgresSource implements SourceSession {
                     slotExists = rs.getInt(1) > 0;
                 }
             }
-            if (slotExists) {
-                dropSlot(c);
+            if (slotExists && dropSlot(c)) {
                 dropped.add("replication slot " + slot);
             }
             try (ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_publication WHERE pubname = '" + publication.replace("'", "''") + "'")) {
