@@ -142,17 +142,114 @@ final class PostgresChangeWriter {
                 + key.columns().stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") DO "
                 + (updates.isEmpty() ? "NOTHING" : "UPDATE SET " + updates.stream().map(n -> PostgresDialect.quote(n) + " = EXCLUDED." + PostgresDialect.quote(n))
                 .collect(Collectors.joining(", ")));
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (RowChange change : group) {
-                Map<String, Object> row = ((RowChange.Upsert) change).row();
-                int p = 1;
-                for (String n : names) {
-                    bind(ps, p++, cols, key.table(), n, row.get(n));
+        try (Statement st = c.createStatement()) {
+            st.execute("SAVEPOINT migrator_upserts");
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (RowChange change : group) {
+                    Map<String, Object> row = ((RowChange.Upsert) change).row();
+                    int p = 1;
+                    for (String n : names) {
+                        bind(ps, p++, cols, key.table(), n, row.get(n));
+                    }
+                    ps.addBatch();
                 }
-                ps.addBatch();
+                ps.executeBatch();
+                st.execute("RELEASE SAVEPOINT migrator_upserts");
+            } catch (SQLException e) {
+                if (!uniqueViolation(e)) {
+                    throw e;
+                }
+                st.execute("ROLLBACK TO SAVEPOINT migrator_upserts");
+                upsertReplacingConflicts(c, st, group, sql, names, cols);
             }
-            ps.executeBatch();
         }
+    }
+
+    private static boolean uniqueViolation(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true;
+            }
+            if (t instanceof java.sql.BatchUpdateException batch && batch.getNextException() != null
+                    && "23505".equals(batch.getNextException().getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * One row at a time: a row whose image collides with another row on a unique key other than the primary key (keys
+     * swapped between rows, applied in the order of each row's last change) first removes that other row, as MySQL's
+     * writer replaces it. The removed row's own later change in the stream writes it back; the source never held both.
+     */
+    private void upsertReplacingConflicts(Connection c, Statement st, List<RowChange> group, String sql, List<String> names, Columns cols)
+            throws SQLException {
+        TableId table = group.get(0).key().table();
+        List<List<String>> uniques = uniqueKeys(c, table);
+        for (RowChange change : group) {
+            Map<String, Object> row = ((RowChange.Upsert) change).row();
+            for (int attempt = 0; ; attempt++) {
+                st.execute("SAVEPOINT migrator_row");
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    int p = 1;
+                    for (String n : names) {
+                        bind(ps, p++, cols, table, n, row.get(n));
+                    }
+                    ps.executeUpdate();
+                    st.execute("RELEASE SAVEPOINT migrator_row");
+                    break;
+                } catch (SQLException e) {
+                    st.execute("ROLLBACK TO SAVEPOINT migrator_row");
+                    if (!uniqueViolation(e) || attempt > 0 || uniques.isEmpty()) {
+                        throw e;
+                    }
+                    deleteConflicts(c, change.key(), row, uniques, cols);
+                }
+            }
+        }
+    }
+
+    private void deleteConflicts(Connection c, RowKey key, Map<String, Object> row, List<List<String>> uniques, Columns cols) throws SQLException {
+        String notThis = key.columns().stream().map(k -> PostgresDialect.quote(k) + " = ?::" + type(cols, key.table(), k))
+                .collect(Collectors.joining(" AND "));
+        for (List<String> unique : uniques) {
+            if (!row.keySet().containsAll(unique) || unique.stream().anyMatch(u -> row.get(u) == null || row.get(u) == RowChange.UNCHANGED)) {
+                continue; // NULLs never collide; an unsent value is the target's own
+            }
+            String match = unique.stream().map(u -> PostgresDialect.quote(u) + " = ?::" + type(cols, key.table(), u)).collect(Collectors.joining(" AND "));
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + PostgresDialect.quote(key.table()) + " WHERE " + match
+                    + " AND NOT (" + notThis + ")")) {
+                int p = 1;
+                for (String u : unique) {
+                    bind(ps, p++, cols, key.table(), u, row.get(u));
+                }
+                bindKey(ps, p, cols, key);
+                int removed = ps.executeUpdate();
+                if (removed > 0) {
+                    LOG.debug("removed {} row(s) of {} holding unique key {} that {} now takes", removed, key.table(), unique, key);
+                }
+            }
+        }
+    }
+
+    /** The table's unique keys other than the primary key, as column lists (plain column indexes only, no partial ones). */
+    private static List<List<String>> uniqueKeys(Connection c, TableId table) throws SQLException {
+        List<List<String>> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT i.indexrelid, array_agg(a.attname ORDER BY k.ord) FROM pg_index i
+                JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) ON true
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE i.indrelid = ?::regclass AND i.indisunique AND NOT i.indisprimary AND i.indpred IS NULL AND i.indexprs IS NULL
+                GROUP BY i.indexrelid""")) {
+            ps.setString(1, PostgresDialect.quote(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(List.of((String[]) rs.getArray(2).getArray()));
+                }
+            }
+        }
+        return out;
     }
 
     private void bindKey(PreparedStatement ps, int from, Columns cols, RowKey key) throws SQLException {

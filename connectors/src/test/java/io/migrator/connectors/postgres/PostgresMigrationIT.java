@@ -102,6 +102,10 @@ class PostgresMigrationIT {
                 st.execute("UPDATE notes SET tag = 'tag1' WHERE id = 2 AND false");
                 st.execute("INSERT INTO notes (body, tag) VALUES ('', 'fresh')");
                 st.execute("DELETE FROM notes WHERE id = 3");
+                // unique keys swapped between two rows: applied in the order of each row's last change, 11 collides with 10
+                st.execute("UPDATE notes SET tag = 'swap' WHERE id = 10");
+                st.execute("UPDATE notes SET tag = 'tag10' WHERE id = 11");
+                st.execute("UPDATE notes SET tag = 'tag11' WHERE id = 10");
                 st.execute("COMMIT");
             }
             harness.awaitCaughtUp();
