@@ -37,6 +37,10 @@ final class StatusView {
             out.println(line);
             out.println("retention  " + (lag.retentionHeadroomSeconds() == null ? "source does not purge its log by age"
                     : "at least " + duration(lag.retentionHeadroomSeconds()) + " before the source may purge log still needed"));
+            if (lag.retainedBytes() != null) {
+                out.println("slot       the source keeps " + bytes(lag.retainedBytes()) + " of WAL for this migration's replication slot"
+                        + " (`migrator complete` drops it)");
+            }
         } else {
             out.println("lag        unknown" + (s.worker() != null && s.worker().running() ? " (nothing applied yet)" : " (no worker measures it)"));
         }
