@@ -430,6 +430,15 @@ final class PostgresSource implements SourceSession {
                         dropped.add("table " + PostgresHeartbeat.TABLE_SQL);
                     }
                 }
+                // an empty schema named like the migration role would still catch that role's unqualified names ("$user")
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        + "WHERE n.nspname = '" + PostgresHeartbeat.SCHEMA + "'")) {
+                    rs.next();
+                    if (rs.getInt(1) == 0) {
+                        st.execute("DROP SCHEMA IF EXISTS " + PostgresDialect.quote(PostgresHeartbeat.SCHEMA));
+                        dropped.add("schema " + PostgresHeartbeat.SCHEMA);
+                    }
+                }
             }
         } catch (SQLException e) {
             throw PostgresErrors.translate("releasing the slot and publication of " + migration, e);
