@@ -435,8 +435,16 @@ final class PostgresSource implements SourceSession {
                         + "WHERE n.nspname = '" + PostgresHeartbeat.SCHEMA + "'")) {
                     rs.next();
                     if (rs.getInt(1) == 0) {
-                        st.execute("DROP SCHEMA IF EXISTS " + PostgresDialect.quote(PostgresHeartbeat.SCHEMA));
-                        dropped.add("schema " + PostgresHeartbeat.SCHEMA);
+                        try {
+                            st.execute("DROP SCHEMA IF EXISTS " + PostgresDialect.quote(PostgresHeartbeat.SCHEMA));
+                            dropped.add("schema " + PostgresHeartbeat.SCHEMA);
+                        } catch (SQLException e) {
+                            if (!"2BP01".equals(e.getSQLState())) {
+                                throw e;
+                            }
+                            LOG.warn("kept the schema {} on the source: it holds objects migrator did not create ({})", PostgresHeartbeat.SCHEMA,
+                                    e.getMessage());
+                        }
                     }
                 }
             }
