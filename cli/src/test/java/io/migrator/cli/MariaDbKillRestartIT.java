@@ -73,7 +73,7 @@ class MariaDbKillRestartIT {
                 name: %s
                 source: {engine: mariadb, host: %s, port: %d, user: %s, password: "${env:KILL_IT_PW}", database: %s}
                 target: {engine: mariadb, host: %s, port: %d, user: %s, password: "${env:KILL_IT_PW}", database: %s}
-                snapshot: {parallelism: 2, chunkRows: 5000}
+                snapshot: {parallelism: 2, chunkRows: 5000, maxRowsPerSecond: 50000}
                 """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), db, target.host(), target.port(),
                 target.user(), db));
 
@@ -90,8 +90,9 @@ class MariaDbKillRestartIT {
         try {
             for (int i = 0; i < kills; i++) {
                 Process worker = start(plan, i);
-                long delay = i < 2 ? 1_200 + random.nextInt(1_000) : 1_500 + random.nextInt(6_000);
-                boolean exited = worker.waitFor(delay, TimeUnit.MILLISECONDS);
+                // the first two kills land in the copy: wait for the phase, then a random moment inside it
+                long delay = i < 2 ? untilCopying(worker) + random.nextInt(1_500) : 1_500 + random.nextInt(6_000);
+                boolean exited = worker.waitFor(i < 2 ? delay - waited : delay, TimeUnit.MILLISECONDS);
                 assertThat(exited).as("the worker died by itself; see target/kill-worker-%d.log", i).isFalse();
                 String phase = phase();
                 worker.destroyForcibly().waitFor(); // SIGKILL
@@ -129,6 +130,22 @@ class MariaDbKillRestartIT {
                 st.execute("DROP DATABASE IF EXISTS " + db);
             }
         }
+    }
+
+    private long waited;
+
+    /** Polls the durable phase until the copy has begun (or 30 s pass); returns the milliseconds waited. */
+    private long untilCopying(Process worker) throws Exception {
+        long started = System.currentTimeMillis();
+        while (System.currentTimeMillis() - started < 30_000 && worker.isAlive()) {
+            String now = phase();
+            if (!now.equals("PREFLIGHT") && !now.equals("SCHEMA")) {
+                break;
+            }
+            Thread.sleep(50);
+        }
+        waited = System.currentTimeMillis() - started;
+        return waited;
     }
 
     private Process start(Path plan, int round) throws Exception {

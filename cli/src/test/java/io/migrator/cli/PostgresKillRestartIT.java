@@ -93,8 +93,9 @@ class PostgresKillRestartIT {
         try {
             for (int i = 0; i < kills; i++) {
                 Process worker = start(plan, i);
-                long delay = i < 2 ? 2_000 + random.nextInt(1_500) : 2_000 + random.nextInt(6_000);
-                boolean exited = worker.waitFor(delay, TimeUnit.MILLISECONDS);
+                // the first two kills land in the copy: wait for the phase, then a random moment inside it
+                long delay = i < 2 ? untilCopying(worker) + random.nextInt(1_500) : 1_500 + random.nextInt(6_000);
+                boolean exited = worker.waitFor(i < 2 ? delay - waited : delay, TimeUnit.MILLISECONDS);
                 assertThat(exited).as("the worker died by itself; see target/pgkill-worker-%d.log", i).isFalse();
                 String phase = phase();
                 worker.destroyForcibly().waitFor(); // SIGKILL
@@ -162,6 +163,22 @@ class PostgresKillRestartIT {
                 st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
             }
         }
+    }
+
+    private long waited;
+
+    /** Polls the durable phase until the copy has begun (or 30 s pass); returns the milliseconds waited. */
+    private long untilCopying(Process worker) throws Exception {
+        long started = System.currentTimeMillis();
+        while (System.currentTimeMillis() - started < 30_000 && worker.isAlive()) {
+            String now = phase();
+            if (!now.equals("PREFLIGHT") && !now.equals("SCHEMA")) {
+                break;
+            }
+            Thread.sleep(50);
+        }
+        waited = System.currentTimeMillis() - started;
+        return waited;
     }
 
     private Process start(Path plan, int round) throws Exception {
