@@ -44,7 +44,9 @@ digest() { "$1" -c "SELECT count(*) || ':' || md5(string_agg(md5(a::text), '' OR
 reset_target() {
   DB=postgres tgt -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
   DB=postgres src -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'bench' AND NOT active" >/dev/null
-  src -c "DROP PUBLICATION IF EXISTS migrator_bench_pg" 2>/dev/null || true
+  src -c "SELECT 'DROP PUBLICATION ' || quote_ident(pubname) FROM pg_publication WHERE pubname LIKE 'migrator_bench_pg%'" | while read -r drop; do
+    src -c "$drop"
+  done
 }
 
 if [ "$PREPARE" = 1 ]; then

@@ -62,10 +62,19 @@ final class PostgresSource implements SourceSession {
         this.publication = slot;
     }
 
-    /** The slot and publication of a migration: {@code migrator_} and the plan name in lower case, within 63 bytes. */
+    /**
+     * The slot and publication of a migration: {@code migrator_} and the plan name, within 63 bytes. Slot names allow only
+     * {@code [a-z0-9_]}; a plan name with other characters (a dash) gets a short hash of itself appended, so "shop-a" and
+     * "shop_a" never share a slot (one migration's start would drop the other's).
+     */
     static String slotName(String plan) {
-        String name = "migrator_" + plan.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
-        return name.length() <= 63 ? name : name.substring(0, 54) + "_" + Integer.toHexString(plan.hashCode() & 0xfffffff);
+        String base = "migrator_" + plan.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+        boolean exact = plan.matches("[a-z0-9_]+");
+        String hash = String.format("%06x", plan.hashCode() & 0xffffff);
+        if (exact && base.length() <= 63) {
+            return base;
+        }
+        return (base.length() <= 56 ? base : base.substring(0, 56)) + "_" + hash;
     }
 
     String slot() {

@@ -81,4 +81,13 @@ class PostgresValuesTest {
         TableDef keyless = new TableDef(new TableId("public", "h"), List.of(new ColumnDef("v", "text", true, false)), List.of(), "", 10);
         assertThat(PostgresChunks.where(keyless, new Chunk(3, "ctid:8", "ctid:16"))).isEqualTo("ctid >= '(8,0)'::tid AND ctid < '(16,0)'::tid");
     }
+
+    @Test
+    void slotNamesAreValidAndTwoPlansNeverShareOne() {
+        assertThat(PostgresSource.slotName("shop_a")).isEqualTo("migrator_shop_a");
+        assertThat(PostgresSource.slotName("shop-a")).startsWith("migrator_shop_a_").isNotEqualTo(PostgresSource.slotName("shop_a"));
+        String longName = "x".repeat(80);
+        assertThat(PostgresSource.slotName(longName)).hasSizeLessThanOrEqualTo(63).matches("[a-z0-9_]+")
+                .isNotEqualTo(PostgresSource.slotName(longName + "y"));
+    }
 }
