@@ -149,6 +149,11 @@ class StatusWaitIT {
             }
             assertThat(targetCount(target, db, "SELECT COUNT(*) FROM " + db + ".items WHERE v = 'changed'")).isEqualTo(100);
 
+            // complete refuses while the worker runs (exit 4, the remedy says to stop it first)
+            CliRun early = CliRun.of("complete", p, "-o", "json");
+            assertThat(early.exit()).as(early.out() + early.err()).isEqualTo(4);
+            assertThat(early.json().at("/error/remedy").asText()).contains("stop it first");
+
             // a failure ends the wait at once with exit 1, and status reads it back without a worker
             try (Connection c = DriverManager.getConnection(source.jdbcUrl(db), source.user(), source.password()); Statement st = c.createStatement()) {
                 st.execute("ALTER TABLE items DROP COLUMN extra");
@@ -176,6 +181,17 @@ class StatusWaitIT {
             assertThat(offline.json().at("/tables/0/mismatches/0/columns/0").asText()).isEqualTo("v");
             assertThat(offline.json().at("/tables/0/mismatches/0/repaired").asBoolean()).isTrue();
             assertThat(CliRun.of("validate", p).exit()).isZero();
+
+            // complete, with no worker: the migration's bookkeeping goes (the tables stay), and a second run finds nothing
+            CliRun completed = CliRun.of("complete", p, "-o", "json");
+            assertThat(completed.exit()).as(completed.out() + completed.err()).isZero();
+            assertThat(completed.json().get("ok").asBoolean()).isTrue();
+            assertThat(completed.json().get("removed").toString()).contains("rows of migrator.state").contains("rows of migrator.checkpoint");
+            assertThat(targetCount(target, db, "SELECT COUNT(*) FROM " + db + ".items")).as("the migrated rows stay").isPositive();
+            assertThat(CliRun.of("wait", p, "--for", "STREAMING", "--timeout", "1s").exit()).as("no migration recorded any more").isEqualTo(4);
+            CliRun twice = CliRun.of("complete", p, "-o", "json");
+            assertThat(twice.exit()).isZero();
+            assertThat(twice.json().get("removed")).isEmpty();
         } finally {
             if (worker != null) {
                 worker.destroyForcibly().waitFor();
