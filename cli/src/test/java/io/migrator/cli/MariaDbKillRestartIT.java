@@ -90,9 +90,10 @@ class MariaDbKillRestartIT {
         try {
             for (int i = 0; i < kills; i++) {
                 Process worker = start(plan, i);
-                // the first two kills land in the copy: wait for the phase, then a random moment inside it
-                long delay = i < 2 ? untilCopying(worker) + random.nextInt(1_500) : 1_500 + random.nextInt(6_000);
-                boolean exited = worker.waitFor(i < 2 ? delay - waited : delay, TimeUnit.MILLISECONDS);
+                // the first two kills land in the copy, the others in catch-up or streaming: wait for the phase, then a random moment
+                long delay = i < 2 ? untilPast(worker, "PREFLIGHT", "SCHEMA") + random.nextInt(1_500)
+                        : untilPast(worker, "PREFLIGHT", "SCHEMA", "SNAPSHOT") + random.nextInt(3_000);
+                boolean exited = worker.waitFor(delay - waited, TimeUnit.MILLISECONDS);
                 assertThat(exited).as("the worker died by itself; see target/kill-worker-%d.log", i).isFalse();
                 String phase = phase();
                 worker.destroyForcibly().waitFor(); // SIGKILL
@@ -134,14 +135,10 @@ class MariaDbKillRestartIT {
 
     private long waited;
 
-    /** Polls the durable phase until the copy has begun (or 30 s pass); returns the milliseconds waited. */
-    private long untilCopying(Process worker) throws Exception {
+    /** Polls the durable phase until it is none of {@code phases} (or 60 s pass); returns the milliseconds waited. */
+    private long untilPast(Process worker, String... phases) throws Exception {
         long started = System.currentTimeMillis();
-        while (System.currentTimeMillis() - started < 30_000 && worker.isAlive()) {
-            String now = phase();
-            if (!now.equals("PREFLIGHT") && !now.equals("SCHEMA")) {
-                break;
-            }
+        while (System.currentTimeMillis() - started < 60_000 && worker.isAlive() && java.util.List.of(phases).contains(phase())) {
             Thread.sleep(50);
         }
         waited = System.currentTimeMillis() - started;
