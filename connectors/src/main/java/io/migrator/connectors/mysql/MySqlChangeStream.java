@@ -116,6 +116,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         props.setProperty("schema.history.internal.store.only.captured.databases.ddl", "true");
         props.setProperty("include.schema.changes", "true");
         props.setProperty("tombstones.on.delete", "false");
+        props.setProperty("skipped.operations", "none"); // the default skips TRUNCATE, which would leave the target's rows behind
         // Without history, capture today's table shapes and stream from the seeded position; afterwards the history has them.
         props.setProperty("snapshot.mode", known ? "no_data" : "recovery");
         props.setProperty("snapshot.locking.mode", "none");
@@ -238,6 +239,17 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             if (beat != 0) {
                 sourceMillis = Math.max(sourceMillis, beat);
                 last = record;
+                continue;
+            }
+            if ("t".equals(value.schema().field("op") != null ? value.getString("op") : null)) {
+                // TRUNCATE: the rows before it go first, then the statement with its own position (the core replays it)
+                if (!changes.isEmpty() && last != null) {
+                    handler.onBatch(new ChangeBatch(changes, position(last), sourceMillis, List.of()));
+                    changes = new ArrayList<>();
+                }
+                String truncated = value.getStruct("source").getString("table");
+                handler.onBatch(new ChangeBatch(List.of(), position(record), millis(value), List.of("TRUNCATE TABLE " + MySqlDialect.quote(truncated))));
+                last = null;
                 continue;
             }
             RowChange change = toChange(record, value);

@@ -211,12 +211,13 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
             }
             String op = value.getString("op");
             if (op.equals("t")) {
-                // the rows before the TRUNCATE go first, then the statement, which the core refuses with its remedy
+                // the rows before the TRUNCATE go first, then the statement. CASCADE: a table referencing this one was truncated on
+                // the source in the same statement (PostgreSQL allows nothing else), its own event follows with no row in between
                 if (!changes.isEmpty()) {
                     emit(handler, changes, event, sourceMillis, List.of());
                     changes = new ArrayList<>();
                 }
-                emit(handler, List.of(), event, sourceMillis, List.of("TRUNCATE TABLE " + PostgresDialect.quote(table)));
+                emit(handler, List.of(), event, sourceMillis, List.of("TRUNCATE TABLE " + PostgresDialect.quote(table) + " CASCADE"));
                 last = null;
                 continue;
             }

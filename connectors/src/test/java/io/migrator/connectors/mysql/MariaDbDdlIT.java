@@ -9,6 +9,7 @@ import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -67,6 +68,23 @@ class MariaDbDdlIT {
             assertThat(failure.getMessage()).contains("does not replay").contains("DROP COLUMN extra");
             assertThat(((MigratorException) failure).remedy()).contains("apply the same change to the target by hand");
             assertThat(run.target.loadState().orElseThrow().phase()).isEqualTo(Phase.FAILED);
+        }
+        // the remedy, followed: the same change on the target, a restart; the stream steps over the statement and goes on
+        try (Connection t = fixture.target(); Statement st = t.createStatement()) {
+            st.execute("ALTER TABLE `odd table` DROP COLUMN extra");
+        }
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("INSERT INTO `odd table` VALUES (4, 'after the fix')");
+            st.execute("TRUNCATE TABLE added"); // replayed, not refused
+            st.execute("INSERT INTO added VALUES (3, 30)");
+        }
+        try (MigrationHarness again = new MigrationHarness(fixture.plan("tables: {exclude: [\"scratch*\"]}"))) {
+            again.awaitPhase(Phase.STREAMING);
+            again.awaitCaughtUp();
+            try (Connection s = fixture.source(); Connection t = fixture.target()) {
+                assertThat(MariaDbFixture.rows(t, "odd table", "id")).containsExactlyElementsOf(MariaDbFixture.rows(s, "odd table", "id"));
+                assertThat(MariaDbFixture.rows(t, "added", "id")).containsExactly(List.of("3", "30"));
+            }
         }
     }
 }

@@ -74,6 +74,10 @@ class PostgresMigrationIT {
             st.execute("CREATE TABLE events_2026_a PARTITION OF events_2026 FOR VALUES WITH (MODULUS 2, REMAINDER 0)");
             st.execute("CREATE TABLE events_2026_b PARTITION OF events_2026 FOR VALUES WITH (MODULUS 2, REMAINDER 1)");
             st.execute("CREATE INDEX events_what ON events (what)");
+            st.execute("CREATE TABLE scratch (id int PRIMARY KEY, note text)");
+            st.execute("CREATE TABLE scratch_ref (id int PRIMARY KEY, scratch_id int REFERENCES scratch (id))");
+            st.execute("INSERT INTO scratch SELECT g, 'old' FROM generate_series(1, 100) g");
+            st.execute("INSERT INTO scratch_ref SELECT g, g FROM generate_series(1, 10) g");
             st.execute("INSERT INTO events SELECT g, '2025-06-01'::date + (g % 300), 'e' || g FROM generate_series(1, 2000) g");
             st.execute("SET TIME ZONE 'America/New_York'");
             st.execute("INSERT INTO \"Odd Name-1\" " + values(1, 300, toasted));
@@ -97,6 +101,8 @@ class PostgresMigrationIT {
                 st.execute("UPDATE events SET what = 'moved', at = at + 200 WHERE id % 10 = 0"); // many across partitions
                 st.execute("DELETE FROM events WHERE id % 10 = 1");
                 st.execute("INSERT INTO events SELECT g, '2026-02-01', 'new' FROM generate_series(3000, 3100) g");
+                st.execute("TRUNCATE scratch, scratch_ref"); // replayed in order, foreign key and all
+                st.execute("INSERT INTO scratch VALUES (7, 'after the truncate')");
                 st.execute("BEGIN");
                 st.execute("UPDATE notes SET tag = NULL WHERE id = 1");
                 st.execute("UPDATE notes SET tag = 'tag1' WHERE id = 2 AND false");
@@ -110,7 +116,7 @@ class PostgresMigrationIT {
             }
             harness.awaitCaughtUp();
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
-                for (String table : List.of("\"Odd Name-1\"", "notes", "events")) {
+                for (String table : List.of("\"Odd Name-1\"", "notes", "events", "scratch", "scratch_ref")) {
                     List<String> sourceRows = PostgresFixture.rows(s, table, "id");
                     List<String> targetRows = PostgresFixture.rows(t, table, "id");
                     assertThat(targetRows.size()).as(table).isEqualTo(sourceRows.size());

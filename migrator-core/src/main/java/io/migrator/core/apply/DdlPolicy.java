@@ -4,7 +4,7 @@ import java.util.regex.Pattern;
 
 /**
  * Which source DDL the stream may replay on the target: additive changes (ADD COLUMN, ADD INDEX, CREATE
- * TABLE / INDEX). Anything else stops the stream; the caller reports it with a remedy.
+ * TABLE / INDEX) and TRUNCATE. Anything else stops the stream; the caller reports it with a remedy.
  */
 public final class DdlPolicy {
     /** A table reference: `quoted` or bare, optionally qualified. */
@@ -18,6 +18,8 @@ public final class DdlPolicy {
                     + "|DROP\\s+(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+EXISTS\\s+)?|TRUNCATE\\s+(?:TABLE\\s+)?|RENAME\\s+TABLE\\s+"
                     + "|CREATE\\s+(?:UNIQUE\\s+|FULLTEXT\\s+|SPATIAL\\s+)?INDEX\\s+\\S+\\s+ON\\s+)(" + NAME + ")",
             Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
+    /** TRUNCATE empties tables at a point of the stream; replaying it there is exact (and idempotent up to the next change). */
+    private static final Pattern TRUNCATE = Pattern.compile("^\\s*TRUNCATE\\s+.*", Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
     private static final Pattern IGNORABLE = Pattern.compile(
             "^\\s*(/\\*.*\\*/\\s*)*(SET\\s|FLUSH\\s|ANALYZE\\s|OPTIMIZE\\s|GRANT\\s|REVOKE\\s|CREATE\\s+USER|DROP\\s+USER|ALTER\\s+USER|# "
                     // database-level: creating a database (the plan's exists already) or changing its defaults leaves every table as it is
@@ -34,7 +36,7 @@ public final class DdlPolicy {
         if (IGNORABLE.matcher(text).matches()) {
             return Verdict.IGNORE;
         }
-        if (ADDITIVE.matcher(text).matches()) {
+        if (ADDITIVE.matcher(text).matches() || TRUNCATE.matcher(text).matches()) {
             return Verdict.APPLY;
         }
         return Verdict.REFUSE;

@@ -620,10 +620,17 @@ public final class Migration {
                     LOG.info("applied source DDL on the target: {}", DdlPolicy.summary(ddl));
                 }
                 case IGNORE -> LOG.debug("ignored source statement: {}", DdlPolicy.summary(ddl));
-                case REFUSE -> throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran DDL that migrator does not replay: "
-                        + DdlPolicy.summary(ddl), "only additive DDL (ADD COLUMN, ADD INDEX, CREATE TABLE) is replayed: apply the same change "
-                        + "to the target by hand, then restart with `migrator run`; the stream resumes after this statement only once the "
-                        + "target matches");
+                case REFUSE -> {
+                    if (!matchedByHand(table)) {
+                        throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran DDL that migrator does not replay: "
+                                + DdlPolicy.summary(ddl), "only additive DDL (ADD COLUMN, ADD INDEX, CREATE TABLE) and TRUNCATE are replayed: "
+                                + "apply the same change to the target by hand, then restart with `migrator run`; the stream steps over this "
+                                + "statement once the target's table matches the source's");
+                    }
+                    ddlApplied.incrementAndGet(); // the table's shape changed: definitions are read again
+                    LOG.info("the target's {} already matches the source after: {} (applied by hand); the stream goes on", table.get(),
+                            DdlPolicy.summary(ddl));
+                }
             }
         }
         long started = System.nanoTime();
@@ -641,6 +648,15 @@ public final class Migration {
         if (current != null) {
             current.applied(batch.position());
         }
+    }
+
+    /** Whether the table a refused statement changed now has the same columns on the target as on the source. */
+    private boolean matchedByHand(java.util.Optional<String> table) {
+        if (table.isEmpty()) {
+            return false;
+        }
+        return source.tables(plan.tables()).stream().filter(t -> t.id().name().equals(table.get())).findFirst()
+                .map(t -> target.differences(t).isEmpty()).orElse(false);
     }
 
     private void move(Phase next, SourcePosition start, String why) {

@@ -38,7 +38,8 @@ public interface SourceSession extends AutoCloseable {
 
     /** Streams one chunk in {@link #rawFormat} to the sink, buffer by buffer, unparsed; returns the row count. */
     default long copyChunk(TableDef table, Chunk chunk, String format, RawSink sink) {
-        throw new UnsupportedOperationException("no raw copy from this source");
+        // only called when rawFormat() named a format: a source that names one implements this
+        throw new IllegalStateException(getClass().getSimpleName() + " names a raw format for " + table.id() + " but does not copy in it");
     }
 
     /** Splits a table along its key into chunks of about {@code chunkRows} rows. */

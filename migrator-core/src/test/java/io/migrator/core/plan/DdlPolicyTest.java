@@ -14,6 +14,8 @@ class DdlPolicyTest {
         assertThat(DdlPolicy.judge("ALTER TABLE `shop`.`t` ADD c2 VARCHAR(3) DEFAULT 'x'")).isEqualTo(Verdict.APPLY);
         assertThat(DdlPolicy.judge("CREATE TABLE t2 (id INT PRIMARY KEY)")).isEqualTo(Verdict.APPLY);
         assertThat(DdlPolicy.judge("CREATE UNIQUE INDEX u ON t (a)")).isEqualTo(Verdict.APPLY);
+        assertThat(DdlPolicy.judge("TRUNCATE TABLE t")).isEqualTo(Verdict.APPLY);
+        assertThat(DdlPolicy.judge("TRUNCATE TABLE \"public\".\"Odd Name\" CASCADE")).isEqualTo(Verdict.APPLY);
     }
 
     @Test
@@ -22,7 +24,6 @@ class DdlPolicyTest {
         assertThat(DdlPolicy.judge("ALTER TABLE t ADD COLUMN d INT, DROP COLUMN c")).isEqualTo(Verdict.REFUSE);
         assertThat(DdlPolicy.judge("ALTER TABLE t MODIFY c BIGINT")).isEqualTo(Verdict.REFUSE);
         assertThat(DdlPolicy.judge("DROP TABLE t")).isEqualTo(Verdict.REFUSE);
-        assertThat(DdlPolicy.judge("TRUNCATE TABLE t")).isEqualTo(Verdict.REFUSE);
         assertThat(DdlPolicy.judge("RENAME TABLE a TO b")).isEqualTo(Verdict.REFUSE);
     }
 
