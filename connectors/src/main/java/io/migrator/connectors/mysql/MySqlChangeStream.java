@@ -141,7 +141,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                     committer.markBatchFinished();
                 })
                 .using((success, message, error) -> {
-                    MigratorException ours = ownFailure(error);
+                    MigratorException ours = io.migrator.connectors.debezium.EngineFailures.ours(error);
                     if (ours != null) {
                         failure = ours; // our own handler stopped the stream (e.g. refused DDL): keep its message and remedy
                         LOG.warn("binlog stream stopped: {}", ours.getMessage());
@@ -158,15 +158,6 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         running = true;
         executor.execute(engine);
         LOG.info("binlog stream started from {} (schema history {})", from.toSourcePosition().text(), known ? "kept" : "captured now");
-    }
-
-    private static MigratorException ownFailure(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof MigratorException m) {
-                return m;
-            }
-        }
-        return null;
     }
 
     private void markStreaming() {

@@ -170,7 +170,6 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public List<String> differences(TableDef source) {
-        List<String> differences = new ArrayList<>();
         Map<String, String> targetColumns = new LinkedHashMap<>();
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, COLUMN_TYPE FROM "
                 + "information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION")) {
@@ -184,16 +183,7 @@ final class MySqlTarget implements TargetSession {
         } catch (SQLException e) {
             throw MySqlErrors.translate("reading target table " + source.id().name(), e);
         }
-        for (ColumnDef column : source.columns()) {
-            String type = targetColumns.remove(column.name());
-            if (type == null) {
-                differences.add("column " + column.name() + " is missing on the target");
-            } else if (!type.equalsIgnoreCase(column.type())) {
-                differences.add("column " + column.name() + " is " + type + " on the target, " + column.type() + " on the source");
-            }
-        }
-        targetColumns.keySet().forEach(extra -> differences.add("column " + extra + " exists only on the target"));
-        return differences;
+        return io.migrator.connectors.jdbc.ColumnDifferences.of(source.columns(), targetColumns, String::equalsIgnoreCase);
     }
 
     @Override

@@ -131,7 +131,7 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
                     acknowledge(committer);
                 })
                 .using((success, message, error) -> {
-                    MigratorException ours = ownFailure(error);
+                    MigratorException ours = io.migrator.connectors.debezium.EngineFailures.ours(error);
                     if (ours != null) {
                         failure = ours;
                         LOG.warn("WAL stream stopped: {}", ours.getMessage());
@@ -172,15 +172,6 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
         if (any) {
             committer.markBatchFinished();
         }
-    }
-
-    private static MigratorException ownFailure(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof MigratorException m) {
-                return m;
-            }
-        }
-        return null;
     }
 
     private void handle(List<ChangeEvent<SourceRecord, SourceRecord>> records, Handler handler) throws InterruptedException {

@@ -47,9 +47,8 @@ final class PostgresChangeWriter {
         int i = 0;
         while (i < changes.size()) {
             RowChange first = changes.get(i);
-            String shape = shape(first);
             int end = i + 1;
-            while (end < changes.size() && shape(changes.get(end)).equals(shape)) {
+            while (end < changes.size() && sameShape(first, changes.get(end))) {
                 end++;
             }
             writeGroup(c, changes.subList(i, end));
@@ -76,18 +75,28 @@ final class PostgresChangeWriter {
         }
     }
 
-    /** Changes of one shape share a statement: table, kind and, for partial images, the columns they carry. */
-    private static String shape(RowChange change) {
-        TableId t = change.key().table();
-        if (change instanceof RowChange.Delete) {
-            return "D" + t;
+    /**
+     * Changes of one shape share a statement: same table and kind and, for images, the same columns with the same ones left
+     * unchanged. Compared pairwise, without building anything, since it runs for every change.
+     */
+    private static boolean sameShape(RowChange a, RowChange b) {
+        if (a.getClass() != b.getClass() || !a.key().table().equals(b.key().table())) {
+            return false;
         }
-        Map<String, Object> row = ((RowChange.Upsert) change).row();
-        if (RowChange.partial(row)) {
-            return "P" + t + row.entrySet().stream().filter(e -> e.getValue() != RowChange.UNCHANGED).map(Map.Entry::getKey)
-                    .collect(Collectors.joining("\u0000", "\u0000", ""));
+        if (a instanceof RowChange.Delete) {
+            return true;
         }
-        return "U" + t + String.join("\u0000", row.keySet());
+        Map<String, Object> x = ((RowChange.Upsert) a).row();
+        Map<String, Object> y = ((RowChange.Upsert) b).row();
+        if (!x.keySet().equals(y.keySet())) {
+            return false;
+        }
+        for (Map.Entry<String, Object> e : x.entrySet()) {
+            if ((e.getValue() == RowChange.UNCHANGED) != (y.get(e.getKey()) == RowChange.UNCHANGED)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void writeGroup(Connection c, List<RowChange> group) throws SQLException {

@@ -210,17 +210,7 @@ final class PostgresTarget implements TargetSession {
         } catch (SQLException e) {
             throw PostgresErrors.translate("reading target table " + source.id(), e);
         }
-        List<String> differences = new ArrayList<>();
-        for (ColumnDef column : source.columns()) {
-            String type = target.remove(column.name());
-            if (type == null) {
-                differences.add("column " + column.name() + " is missing on the target");
-            } else if (!type.equals(column.type())) {
-                differences.add("column " + column.name() + " is " + type + " on the target, " + column.type() + " on the source");
-            }
-        }
-        target.keySet().forEach(extra -> differences.add("column " + extra + " exists only on the target"));
-        return differences;
+        return io.migrator.connectors.jdbc.ColumnDifferences.of(source.columns(), target, String::equals);
     }
 
     @Override
