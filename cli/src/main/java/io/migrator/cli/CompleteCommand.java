@@ -2,7 +2,6 @@ package io.migrator.cli;
 
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
 import io.migrator.core.spi.EngineConnectors;
@@ -34,9 +33,6 @@ final class CompleteCommand implements Callable<Integer> {
     public Integer call() {
         Output output = CommandSupport.output(spec);
         Plan plan = new PlanLoader().load(planFile);
-        if (plan.source().engine() == Engine.REDIS) {
-            throw PendingCapability.notYet("complete", "the Redis pipeline");
-        }
         try (WorkerClient client = new WorkerClient(plan)) {
             if (client.live() != null) {
                 throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a worker of " + plan.name() + " runs at " + client.base(),
@@ -46,10 +42,16 @@ final class CompleteCommand implements Callable<Integer> {
         EngineConnectors connectors = EngineConnectors.discover();
         List<String> released;
         List<String> removed;
-        try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
-             TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-            released = source.release(plan.name());
-            removed = target.forget();
+        List<String> own = connectors.forEngine(plan.source().engine()).complete(plan);
+        if (own != null) {
+            released = List.of();
+            removed = own;
+        } else {
+            try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
+                 TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
+                released = source.release(plan.name());
+                removed = target.forget();
+            }
         }
         if (output.json()) {
             Map<String, Object> json = new LinkedHashMap<>();

@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "run", description = {"The worker: schema, snapshot, catch-up, streaming; resumes from durable state after any stop.",
         "SIGTERM finishes the batch in flight (its checkpoint commits with it) and exits 0; Ctrl-C exits 130.",
         "Serves /metrics (Prometheus), /api/status, POST /api/pause|resume and the live dashboard at http://<control.listen>/.",
-        "Today: MySQL and MariaDB."},
+        "Engines: MySQL, MariaDB, PostgreSQL, Redis (standalone and cluster targets)."},
         footer = {"", "Examples:", "  migrator run plans/mariadb-to-mariadb.yaml", "  migrator run plan.yaml --listen 127.0.0.1:9470",
                 "  migrator run plan.yaml -v      # debug detail on stderr"})
 final class RunCommand implements Callable<Integer> {
@@ -70,25 +70,36 @@ final class RunCommand implements Callable<Integer> {
         AtomicInteger exit = new AtomicInteger(ExitCode.OK.code());
         CountDownLatch finished = new CountDownLatch(1);
         SignalHandlers.install(stop, exit, finished);
-        try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
-             TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-            Migration migration = new Migration(plan, source, target);
-            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-            registry.config().commonTags("migration", plan.name());
-            new JvmMemoryMetrics().bindTo(registry);
-            new JvmGcMetrics().bindTo(registry);
-            new JvmThreadMetrics().bindTo(registry);
-            new ProcessorMetrics().bindTo(registry);
-            new UptimeMetrics().bindTo(registry);
-            MigrationMetrics metrics = MigrationMetrics.bind(registry, migration);
-            // refresh first: meters for tables, retry kinds and error codes that appeared since are in this very scrape
-            try (ControlServer server = ControlServer.start(control, migration, () -> metrics.refreshThen(registry::scrape))) {
-                migration.run(stop);
+        try {
+            io.migrator.core.run.Worker own = connectors.forEngine(plan.source().engine()).worker(plan);
+            if (own != null) {
+                serve(own, control, stop);
+            } else {
+                try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
+                     TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
+                    serve(new Migration(plan, source, target), control, stop);
+                }
             }
         } finally {
             finished.countDown();
         }
         return exit.get();
+    }
+
+    /** Serves metrics, status and the control API while the worker runs. */
+    private static void serve(io.migrator.core.run.Worker migration, Plan.Control control, AtomicBoolean stop) {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().commonTags("migration", migration.plan().name());
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        MigrationMetrics metrics = MigrationMetrics.bind(registry, migration);
+        // refresh first: meters for tables, retry kinds and error codes that appeared since are in this very scrape
+        try (ControlServer server = ControlServer.start(control, migration, () -> metrics.refreshThen(registry::scrape))) {
+            migration.run(stop);
+        }
     }
 
     /** SIGTERM and SIGINT ask the worker to stop after the batch in flight; the exit code says which came. */

@@ -129,6 +129,10 @@ final class WorkerClient implements AutoCloseable {
 
     /** Reads the bookkeeping on the target (one connection kept for repeated polls). */
     MigrationStatus durable() {
+        MigrationStatus stored = EngineConnectors.discover().forEngine(plan.target().engine()).storedStatus(plan);
+        if (stored != null) {
+            return stored;
+        }
         if (target == null) {
             target = EngineConnectors.discover().forEngine(plan.target().engine()).openTarget(plan);
         }

@@ -73,12 +73,12 @@ class CliTest {
         assertThat(CliRun.of("no-such-command").exit()).isEqualTo(2);
         assertThat(CliRun.of("plan", "check", "--no-such-option", "x.yaml").exit()).isEqualTo(2);
         assertThat(CliRun.of("plan", "check", "does/not/exist.yaml").exit()).isEqualTo(3);
-        CliRun notYet = CliRun.of("run", redisPlan.toString(), "-o", "json");
-        assertThat(notYet.exit()).isEqualTo(1);
-        JsonNode error = notYet.json();
+        CliRun unreachable = CliRun.of("run", redisPlan.toString(), "-o", "json");
+        assertThat(unreachable.exit()).isEqualTo(6);
+        JsonNode error = unreachable.json();
         assertThat(error.get("ok").asBoolean()).isFalse();
-        assertThat(error.at("/error/code").asText()).isEqualTo("NOT_AVAILABLE");
-        assertThat(error.at("/error/message").asText()).contains("migrating from redis is not available");
+        assertThat(error.at("/error/code").asText()).isEqualTo("CANNOT_CONNECT");
+        assertThat(error.at("/error/message").asText()).contains("cannot reach source redis at 127.0.0.1:1");
         assertThat(error.at("/error/remedy").asText()).isNotBlank();
         CliRun textError = CliRun.of("cutover", "plan.yaml");
         assertThat(textError.exit()).isEqualTo(1);

@@ -18,7 +18,7 @@ import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
-/** Redis: connectivity and key parity now; PSYNC full sync and command stream arrive with their issue. */
+/** Redis: the worker (PSYNC full sync and command stream, {@link RedisMigration}), key parity, preflight. */
 public final class RedisConnector implements EngineConnector {
     @Override
     public Set<Engine> engines() {
@@ -26,7 +26,7 @@ public final class RedisConnector implements EngineConnector {
     }
 
     /** One client configuration for every connection to an endpoint: timeouts, name, credentials. */
-    private static DefaultJedisClientConfig clientConfig(Endpoint endpoint, Duration timeout) {
+    static DefaultJedisClientConfig clientConfig(Endpoint endpoint, Duration timeout) {
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis((int) timeout.toMillis()).socketTimeoutMillis((int) timeout.toMillis())
                 .clientName("migrator").autoNegotiateProtocol(false);
@@ -85,6 +85,21 @@ public final class RedisConnector implements EngineConnector {
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, "lost a Redis connection during validation: "
                     + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), "check both servers run, then validate again", e);
         }
+    }
+
+    @Override
+    public io.migrator.core.run.Worker worker(io.migrator.core.plan.Plan plan) {
+        return new RedisMigration(plan);
+    }
+
+    @Override
+    public io.migrator.core.run.MigrationStatus storedStatus(io.migrator.core.plan.Plan plan) {
+        return RedisMigration.stored(plan);
+    }
+
+    @Override
+    public java.util.List<String> complete(io.migrator.core.plan.Plan plan) {
+        return RedisMigration.forget(plan);
     }
 
     static Map<String, String> parseInfo(String info) {

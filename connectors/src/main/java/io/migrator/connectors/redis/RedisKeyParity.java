@@ -129,8 +129,10 @@ final class RedisKeyParity {
         do {
             ScanResult<byte[]> result = jedis.scan(cursor, new ScanParams().count(BATCH));
             cursor = result.getCursorAsBytes();
-            if (!result.getResult().isEmpty()) {
-                page.accept(result.getResult().stream().map(k -> new String(k, java.nio.charset.StandardCharsets.ISO_8859_1)).toList());
+            List<String> keys = result.getResult().stream().filter(k -> !RedisCheckpoint.bookkeeping(k))
+                    .map(k -> new String(k, java.nio.charset.StandardCharsets.ISO_8859_1)).toList();
+            if (!keys.isEmpty()) {
+                page.accept(keys);
             }
         } while (!Arrays.equals(cursor, ScanParams.SCAN_POINTER_START_BINARY));
     }
@@ -168,7 +170,18 @@ final class RedisKeyParity {
         }
     }
 
+    /** What the recheck waits for while a worker streams: everything the source held when it is called is applied. */
+    interface Fence {
+        Fence NONE = timeout -> true;
+
+        boolean await(Duration timeout);
+    }
+
     ValidationReport validate(boolean repair) {
+        return validate(repair, Fence.NONE);
+    }
+
+    ValidationReport validate(boolean repair, Fence fence) {
         Instant started = Instant.now();
         List<Integer> databases = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
         List<ValidationReport.TableResult> results = new ArrayList<>();
@@ -219,6 +232,10 @@ final class RedisKeyParity {
                 for (Map.Entry<String, String> e : suspects.entrySet()) {
                     String key = e.getKey();
                     KeyState before = states(source, List.of(key)).get(key);
+                    if (!fence.await(Duration.ofSeconds(30))) {
+                        unsettled.add(Map.of("db", db, "key", display(key)));
+                        continue;
+                    }
                     KeyState t = states(target, List.of(key)).get(key);
                     KeyState after = states(source, List.of(key)).get(key);
                     String why = difference(source, target, key, before, t);

@@ -5,7 +5,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.Migration;
+import io.migrator.core.run.Worker;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,12 +31,12 @@ public final class ControlServer implements AutoCloseable {
 
     private final HttpServer server;
     private final ExecutorService executor;
-    private final Migration migration;
+    private final Worker migration;
     private final Supplier<String> scrape;
     private final byte[] token;
     private final boolean loopback;
 
-    private ControlServer(HttpServer server, Migration migration, Supplier<String> scrape, String token, boolean loopback) {
+    private ControlServer(HttpServer server, Worker migration, Supplier<String> scrape, String token, boolean loopback) {
         this.server = server;
         this.loopback = loopback;
         this.migration = migration;
@@ -52,7 +52,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /** Binds and starts; a port in use is a precondition failure naming the setting to change. */
-    public static ControlServer start(Plan.Control control, Migration migration, Supplier<String> scrape) {
+    public static ControlServer start(Plan.Control control, Worker migration, Supplier<String> scrape) {
         if (!control.loopback() && control.token().isEmpty()) {
             throw new MigratorException(ErrorCode.PLAN_INVALID, "the control endpoint " + control.listen()
                     + " would be reachable from other hosts without a token",

@@ -4,7 +4,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
-import io.migrator.core.run.Migration;
+import io.migrator.core.run.Worker;
 import io.migrator.core.run.MigrationStatus;
 import io.migrator.core.run.Phase;
 import java.util.Set;
@@ -21,7 +21,7 @@ public final class MigrationMetrics {
     private static final long REFRESH_NANOS = 500_000_000L;
 
     private final MeterRegistry registry;
-    private final Migration migration;
+    private final Worker migration;
     private final Tags tags;
     private final AtomicReference<MigrationStatus> cached = new AtomicReference<>();
     private volatile long cachedAt;
@@ -29,13 +29,13 @@ public final class MigrationMetrics {
     private final Set<String> retryKinds = ConcurrentHashMap.newKeySet();
     private final Set<String> errorCodes = ConcurrentHashMap.newKeySet();
 
-    private MigrationMetrics(MeterRegistry registry, Migration migration) {
+    private MigrationMetrics(MeterRegistry registry, Worker migration) {
         this.registry = registry;
         this.migration = migration;
         this.tags = Tags.of("migration", migration.plan().name());
     }
 
-    public static MigrationMetrics bind(MeterRegistry registry, Migration migration) {
+    public static MigrationMetrics bind(MeterRegistry registry, Worker migration) {
         MigrationMetrics metrics = new MigrationMetrics(registry, migration);
         metrics.register();
         return metrics;
@@ -85,7 +85,7 @@ public final class MigrationMetrics {
                     .strongReference(true)
                     .description("1 for the migration's current phase, 0 for the others").register(registry);
         }
-        FunctionCounter.builder("migrator.events.applied", migration, Migration::appliedEvents).tags(tags)
+        FunctionCounter.builder("migrator.events.applied", migration, Worker::appliedEvents).tags(tags)
                 .description("Change events committed on the target").register(registry);
         FunctionCounter.builder("migrator.batches.applied", migration, m -> m.appliedBatches()).tags(tags)
                 .description("Target transactions that applied changes with their checkpoint").register(registry);

@@ -5,7 +5,12 @@ import java.util.Objects;
 
 /** A validated migration plan. Built only by {@link PlanLoader}; immutable. */
 public record Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables,
-                   Snapshot snapshot, Cutover cutover, Control control, Validation validation) {
+                   Snapshot snapshot, Cutover cutover, Control control, Validation validation, TableFilter keys) {
+    public Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables, Snapshot snapshot, Cutover cutover,
+                Control control, Validation validation) {
+        this(file, name, source, target, tables, snapshot, cutover, control, validation, TableFilter.ALL);
+    }
+
     public Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables, Snapshot snapshot, Cutover cutover,
                 Control control) {
         this(file, name, source, target, tables, snapshot, cutover, control, Validation.DEFAULT);
@@ -13,6 +18,7 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
 
     public Plan {
         validation = validation == null ? Validation.DEFAULT : validation;
+        keys = keys == null ? TableFilter.ALL : keys;
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(target, "target");

@@ -47,12 +47,16 @@ final class PlanBinder {
         if (source != null && target != null) {
             crossCheck(top, source, target);
         }
-        TableFilter tables = tables(top);
+        TableFilter tables = filter(top, "tables");
+        TableFilter keys = filter(top, "keys");
+        if (source != null && source.engine().isSql() && top.entries().containsKey("keys")) {
+            problem(top.keyMarks().get("keys"), "'keys' applies to Redis sources only", "choose tables with 'tables:' on SQL engines");
+        }
         Plan.Snapshot snapshot = snapshot(top);
         Plan.Cutover cutover = cutover(top);
         Plan.Control control = control(top);
 
-        if (problems.size() > before || name == null || source == null || target == null || tables == null
+        if (problems.size() > before || name == null || source == null || target == null || tables == null || keys == null
                 || snapshot == null || cutover == null || control == null) {
             return null;
         }
@@ -60,7 +64,7 @@ final class PlanBinder {
         if (validation == null) {
             return null;
         }
-        return new Plan(file, name, source, target, tables, snapshot, cutover, control, validation);
+        return new Plan(file, name, source, target, tables, snapshot, cutover, control, validation, keys);
     }
 
     private Endpoint endpoint(YamlNode.Mapping top, String role) {
@@ -129,33 +133,33 @@ final class PlanBinder {
         }
     }
 
-    private TableFilter tables(YamlNode.Mapping top) {
-        Optional<YamlNode.Mapping> section = section(top, "tables", false);
+    private TableFilter filter(YamlNode.Mapping top, String name) {
+        Optional<YamlNode.Mapping> section = section(top, name, false);
         if (section.isEmpty()) {
-            return top.entries().containsKey("tables") ? null : TableFilter.ALL;
+            return top.entries().containsKey(name) ? null : TableFilter.ALL;
         }
         int before = problems.size();
-        rejectUnknownKeys(section.get(), "tables", "tables");
-        List<Glob> include = globs(section.get(), "include").orElse(List.of(Glob.compile("*")));
-        List<Glob> exclude = globs(section.get(), "exclude").orElse(List.of());
+        rejectUnknownKeys(section.get(), name, name);
+        List<Glob> include = globs(section.get(), name, "include").orElse(List.of(Glob.compile("*")));
+        List<Glob> exclude = globs(section.get(), name, "exclude").orElse(List.of());
         return problems.size() > before ? null : new TableFilter(include, exclude);
     }
 
-    private Optional<List<Glob>> globs(YamlNode.Mapping section, String key) {
-        Optional<List<YamlNode>> items = list(section, key, "tables");
+    private Optional<List<Glob>> globs(YamlNode.Mapping section, String name, String key) {
+        Optional<List<YamlNode>> items = list(section, key, name);
         if (items.isEmpty()) {
             return Optional.empty();
         }
         List<Glob> globs = new ArrayList<>();
         for (YamlNode item : items.get()) {
-            Optional<String> text = scalarText(item, "tables." + key + " entry");
+            Optional<String> text = scalarText(item, name + "." + key + " entry");
             if (text.isEmpty()) {
                 continue;
             }
             try {
                 globs.add(Glob.compile(text.get()));
             } catch (IllegalArgumentException e) {
-                problem(item.mark(), "tables." + key + " pattern '" + text.get() + "' is not a valid glob: " + e.getMessage(),
+                problem(item.mark(), name + "." + key + " pattern '" + text.get() + "' is not a valid glob: " + e.getMessage(),
                         "use * for any characters, ? for one, [abc] for a set; quote patterns that start with * or [");
             }
         }

@@ -39,6 +39,14 @@ public final class PlanSettings {
     public static final Setting TABLES_EXCLUDE = new Setting("tables.exclude", "list of glob patterns", "`[]`",
             "Tables matching any of these stay behind, even when included.");
 
+    public static final Setting KEYS = new Setting("keys", "section", "all keys",
+            "Redis only: which keys move (in every database of `source.databases`).");
+    public static final Setting KEYS_INCLUDE = new Setting("keys.include", "list of glob patterns", "`[\"*\"]`",
+            "`*` any characters, `?` one, `[a-z]` a set, matched against the whole key (`session:*`).");
+    public static final Setting KEYS_EXCLUDE = new Setting("keys.exclude", "list of glob patterns", "`[]`",
+            "Keys matching any of these stay behind, even when included. A command touching keys on both sides of the patterns "
+                    + "(RENAME a b) stops the stream with a remedy; DEL, UNLINK, TOUCH and MSET are split.");
+
     public static final Setting SNAPSHOT = new Setting("snapshot", "section", "defaults below",
             "The initial copy.");
     public static final Setting SNAPSHOT_PARALLELISM = new Setting("snapshot.parallelism", "1–64", "`4`",
@@ -78,7 +86,7 @@ public final class PlanSettings {
                     + "Required when `control.listen` is not loopback; `status`, `wait`, `pause` and `resume` send it.");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
-            DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
+            DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
             VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN,
             CONTROL_TOKEN);

@@ -28,7 +28,7 @@ import org.slf4j.MDC;
  * target and logged once; a restart reads the state back and carries on from the last committed
  * chunk or checkpoint.
  */
-public final class Migration {
+public final class Migration implements Worker {
     private static final Logger LOG = LoggerFactory.getLogger(Migration.class);
     /** Streaming is declared once the applied changes are this close to the source. */
     private static final long STREAMING_LAG_MILLIS = 2_000;
@@ -81,32 +81,38 @@ public final class Migration {
         this.target = target;
     }
 
+    @Override
     public Plan plan() {
         return plan;
     }
 
+    @Override
     public Retry retry() {
         return retry;
     }
 
     /** Stops the copy and the applier at their next batch; the stream's backlog stays in the source's log. */
+    @Override
     public void pause() {
         if (!paused.getAndSet(true)) {
             LOG.info("paused: the copy and the applier wait; lag grows until resume");
         }
     }
 
+    @Override
     public void resume() {
         if (paused.getAndSet(false)) {
             LOG.info("resumed");
         }
     }
 
+    @Override
     public boolean paused() {
         return paused.get();
     }
 
     /** The address the control server listens on, shown in status. */
+    @Override
     public void servedAt(String listen) {
         this.listen = listen;
     }
@@ -120,6 +126,7 @@ public final class Migration {
      * Validates the plan's tables (or those matching {@code patterns}) against the target while the stream runs: the
      * fence is this worker's applied position, and repairs go through its applier, between batches, in order.
      */
+    @Override
     public io.migrator.core.validate.ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
         io.migrator.core.validate.ValidationService.requireCopied(phase.get());
         if (!validating.compareAndSet(false, true)) {
@@ -261,14 +268,17 @@ public final class Migration {
         t.start();
     }
 
+    @Override
     public io.migrator.core.observe.History history() {
         return history;
     }
 
+    @Override
     public long appliedEvents() {
         return appliedEvents.get();
     }
 
+    @Override
     public long appliedBatches() {
         return appliedBatches.get();
     }
@@ -279,12 +289,14 @@ public final class Migration {
     }
 
     /** Failures that stopped the worker, by error code (metrics). */
+    @Override
     public java.util.Map<String, Long> errorsByCode() {
         java.util.Map<String, Long> copy = new java.util.TreeMap<>();
         errors.forEach((code, n) -> copy.put(code, n.get()));
         return copy;
     }
 
+    @Override
     public MigrationStatus status() {
         Phase p = phase.get();
         long now = System.currentTimeMillis();
@@ -410,6 +422,7 @@ public final class Migration {
     }
 
     /** Runs until {@code stop} is set or a failure; returns normally when stopped. */
+    @Override
     public void run(AtomicBoolean stop) {
         MDC.put("migration", plan.name());
         try {

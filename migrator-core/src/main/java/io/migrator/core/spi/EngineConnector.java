@@ -50,4 +50,22 @@ public interface EngineConnector {
     default List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {
         return List.of();
     }
+
+    /**
+     * The worker of a key-value engine (Redis), which moves data its own way instead of through tables and sessions; null for
+     * row engines, which `migrator run` drives with the shared {@link io.migrator.core.run.Migration}.
+     */
+    default io.migrator.core.run.Worker worker(Plan plan) {
+        return null;
+    }
+
+    /** What a key-value engine's target keeps about a migration while no worker runs (status, wait); null for row engines. */
+    default io.migrator.core.run.MigrationStatus storedStatus(Plan plan) {
+        return null;
+    }
+
+    /** Ends a key-value engine's migration: removes its bookkeeping from the target; what was removed. Null for row engines. */
+    default List<String> complete(Plan plan) {
+        return null;
+    }
 }

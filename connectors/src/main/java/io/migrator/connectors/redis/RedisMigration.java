@@ -1,0 +1,1427 @@
+package io.migrator.connectors.redis;
+
+import com.moilioncircle.redis.replicator.Configuration;
+import com.moilioncircle.redis.replicator.RedisReplicator;
+import com.moilioncircle.redis.replicator.Replicator;
+import com.moilioncircle.redis.replicator.cmd.CommandName;
+import com.moilioncircle.redis.replicator.cmd.impl.DefaultCommand;
+import com.moilioncircle.redis.replicator.cmd.impl.SelectCommand;
+import com.moilioncircle.redis.replicator.cmd.parser.DefaultCommandParser;
+import com.moilioncircle.redis.replicator.event.Event;
+import com.moilioncircle.redis.replicator.event.PreCommandSyncEvent;
+import com.moilioncircle.redis.replicator.event.PreRdbSyncEvent;
+import com.moilioncircle.redis.replicator.rdb.dump.DumpRdbVisitor;
+import com.moilioncircle.redis.replicator.rdb.dump.datatype.DumpKeyValuePair;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.observe.History;
+import io.migrator.core.observe.Rate;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.Phase;
+import io.migrator.core.run.Retry;
+import io.migrator.core.run.Worker;
+import io.migrator.core.validate.ValidationReport;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+import redis.clients.jedis.Connection;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+/**
+ * One Redis migration's worker. It connects to the source as a replica (PSYNC, through redis-replicator): a full sync
+ * arrives as one DUMP payload per key, restored on the target with {@code RESTORE key ttl payload REPLACE ABSTTL}; then the
+ * replication stream is replayed command by command. Each batch of commands is one MULTI/EXEC on a standalone target,
+ * ending with the checkpoint (replication id, offset, selected database), so a batch is applied entirely or not at all and
+ * a restart continues with {@code PSYNC replid offset+1}: every write exactly once. On a cluster, a batch is one MULTI/EXEC
+ * per slot, each ending with that slot's own offset; commands a slot already holds are stepped over after a restart.
+ * <p>
+ * When the source cannot continue (its backlog no longer holds the offset), it sends a full sync; keys the target holds
+ * that the new full sync does not carry were deleted on the source meanwhile and are removed before the stream goes on.
+ */
+final class RedisMigration implements Worker {
+    private static final Logger LOG = LoggerFactory.getLogger(RedisMigration.class);
+    private static final long STREAMING_LAG_MILLIS = 2_000;
+    private static final int RESTORE_BATCH_KEYS = 500;
+    private static final long RESTORE_BATCH_BYTES = 8L << 20;
+    private static final int COMMAND_BATCH = 2_000;
+    private static final long COMMAND_BATCH_BYTES = 8L << 20;
+    /** Bytes of payloads and commands held between the replication socket and the target. */
+    private static final int QUEUE_KIB = 64 * 1024;
+
+    private final Plan plan;
+    private final List<Integer> databases;
+    private final Predicate<byte[]> keyFilter;
+    private final Duration timeout = Duration.ofSeconds(60);
+    private final Retry retry = new Retry(10, Duration.ofMillis(200));
+    private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
+    private final AtomicBoolean paused = new AtomicBoolean();
+    private final Instant startedAt = Instant.now();
+    private final History history = new History(900);
+    private final Rate eventRate = new Rate();
+    private final Rate keyRate = new Rate();
+    private final Map<String, AtomicLong> errors = new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<MigrationStatus.PhaseEntry> phases = new CopyOnWriteArrayList<>();
+    private final AtomicLong appliedEvents = new AtomicLong();
+    private final AtomicLong appliedBatches = new AtomicLong();
+    private final Map<Integer, AtomicLong> keysRestored = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Integer, Long> keysEstimated = new java.util.concurrent.ConcurrentHashMap<>();
+    private final AtomicLong staleKeysRemoved = new AtomicLong();
+    private final AtomicLong retried = new AtomicLong();
+    private volatile Jedis sourceForKeys;
+    private final ArrayDeque<long[]> masterOffsets = new ArrayDeque<>(); // {millis, offset}, guarded by itself
+    private volatile RedisCheckpoint checkpoint;
+    private volatile long fullSyncStartedMillis;
+    private volatile boolean fullSyncDone;
+    private volatile String listen;
+    private volatile MigrationStatus.Problem error;
+    private volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
+    private volatile Long backlogFirstByte;
+    private volatile Double writeBytesPerSecond;
+
+    // ---- between the replication socket and the applier ----
+    private sealed interface Item permits FullSync, Key, StreamStart, Command {
+        int kib();
+    }
+
+    private record FullSync() implements Item {
+        public int kib() {
+            return 1;
+        }
+    }
+
+    private record Key(int db, byte[] key, byte[] payload, long expireAt) implements Item {
+        public int kib() {
+            return 1 + (key.length + payload.length) / 1024;
+        }
+    }
+
+    private record StreamStart(String replId, long offset, boolean full) implements Item {
+        public int kib() {
+            return 1;
+        }
+    }
+
+    /** A command of the stream; {@code end} is the replication offset after it. */
+    private record Command(byte[][] argv, long end) implements Item {
+        public int kib() {
+            int bytes = 0;
+            for (byte[] a : argv) {
+                bytes += a.length;
+            }
+            return 1 + bytes / 1024;
+        }
+
+        String name() {
+            return new String(argv[0], StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT);
+        }
+    }
+
+    private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+    private final Semaphore room = new Semaphore(QUEUE_KIB);
+    private final AtomicLong queued = new AtomicLong();
+    private volatile Throwable failure;
+
+    // ---- the applier's own state (its thread only) ----
+    private RedisTargetNodes target;
+    private RedisCommandTable commands;
+    private int streamDb = -1;
+    private int connectionDb = 0;
+    private LongHashSet restoredKeys;
+    private final Map<Integer, Long> slotOffsets = new HashMap<>();
+
+    RedisMigration(Plan plan) {
+        this.plan = plan;
+        this.databases = plan.source().databases().isEmpty() ? List.of(0) : List.copyOf(plan.source().databases());
+        this.keyFilter = RedisKeys.filter(plan);
+    }
+
+    @Override
+    public Plan plan() {
+        return plan;
+    }
+
+    @Override
+    public Retry retry() {
+        return retry;
+    }
+
+    @Override
+    public History history() {
+        return history;
+    }
+
+    @Override
+    public void pause() {
+        if (!paused.getAndSet(true)) {
+            LOG.info("paused: the applier waits; the source keeps the stream in its backlog until resume");
+        }
+    }
+
+    @Override
+    public void resume() {
+        if (paused.getAndSet(false)) {
+            LOG.info("resumed");
+        }
+    }
+
+    @Override
+    public boolean paused() {
+        return paused.get();
+    }
+
+    @Override
+    public void servedAt(String listen) {
+        this.listen = listen;
+    }
+
+    @Override
+    public long appliedEvents() {
+        return appliedEvents.get();
+    }
+
+    @Override
+    public long appliedBatches() {
+        return appliedBatches.get();
+    }
+
+    @Override
+    public Map<String, Long> errorsByCode() {
+        Map<String, Long> copy = new TreeMap<>();
+        errors.forEach((code, n) -> copy.put(code, n.get()));
+        return copy;
+    }
+
+    @Override
+    public ValidationReport validate(List<String> patterns, boolean repair) {
+        if (phase.get().ordinal() < Phase.CATCH_UP.ordinal() || phase.get() == Phase.FAILED) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the full sync of " + plan.name() + " is not finished",
+                    "wait until it is (`migrator wait " + plan.name() + " --for CATCH_UP`), then validate");
+        }
+        MigrationStatus.Validation before = validation;
+        validation = before.withRunning(true);
+        try {
+            ValidationReport report = new RedisKeyParity(plan).validate(repair, this::awaitCaughtUp);
+            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(), report.finishedAt(),
+                    false);
+            return report;
+        } catch (RuntimeException e) {
+            validation = before;
+            throw e;
+        }
+    }
+
+    /** The validator's fence: true once this worker applied everything the source had written when this was called. */
+    private boolean awaitCaughtUp(Duration timeout) {
+        long goal;
+        try (Jedis source = RedisConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+            goal = Long.parseLong(RedisConnector.parseInfo(source.info("replication")).getOrDefault("master_repl_offset", "0"));
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            RedisCheckpoint cp = checkpoint;
+            if (cp != null && cp.offset() >= goal) {
+                return true;
+            }
+            sleep(50);
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // run
+
+    @Override
+    public void run(AtomicBoolean stop) {
+        MDC.put("migration", plan.name());
+        Thread sampler = null;
+        Thread applier = null;
+        Replicator replicator = null;
+        try {
+            RedisConnector connector = new RedisConnector(); // named errors for unreachable servers and refused logins
+            connector.probe(plan.source(), io.migrator.core.spi.Role.SOURCE, Duration.ofSeconds(10));
+            connector.probe(plan.target(), io.migrator.core.spi.Role.TARGET, Duration.ofSeconds(10));
+            target = new RedisTargetNodes(plan.target(), timeout);
+            checkpoint = loadCheckpoint();
+            readJournal();
+            if (checkpoint == null) {
+                requireEmptyTarget();
+                checkpoint = new RedisCheckpoint("?", -1, -1, Phase.PREFLIGHT, 0, 0, "none", Instant.now().toString());
+            } else {
+                LOG.info("resuming migration {} from {} (phase {})", plan.name(), checkpoint.position(), checkpoint.phase());
+                phase.set(checkpoint.phase());
+                appliedEvents.set(checkpoint.events());
+                streamDb = checkpoint.db();
+                if (target.cluster()) {
+                    loadSlotOffsets();
+                }
+            }
+            SourceFacts facts = sourceFacts();
+            commands = facts.commands();
+            sampler = daemon("status-sampler", () -> sampleLoop(stop));
+            Configuration configuration = Configuration.defaultSetting().setRetries(10).setRetryTimeInterval(1000)
+                    .setConnectionTimeout((int) timeout.toMillis()).setReadTimeout((int) timeout.toMillis())
+                    .setUseDefaultExceptionListener(false).setHeartbeatPeriod(1000);
+            if (!plan.source().user().isEmpty()) {
+                configuration.setAuthUser(plan.source().user());
+            }
+            if (!plan.source().password().isEmpty()) {
+                configuration.setAuthPassword(plan.source().password().reveal());
+            }
+            if (checkpoint.offset() >= 0 && !"?".equals(checkpoint.replId()) && fullSyncDoneBefore()) {
+                configuration.setReplId(checkpoint.replId()).setReplOffset(checkpoint.offset());
+            }
+            replicator = new RedisReplicator(plan.source().host(), plan.source().port(), configuration);
+            replicator.setRdbVisitor(new DumpRdbVisitor(replicator, facts.payloadVersion()));
+            for (String name : commands.names()) {
+                replicator.addCommandParser(CommandName.name(name), new DefaultCommandParser());
+            }
+            for (String name : List.of("PING", "SELECT", "MULTI", "EXEC", "PUBLISH", "REPLCONF")) {
+                replicator.addCommandParser(CommandName.name(name), new DefaultCommandParser());
+            }
+            boolean[] fullSeen = {false};
+            Replicator r = replicator;
+            replicator.addEventListener((rep, event) -> receive(event, r, configuration, fullSeen));
+            replicator.addExceptionListener((rep, e, event) -> {
+                failure = e;
+                LOG.debug("replication listener failed", e);
+            });
+            applier = daemon("redis-applier", () -> applyLoop(stop));
+            Thread replication = daemon("redis-replication", () -> {
+                try {
+                    r.open();
+                    if (!stop.get() && failure == null) {
+                        failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "lost the replication link to the source at "
+                                + plan.source().address() + " and could not get it back after 10 attempts",
+                                "check that the source runs and accepts this replica (see its log), then `migrator run` again: it "
+                                        + "resumes from the target's checkpoint");
+                    }
+                } catch (Throwable e) {
+                    if (failure == null) {
+                        failure = e;
+                    }
+                }
+            });
+            while (!stop.get()) {
+                Throwable f = failure;
+                if (f != null) {
+                    throw translate(f);
+                }
+                if (!replication.isAlive() && failure == null && !stop.get()) {
+                    sleep(200);
+                    continue;
+                }
+                sleep(100);
+            }
+        } catch (MigratorException e) {
+            fail(e);
+            throw e;
+        } catch (RuntimeException e) {
+            fail(e);
+            throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " failed: " + e, null, e);
+        } finally {
+            stop.set(true);
+            if (replicator != null) {
+                try {
+                    replicator.close();
+                } catch (java.io.IOException | RuntimeException ignored) {
+                    // closing anyway
+                }
+            }
+            join(applier);
+            if (sampler != null) {
+                sampler.interrupt();
+            }
+            if (target != null) {
+                target.close();
+            }
+            if (sourceForKeys != null) {
+                sourceForKeys.close();
+            }
+            MDC.remove("migration");
+        }
+    }
+
+    private boolean fullSyncDoneBefore() {
+        Phase p = checkpoint.phase();
+        return p == Phase.CATCH_UP || p == Phase.STREAMING;
+    }
+
+    private static MigratorException translate(Throwable f) {
+        if (f instanceof MigratorException m) {
+            return m;
+        }
+        String message = f.getMessage() == null ? f.toString() : f.getMessage();
+        if (f instanceof AssertionError && (message.contains("AUTH") || message.contains("NOAUTH") || message.contains("NOPERM"))) {
+            return new MigratorException(ErrorCode.CANNOT_CONNECT, "the source refused the replica's login: " + message,
+                    "check source.user and source.password; the user needs the PSYNC and REPLCONF commands", f);
+        }
+        if (f instanceof java.io.IOException || f instanceof java.io.UncheckedIOException || f instanceof JedisConnectionException) {
+            return new MigratorException(ErrorCode.CANNOT_CONNECT, "lost a Redis connection: " + message,
+                    "check both servers run, then `migrator run` again: it resumes from the target's checkpoint", f);
+        }
+        return new MigratorException(ErrorCode.INTERNAL, "the Redis stream failed: " + message, "look at the worker's log, then "
+                + "`migrator run` again: it resumes from the target's checkpoint", f);
+    }
+
+    /** On the replication thread: hands events to the applier, holding at most {@link #QUEUE_KIB} of them. */
+    private void receive(Event event, Replicator replicator, Configuration configuration, boolean[] fullSeen) {
+        Item item = null;
+        if (event instanceof PreRdbSyncEvent) {
+            fullSeen[0] = true;
+            item = new FullSync();
+        } else if (event instanceof DumpKeyValuePair kv) {
+            item = new Key((int) kv.getDb().getDbNumber(), kv.getKey(), kv.getValue(), kv.getExpiredMs() == null ? -1 : kv.getExpiredMs());
+        } else if (event instanceof PreCommandSyncEvent) {
+            item = new StreamStart(configuration.getReplId(), configuration.getReplOffset(), fullSeen[0]);
+            fullSeen[0] = false;
+        } else if (event instanceof DefaultCommand c) {
+            byte[][] argv = new byte[c.getArgs().length + 1][];
+            argv[0] = c.getCommand();
+            System.arraycopy(c.getArgs(), 0, argv, 1, c.getArgs().length);
+            item = new Command(argv, c.getContext().getOffsets().getV2());
+        } else if (event instanceof SelectCommand s) {
+            long at = s.getContext().getOffsets() == null ? configuration.getReplOffset() : s.getContext().getOffsets().getV2();
+            item = new Command(RedisTargetNodes.argv("SELECT", Integer.toString(s.getIndex())), at);
+        }
+        if (item == null) {
+            return;
+        }
+        int kib = Math.min(item.kib(), QUEUE_KIB);
+        try {
+            while (!room.tryAcquire(kib, 200, TimeUnit.MILLISECONDS)) {
+                if (failure != null) {
+                    throw new IllegalStateException("the applier stopped");
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        }
+        queued.incrementAndGet();
+        queue.add(item);
+    }
+
+    private Item take(AtomicBoolean stop) throws InterruptedException {
+        while (!stop.get()) {
+            Item item = queue.poll(100, TimeUnit.MILLISECONDS);
+            if (item != null) {
+                room.release(Math.min(item.kib(), QUEUE_KIB));
+                queued.decrementAndGet();
+                return item;
+            }
+        }
+        return null;
+    }
+
+    private Item poll() {
+        Item item = queue.poll();
+        if (item != null) {
+            room.release(Math.min(item.kib(), QUEUE_KIB));
+            queued.decrementAndGet();
+        }
+        return item;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // the applier
+
+    private void applyLoop(AtomicBoolean stop) {
+        MDC.put("migration", plan.name());
+        List<Key> restores = new ArrayList<>();
+        long restoreBytes = 0;
+        Item pending = null;
+        try {
+            while (!stop.get()) {
+                Item item = pending != null ? pending : take(stop);
+                pending = null;
+                if (item == null) {
+                    break;
+                }
+                while (paused.get() && !stop.get()) {
+                    sleep(100);
+                }
+                if (item instanceof FullSync) {
+                    startFullSync();
+                } else if (item instanceof Key key) {
+                    restores.add(key);
+                    restoreBytes += key.payload().length;
+                    if (restores.size() >= RESTORE_BATCH_KEYS || restoreBytes >= RESTORE_BATCH_BYTES || queue.isEmpty()) {
+                        restore(restores);
+                        restores.clear();
+                        restoreBytes = 0;
+                    }
+                } else if (item instanceof StreamStart start) {
+                    restore(restores);
+                    restores.clear();
+                    restoreBytes = 0;
+                    startStream(start);
+                } else if (item instanceof Command first) {
+                    List<Command> batch = new ArrayList<>();
+                    batch.add(first);
+                    long bytes = first.kib();
+                    boolean inMulti = first.name().equals("MULTI");
+                    while (batch.size() < COMMAND_BATCH && bytes * 1024 < COMMAND_BATCH_BYTES || inMulti) {
+                        Item next = inMulti ? take(stop) : poll();
+                        if (next == null) {
+                            break;
+                        }
+                        if (!(next instanceof Command c)) {
+                            pending = next;
+                            break;
+                        }
+                        batch.add(c);
+                        bytes += c.kib();
+                        if (c.name().equals("MULTI")) {
+                            inMulti = true;
+                        } else if (c.name().equals("EXEC")) {
+                            inMulti = false;
+                        }
+                    }
+                    if (stop.get() && inMulti) {
+                        break; // a source transaction cut by the stop: nothing of it is applied, the restart reads it again
+                    }
+                    applyCommands(batch);
+                }
+            }
+        } catch (Throwable e) {
+            if (failure == null) {
+                failure = e;
+            }
+        }
+    }
+
+    /** A full sync begins: from here until the stream starts, keys arrive as DUMP payloads. */
+    private void startFullSync() {
+        boolean again = checkpoint.phase() != Phase.PREFLIGHT;
+        restoredKeys = again ? new LongHashSet() : null;
+        keysRestored.clear();
+        fullSyncStartedMillis = System.currentTimeMillis();
+        fullSyncDone = false;
+        try (Jedis source = RedisConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+            Map<String, String> keyspace = RedisConnector.parseInfo(source.info("keyspace"));
+            for (int db : databases) {
+                String line = keyspace.getOrDefault("db" + db, "keys=0");
+                keysEstimated.put(db, Long.parseLong(line.replaceAll("^keys=(\\d+).*$", "$1")));
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("could not read the source keyspace: {}", e.toString());
+        }
+        move(Phase.SNAPSHOT, again ? "full resync: the source could not continue from " + checkpoint.position()
+                + "; keys the target holds that the new copy lacks will be removed" : "full sync from the source");
+        checkpoint = checkpoint.with(Phase.SNAPSHOT, appliedEvents.get(), 0, again ? "full (resync)" : "full");
+        writeCheckpoint(checkpoint);
+    }
+
+    /** RESTORE ... REPLACE ABSTTL, pipelined (per node on a cluster); idempotent, so a retried batch is harmless. */
+    private void restore(List<Key> keys) {
+        if (keys.isEmpty()) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        withRetry("restoring " + keys.size() + " keys", () -> {
+            Map<Connection, List<byte[][]>> byNode = new LinkedHashMap<>();
+            Map<Connection, Integer> nodeDb = new HashMap<>();
+            for (Key k : keys) {
+                if (!databases.contains(k.db()) || RedisCheckpoint.bookkeeping(k.key()) || !keyFilter.test(k.key())) {
+                    continue;
+                }
+                if (k.expireAt() >= 0 && k.expireAt() <= now) {
+                    continue; // expired already: the source no longer serves it either
+                }
+                Connection node = target.node(target.slot(k.key()));
+                List<byte[][]> out = byNode.computeIfAbsent(node, n -> new ArrayList<>());
+                if (!target.cluster() && nodeDb.getOrDefault(node, connectionDb) != k.db()) {
+                    out.add(RedisTargetNodes.argv("SELECT", Integer.toString(k.db())));
+                    nodeDb.put(node, k.db());
+                }
+                out.add(k.expireAt() >= 0
+                        ? new byte[][] {bytes("RESTORE"), k.key(), bytes(Long.toString(k.expireAt())), k.payload(), bytes("REPLACE"), bytes("ABSTTL")}
+                        : new byte[][] {bytes("RESTORE"), k.key(), bytes("0"), k.payload(), bytes("REPLACE")});
+            }
+            for (Map.Entry<Connection, List<byte[][]>> e : byNode.entrySet()) {
+                for (byte[][] argv : e.getValue()) {
+                    RedisTargetNodes.send(e.getKey(), argv);
+                }
+                List<Object> replies = e.getKey().getMany(e.getValue().size());
+                for (int i = 0; i < replies.size(); i++) {
+                    if (replies.get(i) instanceof JedisDataException d) {
+                        throw refusedRestore(e.getValue().get(i), d);
+                    }
+                }
+            }
+            if (!target.cluster()) {
+                connectionDb = nodeDb.getOrDefault(target.node(0), connectionDb);
+            }
+        });
+        int restored = 0;
+        for (Key k : keys) {
+            if (databases.contains(k.db()) && !RedisCheckpoint.bookkeeping(k.key()) && keyFilter.test(k.key())) {
+                keysRestored.computeIfAbsent(k.db(), d -> new AtomicLong()).incrementAndGet();
+                if (restoredKeys != null) {
+                    restoredKeys.add(LongHashSet.hash(k.db(), k.key()));
+                }
+                restored++;
+            }
+        }
+        LOG.debug("restored {} keys", restored);
+    }
+
+    private MigratorException refusedRestore(byte[][] argv, JedisDataException e) {
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        String key = RedisKeyParity.display(new String(argv[1], StandardCharsets.ISO_8859_1));
+        if (message.contains("payload version") || message.contains("DUMP payload")) {
+            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target refused the DUMP payload of key " + key + ": " + message,
+                    "the target's Redis is older than the source's: check `migrator plan check` (target version); payloads are re-encoded "
+                            + "for the target's RDB version, but module types and newer encodings cannot be", e);
+        }
+        if (message.startsWith("OOM")) {
+            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target is out of memory (maxmemory) while restoring key " + key,
+                    "give the target more memory (a larger node type or more shards), then `migrator run` again", e);
+        }
+        return new MigratorException(ErrorCode.INTERNAL, "the target refused RESTORE of key " + key + ": " + message,
+                "look at the target's log; then `migrator run` again", e);
+    }
+
+    /** The stream begins after a full sync (its offset is the copy's) or continues a partial resync. */
+    private void startStream(StreamStart start) {
+        if (start.full()) {
+            if (restoredKeys != null) {
+                long removed = reconcile();
+                staleKeysRemoved.addAndGet(removed);
+                LOG.info("full resync: removed {} keys the source no longer holds ({} keys restored)", removed, restoredKeys.size());
+            }
+            restoredKeys = null;
+            fullSyncDone = true;
+            long restored = keysRestored.values().stream().mapToLong(AtomicLong::get).sum();
+            streamDb = -1;
+            checkpoint = new RedisCheckpoint(start.replId(), start.offset(), -1, Phase.CATCH_UP, appliedEvents.get(), restored,
+                    checkpoint.sync(), Instant.now().toString());
+            slotOffsets.clear();
+            writeCheckpoint(checkpoint);
+            move(Phase.CATCH_UP, restored + " keys restored; streaming from " + checkpoint.position());
+        } else {
+            fullSyncDone = true;
+            LOG.info("partial resync: the source continues from {}:{}", start.replId(), start.offset());
+            if (!start.replId().equals(checkpoint.replId())) {
+                checkpoint = checkpoint.at(start.replId(), checkpoint.offset(), checkpoint.db());
+            }
+            checkpoint = checkpoint.with(Phase.CATCH_UP, appliedEvents.get(), checkpoint.keysRestored(), "partial");
+            move(Phase.CATCH_UP, "partial resync from " + start.replId() + ":" + start.offset() + ": the source's backlog still held it");
+        }
+    }
+
+    /** After a full resync: deletes target keys (of the plan's databases and patterns) the new copy did not carry. */
+    private long reconcile() {
+        long removed = 0;
+        for (Connection node : target.masters()) {
+            for (int db : target.cluster() ? List.of(0) : databases) {
+                if (!target.cluster()) {
+                    RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", Integer.toString(db)));
+                    node.getOne();
+                    connectionDb = db;
+                }
+                byte[] cursor = bytes("0");
+                do {
+                    RedisTargetNodes.send(node, new byte[][] {bytes("SCAN"), cursor, bytes("COUNT"), bytes("1000")});
+                    List<?> reply = (List<?>) node.getOne();
+                    cursor = (byte[]) reply.get(0);
+                    List<byte[][]> deletes = new ArrayList<>();
+                    for (Object k : (List<?>) reply.get(1)) {
+                        byte[] key = (byte[]) k;
+                        if (!RedisCheckpoint.bookkeeping(key) && keyFilter.test(key) && !restoredKeys.contains(LongHashSet.hash(db, key))) {
+                            deletes.add(new byte[][] {bytes("UNLINK"), key});
+                        }
+                    }
+                    for (byte[][] d : deletes) {
+                        RedisTargetNodes.send(node, d);
+                    }
+                    if (!deletes.isEmpty()) {
+                        node.getMany(deletes.size());
+                    }
+                    removed += deletes.size();
+                } while (!Arrays.equals(cursor, bytes("0")));
+            }
+        }
+        return removed;
+    }
+
+    /** Applies one batch of stream commands with its checkpoint, exactly once. */
+    private void applyCommands(List<Command> batch) {
+        Command last = batch.get(batch.size() - 1);
+        int dbBefore = streamDb;
+        int[] applied = {0};
+        withRetry("applying " + batch.size() + " commands", () -> {
+            streamDb = dbBefore;
+            applied[0] = target.cluster() ? applyToCluster(batch) : applyToStandalone(batch, last);
+        });
+        appliedEvents.addAndGet(applied[0]);
+        appliedBatches.incrementAndGet();
+        if (phase.get() == Phase.CATCH_UP && lagMillis(System.currentTimeMillis()) < STREAMING_LAG_MILLIS && queue.isEmpty()) {
+            move(Phase.STREAMING, "caught up");
+            checkpoint = checkpoint.with(Phase.STREAMING, appliedEvents.get(), checkpoint.keysRestored(), checkpoint.sync());
+        }
+    }
+
+    /** One MULTI/EXEC: the commands (SELECTs followed), then the checkpoint in database 0. Returns the commands applied. */
+    private int applyToStandalone(List<Command> batch, Command last) {
+        Connection node = target.node(0);
+        List<byte[][]> out = new ArrayList<>();
+        int db = connectionDb;
+        int count = 0;
+        for (Command c : batch) {
+            String name = c.name();
+            switch (name) {
+                case "SELECT" -> streamDb = Integer.parseInt(new String(c.argv()[1], StandardCharsets.US_ASCII));
+                case "MULTI", "EXEC", "PING", "REPLCONF", "PUBLISH", "SPUBLISH" -> {
+                    // our own MULTI/EXEC wraps the batch (a source transaction never spans two batches); pings and
+                    // messages are not data
+                }
+                case "FLUSHALL" -> {
+                    requireNoKeyFilter(name);
+                    for (int d : databases) { // the plan's databases only: others on the target are not ours
+                        out.add(RedisTargetNodes.argv("SELECT", Integer.toString(d)));
+                        byte[][] flush = c.argv().clone();
+                        flush[0] = bytes("FLUSHDB");
+                        out.add(flush);
+                        db = d;
+                    }
+                    count++;
+                }
+                default -> {
+                    requireSelected(c);
+                    if (!databases.contains(streamDb)) {
+                        continue;
+                    }
+                    if (name.equals("FLUSHDB")) {
+                        requireNoKeyFilter(name);
+                    }
+                    byte[][] argv = filtered(c);
+                    if (argv == null) {
+                        continue;
+                    }
+                    if (db != streamDb) {
+                        out.add(RedisTargetNodes.argv("SELECT", Integer.toString(streamDb)));
+                        db = streamDb;
+                    }
+                    out.add(argv);
+                    count++;
+                }
+            }
+        }
+        if (db != 0) {
+            out.add(RedisTargetNodes.argv("SELECT", "0"));
+            db = 0;
+        }
+        RedisCheckpoint next = checkpoint.at(checkpoint.replId(), last.end(), streamDb)
+                .with(checkpoint.phase(), appliedEvents.get() + count, checkpoint.keysRestored(), checkpoint.sync());
+        out.add(next.hset(plan.name()));
+        RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
+        for (byte[][] argv : out) {
+            RedisTargetNodes.send(node, argv);
+        }
+        RedisTargetNodes.send(node, RedisTargetNodes.argv("EXEC"));
+        List<Object> replies = node.getMany(out.size() + 2);
+        checkExec(replies, out);
+        connectionDb = db;
+        checkpoint = next;
+        return count;
+    }
+
+    /**
+     * A cluster: the batch is split by slot; each slot gets one MULTI/EXEC with its commands and its own offset, pipelined
+     * per node; commands a slot already holds (after a restart) are stepped over. Commands without keys (FLUSHALL,
+     * FUNCTION ...) run alone on every master, between the slot transactions before and after them.
+     */
+    private int applyToCluster(List<Command> batch) {
+        Map<Integer, List<byte[][]>> bySlot = new LinkedHashMap<>();
+        Map<Integer, Long> slotEnd = new HashMap<>();
+        int count = 0;
+        for (Command c : batch) {
+            String name = c.name();
+            switch (name) {
+                case "SELECT" -> streamDb = Integer.parseInt(new String(c.argv()[1], StandardCharsets.US_ASCII));
+                case "MULTI", "EXEC", "PING", "REPLCONF", "PUBLISH", "SPUBLISH" -> {
+                }
+                default -> {
+                    requireSelected(c);
+                    if (streamDb != 0) {
+                        continue;
+                    }
+                    byte[][] argv = filtered(c);
+                    if (argv == null) {
+                        continue;
+                    }
+                    List<byte[]> keys = commands.keys(argv);
+                    if (keys.isEmpty()) {
+                        if (name.equals("FLUSHALL") || name.equals("FLUSHDB")) {
+                            requireNoKeyFilter(name);
+                        }
+                        commitSlots(bySlot, slotEnd);
+                        bySlot.clear();
+                        slotEnd.clear();
+                        if (c.end() > checkpoint.offset()) {
+                            for (Connection node : target.masters()) {
+                                RedisTargetNodes.send(node, argv);
+                                Object reply = node.getOne();
+                                if (reply instanceof JedisDataException d) {
+                                    throw new MigratorException(ErrorCode.INTERNAL, "the cluster refused " + name + ": " + d.getMessage(),
+                                            "look at the target's log; then `migrator run` again", d);
+                                }
+                            }
+                            checkpoint = checkpoint.at(checkpoint.replId(), c.end(), streamDb);
+                            writeCheckpoint(checkpoint);
+                        }
+                        count++;
+                        continue;
+                    }
+                    List<byte[][]> parts = List.<byte[][]>of(argv);
+                    int slot = target.slot(keys.get(0));
+                    boolean oneSlot = keys.stream().allMatch(k -> target.slot(k) == slot);
+                    if (!oneSlot) {
+                        parts = RedisCommandTable.split(argv);
+                        if (parts == null) {
+                            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran " + name + " on keys in different "
+                                    + "cluster slots (" + keys.size() + " keys, first " + RedisKeyParity.display(new String(keys.get(0),
+                                    StandardCharsets.ISO_8859_1)) + "); a cluster cannot run it atomically across slots",
+                                    "give related keys a common hash tag ({user:1}:a, {user:1}:b) so they share a slot, or migrate into a "
+                                            + "standalone target; then start this migration afresh");
+                        }
+                    }
+                    for (byte[][] part : parts) {
+                        int s = target.slot(part[1]);
+                        if (c.end() <= slotOffsets.getOrDefault(s, -1L)) {
+                            continue; // this slot applied it before the restart
+                        }
+                        bySlot.computeIfAbsent(s, k -> new ArrayList<>()).add(part);
+                        slotEnd.put(s, c.end());
+                    }
+                    count++;
+                }
+            }
+        }
+        commitSlots(bySlot, slotEnd);
+        Command last = batch.get(batch.size() - 1);
+        RedisCheckpoint next = checkpoint.at(checkpoint.replId(), Math.max(last.end(), checkpoint.offset()), streamDb)
+                .with(checkpoint.phase(), appliedEvents.get() + count, checkpoint.keysRestored(), checkpoint.sync());
+        writeCheckpoint(next);
+        checkpoint = next;
+        return count;
+    }
+
+    private void commitSlots(Map<Integer, List<byte[][]>> bySlot, Map<Integer, Long> slotEnd) {
+        if (bySlot.isEmpty()) {
+            return;
+        }
+        Map<Connection, List<Integer>> byNode = new LinkedHashMap<>();
+        for (int slot : bySlot.keySet()) {
+            byNode.computeIfAbsent(target.node(slot), n -> new ArrayList<>()).add(slot);
+        }
+        for (Map.Entry<Connection, List<Integer>> e : byNode.entrySet()) {
+            Connection node = e.getKey();
+            int replies = 0;
+            List<List<byte[][]>> sent = new ArrayList<>();
+            for (int slot : e.getValue()) {
+                List<byte[][]> out = new ArrayList<>(bySlot.get(slot));
+                out.add(RedisTargetNodes.argv("SET", RedisCheckpoint.slotKey(plan.name(), slot), Long.toString(slotEnd.get(slot))));
+                RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
+                for (byte[][] argv : out) {
+                    RedisTargetNodes.send(node, argv);
+                }
+                RedisTargetNodes.send(node, RedisTargetNodes.argv("EXEC"));
+                replies += out.size() + 2;
+                sent.add(out);
+            }
+            List<Object> all = node.getMany(replies);
+            int at = 0;
+            for (int i = 0; i < sent.size(); i++) {
+                List<byte[][]> out = sent.get(i);
+                checkExec(all.subList(at, at + out.size() + 2), out);
+                at += out.size() + 2;
+                int slot = e.getValue().get(i);
+                slotOffsets.put(slot, slotEnd.get(slot));
+            }
+        }
+    }
+
+    /** Replies of MULTI, each QUEUED, and EXEC: any refusal names the command (never its values) and stops the stream. */
+    private static void checkExec(List<Object> replies, List<byte[][]> out) {
+        for (int i = 1; i < replies.size() - 1; i++) {
+            if (replies.get(i) instanceof JedisDataException d) {
+                throw refused(out.get(i - 1), d, false);
+            }
+        }
+        Object exec = replies.get(replies.size() - 1);
+        if (exec instanceof JedisDataException d) {
+            throw refused(null, d, false);
+        }
+        if (exec instanceof List<?> results) {
+            for (int i = 0; i < results.size(); i++) {
+                if (results.get(i) instanceof JedisDataException d) {
+                    throw refused(out.get(i), d, true);
+                }
+            }
+        }
+    }
+
+    private static RuntimeException refused(byte[][] argv, JedisDataException d, boolean applied) {
+        String message = d.getMessage() == null ? "" : d.getMessage();
+        if (message.startsWith("MOVED") || message.startsWith("ASK") || message.startsWith("TRYAGAIN") || message.startsWith("CLUSTERDOWN")) {
+            return new JedisConnectionException("the cluster moved slots: " + message); // retried after reading the slot map again
+        }
+        String what = argv == null ? "the transaction" : new String(argv[0], StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT)
+                + (argv.length > 1 ? " on key " + RedisKeyParity.display(new String(argv[1], StandardCharsets.ISO_8859_1)) : "");
+        if (message.startsWith("OOM")) {
+            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target is out of memory (maxmemory): it refused " + what,
+                    "give the target more memory, then `migrator run` again: nothing of this batch was applied", d);
+        }
+        if (message.contains("unknown command") || message.contains("NOPERM")) {
+            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target cannot run " + what + ": " + message,
+                    "the target must support every command the source's applications use (version, ACL); nothing of this batch "
+                            + "was applied; fix the target, then `migrator run` again", d);
+        }
+        return new MigratorException(ErrorCode.INTERNAL, "the target refused " + what + ": " + message
+                + (applied ? " (the target differs from the source for this key)" : ""),
+                "validate (`migrator validate`) and repair the key, or start the migration afresh into an empty target", d);
+    }
+
+    /** Drops keys outside the plan's patterns; a command whose keys are partly in splits when it can, else stops. */
+    private byte[][] filtered(Command c) {
+        byte[][] argv = c.argv();
+        if (RedisKeys.all(keyFilter)) {
+            return argv;
+        }
+        List<byte[]> keys = commands.keys(argv);
+        if (keys.isEmpty()) {
+            return argv;
+        }
+        long in = keys.stream().filter(k -> keyFilter.test(k) && !RedisCheckpoint.bookkeeping(k)).count();
+        if (in == keys.size()) {
+            return argv;
+        }
+        if (in == 0) {
+            return null;
+        }
+        List<byte[][]> parts = RedisCommandTable.split(argv);
+        if (parts == null) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran " + c.name() + " on keys both inside and outside the "
+                    + "plan's key patterns", "widen keys.include (or narrow keys.exclude) so related keys move together, then `migrator run` again");
+        }
+        List<byte[]> kept = new ArrayList<>();
+        kept.add(argv[0]);
+        for (byte[][] part : parts) {
+            if (keyFilter.test(part[1])) {
+                kept.addAll(Arrays.asList(part).subList(1, part.length));
+            }
+        }
+        return kept.toArray(new byte[0][]);
+    }
+
+    /** A data command before any SELECT would be applied to a guessed database: never. */
+    private void requireSelected(Command c) {
+        if (streamDb < 0) {
+            throw new MigratorException(ErrorCode.INTERNAL, "the replication stream carried " + c.name() + " before selecting a database",
+                    "start this migration afresh (`migrator complete`, empty the target, `migrator run`) and report this");
+        }
+    }
+
+    private void requireNoKeyFilter(String command) {
+        if (!RedisKeys.all(keyFilter)) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran " + command + " while the plan moves only some keys "
+                    + "(keys.include/exclude); migrator will not empty a target database it shares with keys outside the plan",
+                    "empty the matching keys on the target by hand (or the whole database if it holds nothing else), then start this "
+                            + "migration afresh");
+        }
+    }
+
+    /** Runs a target operation; after a lost connection or a moved slot, reconnects, rereads what committed, tries again. */
+    private void withRetry(String what, Runnable work) {
+        long backoff = 200;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                work.run();
+                return;
+            } catch (JedisConnectionException | redis.clients.jedis.exceptions.JedisClusterOperationException e) {
+                if (attempt >= 10) {
+                    throw new MigratorException(ErrorCode.CANNOT_CONNECT, what + " on the target at " + plan.target().address()
+                            + " failed " + attempt + " times: " + e.getMessage(), "check the target runs, then `migrator run` again: it "
+                            + "resumes from the target's checkpoint", e);
+                }
+                retried.incrementAndGet();
+                LOG.warn("{} failed (attempt {} of 10), retrying in {} ms: {}", what, attempt, backoff, e.getMessage());
+                sleep(backoff);
+                backoff = Math.min(backoff * 2, 10_000);
+                try {
+                    target.refresh();
+                    connectionDb = 0;
+                    RedisCheckpoint stored = loadCheckpoint();
+                    if (stored != null && stored.offset() > checkpoint.offset()) {
+                        checkpoint = stored; // the batch did commit before the connection broke
+                        streamDb = stored.db();
+                        return;
+                    }
+                    if (target.cluster()) {
+                        loadSlotOffsets();
+                    }
+                } catch (RuntimeException again) {
+                    LOG.debug("reconnecting failed: {}", again.toString());
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // bookkeeping on the target
+
+    private RedisCheckpoint loadCheckpoint() {
+        byte[] key = bytes(RedisCheckpoint.key(plan.name()));
+        Connection node = target.node(target.slot(key));
+        if (!target.cluster() && connectionDb != 0) {
+            RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
+            node.getOne();
+            connectionDb = 0;
+        }
+        RedisTargetNodes.send(node, new byte[][] {bytes("HGETALL"), key});
+        return RedisCheckpoint.parse(node.getOne());
+    }
+
+    private void writeCheckpoint(RedisCheckpoint cp) {
+        byte[] key = bytes(RedisCheckpoint.key(plan.name()));
+        Connection node = target.node(target.slot(key));
+        int n = 0;
+        if (!target.cluster() && connectionDb != 0) {
+            RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
+            n++;
+            connectionDb = 0;
+        }
+        RedisTargetNodes.send(node, cp.hset(plan.name()));
+        n++;
+        for (Object reply : node.getMany(n)) {
+            if (reply instanceof JedisDataException d) {
+                throw refused(cp.hset(plan.name()), d, false);
+            }
+        }
+    }
+
+    private void loadSlotOffsets() {
+        slotOffsets.clear();
+        Map<Connection, List<Integer>> byNode = new LinkedHashMap<>();
+        for (int s = 0; s < RedisTargetNodes.SLOTS; s++) {
+            byNode.computeIfAbsent(target.node(s), n -> new ArrayList<>()).add(s);
+        }
+        for (Map.Entry<Connection, List<Integer>> e : byNode.entrySet()) {
+            for (int s : e.getValue()) {
+                RedisTargetNodes.send(e.getKey(), RedisTargetNodes.argv("GET", RedisCheckpoint.slotKey(plan.name(), s)));
+            }
+            List<Object> replies = e.getKey().getMany(e.getValue().size());
+            for (int i = 0; i < replies.size(); i++) {
+                if (replies.get(i) instanceof byte[] b) {
+                    slotOffsets.put(e.getValue().get(i), Long.parseLong(new String(b, StandardCharsets.US_ASCII)));
+                }
+            }
+        }
+    }
+
+    private void readJournal() {
+        byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
+        Connection node = target.node(target.slot(key));
+        RedisTargetNodes.send(node, new byte[][] {bytes("LRANGE"), key, bytes("0"), bytes("-1")});
+        phases.addAll(journalEntries(node.getOne()));
+    }
+
+    /** The journal's entries ("PHASE|at|detail", oldest first) from an LRANGE reply. */
+    private static List<MigrationStatus.PhaseEntry> journalEntries(Object reply) {
+        List<MigrationStatus.PhaseEntry> entries = new ArrayList<>();
+        if (reply instanceof List<?> list) {
+            for (Object e : list) {
+                String[] parts = RedisCommandTable.text(e).split("\\|", 3);
+                if (parts.length == 3) {
+                    entries.add(new MigrationStatus.PhaseEntry(Phase.valueOf(parts[0]), parts[1], parts[2]));
+                }
+            }
+        }
+        return entries;
+    }
+
+    private void journal(Phase p, String at, String detail) {
+        byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
+        try {
+            Connection node = target.node(target.slot(key));
+            RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
+            RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
+            node.getMany(2);
+        } catch (RuntimeException e) {
+            LOG.debug("could not journal the phase: {}", e.toString());
+        }
+    }
+
+    /** A first run writes into an empty target only: a full resync removes keys it did not copy, which must be ours. */
+    private void requireEmptyTarget() {
+        for (Connection node : target.masters()) {
+            for (int db : target.cluster() ? List.of(0) : databases) {
+                if (!target.cluster()) {
+                    RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", Integer.toString(db)));
+                    node.getOne();
+                    connectionDb = db;
+                }
+                RedisTargetNodes.send(node, RedisTargetNodes.argv("SCAN", "0", "COUNT", "100"));
+                List<?> reply = (List<?>) node.getOne();
+                RedisTargetNodes.send(node, RedisTargetNodes.argv("DBSIZE"));
+                long size = (Long) node.getOne();
+                long ours = ((List<?>) reply.get(1)).stream().filter(k -> RedisCheckpoint.bookkeeping((byte[]) k)).count();
+                if (size > ours) {
+                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target " + (target.cluster() ? "cluster" : "database " + db)
+                            + " at " + plan.target().address() + " already holds " + size + " keys, and this migration has no checkpoint there",
+                            "migrate into an empty target: empty it (FLUSHDB) if its keys are disposable, or point the plan at another "
+                                    + "target; migrator never mixes its copy with keys it did not write");
+                }
+            }
+        }
+        if (!target.cluster() && connectionDb != 0) {
+            RedisTargetNodes.send(target.node(0), RedisTargetNodes.argv("SELECT", "0"));
+            target.node(0).getOne();
+            connectionDb = 0;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // the source
+
+    private record SourceFacts(RedisCommandTable commands, int payloadVersion) {
+    }
+
+    private SourceFacts sourceFacts() {
+        Jedis source = RedisConnector.connect(plan.source(), timeout);
+        sourceForKeys = source;
+        String sourceVersion;
+        try {
+            sourceVersion = RedisConnector.parseInfo(source.info("server")).getOrDefault("redis_version", "0");
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+        @SuppressWarnings("unchecked")
+        List<Object> reply = (List<Object>) source.sendCommand(redis.clients.jedis.Protocol.Command.COMMAND, new byte[0][]);
+        Map<String, RedisCommandTable.Spec> specs = RedisCommandTable.parse(reply);
+        java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+        RedisCommandTable table = new RedisCommandTable(specs, argv -> {
+            lock.lock();
+            try {
+                Object keys = source.sendCommand(redis.clients.jedis.Protocol.Command.COMMAND, prepend(bytes("GETKEYS"), argv));
+                List<byte[]> out = new ArrayList<>();
+                for (Object k : (List<?>) keys) {
+                    out.add((byte[]) k);
+                }
+                return out;
+            } catch (JedisDataException e) {
+                return List.of(); // "Invalid arguments" / no keys
+            } finally {
+                lock.unlock();
+            }
+        });
+        String targetVersion;
+        try (Connection node = new Connection(new redis.clients.jedis.HostAndPort(plan.target().host(), plan.target().port()),
+                RedisConnector.clientConfig(plan.target(), timeout))) {
+            Object info = node.executeCommand(new redis.clients.jedis.CommandArguments(redis.clients.jedis.Protocol.Command.INFO).add("server"));
+            targetVersion = RedisConnector.parseInfo(RedisCommandTable.text(info)).getOrDefault("redis_version", "0");
+        }
+        int sourceRdb = RedisVersions.rdbVersion(sourceVersion);
+        int targetRdb = RedisVersions.rdbVersion(targetVersion);
+        int payloadVersion = targetRdb < sourceRdb ? targetRdb : -1;
+        if (payloadVersion > 0) {
+            LOG.info("the target runs Redis {} (RDB {}), older than the source's {} (RDB {}): payloads are re-encoded for RDB {}",
+                    targetVersion, targetRdb, sourceVersion, sourceRdb, targetRdb);
+        }
+        return new SourceFacts(table, payloadVersion);
+    }
+
+    private static byte[][] prepend(byte[] first, byte[][] rest) {
+        byte[][] all = new byte[rest.length + 1][];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // status
+
+    private void sampleLoop(AtomicBoolean stop) {
+        MDC.put("migration", plan.name());
+        Jedis source = null;
+        long lastOffset = -1;
+        long lastMillis = 0;
+        int tick = 0;
+        while (!stop.get() && !Thread.currentThread().isInterrupted()) {
+            try {
+                if (source == null) {
+                    source = RedisConnector.connect(plan.source(), Duration.ofSeconds(5));
+                }
+                Map<String, String> info = RedisConnector.parseInfo(source.info("replication"));
+                long now = System.currentTimeMillis();
+                long offset = Long.parseLong(info.getOrDefault("master_repl_offset", "0"));
+                backlogFirstByte = info.containsKey("repl_backlog_first_byte_offset")
+                        ? Long.parseLong(info.get("repl_backlog_first_byte_offset")) : null;
+                synchronized (masterOffsets) {
+                    if (masterOffsets.isEmpty() || masterOffsets.peekLast()[1] != offset) {
+                        masterOffsets.addLast(new long[] {now, offset});
+                    }
+                    RedisCheckpoint cp = checkpoint;
+                    while (cp != null && masterOffsets.size() > 1) { // drop samples the target has passed, keeping the newest
+                        long[] first = masterOffsets.pollFirst();
+                        if (masterOffsets.peekFirst()[1] > cp.offset()) {
+                            masterOffsets.addFirst(first);
+                            break;
+                        }
+                    }
+                    while (masterOffsets.size() > 10_000) {
+                        masterOffsets.pollFirst();
+                    }
+                }
+                if (lastOffset >= 0 && now > lastMillis) {
+                    double rate = (offset - lastOffset) * 1000.0 / (now - lastMillis);
+                    Double before = writeBytesPerSecond;
+                    writeBytesPerSecond = before == null ? rate : before * 0.9 + rate * 0.1;
+                }
+                lastOffset = offset;
+                lastMillis = now;
+            } catch (RuntimeException e) {
+                LOG.debug("could not read the source's replication offset: {}", e.toString());
+                if (source != null) {
+                    source.close();
+                    source = null;
+                }
+            }
+            if (tick++ % 4 == 0) {
+                long nanos = System.nanoTime();
+                eventRate.update(appliedEvents.get(), nanos);
+                keyRate.update(keysRestored.values().stream().mapToLong(AtomicLong::get).sum(), nanos);
+                MigrationStatus s = status();
+                history.add(new History.Sample(Instant.now().getEpochSecond(), s.lag().seconds(), s.lag().bytes(),
+                        s.throughput().eventsPerSecond(), s.throughput().rowsPerSecond()));
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                break;
+            }
+        }
+        if (source != null) {
+            source.close();
+        }
+    }
+
+    /** Milliseconds since the source first held a byte this worker has not applied (0 when none). */
+    private long lagMillis(long now) {
+        Phase p = phase.get();
+        if (p == Phase.SNAPSHOT && fullSyncStartedMillis > 0) {
+            return now - fullSyncStartedMillis;
+        }
+        RedisCheckpoint cp = checkpoint;
+        synchronized (masterOffsets) {
+            for (long[] sample : masterOffsets) {
+                if (cp == null || sample[1] > cp.offset()) {
+                    return now - sample[0];
+                }
+            }
+        }
+        return 0;
+    }
+
+    private Long bytesBehind() {
+        RedisCheckpoint cp = checkpoint;
+        synchronized (masterOffsets) {
+            if (masterOffsets.isEmpty() || cp == null || cp.offset() < 0) {
+                return null;
+            }
+            return Math.max(0, masterOffsets.peekLast()[1] - cp.offset());
+        }
+    }
+
+    @Override
+    public MigrationStatus status() {
+        Phase p = phase.get();
+        long now = System.currentTimeMillis();
+        boolean streaming = p == Phase.SNAPSHOT || p == Phase.CATCH_UP || p == Phase.STREAMING;
+        Double lag = streaming && (p == Phase.SNAPSHOT || !masterOffsets.isEmpty()) ? lagMillis(now) / 1000.0 : null;
+        Long bytes = streaming && p != Phase.SNAPSHOT ? bytesBehind() : null;
+        Double eta = null;
+        Double rate = writeBytesPerSecond;
+        Double headroom = null;
+        RedisCheckpoint cp = checkpoint;
+        Long first = backlogFirstByte;
+        if (first != null && cp != null && cp.offset() >= 0 && rate != null && rate > 1 && p != Phase.SNAPSHOT) {
+            headroom = Math.max(0, cp.offset() - first) / rate; // the backlog drops the oldest bytes at the write rate
+        }
+        if (bytes != null && lag != null && lag * 1000 < STREAMING_LAG_MILLIS) {
+            eta = 0.0;
+        }
+        List<MigrationStatus.TableProgress> dbs = new ArrayList<>();
+        long copied = 0;
+        long estimated = 0;
+        int done = 0;
+        boolean synced = fullSyncDone || p == Phase.CATCH_UP || p == Phase.STREAMING;
+        for (int db : databases) {
+            long k = keysRestored.getOrDefault(db, new AtomicLong()).get();
+            long est = synced ? k : Math.max(k, keysEstimated.getOrDefault(db, 0L));
+            dbs.add(new MigrationStatus.TableProgress("db" + db, k, est, synced ? 1 : 0, 1, synced));
+            copied += k;
+            estimated += est;
+            done += synced ? 1 : 0;
+        }
+        boolean ready = p == Phase.STREAMING && !paused.get() && lag != null && lag * 1000 < plan.cutover().maxDowntime().toMillis() / 2.0
+                && !"mismatch".equals(validation.state());
+        return new MigrationStatus(plan.name(), p, paused.get(), new MigrationStatus.Worker(true, listen, startedAt.toString()),
+                new MigrationStatus.Lag(lag, queued.get(), bytes, eta, headroom, null),
+                new MigrationStatus.Snapshot(done, databases.size(), copied, estimated, dbs),
+                new MigrationStatus.Applied(appliedEvents.get(), cp == null || cp.offset() < 0 ? "" : cp.position(), eventRate.value()),
+                new MigrationStatus.Throughput(keyRate.value(), eventRate.value()), validation, ready, List.copyOf(phases), error,
+                retried.get(), Instant.ofEpochMilli(now).toString());
+    }
+
+    /** Status from the target's bookkeeping while no worker runs. */
+    static MigrationStatus stored(Plan plan) {
+        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
+            byte[] key = bytes(RedisCheckpoint.key(plan.name()));
+            Connection node = nodes.node(nodes.slot(key));
+            RedisTargetNodes.send(node, new byte[][] {bytes("HGETALL"), key});
+            RedisCheckpoint cp = RedisCheckpoint.parse(node.getOne());
+            byte[] journal = bytes(RedisCheckpoint.journalKey(plan.name()));
+            Connection jnode = nodes.node(nodes.slot(journal));
+            RedisTargetNodes.send(jnode, new byte[][] {bytes("LRANGE"), journal, bytes("0"), bytes("-1")});
+            List<MigrationStatus.PhaseEntry> phases = journalEntries(jnode.getOne());
+            Phase p = cp == null ? Phase.PREFLIGHT : cp.phase();
+            if (!phases.isEmpty() && phases.get(phases.size() - 1).phase() == Phase.FAILED) {
+                p = Phase.FAILED;
+            }
+            List<Integer> dbs = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
+            boolean synced = p == Phase.CATCH_UP || p == Phase.STREAMING;
+            List<MigrationStatus.TableProgress> tables = new ArrayList<>();
+            for (int db : dbs) {
+                tables.add(new MigrationStatus.TableProgress("db" + db, 0, 0, synced ? 1 : 0, 1, synced));
+            }
+            long keys = cp == null ? 0 : cp.keysRestored();
+            MigrationStatus.Problem problem = null;
+            if (p == Phase.FAILED && !phases.isEmpty()) {
+                problem = new MigrationStatus.Problem("FAILED", phases.get(phases.size() - 1).detail(), "read the worker's log for the remedy, "
+                        + "fix the cause, then `migrator run` again: it resumes from the target's checkpoint");
+            }
+            return new MigrationStatus(plan.name(), p, false, new MigrationStatus.Worker(false, null, null),
+                    new MigrationStatus.Lag(null, null, null, null, null, null),
+                    new MigrationStatus.Snapshot(synced ? dbs.size() : 0, dbs.size(), keys, keys, tables),
+                    new MigrationStatus.Applied(cp == null ? 0 : cp.events(), cp == null || cp.offset() < 0 ? null : cp.position(), null),
+                    new MigrationStatus.Throughput(null, null), MigrationStatus.Validation.never(), false, phases, problem, 0,
+                    Instant.now().toString());
+        } catch (JedisConnectionException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot reach the target Redis at " + plan.target().address() + ": "
+                    + e.getMessage(), "check that it runs; then ask again", e);
+        }
+    }
+
+    /** Removes this migration's bookkeeping keys from the target; returns what it removed. */
+    static List<String> forget(Plan plan) {
+        List<String> removed = new ArrayList<>();
+        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(30))) {
+            String pattern = RedisCheckpoint.PREFIX + plan.name() + ":*";
+            long count = 0;
+            for (Connection node : nodes.masters()) {
+                byte[] cursor = bytes("0");
+                do {
+                    RedisTargetNodes.send(node, new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"), bytes(pattern), bytes("COUNT"), bytes("1000")});
+                    List<?> reply = (List<?>) node.getOne();
+                    cursor = (byte[]) reply.get(0);
+                    List<?> keys = (List<?>) reply.get(1);
+                    for (Object k : keys) {
+                        RedisTargetNodes.send(node, new byte[][] {bytes("DEL"), (byte[]) k});
+                    }
+                    if (!keys.isEmpty()) {
+                        node.getMany(keys.size());
+                    }
+                    count += keys.size();
+                } while (!Arrays.equals(cursor, bytes("0")));
+            }
+            if (count > 0) {
+                removed.add(count + " bookkeeping keys " + pattern + " (checkpoint, journal" + (nodes.cluster() ? ", slot offsets" : "") + ")");
+            }
+        }
+        return removed;
+    }
+
+    private void move(Phase next, String why) {
+        Phase current = phase.getAndSet(next);
+        String at = Instant.now().toString();
+        phases.add(new MigrationStatus.PhaseEntry(next, at, why));
+        journal(next, at, why);
+        LOG.info("phase {} -> {} ({})", current, next, why);
+    }
+
+    private void fail(Exception e) {
+        Phase current = phase.get();
+        phase.set(Phase.FAILED);
+        MigratorException m = e instanceof MigratorException me ? me : null;
+        String code = m == null ? ErrorCode.INTERNAL.name() : m.code().name();
+        error = new MigrationStatus.Problem(code, e.getMessage(), m == null ? null : m.remedy());
+        errors.computeIfAbsent(code.toLowerCase(Locale.ROOT), k -> new AtomicLong()).incrementAndGet();
+        String at = Instant.now().toString();
+        String detail = "failed in " + current.name() + ": " + e.getMessage();
+        phases.add(new MigrationStatus.PhaseEntry(Phase.FAILED, at, detail));
+        try {
+            if (target != null) {
+                journal(Phase.FAILED, at, detail);
+            }
+        } catch (RuntimeException ignored) {
+            // the target may be what failed
+        }
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static Thread daemon(String name, Runnable body) {
+        Thread t = new Thread(body, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private static void join(Thread t) {
+        if (t == null) {
+            return;
+        }
+        try {
+            t.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,150 @@
+package io.migrator.connectors.redis;
+
+import io.migrator.core.plan.Endpoint;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import redis.clients.jedis.CommandArguments;
+import redis.clients.jedis.Connection;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Protocol;
+import redis.clients.jedis.commands.ProtocolCommand;
+import redis.clients.jedis.util.JedisClusterCRC16;
+
+/**
+ * The target's connections: one for a standalone server; one per master for a Redis Cluster, with the slot map read by
+ * {@code CLUSTER SLOTS} (read again after a MOVED reply or a lost connection). Commands are sent as raw argument vectors
+ * and pipelined by the caller: send many, then read the replies.
+ */
+final class RedisTargetNodes implements AutoCloseable {
+    static final int SLOTS = 16384;
+
+    private final Endpoint endpoint;
+    private final Duration timeout;
+    private final Map<String, Connection> nodes = new LinkedHashMap<>();
+    private final String[] owner = new String[SLOTS];
+
+    RedisTargetNodes(Endpoint endpoint, Duration timeout) {
+        this.endpoint = endpoint;
+        this.timeout = timeout;
+        refresh();
+    }
+
+    boolean cluster() {
+        return endpoint.cluster();
+    }
+
+    /** The cluster slot of a key (0 on a standalone target, where slots do not matter). */
+    int slot(byte[] key) {
+        return cluster() ? JedisClusterCRC16.getSlot(key) : 0;
+    }
+
+    /** The connection that owns a slot (the only one on a standalone target). */
+    Connection node(int slot) {
+        if (!cluster()) {
+            return nodes.values().iterator().next();
+        }
+        String address = owner[slot];
+        Connection c = address == null ? null : nodes.get(address);
+        if (c == null) {
+            throw new redis.clients.jedis.exceptions.JedisClusterOperationException("no cluster node serves slot " + slot);
+        }
+        return c;
+    }
+
+    /** Every master (the one server on a standalone target). */
+    Collection<Connection> masters() {
+        return nodes.values();
+    }
+
+    /** (Re)connects and, on a cluster, reads the slot map again. */
+    void refresh() {
+        closeAll();
+        if (!cluster()) {
+            nodes.put(endpoint.address(), connect(endpoint.host(), endpoint.port()));
+            return;
+        }
+        try (Connection seed = connect(endpoint.host(), endpoint.port())) {
+            Object reply = seed.executeCommand(new CommandArguments(Protocol.Command.CLUSTER).add("SLOTS"));
+            for (Object range : (List<?>) reply) {
+                List<?> r = (List<?>) range;
+                int from = (int) (long) (Long) r.get(0);
+                int to = (int) (long) (Long) r.get(1);
+                List<?> master = (List<?>) r.get(2);
+                String host = RedisCommandTable.text(master.get(0));
+                if (host.isEmpty() || host.equals("?")) {
+                    host = endpoint.host();
+                }
+                int port = (int) (long) (Long) master.get(1);
+                String address = host + ":" + port;
+                String h = host;
+                nodes.computeIfAbsent(address, a -> connect(h, port));
+                for (int s = from; s <= to; s++) {
+                    owner[s] = address;
+                }
+            }
+        }
+    }
+
+    private Connection connect(String host, int port) {
+        return new Connection(new HostAndPort(host, port), RedisConnector.clientConfig(endpoint, timeout));
+    }
+
+    /** Queues a raw command on a connection (sent with the next read). */
+    static void send(Connection connection, byte[][] argv) {
+        byte[] name = argv[0];
+        ProtocolCommand command = () -> name;
+        byte[][] args = new byte[argv.length - 1][];
+        System.arraycopy(argv, 1, args, 0, args.length);
+        connection.sendCommand(command, args);
+    }
+
+    static byte[][] argv(String... parts) {
+        byte[][] argv = new byte[parts.length][];
+        for (int i = 0; i < parts.length; i++) {
+            argv[i] = parts[i].getBytes(StandardCharsets.UTF_8);
+        }
+        return argv;
+    }
+
+    /** Hash tags that land in each slot, found once: {@code {tag}} routes a bookkeeping key to that slot. */
+    private static volatile String[] slotTags;
+
+    static String slotTag(int slot) {
+        String[] tags = slotTags;
+        if (tags == null) {
+            tags = new String[SLOTS];
+            int found = 0;
+            for (int i = 0; found < SLOTS; i++) {
+                String tag = Integer.toString(i, 36);
+                int s = JedisClusterCRC16.getSlot(tag);
+                if (tags[s] == null) {
+                    tags[s] = tag;
+                    found++;
+                }
+            }
+            slotTags = tags;
+        }
+        return tags[slot];
+    }
+
+    private void closeAll() {
+        for (Connection c : new ArrayList<>(nodes.values())) {
+            try {
+                c.close();
+            } catch (RuntimeException ignored) {
+                // a broken connection is replaced
+            }
+        }
+        nodes.clear();
+    }
+
+    @Override
+    public void close() {
+        closeAll();
+    }
+}

@@ -1,0 +1,178 @@
+package io.migrator.connectors.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.sandbox.SandboxEndpoint;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+import redis.clients.jedis.Transaction;
+import redis.clients.jedis.commands.JedisBinaryCommands;
+import redis.clients.jedis.commands.JedisCommands;
+import redis.clients.jedis.params.ScanParams;
+import redis.clients.jedis.params.XAddParams;
+import redis.clients.jedis.resps.ScanResult;
+
+/**
+ * Test data for Redis migrations: a seed of every type, a writer that changes them all the time (counters, appends, list
+ * pushes and pops, hash and set changes, sorted-set increments, stream entries and consumer groups, expirations, deletes,
+ * renames within a hash tag, MULTI/EXEC), and a comparison of source and target that reads values by type, independent of
+ * migrator's own validator.
+ */
+final class RedisData {
+    private RedisData() {
+    }
+
+    static Jedis jedis(SandboxEndpoint e, int db) {
+        Jedis j = new Jedis(e.host(), e.port(), 30_000);
+        j.auth(e.password());
+        j.select(db);
+        return j;
+    }
+
+    /** Every type, keys with TTLs, a large value, a binary key; {@code prefix} keeps tests apart. */
+    static void seed(Jedis j, String prefix, int n, boolean bigValue) {
+        for (int i = 0; i < n; i++) {
+            j.set(prefix + "str:" + i, "value-" + i);
+            j.set(prefix + "ctr:" + i, Integer.toString(i));
+            j.hset(prefix + "hash:" + i, Map.of("a", "1", "b", "two", "i", Integer.toString(i)));
+            j.rpush(prefix + "list:" + i, "x", "y", Integer.toString(i));
+            j.sadd(prefix + "set:" + i, "m1", "m2", "m" + i);
+            j.zadd(prefix + "zset:" + i, Map.of("a", 1.5, "b", 2.0 + i));
+            if (i % 10 == 0) {
+                j.setex(prefix + "ttl:" + i, 3600, "expiring");
+                j.xadd(prefix + "stream:" + i, XAddParams.xAddParams(), Map.of("f", "v" + i));
+                j.xgroupCreate(prefix + "stream:" + i, "g1", StreamEntryID.XGROUP_LAST_ENTRY, false);
+            }
+        }
+        j.set((prefix + "bin:\u0000\u00ff").getBytes(StandardCharsets.ISO_8859_1), new byte[] {0, 1, 2, (byte) 0xff});
+        if (bigValue) {
+            byte[] big = new byte[11 << 20];
+            new Random(7).nextBytes(big);
+            j.set((prefix + "big").getBytes(StandardCharsets.UTF_8), big);
+            StringBuilder many = new StringBuilder();
+            for (int i = 0; i < 2000; i++) {
+                j.hset(prefix + "bighash", "field" + i, "v" + i); // past the listpack limit: a hashtable
+            }
+        }
+    }
+
+    /** Changes keys of every type until stopped; returns how many commands it sent. */
+    static Thread writer(SandboxEndpoint e, List<Integer> dbs, String prefix, int n, AtomicBoolean stop, AtomicLong writes, long seed) {
+        Thread t = new Thread(() -> {
+            Random r = new Random(seed);
+            Map<Integer, Jedis> conns = new HashMap<>();
+            try {
+                for (int db : dbs) {
+                    conns.put(db, jedis(e, db));
+                }
+                while (!stop.get()) {
+                    Jedis j = conns.get(dbs.get(r.nextInt(dbs.size())));
+                    int i = r.nextInt(n);
+                    int hot = r.nextInt(10);
+                    switch (r.nextInt(16)) {
+                        case 0 -> j.incr(prefix + "ctr:" + (r.nextInt(10) < 9 ? hot : i)); // a few hot counters
+                        case 1 -> j.append(prefix + "str:" + i, "+");
+                        case 2 -> j.rpush(prefix + "list:" + i, "p" + r.nextInt(1000));
+                        case 3 -> j.lpop(prefix + "list:" + i);
+                        case 4 -> j.hincrBy(prefix + "hash:" + i, "i", 1);
+                        case 5 -> j.hdel(prefix + "hash:" + i, "b");
+                        case 6 -> j.sadd(prefix + "set:" + i, "s" + r.nextInt(50));
+                        case 7 -> j.srem(prefix + "set:" + i, "m1");
+                        case 8 -> j.zincrby(prefix + "zset:" + i, 0.5, "a");
+                        case 9 -> j.xadd(prefix + "stream:" + (i / 10 * 10), XAddParams.xAddParams().maxLen(50), Map.of("f", "w"));
+                        case 10 -> j.pexpire(prefix + "str:" + i, 600_000 + r.nextInt(1000));
+                        case 11 -> j.del(prefix + "str:" + i, prefix + "set:" + i);
+                        case 12 -> j.set(prefix + "str:" + i, "new-" + r.nextInt());
+                        case 13 -> {
+                            Transaction tx = j.multi(); // a source transaction: both or neither
+                            tx.incrBy(prefix + "ctr:" + i, 10);
+                            tx.decrBy(prefix + "ctr:" + hot, 10);
+                            tx.exec();
+                        }
+                        case 14 -> {
+                            String tag = prefix + "{t" + i + "}";
+                            j.set(tag + ":a", "r" + r.nextInt());
+                            j.rename(tag + ":a", tag + ":b"); // same hash tag: one slot on a cluster too
+                        }
+                        default -> j.setex(prefix + "short:" + i, 1 + r.nextInt(3), "soon gone");
+                    }
+                    writes.incrementAndGet();
+                }
+            } finally {
+                conns.values().forEach(Jedis::close);
+            }
+        }, "redis-writer");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** Every key of the source db (but keys about to expire) is on the target with the same value and expiry, and no other. */
+    static void assertSame(Jedis source, Function<byte[], Object> targetValue, List<String> targetKeys, String prefix, String where) {
+        TreeSet<String> sourceKeys = new TreeSet<>(keys(source, prefix));
+        TreeSet<String> onTarget = new TreeSet<>();
+        for (String k : targetKeys) {
+            if (k.startsWith(prefix)) {
+                onTarget.add(k);
+            }
+        }
+        // keys with a TTL of a few seconds may expire between the two scans: leave them out of the key-set comparison
+        sourceKeys.removeIf(k -> k.startsWith(prefix + "short:"));
+        onTarget.removeIf(k -> k.startsWith(prefix + "short:"));
+        assertThat(onTarget).as(where + ": the target holds exactly the source's keys").isEqualTo(sourceKeys);
+        int compared = 0;
+        for (String key : sourceKeys) {
+            byte[] raw = key.getBytes(StandardCharsets.ISO_8859_1);
+            Object s = value(source, raw);
+            Object t = targetValue.apply(raw);
+            assertThat(t).as(where + ": value of " + key).isEqualTo(s);
+            compared++;
+        }
+        assertThat(compared).as(where + ": keys compared").isGreaterThan(0);
+    }
+
+    static List<String> keys(Jedis j, String prefix) {
+        List<String> out = new ArrayList<>();
+        byte[] cursor = ScanParams.SCAN_POINTER_START_BINARY;
+        do {
+            ScanResult<byte[]> page = j.scan(cursor, new ScanParams().count(1000).match((prefix + "*").getBytes(StandardCharsets.UTF_8)));
+            cursor = page.getCursorAsBytes();
+            for (byte[] k : page.getResult()) {
+                out.add(new String(k, StandardCharsets.ISO_8859_1));
+            }
+        } while (!Arrays.equals(cursor, ScanParams.SCAN_POINTER_START_BINARY));
+        return out;
+    }
+
+    /** A key's value read by type, with its expiry rounded to minutes (the two sides read it at different moments). */
+    static Object value(Object side, byte[] key) {
+        JedisBinaryCommands b = (JedisBinaryCommands) side;
+        JedisCommands c = (JedisCommands) side;
+        String k = new String(key, StandardCharsets.ISO_8859_1);
+        String type = b.type(key);
+        long pttl = b.pttl(key);
+        Object v = switch (type) {
+            case "string" -> Arrays.toString(b.get(key));
+            case "hash" -> new TreeMap<>(c.hgetAll(k));
+            case "list" -> c.lrange(k, 0, -1);
+            case "set" -> new TreeSet<>(c.smembers(k));
+            case "zset" -> c.zrangeWithScores(k, 0, -1).toString();
+            case "stream" -> c.xrange(k, (StreamEntryID) null, (StreamEntryID) null).toString() + c.xinfoGroups(k).stream()
+                    .map(g -> g.getName() + "@" + g.getLastDeliveredId()).toList();
+            default -> type;
+        };
+        return type + " ttl:" + (pttl < 0 ? pttl : Math.round(pttl / 60_000.0)) + " " + v;
+    }
+}
