@@ -529,8 +529,16 @@ final class RedisMigration implements Worker {
         } catch (RuntimeException e) {
             LOG.debug("could not read the source keyspace: {}", e.toString());
         }
-        move(Phase.SNAPSHOT, again ? "full resync: the source could not continue from " + checkpoint.position()
-                + "; keys the target holds that the new copy lacks will be removed" : "full sync from the source");
+        String why;
+        if (!again) {
+            why = "full sync from the source";
+        } else if (checkpoint.phase() == Phase.SNAPSHOT || checkpoint.offset() < 0) {
+            why = "full resync: the previous full sync did not finish; keys the target holds that the new copy lacks will be removed";
+        } else {
+            why = "full resync: the source could not continue from " + checkpoint.position() + " (its backlog no longer holds it); "
+                    + "keys the target holds that the new copy lacks will be removed";
+        }
+        move(Phase.SNAPSHOT, why);
         checkpoint = checkpoint.with(Phase.SNAPSHOT, appliedEvents.get(), 0, again ? "full (resync)" : "full");
         writeCheckpoint(checkpoint);
     }
@@ -576,6 +584,7 @@ final class RedisMigration implements Worker {
                 connectionDb = nodeDb.getOrDefault(target.node(0), connectionDb);
             }
         });
+        throttle();
         int restored = 0;
         for (Key k : keys) {
             if (databases.contains(k.db()) && !RedisCheckpoint.bookkeeping(k.key()) && keyFilter.test(k.key())) {
@@ -587,6 +596,24 @@ final class RedisMigration implements Worker {
             }
         }
         LOG.debug("restored {} keys", restored);
+    }
+
+    /**
+     * {@code snapshot.maxRowsPerSecond} counts keys here: the restore waits so the full sync stays under it. The source's
+     * output buffer for this replica grows meanwhile (client-output-buffer-limit replica): a limit far below the write rate
+     * makes the source drop the replica, and the full sync starts over.
+     */
+    private void throttle() {
+        long limit = plan.snapshot().maxRowsPerSecond();
+        if (limit <= 0 || fullSyncStartedMillis == 0) {
+            return;
+        }
+        long restored = keysRestored.values().stream().mapToLong(AtomicLong::get).sum();
+        long due = fullSyncStartedMillis + restored * 1000 / limit;
+        long wait = due - System.currentTimeMillis();
+        if (wait > 0) {
+            sleep(wait);
+        }
     }
 
     private MigratorException refusedRestore(byte[][] argv, JedisDataException e) {

@@ -55,7 +55,8 @@ public final class PlanSettings {
             "Rows per chunk; a chunk and its done-mark commit together on the target.");
 
     public static final Setting SNAPSHOT_MAX_ROWS_PER_SECOND = new Setting("snapshot.maxRowsPerSecond", "0 or more", "`0` (no limit)",
-            "Caps the copy's read rate across all workers, so the source keeps serving.");
+            "Caps the copy's read rate across all workers, so the source keeps serving. Redis: keys restored per second by the full "
+                    + "sync (keep it well above the write rate, or the source's replica output buffer overflows and the sync restarts).");
     public static final Setting SNAPSHOT_MAX_SOURCE_THREADS_RUNNING = new Setting("snapshot.maxSourceThreadsRunning", "0 or more",
             "`0` (no limit)", "MySQL/MariaDB: the copy pauses between chunks while the source's Threads_running is above this.");
 

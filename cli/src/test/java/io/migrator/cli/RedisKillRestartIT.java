@@ -1,0 +1,319 @@
+package io.migrator.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.sandbox.SandboxEndpoint;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Transaction;
+import redis.clients.jedis.params.ScanParams;
+import redis.clients.jedis.resps.ScanResult;
+
+/**
+ * Redis → Redis: the worker ({@code java -Xmx512m -jar migrator.jar run}) is killed with SIGKILL at random moments of the
+ * full sync and of the stream while a writer sends commands that are not idempotent (INCR, RPUSH, HINCRBY, APPEND,
+ * MULTI/EXEC transfers between counters). A command applied twice or lost shows as a different value. After the last
+ * restart and a SIGTERM (exit 0) every key of both databases equals the source's, read by type. {@code -Dmigrator.kills=N}
+ * sets the number of kills (default 6).
+ */
+@ExtendWith(SandboxExtension.class)
+class RedisKillRestartIT {
+    private static final Path JAR = Path.of("target", "migrator.jar").toAbsolutePath();
+    private static final List<Integer> DBS = List.of(10, 11);
+    private static final String NAME = "redis-kill";
+
+    private SandboxEndpoint source;
+    private SandboxEndpoint target;
+
+    private static Jedis jedis(SandboxEndpoint e, int db) {
+        Jedis j = new Jedis(e.host(), e.port(), 30_000);
+        j.auth(e.password());
+        j.select(db);
+        return j;
+    }
+
+    @Test
+    void killNineAtRandomMomentsLosesNothingAndDuplicatesNothing(SandboxServers servers) throws Exception {
+        assertThat(JAR).as("the shaded jar is built in the package phase").exists();
+        source = servers.redisSource();
+        target = servers.redisTarget();
+        for (SandboxEndpoint e : List.of(source, target)) {
+            for (int db : DBS) {
+                try (Jedis j = jedis(e, db)) {
+                    j.flushDB();
+                }
+            }
+        }
+        try (Jedis t = jedis(target, 0)) {
+            for (String key : keys(t, "__migrator__:" + NAME + ":")) {
+                t.del(key);
+            }
+        }
+        try (Jedis s = jedis(source, 10); Pipeline p = s.pipelined()) {
+            for (int i = 0; i < 120_000; i++) {
+                p.set("k:" + i, "v" + i);
+                if (i % 100 == 0) {
+                    p.hset("h:" + i, Map.of("n", "0", "f", "x"));
+                    p.rpush("l:" + i, "a");
+                }
+            }
+            p.sync();
+        }
+        Path plan = Files.createTempFile(Path.of("target"), "redis-kill-", ".yaml");
+        Files.writeString(plan, """
+                name: %s
+                source: {engine: redis, host: %s, port: %d, password: "${env:KILL_IT_PW}", databases: %s}
+                target: {engine: redis, host: %s, port: %d, password: "${env:KILL_IT_PW}"}
+                snapshot: {maxRowsPerSecond: 40000}
+                """.formatted(NAME, source.host(), source.port(), DBS, target.host(), target.port()));
+
+        AtomicBoolean stopWriter = new AtomicBoolean();
+        AtomicReference<Throwable> writerError = new AtomicReference<>();
+        AtomicLong writes = new AtomicLong();
+        Thread writer = new Thread(() -> write(stopWriter, writes, writerError), "writer");
+        writer.start();
+
+        int kills = Integer.getInteger("migrator.kills", 6);
+        Random random = new Random(Long.getLong("migrator.seed", System.nanoTime()));
+        Set<String> phasesKilledIn = new LinkedHashSet<>();
+        List<String> log = new ArrayList<>();
+        try {
+            for (int i = 0; i < kills; i++) {
+                long journal = journalLength();
+                Process worker = start(plan, i);
+                // the first two kills land in the full sync (once this worker has begun one), the others in catch-up or streaming
+                long delay = i < 2 ? untilFullSyncBegins(worker, journal) + random.nextInt(1_500)
+                        : untilPast(worker, "none", "PREFLIGHT", "SNAPSHOT") + random.nextInt(3_000);
+                boolean exited = worker.waitFor(delay - waited, TimeUnit.MILLISECONDS);
+                assertThat(exited).as("the worker died by itself; see target/redis-kill-worker-%d.log", i).isFalse();
+                String phase = phase();
+                worker.destroyForcibly().waitFor(); // SIGKILL
+                phasesKilledIn.add(phase);
+                log.add("kill " + i + " after " + delay + " ms in " + phase);
+            }
+            stopWriter.set(true);
+            writer.join();
+            assertThat(writerError.get()).isNull();
+
+            Process last = start(plan, kills);
+            long goal = masterOffset();
+            long deadline = System.currentTimeMillis() + 180_000;
+            while (checkpointOffset() < goal && System.currentTimeMillis() < deadline) {
+                assertThat(last.isAlive()).as("the final worker died; see target/redis-kill-worker-%d.log", kills).isTrue();
+                Thread.sleep(300);
+            }
+            assertThat(checkpointOffset()).as("caught up with %s; log: %s", goal, log).isGreaterThanOrEqualTo(goal);
+            last.destroy(); // SIGTERM
+            assertThat(last.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(last.exitValue()).as("SIGTERM exits 0").isZero();
+
+            assertThat(writes.get()).isGreaterThan(1000);
+            assertThat(phasesKilledIn).as("kill points: %s", log).contains("SNAPSHOT").containsAnyOf("CATCH_UP", "STREAMING");
+            for (int db : DBS) {
+                assertSame(db, log);
+            }
+
+            // complete: the bookkeeping goes, the keys stay
+            ProcessBuilder completing = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                    JAR.toString(), "complete", plan.toString(), "-o", "json").redirectErrorStream(true)
+                    .redirectOutput(new File("target/redis-kill-complete.log"));
+            completing.environment().put("KILL_IT_PW", source.password());
+            Process complete = completing.start();
+            complete.getOutputStream().close();
+            assertThat(complete.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            String report = Files.readString(Path.of("target/redis-kill-complete.log"));
+            assertThat(complete.exitValue()).as(report).isZero();
+            assertThat(report).containsPattern("\"ok\"\\s*:\\s*true").contains("bookkeeping keys");
+            try (Jedis t = jedis(target, 0); Jedis t10 = jedis(target, 10)) {
+                assertThat(keys(t, "__migrator__:" + NAME + ":")).as("bookkeeping left").isEmpty();
+                assertThat(t10.dbSize()).as("the migrated keys stay").isGreaterThan(100_000);
+            }
+        } finally {
+            stopWriter.set(true);
+            writer.join(10_000);
+            for (SandboxEndpoint e : List.of(source, target)) {
+                for (int db : DBS) {
+                    try (Jedis j = jedis(e, db)) {
+                        j.flushDB();
+                    }
+                }
+            }
+        }
+    }
+
+    private long waited;
+
+    /** Polls the durable phase until it is none of {@code phases} (or 60 s pass); returns the milliseconds waited. */
+    private long untilPast(Process worker, String... phases) throws Exception {
+        long started = System.currentTimeMillis();
+        while (System.currentTimeMillis() - started < 60_000 && worker.isAlive() && List.of(phases).contains(phase())) {
+            Thread.sleep(50);
+        }
+        waited = System.currentTimeMillis() - started;
+        return waited;
+    }
+
+    /** Polls the journal until this worker has added its full-sync entry; returns the milliseconds waited. */
+    private long untilFullSyncBegins(Process worker, long journalBefore) throws Exception {
+        long started = System.currentTimeMillis();
+        while (System.currentTimeMillis() - started < 60_000 && worker.isAlive() && journalLength() <= journalBefore) {
+            Thread.sleep(20);
+        }
+        waited = System.currentTimeMillis() - started;
+        return waited;
+    }
+
+    private long journalLength() {
+        try (Jedis t = jedis(target, 0)) {
+            return t.llen("__migrator__:" + NAME + ":journal");
+        }
+    }
+
+    private String phase() {
+        try (Jedis t = jedis(target, 0)) {
+            String p = t.hget("__migrator__:" + NAME + ":checkpoint", "phase");
+            return p == null ? "none" : p;
+        }
+    }
+
+    private long checkpointOffset() {
+        try (Jedis t = jedis(target, 0)) {
+            String o = t.hget("__migrator__:" + NAME + ":checkpoint", "offset");
+            String p = t.hget("__migrator__:" + NAME + ":checkpoint", "phase");
+            return o == null || "SNAPSHOT".equals(p) ? -1 : Long.parseLong(o);
+        }
+    }
+
+    private long masterOffset() {
+        try (Jedis s = jedis(source, 0)) {
+            for (String line : s.info("replication").split("\r?\n")) {
+                if (line.startsWith("master_repl_offset:")) {
+                    return Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                }
+            }
+        }
+        throw new AssertionError("no master_repl_offset");
+    }
+
+    private Process start(Path plan, int round) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-jar", JAR.toString(), "run", plan.toString(), "--listen", "127.0.0.1:0")
+                .redirectErrorStream(true)
+                .redirectOutput(new File("target/redis-kill-worker-" + round + ".log"));
+        builder.environment().put("KILL_IT_PW", source.password());
+        return builder.start();
+    }
+
+    /** Commands that are not idempotent: replaying one, or losing one, changes a value. */
+    private void write(AtomicBoolean stop, AtomicLong writes, AtomicReference<Throwable> error) {
+        Random random = new Random();
+        try (Jedis a = jedis(source, 10); Jedis b = jedis(source, 11)) {
+            while (!stop.get()) {
+                int i = random.nextInt(120_000);
+                Jedis j = random.nextInt(4) == 0 ? b : a;
+                switch (random.nextInt(8)) {
+                    case 0 -> j.incr("ctr:" + random.nextInt(20));
+                    case 1 -> j.rpush("l:" + (i / 100 * 100), "p" + i);
+                    case 2 -> j.hincrBy("h:" + (i / 100 * 100), "n", 1);
+                    case 3 -> j.append("k:" + i, "+");
+                    case 4 -> j.del("k:" + i);
+                    case 5 -> {
+                        Transaction tx = j.multi();
+                        tx.incrBy("acct:" + random.nextInt(10), 5);
+                        tx.decrBy("acct:" + random.nextInt(10), 5);
+                        tx.exec();
+                    }
+                    case 6 -> j.set("k:" + i, "new" + random.nextInt());
+                    default -> j.lpop("l:" + (i / 100 * 100));
+                }
+                writes.incrementAndGet();
+                if (writes.get() % 200 == 0) {
+                    Thread.sleep(5); // a steady stream, not a flood: the kill points should see both phases
+                }
+            }
+        } catch (Throwable e) {
+            error.set(e);
+        }
+    }
+
+    private static List<String> keys(Jedis j, String prefix) {
+        List<String> out = new ArrayList<>();
+        String cursor = ScanParams.SCAN_POINTER_START;
+        do {
+            ScanResult<String> page = j.scan(cursor, new ScanParams().count(1000).match(prefix + "*"));
+            cursor = page.getCursor();
+            out.addAll(page.getResult());
+        } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
+        return out;
+    }
+
+    /** Values by type for a batch of keys, read in two pipelined round trips. */
+    private static List<String> values(Jedis j, List<String> keys) {
+        List<redis.clients.jedis.Response<String>> types = new ArrayList<>();
+        try (Pipeline p = j.pipelined()) {
+            keys.forEach(k -> types.add(p.type(k)));
+            p.sync();
+        }
+        List<redis.clients.jedis.Response<?>> reads = new ArrayList<>();
+        try (Pipeline p = j.pipelined()) {
+            for (int i = 0; i < keys.size(); i++) {
+                String k = keys.get(i);
+                reads.add(switch (types.get(i).get()) {
+                    case "string" -> p.get(k);
+                    case "hash" -> p.hgetAll(k);
+                    case "list" -> p.lrange(k, 0, -1);
+                    default -> p.type(k);
+                });
+            }
+            p.sync();
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            Object v = reads.get(i).get();
+            out.add(types.get(i).get() + ":" + (v instanceof Map<?, ?> m ? new TreeMap<>(m) : v));
+        }
+        return out;
+    }
+
+    private void assertSame(int db, List<String> log) {
+        try (Jedis s = jedis(source, db); Jedis t = jedis(target, db)) {
+            TreeSet<String> sourceKeys = new TreeSet<>(keys(s, ""));
+            TreeSet<String> targetKeys = new TreeSet<>(keys(t, ""));
+            assertThat(sourceKeys).as("db%d has data", db).isNotEmpty();
+            assertThat(targetKeys.size()).as("db%d key count; %s", db, log).isEqualTo(sourceKeys.size());
+            assertThat(targetKeys).as("db%d keys; %s", db, log).isEqualTo(sourceKeys);
+            List<String> all = new ArrayList<>(sourceKeys);
+            List<String> different = new ArrayList<>();
+            for (int from = 0; from < all.size(); from += 1000) {
+                List<String> batch = all.subList(from, Math.min(all.size(), from + 1000));
+                List<String> sv = values(s, batch);
+                List<String> tv = values(t, batch);
+                for (int i = 0; i < batch.size(); i++) {
+                    if (!sv.get(i).equals(tv.get(i))) {
+                        different.add(batch.get(i) + ": source " + sv.get(i) + ", target " + tv.get(i));
+                    }
+                }
+            }
+            assertThat(different).as("db%d values differing; %s", db, log).isEmpty();
+        }
+    }
+}
