@@ -88,6 +88,16 @@ public final class RedisConnector implements EngineConnector {
     }
 
     @Override
+    public java.util.List<io.migrator.core.spi.Assessment> preflight(io.migrator.core.plan.Plan plan, Role role, ServerInfo server) {
+        try {
+            return RedisPreflight.check(plan, role, Duration.ofSeconds(10));
+        } catch (JedisConnectionException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "lost the " + role.id() + " Redis during preflight: " + e.getMessage(),
+                    "check that it runs, then plan check again", e);
+        }
+    }
+
+    @Override
     public io.migrator.core.run.Worker worker(io.migrator.core.plan.Plan plan) {
         return new RedisMigration(plan);
     }

@@ -1106,12 +1106,25 @@ final class RedisMigration implements Worker {
 
     /** A first run writes into an empty target only: a full resync removes keys it did not copy, which must be ours. */
     private void requireEmptyTarget() {
+        String occupied = occupied(target, databases);
+        connectionDb = -1; // occupied() selects databases
+        if (occupied != null) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target " + occupied + " at " + plan.target().address()
+                    + ", and this migration has no checkpoint there", "migrate into an empty target: empty it (FLUSHDB) if its keys are "
+                    + "disposable, or point the plan at another target; migrator never mixes its copy with keys it did not write");
+        }
+        RedisTargetNodes.send(target.node(0), RedisTargetNodes.argv("SELECT", "0"));
+        target.node(0).getOne();
+        connectionDb = 0;
+    }
+
+    /** Which of the target's databases (every master's database 0 on a cluster) hold keys other than bookkeeping; null when none. */
+    static String occupied(RedisTargetNodes target, List<Integer> databases) {
         for (Connection node : target.masters()) {
             for (int db : target.cluster() ? List.of(0) : databases) {
                 if (!target.cluster()) {
                     RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", Integer.toString(db)));
                     node.getOne();
-                    connectionDb = db;
                 }
                 RedisTargetNodes.send(node, RedisTargetNodes.argv("SCAN", "0", "COUNT", "100"));
                 List<?> reply = (List<?>) node.getOne();
@@ -1119,18 +1132,23 @@ final class RedisMigration implements Worker {
                 long size = (Long) node.getOne();
                 long ours = ((List<?>) reply.get(1)).stream().filter(k -> RedisCheckpoint.bookkeeping((byte[]) k)).count();
                 if (size > ours) {
-                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target " + (target.cluster() ? "cluster" : "database " + db)
-                            + " at " + plan.target().address() + " already holds " + size + " keys, and this migration has no checkpoint there",
-                            "migrate into an empty target: empty it (FLUSHDB) if its keys are disposable, or point the plan at another "
-                                    + "target; migrator never mixes its copy with keys it did not write");
+                    return (target.cluster() ? "cluster" : "database " + db) + " already holds " + (size - ours) + " keys";
                 }
             }
         }
-        if (!target.cluster() && connectionDb != 0) {
-            RedisTargetNodes.send(target.node(0), RedisTargetNodes.argv("SELECT", "0"));
-            target.node(0).getOne();
-            connectionDb = 0;
+        return null;
+    }
+
+    /** Whether the target holds this migration's checkpoint. */
+    static boolean hasCheckpoint(RedisTargetNodes target, String plan) {
+        byte[] key = bytes(RedisCheckpoint.key(plan));
+        Connection node = target.node(target.slot(key));
+        if (!target.cluster()) {
+            RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
+            node.getOne();
         }
+        RedisTargetNodes.send(node, new byte[][] {bytes("EXISTS"), key});
+        return (Long) node.getOne() > 0;
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -101,6 +101,27 @@ class RedisMigrationIT {
         });
     }
 
+    /** Leaves the shared sandbox as it found it: the test databases of both sides empty, the cluster too. */
+    @org.junit.jupiter.api.AfterEach
+    void cleanUp(SandboxServers servers) {
+        flush(servers.redisSource(), List.of(0, 2, 3, 4, 7, 8, 9));
+        flush(servers.redisTarget(), List.of(0, 2, 3, 4, 7, 8, 9));
+        flushCluster(servers.redisCluster());
+    }
+
+    private void flushCluster(SandboxEndpoint cluster) {
+        try (JedisCluster c = new JedisCluster(java.util.Set.of(new redis.clients.jedis.HostAndPort(cluster.host(), cluster.port())),
+                redis.clients.jedis.DefaultJedisClientConfig.builder().password(cluster.password()).build())) {
+            for (ConnectionPool pool : c.getClusterNodes().values()) {
+                try (Jedis node = new Jedis(pool.getResource())) {
+                    if ("master".equals(String.valueOf(node.role().get(0)))) {
+                        node.flushAll();
+                    }
+                }
+            }
+        }
+    }
+
     private void flush(SandboxEndpoint e, List<Integer> dbs) {
         for (int db : dbs) {
             try (Jedis j = RedisData.jedis(e, db)) {
@@ -223,15 +244,7 @@ class RedisMigrationIT {
         SandboxEndpoint cluster = servers.redisCluster();
         flush(source, List.of(0));
         Plan plan = plan("redis-cluster-it", cluster, List.of(0), true, "");
-        try (JedisCluster c = RedisConnector.cluster(plan.target(), Duration.ofSeconds(10))) {
-            for (ConnectionPool pool : c.getClusterNodes().values()) {
-                try (Jedis node = new Jedis(pool.getResource())) {
-                    if ("master".equals(String.valueOf(node.role().get(0)))) {
-                        node.flushAll();
-                    }
-                }
-            }
-        }
+        flushCluster(cluster);
         try (Jedis s = RedisData.jedis(source, 0)) {
             RedisData.seed(s, "c:", 500, true);
         }
