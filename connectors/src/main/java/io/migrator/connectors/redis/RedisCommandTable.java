@@ -22,6 +22,11 @@ final class RedisCommandTable {
     /** Commands whose keys can be split into one command per key (or per key-value pair) with the same effect. */
     private static final Set<String> SPLIT_PER_KEY = Set.of("DEL", "UNLINK", "TOUCH");
     private static final Set<String> SPLIT_PER_PAIR = Set.of("MSET");
+    /**
+     * Commands that truly have no keys and act on the whole server: run on every master of a cluster. Other commands whose
+     * table entry shows no key (containers such as XGROUP, OBJECT) are asked with COMMAND GETKEYS.
+     */
+    static final Set<String> SERVER_WIDE = Set.of("FLUSHALL", "FLUSHDB", "FUNCTION", "SCRIPT", "SWAPDB");
 
     private final Map<String, Spec> specs;
     private final Function<byte[][], List<byte[]>> getKeys;
@@ -69,7 +74,7 @@ final class RedisCommandTable {
         if (spec == null) {
             return getKeys.apply(argv);
         }
-        if (spec.movableKeys()) {
+        if (spec.movableKeys() || spec.firstKey() <= 0 && !SERVER_WIDE.contains(name)) {
             return getKeys.apply(argv);
         }
         List<byte[]> keys = new ArrayList<>();

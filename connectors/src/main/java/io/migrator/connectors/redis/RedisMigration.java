@@ -91,6 +91,7 @@ final class RedisMigration implements Worker {
     private final AtomicLong staleKeysRemoved = new AtomicLong();
     private final AtomicLong retried = new AtomicLong();
     private volatile Jedis sourceForKeys;
+    private final AtomicBoolean stopping = new AtomicBoolean();
     private final ArrayDeque<long[]> masterOffsets = new ArrayDeque<>(); // {millis, offset}, guarded by itself
     private volatile RedisCheckpoint checkpoint;
     private volatile long fullSyncStartedMillis;
@@ -256,6 +257,12 @@ final class RedisMigration implements Worker {
     @Override
     public void run(AtomicBoolean stop) {
         MDC.put("migration", plan.name());
+        Thread watcher = daemon("stop-watcher", () -> {
+            while (!stop.get() && !stopping.get()) {
+                sleep(50);
+            }
+            stopping.set(true);
+        });
         Thread sampler = null;
         Thread applier = null;
         Replicator replicator = null;
@@ -305,7 +312,9 @@ final class RedisMigration implements Worker {
             Replicator r = replicator;
             replicator.addEventListener((rep, event) -> receive(event, r, configuration, fullSeen));
             replicator.addExceptionListener((rep, e, event) -> {
-                failure = e;
+                if (failure == null) {
+                    failure = e;
+                }
                 LOG.debug("replication listener failed", e);
             });
             applier = daemon("redis-applier", () -> applyLoop(stop));
@@ -343,6 +352,7 @@ final class RedisMigration implements Worker {
             throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " failed: " + e, null, e);
         } finally {
             stop.set(true);
+            stopping.set(true);
             if (replicator != null) {
                 try {
                     replicator.close();
@@ -412,7 +422,7 @@ final class RedisMigration implements Worker {
         int kib = Math.min(item.kib(), QUEUE_KIB);
         try {
             while (!room.tryAcquire(kib, 200, TimeUnit.MILLISECONDS)) {
-                if (failure != null) {
+                if (failure != null || stopping.get()) {
                     throw new IllegalStateException("the applier stopped");
                 }
             }
@@ -464,6 +474,8 @@ final class RedisMigration implements Worker {
                     sleep(100);
                 }
                 if (item instanceof FullSync) {
+                    restores.clear(); // keys of a copy that broke off: the new copy brings what still exists
+                    restoreBytes = 0;
                     startFullSync();
                 } else if (item instanceof Key key) {
                     restores.add(key);
@@ -616,8 +628,11 @@ final class RedisMigration implements Worker {
         }
     }
 
-    private MigratorException refusedRestore(byte[][] argv, JedisDataException e) {
+    private RuntimeException refusedRestore(byte[][] argv, JedisDataException e) {
         String message = e.getMessage() == null ? "" : e.getMessage();
+        if (redirect(message)) {
+            return new JedisConnectionException("the cluster moved slots: " + message); // retried after reading the slot map again
+        }
         String key = RedisKeyParity.display(new String(argv[1], StandardCharsets.ISO_8859_1));
         if (message.contains("payload version") || message.contains("DUMP payload")) {
             return new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target refused the DUMP payload of key " + key + ": " + message,
@@ -794,7 +809,8 @@ final class RedisMigration implements Worker {
                 }
                 default -> {
                     requireSelected(c);
-                    if (streamDb != 0) {
+                    boolean flushAll = name.equals("FLUSHALL"); // every database of the source, database 0 included
+                    if (streamDb != 0 && !flushAll) {
                         continue;
                     }
                     byte[][] argv = filtered(c);
@@ -803,32 +819,31 @@ final class RedisMigration implements Worker {
                     }
                     List<byte[]> keys = commands.keys(argv);
                     if (keys.isEmpty()) {
+                        if (!RedisCommandTable.SERVER_WIDE.contains(name) || name.equals("SWAPDB")) {
+                            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran " + name + ", which a cluster target "
+                                    + "cannot take (a cluster has database 0 only and routes commands by key)",
+                                    "migrate into a standalone target, or stop the application from running " + name + " during the migration; "
+                                            + "then start this migration afresh");
+                        }
                         if (name.equals("FLUSHALL") || name.equals("FLUSHDB")) {
                             requireNoKeyFilter(name);
                         }
                         commitSlots(bySlot, slotEnd);
                         bySlot.clear();
                         slotEnd.clear();
-                        if (c.end() > checkpoint.offset()) {
-                            for (Connection node : target.masters()) {
-                                RedisTargetNodes.send(node, argv);
-                                Object reply = node.getOne();
-                                if (reply instanceof JedisDataException d) {
-                                    throw new MigratorException(ErrorCode.INTERNAL, "the cluster refused " + name + ": " + d.getMessage(),
-                                            "look at the target's log; then `migrator run` again", d);
-                                }
-                            }
-                            checkpoint = checkpoint.at(checkpoint.replId(), c.end(), streamDb);
-                            writeCheckpoint(checkpoint);
-                        }
+                        applyEverywhere(argv, c.end());
                         count++;
                         continue;
                     }
-                    List<byte[][]> parts = List.<byte[][]>of(argv);
                     int slot = target.slot(keys.get(0));
                     boolean oneSlot = keys.stream().allMatch(k -> target.slot(k) == slot);
-                    if (!oneSlot) {
-                        parts = RedisCommandTable.split(argv);
+                    if (oneSlot) {
+                        if (c.end() > slotOffset(slot)) {
+                            bySlot.computeIfAbsent(slot, k -> new ArrayList<>()).add(argv);
+                            slotEnd.put(slot, c.end());
+                        }
+                    } else {
+                        List<byte[][]> parts = RedisCommandTable.split(argv);
                         if (parts == null) {
                             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran " + name + " on keys in different "
                                     + "cluster slots (" + keys.size() + " keys, first " + RedisKeyParity.display(new String(keys.get(0),
@@ -836,14 +851,13 @@ final class RedisMigration implements Worker {
                                     "give related keys a common hash tag ({user:1}:a, {user:1}:b) so they share a slot, or migrate into a "
                                             + "standalone target; then start this migration afresh");
                         }
-                    }
-                    for (byte[][] part : parts) {
-                        int s = target.slot(part[1]);
-                        if (c.end() <= slotOffsets.getOrDefault(s, -1L)) {
-                            continue; // this slot applied it before the restart
+                        for (byte[][] part : parts) {
+                            int s = target.slot(part[1]); // split parts carry their key first
+                            if (c.end() > slotOffset(s)) { // else this slot applied it before the restart
+                                bySlot.computeIfAbsent(s, k -> new ArrayList<>()).add(part);
+                                slotEnd.put(s, c.end());
+                            }
                         }
-                        bySlot.computeIfAbsent(s, k -> new ArrayList<>()).add(part);
-                        slotEnd.put(s, c.end());
                     }
                     count++;
                 }
@@ -856,6 +870,36 @@ final class RedisMigration implements Worker {
         writeCheckpoint(next);
         checkpoint = next;
         return count;
+    }
+
+    /** The offset a slot has applied up to, in this replication history (-1: none). */
+    private long slotOffset(int slot) {
+        return slotOffsets.getOrDefault(slot, -1L);
+    }
+
+    /**
+     * A server-wide command (FLUSHALL, FUNCTION LOAD ...) on every master, each in a MULTI/EXEC with the offset of one slot
+     * that master owns; a master whose marker already holds the offset ran it before a restart and is skipped.
+     */
+    private void applyEverywhere(byte[][] argv, long end) {
+        for (Map.Entry<Connection, Integer> e : target.slotPerMaster().entrySet()) {
+            int slot = e.getValue();
+            if (end <= slotOffset(slot)) {
+                continue;
+            }
+            List<byte[][]> out = List.of(argv, slotSet(slot, end));
+            Connection node = e.getKey();
+            RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
+            out.forEach(a -> RedisTargetNodes.send(node, a));
+            RedisTargetNodes.send(node, RedisTargetNodes.argv("EXEC"));
+            checkExec(node.getMany(out.size() + 2), out);
+            slotOffsets.put(slot, end);
+        }
+    }
+
+    /** SET of a slot's offset, tagged with the replication id so a later history never reads it. */
+    private byte[][] slotSet(int slot, long end) {
+        return RedisTargetNodes.argv("SET", RedisCheckpoint.slotKey(plan.name(), slot), checkpoint.replId() + ":" + end);
     }
 
     private void commitSlots(Map<Integer, List<byte[][]>> bySlot, Map<Integer, Long> slotEnd) {
@@ -872,7 +916,7 @@ final class RedisMigration implements Worker {
             List<List<byte[][]>> sent = new ArrayList<>();
             for (int slot : e.getValue()) {
                 List<byte[][]> out = new ArrayList<>(bySlot.get(slot));
-                out.add(RedisTargetNodes.argv("SET", RedisCheckpoint.slotKey(plan.name(), slot), Long.toString(slotEnd.get(slot))));
+                out.add(slotSet(slot, slotEnd.get(slot)));
                 RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
                 for (byte[][] argv : out) {
                     RedisTargetNodes.send(node, argv);
@@ -891,6 +935,11 @@ final class RedisMigration implements Worker {
                 slotOffsets.put(slot, slotEnd.get(slot));
             }
         }
+    }
+
+    /** A cluster reply that means "ask again, elsewhere or later" (slots moving, a failover): retriable. */
+    private static boolean redirect(String message) {
+        return message.startsWith("MOVED") || message.startsWith("ASK") || message.startsWith("TRYAGAIN") || message.startsWith("CLUSTERDOWN");
     }
 
     /** Replies of MULTI, each QUEUED, and EXEC: any refusal names the command (never its values) and stops the stream. */
@@ -915,7 +964,7 @@ final class RedisMigration implements Worker {
 
     private static RuntimeException refused(byte[][] argv, JedisDataException d, boolean applied) {
         String message = d.getMessage() == null ? "" : d.getMessage();
-        if (message.startsWith("MOVED") || message.startsWith("ASK") || message.startsWith("TRYAGAIN") || message.startsWith("CLUSTERDOWN")) {
+        if (redirect(message)) {
             return new JedisConnectionException("the cluster moved slots: " + message); // retried after reading the slot map again
         }
         String what = argv == null ? "the transaction" : new String(argv[0], StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT)
@@ -983,37 +1032,50 @@ final class RedisMigration implements Worker {
         }
     }
 
-    /** Runs a target operation; after a lost connection or a moved slot, reconnects, rereads what committed, tries again. */
+    /**
+     * Runs a target operation; after a lost connection or a moved slot, reconnects and rereads what committed (the checkpoint,
+     * the slots' offsets) until that succeeds, and only then runs the operation again, stepping over what did commit.
+     */
     private void withRetry(String what, Runnable work) {
         long backoff = 200;
-        for (int attempt = 1; ; attempt++) {
+        int attempt = 1;
+        while (true) {
             try {
                 work.run();
                 return;
             } catch (JedisConnectionException | redis.clients.jedis.exceptions.JedisClusterOperationException e) {
-                if (attempt >= 10) {
-                    throw new MigratorException(ErrorCode.CANNOT_CONNECT, what + " on the target at " + plan.target().address()
-                            + " failed " + attempt + " times: " + e.getMessage(), "check the target runs, then `migrator run` again: it "
-                            + "resumes from the target's checkpoint", e);
-                }
-                retried.incrementAndGet();
-                LOG.warn("{} failed (attempt {} of 10), retrying in {} ms: {}", what, attempt, backoff, e.getMessage());
-                sleep(backoff);
-                backoff = Math.min(backoff * 2, 10_000);
-                try {
-                    target.refresh();
-                    connectionDb = 0;
-                    RedisCheckpoint stored = loadCheckpoint();
-                    if (stored != null && stored.offset() > checkpoint.offset()) {
-                        checkpoint = stored; // the batch did commit before the connection broke
-                        streamDb = stored.db();
-                        return;
+                RuntimeException cause = e;
+                while (true) {
+                    if (attempt >= 10 || stopping.get()) {
+                        throw new MigratorException(ErrorCode.CANNOT_CONNECT, what + " on the target at " + plan.target().address()
+                                + (stopping.get() ? " was interrupted by the stop" : " failed " + attempt + " times") + ": "
+                                + cause.getMessage(), "check the target runs, then `migrator run` again: it resumes from the target's "
+                                + "checkpoint", cause);
                     }
-                    if (target.cluster()) {
-                        loadSlotOffsets();
+                    retried.incrementAndGet();
+                    LOG.warn("{} failed (attempt {} of 10), retrying in {} ms: {}", what, attempt, backoff, cause.getMessage());
+                    attempt++;
+                    sleep(backoff);
+                    backoff = Math.min(backoff * 2, 10_000);
+                    try {
+                        target.refresh();
+                        connectionDb = 0;
+                        RedisCheckpoint stored = loadCheckpoint();
+                        if (stored != null && stored.offset() > checkpoint.offset()) {
+                            checkpoint = stored; // the batch did commit before the connection broke
+                            streamDb = stored.db();
+                            if (target.cluster()) {
+                                loadSlotOffsets();
+                            }
+                            return;
+                        }
+                        if (target.cluster()) {
+                            loadSlotOffsets();
+                        }
+                        break; // recovered: run the work again
+                    } catch (JedisConnectionException | redis.clients.jedis.exceptions.JedisClusterOperationException again) {
+                        cause = again;
                     }
-                } catch (RuntimeException again) {
-                    LOG.debug("reconnecting failed: {}", again.toString());
                 }
             }
         }
@@ -1052,23 +1114,33 @@ final class RedisMigration implements Worker {
         }
     }
 
+    /** Reads every slot's offset; values of another replication history (another replid) do not count. */
     private void loadSlotOffsets() {
-        slotOffsets.clear();
+        Map<Integer, Long> read = new HashMap<>();
         Map<Connection, List<Integer>> byNode = new LinkedHashMap<>();
         for (int s = 0; s < RedisTargetNodes.SLOTS; s++) {
             byNode.computeIfAbsent(target.node(s), n -> new ArrayList<>()).add(s);
         }
+        String prefix = checkpoint.replId() + ":";
         for (Map.Entry<Connection, List<Integer>> e : byNode.entrySet()) {
             for (int s : e.getValue()) {
                 RedisTargetNodes.send(e.getKey(), RedisTargetNodes.argv("GET", RedisCheckpoint.slotKey(plan.name(), s)));
             }
             List<Object> replies = e.getKey().getMany(e.getValue().size());
             for (int i = 0; i < replies.size(); i++) {
+                if (replies.get(i) instanceof JedisDataException d) {
+                    throw new JedisConnectionException("reading slot offsets: " + d.getMessage());
+                }
                 if (replies.get(i) instanceof byte[] b) {
-                    slotOffsets.put(e.getValue().get(i), Long.parseLong(new String(b, StandardCharsets.US_ASCII)));
+                    String value = new String(b, StandardCharsets.US_ASCII);
+                    if (value.startsWith(prefix)) {
+                        read.put(e.getValue().get(i), Long.parseLong(value.substring(prefix.length())));
+                    }
                 }
             }
         }
+        slotOffsets.clear();
+        slotOffsets.putAll(read);
     }
 
     private void readJournal() {
@@ -1093,9 +1165,14 @@ final class RedisMigration implements Worker {
     }
 
     private void journal(Phase p, String at, String detail) {
+        journal(target, p, at, detail);
+    }
+
+    /** Appends to the journal through {@code nodes} (the applier's own, or a fresh one for a failure on another thread). */
+    private void journal(RedisTargetNodes nodes, Phase p, String at, String detail) {
         byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
         try {
-            Connection node = target.node(target.slot(key));
+            Connection node = nodes.node(nodes.slot(key));
             RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
             RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
             node.getMany(2);
@@ -1431,10 +1508,13 @@ final class RedisMigration implements Worker {
         String at = Instant.now().toString();
         String detail = "failed in " + current.name() + ": " + e.getMessage();
         phases.add(new MigrationStatus.PhaseEntry(Phase.FAILED, at, detail));
-        try {
-            if (target != null) {
-                journal(Phase.FAILED, at, detail);
-            }
+        stopping.set(true);
+        RedisCheckpoint cp = checkpoint;
+        if (cp == null || cp.phase() == Phase.PREFLIGHT) {
+            return; // nothing of this migration is on the target yet: write nothing there
+        }
+        try (RedisTargetNodes own = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
+            journal(own, Phase.FAILED, at, detail); // its own connection: the applier may still be in a MULTI on its own
         } catch (RuntimeException ignored) {
             // the target may be what failed
         }

@@ -45,13 +45,16 @@ final class RedisTargetNodes implements AutoCloseable {
 
     /** The connection that owns a slot (the only one on a standalone target). */
     Connection node(int slot) {
+        if (nodes.isEmpty()) {
+            throw new redis.clients.jedis.exceptions.JedisConnectionException("not connected to the target");
+        }
         if (!cluster()) {
             return nodes.values().iterator().next();
         }
         String address = owner[slot];
         Connection c = address == null ? null : nodes.get(address);
         if (c == null) {
-            throw new redis.clients.jedis.exceptions.JedisClusterOperationException("no cluster node serves slot " + slot);
+            throw new redis.clients.jedis.exceptions.JedisConnectionException("no cluster node serves slot " + slot);
         }
         return c;
     }
@@ -61,32 +64,70 @@ final class RedisTargetNodes implements AutoCloseable {
         return nodes.values();
     }
 
-    /** (Re)connects and, on a cluster, reads the slot map again. */
+    /**
+     * (Re)connects and, on a cluster, reads the slot map again. The new connections replace the old ones only once all of
+     * them are open and every slot has an owner; otherwise the old state stays and the failure is thrown (retriable).
+     */
     void refresh() {
-        closeAll();
-        if (!cluster()) {
-            nodes.put(endpoint.address(), connect(endpoint.host(), endpoint.port()));
-            return;
-        }
-        try (Connection seed = connect(endpoint.host(), endpoint.port())) {
-            Object reply = seed.executeCommand(new CommandArguments(Protocol.Command.CLUSTER).add("SLOTS"));
-            for (Object range : (List<?>) reply) {
-                List<?> r = (List<?>) range;
-                int from = (int) (long) (Long) r.get(0);
-                int to = (int) (long) (Long) r.get(1);
-                List<?> master = (List<?>) r.get(2);
-                String host = RedisCommandTable.text(master.get(0));
-                if (host.isEmpty() || host.equals("?")) {
-                    host = endpoint.host();
+        Map<String, Connection> fresh = new LinkedHashMap<>();
+        String[] freshOwner = new String[SLOTS];
+        try {
+            if (!cluster()) {
+                fresh.put(endpoint.address(), connect(endpoint.host(), endpoint.port()));
+            } else {
+                try (Connection seed = connect(endpoint.host(), endpoint.port())) {
+                    Object reply = seed.executeCommand(new CommandArguments(Protocol.Command.CLUSTER).add("SLOTS"));
+                    for (Object range : (List<?>) reply) {
+                        List<?> r = (List<?>) range;
+                        int from = (int) (long) (Long) r.get(0);
+                        int to = (int) (long) (Long) r.get(1);
+                        List<?> master = (List<?>) r.get(2);
+                        String host = RedisCommandTable.text(master.get(0));
+                        if (host.isEmpty() || host.equals("?")) {
+                            host = endpoint.host();
+                        }
+                        int port = (int) (long) (Long) master.get(1);
+                        String address = host + ":" + port;
+                        String h = host;
+                        fresh.computeIfAbsent(address, a -> connect(h, port));
+                        for (int s = from; s <= to; s++) {
+                            freshOwner[s] = address;
+                        }
+                    }
                 }
-                int port = (int) (long) (Long) master.get(1);
-                String address = host + ":" + port;
-                String h = host;
-                nodes.computeIfAbsent(address, a -> connect(h, port));
-                for (int s = from; s <= to; s++) {
-                    owner[s] = address;
+                for (int s = 0; s < SLOTS; s++) {
+                    if (freshOwner[s] == null) {
+                        throw new redis.clients.jedis.exceptions.JedisConnectionException("the cluster serves no master for slot " + s
+                                + " (cluster_state not ok)");
+                    }
                 }
             }
+        } catch (RuntimeException e) {
+            fresh.values().forEach(RedisTargetNodes::closeQuietly);
+            throw e;
+        }
+        closeAll();
+        nodes.putAll(fresh);
+        System.arraycopy(freshOwner, 0, owner, 0, SLOTS);
+    }
+
+    /** One slot each master owns: where a per-master marker key lives. */
+    Map<Connection, Integer> slotPerMaster() {
+        Map<Connection, Integer> out = new LinkedHashMap<>();
+        for (int s = 0; s < SLOTS; s++) {
+            Connection c = nodes.get(owner[s]);
+            if (c != null) {
+                out.putIfAbsent(c, s);
+            }
+        }
+        return out;
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (RuntimeException ignored) {
+            // a broken connection is replaced
         }
     }
 
@@ -133,13 +174,7 @@ final class RedisTargetNodes implements AutoCloseable {
     }
 
     private void closeAll() {
-        for (Connection c : new ArrayList<>(nodes.values())) {
-            try {
-                c.close();
-            } catch (RuntimeException ignored) {
-                // a broken connection is replaced
-            }
-        }
+        new ArrayList<>(nodes.values()).forEach(RedisTargetNodes::closeQuietly);
         nodes.clear();
     }
 

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Redis benchmark, on throwaway servers of its own (a source, a native replica, a migrator target):
+#   1. full sync of the same data set by a native replica (REPLICAOF) and by migrator (run until the stream starts,
+#      JVM start-up included); keys/s of each and the ratio;
+#   2. streaming under redis-benchmark writing at full speed against the source: migrator's lag, sampled every second
+#      from /api/status, and the time it needs to drain once the load stops.
+# Prints a table; docs/benchmarks.md records the results with this command.
+#
+#   [JAVA_OPTS=...] bench/redis-benchmark.sh [--keys 1000000] [--value 100] [--requests 2000000] [--clients 50] [--pipeline 16]
+#
+# Needs: redis-server and redis-benchmark (apt-get install -y redis-server redis-tools).
+set -euo pipefail
+
+KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16
+while [ $# -gt 0 ]; do
+  case $1 in
+    --keys) KEYS=$2; shift 2 ;;
+    --value) VALUE=$2; shift 2 ;;
+    --requests) REQUESTS=$2; shift 2 ;;
+    --clients) CLIENTS=$2; shift 2 ;;
+    --pipeline) PIPELINE=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JAR="$ROOT/cli/target/migrator.jar"
+WORK="$ROOT/target/bench/redis"
+[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
+for tool in redis-server redis-cli redis-benchmark curl; do
+  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools curl" >&2; exit 1; }
+done
+PW=bench-$(date +%s)
+SRC=16395 NATIVE=16396 TGT=16397 LISTEN=127.0.0.1:19475
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+log() { echo "[$(date +%T)] $*" >&2; }
+cli() { local port=$1; shift; REDISCLI_AUTH=$PW redis-cli -p "$port" "$@"; }
+info() { cli "$1" info "$2" | tr -d '\r' | awk -F: -v k="$3" '$1 == k { print $2 }'; }
+
+start() { # port [extra redis-server options]
+  local port=$1; shift
+  mkdir -p "$WORK/$port"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/$port" --daemonize yes --logfile "$WORK/$port/log" \
+    --pidfile "$WORK/$port/pid" --save "" --appendonly no --requirepass "$PW" --masterauth "$PW" \
+    --repl-backlog-size 256mb --repl-diskless-sync-delay 0 "$@"
+  for _ in $(seq 1 100); do cli "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "redis-server on $port did not start; see $WORK/$port/log" >&2; exit 1
+}
+stop_all() {
+  pkill -f "migrator.jar run $WORK/plan.yaml" 2>/dev/null || true
+  for port in $SRC $NATIVE $TGT; do cli "$port" shutdown nosave >/dev/null 2>&1 || true; done
+}
+trap stop_all EXIT
+stop_all
+rm -rf "$WORK"; mkdir -p "$WORK"
+start $SRC; start $NATIVE; start $TGT
+
+log "filling the source: $KEYS keys of $VALUE bytes (strings, hashes, lists, sets, sorted sets)"
+redis-benchmark -p $SRC -a "$PW" -q -n "$KEYS" -r "$KEYS" -d "$VALUE" -P 64 -c 8 -t set >/dev/null
+redis-benchmark -p $SRC -a "$PW" -q -n $((KEYS / 10)) -r $((KEYS / 10)) -d "$VALUE" -P 64 -c 8 -t hset,lpush,sadd,zadd >/dev/null
+TOTAL=$(cli $SRC dbsize)
+USED=$(info $SRC memory used_memory_human)
+log "source holds $TOTAL keys ($USED)"
+
+log "native: REPLICAOF"
+T0=$(now)
+cli $NATIVE replicaof 127.0.0.1 $SRC >/dev/null
+until [ "$(info $NATIVE replication master_link_status)" = up ] && [ "$(info $NATIVE replication master_sync_in_progress)" = 0 ] \
+      && [ "$(info $NATIVE persistence loading)" = 0 ]; do sleep 0.05; done
+T1=$(now)
+NATIVE_S=$(secs "$T0" "$T1")
+NATIVE_KEYS=$(cli $NATIVE dbsize)
+cli $NATIVE replicaof no one >/dev/null
+
+log "migrator: full sync until the stream starts"
+cat > "$WORK/plan.yaml" <<EOF
+name: bench-redis
+source: {engine: redis, host: 127.0.0.1, port: $SRC, password: "\${env:BENCH_PW}", databases: [0]}
+target: {engine: redis, host: 127.0.0.1, port: $TGT, password: "\${env:BENCH_PW}"}
+control: {listen: "$LISTEN"}
+EOF
+T0=$(now)
+BENCH_PW=$PW java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$WORK/plan.yaml" > "$WORK/worker.log" 2>&1 &
+WORKER=$!
+phase() { curl -s "http://$LISTEN/api/status" 2>/dev/null | sed -n 's/.*"phase":"\([A-Z_]*\)".*/\1/p'; }
+until case "$(phase)" in CATCH_UP|STREAMING) true ;; *) false ;; esac; do
+  kill -0 $WORKER 2>/dev/null || { echo "the worker died; see $WORK/worker.log" >&2; exit 1; }
+  sleep 0.05
+done
+T1=$(now)
+MIGRATOR_S=$(secs "$T0" "$T1")
+MIGRATOR_KEYS=$(cli $TGT dbsize)
+HEAP=$(jcmd $WORKER GC.heap_info 2>/dev/null | awk '/used/ { for (i = 1; i <= NF; i++) if ($i == "used") { print $(i + 1); exit } }' || true)
+
+log "streaming: redis-benchmark at full speed ($REQUESTS requests, $CLIENTS clients, pipeline $PIPELINE)"
+lag() { curl -s "http://$LISTEN/api/status" | sed -n 's/.*"lag":{"seconds":\([0-9.enull-]*\).*/\1/p'; }
+: > "$WORK/lag.txt"
+( while kill -0 $WORKER 2>/dev/null; do echo "$(lag)" >> "$WORK/lag.txt"; sleep 1; done ) &
+SAMPLER=$!
+T0=$(now)
+redis-benchmark -p $SRC -a "$PW" -q -n "$REQUESTS" -r 100000 -d "$VALUE" -c "$CLIENTS" -P "$PIPELINE" -t set,incr,lpush,hset \
+  > "$WORK/redis-benchmark.txt" 2>&1
+T1=$(now)
+LOAD_S=$(secs "$T0" "$T1")
+GOAL=$(info $SRC replication master_repl_offset)
+applied() { curl -s "http://$LISTEN/api/status" | sed -n 's/.*"position":"[0-9a-f]*:\([0-9]*\)".*/\1/p'; }
+until [ "$(applied)" -ge "$GOAL" ] 2>/dev/null; do sleep 0.05; done
+T2=$(now)
+DRAIN_S=$(secs "$T1" "$T2")
+kill $SAMPLER 2>/dev/null || true
+MAX_LAG=$(grep -v null "$WORK/lag.txt" | sort -g | tail -1)
+P95_LAG=$(grep -v null "$WORK/lag.txt" | sort -g | awk '{ a[NR] = $1 } END { i = int(NR * 0.95); if (i < 1) i = 1; print a[i] }')
+OPS=$(awk '/requests per second/ { gsub(",", ""); for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { s += $i; break } } END { printf "%.0f", s / 4 }' \
+  "$WORK/redis-benchmark.txt")
+SAME=$( [ "$(cli $SRC dbsize)" = "$(cli $TGT dbsize)" ] && echo yes || echo no)
+kill -TERM $WORKER; wait $WORKER || true
+
+printf '\n| Redis 7.0, %s keys (%s), 2 cores | seconds | keys/s | vs native |\n|---|---|---|---|\n' "$TOTAL" "$USED"
+printf '| native replica: REPLICAOF full sync (%s keys) | %s | %s | 1.00 |\n' "$NATIVE_KEYS" "$NATIVE_S" "$(rate "$NATIVE_KEYS" "$NATIVE_S")"
+printf '| migrator: full sync, RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$MIGRATOR_KEYS" "$MIGRATOR_S" \
+  "$(rate "$MIGRATOR_KEYS" "$MIGRATOR_S")" "$(ratio "$NATIVE_S" "$MIGRATOR_S")"
+printf '\n| streaming under redis-benchmark (set, incr, lpush, hset; %s clients, pipeline %s) | value |\n|---|---|\n' "$CLIENTS" "$PIPELINE"
+printf '| load: %s requests in | %s s (about %s ops/s per test) |\n' "$REQUESTS" "$LOAD_S" "$OPS"
+printf '| migrator lag, p95 / max of 1 s samples | %s s / %s s |\n' "$P95_LAG" "$MAX_LAG"
+printf '| drain after the load stopped | %s s |\n' "$DRAIN_S"
+printf '| key count equal afterwards | %s |\n' "$SAME"
+printf '| worker heap used after the full sync | %s KB |\n' "${HEAP:-?}"
