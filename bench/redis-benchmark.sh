@@ -7,13 +7,15 @@
 # Prints a table; docs/benchmarks.md records the results with this command.
 #
 #   [JAVA_OPTS=...] bench/redis-benchmark.sh [--keys 1000000] [--value 100] [--requests 2000000] [--clients 50] [--pipeline 16]
+#                                            [--sync-only]
 #
 # Needs: redis-server and redis-benchmark (apt-get install -y redis-server redis-tools).
 set -euo pipefail
 
-KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16
+KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16 SYNC_ONLY=0
 while [ $# -gt 0 ]; do
   case $1 in
+    --sync-only) SYNC_ONLY=1; shift ;;
     --keys) KEYS=$2; shift 2 ;;
     --value) VALUE=$2; shift 2 ;;
     --requests) REQUESTS=$2; shift 2 ;;
@@ -82,6 +84,8 @@ source: {engine: redis, host: 127.0.0.1, port: $SRC, password: "\${env:BENCH_PW}
 target: {engine: redis, host: 127.0.0.1, port: $TGT, password: "\${env:BENCH_PW}"}
 control: {listen: "$LISTEN"}
 EOF
+cpu() { ps -o times= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }
+TGT_PID=$(cat "$WORK/$TGT/pid"); TGT_CPU0=$(cpu "$TGT_PID")
 T0=$(now)
 BENCH_PW=$PW java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$WORK/plan.yaml" > "$WORK/worker.log" 2>&1 &
 WORKER=$!
@@ -92,8 +96,21 @@ until case "$(phase)" in CATCH_UP|STREAMING) true ;; *) false ;; esac; do
 done
 T1=$(now)
 MIGRATOR_S=$(secs "$T0" "$T1")
-MIGRATOR_KEYS=$(cli $TGT dbsize)
+TGT_CPU=$(( $(cpu "$TGT_PID") - TGT_CPU0 )); JVM_CPU=$(cpu $WORKER)
+MIGRATOR_KEYS=$(( $(cli $TGT dbsize) - $(cli $TGT --scan --pattern '__migrator__:*' | wc -l) ))
 HEAP=$(jcmd $WORKER GC.heap_info 2>/dev/null | awk '/used/ { for (i = 1; i <= NF; i++) if ($i == "used") { print $(i + 1); exit } }' || true)
+row() {
+  printf '\n| Redis 7.0, %s keys (%s), 2 cores | seconds | keys/s | vs native |\n|---|---|---|---|\n' "$TOTAL" "$USED"
+  printf '| native replica: REPLICAOF full sync (%s keys) | %s | %s | 1.00 |\n' "$NATIVE_KEYS" "$NATIVE_S" "$(rate "$NATIVE_KEYS" "$NATIVE_S")"
+  printf '| migrator: full sync, RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$MIGRATOR_KEYS" "$MIGRATOR_S" \
+    "$(rate "$MIGRATOR_KEYS" "$MIGRATOR_S")" "$(ratio "$NATIVE_S" "$MIGRATOR_S")"
+  printf '| … CPU seconds used meanwhile: migrator JVM %s, target redis-server (RESTORE) %s | | | |\n' "$JVM_CPU" "$TGT_CPU"
+}
+if [ "$SYNC_ONLY" = 1 ]; then
+  row
+  grep -E "phase" "$WORK/worker.log" | cut -c1-120 >&2
+  exit 0
+fi
 
 log "streaming: redis-benchmark at full speed ($REQUESTS requests, $CLIENTS clients, pipeline $PIPELINE)"
 lag() { curl -s "http://$LISTEN/api/status" | sed -n 's/.*"lag":{"seconds":\([0-9.enull-]*\).*/\1/p'; }
@@ -115,16 +132,13 @@ MAX_LAG=$(grep -v null "$WORK/lag.txt" | sort -g | tail -1)
 P95_LAG=$(grep -v null "$WORK/lag.txt" | sort -g | awk '{ a[NR] = $1 } END { i = int(NR * 0.95); if (i < 1) i = 1; print a[i] }')
 OPS=$(awk '/requests per second/ { gsub(",", ""); for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { s += $i; break } } END { printf "%.0f", s / 4 }' \
   "$WORK/redis-benchmark.txt")
-SAME=$( [ "$(cli $SRC dbsize)" = "$(cli $TGT dbsize)" ] && echo yes || echo no)
+SAME=$( [ "$(cli $SRC dbsize)" = "$(( $(cli $TGT dbsize) - $(cli $TGT --scan --pattern '__migrator__:*' | wc -l) ))" ] && echo yes || echo no)
 kill -TERM $WORKER; wait $WORKER || true
 
-printf '\n| Redis 7.0, %s keys (%s), 2 cores | seconds | keys/s | vs native |\n|---|---|---|---|\n' "$TOTAL" "$USED"
-printf '| native replica: REPLICAOF full sync (%s keys) | %s | %s | 1.00 |\n' "$NATIVE_KEYS" "$NATIVE_S" "$(rate "$NATIVE_KEYS" "$NATIVE_S")"
-printf '| migrator: full sync, RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$MIGRATOR_KEYS" "$MIGRATOR_S" \
-  "$(rate "$MIGRATOR_KEYS" "$MIGRATOR_S")" "$(ratio "$NATIVE_S" "$MIGRATOR_S")"
+row
 printf '\n| streaming under redis-benchmark (set, incr, lpush, hset; %s clients, pipeline %s) | value |\n|---|---|\n' "$CLIENTS" "$PIPELINE"
 printf '| load: %s requests in | %s s (about %s ops/s per test) |\n' "$REQUESTS" "$LOAD_S" "$OPS"
 printf '| migrator lag, p95 / max of 1 s samples | %s s / %s s |\n' "$P95_LAG" "$MAX_LAG"
 printf '| drain after the load stopped | %s s |\n' "$DRAIN_S"
 printf '| key count equal afterwards | %s |\n' "$SAME"
-printf '| worker heap used after the full sync | %s KB |\n' "${HEAP:-?}"
+printf '| worker heap used after the full sync | %s |\n' "${HEAP:-?}"

@@ -64,7 +64,7 @@ final class CompleteCommand implements Callable<Integer> {
             released.forEach(r -> output.out().println("source: dropped " + r));
             removed.forEach(r -> output.out().println("target: removed " + r));
             output.out().println(output.good("completed") + " " + plan.name() + (released.isEmpty() && removed.isEmpty()
-                    ? ": nothing was left to drop" : ": the migrated tables stay on the target"));
+                    ? ": nothing was left to drop" : own != null ? ": the migrated keys stay on the target" : ": the migrated tables stay on the target"));
         }
         return 0;
     }

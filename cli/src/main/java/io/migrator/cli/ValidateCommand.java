@@ -55,7 +55,14 @@ final class ValidateCommand implements Callable<Integer> {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tables does not apply to Redis: the plan's "
                         + "source.databases choose what is compared");
             }
-            report = EngineConnectors.discover().forEngine(plan.source().engine()).validateKeys(plan, repair);
+            try (WorkerClient client = new WorkerClient(plan)) {
+                if (client.live() != null) { // its applied replication offset is the recheck's fence
+                    output.progress().println("validating through the worker at " + client.base() + " ...");
+                    report = client.validate(List.of(), repair);
+                } else {
+                    report = EngineConnectors.discover().forEngine(plan.source().engine()).validateKeys(plan, repair);
+                }
+            }
         } else {
             report = rows(plan, output);
         }

@@ -64,7 +64,7 @@ import redis.clients.jedis.exceptions.JedisDataException;
 final class RedisMigration implements Worker {
     private static final Logger LOG = LoggerFactory.getLogger(RedisMigration.class);
     private static final long STREAMING_LAG_MILLIS = 2_000;
-    private static final int RESTORE_BATCH_KEYS = 500;
+    private static final int RESTORE_BATCH_KEYS = 2_000;
     private static final long RESTORE_BATCH_BYTES = 8L << 20;
     private static final int COMMAND_BATCH = 2_000;
     private static final long COMMAND_BATCH_BYTES = 8L << 20;
@@ -290,7 +290,7 @@ final class RedisMigration implements Worker {
             sampler = daemon("status-sampler", () -> sampleLoop(stop));
             Configuration configuration = Configuration.defaultSetting().setRetries(10).setRetryTimeInterval(1000)
                     .setConnectionTimeout((int) timeout.toMillis()).setReadTimeout((int) timeout.toMillis())
-                    .setUseDefaultExceptionListener(false).setHeartbeatPeriod(1000);
+                    .setUseDefaultExceptionListener(false).setHeartbeatPeriod(1000).setAsyncCachedBytes(4 << 20);
             if (!plan.source().user().isEmpty()) {
                 configuration.setAuthUser(plan.source().user());
             }
@@ -301,7 +301,8 @@ final class RedisMigration implements Worker {
                 configuration.setReplId(checkpoint.replId()).setReplOffset(checkpoint.offset());
             }
             replicator = new RedisReplicator(plan.source().host(), plan.source().port(), configuration);
-            replicator.setRdbVisitor(new DumpRdbVisitor(replicator, facts.payloadVersion()));
+            replicator.setRdbVisitor(facts.payloadVersion() < 0 ? new DumpRdbVisitor(replicator, new FastDumpValueVisitor(replicator))
+                    : new DumpRdbVisitor(replicator, facts.payloadVersion(), 512)); // 512: the first buffer of a payload (default 8 KB a key)
             for (String name : commands.names()) {
                 replicator.addCommandParser(CommandName.name(name), new DefaultCommandParser());
             }
@@ -1393,7 +1394,7 @@ final class RedisMigration implements Worker {
         Double headroom = null;
         RedisCheckpoint cp = checkpoint;
         Long first = backlogFirstByte;
-        if (first != null && cp != null && cp.offset() >= 0 && rate != null && rate > 1 && p != Phase.SNAPSHOT) {
+        if (first != null && cp != null && cp.offset() >= 0 && rate != null && rate > 1024 && p != Phase.SNAPSHOT) { // idle: never
             headroom = Math.max(0, cp.offset() - first) / rate; // the backlog drops the oldest bytes at the write rate
         }
         if (bytes != null && lag != null && lag * 1000 < STREAMING_LAG_MILLIS) {
