@@ -45,7 +45,6 @@ import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
-import redis.clients.jedis.Connection;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
@@ -443,8 +442,18 @@ final class RedisMigration implements Worker {
                 queued.decrementAndGet();
                 return item;
             }
+            maybeStreaming(); // an idle source sends nothing for seconds: the phase still follows the lag
         }
         return null;
+    }
+
+    /** On the applier thread: CATCH_UP becomes STREAMING once the target is within a couple of seconds of the source. */
+    private void maybeStreaming() {
+        if (phase.get() == Phase.CATCH_UP && fullSyncDone && queue.isEmpty() && !masterOffsets.isEmpty()
+                && lagMillis(System.currentTimeMillis()) < STREAMING_LAG_MILLIS) {
+            move(Phase.STREAMING, "caught up");
+            checkpoint = checkpoint.with(Phase.STREAMING, appliedEvents.get(), checkpoint.keysRestored(), checkpoint.sync());
+        }
     }
 
     private Item poll() {
@@ -477,17 +486,18 @@ final class RedisMigration implements Worker {
                 if (item instanceof FullSync) {
                     restores.clear(); // keys of a copy that broke off: the new copy brings what still exists
                     restoreBytes = 0;
+                    restore(List.of(), true); // replies still in flight
                     startFullSync();
                 } else if (item instanceof Key key) {
                     restores.add(key);
                     restoreBytes += key.payload().length;
                     if (restores.size() >= RESTORE_BATCH_KEYS || restoreBytes >= RESTORE_BATCH_BYTES || queue.isEmpty()) {
-                        restore(restores);
+                        restore(restores, false);
                         restores.clear();
                         restoreBytes = 0;
                     }
                 } else if (item instanceof StreamStart start) {
-                    restore(restores);
+                    restore(restores, true);
                     restores.clear();
                     restoreBytes = 0;
                     startStream(start);
@@ -556,60 +566,106 @@ final class RedisMigration implements Worker {
         writeCheckpoint(checkpoint);
     }
 
-    /** RESTORE ... REPLACE ABSTTL, pipelined (per node on a cluster); idempotent, so a retried batch is harmless. */
-    private void restore(List<Key> keys) {
-        if (keys.isEmpty()) {
+    /** Restores sent whose replies are not read yet (one batch stays in flight, so the target never waits for us). */
+    private final List<Key> unread = new ArrayList<>();
+    private Map<RespConnection, List<byte[][]>> unreadByNode = new LinkedHashMap<>();
+    private boolean resendUnread;
+
+    /**
+     * RESTORE ... REPLACE ABSTTL, pipelined per node, with two batches in flight: this batch is sent before the previous
+     * one's replies are read, so the target restores one while the next is built. {@code drain} reads everything (before
+     * the stream starts, or another full sync). RESTORE REPLACE is idempotent: after a lost connection both batches are
+     * sent again.
+     */
+    private void restore(List<Key> keys, boolean drain) {
+        if (keys.isEmpty() && unread.isEmpty()) {
             return;
         }
-        long now = System.currentTimeMillis();
-        withRetry("restoring " + keys.size() + " keys", () -> {
-            Map<Connection, List<byte[][]>> byNode = new LinkedHashMap<>();
-            Map<Connection, Integer> nodeDb = new HashMap<>();
-            for (Key k : keys) {
-                if (!databases.contains(k.db()) || RedisCheckpoint.bookkeeping(k.key()) || !keyFilter.test(k.key())) {
-                    continue;
+        List<Key> batch = List.copyOf(keys);
+        withRetry("restoring " + (batch.size() + unread.size()) + " keys", () -> {
+            try {
+                if (resendUnread) {
+                    List<Key> again = new ArrayList<>(unread);
+                    again.addAll(batch);
+                    connectionDb = 0; // new connections
+                    Map<RespConnection, List<byte[][]>> all = encodeRestores(again);
+                    all.keySet().forEach(RespConnection::flush);
+                    readRestores(all);
+                    unread.clear();
+                    unreadByNode = new LinkedHashMap<>();
+                    resendUnread = false;
+                    return;
                 }
-                if (k.expireAt() >= 0 && k.expireAt() <= now) {
-                    continue; // expired already: the source no longer serves it either
+                Map<RespConnection, List<byte[][]>> now = encodeRestores(batch);
+                now.keySet().forEach(RespConnection::flush);
+                readRestores(unreadByNode);
+                unread.clear();
+                unread.addAll(batch);
+                unreadByNode = now;
+                if (drain) {
+                    readRestores(unreadByNode);
+                    unread.clear();
+                    unreadByNode = new LinkedHashMap<>();
                 }
-                Connection node = target.node(target.slot(k.key()));
-                List<byte[][]> out = byNode.computeIfAbsent(node, n -> new ArrayList<>());
-                if (!target.cluster() && nodeDb.getOrDefault(node, connectionDb) != k.db()) {
-                    out.add(RedisTargetNodes.argv("SELECT", Integer.toString(k.db())));
-                    nodeDb.put(node, k.db());
-                }
-                out.add(k.expireAt() >= 0
-                        ? new byte[][] {bytes("RESTORE"), k.key(), bytes(Long.toString(k.expireAt())), k.payload(), bytes("REPLACE"), bytes("ABSTTL")}
-                        : new byte[][] {bytes("RESTORE"), k.key(), bytes("0"), k.payload(), bytes("REPLACE")});
-            }
-            for (Map.Entry<Connection, List<byte[][]>> e : byNode.entrySet()) {
-                for (byte[][] argv : e.getValue()) {
-                    RedisTargetNodes.send(e.getKey(), argv);
-                }
-                List<Object> replies = e.getKey().getMany(e.getValue().size());
-                for (int i = 0; i < replies.size(); i++) {
-                    if (replies.get(i) instanceof JedisDataException d) {
-                        throw refusedRestore(e.getValue().get(i), d);
-                    }
-                }
-            }
-            if (!target.cluster()) {
-                connectionDb = nodeDb.getOrDefault(target.node(0), connectionDb);
+            } catch (JedisConnectionException e) {
+                resendUnread = true;
+                throw e;
             }
         });
         throttle();
-        int restored = 0;
-        for (Key k : keys) {
+        for (Key k : batch) {
             if (databases.contains(k.db()) && !RedisCheckpoint.bookkeeping(k.key()) && keyFilter.test(k.key())) {
                 keysRestored.computeIfAbsent(k.db(), d -> new AtomicLong()).incrementAndGet();
                 if (restoredKeys != null) {
                     restoredKeys.add(LongHashSet.hash(k.db(), k.key()));
                 }
-                restored++;
             }
         }
-        LOG.debug("restored {} keys", restored);
     }
+
+    /** Queues the RESTOREs of these keys on their nodes (SELECTs followed on a standalone target); returns what was queued. */
+    private Map<RespConnection, List<byte[][]>> encodeRestores(List<Key> keys) {
+        long now = System.currentTimeMillis();
+        Map<RespConnection, List<byte[][]>> byNode = new LinkedHashMap<>();
+        for (Key k : keys) {
+            if (!databases.contains(k.db()) || RedisCheckpoint.bookkeeping(k.key()) || !keyFilter.test(k.key())) {
+                continue;
+            }
+            if (k.expireAt() >= 0 && k.expireAt() <= now) {
+                continue; // expired already: the source no longer serves it either
+            }
+            RespConnection node = target.node(target.slot(k.key()));
+            List<byte[][]> out = byNode.computeIfAbsent(node, n -> new ArrayList<>());
+            if (!target.cluster() && connectionDb != k.db()) {
+                byte[][] select = RedisTargetNodes.argv("SELECT", Integer.toString(k.db()));
+                out.add(select);
+                node.send(select);
+                connectionDb = k.db();
+            }
+            byte[][] argv = k.expireAt() >= 0
+                    ? new byte[][] {RESTORE, k.key(), bytes(Long.toString(k.expireAt())), k.payload(), REPLACE, ABSTTL}
+                    : new byte[][] {RESTORE, k.key(), ZERO, k.payload(), REPLACE};
+            out.add(argv);
+            node.send(argv);
+        }
+        return byNode;
+    }
+
+    private void readRestores(Map<RespConnection, List<byte[][]>> sent) {
+        for (Map.Entry<RespConnection, List<byte[][]>> e : sent.entrySet()) {
+            List<Object> replies = e.getKey().getMany(e.getValue().size());
+            for (int i = 0; i < replies.size(); i++) {
+                if (replies.get(i) instanceof JedisDataException d) {
+                    throw refusedRestore(e.getValue().get(i), d);
+                }
+            }
+        }
+    }
+
+    private static final byte[] RESTORE = bytes("RESTORE");
+    private static final byte[] REPLACE = bytes("REPLACE");
+    private static final byte[] ABSTTL = bytes("ABSTTL");
+    private static final byte[] ZERO = bytes("0");
 
     /**
      * {@code snapshot.maxRowsPerSecond} counts keys here: the restore waits so the full sync stays under it. The source's
@@ -679,7 +735,7 @@ final class RedisMigration implements Worker {
     /** After a full resync: deletes target keys (of the plan's databases and patterns) the new copy did not carry. */
     private long reconcile() {
         long removed = 0;
-        for (Connection node : target.masters()) {
+        for (RespConnection node : target.masters()) {
             for (int db : target.cluster() ? List.of(0) : databases) {
                 if (!target.cluster()) {
                     RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", Integer.toString(db)));
@@ -722,15 +778,12 @@ final class RedisMigration implements Worker {
         });
         appliedEvents.addAndGet(applied[0]);
         appliedBatches.incrementAndGet();
-        if (phase.get() == Phase.CATCH_UP && lagMillis(System.currentTimeMillis()) < STREAMING_LAG_MILLIS && queue.isEmpty()) {
-            move(Phase.STREAMING, "caught up");
-            checkpoint = checkpoint.with(Phase.STREAMING, appliedEvents.get(), checkpoint.keysRestored(), checkpoint.sync());
-        }
+        maybeStreaming();
     }
 
     /** One MULTI/EXEC: the commands (SELECTs followed), then the checkpoint in database 0. Returns the commands applied. */
     private int applyToStandalone(List<Command> batch, Command last) {
-        Connection node = target.node(0);
+        RespConnection node = target.node(0);
         List<byte[][]> out = new ArrayList<>();
         int db = connectionDb;
         int count = 0;
@@ -883,13 +936,13 @@ final class RedisMigration implements Worker {
      * that master owns; a master whose marker already holds the offset ran it before a restart and is skipped.
      */
     private void applyEverywhere(byte[][] argv, long end) {
-        for (Map.Entry<Connection, Integer> e : target.slotPerMaster().entrySet()) {
+        for (Map.Entry<RespConnection, Integer> e : target.slotPerMaster().entrySet()) {
             int slot = e.getValue();
             if (end <= slotOffset(slot)) {
                 continue;
             }
             List<byte[][]> out = List.of(argv, slotSet(slot, end));
-            Connection node = e.getKey();
+            RespConnection node = e.getKey();
             RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
             out.forEach(a -> RedisTargetNodes.send(node, a));
             RedisTargetNodes.send(node, RedisTargetNodes.argv("EXEC"));
@@ -907,12 +960,12 @@ final class RedisMigration implements Worker {
         if (bySlot.isEmpty()) {
             return;
         }
-        Map<Connection, List<Integer>> byNode = new LinkedHashMap<>();
+        Map<RespConnection, List<Integer>> byNode = new LinkedHashMap<>();
         for (int slot : bySlot.keySet()) {
             byNode.computeIfAbsent(target.node(slot), n -> new ArrayList<>()).add(slot);
         }
-        for (Map.Entry<Connection, List<Integer>> e : byNode.entrySet()) {
-            Connection node = e.getKey();
+        for (Map.Entry<RespConnection, List<Integer>> e : byNode.entrySet()) {
+            RespConnection node = e.getKey();
             int replies = 0;
             List<List<byte[][]>> sent = new ArrayList<>();
             for (int slot : e.getValue()) {
@@ -1087,7 +1140,7 @@ final class RedisMigration implements Worker {
 
     private RedisCheckpoint loadCheckpoint() {
         byte[] key = bytes(RedisCheckpoint.key(plan.name()));
-        Connection node = target.node(target.slot(key));
+        RespConnection node = target.node(target.slot(key));
         if (!target.cluster() && connectionDb != 0) {
             RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
             node.getOne();
@@ -1099,7 +1152,7 @@ final class RedisMigration implements Worker {
 
     private void writeCheckpoint(RedisCheckpoint cp) {
         byte[] key = bytes(RedisCheckpoint.key(plan.name()));
-        Connection node = target.node(target.slot(key));
+        RespConnection node = target.node(target.slot(key));
         int n = 0;
         if (!target.cluster() && connectionDb != 0) {
             RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
@@ -1118,12 +1171,12 @@ final class RedisMigration implements Worker {
     /** Reads every slot's offset; values of another replication history (another replid) do not count. */
     private void loadSlotOffsets() {
         Map<Integer, Long> read = new HashMap<>();
-        Map<Connection, List<Integer>> byNode = new LinkedHashMap<>();
+        Map<RespConnection, List<Integer>> byNode = new LinkedHashMap<>();
         for (int s = 0; s < RedisTargetNodes.SLOTS; s++) {
             byNode.computeIfAbsent(target.node(s), n -> new ArrayList<>()).add(s);
         }
         String prefix = checkpoint.replId() + ":";
-        for (Map.Entry<Connection, List<Integer>> e : byNode.entrySet()) {
+        for (Map.Entry<RespConnection, List<Integer>> e : byNode.entrySet()) {
             for (int s : e.getValue()) {
                 RedisTargetNodes.send(e.getKey(), RedisTargetNodes.argv("GET", RedisCheckpoint.slotKey(plan.name(), s)));
             }
@@ -1146,7 +1199,7 @@ final class RedisMigration implements Worker {
 
     private void readJournal() {
         byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
-        Connection node = target.node(target.slot(key));
+        RespConnection node = target.node(target.slot(key));
         RedisTargetNodes.send(node, new byte[][] {bytes("LRANGE"), key, bytes("0"), bytes("-1")});
         phases.addAll(journalEntries(node.getOne()));
     }
@@ -1173,7 +1226,7 @@ final class RedisMigration implements Worker {
     private void journal(RedisTargetNodes nodes, Phase p, String at, String detail) {
         byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
         try {
-            Connection node = nodes.node(nodes.slot(key));
+            RespConnection node = nodes.node(nodes.slot(key));
             RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
             RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
             node.getMany(2);
@@ -1198,7 +1251,7 @@ final class RedisMigration implements Worker {
 
     /** Which of the target's databases (every master's database 0 on a cluster) hold keys other than bookkeeping; null when none. */
     static String occupied(RedisTargetNodes target, List<Integer> databases) {
-        for (Connection node : target.masters()) {
+        for (RespConnection node : target.masters()) {
             for (int db : target.cluster() ? List.of(0) : databases) {
                 if (!target.cluster()) {
                     RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", Integer.toString(db)));
@@ -1220,7 +1273,7 @@ final class RedisMigration implements Worker {
     /** Whether the target holds this migration's checkpoint. */
     static boolean hasCheckpoint(RedisTargetNodes target, String plan) {
         byte[] key = bytes(RedisCheckpoint.key(plan));
-        Connection node = target.node(target.slot(key));
+        RespConnection node = target.node(target.slot(key));
         if (!target.cluster()) {
             RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
             node.getOne();
@@ -1265,9 +1318,8 @@ final class RedisMigration implements Worker {
             }
         });
         String targetVersion;
-        try (Connection node = new Connection(new redis.clients.jedis.HostAndPort(plan.target().host(), plan.target().port()),
-                RedisConnector.clientConfig(plan.target(), timeout))) {
-            Object info = node.executeCommand(new redis.clients.jedis.CommandArguments(redis.clients.jedis.Protocol.Command.INFO).add("server"));
+        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), timeout)) {
+            Object info = nodes.masters().iterator().next().execute(RedisTargetNodes.argv("INFO", "server"));
             targetVersion = RedisConnector.parseInfo(RedisCommandTable.text(info)).getOrDefault("redis_version", "0");
         }
         int sourceRdb = RedisVersions.rdbVersion(sourceVersion);
@@ -1427,11 +1479,11 @@ final class RedisMigration implements Worker {
     static MigrationStatus stored(Plan plan) {
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
             byte[] key = bytes(RedisCheckpoint.key(plan.name()));
-            Connection node = nodes.node(nodes.slot(key));
+            RespConnection node = nodes.node(nodes.slot(key));
             RedisTargetNodes.send(node, new byte[][] {bytes("HGETALL"), key});
             RedisCheckpoint cp = RedisCheckpoint.parse(node.getOne());
             byte[] journal = bytes(RedisCheckpoint.journalKey(plan.name()));
-            Connection jnode = nodes.node(nodes.slot(journal));
+            RespConnection jnode = nodes.node(nodes.slot(journal));
             RedisTargetNodes.send(jnode, new byte[][] {bytes("LRANGE"), journal, bytes("0"), bytes("-1")});
             List<MigrationStatus.PhaseEntry> phases = journalEntries(jnode.getOne());
             Phase p = cp == null ? Phase.PREFLIGHT : cp.phase();
@@ -1468,7 +1520,7 @@ final class RedisMigration implements Worker {
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(30))) {
             String pattern = RedisCheckpoint.PREFIX + plan.name() + ":*";
             long count = 0;
-            for (Connection node : nodes.masters()) {
+            for (RespConnection node : nodes.masters()) {
                 byte[] cursor = bytes("0");
                 do {
                     RedisTargetNodes.send(node, new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"), bytes(pattern), bytes("COUNT"), bytes("1000")});

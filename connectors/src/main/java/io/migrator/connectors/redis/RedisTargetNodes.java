@@ -8,11 +8,6 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import redis.clients.jedis.CommandArguments;
-import redis.clients.jedis.Connection;
-import redis.clients.jedis.HostAndPort;
-import redis.clients.jedis.Protocol;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.util.JedisClusterCRC16;
 
 /**
@@ -25,7 +20,7 @@ final class RedisTargetNodes implements AutoCloseable {
 
     private final Endpoint endpoint;
     private final Duration timeout;
-    private final Map<String, Connection> nodes = new LinkedHashMap<>();
+    private final Map<String, RespConnection> nodes = new LinkedHashMap<>();
     private final String[] owner = new String[SLOTS];
 
     RedisTargetNodes(Endpoint endpoint, Duration timeout) {
@@ -44,7 +39,7 @@ final class RedisTargetNodes implements AutoCloseable {
     }
 
     /** The connection that owns a slot (the only one on a standalone target). */
-    Connection node(int slot) {
+    RespConnection node(int slot) {
         if (nodes.isEmpty()) {
             throw new redis.clients.jedis.exceptions.JedisConnectionException("not connected to the target");
         }
@@ -52,7 +47,7 @@ final class RedisTargetNodes implements AutoCloseable {
             return nodes.values().iterator().next();
         }
         String address = owner[slot];
-        Connection c = address == null ? null : nodes.get(address);
+        RespConnection c = address == null ? null : nodes.get(address);
         if (c == null) {
             throw new redis.clients.jedis.exceptions.JedisConnectionException("no cluster node serves slot " + slot);
         }
@@ -60,7 +55,7 @@ final class RedisTargetNodes implements AutoCloseable {
     }
 
     /** Every master (the one server on a standalone target). */
-    Collection<Connection> masters() {
+    Collection<RespConnection> masters() {
         return nodes.values();
     }
 
@@ -69,14 +64,17 @@ final class RedisTargetNodes implements AutoCloseable {
      * them are open and every slot has an owner; otherwise the old state stays and the failure is thrown (retriable).
      */
     void refresh() {
-        Map<String, Connection> fresh = new LinkedHashMap<>();
+        Map<String, RespConnection> fresh = new LinkedHashMap<>();
         String[] freshOwner = new String[SLOTS];
         try {
             if (!cluster()) {
                 fresh.put(endpoint.address(), connect(endpoint.host(), endpoint.port()));
             } else {
-                try (Connection seed = connect(endpoint.host(), endpoint.port())) {
-                    Object reply = seed.executeCommand(new CommandArguments(Protocol.Command.CLUSTER).add("SLOTS"));
+                try (RespConnection seed = connect(endpoint.host(), endpoint.port())) {
+                    Object reply = seed.execute(argv("CLUSTER", "SLOTS"));
+                    if (reply instanceof redis.clients.jedis.exceptions.JedisDataException e) {
+                        throw new redis.clients.jedis.exceptions.JedisConnectionException("CLUSTER SLOTS: " + e.getMessage());
+                    }
                     for (Object range : (List<?>) reply) {
                         List<?> r = (List<?>) range;
                         int from = (int) (long) (Long) r.get(0);
@@ -112,10 +110,10 @@ final class RedisTargetNodes implements AutoCloseable {
     }
 
     /** One slot each master owns: where a per-master marker key lives. */
-    Map<Connection, Integer> slotPerMaster() {
-        Map<Connection, Integer> out = new LinkedHashMap<>();
+    Map<RespConnection, Integer> slotPerMaster() {
+        Map<RespConnection, Integer> out = new LinkedHashMap<>();
         for (int s = 0; s < SLOTS; s++) {
-            Connection c = nodes.get(owner[s]);
+            RespConnection c = nodes.get(owner[s]);
             if (c != null) {
                 out.putIfAbsent(c, s);
             }
@@ -123,7 +121,7 @@ final class RedisTargetNodes implements AutoCloseable {
         return out;
     }
 
-    private static void closeQuietly(Connection c) {
+    private static void closeQuietly(RespConnection c) {
         try {
             c.close();
         } catch (RuntimeException ignored) {
@@ -131,17 +129,14 @@ final class RedisTargetNodes implements AutoCloseable {
         }
     }
 
-    private Connection connect(String host, int port) {
-        return new Connection(new HostAndPort(host, port), RedisConnector.clientConfig(endpoint, timeout));
+    private RespConnection connect(String host, int port) {
+        return new RespConnection(host, port, endpoint.user(), endpoint.password().isEmpty() ? null : endpoint.password().reveal(),
+                (int) timeout.toMillis());
     }
 
     /** Queues a raw command on a connection (sent with the next read). */
-    static void send(Connection connection, byte[][] argv) {
-        byte[] name = argv[0];
-        ProtocolCommand command = () -> name;
-        byte[][] args = new byte[argv.length - 1][];
-        System.arraycopy(argv, 1, args, 0, args.length);
-        connection.sendCommand(command, args);
+    static void send(RespConnection connection, byte[][] argv) {
+        connection.send(argv);
     }
 
     static byte[][] argv(String... parts) {
