@@ -32,17 +32,125 @@ import redis.clients.jedis.resps.ScanResult;
  * Redis → Redis: the worker ({@code java -Xmx512m -jar migrator.jar run}) is killed with SIGKILL at random moments of the
  * full sync and of the stream while a writer sends commands that are not idempotent (INCR, RPUSH, HINCRBY, APPEND,
  * MULTI/EXEC transfers between counters). A command applied twice or lost shows as a different value. After the last
- * restart and a SIGTERM (exit 0) every key of both databases equals the source's, read by type. {@code -Dmigrator.kills=N}
- * sets the number of kills (default 6).
+ * restart and a SIGTERM (exit 0) every key of both databases equals the source's, read by type. The same runs into the
+ * 3-node cluster target, where a batch is one MULTI/EXEC per slot and a kill can land between two of them.
+ * {@code -Dmigrator.kills=N} sets the number of kills (default 6; 4 into the cluster).
  */
 @ExtendWith(SandboxExtension.class)
 class RedisKillRestartIT {
     private static final Path JAR = Path.of("target", "migrator.jar").toAbsolutePath();
-    private static final List<Integer> DBS = List.of(10, 11);
-    private static final String NAME = "redis-kill";
+    private List<Integer> dbs = List.of(10, 11);
+    private String name = "redis-kill";
 
     private SandboxEndpoint source;
     private SandboxEndpoint target;
+    private boolean cluster;
+
+    /** The target as the test reads it: one database of a standalone server, or the whole cluster. */
+    private interface Side extends AutoCloseable {
+        List<String> keys(String prefix);
+
+        List<String> values(List<String> keys);
+
+        String hget(String key, String field);
+
+        long llen(String key);
+
+        @Override
+        void close();
+    }
+
+    private Side side(int db) {
+        if (!cluster) {
+            Jedis j = jedis(target, db);
+            return new Side() {
+                public List<String> keys(String prefix) {
+                    return RedisKillRestartIT.keys(j, prefix);
+                }
+
+                public List<String> values(List<String> keys) {
+                    return RedisKillRestartIT.values(j::pipelined, keys);
+                }
+
+                public String hget(String key, String field) {
+                    return j.hget(key, field);
+                }
+
+                public long llen(String key) {
+                    return j.llen(key);
+                }
+
+                public void close() {
+                    j.close();
+                }
+            };
+        }
+        redis.clients.jedis.JedisCluster c = new redis.clients.jedis.JedisCluster(
+                java.util.Set.of(new redis.clients.jedis.HostAndPort(target.host(), target.port())),
+                redis.clients.jedis.DefaultJedisClientConfig.builder().password(target.password()).build());
+        return new Side() {
+            public List<String> keys(String prefix) {
+                List<String> out = new ArrayList<>();
+                forEachMaster(c, node -> out.addAll(RedisKillRestartIT.keys(node, prefix)));
+                return out;
+            }
+
+            public List<String> values(List<String> keys) {
+                return RedisKillRestartIT.values(c::pipelined, keys);
+            }
+
+            public String hget(String key, String field) {
+                return c.hget(key, field);
+            }
+
+            public long llen(String key) {
+                return c.llen(key);
+            }
+
+            public void close() {
+                c.close();
+            }
+        };
+    }
+
+    private static void forEachMaster(redis.clients.jedis.JedisCluster c, java.util.function.Consumer<Jedis> action) {
+        for (redis.clients.jedis.ConnectionPool pool : c.getClusterNodes().values()) {
+            try (Jedis node = new Jedis(pool.getResource())) {
+                if ("master".equals(String.valueOf(node.role().get(0)))) {
+                    action.accept(node);
+                }
+            }
+        }
+    }
+
+    private void flushTarget() {
+        if (cluster) {
+            try (redis.clients.jedis.JedisCluster c = new redis.clients.jedis.JedisCluster(
+                    java.util.Set.of(new redis.clients.jedis.HostAndPort(target.host(), target.port())),
+                    redis.clients.jedis.DefaultJedisClientConfig.builder().password(target.password()).build())) {
+                forEachMaster(c, Jedis::flushAll);
+            }
+            return;
+        }
+        for (int db : dbs) {
+            try (Jedis j = jedis(target, db)) {
+                j.flushDB();
+            }
+        }
+        try (Jedis t = jedis(target, 0)) {
+            for (String key : keys(t, "__migrator__:" + name + ":")) {
+                t.del(key);
+            }
+        }
+    }
+
+    private void flushSource() {
+        for (int db : dbs) {
+            try (Jedis j = jedis(source, db)) {
+                j.flushDB();
+            }
+        }
+    }
 
     private static Jedis jedis(SandboxEndpoint e, int db) {
         Jedis j = new Jedis(e.host(), e.port(), 30_000);
@@ -53,23 +161,27 @@ class RedisKillRestartIT {
 
     @Test
     void killNineAtRandomMomentsLosesNothingAndDuplicatesNothing(SandboxServers servers) throws Exception {
-        assertThat(JAR).as("the shaded jar is built in the package phase").exists();
         source = servers.redisSource();
         target = servers.redisTarget();
-        for (SandboxEndpoint e : List.of(source, target)) {
-            for (int db : DBS) {
-                try (Jedis j = jedis(e, db)) {
-                    j.flushDB();
-                }
-            }
-        }
-        try (Jedis t = jedis(target, 0)) {
-            for (String key : keys(t, "__migrator__:" + NAME + ":")) {
-                t.del(key);
-            }
-        }
-        try (Jedis s = jedis(source, 10); Pipeline p = s.pipelined()) {
-            for (int i = 0; i < 120_000; i++) {
+        killAndCompare(Integer.getInteger("migrator.kills", 6), 120_000);
+    }
+
+    @Test
+    void killNineIntoAClusterTargetLosesNothingAndDuplicatesNothing(SandboxServers servers) throws Exception {
+        source = servers.redisSource();
+        target = servers.redisCluster();
+        cluster = true;
+        dbs = List.of(0); // a cluster has database 0 only
+        name = "redis-kill-cluster";
+        killAndCompare(Integer.getInteger("migrator.kills", 4), 60_000);
+    }
+
+    private void killAndCompare(int kills, int keys) throws Exception {
+        assertThat(JAR).as("the shaded jar is built in the package phase").exists();
+        flushSource();
+        flushTarget();
+        try (Jedis s = jedis(source, dbs.get(0)); Pipeline p = s.pipelined()) {
+            for (int i = 0; i < keys; i++) {
                 p.set("k:" + i, "v" + i);
                 if (i % 100 == 0) {
                     p.hset("h:" + i, Map.of("n", "0", "f", "x"));
@@ -82,17 +194,16 @@ class RedisKillRestartIT {
         Files.writeString(plan, """
                 name: %s
                 source: {engine: redis, host: %s, port: %d, password: "${env:KILL_IT_PW}", databases: %s}
-                target: {engine: redis, host: %s, port: %d, password: "${env:KILL_IT_PW}"}
-                snapshot: {maxRowsPerSecond: 40000}
-                """.formatted(NAME, source.host(), source.port(), DBS, target.host(), target.port()));
+                target: {engine: redis, host: %s, port: %d, password: "${env:KILL_IT_PW}", cluster: %s}
+                snapshot: {maxRowsPerSecond: %d}
+                """.formatted(name, source.host(), source.port(), dbs, target.host(), target.port(), cluster, keys / 3));
 
         AtomicBoolean stopWriter = new AtomicBoolean();
         AtomicReference<Throwable> writerError = new AtomicReference<>();
         AtomicLong writes = new AtomicLong();
-        Thread writer = new Thread(() -> write(stopWriter, writes, writerError), "writer");
+        Thread writer = new Thread(() -> write(stopWriter, writes, writerError, keys), "writer");
         writer.start();
 
-        int kills = Integer.getInteger("migrator.kills", 6);
         Random random = new Random(Long.getLong("migrator.seed", System.nanoTime()));
         Set<String> phasesKilledIn = new LinkedHashSet<>();
         List<String> log = new ArrayList<>();
@@ -104,7 +215,7 @@ class RedisKillRestartIT {
                 long delay = i < 2 ? untilFullSyncBegins(worker, journal) + random.nextInt(1_500)
                         : untilPast(worker, "none", "PREFLIGHT", "SNAPSHOT") + random.nextInt(3_000);
                 boolean exited = worker.waitFor(delay - waited, TimeUnit.MILLISECONDS);
-                assertThat(exited).as("the worker died by itself; see target/redis-kill-worker-%d.log", i).isFalse();
+                assertThat(exited).as("the worker died by itself; see target/%s-worker-%d.log", name, i).isFalse();
                 String phase = phase();
                 worker.destroyForcibly().waitFor(); // SIGKILL
                 phasesKilledIn.add(phase);
@@ -118,7 +229,7 @@ class RedisKillRestartIT {
             long goal = masterOffset();
             long deadline = System.currentTimeMillis() + 180_000;
             while (checkpointOffset() < goal && System.currentTimeMillis() < deadline) {
-                assertThat(last.isAlive()).as("the final worker died; see target/redis-kill-worker-%d.log", kills).isTrue();
+                assertThat(last.isAlive()).as("the final worker died; see target/%s-worker-%d.log", name, kills).isTrue();
                 Thread.sleep(300);
             }
             assertThat(checkpointOffset()).as("caught up with %s; log: %s", goal, log).isGreaterThanOrEqualTo(goal);
@@ -128,7 +239,7 @@ class RedisKillRestartIT {
 
             assertThat(writes.get()).isGreaterThan(1000);
             assertThat(phasesKilledIn).as("kill points: %s", log).contains("SNAPSHOT").containsAnyOf("CATCH_UP", "STREAMING");
-            for (int db : DBS) {
+            for (int db : dbs) {
                 assertSame(db, log);
             }
 
@@ -143,20 +254,15 @@ class RedisKillRestartIT {
             String report = Files.readString(Path.of("target/redis-kill-complete.log"));
             assertThat(complete.exitValue()).as(report).isZero();
             assertThat(report).containsPattern("\"ok\"\\s*:\\s*true").contains("bookkeeping keys");
-            try (Jedis t = jedis(target, 0); Jedis t10 = jedis(target, 10)) {
-                assertThat(keys(t, "__migrator__:" + NAME + ":")).as("bookkeeping left").isEmpty();
-                assertThat(t10.dbSize()).as("the migrated keys stay").isGreaterThan(100_000);
+            try (Side bookkeeping = side(0); Side migrated = side(dbs.get(0))) {
+                assertThat(bookkeeping.keys("__migrator__:" + name + ":")).as("bookkeeping left").isEmpty();
+                assertThat(migrated.keys("k:").size()).as("the migrated keys stay").isGreaterThan(keys / 2);
             }
         } finally {
             stopWriter.set(true);
             writer.join(10_000);
-            for (SandboxEndpoint e : List.of(source, target)) {
-                for (int db : DBS) {
-                    try (Jedis j = jedis(e, db)) {
-                        j.flushDB();
-                    }
-                }
-            }
+            flushSource();
+            flushTarget();
         }
     }
 
@@ -183,22 +289,22 @@ class RedisKillRestartIT {
     }
 
     private long journalLength() {
-        try (Jedis t = jedis(target, 0)) {
-            return t.llen("__migrator__:" + NAME + ":journal");
+        try (Side t = side(0)) {
+            return t.llen("__migrator__:" + name + ":journal");
         }
     }
 
     private String phase() {
-        try (Jedis t = jedis(target, 0)) {
-            String p = t.hget("__migrator__:" + NAME + ":checkpoint", "phase");
+        try (Side t = side(0)) {
+            String p = t.hget("__migrator__:" + name + ":checkpoint", "phase");
             return p == null ? "none" : p;
         }
     }
 
     private long checkpointOffset() {
-        try (Jedis t = jedis(target, 0)) {
-            String o = t.hget("__migrator__:" + NAME + ":checkpoint", "offset");
-            String p = t.hget("__migrator__:" + NAME + ":checkpoint", "phase");
+        try (Side t = side(0)) {
+            String o = t.hget("__migrator__:" + name + ":checkpoint", "offset");
+            String p = t.hget("__migrator__:" + name + ":checkpoint", "phase");
             return o == null || "SNAPSHOT".equals(p) ? -1 : Long.parseLong(o);
         }
     }
@@ -218,17 +324,17 @@ class RedisKillRestartIT {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
                 "-jar", JAR.toString(), "run", plan.toString(), "--listen", "127.0.0.1:0")
                 .redirectErrorStream(true)
-                .redirectOutput(new File("target/redis-kill-worker-" + round + ".log"));
+                .redirectOutput(new File("target/" + name + "-worker-" + round + ".log"));
         builder.environment().put("KILL_IT_PW", source.password());
         return builder.start();
     }
 
     /** Commands that are not idempotent: replaying one, or losing one, changes a value. */
-    private void write(AtomicBoolean stop, AtomicLong writes, AtomicReference<Throwable> error) {
+    private void write(AtomicBoolean stop, AtomicLong writes, AtomicReference<Throwable> error, int keys) {
         Random random = new Random();
-        try (Jedis a = jedis(source, 10); Jedis b = jedis(source, 11)) {
+        try (Jedis a = jedis(source, dbs.get(0)); Jedis b = jedis(source, dbs.get(dbs.size() - 1))) {
             while (!stop.get()) {
-                int i = random.nextInt(120_000);
+                int i = random.nextInt(keys);
                 Jedis j = random.nextInt(4) == 0 ? b : a;
                 switch (random.nextInt(8)) {
                     case 0 -> j.incr("ctr:" + random.nextInt(20));
@@ -267,14 +373,14 @@ class RedisKillRestartIT {
     }
 
     /** Values by type for a batch of keys, read in two pipelined round trips. */
-    private static List<String> values(Jedis j, List<String> keys) {
+    private static List<String> values(java.util.function.Supplier<? extends redis.clients.jedis.AbstractPipeline> pipeline, List<String> keys) {
         List<redis.clients.jedis.Response<String>> types = new ArrayList<>();
-        try (Pipeline p = j.pipelined()) {
+        try (redis.clients.jedis.AbstractPipeline p = pipeline.get()) {
             keys.forEach(k -> types.add(p.type(k)));
             p.sync();
         }
         List<redis.clients.jedis.Response<?>> reads = new ArrayList<>();
-        try (Pipeline p = j.pipelined()) {
+        try (redis.clients.jedis.AbstractPipeline p = pipeline.get()) {
             for (int i = 0; i < keys.size(); i++) {
                 String k = keys.get(i);
                 reads.add(switch (types.get(i).get()) {
@@ -295,9 +401,10 @@ class RedisKillRestartIT {
     }
 
     private void assertSame(int db, List<String> log) {
-        try (Jedis s = jedis(source, db); Jedis t = jedis(target, db)) {
+        try (Jedis s = jedis(source, db); Side t = side(db)) {
             TreeSet<String> sourceKeys = new TreeSet<>(keys(s, ""));
-            TreeSet<String> targetKeys = new TreeSet<>(keys(t, ""));
+            TreeSet<String> targetKeys = new TreeSet<>(t.keys(""));
+            targetKeys.removeIf(k -> k.startsWith("__migrator__:"));
             assertThat(sourceKeys).as("db%d has data", db).isNotEmpty();
             assertThat(targetKeys.size()).as("db%d key count; %s", db, log).isEqualTo(sourceKeys.size());
             assertThat(targetKeys).as("db%d keys; %s", db, log).isEqualTo(sourceKeys);
@@ -305,8 +412,8 @@ class RedisKillRestartIT {
             List<String> different = new ArrayList<>();
             for (int from = 0; from < all.size(); from += 1000) {
                 List<String> batch = all.subList(from, Math.min(all.size(), from + 1000));
-                List<String> sv = values(s, batch);
-                List<String> tv = values(t, batch);
+                List<String> sv = values(s::pipelined, batch);
+                List<String> tv = t.values(batch);
                 for (int i = 0; i < batch.size(); i++) {
                     if (!sv.get(i).equals(tv.get(i))) {
                         different.add(batch.get(i) + ": source " + sv.get(i) + ", target " + tv.get(i));
