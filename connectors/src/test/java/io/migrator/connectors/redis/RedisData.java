@@ -69,7 +69,8 @@ final class RedisData {
     }
 
     /** Changes keys of every type until stopped; returns how many commands it sent. */
-    static Thread writer(SandboxEndpoint e, List<Integer> dbs, String prefix, int n, AtomicBoolean stop, AtomicLong writes, long seed) {
+    static Thread writer(SandboxEndpoint e, List<Integer> dbs, String prefix, int n, AtomicBoolean stop, AtomicLong writes, long seed,
+                         java.util.concurrent.atomic.AtomicReference<Throwable> error) {
         Thread t = new Thread(() -> {
             Random r = new Random(seed);
             Map<Integer, Jedis> conns = new HashMap<>();
@@ -81,7 +82,7 @@ final class RedisData {
                     Jedis j = conns.get(dbs.get(r.nextInt(dbs.size())));
                     int i = r.nextInt(n);
                     int hot = r.nextInt(10);
-                    switch (r.nextInt(16)) {
+                    switch (r.nextInt(17)) {
                         case 0 -> j.incr(prefix + "ctr:" + (r.nextInt(10) < 9 ? hot : i)); // a few hot counters
                         case 1 -> j.append(prefix + "str:" + i, "+");
                         case 2 -> j.rpush(prefix + "list:" + i, "p" + r.nextInt(1000));
@@ -106,10 +107,22 @@ final class RedisData {
                             j.set(tag + ":a", "r" + r.nextInt());
                             j.rename(tag + ":a", tag + ":b"); // same hash tag: one slot on a cluster too
                         }
+                        case 15 -> { // a consumer group at work: the source replicates XCLAIM / XGROUP SETID / XACK
+                            String stream = prefix + "stream:" + (i / 10 * 10);
+                            if (j.exists(stream) && j.xinfoGroups(stream).stream().anyMatch(g -> g.getName().equals("g1"))) {
+                                var read = j.xreadGroup("g1", "c" + r.nextInt(3), redis.clients.jedis.params.XReadGroupParams.xReadGroupParams()
+                                        .count(2), Map.of(stream, StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY));
+                                if (read != null && !read.isEmpty() && !read.get(0).getValue().isEmpty()) {
+                                    j.xack(stream, "g1", read.get(0).getValue().get(0).getID());
+                                }
+                            }
+                        }
                         default -> j.setex(prefix + "short:" + i, 1 + r.nextInt(3), "soon gone");
                     }
                     writes.incrementAndGet();
                 }
+            } catch (RuntimeException failure) {
+                error.set(failure); // the test asserts none: a writer that died silently would prove nothing
             } finally {
                 conns.values().forEach(Jedis::close);
             }
@@ -170,7 +183,7 @@ final class RedisData {
             case "set" -> new TreeSet<>(c.smembers(k));
             case "zset" -> c.zrangeWithScores(k, 0, -1).toString();
             case "stream" -> c.xrange(k, (StreamEntryID) null, (StreamEntryID) null).toString() + c.xinfoGroups(k).stream()
-                    .map(g -> g.getName() + "@" + g.getLastDeliveredId()).toList();
+                    .map(g -> g.getName() + "@" + g.getLastDeliveredId() + " pending " + g.getPending()).toList();
             default -> type;
         };
         return type + " ttl:" + (pttl < 0 ? pttl : Math.round(pttl / 60_000.0)) + " " + v;

@@ -153,7 +153,8 @@ class RedisMigrationIT {
         Plan plan = plan("redis-it", target, dbs, false, "");
         AtomicBoolean writing = new AtomicBoolean();
         AtomicLong writes = new AtomicLong();
-        Thread writer = RedisData.writer(source, dbs, "m:", 2000, writing, writes, 42);
+        AtomicReference<Throwable> writerError = new AtomicReference<>();
+        Thread writer = RedisData.writer(source, dbs, "m:", 2000, writing, writes, 42, writerError);
         Running first = start(plan);
         await("streaming", Duration.ofSeconds(120), first, () -> first.worker().status().phase() == Phase.STREAMING);
         MigrationStatus afterSync = first.worker().status();
@@ -171,6 +172,7 @@ class RedisMigrationIT {
         writing.set(true);
         writer.join(10_000);
         awaitCaughtUp(second);
+        assertThat(writerError.get()).as("the writer ran to the end").isNull();
         assertThat(writes.get()).as("the writer wrote during sync and streaming").isGreaterThan(1000);
         assertStandaloneSame(target, dbs, "m:");
         try (Jedis t4 = RedisData.jedis(target, 4)) {
@@ -259,7 +261,8 @@ class RedisMigrationIT {
         }
         AtomicBoolean writing = new AtomicBoolean();
         AtomicLong writes = new AtomicLong();
-        Thread writer = RedisData.writer(source, List.of(0), "c:", 500, writing, writes, 7);
+        AtomicReference<Throwable> writerError = new AtomicReference<>();
+        Thread writer = RedisData.writer(source, List.of(0), "c:", 500, writing, writes, 7, writerError);
         Running first = start(plan);
         await("streaming", Duration.ofSeconds(120), first, () -> first.worker().status().phase() == Phase.STREAMING);
         try (Jedis s = RedisData.jedis(source, 0)) {
@@ -274,6 +277,7 @@ class RedisMigrationIT {
         Thread.sleep(1000);
         writing.set(true);
         writer.join(10_000);
+        assertThat(writerError.get()).as("the writer ran to the end").isNull();
         awaitCaughtUp(second);
         try (Jedis s = RedisData.jedis(source, 0); JedisCluster c = RedisConnector.cluster(plan.target(), Duration.ofSeconds(10))) {
             List<String> targetKeys = new ArrayList<>();
