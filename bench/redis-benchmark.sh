@@ -6,6 +6,8 @@
 #      from /api/status, and the time it needs to drain once the load stops.
 # Prints a table; docs/benchmarks.md records the results with this command.
 #
+#   The worker starts through ./migrator, as users start it (with its class-data archive once a first run made one).
+#
 #   [JAVA_OPTS=...] bench/redis-benchmark.sh [--keys 1000000] [--value 100] [--requests 2000000] [--clients 50] [--pipeline 16]
 #                                            [--sync-only]
 #
@@ -87,7 +89,7 @@ EOF
 cpu() { ps -o times= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }
 TGT_PID=$(cat "$WORK/$TGT/pid"); TGT_CPU0=$(cpu "$TGT_PID")
 T0=$(now)
-BENCH_PW=$PW java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$WORK/plan.yaml" > "$WORK/worker.log" 2>&1 &
+BENCH_PW=$PW JAVA_OPTS=${JAVA_OPTS:--Xmx512m} "$ROOT/migrator" run "$WORK/plan.yaml" > "$WORK/worker.log" 2>&1 &
 WORKER=$!
 phase() { curl -s "http://$LISTEN/api/status" 2>/dev/null | sed -n 's/.*"phase":"\([A-Z_]*\)".*/\1/p'; }
 until case "$(phase)" in CATCH_UP|STREAMING) true ;; *) false ;; esac; do

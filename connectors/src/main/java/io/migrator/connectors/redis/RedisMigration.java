@@ -125,17 +125,13 @@ final class RedisMigration implements Worker {
     }
 
     /** A command of the stream; {@code end} is the replication offset after it. */
-    private record Command(byte[][] argv, long end) implements Item {
-        public int kib() {
+    private record Command(byte[][] argv, long end, String name, int kib) implements Item {
+        static Command of(byte[][] argv, long end) {
             int bytes = 0;
             for (byte[] a : argv) {
                 bytes += a.length;
             }
-            return 1 + bytes / 1024;
-        }
-
-        String name() {
-            return new String(argv[0], StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT);
+            return new Command(argv, end, new String(argv[0], StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT), 1 + bytes / 1024);
         }
     }
 
@@ -411,10 +407,10 @@ final class RedisMigration implements Worker {
             byte[][] argv = new byte[c.getArgs().length + 1][];
             argv[0] = c.getCommand();
             System.arraycopy(c.getArgs(), 0, argv, 1, c.getArgs().length);
-            item = new Command(argv, c.getContext().getOffsets().getV2());
+            item = Command.of(argv, c.getContext().getOffsets().getV2());
         } else if (event instanceof SelectCommand s) {
             long at = s.getContext().getOffsets() == null ? configuration.getReplOffset() : s.getContext().getOffsets().getV2();
-            item = new Command(RedisTargetNodes.argv("SELECT", Integer.toString(s.getIndex())), at);
+            item = Command.of(RedisTargetNodes.argv("SELECT", Integer.toString(s.getIndex())), at);
         }
         if (item == null) {
             return;
@@ -442,6 +438,7 @@ final class RedisMigration implements Worker {
                 queued.decrementAndGet();
                 return item;
             }
+            drainInFlight();
             maybeStreaming(); // an idle source sends nothing for seconds: the phase still follows the lag
         }
         return null;
@@ -453,6 +450,9 @@ final class RedisMigration implements Worker {
                 && lagMillis(System.currentTimeMillis()) < STREAMING_LAG_MILLIS) {
             move(Phase.STREAMING, "caught up");
             checkpoint = checkpoint.with(Phase.STREAMING, appliedEvents.get(), checkpoint.keysRestored(), checkpoint.sync());
+            if (inFlight == null) {
+                writeCheckpoint(checkpoint); // an idle source may send nothing for a while: store the phase now
+            }
         }
     }
 
@@ -482,6 +482,9 @@ final class RedisMigration implements Worker {
                 }
                 while (paused.get() && !stop.get()) {
                     sleep(100);
+                }
+                if (!(item instanceof Command)) {
+                    drainInFlight(); // keys and the stream's start use the connection on their own
                 }
                 if (item instanceof FullSync) {
                     restores.clear(); // keys of a copy that broke off: the new copy brings what still exists
@@ -529,6 +532,7 @@ final class RedisMigration implements Worker {
                     applyCommands(batch);
                 }
             }
+            drainInFlight(); // stopping: the last batch's reply, so status ends at what the target holds
         } catch (Throwable e) {
             if (failure == null) {
                 failure = e;
@@ -768,21 +772,49 @@ final class RedisMigration implements Worker {
     }
 
     /** Applies one batch of stream commands with its checkpoint, exactly once. */
+    /** A standalone batch sent, its EXEC reply not read yet: the target runs it while the next one is built. */
+    private record InFlight(List<Command> commands, List<byte[][]> out, RedisCheckpoint next, int count) {
+    }
+
+    private InFlight inFlight;
+
+    /**
+     * Applies one batch of stream commands with its checkpoint, exactly once. On a standalone target two batches are in
+     * flight: this one is sent before the previous one's EXEC reply is read. Each commits whole with its own checkpoint, so
+     * after a lost connection the stored checkpoint says which of them to apply again.
+     */
     private void applyCommands(List<Command> batch) {
-        Command last = batch.get(batch.size() - 1);
-        int dbBefore = streamDb;
-        int[] applied = {0};
-        withRetry("applying " + batch.size() + " commands", () -> {
-            streamDb = dbBefore;
-            applied[0] = target.cluster() ? applyToCluster(batch) : applyToStandalone(batch, last);
-        });
-        appliedEvents.addAndGet(applied[0]);
-        appliedBatches.incrementAndGet();
+        if (target.cluster()) {
+            int dbBefore = streamDb;
+            int[] applied = {0};
+            withRetry("applying " + batch.size() + " commands", () -> {
+                streamDb = dbBefore;
+                applied[0] = applyToCluster(batch);
+            });
+            appliedEvents.addAndGet(applied[0]);
+            appliedBatches.incrementAndGet();
+            maybeStreaming();
+            return;
+        }
+        InFlight before = inFlight;
+        List<List<Command>> candidates = before == null ? List.of(batch) : List.of(before.commands(), batch);
+        try {
+            inFlight = sendStandalone(batch, before != null ? before.next() : checkpoint);
+            if (before != null) {
+                confirm(before);
+            }
+        } catch (JedisConnectionException e) {
+            recoverStandalone(candidates, e);
+        }
         maybeStreaming();
     }
 
-    /** One MULTI/EXEC: the commands (SELECTs followed), then the checkpoint in database 0. Returns the commands applied. */
-    private int applyToStandalone(List<Command> batch, Command last) {
+    /**
+     * Sends one MULTI/EXEC (the commands, SELECTs followed, then the checkpoint in database 0) without reading its replies:
+     * {@link #confirm} does, once the next batch is on its way.
+     */
+    private InFlight sendStandalone(List<Command> batch, RedisCheckpoint base) {
+        Command last = batch.get(batch.size() - 1);
         RespConnection node = target.node(0);
         List<byte[][]> out = new ArrayList<>();
         int db = connectionDb;
@@ -831,20 +863,83 @@ final class RedisMigration implements Worker {
             out.add(RedisTargetNodes.argv("SELECT", "0"));
             db = 0;
         }
-        RedisCheckpoint next = checkpoint.at(checkpoint.replId(), last.end(), streamDb)
-                .with(checkpoint.phase(), appliedEvents.get() + count, checkpoint.keysRestored(), checkpoint.sync());
+        Phase now = phase.get() == Phase.STREAMING || phase.get() == Phase.CATCH_UP ? phase.get() : base.phase();
+        RedisCheckpoint next = base.at(base.replId(), last.end(), streamDb)
+                .with(now, base.events() + count, base.keysRestored(), base.sync());
         out.add(next.hset(plan.name()));
         RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
         for (byte[][] argv : out) {
             RedisTargetNodes.send(node, argv);
         }
         RedisTargetNodes.send(node, RedisTargetNodes.argv("EXEC"));
-        List<Object> replies = node.getMany(out.size() + 2);
-        checkExec(replies, out);
-        connectionDb = db;
-        checkpoint = next;
-        return count;
+        node.flush();
+        connectionDb = db; // 0: every batch ends there
+        return new InFlight(batch, out, next, count);
     }
+
+    /** Reads a sent batch's replies; once its EXEC succeeded, its checkpoint is the applied position. */
+    private void confirm(InFlight f) {
+        checkExec(target.node(0).getMany(f.out().size() + 2), f.out());
+        checkpoint = f.next();
+        appliedEvents.addAndGet(f.count());
+        appliedBatches.incrementAndGet();
+    }
+
+    /** Reads the replies of the batch still in flight (idle source, before a full sync, at the end). */
+    private void drainInFlight() {
+        InFlight f = inFlight;
+        if (f == null) {
+            return;
+        }
+        try {
+            confirm(f);
+            inFlight = null;
+        } catch (JedisConnectionException e) {
+            recoverStandalone(List.of(f.commands()), e);
+        }
+    }
+
+    /**
+     * After a lost connection with batches in flight: reconnects, reads the checkpoint back (it sits at a batch boundary:
+     * each batch commits whole), and applies again, one at a time, the batches it does not cover.
+     */
+    private void recoverStandalone(List<List<Command>> candidates, RuntimeException failure) {
+        RuntimeException cause = failure;
+        long backoff = 200;
+        for (int attempt = 1; ; attempt++) {
+            if (attempt >= 10 || stopping.get()) {
+                throw new MigratorException(ErrorCode.CANNOT_CONNECT, "applying commands on the target at " + plan.target().address()
+                        + (stopping.get() ? " was interrupted by the stop" : " failed " + attempt + " times") + ": " + cause.getMessage(),
+                        "check the target runs, then `migrator run` again: it resumes from the target's checkpoint", cause);
+            }
+            retried.incrementAndGet();
+            LOG.warn("applying commands failed (attempt {} of 10), retrying in {} ms: {}", attempt, backoff, cause.getMessage());
+            sleep(backoff);
+            backoff = Math.min(backoff * 2, 10_000);
+            try {
+                target.refresh();
+                connectionDb = 0;
+                inFlight = null;
+                RedisCheckpoint stored = loadCheckpoint();
+                if (stored != null && stored.offset() > checkpoint.offset()) {
+                    checkpoint = stored; // committed before the connection broke
+                    appliedEvents.set(stored.events());
+                }
+                streamDb = checkpoint.db();
+                for (List<Command> b : candidates) {
+                    if (b.get(b.size() - 1).end() <= checkpoint.offset()) {
+                        continue;
+                    }
+                    confirm(sendStandalone(b, checkpoint));
+                }
+                return;
+            } catch (JedisConnectionException again) {
+                cause = again;
+            }
+        }
+    }
+
+
 
     /**
      * A cluster: the batch is split by slot; each slot gets one MULTI/EXEC with its commands and its own offset, pipelined
