@@ -19,8 +19,6 @@ import io.migrator.core.observe.Rate;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationStatus;
 import io.migrator.core.run.Phase;
-import io.migrator.core.run.Retry;
-import io.migrator.core.run.Worker;
 import io.migrator.core.validate.ValidationReport;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -33,14 +31,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,7 +55,7 @@ import redis.clients.jedis.exceptions.JedisDataException;
  * When the source cannot continue (its backlog no longer holds the offset), it sends a full sync; keys the target holds
  * that the new full sync does not carry were deleted on the source meanwhile and are removed before the stream goes on.
  */
-final class RedisMigration implements Worker {
+final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private static final Logger LOG = LoggerFactory.getLogger(RedisMigration.class);
     private static final long STREAMING_LAG_MILLIS = 2_000;
     private static final int RESTORE_BATCH_KEYS = 2_000;
@@ -70,19 +65,11 @@ final class RedisMigration implements Worker {
     /** Bytes of payloads and commands held between the replication socket and the target. */
     private static final int QUEUE_KIB = 64 * 1024;
 
-    private final Plan plan;
     private final List<Integer> databases;
     private final Predicate<byte[]> keyFilter;
     private final Duration timeout = Duration.ofSeconds(60);
-    private final Retry retry = new Retry(10, Duration.ofMillis(200));
-    private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
-    private final AtomicBoolean paused = new AtomicBoolean();
-    private final Instant startedAt = Instant.now();
-    private final History history = new History(900);
     private final Rate eventRate = new Rate();
     private final Rate keyRate = new Rate();
-    private final Map<String, AtomicLong> errors = new java.util.concurrent.ConcurrentHashMap<>();
-    private final List<MigrationStatus.PhaseEntry> phases = new CopyOnWriteArrayList<>();
     private final AtomicLong appliedEvents = new AtomicLong();
     private final AtomicLong appliedBatches = new AtomicLong();
     private final Map<Integer, AtomicLong> keysRestored = new java.util.concurrent.ConcurrentHashMap<>();
@@ -95,8 +82,6 @@ final class RedisMigration implements Worker {
     private volatile RedisCheckpoint checkpoint;
     private volatile long fullSyncStartedMillis;
     private volatile boolean fullSyncDone;
-    private volatile String listen;
-    private volatile MigrationStatus.Problem error;
     private volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
     private volatile Long backlogFirstByte;
     private volatile Double writeBytesPerSecond;
@@ -149,49 +134,17 @@ final class RedisMigration implements Worker {
     private final Map<Integer, Long> slotOffsets = new HashMap<>();
 
     RedisMigration(Plan plan) {
-        this.plan = plan;
+        super(plan, "paused: the applier waits; the source keeps the stream in its backlog until resume");
         this.databases = plan.source().databases().isEmpty() ? List.of(0) : List.copyOf(plan.source().databases());
         this.keyFilter = RedisKeys.filter(plan);
     }
 
-    @Override
-    public Plan plan() {
-        return plan;
-    }
 
-    @Override
-    public Retry retry() {
-        return retry;
-    }
 
-    @Override
-    public History history() {
-        return history;
-    }
 
-    @Override
-    public void pause() {
-        if (!paused.getAndSet(true)) {
-            LOG.info("paused: the applier waits; the source keeps the stream in its backlog until resume");
-        }
-    }
 
-    @Override
-    public void resume() {
-        if (paused.getAndSet(false)) {
-            LOG.info("resumed");
-        }
-    }
 
-    @Override
-    public boolean paused() {
-        return paused.get();
-    }
 
-    @Override
-    public void servedAt(String listen) {
-        this.listen = listen;
-    }
 
     @Override
     public long appliedEvents() {
@@ -203,12 +156,6 @@ final class RedisMigration implements Worker {
         return appliedBatches.get();
     }
 
-    @Override
-    public Map<String, Long> errorsByCode() {
-        Map<String, Long> copy = new TreeMap<>();
-        errors.forEach((code, n) -> copy.put(code, n.get()));
-        return copy;
-    }
 
     @Override
     public ValidationReport validate(List<String> patterns, boolean repair) {
@@ -1647,22 +1594,14 @@ final class RedisMigration implements Worker {
     }
 
     private void fail(Exception e) {
-        Phase current = phase.get();
-        phase.set(Phase.FAILED);
-        MigratorException m = e instanceof MigratorException me ? me : null;
-        String code = m == null ? ErrorCode.INTERNAL.name() : m.code().name();
-        error = new MigrationStatus.Problem(code, e.getMessage(), m == null ? null : m.remedy());
-        errors.computeIfAbsent(code.toLowerCase(Locale.ROOT), k -> new AtomicLong()).incrementAndGet();
-        String at = Instant.now().toString();
-        String detail = "failed in " + current.name() + ": " + e.getMessage();
-        phases.add(new MigrationStatus.PhaseEntry(Phase.FAILED, at, detail));
+        String detail = recordFailure(e);
         stopping.set(true);
         RedisCheckpoint cp = checkpoint;
         if (cp == null || cp.phase() == Phase.PREFLIGHT) {
             return; // nothing of this migration is on the target yet: write nothing there
         }
         try (RedisTargetNodes own = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
-            journal(own, Phase.FAILED, at, detail); // its own connection: the applier may still be in a MULTI on its own
+            journal(own, Phase.FAILED, Instant.now().toString(), detail); // its own connection: the applier may be in a MULTI
         } catch (RuntimeException ignored) {
             // the target may be what failed
         }
@@ -1690,11 +1629,4 @@ final class RedisMigration implements Worker {
         }
     }
 
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
 }

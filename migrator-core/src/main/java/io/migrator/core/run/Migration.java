@@ -28,16 +28,13 @@ import org.slf4j.MDC;
  * target and logged once; a restart reads the state back and carries on from the last committed
  * chunk or checkpoint.
  */
-public final class Migration implements Worker {
+public final class Migration extends AbstractWorker {
     private static final Logger LOG = LoggerFactory.getLogger(Migration.class);
     /** Streaming is declared once the applied changes are this close to the source. */
     private static final long STREAMING_LAG_MILLIS = 2_000;
 
-    private final Plan plan;
     private final SourceSession source;
     private final TargetSession target;
-    private final Retry retry = new Retry(10, Duration.ofMillis(200));
-    private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
     private final AtomicLong appliedEvents = new AtomicLong();
     private final AtomicLong appliedBatches = new AtomicLong();
     private final AtomicLong lastSourceMillis = new AtomicLong();
@@ -48,22 +45,15 @@ public final class Migration implements Worker {
     private volatile SourcePosition startPosition;
 
     // ---- what status, metrics and the dashboard read ----
-    private final Instant startedAt = Instant.now();
-    private final AtomicBoolean paused = new AtomicBoolean();
     private final AtomicLong inFlightEvents = new AtomicLong();
-    private final List<MigrationStatus.PhaseEntry> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final io.migrator.core.observe.History history = new io.migrator.core.observe.History(900);
     private final io.migrator.core.observe.Rate eventRate = new io.migrator.core.observe.Rate();
     private final io.migrator.core.observe.Rate rowRate = new io.migrator.core.observe.Rate();
     private final io.migrator.core.observe.Rate closingRate = new io.migrator.core.observe.Rate();
-    private final java.util.Map<String, AtomicLong> errors = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile List<TableDef> tables = List.of();
     private volatile List<io.migrator.core.snapshot.ChunkProgress> storedChunks = List.of();
     private volatile long snapshotStartedMillis;
     private volatile io.migrator.core.spi.SourceLogStatus logStatus;
-    private volatile MigrationStatus.Problem error;
     private volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
-    private volatile String listen;
     private volatile Thread sampler;
 
     // ---- validation ----
@@ -76,46 +66,16 @@ public final class Migration implements Worker {
     private volatile long nextValidationMillis;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
-        this.plan = plan;
+        super(plan, "paused: the copy and the applier wait; lag grows until resume");
         this.source = source;
         this.target = target;
     }
 
-    @Override
-    public Plan plan() {
-        return plan;
-    }
 
-    @Override
-    public Retry retry() {
-        return retry;
-    }
 
-    /** Stops the copy and the applier at their next batch; the stream's backlog stays in the source's log. */
-    @Override
-    public void pause() {
-        if (!paused.getAndSet(true)) {
-            LOG.info("paused: the copy and the applier wait; lag grows until resume");
-        }
-    }
 
-    @Override
-    public void resume() {
-        if (paused.getAndSet(false)) {
-            LOG.info("resumed");
-        }
-    }
 
-    @Override
-    public boolean paused() {
-        return paused.get();
-    }
 
-    /** The address the control server listens on, shown in status. */
-    @Override
-    public void servedAt(String listen) {
-        this.listen = listen;
-    }
 
     /** The result of the last validation (the validator sets it). */
     public void validation(MigrationStatus.Validation validation) {
@@ -268,10 +228,6 @@ public final class Migration implements Worker {
         t.start();
     }
 
-    @Override
-    public io.migrator.core.observe.History history() {
-        return history;
-    }
 
     @Override
     public long appliedEvents() {
@@ -288,13 +244,6 @@ public final class Migration implements Worker {
         return s != null ? s.rowsCopied() : storedChunks.stream().filter(c -> c.done()).mapToLong(c -> c.rows()).sum();
     }
 
-    /** Failures that stopped the worker, by error code (metrics). */
-    @Override
-    public java.util.Map<String, Long> errorsByCode() {
-        java.util.Map<String, Long> copy = new java.util.TreeMap<>();
-        errors.forEach((code, n) -> copy.put(code, n.get()));
-        return copy;
-    }
 
     @Override
     public MigrationStatus status() {
@@ -685,26 +634,12 @@ public final class Migration implements Worker {
     }
 
     private void fail(Exception e) {
-        Phase current = phase.get();
-        phase.set(Phase.FAILED);
-        MigratorException m = e instanceof MigratorException me ? me : null;
-        String code = m == null ? ErrorCode.INTERNAL.name() : m.code().name();
-        error = new MigrationStatus.Problem(code, e.getMessage(), m == null ? null : m.remedy());
-        errors.computeIfAbsent(code.toLowerCase(java.util.Locale.ROOT), k -> new AtomicLong()).incrementAndGet();
-        phases.add(new MigrationStatus.PhaseEntry(Phase.FAILED, Instant.now().toString(), "failed in " + current.name() + ": " + e.getMessage()));
+        String detail = recordFailure(e);
         try {
-            target.saveState(new MigrationState(plan.name(), Phase.FAILED, startPosition, Instant.now(),
-                    "failed in " + current.name() + ": " + e.getMessage()));
+            target.saveState(new MigrationState(plan.name(), Phase.FAILED, startPosition, Instant.now(), detail));
         } catch (RuntimeException ignored) {
             // the target may be what failed; the previous state stays, and a restart resumes from it
         }
     }
 
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
 }

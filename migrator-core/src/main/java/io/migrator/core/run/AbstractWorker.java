@@ -1,0 +1,115 @@
+package io.migrator.core.run;
+
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.observe.History;
+import io.migrator.core.plan.Plan;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What every worker keeps the same way, whatever the engine: the phase, pause and resume, the control address, the
+ * dashboard's history, the phase journal shown in status, and the failures counted by error code.
+ */
+public abstract class AbstractWorker implements Worker {
+    private static final Logger LOG = LoggerFactory.getLogger(AbstractWorker.class);
+
+    protected final Plan plan;
+    protected final Retry retry = new Retry(10, Duration.ofMillis(200));
+    protected final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
+    protected final AtomicBoolean paused = new AtomicBoolean();
+    protected final Instant startedAt = Instant.now();
+    protected final History history = new History(900);
+    protected final List<MigrationStatus.PhaseEntry> phases = new CopyOnWriteArrayList<>();
+    protected final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
+    protected volatile String listen;
+    protected volatile MigrationStatus.Problem error;
+    private final String pausedMessage;
+
+    protected AbstractWorker(Plan plan, String pausedMessage) {
+        this.plan = plan;
+        this.pausedMessage = pausedMessage;
+    }
+
+    @Override
+    public Plan plan() {
+        return plan;
+    }
+
+    @Override
+    public Retry retry() {
+        return retry;
+    }
+
+    @Override
+    public History history() {
+        return history;
+    }
+
+    @Override
+    public void pause() {
+        if (!paused.getAndSet(true)) {
+            LOG.info(pausedMessage);
+        }
+    }
+
+    @Override
+    public void resume() {
+        if (paused.getAndSet(false)) {
+            LOG.info("resumed");
+        }
+    }
+
+    @Override
+    public boolean paused() {
+        return paused.get();
+    }
+
+    /** The address the control server listens on, shown in status. */
+    @Override
+    public void servedAt(String listen) {
+        this.listen = listen;
+    }
+
+    /** Failures that stopped the worker, by error code (metrics). */
+    @Override
+    public Map<String, Long> errorsByCode() {
+        Map<String, Long> copy = new TreeMap<>();
+        errors.forEach((code, n) -> copy.put(code, n.get()));
+        return copy;
+    }
+
+    /**
+     * Moves to FAILED and records the failure where status and metrics find it; returns the journal detail
+     * ("failed in PHASE: message") the engine stores on its target.
+     */
+    protected String recordFailure(Exception e) {
+        Phase current = phase.getAndSet(Phase.FAILED);
+        MigratorException m = e instanceof MigratorException me ? me : null;
+        String code = m == null ? ErrorCode.INTERNAL.name() : m.code().name();
+        error = new MigrationStatus.Problem(code, e.getMessage(), m == null ? null : m.remedy());
+        errors.computeIfAbsent(code.toLowerCase(Locale.ROOT), k -> new AtomicLong()).incrementAndGet();
+        String detail = "failed in " + current.name() + ": " + e.getMessage();
+        phases.add(new MigrationStatus.PhaseEntry(Phase.FAILED, Instant.now().toString(), detail));
+        return detail;
+    }
+
+    protected static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
