@@ -43,7 +43,7 @@ final class StatusCommand implements Callable<Integer> {
                     if (clear) {
                         output.out().print("\u001b[H\u001b[2J");
                     }
-                    StatusView.print(status, output, output.out());
+                    StatusView.print(status, output, output.out(), plan.source().engine() == io.migrator.core.plan.Engine.REDIS);
                     if (watch && !clear) {
                         output.out().println();
                     }

@@ -12,6 +12,13 @@ final class StatusView {
     }
 
     static void print(MigrationStatus s, Output output, PrintStream out) {
+        print(s, output, out, false);
+    }
+
+    /** {@code keys}: a key-value migration (Redis), whose "tables" are databases and whose rows are keys. */
+    static void print(MigrationStatus s, Output output, PrintStream out, boolean keys) {
+        String group = keys ? " databases, " : " tables, ";
+        String unit = keys ? "keys" : "rows";
         String worker = s.worker() != null && s.worker().running() ? "worker running at http://" + s.worker().listen() + "/"
                 : "worker not running (durable state on the target)";
         boolean running = s.worker() != null && s.worker().running();
@@ -35,8 +42,14 @@ final class StatusView {
                 line.append("  catch-up ETA ").append(duration(lag.etaSeconds()));
             }
             out.println(line);
-            out.println("retention  " + (lag.retentionHeadroomSeconds() == null ? "source does not purge its log by age"
-                    : "at least " + duration(lag.retentionHeadroomSeconds()) + " before the source may purge log still needed"));
+            if (keys) { // Redis: a backlog of fixed size, overwritten at the write rate
+                out.println("backlog    " + (lag.retentionHeadroomSeconds() == null ? "no measurable writes: the checkpoint stays in it"
+                        : "about " + duration(lag.retentionHeadroomSeconds()) + " of writes until it drops the checkpoint (then a restart "
+                        + "costs a full resync)"));
+            } else {
+                out.println("retention  " + (lag.retentionHeadroomSeconds() == null ? "source does not purge its log by age"
+                        : "at least " + duration(lag.retentionHeadroomSeconds()) + " before the source may purge log still needed"));
+            }
             if (lag.retainedBytes() != null) {
                 out.println("slot       the source keeps " + bytes(lag.retainedBytes()) + " of WAL for this migration's replication slot"
                         + " (`migrator complete` drops it)");
@@ -52,18 +65,19 @@ final class StatusView {
         MigrationStatus.Snapshot snap = s.snapshot();
         if (snap != null) {
             String rate = s.throughput() == null || s.throughput().rowsPerSecond() == null || s.throughput().rowsPerSecond() < 1 ? ""
-                    : String.format(Locale.ROOT, "  %.0f rows/s", s.throughput().rowsPerSecond());
+                    : String.format(Locale.ROOT, "  %.0f " + unit + "/s", s.throughput().rowsPerSecond());
             String eta = "";
             if (!rate.isEmpty() && snap.rowsEstimated() > snap.rowsCopied()) {
                 eta = "  ETA " + duration((snap.rowsEstimated() - snap.rowsCopied()) / s.throughput().rowsPerSecond());
             }
-            out.println("snapshot   " + snap.tablesDone() + "/" + snap.tablesTotal() + " tables, " + snap.rowsCopied() + " rows copied" + rate + eta);
+            out.println("snapshot   " + snap.tablesDone() + "/" + snap.tablesTotal() + group + snap.rowsCopied() + " " + unit + " copied" + rate
+                    + eta);
             int width = snap.tables().stream().mapToInt(t -> t.table().length()).max().orElse(10);
             for (MigrationStatus.TableProgress t : snap.tables()) {
                 double share = t.done() ? 1 : t.rowsEstimated() <= 0 ? 0 : Math.min(0.99, (double) t.rowsCopied() / t.rowsEstimated());
                 int filled = (int) Math.round(share * BAR);
-                out.println(String.format(Locale.ROOT, "  %-" + width + "s [%s%s] %3d%%  %d/%d rows  %d/%d chunks", t.table(),
-                        "#".repeat(filled), ".".repeat(BAR - filled), (int) Math.floor(share * 100), t.rowsCopied(), t.rowsEstimated(),
+                out.println(String.format(Locale.ROOT, "  %-" + width + "s [%s%s] %3d%%  %d/%d " + unit + (keys ? "" : "  %d/%d chunks"),
+                        t.table(), "#".repeat(filled), ".".repeat(BAR - filled), (int) Math.floor(share * 100), t.rowsCopied(), t.rowsEstimated(),
                         t.chunksDone(), t.chunksTotal()));
             }
         }

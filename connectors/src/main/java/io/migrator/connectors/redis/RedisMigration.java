@@ -1535,8 +1535,18 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             List<Integer> dbs = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
             boolean synced = p == Phase.CATCH_UP || p == Phase.STREAMING;
             List<MigrationStatus.TableProgress> tables = new ArrayList<>();
-            for (int db : dbs) {
-                tables.add(new MigrationStatus.TableProgress("db" + db, 0, 0, synced ? 1 : 0, 1, synced));
+            for (int db : dbs) { // without a worker: the keys each database holds on the target now (bookkeeping aside)
+                long held = 0;
+                for (RespConnection master : nodes.masters()) {
+                    if (!nodes.cluster()) {
+                        master.execute(RedisTargetNodes.argv("SELECT", Integer.toString(db)));
+                    }
+                    held += master.execute(RedisTargetNodes.argv("DBSIZE")) instanceof Long n ? n : 0;
+                }
+                if (db == 0) {
+                    held = Math.max(0, held - bookkeepingKeys(nodes));
+                }
+                tables.add(new MigrationStatus.TableProgress("db" + db, held, held, synced ? 1 : 0, 1, synced));
             }
             long keys = cp == null ? 0 : cp.keysRestored();
             MigrationStatus.Problem problem = null;
@@ -1554,6 +1564,24 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot reach the target Redis at " + plan.target().address() + ": "
                     + e.getMessage(), "check that it runs; then ask again", e);
         }
+    }
+
+    /** How many bookkeeping keys (checkpoints, journals, slot offsets of any migration) the target's database 0 holds. */
+    private static long bookkeepingKeys(RedisTargetNodes nodes) {
+        long count = 0;
+        for (RespConnection node : nodes.masters()) {
+            if (!nodes.cluster()) {
+                node.execute(RedisTargetNodes.argv("SELECT", "0"));
+            }
+            byte[] cursor = bytes("0");
+            do {
+                List<?> reply = (List<?>) node.execute(new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"),
+                        bytes(RedisCheckpoint.PREFIX + "*"), bytes("COUNT"), bytes("1000")});
+                cursor = (byte[]) reply.get(0);
+                count += ((List<?>) reply.get(1)).size();
+            } while (!Arrays.equals(cursor, bytes("0")));
+        }
+        return count;
     }
 
     /** Removes this migration's bookkeeping keys from the target; returns what it removed. */

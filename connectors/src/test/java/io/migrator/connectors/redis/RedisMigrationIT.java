@@ -188,6 +188,11 @@ class RedisMigrationIT {
         MigrationStatus stored = RedisMigration.stored(plan);
         assertThat(stored.phase()).isEqualTo(Phase.STREAMING);
         assertThat(stored.applied().position()).isEqualTo(status.applied().position());
+        for (MigrationStatus.TableProgress db : stored.snapshot().tables()) { // the keys each database holds on the target
+            try (Jedis t = RedisData.jedis(target, Integer.parseInt(db.table().substring(2)))) {
+                assertThat(db.rowsCopied()).as(db.table()).isEqualTo(t.dbSize()).isGreaterThan(0);
+            }
+        }
         assertThat(RedisMigration.forget(plan)).hasSize(1);
         try (Jedis t0 = RedisData.jedis(target, 0)) {
             assertThat(RedisData.keys(t0, "__migrator__:redis-it")).as("bookkeeping removed").isEmpty();
