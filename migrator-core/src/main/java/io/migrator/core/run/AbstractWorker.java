@@ -33,8 +33,12 @@ public abstract class AbstractWorker implements Worker {
     protected final History history = new History(900);
     protected final List<MigrationStatus.PhaseEntry> phases = new CopyOnWriteArrayList<>();
     protected final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
+    protected final AtomicLong appliedEvents = new AtomicLong();
+    protected final AtomicLong appliedBatches = new AtomicLong();
     protected volatile String listen;
     protected volatile MigrationStatus.Problem error;
+    protected volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
+    protected final AtomicBoolean validating = new AtomicBoolean();
     private final String pausedMessage;
 
     protected AbstractWorker(Plan plan, String pausedMessage) {
@@ -80,6 +84,45 @@ public abstract class AbstractWorker implements Worker {
     @Override
     public void servedAt(String listen) {
         this.listen = listen;
+    }
+
+    @Override
+    public long appliedEvents() {
+        return appliedEvents.get();
+    }
+
+    @Override
+    public long appliedBatches() {
+        return appliedBatches.get();
+    }
+
+    /** One validation's work: the engine's comparison, fenced by this worker's applied position. */
+    protected interface ValidationRun {
+        io.migrator.core.validate.ValidationReport run() throws InterruptedException;
+    }
+
+    /**
+     * Runs a validation while status shows it as running: one at a time (a second is refused with a remedy); the result
+     * becomes the status' last validation, and a failed run leaves the previous result in place.
+     */
+    protected io.migrator.core.validate.ValidationReport validateOnce(ValidationRun work) throws InterruptedException {
+        if (!validating.compareAndSet(false, true)) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a validation of " + plan.name() + " is already running",
+                    "wait for it to finish (`migrator status` shows it), then validate again");
+        }
+        MigrationStatus.Validation before = validation;
+        try {
+            validation = before.withRunning(true);
+            io.migrator.core.validate.ValidationReport report = work.run();
+            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(),
+                    report.finishedAt(), false);
+            return report;
+        } catch (RuntimeException | InterruptedException e) {
+            validation = before;
+            throw e;
+        } finally {
+            validating.set(false);
+        }
     }
 
     /** Failures that stopped the worker, by error code (metrics). */

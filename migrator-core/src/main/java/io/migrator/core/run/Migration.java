@@ -35,8 +35,6 @@ public final class Migration extends AbstractWorker {
 
     private final SourceSession source;
     private final TargetSession target;
-    private final AtomicLong appliedEvents = new AtomicLong();
-    private final AtomicLong appliedBatches = new AtomicLong();
     private final AtomicLong lastSourceMillis = new AtomicLong();
     private final AtomicReference<String> position = new AtomicReference<>("");
     private volatile SnapshotCoordinator snapshot;
@@ -53,7 +51,6 @@ public final class Migration extends AbstractWorker {
     private volatile List<io.migrator.core.snapshot.ChunkProgress> storedChunks = List.of();
     private volatile long snapshotStartedMillis;
     private volatile io.migrator.core.spi.SourceLogStatus logStatus;
-    private volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
     private volatile Thread sampler;
 
     // ---- validation ----
@@ -61,7 +58,6 @@ public final class Migration extends AbstractWorker {
     }
 
     private final java.util.concurrent.BlockingQueue<RepairTask> repairs = new java.util.concurrent.LinkedBlockingQueue<>();
-    private final AtomicBoolean validating = new AtomicBoolean();
     private volatile boolean applierRunning;
     private volatile long nextValidationMillis;
 
@@ -70,12 +66,6 @@ public final class Migration extends AbstractWorker {
         this.source = source;
         this.target = target;
     }
-
-
-
-
-
-
 
     /** The result of the last validation (the validator sets it). */
     public void validation(MigrationStatus.Validation validation) {
@@ -89,24 +79,9 @@ public final class Migration extends AbstractWorker {
     @Override
     public io.migrator.core.validate.ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
         io.migrator.core.validate.ValidationService.requireCopied(phase.get());
-        if (!validating.compareAndSet(false, true)) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a validation of " + plan.name() + " is already running",
-                    "wait for it to finish (`migrator status` shows it), then validate again");
-        }
-        MigrationStatus.Validation before = validation;
-        try {
-            validation = before.withRunning(true);
-            List<TableDef> chosen = io.migrator.core.validate.ValidationService.tables(plan, source, patterns);
-            io.migrator.core.validate.ValidationReport report = io.migrator.core.validate.ValidationService.run(plan, source, target, chosen,
-                    this::awaitApplied, this::repairInApplier, io.migrator.core.validate.ValidationService.options(plan, repair));
-            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(), report.finishedAt(), false);
-            return report;
-        } catch (RuntimeException | InterruptedException e) {
-            validation = before;
-            throw e;
-        } finally {
-            validating.set(false);
-        }
+        return validateOnce(() -> io.migrator.core.validate.ValidationService.run(plan, source, target,
+                io.migrator.core.validate.ValidationService.tables(plan, source, patterns), this::awaitApplied, this::repairInApplier,
+                io.migrator.core.validate.ValidationService.options(plan, repair)));
     }
 
     /** True once this worker applied past {@code goal}: the validator's fence. */
@@ -228,22 +203,10 @@ public final class Migration extends AbstractWorker {
         t.start();
     }
 
-
-    @Override
-    public long appliedEvents() {
-        return appliedEvents.get();
-    }
-
-    @Override
-    public long appliedBatches() {
-        return appliedBatches.get();
-    }
-
     public long rowsCopied() {
         SnapshotCoordinator s = snapshot;
         return s != null ? s.rowsCopied() : storedChunks.stream().filter(c -> c.done()).mapToLong(c -> c.rows()).sum();
     }
-
 
     @Override
     public MigrationStatus status() {
