@@ -70,8 +70,6 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private final Duration timeout = Duration.ofSeconds(60);
     private final Rate eventRate = new Rate();
     private final Rate keyRate = new Rate();
-    private final AtomicLong appliedEvents = new AtomicLong();
-    private final AtomicLong appliedBatches = new AtomicLong();
     private final Map<Integer, AtomicLong> keysRestored = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<Integer, Long> keysEstimated = new java.util.concurrent.ConcurrentHashMap<>();
     private final AtomicLong staleKeysRemoved = new AtomicLong();
@@ -82,7 +80,6 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private volatile RedisCheckpoint checkpoint;
     private volatile long fullSyncStartedMillis;
     private volatile boolean fullSyncDone;
-    private volatile MigrationStatus.Validation validation = MigrationStatus.Validation.never();
     private volatile Long backlogFirstByte;
     private volatile Double writeBytesPerSecond;
 
@@ -139,41 +136,13 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         this.keyFilter = RedisKeys.filter(plan);
     }
 
-
-
-
-
-
-
-
     @Override
-    public long appliedEvents() {
-        return appliedEvents.get();
-    }
-
-    @Override
-    public long appliedBatches() {
-        return appliedBatches.get();
-    }
-
-
-    @Override
-    public ValidationReport validate(List<String> patterns, boolean repair) {
+    public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
         if (phase.get().ordinal() < Phase.CATCH_UP.ordinal() || phase.get() == Phase.FAILED) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the full sync of " + plan.name() + " is not finished",
                     "wait until it is (`migrator wait " + plan.name() + " --for CATCH_UP`), then validate");
         }
-        MigrationStatus.Validation before = validation;
-        validation = before.withRunning(true);
-        try {
-            ValidationReport report = new RedisKeyParity(plan).validate(repair, this::awaitCaughtUp);
-            validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(), report.finishedAt(),
-                    false);
-            return report;
-        } catch (RuntimeException e) {
-            validation = before;
-            throw e;
-        }
+        return validateOnce(() -> new RedisKeyParity(plan).validate(repair, this::awaitCaughtUp));
     }
 
     /** The validator's fence: true once this worker applied everything the source had written when this was called. */
@@ -280,10 +249,6 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 Throwable f = failure;
                 if (f != null) {
                     throw translate(f);
-                }
-                if (!replication.isAlive() && failure == null && !stop.get()) {
-                    sleep(200);
-                    continue;
                 }
                 sleep(100);
             }
@@ -533,13 +498,14 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             return;
         }
         List<Key> batch = List.copyOf(keys);
+        long now = System.currentTimeMillis();
         withRetry("restoring " + (batch.size() + unread.size()) + " keys", () -> {
             try {
                 if (resendUnread) {
                     List<Key> again = new ArrayList<>(unread);
                     again.addAll(batch);
                     connectionDb = 0; // new connections
-                    Map<RespConnection, List<byte[][]>> all = encodeRestores(again);
+                    Map<RespConnection, List<byte[][]>> all = encodeRestores(again, now);
                     all.keySet().forEach(RespConnection::flush);
                     readRestores(all);
                     unread.clear();
@@ -547,12 +513,12 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     resendUnread = false;
                     return;
                 }
-                Map<RespConnection, List<byte[][]>> now = encodeRestores(batch);
-                now.keySet().forEach(RespConnection::flush);
+                Map<RespConnection, List<byte[][]>> sent = encodeRestores(batch, now);
+                sent.keySet().forEach(RespConnection::flush);
                 readRestores(unreadByNode);
                 unread.clear();
                 unread.addAll(batch);
-                unreadByNode = now;
+                unreadByNode = sent;
                 if (drain) {
                     readRestores(unreadByNode);
                     unread.clear();
@@ -565,7 +531,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         });
         throttle();
         for (Key k : batch) {
-            if (databases.contains(k.db()) && !RedisCheckpoint.bookkeeping(k.key()) && keyFilter.test(k.key())) {
+            if (restorable(k, now)) { // an expired key is not restored: a full resync then removes a stale copy of it
                 keysRestored.computeIfAbsent(k.db(), d -> new AtomicLong()).incrementAndGet();
                 if (restoredKeys != null) {
                     restoredKeys.add(LongHashSet.hash(k.db(), k.key()));
@@ -575,15 +541,17 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     }
 
     /** Queues the RESTOREs of these keys on their nodes (SELECTs followed on a standalone target); returns what was queued. */
-    private Map<RespConnection, List<byte[][]>> encodeRestores(List<Key> keys) {
-        long now = System.currentTimeMillis();
+    /** A key of the plan's databases and patterns, not bookkeeping, not expired already (the source no longer serves it). */
+    private boolean restorable(Key k, long now) {
+        return databases.contains(k.db()) && !RedisCheckpoint.bookkeeping(k.key()) && keyFilter.test(k.key())
+                && (k.expireAt() < 0 || k.expireAt() > now);
+    }
+
+    private Map<RespConnection, List<byte[][]>> encodeRestores(List<Key> keys, long now) {
         Map<RespConnection, List<byte[][]>> byNode = new LinkedHashMap<>();
         for (Key k : keys) {
-            if (!databases.contains(k.db()) || RedisCheckpoint.bookkeeping(k.key()) || !keyFilter.test(k.key())) {
+            if (!restorable(k, now)) {
                 continue;
-            }
-            if (k.expireAt() >= 0 && k.expireAt() <= now) {
-                continue; // expired already: the source no longer serves it either
             }
             RespConnection node = target.node(target.slot(k.key()));
             List<byte[][]> out = byNode.computeIfAbsent(node, n -> new ArrayList<>());
@@ -885,8 +853,6 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
         }
     }
-
-
 
     /**
      * A cluster: the batch is split by slot; each slot gets one MULTI/EXEC with its commands and its own offset, pipelined
@@ -1299,11 +1265,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", Integer.toString(db)));
                     node.getOne();
                 }
-                RedisTargetNodes.send(node, RedisTargetNodes.argv("SCAN", "0", "COUNT", "100"));
-                List<?> reply = (List<?>) node.getOne();
-                RedisTargetNodes.send(node, RedisTargetNodes.argv("DBSIZE"));
-                long size = (Long) node.getOne();
-                long ours = ((List<?>) reply.get(1)).stream().filter(k -> RedisCheckpoint.bookkeeping((byte[]) k)).count();
+                long size = (Long) node.execute(RedisTargetNodes.argv("DBSIZE"));
+                long ours = size == 0 ? 0 : countBookkeeping(node); // other migrations' checkpoints are not data
                 if (size > ours) {
                     return (target.cluster() ? "cluster" : "database " + db) + " already holds " + (size - ours) + " keys";
                 }
@@ -1573,14 +1536,21 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             if (!nodes.cluster()) {
                 node.execute(RedisTargetNodes.argv("SELECT", "0"));
             }
-            byte[] cursor = bytes("0");
-            do {
-                List<?> reply = (List<?>) node.execute(new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"),
-                        bytes(RedisCheckpoint.PREFIX + "*"), bytes("COUNT"), bytes("1000")});
-                cursor = (byte[]) reply.get(0);
-                count += ((List<?>) reply.get(1)).size();
-            } while (!Arrays.equals(cursor, bytes("0")));
+            count += countBookkeeping(node);
         }
+        return count;
+    }
+
+    /** Bookkeeping keys in the database the connection has selected (a SCAN, so a big database is not blocked). */
+    private static long countBookkeeping(RespConnection node) {
+        long count = 0;
+        byte[] cursor = bytes("0");
+        do {
+            List<?> reply = (List<?>) node.execute(new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"),
+                    bytes(RedisCheckpoint.PREFIX + "*"), bytes("COUNT"), bytes("1000")});
+            cursor = (byte[]) reply.get(0);
+            count += ((List<?>) reply.get(1)).size();
+        } while (!Arrays.equals(cursor, bytes("0")));
         return count;
     }
 

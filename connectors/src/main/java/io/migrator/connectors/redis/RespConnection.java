@@ -51,6 +51,7 @@ final class RespConnection implements AutoCloseable {
                 throw new JedisConnectionException(address + " refused the login: " + e.getMessage());
             }
         }
+        execute(RedisTargetNodes.argv("CLIENT", "SETNAME", "migrator")); // CLIENT LIST shows whose connection this is; refusals are harmless
     }
 
     /** Queues a command (sent with the next read). */

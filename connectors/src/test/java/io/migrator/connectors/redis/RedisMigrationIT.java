@@ -104,8 +104,8 @@ class RedisMigrationIT {
     /** Leaves the shared sandbox as it found it: the test databases of both sides empty, the cluster too. */
     @org.junit.jupiter.api.AfterEach
     void cleanUp(SandboxServers servers) {
-        flush(servers.redisSource(), List.of(0, 2, 3, 4, 7, 8, 9));
-        flush(servers.redisTarget(), List.of(0, 2, 3, 4, 7, 8, 9));
+        flush(servers.redisSource(), List.of(0, 2, 3, 4, 7, 8, 9, 15));
+        flush(servers.redisTarget(), List.of(0, 2, 3, 4, 7, 8, 9, 15));
         flushCluster(servers.redisCluster());
     }
 
@@ -307,6 +307,47 @@ class RedisMigrationIT {
                 .hasMessageContaining("RENAME").hasMessageContaining("different cluster slots");
         assertThat(((MigratorException) second.failure().get()).remedy()).contains("hash tag");
         assertThat(second.worker().status().phase()).isEqualTo(Phase.FAILED);
+        RedisMigration.forget(plan);
+    }
+
+    @Test
+    void droppedTargetConnectionsAreRecoveredWithoutLosingOrRepeatingABatch(SandboxServers servers) throws Exception {
+        source = servers.redisSource();
+        SandboxEndpoint target = servers.redisTarget();
+        List<Integer> dbs = List.of(15);
+        flush(source, dbs);
+        flush(target, List.of(0, 15));
+        try (Jedis s = RedisData.jedis(source, 15)) {
+            RedisData.seed(s, "d:", 300, false);
+        }
+        Plan plan = plan("redis-drops", target, dbs, false, "");
+        AtomicBoolean writing = new AtomicBoolean();
+        AtomicLong writes = new AtomicLong();
+        AtomicReference<Throwable> writerError = new AtomicReference<>();
+        Running running = start(plan);
+        await("streaming", Duration.ofSeconds(60), running, () -> running.worker().status().phase() == Phase.STREAMING);
+        Thread writer = RedisData.writer(source, dbs, "d:", 300, writing, writes, 11, writerError);
+        int killed = 0;
+        try (Jedis t = RedisData.jedis(target, 0)) {
+            for (int round = 0; round < 8; round++) {
+                Thread.sleep(300);
+                for (String client : t.clientList().split("\n")) { // the worker's connections, while batches are in flight
+                    if (client.contains(" name=migrator ")) {
+                        t.clientKill(redis.clients.jedis.params.ClientKillParams.clientKillParams()
+                                .id(client.replaceAll("^id=(\\d+) .*$", "$1")));
+                        killed++;
+                    }
+                }
+            }
+        }
+        writing.set(true);
+        writer.join(10_000);
+        assertThat(writerError.get()).as("the writer ran to the end").isNull();
+        assertThat(killed).as("target connections of the worker killed (some rounds fall in a reconnect)").isGreaterThanOrEqualTo(3);
+        awaitCaughtUp(running);
+        assertThat(running.worker().status().retries()).as("the worker reconnected").isGreaterThan(0);
+        running.halt();
+        assertStandaloneSame(target, dbs, "d:"); // counters and lists show a batch lost or applied twice
         RedisMigration.forget(plan);
     }
 
