@@ -17,6 +17,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
@@ -36,7 +37,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(SandboxExtension.class)
 class PostgresKillRestartIT {
-    private static final Path JAR = Path.of("target", "migrator.jar").toAbsolutePath();
 
     private SandboxEndpoint source;
     private SandboxEndpoint target;
@@ -53,7 +53,7 @@ class PostgresKillRestartIT {
 
     @Test
     void killNineAtRandomMomentsLosesNothingAndDuplicatesNothing(SandboxServers servers) throws Exception {
-        assertThat(JAR).as("the shaded jar is built in the package phase").exists();
+        assertThat(KillLoop.JAR).as("the shaded jar is built in the package phase").exists();
         source = servers.postgresSource();
         target = servers.postgresTarget();
         db = "pgkill_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
@@ -88,47 +88,28 @@ class PostgresKillRestartIT {
 
         int kills = Integer.getInteger("migrator.kills", 6);
         Random random = new Random(Long.getLong("migrator.seed", System.nanoTime()));
-        Set<String> phasesKilledIn = new LinkedHashSet<>();
-        List<String> log = new ArrayList<>();
+        KillLoop loop = new KillLoop("pgkill", Map.of("KILL_IT_PW", source.password(),
+                "MIGRATOR_STATE_DIR", Path.of("target", "kill-state").toAbsolutePath().toString()), this::phase);
         try {
-            for (int i = 0; i < kills; i++) {
-                Process worker = start(plan, i);
-                // the first two kills land in the copy, the others in catch-up or streaming: wait for the phase, then a random moment
-                long delay = i < 2 ? untilPast(worker, "PREFLIGHT", "SCHEMA") + random.nextInt(1_500)
-                        : untilPast(worker, "PREFLIGHT", "SCHEMA", "SNAPSHOT") + random.nextInt(3_000);
-                boolean exited = worker.waitFor(delay - waited, TimeUnit.MILLISECONDS);
-                assertThat(exited).as("the worker died by itself; see target/pgkill-worker-%d.log", i).isFalse();
-                String phase = phase();
-                worker.destroyForcibly().waitFor(); // SIGKILL
-                phasesKilledIn.add(phase);
-                log.add("kill " + i + " after " + delay + " ms in " + phase);
-            }
+            loop.kill(plan, kills, random, (worker, i) -> i < 2 ? loop.untilPast(worker, "PREFLIGHT", "SCHEMA") // the first two in the copy
+                    : loop.untilPast(worker, "PREFLIGHT", "SCHEMA", "SNAPSHOT"));
             stopWriter.set(true);
             writer.join();
             assertThat(writerError.get()).isNull();
 
-            Process last = start(plan, kills);
             long goal = currentLsn();
-            long deadline = System.currentTimeMillis() + 180_000;
-            while (!caughtUp(goal) && System.currentTimeMillis() < deadline) {
-                assertThat(last.isAlive()).as("the final worker died; see target/pgkill-worker-%d.log", kills).isTrue();
-                Thread.sleep(300);
-            }
-            assertThat(caughtUp(goal)).as("caught up with %s; log: %s", goal, log).isTrue();
-            last.destroy(); // SIGTERM
-            assertThat(last.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            assertThat(last.exitValue()).as("SIGTERM exits 0").isZero();
+            loop.finish(plan, kills, () -> caughtUp(goal), Long.toString(goal));
 
             assertThat(writes.get()).isGreaterThan(300);
-            assertThat(phasesKilledIn).as("kill points: %s", log).contains("SNAPSHOT").containsAnyOf("CATCH_UP", "STREAMING");
-            assertSame("accounts", "aid", log);
-            assertSame("history", "id", log);
-            assertSame("\"Tag Set\"", "k, n", log);
+            assertThat(loop.phasesKilledIn).as("kill points: %s", loop.log).contains("SNAPSHOT").containsAnyOf("CATCH_UP", "STREAMING");
+            assertSame("accounts", "aid", loop.log);
+            assertSame("history", "id", loop.log);
+            assertSame("\"Tag Set\"", "k, n", loop.log);
             assertThat(confirmedNotBeyondCheckpoint()).as("the slot confirmed only what the target committed").isTrue();
 
             // complete: the slot (and the WAL it holds), the publication and the bookkeeping go; the tables stay
             ProcessBuilder completing = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                    JAR.toString(), "complete", plan.toString(), "-o", "json").redirectErrorStream(true)
+                    KillLoop.JAR.toString(), "complete", plan.toString(), "-o", "json").redirectErrorStream(true)
                     .redirectOutput(new File("target/pgkill-complete.log"));
             completing.environment().put("KILL_IT_PW", source.password());
             Process complete = completing.start();
@@ -164,28 +145,6 @@ class PostgresKillRestartIT {
                 st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
             }
         }
-    }
-
-    private long waited;
-
-    /** Polls the durable phase until it is none of {@code phases} (or 60 s pass); returns the milliseconds waited. */
-    private long untilPast(Process worker, String... phases) throws Exception {
-        long started = System.currentTimeMillis();
-        while (System.currentTimeMillis() - started < 60_000 && worker.isAlive() && java.util.List.of(phases).contains(phase())) {
-            Thread.sleep(50);
-        }
-        waited = System.currentTimeMillis() - started;
-        return waited;
-    }
-
-    private Process start(Path plan, int round) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-jar", JAR.toString(), "run", plan.toString(), "--listen", "127.0.0.1:0")
-                .redirectErrorStream(true)
-                .redirectOutput(new File("target/pgkill-worker-" + round + ".log"));
-        builder.environment().put("KILL_IT_PW", source.password());
-        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "kill-state").toAbsolutePath().toString());
-        return builder.start();
     }
 
     private void write(AtomicBoolean stop, AtomicLong writes, AtomicReference<Throwable> error) {

@@ -9,7 +9,6 @@ import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -38,7 +37,6 @@ import redis.clients.jedis.resps.ScanResult;
  */
 @ExtendWith(SandboxExtension.class)
 class RedisKillRestartIT {
-    private static final Path JAR = Path.of("target", "migrator.jar").toAbsolutePath();
     private List<Integer> dbs = List.of(10, 11);
     private String name = "redis-kill";
 
@@ -177,7 +175,7 @@ class RedisKillRestartIT {
     }
 
     private void killAndCompare(int kills, int keys) throws Exception {
-        assertThat(JAR).as("the shaded jar is built in the package phase").exists();
+        assertThat(KillLoop.JAR).as("the shaded jar is built in the package phase").exists();
         flushSource();
         flushTarget();
         try (Jedis s = jedis(source, dbs.get(0)); Pipeline p = s.pipelined()) {
@@ -205,47 +203,38 @@ class RedisKillRestartIT {
         writer.start();
 
         Random random = new Random(Long.getLong("migrator.seed", System.nanoTime()));
-        Set<String> phasesKilledIn = new LinkedHashSet<>();
-        List<String> log = new ArrayList<>();
+        KillLoop loop = new KillLoop(name, Map.of("KILL_IT_PW", source.password()), this::phase);
         try {
-            for (int i = 0; i < kills; i++) {
-                long journal = journalLength();
-                Process worker = start(plan, i);
-                // the first two kills land in the full sync (once this worker has begun one), the others in catch-up or streaming
-                long delay = i < 2 ? untilFullSyncBegins(worker, journal) + random.nextInt(1_500)
-                        : untilPast(worker, "none", "PREFLIGHT", "SNAPSHOT") + random.nextInt(3_000);
-                boolean exited = worker.waitFor(delay - waited, TimeUnit.MILLISECONDS);
-                assertThat(exited).as("the worker died by itself; see target/%s-worker-%d.log", name, i).isFalse();
-                String phase = phase();
-                worker.destroyForcibly().waitFor(); // SIGKILL
-                phasesKilledIn.add(phase);
-                log.add("kill " + i + " after " + delay + " ms in " + phase);
-            }
+            loop.kill(plan, kills, random, new KillLoop.Window() {
+                private long journal;
+
+                @Override
+                public void beforeStart(int round) {
+                    journal = journalLength();
+                }
+
+                @Override
+                public long open(Process worker, int round) throws Exception {
+                    return round < 2 ? untilFullSyncBegins(worker, journal) // the first two once this worker began a full sync
+                            : loop.untilPast(worker, "none", "PREFLIGHT", "SNAPSHOT");
+                }
+            });
             stopWriter.set(true);
             writer.join();
             assertThat(writerError.get()).isNull();
 
-            Process last = start(plan, kills);
             long goal = masterOffset();
-            long deadline = System.currentTimeMillis() + 180_000;
-            while (checkpointOffset() < goal && System.currentTimeMillis() < deadline) {
-                assertThat(last.isAlive()).as("the final worker died; see target/%s-worker-%d.log", name, kills).isTrue();
-                Thread.sleep(300);
-            }
-            assertThat(checkpointOffset()).as("caught up with %s; log: %s", goal, log).isGreaterThanOrEqualTo(goal);
-            last.destroy(); // SIGTERM
-            assertThat(last.waitFor(60, TimeUnit.SECONDS)).isTrue();
-            assertThat(last.exitValue()).as("SIGTERM exits 0").isZero();
+            loop.finish(plan, kills, () -> checkpointOffset() >= goal, Long.toString(goal));
 
             assertThat(writes.get()).isGreaterThan(1000);
-            assertThat(phasesKilledIn).as("kill points: %s", log).contains("SNAPSHOT").containsAnyOf("CATCH_UP", "STREAMING");
+            assertThat(loop.phasesKilledIn).as("kill points: %s", loop.log).contains("SNAPSHOT").containsAnyOf("CATCH_UP", "STREAMING");
             for (int db : dbs) {
-                assertSame(db, log);
+                assertSame(db, loop.log);
             }
 
             // complete: the bookkeeping goes, the keys stay
             ProcessBuilder completing = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                    JAR.toString(), "complete", plan.toString(), "-o", "json").redirectErrorStream(true)
+                    KillLoop.JAR.toString(), "complete", plan.toString(), "-o", "json").redirectErrorStream(true)
                     .redirectOutput(new File("target/redis-kill-complete.log"));
             completing.environment().put("KILL_IT_PW", source.password());
             Process complete = completing.start();
@@ -266,26 +255,13 @@ class RedisKillRestartIT {
         }
     }
 
-    private long waited;
-
-    /** Polls the durable phase until it is none of {@code phases} (or 60 s pass); returns the milliseconds waited. */
-    private long untilPast(Process worker, String... phases) throws Exception {
-        long started = System.currentTimeMillis();
-        while (System.currentTimeMillis() - started < 60_000 && worker.isAlive() && List.of(phases).contains(phase())) {
-            Thread.sleep(50);
-        }
-        waited = System.currentTimeMillis() - started;
-        return waited;
-    }
-
     /** Polls the journal until this worker has added its full-sync entry; returns the milliseconds waited. */
     private long untilFullSyncBegins(Process worker, long journalBefore) throws Exception {
         long started = System.currentTimeMillis();
         while (System.currentTimeMillis() - started < 60_000 && worker.isAlive() && journalLength() <= journalBefore) {
             Thread.sleep(20);
         }
-        waited = System.currentTimeMillis() - started;
-        return waited;
+        return System.currentTimeMillis() - started;
     }
 
     private long journalLength() {
@@ -318,15 +294,6 @@ class RedisKillRestartIT {
             }
         }
         throw new AssertionError("no master_repl_offset");
-    }
-
-    private Process start(Path plan, int round) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-jar", JAR.toString(), "run", plan.toString(), "--listen", "127.0.0.1:0")
-                .redirectErrorStream(true)
-                .redirectOutput(new File("target/" + name + "-worker-" + round + ".log"));
-        builder.environment().put("KILL_IT_PW", source.password());
-        return builder.start();
     }
 
     /** Commands that are not idempotent: replaying one, or losing one, changes a value. */
