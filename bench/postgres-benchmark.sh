@@ -5,11 +5,12 @@
 # Prints a table; docs/benchmarks.md records the results with this command.
 #
 #   [JAVA_OPTS=...] bench/postgres-benchmark.sh [--scale 100] [--jobs 2] [--txns 100000] [--skip-prepare] [--snapshot-only]
+#                                               [--catchup-only]   (no peer snapshots: migrator's copy, then the catch-up)
 #
 # Needs: ./migrator sandbox up --engines postgresql; apt-get install -y pgcopydb (pg_dump, psql, pgbench come with postgresql).
 set -euo pipefail
 
-SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0
+SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1
 while [ $# -gt 0 ]; do
   case $1 in
     --scale) SCALE=$2; shift 2 ;;
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
     --txns) TXNS=$2; shift 2 ;;
     --skip-prepare) PREPARE=0; shift ;;
     --snapshot-only) SNAPSHOT_ONLY=1; shift ;;
+    --catchup-only) PEERS=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +39,12 @@ src() { psql "$SRC/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
 tgt() { psql "$TGT/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a / b }'; }
+# CPU seconds used so far by a process and the children it reaped (for a postmaster: every backend, ended or running)
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }' /proc/"$1"/stat \
+  $(for c in $(pgrep -P "$1"); do echo /proc/"$c"/stat; done) 2>/dev/null; }
+SRC_PM=$(head -1 "$ROOT/.sandbox/postgresql-source/data/postmaster.pid")
+TGT_PM=$(head -1 "$ROOT/.sandbox/postgresql-target/data/postmaster.pid")
 log() { echo "[$(date +%T)] $*" >&2; }
 digest() { "$1" -c "SELECT count(*) || ':' || md5(string_agg(md5(a::text), '' ORDER BY aid)) FROM pgbench_accounts a" \
   -c "SELECT count(*) || ':' || md5(string_agg(b::text, '' ORDER BY bid)) FROM pgbench_branches b" | tr '\n' ' '; }
@@ -60,6 +67,8 @@ SOURCE_DIGEST=$(digest src)
 BYTES=$(src -c "SELECT pg_database_size('bench')")
 
 # --- snapshot: pg_dump | psql ------------------------------------------------------------------------
+DUMP=- DUMP_OK=- COPYDB=- COPYDB_OK=-
+if [ "$PEERS" = 1 ]; then
 reset_target
 log "snapshot: pg_dump | psql"
 t0=$(now)
@@ -76,6 +85,7 @@ pgcopydb clone --source "$SRC/bench" --target "$TGT/bench" --table-jobs "$JOBS" 
   --no-owner --no-acl >"$WORK/pgcopydb.log" 2>&1
 COPYDB=$(secs "$t0" "$(now)")
 [ "$(digest tgt)" = "$SOURCE_DIGEST" ] && COPYDB_OK=yes || COPYDB_OK=NO
+fi
 
 # --- snapshot: migrator --------------------------------------------------------------------------------
 PLAN="$WORK/pg-bench.yaml"
@@ -122,7 +132,7 @@ until_reached() { # $1: function printing an LSN; $2: goal
   while [ "$($1)" -lt "$2" ]; do sleep 0.2; done
 }
 src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
-declare -A NATIVE MIGRATOR_CU HEAP_CU
+declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR
 for mode in uniform hot; do
   tgt -c "DROP SUBSCRIPTION IF EXISTS bench_native" >/dev/null 2>&1 || true
   tgt -c "CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=15432 dbname=bench user=migrator password=$PGPASSWORD' \
@@ -133,19 +143,21 @@ for mode in uniform hot; do
   pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update-$mode.sql" "$SRC/bench" >/dev/null 2>&1
   GOAL=$(lsn)
   log "catch-up ($mode): native subscription"
-  t0=$(now)
+  t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
   tgt -c "ALTER SUBSCRIPTION bench_native ENABLE"
   until_reached native_lsn "$GOAL"
   NATIVE[$mode]=$(secs "$t0" "$(now)")
+  CPU_NATIVE[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s"
   tgt -c "ALTER SUBSCRIPTION bench_native DISABLE"
   sleep 1
   tgt -c "DROP SUBSCRIPTION bench_native"
   log "catch-up ($mode): migrator (start-up included)"
-  t0=$(now)
+  t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
   java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
   PID=$!
   until_reached migrator_lsn "$GOAL"
   MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")
+  CPU_MIGRATOR[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, JVM $(cpu "$PID") s"
   HEAP_CU[$mode]=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
@@ -159,3 +171,7 @@ for mode in uniform hot; do
   printf '| %s | %s s | %s s | %s× | %s |\n' "$mode" "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}" "$(ratio "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}")" "${HEAP_CU[$mode]}"
 done
 printf '\nsource and target equal afterwards: %s\n' "$CU_OK"
+printf '\nCPU used while applying (2 cores):\n'
+for mode in uniform hot; do
+  printf -- '- %s: native: %s; migrator: %s\n' "$mode" "${CPU_NATIVE[$mode]}" "${CPU_MIGRATOR[$mode]}"
+done

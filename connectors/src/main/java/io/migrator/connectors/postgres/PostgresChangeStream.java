@@ -51,6 +51,7 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
     private final String prefix;
     private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wal-stream"));
     private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
+    private boolean lastEventSummaryOff;
     private volatile boolean running;
     private volatile Throwable failure;
 
@@ -127,6 +128,7 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
         engine = DebeziumEngine.create(Connect.class)
                 .using(props)
                 .notifying((records, committer) -> {
+                    lastEventSummaryOff();
                     handle(records, handler);
                     acknowledge(committer);
                 })
@@ -148,6 +150,14 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
         running = true;
         executor.execute(engine);
         LOG.info("WAL stream started from {} (slot {}, publication {})", from.text(), slot, publication);
+    }
+
+    /** Once the task runs: Debezium 3.5 would render every event for a JMX attribute migrator never reads. */
+    private void lastEventSummaryOff() {
+        if (!lastEventSummaryOff) {
+            lastEventSummaryOff = true;
+            LOG.debug("LastEvent rendering turned off in {} event meter(s)", io.migrator.connectors.debezium.LastEventSummary.apply(engine));
+        }
     }
 
     @Override

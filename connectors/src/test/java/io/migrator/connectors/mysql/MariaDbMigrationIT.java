@@ -162,6 +162,7 @@ class MariaDbMigrationIT {
             MigrationStatus status = run.migration.status();
             assertThat(status.snapshot().rowsCopied()).isGreaterThanOrEqualTo(20_000 + 8_000 + 300);
             assertThat(status.applied().events()).isGreaterThan(0);
+            io.migrator.connectors.debezium.DebeziumMeters.assertLastEventNotRenderedBy("MariaDbConnectorTask");
         } finally {
             writerStop.set(true);
         }

@@ -115,6 +115,7 @@ class PostgresMigrationIT {
                 st.execute("COMMIT");
             }
             harness.awaitCaughtUp();
+            io.migrator.connectors.debezium.DebeziumMeters.assertLastEventNotRendered("debezium.postgres");
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
                 for (String table : List.of("\"Odd Name-1\"", "notes", "events", "scratch", "scratch_ref")) {
                     List<String> sourceRows = PostgresFixture.rows(s, table, "id");
