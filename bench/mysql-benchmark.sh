@@ -4,11 +4,12 @@
 # Prints a table; docs/benchmarks.md records the results with this command.
 #
 #   [JAVA_OPTS=...] bench/mysql-benchmark.sh [--tables 8] [--rows 1000000] [--threads 4] [--txns 200000] [--skip-prepare] [--snapshot-only]
+#                                            [--catchup-only]   (no peer snapshots: migrator's copy, then the catch-ups)
 #
 # Needs: ./migrator sandbox up --engines mariadb; apt-get install -y sysbench mydumper.
 set -euo pipefail
 
-TABLES=8 ROWS=1000000 THREADS=4 TXNS=200000 PREPARE=1 SNAPSHOT_ONLY=0
+TABLES=8 ROWS=1000000 THREADS=4 TXNS=200000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1
 while [ $# -gt 0 ]; do
   case $1 in
     --tables) TABLES=$2; shift 2 ;;
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
     --txns) TXNS=$2; shift 2 ;;
     --skip-prepare) PREPARE=0; shift ;;
     --snapshot-only) SNAPSHOT_ONLY=1; shift ;;
+    --catchup-only) PEERS=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +41,9 @@ log() { echo "[$(date +%T)] $*" >&2; }
 reset_target() { tgt -e "STOP SLAVE; RESET SLAVE ALL" 2>/dev/null || true; tgt -e "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS migrator; CREATE DATABASE sbtest"; }
 checksums() { "$1" -e "CHECKSUM TABLE $(seq -s, -f 'sbtest.sbtest%g' 1 "$TABLES")" | awk '{print $2}' | tr '\n' ' '; }
 position() { src -e "SHOW MASTER STATUS" | awk '{print $1, $2}'; }
+# CPU seconds a process has used so far (all its threads)
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' /proc/"$1"/stat; }
+TGT_PID=$(cat "$ROOT/.sandbox/mariadb-target/mysqld.pid")
 SB="sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql-user=migrator --mysql-password=$PW --mysql-db=sbtest --tables=$TABLES --table-size=$ROWS"
 
 if [ "$PREPARE" = 1 ]; then
@@ -50,6 +55,8 @@ SOURCE_SUMS=$(checksums src)
 BYTES=$(src -e "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest'")
 
 # --- snapshot: mariadb-dump | mariadb -------------------------------------------------------------
+DUMP=- DUMP_OK=- MYDUMPER=- MYDUMPER_OK=- NOLOG=- NOLOG_OK=-
+if [ "$PEERS" = 1 ]; then
 reset_target
 log "snapshot: mariadb-dump | mariadb"
 t0=$(now)
@@ -90,6 +97,7 @@ done
 NOLOG=$(secs "$t0" "$(now)")
 kill -TERM $NOLOG_PID; wait $NOLOG_PID || true
 [ "$(checksums tgt)" = "$SOURCE_SUMS" ] && NOLOG_OK=yes || NOLOG_OK=NO
+fi
 
 # --- snapshot: migrator ------------------------------------------------------------------------------
 reset_target
@@ -121,8 +129,8 @@ MIGRATOR=$(secs "$t0" "$(now)")
 sleep 2
 [ "$(checksums tgt)" = "$SOURCE_SUMS" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d", n / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2fx", a / b }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s == "-") print "-"; else printf "%d", n / s }'; }
 TOTAL=$((TABLES * ROWS))
 snapshot_table() {
   printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "snapshot (start-up included)" "seconds" "rows/s" "migrator (binlog on) is" "migrator (binlog off) is" "checksums equal"
@@ -152,15 +160,16 @@ backlog() { # $1 label, rand options
   src -e "SET GLOBAL innodb_flush_log_at_trx_commit = 1"
 }
 stop_worker
-declare -A CDC
+declare -A CDC CPU
 for mode in uniform hot; do
   if [ $mode = uniform ]; then backlog uniform --rand-type=uniform; else backlog "hot: 1% of rows take 90%" --rand-type=special --rand-spec-pct=1 --rand-spec-res=90; fi
   read -r gf gp <<<"$(position)"
   log "catch-up: migrator ($mode)"
-  t0=$(now)
+  t0=$(now) g0=$(cpu "$TGT_PID")
   start_worker
   until caught_up_migrator "$gf" "$gp" 2>/dev/null; do sleep 0.1; done
   CDC[migrator_$mode]=$(secs "$t0" "$(now)")
+  CPU[migrator_$mode]="target $(secs "$g0" "$(cpu "$TGT_PID")") s, JVM $(cpu "$WORKER") s"
   stop_worker
 done
 sleep 1
@@ -175,10 +184,11 @@ for mode in uniform hot; do
   if [ $mode = uniform ]; then backlog uniform --rand-type=uniform; else backlog "hot: 1% of rows take 90%" --rand-type=special --rand-spec-pct=1 --rand-spec-res=90; fi
   read -r gf gp <<<"$(position)"
   log "catch-up: native replica ($mode)"
-  t0=$(now)
+  t0=$(now) g0=$(cpu "$TGT_PID")
   tgt -e "START SLAVE"
   until mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -e "SHOW SLAVE STATUS\G" | awk -v f="$gf" -v p="$gp" '/Relay_Master_Log_File/ {rf=$2} /Exec_Master_Log_Pos/ {rp=$2} END {exit !((rf > f) || (rf == f && rp >= p))}'; do sleep 0.1; done
   CDC[native_$mode]=$(secs "$t0" "$(now)")
+  CPU[native_$mode]="target $(secs "$g0" "$(cpu "$TGT_PID")") s"
   tgt -e "STOP SLAVE"
 done
 tgt -e "RESET SLAVE ALL; SET GLOBAL replicate_do_db = ''; SET GLOBAL gtid_strict_mode = 1"
@@ -197,3 +207,8 @@ for mode in uniform hot; do
 done
 echo
 echo "migrator heap: at most $((HEAP_MAX / 1024)) MB used under -Xmx512m (jstat, sampled each second); target equals source after catch-up: $CDC_OK"
+echo
+echo "CPU used while catching up (2 cores):"
+for mode in uniform hot; do
+  echo "- $mode: native replica: ${CPU[native_$mode]}; migrator: ${CPU[migrator_$mode]}"
+done

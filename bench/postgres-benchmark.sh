@@ -6,6 +6,8 @@
 #
 #   [JAVA_OPTS=...] bench/postgres-benchmark.sh [--scale 100] [--jobs 2] [--txns 100000] [--skip-prepare] [--snapshot-only]
 #                                               [--catchup-only]   (no peer snapshots: migrator's copy, then the catch-up)
+# CATCHUP_JAVA_OPTS: more JVM options for the catch-up runs only; @MODE@ becomes uniform or hot, e.g.
+#   CATCHUP_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/catchup-@MODE@.jfr,settings=profile
 #
 # Needs: ./migrator sandbox up --engines postgresql; apt-get install -y pgcopydb (pg_dump, psql, pgbench come with postgresql).
 set -euo pipefail
@@ -153,7 +155,7 @@ for mode in uniform hot; do
   tgt -c "DROP SUBSCRIPTION bench_native"
   log "catch-up ($mode): migrator (start-up included)"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
-  java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
+  java ${JAVA_OPTS:--Xmx512m} ${CATCHUP_JAVA_OPTS//@MODE@/$mode} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
   PID=$!
   until_reached migrator_lsn "$GOAL"
   MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")

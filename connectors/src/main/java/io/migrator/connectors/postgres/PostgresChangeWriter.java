@@ -107,12 +107,13 @@ final class PostgresChangeWriter {
         String where = key.columns().stream().map(k -> PostgresDialect.quote(k) + " = ?::" + type(cols, key.table(), k))
                 .collect(Collectors.joining(" AND "));
         if (first instanceof RowChange.Delete) {
+            if (group.size() > 1) {
+                deleteMany(c, group, cols);
+                return;
+            }
             try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE " + where)) {
-                for (RowChange change : group) {
-                    bindKey(ps, 1, cols, change.key());
-                    ps.addBatch();
-                }
-                ps.executeBatch();
+                bindKey(ps, 1, cols, first.key());
+                ps.executeUpdate();
             }
             return;
         }
@@ -146,26 +147,31 @@ final class PostgresChangeWriter {
             return;
         }
         List<String> updates = names.stream().filter(n -> !key.columns().contains(n) && !cols.alwaysIdentity().contains(n)).toList();
-        String sql = "INSERT INTO " + table + " (" + names.stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") OVERRIDING SYSTEM VALUE VALUES ("
-                + names.stream().map(n -> "?::" + type(cols, key.table(), n)).collect(Collectors.joining(", ")) + ") ON CONFLICT ("
-                + key.columns().stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") DO "
+        String conflict = " ON CONFLICT (" + key.columns().stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") DO "
                 + (updates.isEmpty() ? "NOTHING" : "UPDATE SET " + updates.stream().map(n -> PostgresDialect.quote(n) + " = EXCLUDED." + PostgresDialect.quote(n))
                 .collect(Collectors.joining(", ")));
+        String into = "INSERT INTO " + table + " (" + names.stream().map(PostgresDialect::quote).collect(Collectors.joining(", ")) + ") OVERRIDING SYSTEM VALUE ";
+        String sql = into + "VALUES (" + names.stream().map(n -> "?::" + type(cols, key.table(), n)).collect(Collectors.joining(", ")) + ")" + conflict;
         try (Statement st = c.createStatement()) {
             st.execute("SAVEPOINT migrator_upserts");
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                for (RowChange change : group) {
-                    Map<String, Object> row = ((RowChange.Upsert) change).row();
-                    int p = 1;
-                    for (String n : names) {
-                        bind(ps, p++, cols, key.table(), n, row.get(n));
+            try {
+                if (group.size() > 1) {
+                    upsertMany(c, into, conflict, group, names, cols);
+                } else {
+                    try (PreparedStatement ps = c.prepareStatement(sql)) {
+                        Map<String, Object> row = ((RowChange.Upsert) first).row();
+                        int p = 1;
+                        for (String n : names) {
+                            bind(ps, p++, cols, key.table(), n, row.get(n));
+                        }
+                        ps.executeUpdate();
                     }
-                    ps.addBatch();
                 }
-                ps.executeBatch();
                 st.execute("RELEASE SAVEPOINT migrator_upserts");
             } catch (SQLException e) {
-                if (!uniqueViolation(e)) {
+                // a unique key other than the primary one collides, or one statement met the same row twice (keys equal on the
+                // target that differ as text): row by row, replacing conflicting rows
+                if (!uniqueViolation(e) && !"21000".equals(e.getSQLState())) {
                     throw e;
                 }
                 st.execute("ROLLBACK TO SAVEPOINT migrator_upserts");
@@ -173,6 +179,95 @@ final class PostgresChangeWriter {
             }
         }
     }
+
+    /** Rows per multi-row statement: one parameter per column, each a text array of this many values. */
+    private static final int ROWS_PER_STATEMENT = 2000;
+
+    /**
+     * A group of full images as one statement per {@value #ROWS_PER_STATEMENT} rows: each column travels as one text
+     * array and is cast to the column's type ({@code unnest(?::text[], ...)}), so the target parses, plans and starts its
+     * executor once per statement instead of once per row. The batch holds each key once (it is coalesced).
+     */
+    private void upsertMany(Connection c, String into, String conflict, List<RowChange> group, List<String> names, Columns cols) throws SQLException {
+        TableId table = group.get(0).key().table();
+        StringBuilder select = new StringBuilder(into).append("SELECT ");
+        StringBuilder args = new StringBuilder();
+        StringBuilder alias = new StringBuilder();
+        for (int i = 0; i < names.size(); i++) {
+            String sep = i == 0 ? "" : ", ";
+            select.append(sep).append("u.c").append(i).append("::").append(type(cols, table, names.get(i)));
+            args.append(sep).append("?::text[]");
+            alias.append(sep).append('c').append(i);
+        }
+        String sql = select.append(" FROM unnest(").append(args).append(") AS u(").append(alias).append(")").append(conflict).toString();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int from = 0; from < group.size(); from += ROWS_PER_STATEMENT) {
+                List<RowChange> part = group.subList(from, Math.min(group.size(), from + ROWS_PER_STATEMENT));
+                for (int i = 0; i < names.size(); i++) {
+                    String name = names.get(i);
+                    String[] values = new String[part.size()];
+                    for (int r = 0; r < values.length; r++) {
+                        values[r] = text(cols, name, ((RowChange.Upsert) part.get(r)).row().get(name));
+                    }
+                    ps.setArray(i + 1, c.createArrayOf("text", values));
+                }
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    /** Deletes by key, {@value #ROWS_PER_STATEMENT} keys a statement, the key columns as text arrays. */
+    private void deleteMany(Connection c, List<RowChange> group, Columns cols) throws SQLException {
+        RowKey first = group.get(0).key();
+        StringBuilder match = new StringBuilder();
+        StringBuilder args = new StringBuilder();
+        StringBuilder alias = new StringBuilder();
+        for (int i = 0; i < first.columns().size(); i++) {
+            String column = first.columns().get(i);
+            match.append(i == 0 ? "" : " AND ").append("m.").append(PostgresDialect.quote(column)).append(" = u.k").append(i).append("::")
+                    .append(type(cols, first.table(), column));
+            args.append(i == 0 ? "" : ", ").append("?::text[]");
+            alias.append(i == 0 ? "" : ", ").append('k').append(i);
+        }
+        String sql = "DELETE FROM " + PostgresDialect.quote(first.table()) + " AS m USING unnest(" + args + ") AS u(" + alias + ") WHERE " + match;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int from = 0; from < group.size(); from += ROWS_PER_STATEMENT) {
+                List<RowChange> part = group.subList(from, Math.min(group.size(), from + ROWS_PER_STATEMENT));
+                for (int i = 0; i < first.columns().size(); i++) {
+                    String column = first.columns().get(i);
+                    String[] values = new String[part.size()];
+                    for (int r = 0; r < values.length; r++) {
+                        values[r] = text(cols, column, part.get(r).key().values().get(i));
+                    }
+                    ps.setArray(i + 1, c.createArrayOf("text", values));
+                }
+                ps.executeUpdate();
+            }
+        }
+    }
+
+    /** A value as the input text of its column's type: bytes of a bytea column in hex ({@code \x...}). */
+    private static String text(Columns cols, String column, Object value) {
+        if (value == null) {
+            return null;
+        }
+        if (value instanceof byte[] b) {
+            if (!"bytea".equals(cols.types().get(column))) {
+                return new String(b, StandardCharsets.UTF_8); // an unknown type's text, as Debezium passed it on
+            }
+            char[] hex = new char[2 + b.length * 2];
+            hex[0] = '\\';
+            hex[1] = 'x';
+            for (int i = 0; i < b.length; i++) {
+                hex[2 + 2 * i] = HEX[(b[i] >> 4) & 0xF];
+                hex[3 + 2 * i] = HEX[b[i] & 0xF];
+            }
+            return new String(hex);
+        }
+        return value.toString();
+    }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
 
     private static boolean uniqueViolation(SQLException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
