@@ -13,6 +13,7 @@
 set -euo pipefail
 
 SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1
+CATCHUP_JAVA_OPTS=${CATCHUP_JAVA_OPTS:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --scale) SCALE=$2; shift 2 ;;
