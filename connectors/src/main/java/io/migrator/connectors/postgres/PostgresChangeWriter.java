@@ -182,11 +182,29 @@ final class PostgresChangeWriter {
 
     /** Rows per multi-row statement: one parameter per column, each a text array of this many values. */
     private static final int ROWS_PER_STATEMENT = 2000;
+    /** Characters of values per multi-row statement: large (TOAST-sized) values go in fewer rows, so memory stays bounded. */
+    private static final long CHARS_PER_STATEMENT = 8L << 20;
+
+    /** Where the statement starting at row {@code from} ends: at most {@value #ROWS_PER_STATEMENT} rows and about 8M characters. */
+    private static int partEnd(List<RowChange> group, int from, List<String> names) {
+        long chars = 0;
+        int end = from;
+        while (end < group.size() && end - from < ROWS_PER_STATEMENT && (end == from || chars < CHARS_PER_STATEMENT)) {
+            Map<String, Object> row = ((RowChange.Upsert) group.get(end)).row();
+            for (String n : names) {
+                Object v = row.get(n);
+                chars += v == null ? 1 : v instanceof byte[] b ? 2L * b.length : v instanceof String str ? str.length() : 16;
+            }
+            end++;
+        }
+        return end;
+    }
 
     /**
-     * A group of full images as one statement per {@value #ROWS_PER_STATEMENT} rows: each column travels as one text
-     * array and is cast to the column's type ({@code unnest(?::text[], ...)}), so the target parses, plans and starts its
-     * executor once per statement instead of once per row. The batch holds each key once (it is coalesced).
+     * A group of full images as one statement per {@value #ROWS_PER_STATEMENT} rows (fewer when values are large): each
+     * column travels as one text array and is cast to the column's type ({@code unnest(?::text[], ...)}), so the target
+     * parses, plans and starts its executor once per statement instead of once per row. The batch holds each key once
+     * (it is coalesced).
      */
     private void upsertMany(Connection c, String into, String conflict, List<RowChange> group, List<String> names, Columns cols) throws SQLException {
         TableId table = group.get(0).key().table();
@@ -201,8 +219,9 @@ final class PostgresChangeWriter {
         }
         String sql = select.append(" FROM unnest(").append(args).append(") AS u(").append(alias).append(")").append(conflict).toString();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int from = 0; from < group.size(); from += ROWS_PER_STATEMENT) {
-                List<RowChange> part = group.subList(from, Math.min(group.size(), from + ROWS_PER_STATEMENT));
+            for (int from = 0, end; from < group.size(); from = end) {
+                end = partEnd(group, from, names);
+                List<RowChange> part = group.subList(from, end);
                 for (int i = 0; i < names.size(); i++) {
                     String name = names.get(i);
                     String[] values = new String[part.size()];

@@ -97,6 +97,8 @@ class PostgresMigrationIT {
                 st.execute("DELETE FROM \"Odd Name-1\" WHERE id % 10 = 3");
                 st.execute("UPDATE \"Odd Name-1\" SET v = NULL, c = NULL WHERE id % 10 = 4");
                 st.execute("UPDATE \"Odd Name-1\" SET doc = repeat('Y', 5 * 1024 * 1024) WHERE id = 1001"); // changed toasted value
+                // several 3 MB values in one statement: the applier splits its multi-row statement by size
+                st.execute("UPDATE \"Odd Name-1\" SET doc = repeat(chr((65 + id % 20)::int), 3 * 1024 * 1024) WHERE id BETWEEN 1002 AND 1008");
                 st.execute("INSERT INTO \"Odd Name-1\" (id, doc, texts) VALUES (100001, repeat('W', 100 * 1024 * 1024), '{}')"); // 100 MB streamed
                 st.execute("UPDATE events SET what = 'moved', at = at + 200 WHERE id % 10 = 0"); // many across partitions
                 st.execute("DELETE FROM events WHERE id % 10 = 1");
