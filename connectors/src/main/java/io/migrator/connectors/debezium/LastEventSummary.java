@@ -28,10 +28,10 @@ import org.slf4j.LoggerFactory;
  * about a third of the change-event thread's time on the WAL and binlog paths (docs/benchmarks.md). Upstream replaced
  * it with a stateless encoder after 3.5 (debezium/dbz#2492); the MariaDB connector keeps migrator on 3.5.0 (STACK.md).
  *
- * <p>migrator reads none of Debezium's JMX attributes: its lag and counters are its own. So once the engine's task runs,
- * the event meter's metadata provider is wrapped by one whose summary is a constant. Everything else (positions,
+ * <p>migrator reads none of Debezium's JMX attributes: its lag and counters are its own. So from the first batch of each
+ * task, the event meters' metadata provider is wrapped by one whose summary is a constant. Everything else (positions,
  * timestamps, transaction ids, the streaming meter) still goes to the connector's own provider. The swap goes through
- * the engine's public {@code runWithTask} and then three non-public fields; if any of them is missing (another Debezium
+ * the engine's public {@code runWithTask} and then four non-public fields; if any of them is missing (another Debezium
  * version), nothing changes but speed, and {@link #apply} says so in the log once.
  */
 public final class LastEventSummary {
@@ -39,15 +39,16 @@ public final class LastEventSummary {
     /** What the LastEvent attribute shows instead of the rendered event. */
     public static final String SUMMARY = "(not rendered: migrator exposes its own metrics)";
     private static final AtomicBoolean WARNED = new AtomicBoolean();
-    /** The connector tasks whose meters were changed (class names): what tests check. */
+    /** The meters changed, as "task-class field": what tests check. */
     private static final Set<String> CHANGED = ConcurrentHashMap.newKeySet();
 
     private LastEventSummary() {
     }
 
     /**
-     * Wraps the metadata provider of the streaming (and, if present, snapshot) event meter of the engine's running task.
-     * Call it from the engine's handler: the task and its meters exist by then. Returns how many meters it changed.
+     * Wraps the metadata provider of the streaming and snapshot event meters of the engine's running task, where not done
+     * yet. Cheap enough for every batch the handler receives (a few field reads), which also covers a task the engine
+     * restarted after an error: its new meters are wrapped with its first batch. Returns how many meters it changed.
      */
     public static int apply(DebeziumEngine<?> engine) {
         if (!(engine instanceof AsyncEmbeddedEngine<?> async)) {
@@ -55,23 +56,19 @@ public final class LastEventSummary {
         }
         int[] changed = {0};
         try {
+            Fields f = Fields.get();
             async.runWithTask(task -> {
-                if (!(task instanceof BaseSourceTask<?, ?>)) {
+                if (!(task instanceof BaseSourceTask<?, ?>) || !(get(f.coordinator, task) instanceof ChangeEventSourceCoordinator<?, ?> coordinator)) {
                     return;
                 }
-                ChangeEventSourceCoordinator<?, ?> coordinator = (ChangeEventSourceCoordinator<?, ?>) read(BaseSourceTask.class, "coordinator", task);
-                if (coordinator == null) {
-                    return;
-                }
-                for (String name : new String[] {"streamingMetrics", "snapshotMetrics"}) {
-                    if (read(ChangeEventSourceCoordinator.class, name, coordinator) instanceof PipelineMetrics<?> metrics) {
-                        CommonEventMeter meter = (CommonEventMeter) read(PipelineMetrics.class, "commonEventMeter", metrics);
-                        Field provider = field(CommonEventMeter.class, "metadataProvider");
-                        EventMetadataProvider current = (EventMetadataProvider) get(provider, meter);
+                for (Field meters : new Field[] {f.streamingMetrics, f.snapshotMetrics}) {
+                    if (get(meters, coordinator) instanceof PipelineMetrics<?> metrics) {
+                        CommonEventMeter meter = (CommonEventMeter) get(f.commonEventMeter, metrics);
+                        EventMetadataProvider current = (EventMetadataProvider) get(f.metadataProvider, meter);
                         if (!(current instanceof Unrendered)) {
-                            set(provider, meter, new Unrendered(current));
+                            set(f.metadataProvider, meter, new Unrendered(current));
                             changed[0]++;
-                            CHANGED.add(task.getClass().getSimpleName());
+                            CHANGED.add(task.getClass().getSimpleName() + " " + meters.getName());
                         }
                     }
                 }
@@ -82,8 +79,24 @@ public final class LastEventSummary {
         return changed[0];
     }
 
-    /** Simple class names of the connector tasks whose event meters no longer render events. */
-    static Set<String> changedTasks() {
+    /** The non-public fields on the way from a task to its meters' provider, looked up once. */
+    private record Fields(Field coordinator, Field streamingMetrics, Field snapshotMetrics, Field commonEventMeter, Field metadataProvider) {
+        private static volatile Fields known;
+
+        static Fields get() {
+            Fields f = known;
+            if (f == null) {
+                f = new Fields(field(BaseSourceTask.class, "coordinator"), field(ChangeEventSourceCoordinator.class, "streamingMetrics"),
+                        field(ChangeEventSourceCoordinator.class, "snapshotMetrics"), field(PipelineMetrics.class, "commonEventMeter"),
+                        field(CommonEventMeter.class, "metadataProvider"));
+                known = f;
+            }
+            return f;
+        }
+    }
+
+    /** The meters changed so far, as "task-class field", e.g. {@code MariaDbConnectorTask streamingMetrics}. */
+    static Set<String> changedMeters() {
         return Set.copyOf(CHANGED);
     }
 
@@ -93,10 +106,6 @@ public final class LastEventSummary {
             LOG.debug("turning off the LastEvent rendering", e);
         }
         return 0;
-    }
-
-    private static Object read(Class<?> owner, String name, Object from) {
-        return get(field(owner, name), from);
     }
 
     private static Field field(Class<?> owner, String name) {

@@ -47,7 +47,6 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
     private final String prefix;
     private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "binlog-stream"));
     private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
-    private boolean lastEventSummaryOff;
     private volatile boolean running;
     private volatile Throwable failure;
     /** A delete of a primary-key update shares its offset with the create that follows; it never ends a batch alone. */
@@ -164,11 +163,11 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         LOG.info("binlog stream started from {} (schema history {})", from.toSourcePosition().text(), known ? "kept" : "captured now");
     }
 
-    /** Once the task runs: Debezium 3.5 would render every event for a JMX attribute migrator never reads. */
+    /** Debezium 3.5 would render every event for a JMX attribute migrator never reads (LastEventSummary). */
     private void lastEventSummaryOff() {
-        if (!lastEventSummaryOff) {
-            lastEventSummaryOff = true;
-            LOG.debug("LastEvent rendering turned off in {} event meter(s)", io.migrator.connectors.debezium.LastEventSummary.apply(engine));
+        int changed = io.migrator.connectors.debezium.LastEventSummary.apply(engine);
+        if (changed > 0) {
+            LOG.debug("LastEvent rendering turned off in {} event meter(s)", changed);
         }
     }
 

@@ -51,7 +51,6 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
     private final String prefix;
     private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wal-stream"));
     private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
-    private boolean lastEventSummaryOff;
     private volatile boolean running;
     private volatile Throwable failure;
 
@@ -154,11 +153,11 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
         LOG.info("WAL stream started from {} (slot {}, publication {})", from.text(), slot, publication);
     }
 
-    /** Once the task runs: Debezium 3.5 would render every event for a JMX attribute migrator never reads. */
+    /** Debezium 3.5 would render every event for a JMX attribute migrator never reads (LastEventSummary). */
     private void lastEventSummaryOff() {
-        if (!lastEventSummaryOff) {
-            lastEventSummaryOff = true;
-            LOG.debug("LastEvent rendering turned off in {} event meter(s)", io.migrator.connectors.debezium.LastEventSummary.apply(engine));
+        int changed = io.migrator.connectors.debezium.LastEventSummary.apply(engine);
+        if (changed > 0) {
+            LOG.debug("LastEvent rendering turned off in {} event meter(s)", changed);
         }
     }
 

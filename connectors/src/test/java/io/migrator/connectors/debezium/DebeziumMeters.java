@@ -13,11 +13,11 @@ public final class DebeziumMeters {
     }
 
     /**
-     * The event meters of a connector task (simple class name, e.g. {@code MariaDbConnectorTask}) no longer render events.
-     * For the binlog connectors JMX cannot show it: their LastEvent attribute is the binlog client's.
+     * The streaming event meter of a connector task (simple class name, e.g. {@code MariaDbConnectorTask}) no longer
+     * renders events. For the binlog connectors JMX cannot show it: their LastEvent attribute is the binlog client's.
      */
     public static void assertLastEventNotRenderedBy(String task) {
-        assertThat(LastEventSummary.changedTasks()).as("connector tasks whose event meters were changed").contains(task);
+        assertThat(LastEventSummary.changedMeters()).as("event meters changed").contains(task + " streamingMetrics");
     }
 
     /**
