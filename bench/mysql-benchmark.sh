@@ -23,21 +23,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JAR="$ROOT/cli/target/migrator.jar"
+. "$(dirname "$0")/common.sh"
 PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
 WORK="$ROOT/target/bench"
 mkdir -p "$WORK"
-[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
-for tool in sysbench mydumper myloader mariadb-dump mariadb jstat; do
-  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y sysbench mydumper mariadb-client" >&2; exit 1; }
-done
+require "apt-get install -y sysbench mydumper mariadb-client" sysbench mydumper myloader mariadb-dump mariadb jstat
 
 src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
 tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-log() { echo "[$(date +%T)] $*" >&2; }
 reset_target() { tgt -e "STOP SLAVE; RESET SLAVE ALL" 2>/dev/null || true; tgt -e "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS migrator; CREATE DATABASE sbtest"; }
 checksums() { "$1" -e "CHECKSUM TABLE $(seq -s, -f 'sbtest.sbtest%g' 1 "$TABLES")" | awk '{print $2}' | tr '\n' ' '; }
 position() { src -e "SHOW MASTER STATUS" | awk '{print $1, $2}'; }

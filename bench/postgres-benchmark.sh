@@ -26,29 +26,22 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JAR="$ROOT/cli/target/migrator.jar"
+. "$(dirname "$0")/common.sh"
 export PGPASSWORD=$(cat "$ROOT/.sandbox/secrets/postgresql.password")
 WORK="$ROOT/target/bench"
 mkdir -p "$WORK"
-[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
-for tool in pg_dump psql pgbench pgcopydb jstat; do
-  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y postgresql-client pgcopydb" >&2; exit 1; }
-done
+require "apt-get install -y postgresql-client pgcopydb" pg_dump psql pgbench pgcopydb jstat
 
 SRC="postgres://migrator@127.0.0.1:15432"
 TGT="postgres://migrator@127.0.0.1:15433"
 src() { psql "$SRC/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
 tgt() { psql "$TGT/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a / b }'; }
 # CPU seconds used so far by a process and the children it reaped (for a postmaster: every backend, ended or running)
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }' /proc/"$1"/stat \
   $(for c in $(pgrep -P "$1"); do echo /proc/"$c"/stat; done) 2>/dev/null; }
 SRC_PM=$(head -1 "$ROOT/.sandbox/postgresql-source/data/postmaster.pid")
 TGT_PM=$(head -1 "$ROOT/.sandbox/postgresql-target/data/postmaster.pid")
-log() { echo "[$(date +%T)] $*" >&2; }
 digest() { "$1" -c "SELECT count(*) || ':' || md5(string_agg(md5(a::text), '' ORDER BY aid)) FROM pgbench_accounts a" \
   -c "SELECT count(*) || ':' || md5(string_agg(b::text, '' ORDER BY bid)) FROM pgbench_branches b" | tr '\n' ' '; }
 reset_target() {

@@ -27,20 +27,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JAR="$ROOT/cli/target/migrator.jar"
+. "$(dirname "$0")/common.sh"
 WORK="$ROOT/target/bench/redis"
-[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
-for tool in redis-server redis-cli redis-benchmark curl; do
-  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools curl" >&2; exit 1; }
-done
+require "apt-get install -y redis-server redis-tools curl" redis-server redis-cli redis-benchmark curl
 PW=bench-$(date +%s)
 SRC=16395 NATIVE=16396 TGT=16397 LISTEN=127.0.0.1:19475
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
-log() { echo "[$(date +%T)] $*" >&2; }
 cli() { local port=$1; shift; REDISCLI_AUTH=$PW redis-cli -p "$port" "$@"; }
 info() { cli "$1" info "$2" | tr -d '\r' | awk -F: -v k="$3" '$1 == k { print $2 }'; }
 

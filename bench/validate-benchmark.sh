@@ -19,22 +19,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JAR="$ROOT/cli/target/migrator.jar"
+. "$(dirname "$0")/common.sh"
 PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
 WORK="$ROOT/target/bench-validate"
 mkdir -p "$WORK"
-[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
-for tool in sysbench mydumper myloader pt-table-checksum mariadb; do
-  command -v $tool >/dev/null || { echo "missing $tool: apt-get install -y sysbench mydumper percona-toolkit mariadb-client" >&2; exit 1; }
-done
+require "apt-get install -y sysbench mydumper percona-toolkit mariadb-client" sysbench mydumper myloader pt-table-checksum mariadb
 
 src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
 tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 rate() { awk -v r="$1" -v s="$2" 'BEGIN { printf "%.0f", r / s }'; }
-log() { echo "[$(date +%T)] $*" >&2; }
 LIST=$(seq -s, -f 'sbtest.sbtest%g' 1 "$TABLES")
 checksums() { "$1" -e "CHECKSUM TABLE $LIST" | awk '{print $2}' | tr '\n' ' '; }
 

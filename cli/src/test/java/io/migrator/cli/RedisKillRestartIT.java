@@ -45,70 +45,62 @@ class RedisKillRestartIT {
     private boolean cluster;
 
     /** The target as the test reads it: one database of a standalone server, or the whole cluster. */
-    private interface Side extends AutoCloseable {
-        List<String> keys(String prefix);
+    private static final class Side implements AutoCloseable {
+        private final redis.clients.jedis.commands.JedisCommands commands;
+        private final java.util.function.Function<String, List<String>> keys;
+        private final java.util.function.Function<List<String>, List<String>> values;
+        private final AutoCloseable connection;
 
-        List<String> values(List<String> keys);
+        Side(redis.clients.jedis.commands.JedisCommands commands, java.util.function.Function<String, List<String>> keys,
+                java.util.function.Function<List<String>, List<String>> values, AutoCloseable connection) {
+            this.commands = commands;
+            this.keys = keys;
+            this.values = values;
+            this.connection = connection;
+        }
 
-        String hget(String key, String field);
+        List<String> keys(String prefix) {
+            return keys.apply(prefix);
+        }
 
-        long llen(String key);
+        List<String> values(List<String> of) {
+            return values.apply(of);
+        }
+
+        String hget(String key, String field) {
+            return commands.hget(key, field);
+        }
+
+        long llen(String key) {
+            return commands.llen(key);
+        }
 
         @Override
-        void close();
+        public void close() {
+            try {
+                connection.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 
     private Side side(int db) {
         if (!cluster) {
             Jedis j = jedis(target, db);
-            return new Side() {
-                public List<String> keys(String prefix) {
-                    return RedisKillRestartIT.keys(j, prefix);
-                }
-
-                public List<String> values(List<String> keys) {
-                    return RedisKillRestartIT.values(j::pipelined, keys);
-                }
-
-                public String hget(String key, String field) {
-                    return j.hget(key, field);
-                }
-
-                public long llen(String key) {
-                    return j.llen(key);
-                }
-
-                public void close() {
-                    j.close();
-                }
-            };
+            return new Side(j, prefix -> keys(j, prefix), of -> values(j::pipelined, of), j);
         }
-        redis.clients.jedis.JedisCluster c = new redis.clients.jedis.JedisCluster(
-                java.util.Set.of(new redis.clients.jedis.HostAndPort(target.host(), target.port())),
+        redis.clients.jedis.JedisCluster c = clusterClient();
+        return new Side(c, prefix -> {
+            List<String> out = new ArrayList<>();
+            forEachMaster(c, node -> out.addAll(keys(node, prefix)));
+            return out;
+        }, of -> values(c::pipelined, of), c);
+    }
+
+    private redis.clients.jedis.JedisCluster clusterClient() {
+        return new redis.clients.jedis.JedisCluster(java.util.Set.of(new redis.clients.jedis.HostAndPort(target.host(), target.port())),
                 redis.clients.jedis.DefaultJedisClientConfig.builder().password(target.password()).build());
-        return new Side() {
-            public List<String> keys(String prefix) {
-                List<String> out = new ArrayList<>();
-                forEachMaster(c, node -> out.addAll(RedisKillRestartIT.keys(node, prefix)));
-                return out;
-            }
-
-            public List<String> values(List<String> keys) {
-                return RedisKillRestartIT.values(c::pipelined, keys);
-            }
-
-            public String hget(String key, String field) {
-                return c.hget(key, field);
-            }
-
-            public long llen(String key) {
-                return c.llen(key);
-            }
-
-            public void close() {
-                c.close();
-            }
-        };
     }
 
     private static void forEachMaster(redis.clients.jedis.JedisCluster c, java.util.function.Consumer<Jedis> action) {
@@ -123,9 +115,7 @@ class RedisKillRestartIT {
 
     private void flushTarget() {
         if (cluster) {
-            try (redis.clients.jedis.JedisCluster c = new redis.clients.jedis.JedisCluster(
-                    java.util.Set.of(new redis.clients.jedis.HostAndPort(target.host(), target.port())),
-                    redis.clients.jedis.DefaultJedisClientConfig.builder().password(target.password()).build())) {
+            try (redis.clients.jedis.JedisCluster c = clusterClient()) {
                 forEachMaster(c, Jedis::flushAll);
             }
             return;

@@ -2,6 +2,7 @@ package io.migrator.connectors.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.migrator.core.plan.Plan;
 import io.migrator.sandbox.SandboxEndpoint;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -14,6 +15,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
@@ -31,6 +33,31 @@ import redis.clients.jedis.resps.ScanResult;
  * migrator's own validator.
  */
 final class RedisData {
+    /** The worker on its own thread; {@code stop} ends it as SIGTERM would. */
+    record Running(RedisMigration worker, AtomicBoolean stop, Thread thread, AtomicReference<Throwable> failure) {
+        void halt() throws InterruptedException {
+            stop.set(true);
+            thread.join(60_000);
+            assertThat(thread.isAlive()).as("the worker stops").isFalse();
+        }
+    }
+
+    static Running start(Plan plan) {
+        RedisMigration worker = new RedisMigration(plan);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = new Thread(() -> {
+            try {
+                worker.run(stop);
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        }, "worker-" + plan.name());
+        t.start();
+        return new Running(worker, stop, t, failure);
+    }
+
+
     private RedisData() {
     }
 

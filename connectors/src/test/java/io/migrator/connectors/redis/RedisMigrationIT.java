@@ -1,8 +1,10 @@
 package io.migrator.connectors.redis;
 
+import static io.migrator.connectors.redis.RedisData.start;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.migrator.connectors.redis.RedisData.Running;
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
@@ -48,30 +50,6 @@ class RedisMigrationIT {
                 %s
                 """.formatted(name, source.host(), source.port(), dbs, target.host(), target.port(), cluster, extra);
         return new PlanLoader(Map.of("PW", source.password())).parse(name + ".yaml", yaml, Path.of("."));
-    }
-
-    /** The worker on its own thread; {@code stop} ends it as SIGTERM would. */
-    private record Running(RedisMigration worker, AtomicBoolean stop, Thread thread, AtomicReference<Throwable> failure) {
-        void halt() throws InterruptedException {
-            stop.set(true);
-            thread.join(60_000);
-            assertThat(thread.isAlive()).as("the worker stops").isFalse();
-        }
-    }
-
-    private static Running start(Plan plan) {
-        RedisMigration worker = new RedisMigration(plan);
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread t = new Thread(() -> {
-            try {
-                worker.run(stop);
-            } catch (Throwable e) {
-                failure.set(e);
-            }
-        }, "worker-" + plan.name());
-        t.start();
-        return new Running(worker, stop, t, failure);
     }
 
     private static void await(String what, Duration timeout, Running running, BooleanSupplier condition) throws InterruptedException {
@@ -200,16 +178,25 @@ class RedisMigrationIT {
         assertStandaloneSame(target, dbs, "m:");
     }
 
-    @Test
-    void aBacklogTooSmallFallsBackToAFullResyncThatRemovesKeysDeletedMeanwhile(SandboxServers servers) throws Exception {
+    /**
+     * One database of the sandbox pair: emptied on the source and on the target (with the target's db 0, where the
+     * bookkeeping lives), then seeded on the source with {@code keys} keys of every type. Returns the target.
+     */
+    private SandboxEndpoint seededPair(SandboxServers servers, int db, String prefix, int keys) {
         source = servers.redisSource();
         SandboxEndpoint target = servers.redisTarget();
-        List<Integer> dbs = List.of(7);
-        flush(source, dbs);
-        flush(target, List.of(0, 7));
-        try (Jedis s = RedisData.jedis(source, 7)) {
-            RedisData.seed(s, "b:", 500, false);
+        flush(source, List.of(db));
+        flush(target, List.of(0, db));
+        try (Jedis s = RedisData.jedis(source, db)) {
+            RedisData.seed(s, prefix, keys, false);
         }
+        return target;
+    }
+
+    @Test
+    void aBacklogTooSmallFallsBackToAFullResyncThatRemovesKeysDeletedMeanwhile(SandboxServers servers) throws Exception {
+        List<Integer> dbs = List.of(7);
+        SandboxEndpoint target = seededPair(servers, 7, "b:", 500);
         Plan plan = plan("redis-resync", target, dbs, false, "");
         Running first = start(plan);
         await("streaming", Duration.ofSeconds(60), first, () -> first.worker().status().phase() == Phase.STREAMING);
@@ -312,14 +299,8 @@ class RedisMigrationIT {
 
     @Test
     void droppedTargetConnectionsAreRecoveredWithoutLosingOrRepeatingABatch(SandboxServers servers) throws Exception {
-        source = servers.redisSource();
-        SandboxEndpoint target = servers.redisTarget();
         List<Integer> dbs = List.of(15);
-        flush(source, dbs);
-        flush(target, List.of(0, 15));
-        try (Jedis s = RedisData.jedis(source, 15)) {
-            RedisData.seed(s, "d:", 300, false);
-        }
+        SandboxEndpoint target = seededPair(servers, 15, "d:", 300);
         Plan plan = plan("redis-drops", target, dbs, false, "");
         AtomicBoolean writing = new AtomicBoolean();
         AtomicLong writes = new AtomicLong();

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -62,17 +61,9 @@ class RedisOlderTargetIT {
                     source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [%d]}
                     target: {engine: redis, host: 127.0.0.1, port: %d, password: "${env:PW}"}
                     """.formatted(source.host(), source.port(), DB, PORT), Path.of("."));
-            RedisMigration worker = new RedisMigration(plan);
-            AtomicBoolean stop = new AtomicBoolean();
-            AtomicReference<Throwable> failure = new AtomicReference<>();
-            Thread thread = new Thread(() -> {
-                try {
-                    worker.run(stop);
-                } catch (Throwable e) {
-                    failure.set(e);
-                }
-            });
-            thread.start();
+            RedisData.Running running = RedisData.start(plan);
+            RedisMigration worker = running.worker();
+            AtomicReference<Throwable> failure = running.failure();
             long deadline = System.currentTimeMillis() + 60_000;
             while (worker.status().phase() != Phase.STREAMING && System.currentTimeMillis() < deadline && failure.get() == null) {
                 Thread.sleep(100);
@@ -92,8 +83,7 @@ class RedisOlderTargetIT {
                     Thread.sleep(50);
                 }
             }
-            stop.set(true);
-            thread.join(30_000);
+            running.halt();
             assertThat(failure.get()).isNull();
             try (Jedis s = RedisData.jedis(source, DB); Jedis t = older(password, DB)) {
                 RedisData.assertSame(s, key -> RedisData.value(t, key), RedisData.keys(t, ""), "v:", "Redis 6.2 target");

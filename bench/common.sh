@@ -1,0 +1,16 @@
+# Shared by the benchmark scripts (bash): the project's paths and jar, tool checks, timing helpers.
+# Source it after the options are parsed: . "$(dirname "$0")/common.sh"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+JAR="$ROOT/cli/target/migrator.jar"
+[ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
+
+# require "how to install them" TOOL...: stop with the install hint when a tool is missing
+require() {
+  local hint=$1; shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: $hint" >&2; exit 1; }
+  done
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+log() { echo "[$(date +%T)] $*" >&2; }
