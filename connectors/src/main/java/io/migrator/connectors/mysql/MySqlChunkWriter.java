@@ -8,6 +8,8 @@ import io.migrator.core.spi.TargetSession;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.sql.SQLWarning;
+import java.sql.Statement;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -19,6 +21,10 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
     private final Chunk chunk;
     private final String head;
     private final String row;
+    /** The LOAD DATA statement and its pending rows; null when the copy goes by multi-row REPLACE. */
+    private final String load;
+    private final LoadDataRows pending;
+    private final Runnable loadTurn;
     private boolean committed;
 
     private boolean unlogged;
@@ -41,31 +47,82 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
         return this;
     }
 
-    MySqlChunkWriter(Connection connection, String migration, TableDef table, TableId target, Chunk chunk) throws SQLException {
+    /** Pending LOAD DATA rows go to the target once they reach this size (and at commit). */
+    static final int LOAD_BYTES = 4 << 20;
+
+    /**
+     * @param loadTurn non-null: stream rows with {@code LOAD DATA LOCAL INFILE} (the server parses tab-separated text for
+     *     about a third less CPU than INSERT text), and run this once the chunk's transaction has ended; null: multi-row
+     *     REPLACE statements
+     */
+    MySqlChunkWriter(Connection connection, String migration, TableDef table, TableId target, Chunk chunk, Runnable loadTurn)
+            throws SQLException {
         this.connection = connection;
         this.migration = migration;
         this.table = table;
         this.chunk = chunk;
         List<ColumnDef> columns = table.writableColumns();
-        connection.setAutoCommit(false);
+        try {
+            connection.setAutoCommit(false);
+        } catch (SQLException e) {
+            connection.close(); // a broken connection: back to the pool, which discards it
+            throw e;
+        }
         // REPLACE, not INSERT: chunks are read at different moments, so a row copied early may still hold a unique value
         // that a row of a later chunk holds now (the stream fixes the early row later); and a chunk whose commit raced a
         // kill -9 may be copied again. Both would fail a plain INSERT.
         this.head = "REPLACE INTO " + MySqlDialect.quote(target) + " (" + MySqlDialect.columnList(columns) + ") VALUES ";
         this.row = "(" + columns.stream().map(MySqlDialect::placeholder).collect(Collectors.joining(", ")) + ")";
+        this.load = loadTurn != null ? LoadDataRows.statement(target, columns) : null;
+        this.pending = loadTurn != null ? new LoadDataRows(columns) : null;
+        this.loadTurn = loadTurn;
     }
 
     @Override
     public void write(List<Object[]> rows) {
         try {
-            MySqlValues.executeMultiRow(connection, head, row, "", rows.stream().map(java.util.Arrays::asList).toList());
+            if (load == null || rows.stream().anyMatch(r -> java.util.Arrays.stream(r).anyMatch(MySqlValues::isLarge))) {
+                // rows of distinct keys: their order within the chunk does not matter, so these may pass the pending ones
+                MySqlValues.executeMultiRow(connection, head, row, "", rows.stream().map(java.util.Arrays::asList).toList());
+                return;
+            }
+            for (Object[] values : rows) {
+                pending.add(values);
+            }
+            if (pending.bytes() >= LOAD_BYTES) {
+                flush();
+            }
         } catch (SQLException e) {
             throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
         }
     }
 
+    /** Sends the pending rows as one LOAD DATA; any warning fails the chunk, so no value is ever cut or skipped. */
+    private void flush() throws SQLException {
+        if (pending == null || pending.rows() == 0) {
+            return;
+        }
+        try (Statement st = connection.createStatement()) {
+            st.unwrap(org.mariadb.jdbc.Statement.class).setLocalInfileInputStream(pending.stream());
+            long affected = st.executeLargeUpdate(load);
+            SQLWarning warning = st.getWarnings();
+            if (warning != null) {
+                throw new SQLException(warning.getMessage(), warning.getSQLState(), warning.getErrorCode());
+            }
+            if (affected < pending.rows()) { // REPLACE counts 1 per new row, 2 per replaced one: fewer means rows were skipped
+                throw new SQLException("LOAD DATA stored " + affected + " of " + pending.rows() + " rows", "HY000");
+            }
+        }
+        pending.clear();
+    }
+
     @Override
     public void commit(long rows) {
+        try {
+            flush();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
+        }
         try (PreparedStatement done = connection.prepareStatement(
                 "UPDATE migrator.chunks SET done = TRUE, rows_copied = ? WHERE migration = ? AND table_name = ? AND chunk = ?")) {
             done.setLong(1, rows);
@@ -95,6 +152,9 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
         } catch (SQLException ignored) {
             // the connection is broken; the pool discards it
         } finally {
+            if (loadTurn != null) {
+                loadTurn.run();
+            }
             try {
                 connection.close();
             } catch (SQLException ignored) {

@@ -14,10 +14,18 @@ final class MySqlPools {
     }
 
     static HikariDataSource open(Endpoint endpoint, String name, int size, String initSql) {
+        return open(endpoint, name, size, initSql, false);
+    }
+
+    /**
+     * @param localInfile let the MariaDB driver answer a LOAD DATA LOCAL INFILE; migrator only ever does so with a stream
+     *     it sets on the statement, and the driver checks that a file the server asks for is the one the statement named
+     */
+    static HikariDataSource open(Endpoint endpoint, String name, int size, String initSql, boolean localInfile) {
         HikariConfig config = new HikariConfig();
         config.setPoolName(name);
         config.setJdbcUrl(MySqlFamilyConnector.serverUrl(endpoint) + (endpoint.engine() == Engine.MARIADB
-                ? "?useBulkStmts=true&allowLocalInfile=false" : "?rewriteBatchedStatements=true&allowPublicKeyRetrieval=true"));
+                ? "?useBulkStmts=true&allowLocalInfile=" + localInfile : "?rewriteBatchedStatements=true&allowPublicKeyRetrieval=true"));
         config.setUsername(endpoint.user());
         config.setPassword(endpoint.password().reveal());
         config.setMaximumPoolSize(size);

@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationState;
 import io.migrator.core.schema.ColumnDef;
@@ -23,7 +24,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A MySQL or MariaDB target. Bookkeeping lives in the {@code migrator} schema: {@code state} (phase and
@@ -32,6 +37,7 @@ import java.util.stream.Collectors;
  */
 final class MySqlTarget implements TargetSession {
     static final String BOOKKEEPING = "migrator";
+    private static final Logger LOG = LoggerFactory.getLogger(MySqlTarget.class);
 
     private final Plan plan;
     private final HikariDataSource pool;
@@ -46,7 +52,8 @@ final class MySqlTarget implements TargetSession {
         // NO_AUTO_VALUE_ON_ZERO: an id 0 copied from the source stays 0. Zero dates stay allowed (no NO_ZERO_DATE).
         this.pool = MySqlPools.open(plan.target(), "migrator-target", plan.snapshot().parallelism() + 2,
                 "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
-                        + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'");
+                        + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+                plan.target().engine() == Engine.MARIADB);
         this.prefetcher = new MySqlPrefetcher(pool, this::onTarget, plan.snapshot().parallelism());
         this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
             @Override
@@ -228,12 +235,81 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public ChunkWriter beginChunk(TableDef table, Chunk chunk) {
+        Runnable loadTurn = null;
         try {
-            MySqlChunkWriter writer = new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk);
+            loadTurn = loadTurn(onTarget(table.id()));
+            MySqlChunkWriter writer = new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk, loadTurn);
+            loadTurn = null; // the writer ends the turn when it closes
             return plan.snapshot().targetBinlog() ? writer : writer.unlogged();
         } catch (SQLException e) {
+            if (loadTurn != null) {
+                loadTurn.run();
+            }
             throw MySqlErrors.translate("opening a target connection", e);
         }
+    }
+
+    private volatile Boolean loadData;
+    private volatile boolean autoIncTableLock;
+    /** Per AUTO_INCREMENT table: whether a chunk of it is being loaded right now (empty: the table has none). */
+    private final Map<TableId, Optional<AtomicBoolean>> loading = new ConcurrentHashMap<>();
+
+    /**
+     * Whether the copy streams rows with LOAD DATA LOCAL INFILE: on MariaDB targets whose {@code local_infile} is ON (its
+     * default). Elsewhere it uses multi-row REPLACE: MySQL targets (where {@code local_infile} is OFF by default and the
+     * path is not verified here) and MariaDB targets with the setting off.
+     */
+    private boolean loadData() throws SQLException {
+        if (loadData == null) {
+            boolean on = false;
+            if (plan.target().engine() == Engine.MARIADB) {
+                try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+                     ResultSet rs = st.executeQuery("SELECT @@local_infile, @@innodb_autoinc_lock_mode")) {
+                    on = rs.next() && rs.getInt(1) == 1;
+                    autoIncTableLock = rs.getInt(2) != 2;
+                }
+                if (!on) {
+                    LOG.info("the target's local_infile is OFF: the copy uses multi-row REPLACE statements "
+                            + "(SET GLOBAL local_infile = ON lets it stream rows with LOAD DATA LOCAL INFILE, which costs the target less CPU)");
+                }
+            }
+            loadData = on;
+        }
+        return loadData;
+    }
+
+    /**
+     * Whether a chunk of {@code table} may go by LOAD DATA; if so, the action that ends its turn, else null. Under
+     * {@code innodb_autoinc_lock_mode} 0 or 1 (MariaDB's default) a LOAD DATA into a table with an AUTO_INCREMENT column
+     * holds the table's AUTO-INC lock to its end, even when every row brings its own value: two of them on one table run
+     * one after the other. So only one chunk per such table loads at a time; chunks copied alongside it use multi-row
+     * REPLACE, which takes that lock only for an instant.
+     */
+    private Runnable loadTurn(TableId table) throws SQLException {
+        if (!loadData()) {
+            return null;
+        }
+        if (!autoIncTableLock) {
+            return () -> { };
+        }
+        Optional<AtomicBoolean> busy = loading.get(table);
+        if (busy == null) {
+            try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                    "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'")) {
+                ps.setString(1, table.schema());
+                ps.setString(2, table.name());
+                boolean autoIncrement;
+                try (ResultSet rs = ps.executeQuery()) {
+                    autoIncrement = rs.next() && rs.getInt(1) > 0;
+                }
+                busy = loading.computeIfAbsent(table, t -> Optional.ofNullable(autoIncrement ? new AtomicBoolean() : null));
+            }
+        }
+        if (busy.isEmpty()) {
+            return () -> { };
+        }
+        AtomicBoolean flag = busy.get();
+        return flag.compareAndSet(false, true) ? () -> flag.set(false) : null;
     }
 
     /** ER_NO_SUCH_TABLE or ER_BAD_DB_ERROR on the bookkeeping schema: nothing was ever recorded here. */

@@ -7,7 +7,9 @@ import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -17,6 +19,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,6 +120,7 @@ public final class SnapshotCoordinator {
             }
             chunksLeft.put(table.id(), left);
         }
+        todo = interleaved(todo, Work::table);
         LOG.info("snapshot: {} chunks to copy in {} tables ({} parallel)", todo.size(), tables.size(), parallelism);
         ExecutorService pool = Executors.newFixedThreadPool(parallelism, r -> {
             Thread t = new Thread(r, "snapshot-worker");
@@ -160,6 +164,27 @@ public final class SnapshotCoordinator {
             }
         }
         return !stop.get() && chunksLeft.values().stream().allMatch(n -> n == 0);
+    }
+
+    /**
+     * The chunks in turns across tables (first chunk of each table, then the second of each, ...), so parallel workers
+     * mostly write different tables: writers of one table contend on its locks (MariaDB's table-level AUTO-INC lock for
+     * a LOAD DATA, the last index page, PostgreSQL's relation extension lock). Within a table the key order is kept.
+     */
+    static <W> List<W> interleaved(List<W> work, Function<W, TableDef> table) {
+        Map<TableId, ArrayDeque<W>> byTable = new LinkedHashMap<>();
+        for (W w : work) {
+            byTable.computeIfAbsent(table.apply(w).id(), t -> new ArrayDeque<>()).add(w);
+        }
+        List<W> out = new ArrayList<>(work.size());
+        while (out.size() < work.size()) {
+            for (ArrayDeque<W> queue : byTable.values()) {
+                if (!queue.isEmpty()) {
+                    out.add(queue.poll());
+                }
+            }
+        }
+        return out;
     }
 
     private void copyChunk(TableDef table, Chunk chunk) {
