@@ -31,6 +31,11 @@ final class MySqlPrefetcher implements AutoCloseable {
     /** Below this many keys a batch is applied without prefetching: the overlap would not pay for the round trips. */
     static final int MIN_KEYS = Integer.getInteger("migrator.prefetch.minKeys", 256);
     private static final int KEYS_PER_QUERY = 500;
+    /**
+     * Reads at once. Each read waits on one page at a time, and a buffer-pool miss waits on the disk (InnoDB reads with
+     * O_DIRECT): on the sandbox's disk one connection gets about 10k pages/s, 4 about 20k/s, 16 about 31k/s.
+     */
+    static final int LANES = Integer.getInteger("migrator.prefetch.lanes", 16);
 
     private final HikariDataSource pool;
     private final Function<TableId, TableId> onTarget;
@@ -57,8 +62,10 @@ final class MySqlPrefetcher implements AutoCloseable {
         List<Future<?>> reads = new ArrayList<>();
         for (var entry : byTable.entrySet()) {
             List<RowChange> keys = entry.getValue();
-            for (int from = 0; from < keys.size(); from += KEYS_PER_QUERY) {
-                List<RowChange> slice = keys.subList(from, Math.min(keys.size(), from + KEYS_PER_QUERY));
+            // slices small enough that every lane gets work, large enough to keep the round trips few
+            int perQuery = Math.max(64, Math.min(KEYS_PER_QUERY, (changes.size() + lanes - 1) / lanes));
+            for (int from = 0; from < keys.size(); from += perQuery) {
+                List<RowChange> slice = keys.subList(from, Math.min(keys.size(), from + perQuery));
                 reads.add(executor.submit(() -> read(entry.getKey(), slice)));
             }
         }
@@ -74,7 +81,9 @@ final class MySqlPrefetcher implements AutoCloseable {
     private Void read(TableId table, List<RowChange> slice) throws SQLException {
         List<String> keyColumns = slice.get(0).key().columns();
         String one = "(" + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND ")) + ")";
-        String sql = "SELECT * FROM " + MySqlDialect.quote(onTarget.apply(table)) + " FORCE INDEX (PRIMARY) WHERE "
+        // COUNT(*) over the primary key: the server still visits every row's leaf page, and sends back one number
+        // instead of the rows
+        String sql = "SELECT COUNT(*) FROM " + MySqlDialect.quote(onTarget.apply(table)) + " FORCE INDEX (PRIMARY) WHERE "
                 + String.join(" OR ", java.util.Collections.nCopies(slice.size(), one));
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             int i = 1;
@@ -84,9 +93,7 @@ final class MySqlPrefetcher implements AutoCloseable {
                 }
             }
             try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    // the read itself is the point: it brings the pages into the buffer pool
-                }
+                rs.next(); // the read itself is the point: it brings the pages into the buffer pool
             }
         } catch (SQLException e) {
             if (e.getErrorCode() == 1176) {

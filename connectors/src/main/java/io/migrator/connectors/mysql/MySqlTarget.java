@@ -50,11 +50,11 @@ final class MySqlTarget implements TargetSession {
         // UTC: TIMESTAMP values travel as UTC text. Foreign keys were checked on the source; rows arrive in key order,
         // not dependency order. STRICT_ALL_TABLES: a value the target cannot hold is an error, never silently cut.
         // NO_AUTO_VALUE_ON_ZERO: an id 0 copied from the source stays 0. Zero dates stay allowed (no NO_ZERO_DATE).
-        this.pool = MySqlPools.open(plan.target(), "migrator-target", plan.snapshot().parallelism() + 2,
+        this.pool = MySqlPools.open(plan.target(), "migrator-target", Math.max(plan.snapshot().parallelism(), MySqlPrefetcher.LANES) + 2,
                 "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
                 plan.target().engine() == Engine.MARIADB);
-        this.prefetcher = new MySqlPrefetcher(pool, this::onTarget, plan.snapshot().parallelism());
+        this.prefetcher = new MySqlPrefetcher(pool, this::onTarget, MySqlPrefetcher.LANES);
         this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
             @Override
             public String upsertState() {
