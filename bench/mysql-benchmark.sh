@@ -112,13 +112,15 @@ stop_worker() { kill -TERM $WORKER; wait $WORKER || true; }
 phase() { tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-sbtest'" 2>/dev/null || true; }
 : >"$WORK/worker.log"; : >"$WORK/heap.log"
 log "snapshot: migrator run (-Xmx512m, parallelism $THREADS)"
-t0=$(now)
+SRC_PID=$(cat "$ROOT/.sandbox/mariadb-source/mysqld.pid")
+t0=$(now) s0=$(cpu "$SRC_PID") g0=$(cpu "$TGT_PID")
 start_worker
 until p=$(phase) && { [ "$p" = CATCH_UP ] || [ "$p" = STREAMING ]; }; do
   kill -0 $WORKER || { tail -20 "$WORK/worker.log"; exit 1; }
   sleep 0.2
 done
 MIGRATOR=$(secs "$t0" "$(now)")
+SNAPSHOT_CPU="source $(secs "$s0" "$(cpu "$SRC_PID")") s, target $(secs "$g0" "$(cpu "$TGT_PID")") s, JVM $(cpu "$WORKER") s"
 sleep 2
 [ "$(checksums tgt)" = "$SOURCE_SUMS" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
 
@@ -132,6 +134,8 @@ snapshot_table() {
   printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "mydumper + myloader -t $THREADS (binlog off)" "$MYDUMPER" "$(rate $TOTAL $MYDUMPER)" "$(ratio $MYDUMPER $MIGRATOR) faster" "$(ratio $MYDUMPER $NOLOG) faster" "$MYDUMPER_OK"
   printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "migrator run, parallelism $THREADS (binlog on)" "$MIGRATOR" "$(rate $TOTAL $MIGRATOR)" "" "" "$MIGRATOR_OK"
   printf '| %-44s | %9s | %12s | %-22s | %-22s | %s |\n' "migrator run, snapshot.targetBinlog: false" "$NOLOG" "$(rate $TOTAL $NOLOG)" "" "" "$NOLOG_OK"
+  echo
+  echo "CPU used by migrator's copy (binlog on; 2 cores): $SNAPSHOT_CPU"
 }
 if [ "$SNAPSHOT_ONLY" = 1 ]; then
   kill -TERM $WORKER 2>/dev/null; wait $WORKER 2>/dev/null || true
