@@ -31,7 +31,8 @@ require "apt-get install -y sysbench mydumper mariadb-client" sysbench mydumper 
 
 src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
 tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
-reset_target() { tgt -e "STOP SLAVE; RESET SLAVE ALL" 2>/dev/null || true; tgt -e "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS migrator; CREATE DATABASE sbtest"; }
+# Each copy writes ~2 GB to the target's binlog, which the sandbox keeps a day: purge it, or repeated runs fill the disk.
+reset_target() { tgt -e "STOP SLAVE; RESET SLAVE ALL" 2>/dev/null || true; tgt -e "DROP DATABASE IF EXISTS sbtest; DROP DATABASE IF EXISTS migrator; CREATE DATABASE sbtest; FLUSH BINARY LOGS; PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 SECOND"; }
 checksums() { "$1" -e "CHECKSUM TABLE $(seq -s, -f 'sbtest.sbtest%g' 1 "$TABLES")" | awk '{print $2}' | tr '\n' ' '; }
 position() { src -e "SHOW MASTER STATUS" | awk '{print $1, $2}'; }
 # CPU seconds a process has used so far (all its threads)
@@ -79,7 +80,8 @@ snapshot: {parallelism: $THREADS, chunkRows: 50000, targetBinlog: false}
 control: {listen: "127.0.0.1:9478"}
 PLAN
 log "snapshot: migrator run, snapshot.targetBinlog: false"
-MIGRATOR_STATE_DIR="$WORK/state-nolog" java -Xmx512m ${JAVA_OPTS:-} -jar "$JAR" run "$WORK/bench-nolog.yaml" >"$WORK/worker-nolog.log" 2>&1 &
+rm -f "$JSA" # this run records the launcher's class-data archive as it exits; it starts without one
+MIGRATOR_STATE_DIR="$WORK/state-nolog" JAVA_OPTS="-Xmx512m ${JAVA_OPTS:-}" "$ROOT/migrator" run "$WORK/bench-nolog.yaml" >"$WORK/worker-nolog.log" 2>&1 &
 NOLOG_PID=$!
 t0=$(now)
 until [ "$(tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-nolog'" 2>/dev/null)" = CATCH_UP ] \
@@ -104,7 +106,7 @@ export MIGRATOR_STATE_DIR="$WORK/state"
 rm -rf "$MIGRATOR_STATE_DIR"
 HEAP_MAX=0
 start_worker() {
-  java -Xmx512m ${JAVA_OPTS:-} -jar "$JAR" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
+  JAVA_OPTS="-Xmx512m ${JAVA_OPTS:-}" "$ROOT/migrator" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
   WORKER=$!
   (while kill -0 $WORKER 2>/dev/null; do jstat -gc $WORKER 2>/dev/null | awk 'NR==2 {printf "%d\n", $3+$4+$6+$8}'; sleep 1; done) >>"$WORK/heap.log" &
 }
@@ -113,6 +115,7 @@ phase() { tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-sbte
 : >"$WORK/worker.log"; : >"$WORK/heap.log"
 log "snapshot: migrator run (-Xmx512m, parallelism $THREADS)"
 SRC_PID=$(cat "$ROOT/.sandbox/mariadb-source/mysqld.pid")
+rm -f "$JSA" # recorded again by this run, which also streams, so the catch-up runs below map the classes they need
 t0=$(now) s0=$(cpu "$SRC_PID") g0=$(cpu "$TGT_PID")
 start_worker
 until p=$(phase) && { [ "$p" = CATCH_UP ] || [ "$p" = STREAMING ]; }; do

@@ -95,8 +95,9 @@ EOF
 reset_target
 log "snapshot: migrator run (parallelism $JOBS), until the copy and its indexes are done"
 export MIGRATOR_STATE_DIR="$WORK/state"
+rm -f "$JSA" # this run records the launcher's class-data archive as it exits (after streaming): it starts without one
 t0=$(now)
-java ${JAVA_OPTS:--Xmx512m} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-run.log" 2>&1 &
+JAVA_OPTS="${JAVA_OPTS:--Xmx512m}" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-run.log" 2>&1 &
 PID=$!
 java -jar "$JAR" wait "$PLAN" --for CATCH_UP --timeout 20m --interval 100ms -q >/dev/null
 MIGRATOR=$(secs "$t0" "$(now)")
@@ -149,7 +150,7 @@ for mode in uniform hot; do
   tgt -c "DROP SUBSCRIPTION bench_native"
   log "catch-up ($mode): migrator (start-up included)"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
-  java ${JAVA_OPTS:--Xmx512m} ${CATCHUP_JAVA_OPTS//@MODE@/$mode} -jar "$JAR" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
+  JAVA_OPTS="${JAVA_OPTS:--Xmx512m} ${CATCHUP_JAVA_OPTS//@MODE@/$mode}" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
   PID=$!
   until_reached migrator_lsn "$GOAL"
   MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")
