@@ -7,6 +7,8 @@ JAR="$ROOT/cli/target/migrator.jar"
 # this class-data archive as it exits, later commands map those classes instead of loading them (about 1 s less
 # start-up for a binlog or WAL stream). A script removes it before the run that should record it.
 JSA="$ROOT/cli/target/migrator.jsa"
+# the launcher rebuilds a jar older than the sources: do that now, not inside a timed run
+"$ROOT/migrator" --version >/dev/null
 
 # require "how to install them" TOOL...: stop with the install hint when a tool is missing
 require() {

@@ -81,39 +81,70 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
     @Override
     public void write(List<Object[]> rows) {
         try {
-            if (load == null || rows.stream().anyMatch(r -> java.util.Arrays.stream(r).anyMatch(MySqlValues::isLarge))) {
-                // rows of distinct keys: their order within the chunk does not matter, so these may pass the pending ones
+            if (load == null) {
                 MySqlValues.executeMultiRow(connection, head, row, "", rows.stream().map(java.util.Arrays::asList).toList());
                 return;
             }
             for (Object[] values : rows) {
+                if (java.util.Arrays.stream(values).anyMatch(MySqlValues::isLarge)) {
+                    // one statement of its own; rows of distinct keys, so it may pass the pending ones
+                    MySqlValues.executeMultiRow(connection, head, row, "", List.of(java.util.Arrays.asList(values)));
+                    continue;
+                }
                 pending.add(values);
-            }
-            if (pending.bytes() >= LOAD_BYTES) {
-                flush();
+                if (pending.bytes() >= LOAD_BYTES) {
+                    flush();
+                }
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
         }
     }
 
-    /** Sends the pending rows as one LOAD DATA; any warning fails the chunk, so no value is ever cut or skipped. */
+    /**
+     * Sends the pending rows as one LOAD DATA. Any warning fails the chunk (a LOAD DATA LOCAL may report as a warning what
+     * an INSERT reports as an error), and so does a row count below the rows sent: no value is ever cut or skipped.
+     */
     private void flush() throws SQLException {
         if (pending == null || pending.rows() == 0) {
             return;
         }
         try (Statement st = connection.createStatement()) {
             st.unwrap(org.mariadb.jdbc.Statement.class).setLocalInfileInputStream(pending.stream());
-            long affected = st.executeLargeUpdate(load);
+            long affected;
+            try {
+                affected = st.executeLargeUpdate(load);
+            } catch (SQLException e) {
+                if (rowTextMismatch(e)) {
+                    throw notAsSent(e.getMessage());
+                }
+                throw e;
+            }
             SQLWarning warning = st.getWarnings();
+            if (warning != null && rowTextMismatch(warning)) {
+                throw notAsSent(warning.getMessage());
+            }
             if (warning != null) {
                 throw new SQLException(warning.getMessage(), warning.getSQLState(), warning.getErrorCode());
             }
-            if (affected < pending.rows()) { // REPLACE counts 1 per new row, 2 per replaced one: fewer means rows were skipped
-                throw new SQLException("LOAD DATA stored " + affected + " of " + pending.rows() + " rows", "HY000");
+            if (affected < pending.rows()) { // REPLACE counts 1 per new row, 2 per replaced one
+                throw notAsSent("LOAD DATA stored " + affected + " of " + pending.rows() + " rows");
             }
         }
         pending.clear();
+    }
+
+    /** 1261/1262: a row with fewer or more fields than columns, i.e. migrator's row text did not parse as it was meant. */
+    private static boolean rowTextMismatch(SQLException e) {
+        return e.getErrorCode() == 1261 || e.getErrorCode() == 1262;
+    }
+
+    private io.migrator.core.error.MigratorException notAsSent(String what) {
+        return new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.INTERNAL,
+                "writing chunk " + chunk.number() + " of " + table.id() + " failed: the target did not load the rows as sent (" + what
+                        + "); nothing of the chunk was committed",
+                "SET GLOBAL local_infile = OFF on the target makes the copy use INSERT statements instead, then run again "
+                        + "(it resumes at this chunk); please report this with the table's definition");
     }
 
     @Override

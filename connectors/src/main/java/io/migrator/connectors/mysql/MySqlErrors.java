@@ -27,7 +27,7 @@ final class MySqlErrors {
                     + "raise max_allowed_packet on the target (and the source) to at least the largest row, e.g. SET GLOBAL "
                     + "max_allowed_packet = 268435456, then run again", e);
         }
-        if (code == 1406 || code == 1264 || code == 1366 || code == 1292) {
+        if (code == 1406 || code == 1264 || code == 1366 || code == 1292 || code == 1265) {
             return new MigratorException(ErrorCode.PREFLIGHT_FAILED, message,
                     "the target column cannot hold the source value: make the target column match the source definition", e);
         }

@@ -25,7 +25,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -251,8 +250,9 @@ final class MySqlTarget implements TargetSession {
 
     private volatile Boolean loadData;
     private volatile boolean autoIncTableLock;
-    /** Per AUTO_INCREMENT table: whether a chunk of it is being loaded right now (empty: the table has none). */
-    private final Map<TableId, Optional<AtomicBoolean>> loading = new ConcurrentHashMap<>();
+    private final LoadTurns loadTurns = new LoadTurns();
+    /** Per table: whether it has an AUTO_INCREMENT column (looked up once). */
+    private final Map<TableId, Boolean> autoIncrement = new ConcurrentHashMap<>();
 
     /**
      * Whether the copy streams rows with LOAD DATA LOCAL INFILE: on MariaDB targets whose {@code local_infile} is ON (its
@@ -278,38 +278,24 @@ final class MySqlTarget implements TargetSession {
         return loadData;
     }
 
-    /**
-     * Whether a chunk of {@code table} may go by LOAD DATA; if so, the action that ends its turn, else null. Under
-     * {@code innodb_autoinc_lock_mode} 0 or 1 (MariaDB's default) a LOAD DATA into a table with an AUTO_INCREMENT column
-     * holds the table's AUTO-INC lock to its end, even when every row brings its own value: two of them on one table run
-     * one after the other. So only one chunk per such table loads at a time; chunks copied alongside it use multi-row
-     * REPLACE, which takes that lock only for an instant.
-     */
+    /** A chunk of {@code table} may go by LOAD DATA: the action that ends its turn ({@link LoadTurns}); null: REPLACE. */
     private Runnable loadTurn(TableId table) throws SQLException {
         if (!loadData()) {
             return null;
         }
-        if (!autoIncTableLock) {
-            return () -> { };
-        }
-        Optional<AtomicBoolean> busy = loading.get(table);
-        if (busy == null) {
+        Boolean hasAutoIncrement = autoIncrement.get(table);
+        if (hasAutoIncrement == null && autoIncTableLock) {
             try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
                     "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'")) {
                 ps.setString(1, table.schema());
                 ps.setString(2, table.name());
-                boolean autoIncrement;
                 try (ResultSet rs = ps.executeQuery()) {
-                    autoIncrement = rs.next() && rs.getInt(1) > 0;
+                    hasAutoIncrement = rs.next() && rs.getInt(1) > 0;
                 }
-                busy = loading.computeIfAbsent(table, t -> Optional.ofNullable(autoIncrement ? new AtomicBoolean() : null));
             }
+            autoIncrement.put(table, hasAutoIncrement);
         }
-        if (busy.isEmpty()) {
-            return () -> { };
-        }
-        AtomicBoolean flag = busy.get();
-        return flag.compareAndSet(false, true) ? () -> flag.set(false) : null;
+        return loadTurns.take(table, autoIncTableLock && hasAutoIncrement);
     }
 
     /** ER_NO_SUCH_TABLE or ER_BAD_DB_ERROR on the bookkeeping schema: nothing was ever recorded here. */
