@@ -39,9 +39,16 @@ final class MySqlChangeWriter {
         known.clear();
     }
 
-    void write(Connection c, List<RowChange> changes) throws SQLException {
-        Map<TableId, List<RowChange.Delete>> deletes = new LinkedHashMap<>();
-        Map<String, List<RowChange.Upsert>> upserts = new LinkedHashMap<>();
+    /** Rows per step: one multi-row statement's worth, which is also what the look-ahead reads before the step runs. */
+    static final int STEP_ROWS = 1_000;
+
+    /**
+     * The order {@link #write} applies {@code changes} in, as steps of at most {@link #STEP_ROWS} changes: deletes by
+     * table, then upserts by table and column set. Each step is one or a few statements.
+     */
+    static List<List<RowChange>> steps(List<RowChange> changes) {
+        Map<TableId, List<RowChange>> deletes = new LinkedHashMap<>();
+        Map<String, List<RowChange>> upserts = new LinkedHashMap<>();
         for (RowChange change : changes) {
             if (change instanceof RowChange.Delete d) {
                 deletes.computeIfAbsent(d.key().table(), t -> new ArrayList<>()).add(d);
@@ -49,48 +56,87 @@ final class MySqlChangeWriter {
                 upserts.computeIfAbsent(u.key().table() + "\u0000" + String.join("\u0000", u.row().keySet()), k -> new ArrayList<>()).add(u);
             }
         }
-        for (var entry : deletes.entrySet()) {
-            List<String> keyColumns = entry.getValue().get(0).key().columns();
-            String table = MySqlDialect.quote(onTarget.apply(entry.getKey()));
-            List<List<Object>> keys = entry.getValue().stream().map(d -> d.key().values()).toList();
-            if (keyColumns.size() == 1) {
-                MySqlValues.executeMultiRow(c, "DELETE FROM " + table + " WHERE " + MySqlDialect.quote(keyColumns.get(0)) + " IN (", "?", ")", keys);
+        List<List<RowChange>> steps = new ArrayList<>();
+        for (List<RowChange> group : deletes.values()) {
+            for (int from = 0; from < group.size(); from += STEP_ROWS) {
+                steps.add(group.subList(from, Math.min(group.size(), from + STEP_ROWS)));
+            }
+        }
+        for (List<RowChange> group : upserts.values()) {
+            for (int from = 0; from < group.size(); from += STEP_ROWS) {
+                steps.add(group.subList(from, Math.min(group.size(), from + STEP_ROWS)));
+            }
+        }
+        return steps;
+    }
+
+    /**
+     * Applies {@code changes} step by step (see {@link #steps}); before each step runs, {@code ahead} is handed the
+     * next step's changes so their rows can be read into the target's cache while this one executes.
+     */
+    void write(Connection c, List<RowChange> changes, java.util.function.Consumer<List<RowChange>> ahead) throws SQLException {
+        List<List<RowChange>> steps = steps(changes);
+        for (int i = 0; i < steps.size(); i++) {
+            if (i + 1 < steps.size()) {
+                ahead.accept(steps.get(i + 1));
+            }
+            List<RowChange> step = steps.get(i);
+            if (step.get(0) instanceof RowChange.Delete) {
+                delete(c, step);
             } else {
-                // Composite keys: one statement per key (a row-constructor IN list may not use the index on every server).
-                String sql = "DELETE FROM " + table + " WHERE "
-                        + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND "));
-                try (PreparedStatement ps = c.prepareStatement(sql)) {
-                    MySqlValues.executeRows(ps, keys);
-                }
+                upsert(c, step);
             }
         }
-        for (List<RowChange.Upsert> group : upserts.values()) {
-            TableId target = onTarget.apply(group.get(0).key().table());
-            Columns special = columns(c, target);
-            List<String> columns = new ArrayList<>(group.get(0).row().keySet());
-            columns.removeAll(special.generated());
-            List<String> spatialColumns = special.spatial();
-            String head = (special.onlyPrimaryUnique() ? "INSERT INTO " : "REPLACE INTO ") + MySqlDialect.quote(target) + " ("
-                    + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ";
-            String row = "(" + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?")
-                    .collect(Collectors.joining(", ")) + ")";
-            // With the primary key as the only unique key, an in-place upsert touches exactly the row of the key and only the
-            // columns that changed; with other unique keys, REPLACE also clears rows those keys collide with (see class doc).
-            String tail = special.onlyPrimaryUnique() ? " ON DUPLICATE KEY UPDATE "
-                    + columns.stream().map(col -> MySqlDialect.quote(col) + " = VALUES(" + MySqlDialect.quote(col) + ")")
-                    .collect(Collectors.joining(", ")) : "";
-            List<List<Object>> rows = new ArrayList<>(group.size());
-            for (RowChange.Upsert u : group) {
-                List<Object> values = new ArrayList<>(columns.size());
-                for (String column : columns) {
-                    Object value = u.row().get(column);
-                    // Debezium widens FLOAT to double; narrowing back is exact and keeps FLT_MAX in range.
-                    values.add(value instanceof Double d && special.floats().contains(column) ? (Object) d.floatValue() : value);
-                }
-                rows.add(values);
+    }
+
+    void write(Connection c, List<RowChange> changes) throws SQLException {
+        write(c, changes, next -> { });
+    }
+
+    private void delete(Connection c, List<RowChange> step) throws SQLException {
+        List<String> keyColumns = step.get(0).key().columns();
+        String table = MySqlDialect.quote(onTarget.apply(step.get(0).key().table()));
+        List<List<Object>> keys = step.stream().map(d -> d.key().values()).toList();
+        if (keyColumns.size() == 1) {
+            MySqlValues.executeMultiRow(c, "DELETE FROM " + table + " WHERE " + MySqlDialect.quote(keyColumns.get(0)) + " IN (", "?", ")", keys);
+        } else {
+            // Composite keys: one statement per key (a row-constructor IN list may not use the index on every server).
+            String sql = "DELETE FROM " + table + " WHERE "
+                    + keyColumns.stream().map(k -> MySqlDialect.quote(k) + " = ?").collect(Collectors.joining(" AND "));
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                MySqlValues.executeRows(ps, keys);
             }
-            MySqlValues.executeMultiRow(c, head, row, tail, rows);
         }
+    }
+
+    private void upsert(Connection c, List<RowChange> step) throws SQLException {
+        RowChange.Upsert first = (RowChange.Upsert) step.get(0);
+        TableId target = onTarget.apply(first.key().table());
+        Columns special = columns(c, target);
+        List<String> columns = new ArrayList<>(first.row().keySet());
+        columns.removeAll(special.generated());
+        List<String> spatialColumns = special.spatial();
+        String head = (special.onlyPrimaryUnique() ? "INSERT INTO " : "REPLACE INTO ") + MySqlDialect.quote(target) + " ("
+                + columns.stream().map(MySqlDialect::quote).collect(Collectors.joining(", ")) + ") VALUES ";
+        String row = "(" + columns.stream().map(col -> spatialColumns.contains(col) ? "ST_GeomFromWKB(?)" : "?")
+                .collect(Collectors.joining(", ")) + ")";
+        // With the primary key as the only unique key, an in-place upsert touches exactly the row of the key and only the
+        // columns that changed; with other unique keys, REPLACE also clears rows those keys collide with (see class doc).
+        String tail = special.onlyPrimaryUnique() ? " ON DUPLICATE KEY UPDATE "
+                + columns.stream().map(col -> MySqlDialect.quote(col) + " = VALUES(" + MySqlDialect.quote(col) + ")")
+                .collect(Collectors.joining(", ")) : "";
+        List<List<Object>> rows = new ArrayList<>(step.size());
+        for (RowChange change : step) {
+            RowChange.Upsert u = (RowChange.Upsert) change;
+            List<Object> values = new ArrayList<>(columns.size());
+            for (String column : columns) {
+                Object value = u.row().get(column);
+                // Debezium widens FLOAT to double; narrowing back is exact and keeps FLT_MAX in range.
+                values.add(value instanceof Double d && special.floats().contains(column) ? (Object) d.floatValue() : value);
+            }
+            rows.add(values);
+        }
+        MySqlValues.executeMultiRow(c, head, row, tail, rows);
     }
 
     private Columns columns(Connection c, TableId table) throws SQLException {

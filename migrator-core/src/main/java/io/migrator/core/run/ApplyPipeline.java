@@ -107,6 +107,18 @@ final class ApplyPipeline implements AutoCloseable {
         }
         stages.inFlight(batch.changes().size());
         List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
+        // Prefetch one batch ahead, not two: wait until the applier has taken the batch before this one. Rows read
+        // earlier would sit in the target's cache behind two batches' worth of reads and may be evicted before the
+        // applier reaches them (InnoDB keeps pages read once in the old end of its LRU list, 3/8 of the pool).
+        while (!queue.isEmpty()) {
+            if (failure != null) {
+                throw failure;
+            }
+            if (stop.get()) {
+                throw new InterruptedException("stopping");
+            }
+            Thread.sleep(1);
+        }
         stages.prefetch(coalesced);
         while (!queue.offer(new Work(batch, coalesced), 100, TimeUnit.MILLISECONDS)) {
             if (failure != null) {
