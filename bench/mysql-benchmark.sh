@@ -27,7 +27,7 @@ done
 PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
 WORK="$ROOT/target/bench"
 mkdir -p "$WORK"
-require "apt-get install -y sysbench mydumper mariadb-client" sysbench mydumper myloader mariadb-dump mariadb jstat
+require "apt-get install -y sysbench mydumper mariadb-client" sysbench mydumper myloader mariadb-dump mariadb
 
 src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
 tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
@@ -106,13 +106,14 @@ export MIGRATOR_STATE_DIR="$WORK/state"
 rm -rf "$MIGRATOR_STATE_DIR"
 HEAP_MAX=0
 start_worker() {
-  JAVA_OPTS="-Xmx512m ${JAVA_OPTS:-}" "$ROOT/migrator" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
+  # heap use is read from the GC log (the heap in use when each collection starts): sampling with jstat would start a
+  # JVM every second on these 2 cores, next to the timed run
+  JAVA_OPTS="-Xmx512m -Xlog:gc:file=$WORK/gc-%p.log ${JAVA_OPTS:-}" "$ROOT/migrator" run "$WORK/bench-plan.yaml" >>"$WORK/worker.log" 2>&1 &
   WORKER=$!
-  (while kill -0 $WORKER 2>/dev/null; do jstat -gc $WORKER 2>/dev/null | awk 'NR==2 {printf "%d\n", $3+$4+$6+$8}'; sleep 1; done) >>"$WORK/heap.log" &
 }
 stop_worker() { kill -TERM $WORKER; wait $WORKER || true; }
 phase() { tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-sbtest'" 2>/dev/null || true; }
-: >"$WORK/worker.log"; : >"$WORK/heap.log"
+: >"$WORK/worker.log"; rm -f "$WORK"/gc-*.log
 log "snapshot: migrator run (-Xmx512m, parallelism $THREADS)"
 SRC_PID=$(cat "$ROOT/.sandbox/mariadb-source/mysqld.pid")
 rm -f "$JSA" # recorded again by this run, which also streams, so the catch-up runs below map the classes they need
@@ -192,7 +193,7 @@ for mode in uniform hot; do
   tgt -e "STOP SLAVE"
 done
 tgt -e "RESET SLAVE ALL; SET GLOBAL replicate_do_db = ''; SET GLOBAL gtid_strict_mode = 1"
-HEAP_MAX=$(sort -n "$WORK/heap.log" | tail -1)
+HEAP_MAX=$(cat "$WORK"/gc-*.log | sed -n 's/.* \([0-9]*\)M->[0-9]*M(.*/\1/p' | sort -n | tail -1)
 
 echo
 echo "MySQL/MariaDB benchmark — $TABLES x $ROWS sysbench rows ($((BYTES / 1048576)) MB), $THREADS threads, $TXNS transactions per catch-up; $(nproc) cores"
@@ -206,7 +207,7 @@ for mode in uniform hot; do
   printf '| %-34s | %9s | %12s | %-14s |\n' "migrator, $mode" "${CDC[migrator_$mode]}" "$(rate $TXNS ${CDC[migrator_$mode]})" ""
 done
 echo
-echo "migrator heap: at most $((HEAP_MAX / 1024)) MB used under -Xmx512m (jstat, sampled each second); target equals source after catch-up: $CDC_OK"
+echo "migrator heap: at most ${HEAP_MAX:-?} MB used under -Xmx512m (GC log: in use when a collection starts); target equals source after catch-up: $CDC_OK"
 echo
 echo "CPU used while catching up (2 cores):"
 for mode in uniform hot; do
