@@ -99,7 +99,11 @@ rm -f "$JSA" # this run records the launcher's class-data archive as it exits (a
 t0=$(now)
 JAVA_OPTS="${JAVA_OPTS:--Xmx512m}" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-run.log" 2>&1 &
 PID=$!
-java -jar "$JAR" wait "$PLAN" --for CATCH_UP --timeout 20m --interval 100ms -q >/dev/null
+# polled with psql, not `migrator wait`: a second JVM starting next to the timed one would take its share of the 2 cores
+until p=$(tgt -c "SELECT phase FROM migrator.state WHERE migration = 'bench-pg'" 2>/dev/null) && { [ "$p" = CATCH_UP ] || [ "$p" = STREAMING ]; }; do
+  kill -0 "$PID" 2>/dev/null || { tail -20 "$WORK/pg-run.log"; exit 1; }
+  sleep 0.1
+done
 MIGRATOR=$(secs "$t0" "$(now)")
 HEAP=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
 JVM_CPU=$(ps -o times= -p "$PID" | tr -d ' ')

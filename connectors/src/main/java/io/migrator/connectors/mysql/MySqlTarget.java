@@ -41,7 +41,7 @@ final class MySqlTarget implements TargetSession {
     private final Plan plan;
     private final HikariDataSource pool;
     private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
-    private final MySqlPrefetcher prefetcher;
+    private final io.migrator.connectors.jdbc.RowPrefetcher prefetcher;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
 
     MySqlTarget(Plan plan) {
@@ -53,7 +53,8 @@ final class MySqlTarget implements TargetSession {
                 "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
                 plan.target().engine() == Engine.MARIADB);
-        this.prefetcher = new MySqlPrefetcher(pool, this::onTarget, MySqlPrefetcher.LANES);
+        this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES,
+                (c, table, slice) -> MySqlPrefetcher.read(c, onTarget(table), slice));
         this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
             @Override
             public String upsertState() {
