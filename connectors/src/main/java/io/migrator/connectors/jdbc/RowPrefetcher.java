@@ -39,6 +39,8 @@ public final class RowPrefetcher implements AutoCloseable {
     private final int lanes;
     private final Reader reader;
     private final ExecutorService executor;
+    /** Reads submitted and not finished. */
+    private final java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger();
 
     public RowPrefetcher(DataSource pool, int lanes, Reader reader) {
         this.pool = pool;
@@ -67,8 +69,14 @@ public final class RowPrefetcher implements AutoCloseable {
         }
     }
 
-    /** Starts reading the rows of {@code changes} on all lanes and returns at once. */
+    /**
+     * Starts reading the rows of {@code changes} on all lanes and returns at once; does nothing while earlier reads are
+     * still queued (the applier has overtaken them: more reads would only arrive later still, and pile up).
+     */
     public void readAhead(List<RowChange> changes) {
+        if (pending.get() > lanes) {
+            return;
+        }
         submit(changes);
     }
 
@@ -82,11 +90,14 @@ public final class RowPrefetcher implements AutoCloseable {
             List<RowChange> keys = entry.getValue();
             for (int from = 0; from < keys.size(); from += perQuery) {
                 List<RowChange> slice = keys.subList(from, Math.min(keys.size(), from + perQuery));
+                pending.incrementAndGet();
                 reads.add(executor.submit(() -> {
                     try (Connection c = pool.getConnection()) {
                         reader.read(c, entry.getKey(), slice);
                     } catch (SQLException e) {
                         LOG.debug("prefetch skipped: {}", e.toString());
+                    } finally {
+                        pending.decrementAndGet();
                     }
                     return null;
                 }));
