@@ -48,7 +48,10 @@ final class KillLoop {
     }
 
     Process start(Path plan, int round) throws Exception {
+        // the workers prefetch and read ahead on batches as small as the test's (failsafe sets the threshold), so kills land
+        // while reads run beside the applier's transaction too
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-Dmigrator.prefetch.minKeys=" + System.getProperty("migrator.prefetch.minKeys", "256"),
                 "-jar", JAR.toString(), "run", plan.toString(), "--listen", "127.0.0.1:0")
                 .redirectErrorStream(true)
                 .redirectOutput(new File(logFile(round)));
