@@ -58,11 +58,12 @@ public final class RowPrefetcher implements AutoCloseable {
         return changes >= MIN_KEYS && lanes >= 2;
     }
 
-    /** Reads the rows of {@code changes} on all lanes and waits for the reads (or gives up after 30 s). */
+    /** Reads the rows of {@code changes} on all lanes and waits for the reads, 30 s at most in all (say a lock holds one). */
     public void prefetch(List<RowChange> changes) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         for (Future<?> read : submit(changes)) {
             try {
-                read.get(30, TimeUnit.SECONDS);
+                read.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             } catch (Exception e) {
                 LOG.debug("prefetch skipped: {}", e.toString());
             }
@@ -91,16 +92,21 @@ public final class RowPrefetcher implements AutoCloseable {
             for (int from = 0; from < keys.size(); from += perQuery) {
                 List<RowChange> slice = keys.subList(from, Math.min(keys.size(), from + perQuery));
                 pending.incrementAndGet();
-                reads.add(executor.submit(() -> {
-                    try (Connection c = pool.getConnection()) {
-                        reader.read(c, entry.getKey(), slice);
-                    } catch (SQLException e) {
-                        LOG.debug("prefetch skipped: {}", e.toString());
-                    } finally {
-                        pending.decrementAndGet();
-                    }
-                    return null;
-                }));
+                try {
+                    reads.add(executor.submit(() -> {
+                        try (Connection c = pool.getConnection()) {
+                            reader.read(c, entry.getKey(), slice);
+                        } catch (SQLException e) {
+                            LOG.debug("prefetch skipped: {}", e.toString());
+                        } finally {
+                            pending.decrementAndGet();
+                        }
+                        return null;
+                    }));
+                } catch (java.util.concurrent.RejectedExecutionException closing) {
+                    pending.decrementAndGet(); // closed while a batch was still being applied: it goes without the reads
+                    return reads;
+                }
             }
         }
         return reads;

@@ -143,7 +143,7 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
         return new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.INTERNAL,
                 "writing chunk " + chunk.number() + " of " + table.id() + " failed: the target did not load the rows as sent (" + what
                         + "); nothing of the chunk was committed",
-                "SET GLOBAL local_infile = OFF on the target makes the copy use INSERT statements instead, then run again "
+                "SET GLOBAL local_infile = OFF on the target makes the copy use multi-row REPLACE statements instead, then run again "
                         + "(it resumes at this chunk); please report this with the table's definition");
     }
 

@@ -14,15 +14,25 @@ import java.util.stream.Collectors;
  * change, by primary key. InnoDB reads pages with O_DIRECT, one at a time per connection; on the sandbox's disk one
  * connection gets about 10k pages/s, 4 about 20k/s, 16 about 31k/s, hence {@link #LANES}.
  */
-final class MySqlPrefetcher {
+final class MySqlPrefetcher implements io.migrator.connectors.jdbc.RowPrefetcher.Reader {
     /** Reads at once. */
     static final int LANES = Integer.getInteger("migrator.prefetch.lanes", 16);
 
-    private MySqlPrefetcher() {
+    private final java.util.function.Function<TableId, TableId> onTarget;
+    /** Target tables without a PRIMARY index (a unique key identifies their rows): not read ahead, found once. */
+    private final java.util.Set<TableId> noPrimary = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    MySqlPrefetcher(java.util.function.Function<TableId, TableId> onTarget) {
+        this.onTarget = onTarget;
     }
 
-    /** Reads the rows of {@code slice} (keys of the source table that is {@code target} on the target) on {@code c}. */
-    static void read(Connection c, TableId target, List<RowChange> slice) throws SQLException {
+    /** Reads the rows of {@code slice} (keys of source table {@code table}) on {@code c}. */
+    @Override
+    public void read(Connection c, TableId table, List<RowChange> slice) throws SQLException {
+        TableId target = onTarget.apply(table);
+        if (noPrimary.contains(target)) {
+            return;
+        }
         List<String> keyColumns = slice.get(0).key().columns();
         // A single-column key goes as one IN list: the range optimizer sorts it once, where an OR of equalities costs it
         // a merge per term (measured: a third of the target's CPU in a catch-up went to those prefetch queries).
@@ -48,7 +58,8 @@ final class MySqlPrefetcher {
             }
         } catch (SQLException e) {
             if (e.getErrorCode() == 1176) {
-                return; // no PRIMARY index (a unique key identifies the rows): nothing to force
+                noPrimary.add(target); // no PRIMARY index: nothing to force, and no query per batch that fails
+                return;
             }
             throw e;
         }

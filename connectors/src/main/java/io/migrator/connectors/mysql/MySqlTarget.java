@@ -53,8 +53,7 @@ final class MySqlTarget implements TargetSession {
                 "SET SESSION time_zone = '+00:00', SESSION foreign_key_checks = 0, "
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
                 plan.target().engine() == Engine.MARIADB);
-        this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES,
-                (c, table, slice) -> MySqlPrefetcher.read(c, onTarget(table), slice));
+        this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES, new MySqlPrefetcher(this::onTarget));
         this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
             @Override
             public String upsertState() {

@@ -108,8 +108,8 @@ final class ApplyPipeline implements AutoCloseable {
         stages.inFlight(batch.changes().size());
         List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
         // Prefetch one batch ahead, not two: wait until the applier has taken the batch before this one. Rows read
-        // earlier would sit in the target's cache behind two batches' worth of reads and may be evicted before the
-        // applier reaches them (InnoDB keeps pages read once in the old end of its LRU list, 3/8 of the pool).
+        // earlier wait in the target's cache behind more reads and may be evicted before the applier reaches them (an
+        // InnoDB buffer pool keeps pages read once in its old end, 3/8 of the pool; docs/architecture.md, rule 3).
         while (!queue.isEmpty()) {
             if (failure != null) {
                 throw failure;
