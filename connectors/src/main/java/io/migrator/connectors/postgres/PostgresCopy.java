@@ -11,6 +11,9 @@ import java.util.List;
 import java.util.Properties;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
+import org.postgresql.core.BaseConnection;
+import org.postgresql.core.PGStream;
+import org.postgresql.core.QueryExecutorBase;
 import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyManager;
 import org.postgresql.copy.CopyOut;
@@ -19,9 +22,11 @@ import org.postgresql.replication.ReplicationSlotInfo;
 /**
  * The PostgreSQL copy path: a logical replication slot created first, with an exported snapshot that every copy worker
  * imports, so the parallel COPYs read one consistent state and the stream starts exactly where they stopped (rule 1);
- * and a COPY that moves rows from source to target in PostgreSQL's binary format, buffer by buffer, without parsing them.
+ * and a COPY that moves rows from source to target in PostgreSQL's binary format: the source's CopyData messages are
+ * forwarded to the target as they arrived, 64 KB at a time, without parsing or re-framing them.
  */
 final class PostgresCopy {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PostgresCopy.class);
     private PostgresCopy() {
     }
 
@@ -79,14 +84,115 @@ final class PostgresCopy {
         try {
             reader = out.copyOut("COPY (" + select + ") TO STDOUT (FORMAT " + format + ")");
             writer = in.copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list + ") FROM STDIN (FORMAT " + format + ")");
-            byte[] buffer;
-            while ((buffer = reader.readFromCopy()) != null) {
-                writer.writeToCopy(buffer, 0, buffer.length); // the bytes as the source sent them: no parsing, no second copy
-            }
+            PGStream from = stream(source);
+            PGStream to = stream(target);
+            byte[] row;
+            do {
+                if (from != null && to != null) {
+                    forward(from, to);
+                }
+                // whatever is not CopyData (a notice, or CopyDone and the end of the command) is pgjdbc's to read; a row
+                // after a notice comes back from it
+                row = reader.readFromCopy();
+                if (row != null) {
+                    writer.writeToCopy(row, 0, row.length);
+                }
+            } while (row != null);
             return writer.endCopy();
         } finally {
             cancel(writer);
             cancel(reader);
+        }
+    }
+
+    /** Bytes forwarded per write to the target: whole CopyData messages, many rows each. */
+    static final int FORWARD_BYTES = 65536;
+    private static final java.lang.reflect.Field PG_STREAM = pgStreamField();
+    private static final java.util.concurrent.atomic.AtomicLong FORWARDED = new java.util.concurrent.atomic.AtomicLong();
+
+    private static java.lang.reflect.Field pgStreamField() {
+        try {
+            java.lang.reflect.Field f = QueryExecutorBase.class.getDeclaredField("pgStream");
+            f.setAccessible(true);
+            return f;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            LOG.debug("COPY goes row by row through pgjdbc's CopyManager: its protocol stream is not reachable ({})", e.toString());
+            return null;
+        }
+    }
+
+    /** The connection's protocol stream, or null when this pgjdbc does not expose it (the copy then goes row by row). */
+    private static PGStream stream(Connection c) {
+        if (PG_STREAM == null) {
+            return null;
+        }
+        try {
+            return (PGStream) PG_STREAM.get(c.unwrap(BaseConnection.class).getQueryExecutor());
+        } catch (ReflectiveOperationException | SQLException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** CopyData messages the forwarding path has moved since the JVM started: one per row, plus binary COPY's header and trailer. */
+    static long forwardedMessages() {
+        return FORWARDED.get();
+    }
+
+    /**
+     * Forwards the source's CopyData messages to the target as they arrived, header included: the target's COPY reads the
+     * same message, so each row is neither parsed nor re-framed, and rows leave 64 KB at a time instead of one write call
+     * each. A row larger than the buffer streams through it, never held whole. Stops before the first message that is not
+     * CopyData, which the caller hands to pgjdbc.
+     */
+    private static void forward(PGStream from, PGStream to) throws SQLException {
+        byte[] buffer = new byte[FORWARD_BYTES];
+        int used = 0;
+        long messages = 0;
+        try {
+            while (from.peekChar() == 'd') {
+                from.receiveChar();
+                int length = from.receiveInteger4(); // counts itself
+                int body = length - 4;
+                messages++;
+                if (used + 5 + body > buffer.length) {
+                    to.send(buffer, 0, used);
+                    used = 0;
+                    if (5 + body > buffer.length) {
+                        to.sendChar('d');
+                        to.sendInteger4(length);
+                        for (int left = body; left > 0; ) {
+                            int n = Math.min(left, buffer.length);
+                            from.receive(buffer, 0, n);
+                            to.send(buffer, 0, n);
+                            left -= n;
+                        }
+                        continue;
+                    }
+                }
+                buffer[used] = 'd';
+                buffer[used + 1] = (byte) (length >>> 24);
+                buffer[used + 2] = (byte) (length >>> 16);
+                buffer[used + 3] = (byte) (length >>> 8);
+                buffer[used + 4] = (byte) length;
+                from.receive(buffer, used + 5, body);
+                used += 5 + body;
+            }
+            to.send(buffer, 0, used);
+        } catch (java.io.IOException e) {
+            // one side is gone and the other is mid-message: neither connection may serve another statement
+            closeQuietly(from);
+            closeQuietly(to);
+            throw new SQLException("the connection broke while copying: " + e.getMessage(), "08006", e);
+        } finally {
+            FORWARDED.addAndGet(messages);
+        }
+    }
+
+    private static void closeQuietly(PGStream stream) {
+        try {
+            stream.close();
+        } catch (java.io.IOException ignored) {
+            // already broken
         }
     }
 

@@ -92,6 +92,7 @@ class PostgresCopyIT {
                 st.execute("INSERT INTO items (id, v) VALUES (999999, 'late')");
             }
             long rows = 0;
+            long forwarded = PostgresCopy.forwardedMessages();
             for (String range : List.of("id <= 10000", "id > 10000")) { // two workers, one snapshot
                 try (Connection s = fixture.source(); Connection t = fixture.target()) {
                     PostgresCopy.importSnapshot(s, snapshot.name());
@@ -102,6 +103,8 @@ class PostgresCopyIT {
                 }
             }
             assertThat(rows).isEqualTo(20000);
+            assertThat(PostgresCopy.forwardedMessages() - forwarded).as("rows went through the forwarding path, not pgjdbc's row by row")
+                    .isBetween(20000L, 20004L); // one message per row, and binary COPY's header and trailer
             TableDef moods = null;
             try (Connection c = fixture.source()) {
                 for (TableDef t2 : PostgresSchema.tables(c, TableFilter.ALL)) {
@@ -136,6 +139,41 @@ class PostgresCopyIT {
              ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "' AND plugin = 'pgoutput'")) {
             rs.next();
             assertThat(rs.getInt(1)).as("the slot outlives the snapshot, holding the WAL for the stream").isEqualTo(1);
+        }
+    }
+
+    /**
+     * A message other than CopyData in the middle of the rows (here a NOTICE raised while the source reads them) is handed to
+     * pgjdbc, and the rows after it still arrive: none lost, none twice.
+     */
+    @Test
+    void noticesBetweenRowsDoNotLoseRows(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "copynotice");
+        slot = fixture.db + "_slot";
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO items SELECT g, repeat(md5(g::text), 1 + g % 50) FROM generate_series(1, 30000) g");
+            st.execute("""
+                    CREATE FUNCTION noisy(i int) RETURNS boolean LANGUAGE plpgsql AS $$
+                    BEGIN IF i % 1000 = 0 THEN RAISE NOTICE 'row %', i; END IF; RETURN true; END $$""");
+        }
+        String before;
+        TableDef table;
+        try (Connection c = fixture.source(); Connection t = fixture.target(); Statement st = t.createStatement()) {
+            before = digest(c);
+            table = PostgresSchema.tables(c, TableFilter.ALL).stream().filter(x -> x.id().name().equals("items")).findFirst().orElseThrow();
+            st.execute(table.createStatement());
+        }
+        try (Connection s = fixture.source(); Connection t = fixture.target()) {
+            t.setAutoCommit(false);
+            long forwarded = PostgresCopy.forwardedMessages();
+            assertThat(PostgresCopy.copy(s, t, table, "noisy(id)")).isEqualTo(30000);
+            t.commit();
+            // 30 notices: the row after each comes back through pgjdbc, every other row (and the header and trailer) is forwarded
+            assertThat(PostgresCopy.forwardedMessages() - forwarded).as("the notices interrupted the forwarding").isBetween(29000L, 29999L);
+        }
+        try (Connection t = fixture.target()) {
+            assertThat(digest(t)).isEqualTo(before);
         }
     }
 }
