@@ -3,11 +3,9 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JAR="$ROOT/cli/target/migrator.jar"
 [ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
-# Workers timed by the benchmarks start as users start them, through ./migrator: the first `run` after a build records
-# this class-data archive as it exits, later commands map those classes instead of loading them (about 1 s less
-# start-up for a binlog or WAL stream). A script removes it before the run that should record it.
-JSA="$ROOT/cli/target/migrator.jsa"
-# the launcher rebuilds a jar older than the sources: do that now, not inside a timed run
+# Workers timed by the benchmarks start as users start them, through ./migrator, which maps the class-data archive it
+# makes once per build (cli/src/main/cds/classlist): the first command below makes it, outside any timed run.
+# the launcher rebuilds a jar older than the sources, and then the archive: do that now, not inside a timed run
 "$ROOT/migrator" --version >/dev/null
 
 # require "how to install them" TOOL...: stop with the install hint when a tool is missing

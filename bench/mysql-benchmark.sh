@@ -80,7 +80,6 @@ snapshot: {parallelism: $THREADS, chunkRows: 50000, targetBinlog: false}
 control: {listen: "127.0.0.1:9478"}
 PLAN
 log "snapshot: migrator run, snapshot.targetBinlog: false"
-rm -f "$JSA" # this run records the launcher's class-data archive as it exits; it starts without one
 MIGRATOR_STATE_DIR="$WORK/state-nolog" JAVA_OPTS="-Xmx512m ${JAVA_OPTS:-}" "$ROOT/migrator" run "$WORK/bench-nolog.yaml" >"$WORK/worker-nolog.log" 2>&1 &
 NOLOG_PID=$!
 t0=$(now)
@@ -116,7 +115,6 @@ phase() { tgt -e "SELECT phase FROM migrator.state WHERE migration = 'bench-sbte
 : >"$WORK/worker.log"; rm -f "$WORK"/gc-*.log
 log "snapshot: migrator run (-Xmx512m, parallelism $THREADS)"
 SRC_PID=$(cat "$ROOT/.sandbox/mariadb-source/mysqld.pid")
-rm -f "$JSA" # recorded again by this run, which also streams, so the catch-up runs below map the classes they need
 t0=$(now) s0=$(cpu "$SRC_PID") g0=$(cpu "$TGT_PID")
 start_worker
 until p=$(phase) && { [ "$p" = CATCH_UP ] || [ "$p" = STREAMING ]; }; do

@@ -95,7 +95,6 @@ EOF
 reset_target
 log "snapshot: migrator run (parallelism $JOBS), until the copy and its indexes are done"
 export MIGRATOR_STATE_DIR="$WORK/state"
-rm -f "$JSA" # this run records the launcher's class-data archive as it exits (after streaming): it starts without one
 t0=$(now)
 JAVA_OPTS="${JAVA_OPTS:--Xmx512m}" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-run.log" 2>&1 &
 PID=$!
