@@ -137,7 +137,11 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                 .notifying((records, committer) -> {
                     lastEventSummaryOff();
                     markStreaming();
-                    handle(records, handler);
+                    try {
+                        handle(records, handler);
+                    } catch (io.migrator.core.spi.ChangeStream.Stopping stopping) {
+                        return; // the worker stops: nothing of this batch is marked, close() follows (no engine failure logged)
+                    }
                     for (ChangeEvent<SourceRecord, SourceRecord> r : records) {
                         committer.markProcessed(r);
                     }

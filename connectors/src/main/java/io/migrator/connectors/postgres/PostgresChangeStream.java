@@ -130,7 +130,11 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
                 .using(props)
                 .notifying((records, committer) -> {
                     lastEventSummaryOff();
-                    handle(records, handler);
+                    try {
+                        handle(records, handler);
+                    } catch (io.migrator.core.spi.ChangeStream.Stopping stopping) {
+                        return; // the worker stops: nothing of this batch is marked, close() follows (no engine failure logged)
+                    }
                     acknowledge(committer);
                 })
                 .using((success, message, error) -> {

@@ -103,7 +103,7 @@ final class ApplyPipeline implements AutoCloseable {
             throw failure;
         }
         if (stop.get()) {
-            throw new InterruptedException("stopping");
+            throw new io.migrator.core.spi.ChangeStream.Stopping();
         }
         stages.inFlight(batch.changes().size());
         List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
@@ -115,7 +115,7 @@ final class ApplyPipeline implements AutoCloseable {
                 throw failure;
             }
             if (stop.get()) {
-                throw new InterruptedException("stopping");
+                throw new io.migrator.core.spi.ChangeStream.Stopping();
             }
             Thread.sleep(1);
         }
@@ -125,7 +125,7 @@ final class ApplyPipeline implements AutoCloseable {
                 throw failure;
             }
             if (stop.get()) {
-                throw new InterruptedException("stopping");
+                throw new io.migrator.core.spi.ChangeStream.Stopping();
             }
         }
     }

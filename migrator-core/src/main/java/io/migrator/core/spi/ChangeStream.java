@@ -26,6 +26,19 @@ public interface ChangeStream extends AutoCloseable {
 
     @FunctionalInterface
     interface Handler {
+        /** @throws Stopping the worker is stopping: the batch was not taken (the next run replays it from the checkpoint) */
         void onBatch(ChangeBatch batch) throws InterruptedException;
+    }
+
+    /**
+     * The handler refused a batch because the worker is stopping. Not a failure: a stream returns without marking the
+     * batch processed, and {@link #close} follows.
+     */
+    final class Stopping extends InterruptedException {
+        private static final long serialVersionUID = 1L;
+
+        public Stopping() {
+            super("stopping");
+        }
     }
 }
