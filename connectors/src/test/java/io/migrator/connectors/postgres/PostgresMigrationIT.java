@@ -87,6 +87,11 @@ class PostgresMigrationIT {
         Plan plan = fixture.plan("snapshot: {parallelism: 2, chunkRows: 100}");
         try (MigrationHarness harness = new MigrationHarness(plan)) {
             harness.awaitPhase(Phase.STREAMING);
+            try (Connection t = fixture.target(); Statement st = t.createStatement(); ResultSet rs = st.executeQuery(
+                    "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = 'public' AND tablename IN ('Odd Name-1', 'notes', 'events')")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("the copied tables were analyzed before streaming: the planner has column statistics").isEqualTo(3);
+            }
             try (Connection c = fixture.source(); Statement st = c.createStatement()) {
                 st.execute("SET TIME ZONE 'Asia/Kolkata'");
                 st.execute("INSERT INTO \"Odd Name-1\" " + values(1001, 1300, toasted));
