@@ -30,7 +30,7 @@ done
 export PGPASSWORD=$(cat "$ROOT/.sandbox/secrets/postgresql.password")
 WORK="$ROOT/target/bench"
 mkdir -p "$WORK"
-require "apt-get install -y postgresql-client pgcopydb" pg_dump psql pgbench pgcopydb jstat
+require "apt-get install -y postgresql-client pgcopydb" pg_dump psql pgbench pgcopydb jstat jcmd
 
 SRC="postgres://migrator@127.0.0.1:15432"
 TGT="postgres://migrator@127.0.0.1:15433"
@@ -102,8 +102,11 @@ PID=$!
 # 0.1 s (about 35 ms of client and server CPU each) takes a share of the 2 cores from the timed run
 t1=$(logged "$WORK/pg-run.log" 'phase SNAPSHOT -> CATCH_UP' "$PID") || { tail -20 "$WORK/pg-run.log"; exit 1; }
 MIGRATOR=$(secs "$t0" "$t1")
-HEAP=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
+heap() { jstat -gc "$1" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }'; }
 JVM_CPU=$(ps -o times= -p "$PID" | tr -d ' ')
+HEAP=$(heap "$PID")
+jcmd "$PID" GC.run >/dev/null # what is live, not what a young collection has not reclaimed yet
+LIVE=$(heap "$PID")
 [ "$(digest tgt)" = "$SOURCE_DIGEST" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
 
 printf '\n## PostgreSQL snapshot: pgbench scale %s (%s MB), %s jobs, %s\n\n' "$SCALE" "$((BYTES / 1048576))" "$JOBS" "$(date -u +%F)"
@@ -111,7 +114,8 @@ printf '| tool | seconds | equal | migrator speed-up |\n|---|---|---|---|\n'
 printf '| pg_dump \\| psql | %s | %s | %s× |\n' "$DUMP" "$DUMP_OK" "$(ratio "$DUMP" "$MIGRATOR")"
 printf '| pgcopydb clone | %s | %s | %s× |\n' "$COPYDB" "$COPYDB_OK" "$(ratio "$COPYDB" "$MIGRATOR")"
 printf '| migrator (start-up included) | %s | %s | 1.00× |\n' "$MIGRATOR" "$MIGRATOR_OK"
-printf '\nmigrator heap in use at the end of the copy: %s MB (-Xmx512m); its JVM used %s s of CPU\n' "$HEAP" "$JVM_CPU"
+printf '\nmigrator heap at the end of the copy (-Xmx512m): %s MB in use, %s MB live after a full collection; its JVM used %s s of CPU\n' \
+  "$HEAP" "$LIVE" "$JVM_CPU"
 
 java -jar "$JAR" wait "$PLAN" --for STREAMING --timeout 5m -q >/dev/null
 kill "$PID" 2>/dev/null || true
