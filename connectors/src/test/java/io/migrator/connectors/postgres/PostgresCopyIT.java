@@ -176,4 +176,36 @@ class PostgresCopyIT {
             assertThat(digest(t)).isEqualTo(before);
         }
     }
+
+    /**
+     * A row the target refuses in the middle of the forwarded rows fails the chunk with the target's own message, and both
+     * connections serve the next statement: nothing is left half-read or half-written on either side.
+     */
+    @Test
+    void aRowTheTargetRefusesFailsTheCopyAndLeavesBothConnectionsUsable(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "copyrefused");
+        slot = fixture.db + "_slot";
+        TableDef table;
+        try (Connection c = fixture.source(); Connection t = fixture.target(); Statement st = c.createStatement(); Statement tt = t.createStatement()) {
+            st.execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO items SELECT g, repeat('v', 200) FROM generate_series(1, 50000) g");
+            table = PostgresSchema.tables(c, TableFilter.ALL).stream().filter(x -> x.id().name().equals("items")).findFirst().orElseThrow();
+            tt.execute(table.createStatement());
+            tt.execute("ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 30000)");
+        }
+        try (Connection s = fixture.source(); Connection t = fixture.target()) {
+            t.setAutoCommit(false);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> PostgresCopy.copy(s, t, table, null))
+                    .isInstanceOf(java.sql.SQLException.class).hasMessageContaining("small_ids");
+            t.rollback();
+            try (Statement st = s.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM items")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("the source connection answers the next query").isEqualTo(50000);
+            }
+            try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM items")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("the target connection answers, and the refused copy left nothing").isZero();
+            }
+        }
+    }
 }
