@@ -22,8 +22,8 @@ import org.postgresql.replication.ReplicationSlotInfo;
 /**
  * The PostgreSQL copy path: a logical replication slot created first, with an exported snapshot that every copy worker
  * imports, so the parallel COPYs read one consistent state and the stream starts exactly where they stopped (rule 1);
- * and a COPY that moves rows from source to target in PostgreSQL's binary format: the source's CopyData messages are
- * forwarded to the target as they arrived, 64 KB at a time, without parsing or re-framing them.
+ * and a COPY that moves rows from source to target in PostgreSQL's binary format: row bodies are read from the source's
+ * protocol stream into one buffer and written to the target's COPY 64 KB at a time, without parsing them.
  */
 final class PostgresCopy {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PostgresCopy.class);
@@ -84,31 +84,26 @@ final class PostgresCopy {
         try {
             reader = out.copyOut("COPY (" + select + ") TO STDOUT (FORMAT " + format + ")");
             writer = in.copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list + ") FROM STDIN (FORMAT " + format + ")");
-            PGStream from = stream(source);
-            PGStream to = stream(target);
-            byte[] row;
-            do {
-                if (from != null && to != null) {
-                    forward(from, to);
+            // the same path as the snapshot's chunks (PostgresSource.copyChunk into PostgresTarget's raw sink)
+            org.postgresql.copy.PGCopyOutputStream sink = new org.postgresql.copy.PGCopyOutputStream(writer, DRAIN_BYTES);
+            drain(source, reader, (buffer, length) -> {
+                try {
+                    sink.write(buffer, 0, length);
+                } catch (java.io.IOException e) {
+                    throw new IllegalStateException(e);
                 }
-                // whatever is not CopyData (a notice, or CopyDone and the end of the command) is pgjdbc's to read; a row
-                // after a notice comes back from it
-                row = reader.readFromCopy();
-                if (row != null) {
-                    writer.writeToCopy(row, 0, row.length);
-                }
-            } while (row != null);
-            return writer.endCopy();
+            });
+            return sink.endCopy();
         } finally {
             cancel(writer);
             cancel(reader);
         }
     }
 
-    /** Bytes forwarded per write to the target: whole CopyData messages, many rows each. */
-    static final int FORWARD_BYTES = 65536;
+    /** Bytes per write to the sink: the bodies of many rows, or a piece of one larger row. */
+    static final int DRAIN_BYTES = 65536;
     private static final java.lang.reflect.Field PG_STREAM = pgStreamField();
-    private static final java.util.concurrent.atomic.AtomicLong FORWARDED = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicLong DRAINED = new java.util.concurrent.atomic.AtomicLong();
 
     private static java.lang.reflect.Field pgStreamField() {
         try {
@@ -116,12 +111,12 @@ final class PostgresCopy {
             f.setAccessible(true);
             return f;
         } catch (ReflectiveOperationException | RuntimeException e) {
-            LOG.debug("COPY goes row by row through pgjdbc's CopyManager: its protocol stream is not reachable ({})", e.toString());
+            LOG.debug("COPY rows go one by one through pgjdbc's CopyOut: its protocol stream is not reachable ({})", e.toString());
             return null;
         }
     }
 
-    /** The connection's protocol stream, or null when this pgjdbc does not expose it (the copy then goes row by row). */
+    /** The connection's protocol stream, or null when this pgjdbc does not expose it (rows then come one by one). */
     private static PGStream stream(Connection c) {
         if (PG_STREAM == null) {
             return null;
@@ -133,58 +128,78 @@ final class PostgresCopy {
         }
     }
 
-    /** CopyData messages the forwarding path has moved since the JVM started: one per row, plus binary COPY's header and trailer. */
-    static long forwardedMessages() {
-        return FORWARDED.get();
+    /** CopyData messages read by {@link #drain}'s direct path since the JVM started: one per row, plus binary COPY's header and trailer. */
+    static long drainedMessages() {
+        return DRAINED.get();
     }
 
     /**
-     * Forwards the source's CopyData messages to the target as they arrived, header included: the target's COPY reads the
-     * same message, so each row is neither parsed nor re-framed, and rows leave 64 KB at a time instead of one write call
-     * each. A row larger than the buffer streams through it, never held whole. Stops before the first message that is not
-     * CopyData, which the caller hands to pgjdbc.
+     * Reads the rest of a running COPY TO STDOUT into the sink and returns once pgjdbc has read the end of the command
+     * (the row count is then {@code reader.getHandledRowCount()}). Row bodies are read from the connection's protocol
+     * stream straight into one 64 KB buffer and handed over 64 KB at a time: no array per row, no pgjdbc call per row
+     * (COPY data need not align with rows). A row larger than the buffer goes through it in pieces, never held whole.
+     * Any message that is not CopyData (a notice, an error, the end) is left to pgjdbc; a row after a notice comes back
+     * from it and goes to the sink as it is.
      */
-    private static void forward(PGStream from, PGStream to) throws SQLException {
-        byte[] buffer = new byte[FORWARD_BYTES];
+    static void drain(Connection source, CopyOut reader, io.migrator.core.spi.SourceSession.RawSink sink) throws SQLException {
+        PGStream from = stream(source);
+        byte[] buffer = new byte[DRAIN_BYTES];
+        byte[] row;
+        do {
+            if (from != null) {
+                drainMessages(from, sink, buffer);
+            }
+            row = reader.readFromCopy();
+            if (row != null) {
+                sink.write(row, row.length);
+            }
+        } while (row != null);
+    }
+
+    private static void drainMessages(PGStream from, io.migrator.core.spi.SourceSession.RawSink sink, byte[] buffer) throws SQLException {
         int used = 0;
         long messages = 0;
+        boolean midMessage = false;
         try {
             while (from.peekChar() == 'd') {
                 from.receiveChar();
-                int length = from.receiveInteger4(); // counts itself
-                int body = length - 4;
+                int body = from.receiveInteger4() - 4; // the length counts itself
                 messages++;
-                if (used + 5 + body > buffer.length) {
-                    to.send(buffer, 0, used);
-                    used = 0;
-                    if (5 + body > buffer.length) {
-                        to.sendChar('d');
-                        to.sendInteger4(length);
+                if (used + body > buffer.length) {
+                    if (used > 0) {
+                        sink.write(buffer, used);
+                        used = 0;
+                    }
+                    if (body > buffer.length) {
+                        midMessage = true;
                         for (int left = body; left > 0; ) {
                             int n = Math.min(left, buffer.length);
                             from.receive(buffer, 0, n);
-                            to.send(buffer, 0, n);
+                            sink.write(buffer, n);
                             left -= n;
                         }
+                        midMessage = false;
                         continue;
                     }
                 }
-                buffer[used] = 'd';
-                buffer[used + 1] = (byte) (length >>> 24);
-                buffer[used + 2] = (byte) (length >>> 16);
-                buffer[used + 3] = (byte) (length >>> 8);
-                buffer[used + 4] = (byte) length;
-                from.receive(buffer, used + 5, body);
-                used += 5 + body;
+                midMessage = true;
+                from.receive(buffer, used, body);
+                midMessage = false;
+                used += body;
             }
-            to.send(buffer, 0, used);
+            if (used > 0) {
+                sink.write(buffer, used);
+            }
         } catch (java.io.IOException e) {
-            // one side is gone and the other is mid-message: neither connection may serve another statement
-            closeQuietly(from);
-            closeQuietly(to);
-            throw new SQLException("the connection broke while copying: " + e.getMessage(), "08006", e);
+            closeQuietly(from); // mid-message: this connection may not serve another statement
+            throw new SQLException("the source connection broke while copying: " + e.getMessage(), "08006", e);
+        } catch (RuntimeException e) {
+            if (midMessage) {
+                closeQuietly(from); // the sink failed inside a large row: the rest of it is unread
+            }
+            throw e;
         } finally {
-            FORWARDED.addAndGet(messages);
+            DRAINED.addAndGet(messages);
         }
     }
 

@@ -263,10 +263,7 @@ final class PostgresSource implements SourceSession {
             beginRead(c);
             CopyOut reader = c.unwrap(PGConnection.class).getCopyAPI().copyOut(copy);
             try {
-                byte[] buffer;
-                while ((buffer = reader.readFromCopy()) != null) {
-                    sink.write(buffer, buffer.length);
-                }
+                PostgresCopy.drain(c, reader, sink);
             } finally {
                 if (reader.isActive()) {
                     try {

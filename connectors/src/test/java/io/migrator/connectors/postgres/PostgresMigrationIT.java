@@ -85,8 +85,11 @@ class PostgresMigrationIT {
             st.execute("INSERT INTO \"Odd Name-1\" (id, doc) VALUES (100000, repeat('Z', 100 * 1024 * 1024))"); // 100 MB through COPY
         }
         Plan plan = fixture.plan("snapshot: {parallelism: 2, chunkRows: 100}");
+        long drained = PostgresCopy.drainedMessages();
         try (MigrationHarness harness = new MigrationHarness(plan)) {
             harness.awaitPhase(Phase.STREAMING);
+            assertThat(PostgresCopy.drainedMessages() - drained).as("the snapshot's chunks read rows straight from the protocol stream")
+                    .isGreaterThanOrEqualTo(2300);
             try (Connection t = fixture.target(); Statement st = t.createStatement(); ResultSet rs = st.executeQuery(
                     "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = 'public' AND tablename IN ('Odd Name-1', 'notes', 'events')")) {
                 rs.next();
