@@ -105,7 +105,7 @@ MIGRATOR=$(secs "$t0" "$t1")
 heap() { jstat -gc "$1" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }'; }
 JVM_CPU=$(ps -o times= -p "$PID" | tr -d ' ')
 HEAP=$(heap "$PID")
-jcmd "$PID" GC.run >/dev/null # what is live, not what a young collection has not reclaimed yet
+jcmd "$PID" GC.run >/dev/null || true # what is live, not what a young collection has not reclaimed yet
 LIVE=$(heap "$PID")
 [ "$(digest tgt)" = "$SOURCE_DIGEST" ] && MIGRATOR_OK=yes || MIGRATOR_OK=NO
 
@@ -133,12 +133,13 @@ MIGRATOR_LSN="SELECT COALESCE((SELECT GREATEST((position::json->>'lsn_commit')::
 # until_reached URL SQL GOAL: asks every 0.2 s until SQL's LSN reaches GOAL, in one psql session for the whole wait
 # (a new psql each time would cost the client and the server about 35 ms of CPU, taken from the run being timed)
 until_reached() {
-  local v=0
+  local v=0 pid in out
   coproc POLL { psql "$1" -Atq -v ON_ERROR_STOP=1; }
-  while echo "$2;" >&"${POLL[1]}" && read -r v <&"${POLL[0]}" && [ "$v" -lt "$3" ]; do sleep 0.2; done
-  eval "exec ${POLL[1]}>&-"
-  wait "$POLL_PID" 2>/dev/null || true
-  [ "$v" -ge "$3" ] || { echo "lost the LSN poll ($2)" >&2; exit 1; }
+  pid=$POLL_PID in=${POLL[1]} out=${POLL[0]} # bash unsets POLL once the coprocess ends
+  while { echo "$2;" >&"$in"; } 2>/dev/null && read -r v <&"$out" && [ "$v" -lt "$3" ]; do sleep 0.2; done
+  eval "exec $in>&- $out<&-"
+  wait "$pid" 2>/dev/null || true
+  [ "${v:-0}" -ge "$3" ] 2>/dev/null || { echo "lost the LSN poll ($2)" >&2; exit 1; }
 }
 src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
 declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR
