@@ -193,6 +193,9 @@ final class PostgresTarget implements TargetSession {
             // after cutover with them (a sample of 30,000 rows by default: well under a second for 10M rows). A table
             // migrator does not own gets a warning from PostgreSQL, not an error, and keeps the statistics it had
             st.execute("ANALYZE " + PostgresDialect.quote(table.id()));
+            for (java.sql.SQLWarning w = st.getWarnings(); w != null; w = w.getNextWarning()) {
+                LOG.warn("statistics of {} were not gathered: {}; run ANALYZE on it as its owner before cutover", table.id(), w.getMessage());
+            }
         } catch (SQLException e) {
             throw PostgresErrors.translate("building the constraints and indexes of " + table.id(), e);
         } catch (InterruptedException e) {

@@ -99,6 +99,18 @@ final class ApplyPipeline implements AutoCloseable {
 
     /** Called by the stream, in order; blocks while the applier is busy (the backlog stays in the source's log). */
     void submit(ChangeBatch batch) throws InterruptedException {
+        try {
+            enqueue(batch);
+        } catch (InterruptedException e) {
+            if (stop.get() && !(e instanceof io.migrator.core.spi.ChangeStream.Stopping)) {
+                // the engine interrupts its polling thread as the worker stops: that is the stop, not a failure to report
+                throw new io.migrator.core.spi.ChangeStream.Stopping();
+            }
+            throw e;
+        }
+    }
+
+    private void enqueue(ChangeBatch batch) throws InterruptedException {
         if (failure != null) {
             throw failure;
         }
