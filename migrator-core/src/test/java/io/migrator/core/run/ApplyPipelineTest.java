@@ -1,0 +1,140 @@
+package io.migrator.core.run;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.spi.ChangeStream;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How the pipeline refuses a batch while the worker stops. The streams return quietly on {@link ChangeStream.Stopping}
+ * (nothing marked processed, nothing logged as an engine failure) and fail on anything else, so a stop must always
+ * arrive as {@code Stopping}, and an interrupt that is not a stop must not.
+ */
+class ApplyPipelineTest {
+    private static final class Recorder implements ApplyPipeline.Stages {
+        final List<SourcePosition> applied = new CopyOnWriteArrayList<>();
+        final CountDownLatch applying = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+
+        @Override
+        public void prefetch(List<RowChange> coalesced) {
+        }
+
+        @Override
+        public void apply(ChangeBatch batch, List<RowChange> coalesced) {
+            applying.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS); // the applier is busy with this batch until released
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            applied.add(batch.position());
+        }
+
+        @Override
+        public boolean runQueuedRepair() {
+            return false;
+        }
+
+        @Override
+        public boolean paused() {
+            return false;
+        }
+
+        @Override
+        public void inFlight(long delta) {
+        }
+
+        @Override
+        public void applierRunning(boolean running) {
+        }
+    }
+
+    private static ChangeBatch batch(String position) {
+        return new ChangeBatch(List.of(), new SourcePosition(position), 0, List.of());
+    }
+
+    /** Submits from a thread of its own, as the engine's polling thread does; the future holds what submit threw. */
+    private static CompletableFuture<Throwable> submitting(ApplyPipeline pipeline, ChangeBatch batch, Thread[] thread) {
+        CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+        thread[0] = new Thread(() -> {
+            try {
+                pipeline.submit(batch);
+                thrown.complete(null);
+            } catch (Throwable t) {
+                thrown.complete(t);
+            }
+        });
+        thread[0].start();
+        return thrown;
+    }
+
+    @Test
+    void aBatchWaitingBehindTheApplierIsRefusedWithStoppingWhenTheWorkerStops() throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        Recorder stages = new Recorder();
+        ApplyPipeline pipeline = new ApplyPipeline("t", stop, stages);
+        pipeline.submit(batch("1"));
+        assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue();
+        pipeline.submit(batch("2")); // queued behind batch 1
+        Thread[] thread = new Thread[1];
+        CompletableFuture<Throwable> third = submitting(pipeline, batch("3"), thread); // waits: the queue is full
+        Thread.sleep(200);
+        assertThat(third).isNotDone();
+
+        stop.set(true);
+        assertThat(third.get(5, TimeUnit.SECONDS)).isInstanceOf(ChangeStream.Stopping.class);
+        assertThat(catchSubmit(pipeline, batch("4"))).as("after the stop, at once").isInstanceOf(ChangeStream.Stopping.class);
+        stages.release.countDown();
+        pipeline.close();
+        assertThat(stages.applied).as("the batch in flight finishes; the refused ones are not applied")
+                .doesNotContain(new SourcePosition("3"), new SourcePosition("4")).contains(new SourcePosition("1"));
+    }
+
+    @Test
+    void anInterruptDuringTheStopIsTheStopButAnInterruptAloneIsNot() throws Exception {
+        for (boolean stopping : new boolean[] {true, false}) {
+            AtomicBoolean stop = new AtomicBoolean();
+            Recorder stages = new Recorder();
+            ApplyPipeline pipeline = new ApplyPipeline("t", stop, stages);
+            pipeline.submit(batch("1"));
+            assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue();
+            pipeline.submit(batch("2"));
+            Thread[] thread = new Thread[1];
+            CompletableFuture<Throwable> third = submitting(pipeline, batch("3"), thread);
+            Thread.sleep(200);
+            if (stopping) {
+                // the engine interrupts its polling thread after the worker set the stop flag; it may land before the
+                // pipeline's own check sees the flag, which is what this reproduces
+                stop.set(true);
+            }
+            thread[0].interrupt();
+            Throwable thrown = third.get(5, TimeUnit.SECONDS);
+            if (stopping) {
+                assertThat(thrown).isInstanceOf(ChangeStream.Stopping.class);
+            } else {
+                assertThat(thrown).isInstanceOf(InterruptedException.class).isNotInstanceOf(ChangeStream.Stopping.class);
+            }
+            stages.release.countDown();
+            pipeline.close();
+        }
+    }
+
+    private static Throwable catchSubmit(ApplyPipeline pipeline, ChangeBatch batch) {
+        try {
+            pipeline.submit(batch);
+            return null;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
+}
