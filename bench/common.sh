@@ -3,9 +3,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JAR="$ROOT/cli/target/migrator.jar"
 [ -f "$JAR" ] || (cd "$ROOT" && mvn -B -q -DskipTests install)
-# Workers timed by the benchmarks start as users start them, through ./migrator, which maps the class-data archive it
-# makes once per build (cli/src/main/cds/classlist): the first command below makes it, outside any timed run.
-# the launcher rebuilds a jar older than the sources, and then the archive: do that now, not inside a timed run
+# Workers timed by the benchmarks start as users start them, through ./migrator. The launcher rebuilds a jar older than
+# the sources and then makes its class-data archive (once per build): this first command does both outside any timed run.
 "$ROOT/migrator" --version >/dev/null
 
 # require "how to install them" TOOL...: stop with the install hint when a tool is missing

@@ -1,21 +1,16 @@
 package io.migrator.connectors.postgres;
 
 import io.migrator.core.plan.Endpoint;
-import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.List;
 import java.util.Properties;
-import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
 import org.postgresql.core.BaseConnection;
 import org.postgresql.core.PGStream;
 import org.postgresql.core.QueryExecutorBase;
-import org.postgresql.copy.CopyIn;
-import org.postgresql.copy.CopyManager;
 import org.postgresql.copy.CopyOut;
 import org.postgresql.replication.ReplicationSlotInfo;
 
@@ -63,40 +58,6 @@ final class PostgresCopy {
         try (Statement st = source.createStatement()) {
             st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
             st.execute("SET TRANSACTION SNAPSHOT '" + snapshot.replace("'", "''") + "'");
-        }
-    }
-
-    /**
-     * Copies the rows {@code where} selects (SQL over the source table, or empty for all) into the target table inside the
-     * target connection's open transaction; returns the rows written. Generated columns are left to the target.
-     */
-    static long copy(Connection source, Connection target, TableDef table, String where) throws SQLException {
-        List<ColumnDef> columns = table.writableColumns();
-        String list = columns.stream().map(c -> PostgresDialect.quote(c.name())).collect(Collectors.joining(", "));
-        String select = "SELECT " + list + " FROM " + PostgresDialect.quote(table.id()) + (where == null || where.isBlank() ? "" : " WHERE " + where);
-        // binary is the fast path, but an array of an enum, domain or composite type carries its element type's OID,
-        // which differs between two servers: such tables go as text
-        String format = binarySafe(source, table) ? "binary" : "text";
-        CopyManager out = source.unwrap(PGConnection.class).getCopyAPI();
-        CopyManager in = target.unwrap(PGConnection.class).getCopyAPI();
-        CopyOut reader = null;
-        CopyIn writer = null;
-        try {
-            reader = out.copyOut("COPY (" + select + ") TO STDOUT (FORMAT " + format + ")");
-            writer = in.copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list + ") FROM STDIN (FORMAT " + format + ")");
-            // the same path as the snapshot's chunks (PostgresSource.copyChunk into PostgresTarget's raw sink)
-            org.postgresql.copy.PGCopyOutputStream sink = new org.postgresql.copy.PGCopyOutputStream(writer, DRAIN_BYTES);
-            drain(source, reader, (buffer, length) -> {
-                try {
-                    sink.write(buffer, 0, length);
-                } catch (java.io.IOException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            return sink.endCopy();
-        } finally {
-            cancel(writer);
-            cancel(reader);
         }
     }
 
@@ -208,16 +169,6 @@ final class PostgresCopy {
             stream.close();
         } catch (java.io.IOException ignored) {
             // already broken
-        }
-    }
-
-    private static void cancel(org.postgresql.copy.CopyOperation operation) {
-        if (operation != null && operation.isActive()) {
-            try {
-                operation.cancelCopy();
-            } catch (SQLException ignored) {
-                // the connection is broken; the caller's transaction rolls back and the original error is reported
-            }
         }
     }
 

@@ -164,8 +164,8 @@ final class PostgresTarget implements TargetSession {
 
     /**
      * Constraints, indexes and foreign keys after the copy (each statement skips what exists), then the table's sequences
-     * brought up to the source's values and its statistics gathered (ANALYZE). A foreign key whose referenced unique key another table is still building waits
-     * for it.
+     * brought up to the source's values and its statistics gathered (ANALYZE). A foreign key whose referenced unique key
+     * another table is still building waits for it.
      */
     @Override
     public void buildDeferredIndexes(TableDef table) {

@@ -45,6 +45,39 @@ class PostgresCopyIT {
         }
     }
 
+    /**
+     * Copies the rows {@code where} selects into the target table inside the target connection's open transaction, the
+     * way a snapshot chunk goes: {@link PostgresCopy#drain} from the source's COPY into the target's COPY through a 64 KB
+     * {@code PGCopyOutputStream}, as PostgresTarget's raw sink does; returns the rows the target took. {@code where} may
+     * be any SQL over the table (the tests pick row ranges, or call a function that raises notices).
+     */
+    static long copy(Connection source, Connection target, TableDef table, String where) throws Exception {
+        String list = table.writableColumns().stream().map(c -> PostgresDialect.quote(c.name())).collect(java.util.stream.Collectors.joining(", "));
+        String select = "SELECT " + list + " FROM " + PostgresDialect.quote(table.id()) + (where == null ? "" : " WHERE " + where);
+        String format = PostgresCopy.binarySafe(source, table) ? "binary" : "text";
+        org.postgresql.copy.CopyOut reader = source.unwrap(org.postgresql.PGConnection.class).getCopyAPI()
+                .copyOut("COPY (" + select + ") TO STDOUT (FORMAT " + format + ")");
+        org.postgresql.copy.CopyIn writer = target.unwrap(org.postgresql.PGConnection.class).getCopyAPI()
+                .copyIn("COPY " + PostgresDialect.quote(table.id()) + " (" + list + ") FROM STDIN (FORMAT " + format + ")");
+        try {
+            org.postgresql.copy.PGCopyOutputStream sink = new org.postgresql.copy.PGCopyOutputStream(writer, PostgresCopy.DRAIN_BYTES);
+            PostgresCopy.drain(source, reader, (buffer, length) -> {
+                try {
+                    sink.write(buffer, 0, length);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            return sink.endCopy();
+        } finally {
+            for (org.postgresql.copy.CopyOperation op : new org.postgresql.copy.CopyOperation[] {writer, reader}) {
+                if (op.isActive()) {
+                    op.cancelCopy();
+                }
+            }
+        }
+    }
+
     @Test
     void workersOnTheExportedSnapshotCopyTheStateAtTheSlot(SandboxServers servers) throws Exception {
         fixture = new PostgresFixture(servers, "copy");
@@ -97,7 +130,7 @@ class PostgresCopyIT {
                 try (Connection s = fixture.source(); Connection t = fixture.target()) {
                     PostgresCopy.importSnapshot(s, snapshot.name());
                     t.setAutoCommit(false);
-                    rows += PostgresCopy.copy(s, t, table, range);
+                    rows += copy(s, t, table, range);
                     t.commit();
                     s.commit();
                 }
@@ -118,7 +151,7 @@ class PostgresCopyIT {
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
                 PostgresCopy.importSnapshot(s, snapshot.name());
                 t.setAutoCommit(false);
-                assertThat(PostgresCopy.copy(s, t, moods, null)).isEqualTo(100);
+                assertThat(copy(s, t, moods, null)).isEqualTo(100);
                 t.commit();
                 s.commit();
             }
@@ -167,7 +200,7 @@ class PostgresCopyIT {
         try (Connection s = fixture.source(); Connection t = fixture.target()) {
             t.setAutoCommit(false);
             long forwarded = PostgresCopy.drainedMessages();
-            assertThat(PostgresCopy.copy(s, t, table, "noisy(id)")).isEqualTo(30000);
+            assertThat(copy(s, t, table, "noisy(id)")).isEqualTo(30000);
             t.commit();
             // 30 notices: the row after each comes back through pgjdbc, every other row (and the header and trailer) is read directly
             assertThat(PostgresCopy.drainedMessages() - forwarded).as("the notices handed rows back to pgjdbc").isBetween(29000L, 29999L);
@@ -195,7 +228,7 @@ class PostgresCopyIT {
         }
         try (Connection s = fixture.source(); Connection t = fixture.target()) {
             t.setAutoCommit(false);
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> PostgresCopy.copy(s, t, table, null))
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> copy(s, t, table, null))
                     .isInstanceOf(java.sql.SQLException.class).hasMessageContaining("small_ids");
             t.rollback();
             try (Statement st = s.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM items")) {
