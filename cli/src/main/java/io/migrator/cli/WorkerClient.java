@@ -6,6 +6,7 @@ import io.migrator.core.observe.DurableStatus;
 import io.migrator.core.observe.StatusJson;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.WorkerRecord;
 import io.migrator.core.spi.EngineConnectors;
 import io.migrator.core.spi.TargetSession;
 import java.io.IOException;
@@ -15,22 +16,30 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * How the thin commands (status, wait, pause, resume) reach a migration: the worker's API at the plan's
- * control.listen when it runs, else the durable state on the target.
+ * How the thin commands (status, wait, pause, resume, validate) reach a migration: the worker's API at the plan's
+ * control.listen, or at the address the running worker registered on the target (a worker started with
+ * {@code run --listen}), else the durable state on the target.
  */
 final class WorkerClient implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WorkerClient.class);
     private final Plan plan;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private TargetSession target;
+    /** Where a worker of this migration answered (control.listen or its registered address). */
+    private String found;
 
     WorkerClient(Plan plan) {
         this.plan = plan;
     }
 
+    /** Where the worker answers: the plan's control.listen, or the address the running worker registered on the target. */
     String base() {
-        return "http://" + plan.control().listen();
+        String at = located();
+        return "http://" + (at != null ? at : plan.control().listen());
     }
 
     /** The worker's live status, or the durable one when no worker answers. */
@@ -39,15 +48,49 @@ final class WorkerClient implements AutoCloseable {
         return live != null ? live : durable();
     }
 
-    /** The worker's status, or null when nothing listens at control.listen. */
+    /** The worker's status, or null when no worker of this migration answers. */
     MigrationStatus live() {
+        if (found != null) {
+            MigrationStatus status = statusAt(found);
+            if (status != null) {
+                return status;
+            }
+            found = null;
+        }
+        for (String address : new String[] {plan.control().listen(), null}) {
+            String at = address != null ? address : registered();
+            if (at == null || address == null && at.equals(plan.control().listen())) {
+                continue;
+            }
+            MigrationStatus status = statusAt(at);
+            if (status != null) {
+                found = at;
+                return status;
+            }
+        }
+        return null;
+    }
+
+    /** The address where the worker answered last, looking it up when none did yet; null when none answers. */
+    private String located() {
+        if (found == null) {
+            live();
+        }
+        return found;
+    }
+
+    /**
+     * This migration's worker status at {@code address}; null when nothing listens there, or something else answers
+     * (another migration's worker, another program, a stale registration).
+     */
+    private MigrationStatus statusAt(String address) {
         try {
-            HttpResponse<String> response = http.send(request("/api/status").GET().build(), HttpResponse.BodyHandlers.ofString());
-            return check(response);
+            HttpResponse<String> response = http.send(request(address, "/api/status").GET().build(), HttpResponse.BodyHandlers.ofString());
+            return ours(address, response);
         } catch (ConnectException e) {
-            return null; // nothing listens: no worker runs
+            return null; // nothing listens: no worker runs there
         } catch (IOException e) {
-            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the worker at " + base() + " did not answer: " + e,
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the worker at http://" + address + " did not answer: " + e,
                     "look at the worker's log; if it is stuck, stop it (SIGTERM) and `migrator run` again: it resumes from its checkpoint", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -55,8 +98,24 @@ final class WorkerClient implements AutoCloseable {
         }
     }
 
+    /** The address the worker holding the migration's claim registered on the target (it may run with --listen). */
+    private String registered() {
+        try {
+            return EngineConnectors.discover().forEngine(plan.target().engine()).registeredWorker(plan, this::session)
+                    .map(WorkerRecord::reachable).orElse(null);
+        } catch (MigratorException e) {
+            LOG.debug("could not read which worker runs {} from the target: {}", plan.name(), e.getMessage());
+            return null; // the target is unreachable: the durable status says so with its own error
+        }
+    }
+
     /** POSTs to a control endpoint; the worker must be running. */
     MigrationStatus post(String action) {
+        if (located() == null) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "no worker answers for migration " + plan.name() + ": none at its "
+                    + "control.listen " + plan.control().listen() + ", and none holds its claim on the target", "start it with `migrator run "
+                    + plan.file() + "`; " + action + " acts on a running worker");
+        }
         try {
             HttpResponse<String> response = http.send(request("/api/" + action).POST(HttpRequest.BodyPublishers.noBody()).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -96,7 +155,11 @@ final class WorkerClient implements AutoCloseable {
     }
 
     private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(10))
+        return request(located() != null ? found : plan.control().listen(), path);
+    }
+
+    private HttpRequest.Builder request(String address, String path) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://" + address + path)).timeout(Duration.ofSeconds(10))
                 .header("Content-Type", "application/json"); // the worker takes control POSTs only as JSON
         if (!plan.control().token().isEmpty()) {
             builder.header("Authorization", "Bearer " + plan.control().token().reveal());
@@ -104,25 +167,37 @@ final class WorkerClient implements AutoCloseable {
         return builder;
     }
 
+    /** The answer of the located worker to a control request. */
     private MigrationStatus check(HttpResponse<String> response) {
+        String base = "http://" + found;
+        MigrationStatus status = ours(found, response);
+        if (status == null) {
+            throw new MigratorException(ErrorCode.INTERNAL, "the worker at " + base + " answered HTTP " + response.statusCode()
+                    + " without its status", "look at the worker's log");
+        }
+        return status;
+    }
+
+    /** The status in a worker's answer; null when the answer is not from this migration's worker. */
+    private MigrationStatus ours(String address, HttpResponse<String> response) {
         if (response.statusCode() == 401) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the worker at " + base() + " refused the request: wrong or missing "
-                    + "control token", "set control.token in the plan to the token the worker was started with");
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the worker at http://" + address + " refused the request: wrong or "
+                    + "missing control token", "set control.token in the plan to the token the worker was started with");
         }
         if (response.statusCode() != 200) {
-            throw new MigratorException(ErrorCode.INTERNAL, "the worker at " + base() + " answered HTTP " + response.statusCode(),
-                    "look at the worker's log");
+            LOG.debug("http://{} answered HTTP {}: not this migration's worker", address, response.statusCode());
+            return null;
         }
         MigrationStatus status;
         try {
             status = StatusJson.read(response.body());
         } catch (RuntimeException e) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "something else answers at " + base() + ": not a migrator worker",
-                    "give the migration its own control.listen port in the plan", e);
+            LOG.debug("something else answers at http://{}: not a migrator worker", address);
+            return null;
         }
         if (!plan.name().equals(status.name())) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, base() + " serves migration '" + status.name() + "', not '"
-                    + plan.name() + "'", "give each migration its own control.listen port in its plan");
+            LOG.debug("http://{} serves migration '{}', not '{}'", address, status.name(), plan.name());
+            return null;
         }
         return status;
     }
@@ -133,10 +208,14 @@ final class WorkerClient implements AutoCloseable {
         if (stored != null) {
             return stored;
         }
+        return DurableStatus.read(plan, session());
+    }
+
+    private TargetSession session() {
         if (target == null) {
             target = EngineConnectors.discover().forEngine(plan.target().engine()).openTarget(plan);
         }
-        return DurableStatus.read(plan, target);
+        return target;
     }
 
     @Override

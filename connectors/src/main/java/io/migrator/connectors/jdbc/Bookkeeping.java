@@ -39,7 +39,7 @@ public final class Bookkeeping {
     }
 
     /** The tables holding rows per migration, in the order {@link #forget} deletes from them. */
-    public static final List<String> TABLES = List.of("state", "journal", "chunks", "checkpoint", "validation");
+    public static final List<String> TABLES = List.of("state", "journal", "chunks", "checkpoint", "validation", "worker");
 
     private final DataSource pool;
     private final String migration;
@@ -208,7 +208,16 @@ public final class Bookkeeping {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             c.setAutoCommit(false);
             long left = 0;
+            java.util.Set<String> present = new java.util.HashSet<>();
+            try (ResultSet rs = st.executeQuery("SELECT table_name FROM information_schema.tables WHERE table_schema = 'migrator'")) {
+                while (rs.next()) {
+                    present.add(rs.getString(1).toLowerCase(java.util.Locale.ROOT));
+                }
+            }
             for (String table : TABLES) {
+                if (!present.contains(table)) {
+                    continue; // made by an older build, or never needed
+                }
                 try (PreparedStatement ps = c.prepareStatement("DELETE FROM migrator." + table + " WHERE migration = ?")) {
                     ps.setString(1, migration);
                     int rows = ps.executeUpdate();

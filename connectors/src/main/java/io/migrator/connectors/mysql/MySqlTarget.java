@@ -1,23 +1,27 @@
 package io.migrator.connectors.mysql;
 
 import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.connectors.jdbc.WorkerClaim;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationState;
+import io.migrator.core.run.WorkerRecord;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
 import io.migrator.core.snapshot.Chunk;
 import io.migrator.core.snapshot.ChunkProgress;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.spi.WorkerLease;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +29,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +48,7 @@ final class MySqlTarget implements TargetSession {
     private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
     private final io.migrator.connectors.jdbc.RowPrefetcher prefetcher;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
+    private final WorkerClaim.Dialect dialect;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -54,7 +60,33 @@ final class MySqlTarget implements TargetSession {
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
                 plan.target().engine() == Engine.MARIADB);
         this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES, new MySqlPrefetcher(this::onTarget));
-        this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
+        this.dialect = new WorkerClaim.Dialect() {
+            @Override
+            public Connection openSession() throws SQLException {
+                return MySqlFamilyConnector.connect(plan.target(), Duration.ofSeconds(30));
+            }
+
+            @Override
+            public String tryLock() {
+                return "SELECT GET_LOCK(?, 0)";
+            }
+
+            @Override
+            public String lockHolder() {
+                return "SELECT IS_USED_LOCK(?)";
+            }
+
+            @Override
+            public String upsertWorker() {
+                return "INSERT INTO migrator.worker (migration, address, host, pid, started_at) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+                        + "address = VALUES(address), host = VALUES(host), pid = VALUES(pid), started_at = VALUES(started_at)";
+            }
+
+            @Override
+            public String endSession(String holder) {
+                return "KILL " + holder + " (on RDS and Aurora: CALL mysql.rds_kill(" + holder + "))";
+            }
+
             @Override
             public String upsertState() {
                 return "INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) VALUES (?, ?, ?, ?, ?) "
@@ -76,7 +108,8 @@ final class MySqlTarget implements TargetSession {
             public io.migrator.core.error.MigratorException translate(String doing, SQLException e) {
                 return MySqlErrors.translate(doing, e);
             }
-        });
+        };
+        this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), dialect);
     }
 
     private TableId onTarget(TableId source) {
@@ -97,9 +130,21 @@ final class MySqlTarget implements TargetSession {
                         + "rows_copied BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (migration, table_name, chunk)) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".checkpoint (migration VARCHAR(64) PRIMARY KEY, position TEXT NOT NULL, "
                         + "events BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
+                "CREATE TABLE IF NOT EXISTS " + b + ".worker (migration VARCHAR(64) PRIMARY KEY, address VARCHAR(300), host VARCHAR(255), "
+                        + "pid BIGINT, started_at VARCHAR(40) NOT NULL) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".validation (id BIGINT AUTO_INCREMENT PRIMARY KEY, migration VARCHAR(64) NOT NULL, "
                         + "state VARCHAR(20) NOT NULL, started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40) NOT NULL, rows_compared BIGINT NOT NULL, "
                         + "mismatches BIGINT NOT NULL, parity_percent DOUBLE, report LONGTEXT NOT NULL, KEY by_migration (migration, id)) ENGINE=InnoDB");
+    }
+
+    @Override
+    public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
+        return WorkerClaim.claim(dialect, plan.name(), self, lost);
+    }
+
+    @Override
+    public Optional<WorkerRecord> registeredWorker() {
+        return WorkerClaim.holder(dialect, pool, plan.name());
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.migrator.connectors.postgres;
 
 import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.connectors.jdbc.WorkerClaim;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.ErrorCode;
@@ -8,6 +9,7 @@ import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.MigrationState;
+import io.migrator.core.run.WorkerRecord;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
@@ -16,6 +18,7 @@ import io.migrator.core.snapshot.ChunkProgress;
 import io.migrator.core.spi.Role;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.spi.WorkerLease;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -27,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
@@ -43,18 +47,48 @@ import org.slf4j.LoggerFactory;
 final class PostgresTarget implements TargetSession {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresTarget.class);
     static final String BOOKKEEPING = "migrator";
+    /** The first key of migrator's advisory locks ('migr'); the second is the hash of the migration's lock name. */
+    static final int LOCK_CLASS = 0x6D696772;
 
     private final Plan plan;
     private final HikariDataSource pool;
     private final PostgresChangeWriter writer;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
+    private final WorkerClaim.Dialect dialect;
 
     PostgresTarget(Plan plan) {
         this.plan = plan;
         this.pool = PostgresPools.open(plan.target(), Role.TARGET, "migrator-target", plan.snapshot().parallelism() + 2,
                 "SET standard_conforming_strings = on");
         this.writer = new PostgresChangeWriter();
-        this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), new io.migrator.connectors.jdbc.Bookkeeping.Dialect() {
+        this.dialect = new WorkerClaim.Dialect() {
+            @Override
+            public Connection openSession() throws SQLException {
+                return PostgresConnector.connect(plan.target(), plan.target().database(), Duration.ofSeconds(30));
+            }
+
+            @Override
+            public String tryLock() {
+                return "SELECT pg_try_advisory_lock(" + LOCK_CLASS + ", hashtext(?))";
+            }
+
+            @Override
+            public String lockHolder() {
+                return "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database "
+                        + "WHERE datname = current_database()) AND classid = " + LOCK_CLASS + " AND objid = hashtext(?)::oid AND objsubid = 2";
+            }
+
+            @Override
+            public String upsertWorker() {
+                return "INSERT INTO migrator.worker (migration, address, host, pid, started_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (migration) "
+                        + "DO UPDATE SET address = EXCLUDED.address, host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at";
+            }
+
+            @Override
+            public String endSession(String holder) {
+                return "SELECT pg_terminate_backend(" + holder + ")";
+            }
+
             @Override
             public String upsertState() {
                 return "INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) VALUES (?, ?, ?, ?, ?) "
@@ -76,7 +110,8 @@ final class PostgresTarget implements TargetSession {
             public io.migrator.core.error.MigratorException translate(String doing, SQLException e) {
                 return PostgresErrors.translate(doing, e);
             }
-        });
+        };
+        this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), dialect);
     }
 
     private Connection source() throws SQLException {
@@ -100,6 +135,8 @@ final class PostgresTarget implements TargetSession {
                     + "DEFAULT 0, PRIMARY KEY (migration, table_schema, table_name, chunk))");
             st.execute("CREATE TABLE IF NOT EXISTS migrator.checkpoint (migration text PRIMARY KEY, position text NOT NULL, events bigint NOT NULL, "
                     + "updated_at timestamptz NOT NULL)");
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.worker (migration text PRIMARY KEY, address text, host text, pid bigint, "
+                    + "started_at text NOT NULL)");
             st.execute("CREATE TABLE IF NOT EXISTS migrator.validation (id bigserial PRIMARY KEY, migration text NOT NULL, state text NOT NULL, "
                     + "started_at text NOT NULL, finished_at text NOT NULL, rows_compared bigint NOT NULL, mismatches bigint NOT NULL, "
                     + "parity_percent double precision, report text NOT NULL)");
@@ -111,6 +148,16 @@ final class PostgresTarget implements TargetSession {
     /** 42P01 undefined_table or 3F000 invalid_schema_name: nothing was ever recorded here. */
     private static boolean noBookkeeping(SQLException e) {
         return "42P01".equals(e.getSQLState()) || "3F000".equals(e.getSQLState());
+    }
+
+    @Override
+    public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
+        return WorkerClaim.claim(dialect, plan.name(), self, lost);
+    }
+
+    @Override
+    public Optional<WorkerRecord> registeredWorker() {
+        return WorkerClaim.holder(dialect, pool, plan.name());
     }
 
     @Override

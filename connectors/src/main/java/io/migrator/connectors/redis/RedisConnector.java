@@ -108,6 +108,12 @@ public final class RedisConnector implements EngineConnector {
     }
 
     @Override
+    public java.util.Optional<io.migrator.core.run.WorkerRecord> registeredWorker(io.migrator.core.plan.Plan plan,
+            java.util.function.Supplier<io.migrator.core.spi.TargetSession> target) {
+        return RedisWorkerLease.holder(plan);
+    }
+
+    @Override
     public java.util.List<String> complete(io.migrator.core.plan.Plan plan) {
         return RedisMigration.forget(plan);
     }

@@ -78,6 +78,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final ArrayDeque<long[]> masterOffsets = new ArrayDeque<>(); // {millis, offset}, guarded by itself
     private volatile RedisCheckpoint checkpoint;
+    private volatile boolean leaseLost;
     private volatile long fullSyncStartedMillis;
     private volatile boolean fullSyncDone;
     private volatile Long backlogFirstByte;
@@ -177,10 +178,15 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         Thread sampler = null;
         Thread applier = null;
         Replicator replicator = null;
+        RedisWorkerLease lease = null;
         try {
             RedisConnector connector = new RedisConnector(); // named errors for unreachable servers and refused logins
             connector.probe(plan.source(), io.migrator.core.spi.Role.SOURCE, Duration.ofSeconds(10));
             connector.probe(plan.target(), io.migrator.core.spi.Role.TARGET, Duration.ofSeconds(10));
+            lease = RedisWorkerLease.claim(plan, io.migrator.core.run.WorkerRecord.self(listen), lost -> {
+                leaseLost = true; // the other worker owns the target's bookkeeping now: this one writes nothing more there
+                failure = lost;
+            });
             target = new RedisTargetNodes(plan.target(), timeout);
             checkpoint = loadCheckpoint();
             readJournal();
@@ -277,6 +283,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
             if (sourceForKeys != null) {
                 sourceForKeys.close();
+            }
+            if (lease != null) {
+                lease.close(); // last: until the failure is recorded, no other worker may claim the migration
             }
             MDC.remove("migration");
         }
@@ -1595,8 +1604,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         String detail = recordFailure(e);
         stopping.set(true);
         RedisCheckpoint cp = checkpoint;
-        if (cp == null || cp.phase() == Phase.PREFLIGHT) {
-            return; // nothing of this migration is on the target yet: write nothing there
+        if (cp == null || cp.phase() == Phase.PREFLIGHT || leaseLost) {
+            return; // nothing of this migration is on the target yet, or it is another worker's now: write nothing there
         }
         try (RedisTargetNodes own = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
             journal(own, Phase.FAILED, Instant.now().toString(), detail); // its own connection: the applier may be in a MULTI

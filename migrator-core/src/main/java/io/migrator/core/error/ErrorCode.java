@@ -17,6 +17,10 @@ public enum ErrorCode {
     PREFLIGHT_FAILED(ExitCode.PRECONDITION,
             "A preflight assessment failed: a server setting, privilege or table shape the migration needs is missing.",
             "Apply the remedy printed with each failed assessment, then run `migrator plan check` again."),
+    WORKER_RUNNING(ExitCode.PRECONDITION,
+            "Another worker already runs this migration against the same target (two appliers would overwrite newer rows with older changes).",
+            "Follow that worker with `migrator status PLAN` (it finds it wherever it listens), or stop it with SIGTERM before starting another; "
+                    + "if its host is gone, end its session on the target as the message shows."),
     TIMED_OUT(ExitCode.PRECONDITION,
             "A wait or step did not reach its condition before its deadline.",
             "Raise the timeout, or look at `migrator status` for what holds the migration back."),

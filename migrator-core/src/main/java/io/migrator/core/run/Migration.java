@@ -13,6 +13,7 @@ import io.migrator.core.snapshot.SnapshotCoordinator;
 import io.migrator.core.spi.ChangeStream;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.spi.WorkerLease;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -52,6 +53,7 @@ public final class Migration extends AbstractWorker {
     private volatile long snapshotStartedMillis;
     private volatile io.migrator.core.spi.SourceLogStatus logStatus;
     private volatile Thread sampler;
+    private volatile MigratorException leaseLost;
 
     // ---- validation ----
     private record RepairTask(TableDef table, List<String> keys, java.util.concurrent.CompletableFuture<Void> done) {
@@ -337,8 +339,34 @@ public final class Migration extends AbstractWorker {
     @Override
     public void run(AtomicBoolean stop) {
         MDC.put("migration", plan.name());
+        WorkerLease lease;
         try {
             target.prepare();
+            lease = target.claim(WorkerRecord.self(listen), lost -> {
+                leaseLost = lost;
+                stop.set(true);
+            });
+        } catch (RuntimeException e) {
+            // Nothing of this run is on the target yet, and another worker may own the state there: record nothing.
+            MDC.remove("migration");
+            throw e instanceof MigratorException m ? m
+                    : new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " could not start: " + e, null, e);
+        }
+        try {
+            runClaimed(stop);
+        } finally {
+            lease.close(); // after a failure is saved: until then no other worker may claim the migration
+            MDC.remove("migration");
+        }
+        MigratorException lost = leaseLost;
+        if (lost != null) {
+            recordFailure(lost); // the other worker owns the target's state now: nothing is written there
+            throw lost;
+        }
+    }
+
+    private void runClaimed(AtomicBoolean stop) {
+        try {
             MigrationState state = target.loadState().orElse(null);
             for (MigrationState entry : target.journal()) {
                 phases.add(new MigrationStatus.PhaseEntry(entry.phase(), entry.updatedAt().toString(), entry.detail()));
@@ -395,7 +423,6 @@ public final class Migration extends AbstractWorker {
             if (t != null) {
                 t.interrupt();
             }
-            MDC.remove("migration");
         }
     }
 

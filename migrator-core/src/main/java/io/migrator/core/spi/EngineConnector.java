@@ -59,6 +59,16 @@ public interface EngineConnector {
         return null;
     }
 
+    /**
+     * The worker that holds a migration's claim on the target, as it registered itself (its API address may differ from
+     * the plan's control.listen); empty when none runs. Row engines ask their target session; engines with their own
+     * worker read their own registration.
+     */
+    default java.util.Optional<io.migrator.core.run.WorkerRecord> registeredWorker(io.migrator.core.plan.Plan plan,
+            java.util.function.Supplier<TargetSession> target) {
+        return target.get().registeredWorker();
+    }
+
     /** What a key-value engine's target keeps about a migration while no worker runs (status, wait); null for row engines. */
     default io.migrator.core.run.MigrationStatus storedStatus(Plan plan) {
         return null;

@@ -21,6 +21,22 @@ public interface TargetSession extends AutoCloseable {
 
     Optional<MigrationState> loadState();
 
+    /**
+     * Claims the migration for this worker and registers where it serves its API, before it changes anything. The
+     * claim is held until the lease closes; {@code lost} is called (from another thread) if the target takes it away and
+     * another worker holds it by the time it could be claimed again.
+     *
+     * @throws io.migrator.core.error.MigratorException {@code WORKER_RUNNING} naming the worker that holds the claim
+     */
+    default WorkerLease claim(io.migrator.core.run.WorkerRecord self, java.util.function.Consumer<io.migrator.core.error.MigratorException> lost) {
+        return WorkerLease.NONE;
+    }
+
+    /** The worker that holds the migration's claim now, as it registered itself; empty when none runs. */
+    default Optional<io.migrator.core.run.WorkerRecord> registeredWorker() {
+        return Optional.empty();
+    }
+
     void saveState(MigrationState state);
 
     /** The tables of the list that do not exist on the target yet. */
