@@ -38,6 +38,12 @@ final class CompleteCommand implements Callable<Integer> {
                 throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a worker of " + plan.name() + " runs at " + client.base(),
                         "stop it first (SIGTERM: it checkpoints and exits 0), then run `migrator complete` again");
             }
+            var claimed = client.claimedBy(); // runs, but its API cannot be reached from here
+            if (claimed.isPresent()) {
+                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a worker of " + plan.name() + " holds its claim on the target ("
+                        + claimed.get().describe() + ")", "stop it first (SIGTERM: it checkpoints and exits 0), then run `migrator complete` "
+                        + "again");
+            }
         }
         EngineConnectors connectors = EngineConnectors.discover();
         List<String> released;

@@ -2,7 +2,9 @@ package io.migrator.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.ExitCode;
+import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -97,8 +99,32 @@ final class RunCommand implements Callable<Integer> {
         new UptimeMetrics().bindTo(registry);
         MigrationMetrics metrics = MigrationMetrics.bind(registry, migration);
         // refresh first: meters for tables, retry kinds and error codes that appeared since are in this very scrape
-        try (ControlServer server = ControlServer.start(control, migration, () -> metrics.refreshThen(registry::scrape))) {
+        ControlServer server;
+        try {
+            server = ControlServer.start(control, migration, () -> metrics.refreshThen(registry::scrape));
+        } catch (MigratorException e) {
+            throw runningElsewhere(migration.plan()).orElse(e);
+        }
+        try (server) {
             migration.run(stop);
+        }
+    }
+
+    /** When the port is taken by this migration's own running worker, the error names that worker instead of the port. */
+    private static java.util.Optional<MigratorException> runningElsewhere(Plan plan) {
+        EngineConnectors connectors = EngineConnectors.discover();
+        TargetSession[] opened = new TargetSession[1];
+        try {
+            return connectors.forEngine(plan.target().engine()).registeredWorker(plan, () -> opened[0] = connectors.forEngine(
+                    plan.target().engine()).openTarget(plan)).map(w -> new MigratorException(ErrorCode.WORKER_RUNNING, "migration "
+                    + plan.name() + " already runs: a worker (" + w.describe() + ") holds its claim on the target",
+                    "follow it with `migrator status " + plan.file() + "`, or stop it (SIGTERM) before starting another worker"));
+        } catch (MigratorException unknown) {
+            return java.util.Optional.empty(); // the target cannot say: report the port
+        } finally {
+            if (opened[0] != null) {
+                opened[0].close();
+            }
         }
     }
 

@@ -36,6 +36,11 @@ final class WorkerClient implements AutoCloseable {
         this.plan = plan;
     }
 
+    /** The worker holding the migration's claim, as it registered on the target (even when its API cannot be reached). */
+    java.util.Optional<WorkerRecord> claimedBy() {
+        return EngineConnectors.discover().forEngine(plan.target().engine()).registeredWorker(plan, this::session);
+    }
+
     /** Where the worker answers: the plan's control.listen, or the address the running worker registered on the target. */
     String base() {
         String at = located();
@@ -51,7 +56,7 @@ final class WorkerClient implements AutoCloseable {
     /** The worker's status, or null when no worker of this migration answers. */
     MigrationStatus live() {
         if (found != null) {
-            MigrationStatus status = statusAt(found);
+            MigrationStatus status = statusAt(found, found.equals(plan.control().listen()));
             if (status != null) {
                 return status;
             }
@@ -62,7 +67,7 @@ final class WorkerClient implements AutoCloseable {
             if (at == null || address == null && at.equals(plan.control().listen())) {
                 continue;
             }
-            MigrationStatus status = statusAt(at);
+            MigrationStatus status = statusAt(at, address != null);
             if (status != null) {
                 found = at;
                 return status;
@@ -81,15 +86,20 @@ final class WorkerClient implements AutoCloseable {
 
     /**
      * This migration's worker status at {@code address}; null when nothing listens there, or something else answers
-     * (another migration's worker, another program, a stale registration).
+     * (another migration's worker, another program, a stale registration). {@code planned}: the plan's own address,
+     * where a worker that does not answer in time is an error; a registered address that does not answer is none.
      */
-    private MigrationStatus statusAt(String address) {
+    private MigrationStatus statusAt(String address, boolean planned) {
         try {
             HttpResponse<String> response = http.send(request(address, "/api/status").GET().build(), HttpResponse.BodyHandlers.ofString());
             return ours(address, response);
         } catch (ConnectException e) {
             return null; // nothing listens: no worker runs there
         } catch (IOException e) {
+            if (!planned) {
+                LOG.debug("the registered worker address {} did not answer: {}", address, e.toString());
+                return null; // a registration is a hint: when it does not answer, the durable state does
+            }
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the worker at http://" + address + " did not answer: " + e,
                     "look at the worker's log; if it is stuck, stop it (SIGTERM) and `migrator run` again: it resumes from its checkpoint", e);
         } catch (InterruptedException e) {
@@ -161,13 +171,22 @@ final class WorkerClient implements AutoCloseable {
     private HttpRequest.Builder request(String address, String path) {
         HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://" + address + path)).timeout(Duration.ofSeconds(10))
                 .header("Content-Type", "application/json"); // the worker takes control POSTs only as JSON
-        if (!plan.control().token().isEmpty()) {
+        if (!plan.control().token().isEmpty() && trusted(address)) {
             builder.header("Authorization", "Bearer " + plan.control().token().reveal());
         }
         return builder;
     }
 
     /** The answer of the located worker to a control request. */
+    /**
+     * Whether the control token may go to {@code address}: the plan's control.listen host, or loopback. An address read
+     * from the target's registration is otherwise not trusted with it (whoever can write there could collect it).
+     */
+    private boolean trusted(String address) {
+        String host = address.substring(0, Math.max(0, address.lastIndexOf(':')));
+        return host.equals(plan.control().listenHost()) || host.equals("127.0.0.1") || host.equals("localhost") || host.equals("[::1]");
+    }
+
     private MigrationStatus check(HttpResponse<String> response) {
         String base = "http://" + found;
         MigrationStatus status = ours(found, response);
@@ -181,6 +200,11 @@ final class WorkerClient implements AutoCloseable {
     /** The status in a worker's answer; null when the answer is not from this migration's worker. */
     private MigrationStatus ours(String address, HttpResponse<String> response) {
         if (response.statusCode() == 401) {
+            if (!trusted(address)) {
+                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the worker registered at http://" + address + " needs the control "
+                        + "token, which migrator sends only to the plan's control.listen host or loopback", "set control.listen in the plan "
+                        + "to " + address + " (the address the worker was started with)");
+            }
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the worker at http://" + address + " refused the request: wrong or "
                     + "missing control token", "set control.token in the plan to the token the worker was started with");
         }

@@ -58,7 +58,9 @@ class WorkerClaimIT {
         }
         try {
             Path plan = plan(source, target, "mariadb", db, name, "");
-            claimFlow(plan, name, sqlTarget(source, target, db, name, "`odd name`"), false);
+            Target t = sqlTarget(source, target, db, name, "`odd name`");
+            claimFlow(plan, name, t, false);
+            fenced(plan, name, t, target, db);
         } finally {
             for (SandboxEndpoint e : List.of(source, target)) {
                 try (Connection c = DriverManager.getConnection(e.jdbcUrl(""), e.user(), e.password()); Statement st = c.createStatement()) {
@@ -254,6 +256,32 @@ class WorkerClaimIT {
                 assertThat(rs.getString(1)).as("the stopped worker wrote no FAILED over the new holder's state").isEqualTo("STREAMING");
             }
             st.execute("SELECT pg_advisory_unlock_all()");
+        } finally {
+            worker.destroyForcibly().waitFor();
+        }
+    }
+
+    /**
+     * Another worker takes the migration over (as its claim does: a new token in migrator.worker) while this one runs:
+     * this worker's next apply transaction is refused and rolled back, it exits 4, and it writes no FAILED state over the
+     * new owner's. A source change made after the takeover does not reach the target through it.
+     */
+    private void fenced(Path plan, String name, Target t, SandboxEndpoint target, String db) throws Exception {
+        String p = plan.toString();
+        Process worker = start(p, freePort(), "claim-" + name + "-5.log");
+        try (Connection c = DriverManager.getConnection(target.jdbcUrl(db), target.user(), target.password()); Statement st = c.createStatement()) {
+            CliRun running = CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "120s");
+            assertThat(running.exit()).as(running.err() + log(name, 5)).isZero();
+            assertThat(st.executeUpdate("UPDATE migrator.worker SET token = 'taken-over' WHERE migration = '" + name + "'")).isEqualTo(1);
+            t.change(5);
+            assertThat(worker.waitFor(60, TimeUnit.SECONDS)).as(log(name, 5)).isTrue();
+            assertThat(worker.exitValue()).as(log(name, 5)).isEqualTo(4);
+            assertThat(log(name, 5)).contains("was claimed by").contains("this worker stops without applying more");
+            assertThat(t.arrived(5)).as("the change after the takeover was not applied by the old worker").isFalse();
+            try (ResultSet rs = st.executeQuery("SELECT phase FROM migrator.state WHERE migration = '" + name + "'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).as("no FAILED over the new owner's state").isEqualTo("STREAMING");
+            }
         } finally {
             worker.destroyForcibly().waitFor();
         }

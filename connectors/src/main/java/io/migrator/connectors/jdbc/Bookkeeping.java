@@ -214,6 +214,9 @@ public final class Bookkeeping {
                     present.add(rs.getString(1).toLowerCase(java.util.Locale.ROOT));
                 }
             }
+            if (present.isEmpty()) {
+                return new Forgotten(List.of(), true); // no bookkeeping here (any more): nothing to remove, no schema to drop
+            }
             for (String table : TABLES) {
                 if (!present.contains(table)) {
                     continue; // made by an older build, or never needed

@@ -11,6 +11,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -42,18 +43,33 @@ public final class WorkerClaim implements WorkerLease {
         /** The server session holding the lock (one parameter: {@link #lockName}); no row or NULL when free. */
         String lockHolder();
 
-        /** Upsert into migrator.worker of (migration, address, host, pid, started_at). */
+        /** Upsert into migrator.worker of (migration, address, host, pid, started_at, token). */
         String upsertWorker();
 
-        /** The statement a DBA runs to end a session that holds the lock. */
+        /** This session's id, as {@link #lockHolder} reports holders. */
+        String sessionId();
+
+        /** Reads the migration's worker token with a shared lock kept until the transaction ends (one parameter). */
+        String fenceToken();
+
+        /** The statement that ends a session holding the lock (a worker runs it on its own session left behind). */
         String endSession(String holder);
+
+        /** What the error tells a DBA to run to end a session that holds the lock. */
+        default String endSessionAdvice(String holder) {
+            return endSession(holder);
+        }
     }
 
     private final Dialect dialect;
     private final String migration;
     private final WorkerRecord self;
     private final Consumer<MigratorException> lost;
+    /** Written with the registration, checked by every apply transaction ({@link #fence}). */
+    private final String token = java.util.UUID.randomUUID().toString();
     private volatile Connection session;
+    /** The server's id of the session that holds the lock (to end it when it outlives its connection here). */
+    private volatile String sessionId;
     private volatile boolean closed;
     private Thread watch;
 
@@ -82,36 +98,86 @@ public final class WorkerClaim implements WorkerLease {
     public static WorkerClaim claim(Dialect dialect, String migration, WorkerRecord self, Consumer<MigratorException> lost) {
         WorkerClaim claim = new WorkerClaim(dialect, migration, self, lost);
         try {
-            Connection c = dialect.openSession();
-            try {
-                long deadline = System.currentTimeMillis() + GRACE_MILLIS;
-                boolean waited = false;
-                while (!tryLock(dialect, c, migration)) {
-                    if (System.currentTimeMillis() >= deadline) {
-                        throw claim.held(c);
-                    }
-                    if (!waited) {
-                        LOG.info("another session holds migration {}'s claim on the target; waiting up to {} s for it to end",
-                                migration, GRACE_MILLIS / 1000);
-                        waited = true;
-                    }
-                    Thread.sleep(250);
-                }
-                claim.register(c);
-            } catch (InterruptedException e) {
-                closeQuietly(c);
-                Thread.currentThread().interrupt();
-                throw new MigratorException(ErrorCode.INTERNAL, "interrupted while claiming migration " + migration, "run it again");
-            } catch (RuntimeException | SQLException e) {
-                closeQuietly(c);
-                throw e;
-            }
-            claim.session = c;
+            claim.acquire(null);
         } catch (SQLException e) {
             throw dialect.translate("claiming migration " + migration + " on the target", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigratorException(ErrorCode.INTERNAL, "interrupted while claiming migration " + migration, "run it again");
         }
         claim.watch = WorkerLease.keep(claim::watch);
         return claim;
+    }
+
+    /**
+     * Takes the lock on a new session and registers, waiting up to {@link #GRACE_MILLIS} for a holder that is going away.
+     * {@code previous}: this worker's own earlier session, which may outlive its broken connection on the server; it is
+     * ended rather than waited for.
+     */
+    private void acquire(String previous) throws SQLException, InterruptedException {
+        Connection c = dialect.openSession();
+        try {
+            long deadline = System.currentTimeMillis() + GRACE_MILLIS;
+            boolean waited = false;
+            while (!tryLock(dialect, c, migration)) {
+                String holder = holderSession(dialect, c, migration);
+                if (previous != null && previous.equals(holder)) {
+                    try (Statement st = c.createStatement()) {
+                        st.execute(dialect.endSession(holder)); // our own session, left behind by the lost connection
+                    } catch (SQLException e) {
+                        LOG.debug("could not end this worker's previous session {}", holder, e);
+                    }
+                } else if (System.currentTimeMillis() >= deadline) {
+                    throw held(c);
+                } else if (!waited) {
+                    LOG.info("another session holds migration {}'s claim on the target; waiting up to {} s for it to end",
+                            migration, GRACE_MILLIS / 1000);
+                    waited = true;
+                }
+                Thread.sleep(250);
+            }
+            String id;
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(dialect.sessionId())) {
+                rs.next();
+                id = rs.getString(1);
+            }
+            register(c);
+            synchronized (this) {
+                if (closed) {
+                    closeQuietly(c); // closed meanwhile: ending the session releases the lock again
+                    return;
+                }
+                session = c;
+                sessionId = id;
+            }
+        } catch (SQLException | RuntimeException | InterruptedException e) {
+            closeQuietly(c);
+            throw e;
+        }
+    }
+
+    /**
+     * Called first in every apply transaction: reads the migration's worker token under a shared lock held to the
+     * commit. A worker claiming the migration must update that row, so it waits for this transaction to end, and every
+     * later transaction of this worker sees the new token and is refused: nothing this worker applies can land after
+     * another worker took over.
+     */
+    public void fence(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(dialect.fenceToken())) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next() && token.equals(rs.getString(1))) {
+                    return;
+                }
+            }
+        }
+        Optional<WorkerRecord> other = registered(c, migration);
+        MigratorException taken = new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + migration + " was claimed by "
+                + other.map(w -> "another worker (" + w.describe() + ")").orElse("another session") + " while this worker ran; "
+                + "this worker stops without applying more", "follow the other worker with `migrator status PLAN`; if it should "
+                + "not run, stop it (SIGTERM) and `migrator run` again");
+        lost.accept(taken);
+        throw taken;
     }
 
     /** The worker holding the claim, as it registered itself; empty when no session holds it. */
@@ -164,6 +230,7 @@ public final class WorkerClaim implements WorkerLease {
             ps.setString(3, self.host());
             ps.setLong(4, self.pid());
             ps.setString(5, self.startedAt());
+            ps.setString(6, token);
             ps.executeUpdate();
         }
     }
@@ -177,7 +244,7 @@ public final class WorkerClaim implements WorkerLease {
         return new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + migration + " already runs: " + who + " holds its claim "
                 + "on the target" + (holder == null ? "" : " (target session " + holder + ")"), "follow it with `migrator status PLAN`, "
                 + "or stop it (SIGTERM) before starting another worker" + (holder == null ? "" : "; if its host is gone, end its "
-                + "session on the target: " + dialect.endSession(holder)));
+                + "session on the target: " + dialect.endSessionAdvice(holder)));
     }
 
     /** Keeps the claim: if its session dies, claims again on a new one, or stops the worker if another holds it. */
@@ -198,39 +265,46 @@ public final class WorkerClaim implements WorkerLease {
             } catch (SQLException e) {
                 // not valid: claim again below
             }
-            if (closed) {
-                return;
-            }
             if (!warned) {
                 LOG.warn("the target session holding migration {}'s claim ended; claiming it again", migration);
                 warned = true;
             }
-            closeQuietly(c);
-            session = null;
-            Connection next = null;
-            try {
-                next = dialect.openSession();
-                if (!tryLock(dialect, next, migration)) {
-                    MigratorException taken = held(next);
-                    closeQuietly(next);
-                    LOG.error("{}; this worker stops", taken.getMessage());
-                    lost.accept(taken);
+            String previous;
+            synchronized (this) {
+                if (closed) {
                     return;
                 }
-                register(next);
-                session = next;
+                previous = sessionId;
+                session = null;
+            }
+            closeQuietly(c);
+            try {
+                acquire(previous);
                 LOG.info("claimed migration {} again on the target", migration);
+            } catch (MigratorException e) {
+                if (e.code() != ErrorCode.WORKER_RUNNING) {
+                    continue; // the target is unreachable or refused: the applier retries too; try again at the next round
+                }
+                LOG.error("{}; this worker stops", e.getMessage());
+                lost.accept(e);
+                return;
             } catch (SQLException | RuntimeException e) {
-                closeQuietly(next); // the target is unreachable: the applier retries too; try again at the next round
+                // the target is unreachable: the applier retries too; try again at the next round
+            } catch (InterruptedException e) {
+                return;
             }
         }
     }
 
     @Override
     public void close() {
-        closed = true;
+        Connection c;
+        synchronized (this) {
+            closed = true;
+            c = session;
+            session = null;
+        }
         WorkerLease.stop(watch);
-        Connection c = session;
         if (c == null) {
             return;
         }
@@ -243,7 +317,6 @@ public final class WorkerClaim implements WorkerLease {
             LOG.debug("could not remove the worker registration (a stale row is ignored: no session holds the claim)", e);
         }
         closeQuietly(c); // ending the session releases the lock
-        session = null;
     }
 
     private static void closeQuietly(Connection c) {

@@ -49,6 +49,8 @@ final class MySqlTarget implements TargetSession {
     private final io.migrator.connectors.jdbc.RowPrefetcher prefetcher;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
     private final WorkerClaim.Dialect dialect;
+    /** This worker's claim; every apply transaction is fenced by it (null when nothing claimed: tests driving the target). */
+    private volatile WorkerClaim claim;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -78,13 +80,29 @@ final class MySqlTarget implements TargetSession {
 
             @Override
             public String upsertWorker() {
-                return "INSERT INTO migrator.worker (migration, address, host, pid, started_at) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
-                        + "address = VALUES(address), host = VALUES(host), pid = VALUES(pid), started_at = VALUES(started_at)";
+                return "INSERT INTO migrator.worker (migration, address, host, pid, started_at, token) VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE "
+                        + "KEY UPDATE address = VALUES(address), host = VALUES(host), pid = VALUES(pid), started_at = VALUES(started_at), "
+                        + "token = VALUES(token)";
+            }
+
+            @Override
+            public String sessionId() {
+                return "SELECT CONNECTION_ID()";
+            }
+
+            @Override
+            public String fenceToken() {
+                return "SELECT token FROM migrator.worker WHERE migration = ? LOCK IN SHARE MODE";
             }
 
             @Override
             public String endSession(String holder) {
-                return "KILL " + holder + " (on RDS and Aurora: CALL mysql.rds_kill(" + holder + "))";
+                return "KILL " + Long.parseLong(holder);
+            }
+
+            @Override
+            public String endSessionAdvice(String holder) {
+                return endSession(holder) + " (on RDS and Aurora: CALL mysql.rds_kill(" + holder + "))";
             }
 
             @Override
@@ -131,15 +149,27 @@ final class MySqlTarget implements TargetSession {
                 "CREATE TABLE IF NOT EXISTS " + b + ".checkpoint (migration VARCHAR(64) PRIMARY KEY, position TEXT NOT NULL, "
                         + "events BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".worker (migration VARCHAR(64) PRIMARY KEY, address VARCHAR(300), host VARCHAR(255), "
-                        + "pid BIGINT, started_at VARCHAR(40) NOT NULL) ENGINE=InnoDB",
+                        + "pid BIGINT, started_at VARCHAR(40) NOT NULL, token VARCHAR(40)) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".validation (id BIGINT AUTO_INCREMENT PRIMARY KEY, migration VARCHAR(64) NOT NULL, "
                         + "state VARCHAR(20) NOT NULL, started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40) NOT NULL, rows_compared BIGINT NOT NULL, "
                         + "mismatches BIGINT NOT NULL, parity_percent DOUBLE, report LONGTEXT NOT NULL, KEY by_migration (migration, id)) ENGINE=InnoDB");
+        // migrator.worker as the first build with it made it had no token column (MySQL has no ADD COLUMN IF NOT EXISTS)
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM "
+                + "information_schema.columns WHERE table_schema = 'migrator' AND table_name = 'worker' AND column_name = 'token'")) {
+            rs.next();
+            if (rs.getLong(1) == 0) {
+                st.execute("ALTER TABLE " + b + ".worker ADD COLUMN token VARCHAR(40)");
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("preparing the bookkeeping schema '" + BOOKKEEPING + "' on the target", e);
+        }
     }
 
     @Override
     public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
-        return WorkerClaim.claim(dialect, plan.name(), self, lost);
+        WorkerClaim taken = WorkerClaim.claim(dialect, plan.name(), self, lost);
+        claim = taken;
+        return taken;
     }
 
     @Override
@@ -429,6 +459,10 @@ final class MySqlTarget implements TargetSession {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {
+                WorkerClaim fence = claim;
+                if (fence != null) {
+                    fence.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
+                }
                 changeWriter.write(c, changes, prefetcher.worthIt(changes.size()) ? prefetcher::readAhead : next -> { });
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
                         + "VALUES (?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), events = events + VALUES(events), "

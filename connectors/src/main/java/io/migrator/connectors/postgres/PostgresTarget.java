@@ -55,6 +55,8 @@ final class PostgresTarget implements TargetSession {
     private final PostgresChangeWriter writer;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
     private final WorkerClaim.Dialect dialect;
+    /** This worker's claim; every apply transaction is fenced by it (null when nothing claimed: tests driving the target). */
+    private volatile WorkerClaim claim;
 
     PostgresTarget(Plan plan) {
         this.plan = plan;
@@ -80,13 +82,24 @@ final class PostgresTarget implements TargetSession {
 
             @Override
             public String upsertWorker() {
-                return "INSERT INTO migrator.worker (migration, address, host, pid, started_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (migration) "
-                        + "DO UPDATE SET address = EXCLUDED.address, host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at";
+                return "INSERT INTO migrator.worker (migration, address, host, pid, started_at, token) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
+                        + "(migration) DO UPDATE SET address = EXCLUDED.address, host = EXCLUDED.host, pid = EXCLUDED.pid, "
+                        + "started_at = EXCLUDED.started_at, token = EXCLUDED.token";
+            }
+
+            @Override
+            public String sessionId() {
+                return "SELECT pg_backend_pid()";
+            }
+
+            @Override
+            public String fenceToken() {
+                return "SELECT token FROM migrator.worker WHERE migration = ? FOR SHARE";
             }
 
             @Override
             public String endSession(String holder) {
-                return "SELECT pg_terminate_backend(" + holder + ")";
+                return "SELECT pg_terminate_backend(" + Long.parseLong(holder) + ")";
             }
 
             @Override
@@ -136,7 +149,14 @@ final class PostgresTarget implements TargetSession {
             st.execute("CREATE TABLE IF NOT EXISTS migrator.checkpoint (migration text PRIMARY KEY, position text NOT NULL, events bigint NOT NULL, "
                     + "updated_at timestamptz NOT NULL)");
             st.execute("CREATE TABLE IF NOT EXISTS migrator.worker (migration text PRIMARY KEY, address text, host text, pid bigint, "
-                    + "started_at text NOT NULL)");
+                    + "started_at text NOT NULL, token text)");
+            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'migrator' "
+                    + "AND table_name = 'worker' AND column_name = 'token'")) {
+                rs.next();
+                if (rs.getLong(1) == 0) { // the first build with the table had none; checked first: ALTER locks the table
+                    st.execute("ALTER TABLE migrator.worker ADD COLUMN token text");
+                }
+            }
             st.execute("CREATE TABLE IF NOT EXISTS migrator.validation (id bigserial PRIMARY KEY, migration text NOT NULL, state text NOT NULL, "
                     + "started_at text NOT NULL, finished_at text NOT NULL, rows_compared bigint NOT NULL, mismatches bigint NOT NULL, "
                     + "parity_percent double precision, report text NOT NULL)");
@@ -152,7 +172,9 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
-        return WorkerClaim.claim(dialect, plan.name(), self, lost);
+        WorkerClaim taken = WorkerClaim.claim(dialect, plan.name(), self, lost);
+        claim = taken;
+        return taken;
     }
 
     @Override
@@ -424,6 +446,10 @@ final class PostgresTarget implements TargetSession {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {
+                WorkerClaim fence = claim;
+                if (fence != null) {
+                    fence.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
+                }
                 writer.write(c, changes);
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
                         + "VALUES (?, ?, ?, clock_timestamp()) ON CONFLICT (migration) DO UPDATE SET position = EXCLUDED.position, "

@@ -41,7 +41,7 @@ final class RedisWorkerLease implements WorkerLease {
         this.plan = plan;
         this.value = encode(UUID.randomUUID().toString(), self);
         this.lost = lost;
-        this.nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10));
+        this.nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(2)); // a renewal must not outlast the key
     }
 
     static String key(String plan) {
@@ -65,7 +65,8 @@ final class RedisWorkerLease implements WorkerLease {
     static Optional<WorkerRecord> holder(Plan plan) {
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
             Object reply = execute(nodes, "GET", key(plan.name()));
-            return reply instanceof byte[] b ? Optional.ofNullable(decode(new String(b, StandardCharsets.UTF_8))) : Optional.empty();
+            Holder holder = reply instanceof byte[] b ? decode(new String(b, StandardCharsets.UTF_8)) : null;
+            return holder == null || gone(holder) ? Optional.empty() : Optional.of(holder.worker());
         }
     }
 
@@ -83,8 +84,9 @@ final class RedisWorkerLease implements WorkerLease {
                 continue; // expired between the two commands
             }
             String heldValue = new String(held, StandardCharsets.UTF_8);
-            WorkerRecord other = decode(heldValue);
-            if (other != null && gone(other)) {
+            Holder holder = decode(heldValue);
+            WorkerRecord other = holder == null ? null : holder.worker();
+            if (holder != null && gone(holder)) {
                 Object took = execute(nodes, "EVAL", TAKE_OVER, "1", k, heldValue, value, Long.toString(TTL_MILLIS));
                 if (Long.valueOf(1).equals(took)) {
                     LOG.info("took over migration {}'s claim from a worker that is gone ({})", plan.name(), other.describe());
@@ -120,9 +122,19 @@ final class RedisWorkerLease implements WorkerLease {
      * Whether the holder was a process of this host that no longer runs: its pid is gone, a zombie (killed, not yet
      * reaped by its parent), or taken by a process that started after the holder registered.
      */
-    static boolean gone(WorkerRecord other) {
-        if (!other.host().equals(WorkerRecord.localHost()) || other.pid() == ProcessHandle.current().pid()) {
-            return false;
+    static boolean gone(Holder holder) {
+        WorkerRecord other = holder.worker();
+        if (!other.host().equals(WorkerRecord.localHost()) || !holder.namespace().equals(pidNamespace())) {
+            return false; // another host, or another container on this one: its pids are not ours to judge
+        }
+        if (other.pid() == ProcessHandle.current().pid()) {
+            // the same pid in the same namespace: a container restarted with this pid is gone if it registered before this JVM began
+            try {
+                return java.time.Instant.parse(other.startedAt()).isBefore(ProcessHandle.current().info().startInstant()
+                        .orElse(java.time.Instant.MIN));
+            } catch (java.time.format.DateTimeParseException e) {
+                return false;
+            }
         }
         Optional<ProcessHandle> process = ProcessHandle.of(other.pid());
         if (process.isEmpty() || !process.get().isAlive()) {
@@ -148,6 +160,7 @@ final class RedisWorkerLease implements WorkerLease {
     private void renewLoop() {
         boolean warned = false;
         String k = key(plan.name());
+        long renewedAt = System.nanoTime();
         while (!closed) {
             sleep(RENEW_MILLIS);
             if (closed) {
@@ -157,6 +170,7 @@ final class RedisWorkerLease implements WorkerLease {
                 Object renewed = execute(nodes, "EVAL", RENEW, "1", k, value, Long.toString(TTL_MILLIS));
                 if (Long.valueOf(1).equals(renewed)) {
                     warned = false;
+                    renewedAt = System.nanoTime();
                     continue;
                 }
                 // expired (the target was unreachable too long, or flushed): claim again unless another worker has
@@ -165,11 +179,22 @@ final class RedisWorkerLease implements WorkerLease {
                     continue;
                 }
                 Object current = execute(nodes, "GET", k);
-                MigratorException taken = held(current instanceof byte[] b ? decode(new String(b, StandardCharsets.UTF_8)) : null);
+                Holder holder = current instanceof byte[] b ? decode(new String(b, StandardCharsets.UTF_8)) : null;
+                MigratorException taken = held(holder == null ? null : holder.worker());
                 LOG.error("{}; this worker stops", taken.getMessage());
                 lost.accept(taken);
                 return;
             } catch (RuntimeException e) {
+                if (System.nanoTime() - renewedAt > (TTL_MILLIS - RENEW_MILLIS) * 1_000_000) {
+                    // the key may expire before the next attempt: another worker could then claim it while this one applies
+                    MigratorException expiring = new MigratorException(ErrorCode.CANNOT_CONNECT, "could not renew migration " + plan.name()
+                            + "'s claim on the target for " + (TTL_MILLIS - RENEW_MILLIS) / 1000 + " s (" + e.getMessage() + "); this worker "
+                            + "stops before the claim expires", "check that the target runs, then `migrator run` again: it resumes from "
+                            + "the target's checkpoint");
+                    LOG.error(expiring.getMessage());
+                    lost.accept(expiring);
+                    return;
+                }
                 if (!warned) {
                     LOG.warn("could not renew migration {}'s claim on the target ({}); trying again", plan.name(), e.getMessage());
                     warned = true;
@@ -195,21 +220,26 @@ final class RedisWorkerLease implements WorkerLease {
         nodes.close();
     }
 
+    /**
+     * Runs one command on the node owning its key. A cluster moving the key's slot (MOVED, ASK, TRYAGAIN) is waited out
+     * for up to 3 s, reading the slot map again each time.
+     */
     private static Object execute(RedisTargetNodes nodes, String... argv) {
-        byte[] key = argv[0].equals("EVAL") ? bytes(argv[3]) : bytes(argv[1]);
-        Object reply = nodes.node(nodes.slot(key)).execute(RedisTargetNodes.argv(argv));
-        if (reply instanceof JedisDataException e) {
-            if (e.getMessage() != null && (e.getMessage().startsWith("MOVED") || e.getMessage().startsWith("ASK"))) {
+        byte[] key = bytes(key(argv));
+        for (int attempt = 0; ; attempt++) {
+            Object reply = nodes.node(nodes.slot(key)).execute(RedisTargetNodes.argv(argv));
+            if (!(reply instanceof JedisDataException e)) {
+                return reply;
+            }
+            String message = e.getMessage() == null ? "" : e.getMessage();
+            if ((message.startsWith("MOVED") || message.startsWith("ASK") || message.startsWith("TRYAGAIN")) && attempt < 30) {
+                sleep(100);
                 nodes.refresh();
-                reply = nodes.node(nodes.slot(key)).execute(RedisTargetNodes.argv(argv));
-                if (!(reply instanceof JedisDataException)) {
-                    return reply;
-                }
+                continue;
             }
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target Redis refused " + argv[0] + " on " + key(argv) + ": "
-                    + e.getMessage(), "the worker's user needs SET, GET, PTTL and EVAL on keys " + RedisCheckpoint.PREFIX + "*", e);
+                    + message, "the worker's user needs SET, GET, PTTL and EVAL on keys " + RedisCheckpoint.PREFIX + "*", e);
         }
-        return reply;
     }
 
     private static String key(String[] argv) {
@@ -221,18 +251,36 @@ final class RedisWorkerLease implements WorkerLease {
                 || reply instanceof String s && "OK".equals(s);
     }
 
-    /** Tab-separated: token, address, host, pid, started at (host names and addresses hold no tabs). */
+    /**
+     * Tab-separated: token, address, host#pid-namespace, pid, started at (host names and addresses hold no tabs). The pid
+     * namespace tells containers sharing a host name apart.
+     */
     private static String encode(String token, WorkerRecord self) {
-        return String.join("\t", token, self.address() == null ? "" : self.address(), self.host(), Long.toString(self.pid()), self.startedAt());
+        return String.join("\t", token, self.address() == null ? "" : self.address(), self.host() + "#" + pidNamespace(),
+                Long.toString(self.pid()), self.startedAt());
     }
 
-    private static WorkerRecord decode(String value) {
+    /** The inode of this process's pid namespace ("pid:[4026531836]"), or "?" where the system does not show it. */
+    static String pidNamespace() {
+        try {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "?";
+        }
+    }
+
+    /** A registered worker and the pid namespace its pid belongs to. */
+    record Holder(WorkerRecord worker, String namespace) {
+    }
+
+    static Holder decode(String value) {
         String[] f = value.split("\t", -1);
         if (f.length < 5) {
             return null;
         }
+        String[] host = f[2].split("#", 2);
         try {
-            return new WorkerRecord(f[1].isEmpty() ? null : f[1], f[2], Long.parseLong(f[3]), f[4]);
+            return new Holder(new WorkerRecord(f[1].isEmpty() ? null : f[1], host[0], Long.parseLong(f[3]), f[4]), host.length < 2 ? "" : host[1]);
         } catch (NumberFormatException e) {
             return null;
         }

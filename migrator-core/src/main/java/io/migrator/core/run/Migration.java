@@ -359,7 +359,7 @@ public final class Migration extends AbstractWorker {
             MDC.remove("migration");
         }
         MigratorException lost = leaseLost;
-        if (lost != null) {
+        if (lost != null && phase.get() != Phase.FAILED) {
             recordFailure(lost); // the other worker owns the target's state now: nothing is written there
             throw lost;
         }
@@ -625,6 +625,9 @@ public final class Migration extends AbstractWorker {
 
     private void fail(Exception e) {
         String detail = recordFailure(e);
+        if (leaseLost != null) {
+            return; // another worker owns the migration's state on the target now: write nothing there
+        }
         try {
             target.saveState(new MigrationState(plan.name(), Phase.FAILED, startPosition, Instant.now(), detail));
         } catch (RuntimeException ignored) {
