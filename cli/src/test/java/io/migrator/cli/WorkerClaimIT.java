@@ -184,6 +184,10 @@ class WorkerClaimIT {
             assertThat(b.exitValue()).as(log(name, 2)).isEqualTo(4);
             assertThat(log(name, 2)).contains("already runs").contains("pid " + a.pid());
             assertThat(a.isAlive()).isTrue();
+            Process same = start(p, first, "claim-" + name + "-2b.log"); // the first worker's own port: named, not just "port taken"
+            assertThat(same.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(same.exitValue()).as(log(name, "2b")).isEqualTo(4);
+            assertThat(log(name, "2b")).contains("already runs").contains("pid " + a.pid());
             target.change(1);
             assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
             awaitArrival(target, 1);
@@ -357,7 +361,7 @@ class WorkerClaimIT {
         return builder.start();
     }
 
-    private static String log(String name, int n) {
+    private static String log(String name, Object n) {
         try {
             return Files.readString(Path.of("target", "claim-" + name + "-" + n + ".log"));
         } catch (java.io.IOException e) {
