@@ -95,6 +95,12 @@ final class WorkerClient implements AutoCloseable {
             return ours(address, response);
         } catch (ConnectException e) {
             return null; // nothing listens: no worker runs there
+        } catch (MigratorException e) {
+            if (planned || !e.getMessage().contains("which migrator sends only to")) {
+                throw e;
+            }
+            LOG.warn("{}; showing the durable state instead", e.getMessage());
+            return null;
         } catch (IOException e) {
             if (!planned) {
                 LOG.debug("the registered worker address {} did not answer: {}", address, e.toString());
@@ -183,8 +189,12 @@ final class WorkerClient implements AutoCloseable {
      * from the target's registration is otherwise not trusted with it (whoever can write there could collect it).
      */
     private boolean trusted(String address) {
-        String host = address.substring(0, Math.max(0, address.lastIndexOf(':')));
-        return host.equals(plan.control().listenHost()) || host.equals("127.0.0.1") || host.equals("localhost") || host.equals("[::1]");
+        if (address.equals(plan.control().listen())) {
+            return true;
+        }
+        String host = address.substring(0, Math.max(0, address.lastIndexOf(':'))).replace("[", "").replace("]", "");
+        return host.equals(plan.control().listenHost().replace("[", "").replace("]", "")) || host.equals("localhost")
+                || host.startsWith("127.") || host.equals("::1");
     }
 
     private MigrationStatus check(HttpResponse<String> response) {

@@ -44,11 +44,17 @@ public final class Bookkeeping {
     private final DataSource pool;
     private final String migration;
     private final Dialect dialect;
+    private volatile WorkerClaim fence;
 
     public Bookkeeping(DataSource pool, String migration, Dialect dialect) {
         this.pool = pool;
         this.migration = migration;
         this.dialect = dialect;
+    }
+
+    /** From now on, state saves are fenced by this worker's claim. */
+    public void fenceWith(WorkerClaim claim) {
+        this.fence = claim;
     }
 
     public Optional<MigrationState> loadState() {
@@ -75,6 +81,15 @@ public final class Bookkeeping {
     public void saveState(MigrationState state) {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
+            WorkerClaim claim = fence;
+            if (claim != null) {
+                try {
+                    claim.fence(c); // a worker that lost its claim writes no phase (no FAILED) over the new owner's
+                } catch (RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                }
+            }
             try (PreparedStatement ps = c.prepareStatement(dialect.upsertState());
                  PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {
                 Timestamp now = Timestamp.from(state.updatedAt());

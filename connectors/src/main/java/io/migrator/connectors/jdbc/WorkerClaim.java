@@ -121,14 +121,17 @@ public final class WorkerClaim implements WorkerLease {
             boolean waited = false;
             while (!tryLock(dialect, c, migration)) {
                 String holder = holderSession(dialect, c, migration);
-                if (previous != null && previous.equals(holder)) {
+                if (System.currentTimeMillis() >= deadline) {
+                    throw held(c);
+                }
+                if (previous != null && previous.equals(holder) && stillOurs(c)) {
+                    // our own session, left behind by the lost connection: ended, not waited for. The token tells it from
+                    // another worker's session that got the same id (MySQL numbers sessions from 1 again after a restart)
                     try (Statement st = c.createStatement()) {
-                        st.execute(dialect.endSession(holder)); // our own session, left behind by the lost connection
+                        st.execute(dialect.endSession(holder));
                     } catch (SQLException e) {
                         LOG.debug("could not end this worker's previous session {}", holder, e);
                     }
-                } else if (System.currentTimeMillis() >= deadline) {
-                    throw held(c);
                 } else if (!waited) {
                     LOG.info("another session holds migration {}'s claim on the target; waiting up to {} s for it to end",
                             migration, GRACE_MILLIS / 1000);
@@ -153,6 +156,16 @@ public final class WorkerClaim implements WorkerLease {
         } catch (SQLException | RuntimeException | InterruptedException e) {
             closeQuietly(c);
             throw e;
+        }
+    }
+
+    /** Whether the registration still carries this worker's token (no other worker registered since). */
+    private boolean stillOurs(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT token FROM migrator.worker WHERE migration = ?")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && token.equals(rs.getString(1));
+            }
         }
     }
 

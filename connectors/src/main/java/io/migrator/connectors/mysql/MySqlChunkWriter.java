@@ -15,6 +15,9 @@ import java.util.stream.Collectors;
 
 /** One chunk's target transaction: the rows, then the done mark, committed together. */
 final class MySqlChunkWriter implements TargetSession.ChunkWriter {
+    /** The worker's claim, checked before the done mark commits (null when nothing claimed: tests driving the target). */
+    volatile io.migrator.connectors.jdbc.WorkerClaim fence;
+
     private final Connection connection;
     private final String migration;
     private final TableDef table;
@@ -155,12 +158,20 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
             throw MySqlErrors.translate("writing chunk " + chunk.number() + " of " + table.id(), e);
         }
         try (PreparedStatement done = connection.prepareStatement(
-                "UPDATE migrator.chunks SET done = TRUE, rows_copied = ? WHERE migration = ? AND table_name = ? AND chunk = ?")) {
+                "UPDATE migrator.chunks SET done = TRUE, rows_copied = ? WHERE migration = ? AND table_name = ? AND chunk = ? AND NOT done")) {
+            io.migrator.connectors.jdbc.WorkerClaim claim = fence;
+            if (claim != null) {
+                claim.fence(connection); // a worker that lost its claim commits no chunk after the new one registered
+            }
             done.setLong(1, rows);
             done.setString(2, migration);
             done.setString(3, table.id().name());
             done.setInt(4, chunk.number());
-            done.executeUpdate();
+            if (done.executeUpdate() == 0) {
+                connection.rollback(); // already done (a retry after a lost commit answer): keep the first copy
+                committed = true;
+                return;
+            }
             connection.commit();
             committed = true;
         } catch (SQLException e) {

@@ -158,7 +158,13 @@ final class MySqlTarget implements TargetSession {
                 + "information_schema.columns WHERE table_schema = 'migrator' AND table_name = 'worker' AND column_name = 'token'")) {
             rs.next();
             if (rs.getLong(1) == 0) {
-                st.execute("ALTER TABLE " + b + ".worker ADD COLUMN token VARCHAR(40)");
+                try {
+                    st.execute("ALTER TABLE " + b + ".worker ADD COLUMN token VARCHAR(40)");
+                } catch (SQLException e) {
+                    if (e.getErrorCode() != 1060) { // 1060 duplicate column: another worker added it meanwhile
+                        throw e;
+                    }
+                }
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("preparing the bookkeeping schema '" + BOOKKEEPING + "' on the target", e);
@@ -169,6 +175,7 @@ final class MySqlTarget implements TargetSession {
     public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
         WorkerClaim taken = WorkerClaim.claim(dialect, plan.name(), self, lost);
         claim = taken;
+        bookkeeping.fenceWith(taken);
         return taken;
     }
 
@@ -313,6 +320,7 @@ final class MySqlTarget implements TargetSession {
         try {
             loadTurn = loadTurn(onTarget(table.id()));
             MySqlChunkWriter writer = new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk, loadTurn);
+            writer.fence = claim;
             loadTurn = null; // the writer ends the turn when it closes
             return plan.snapshot().targetBinlog() ? writer : writer.unlogged();
         } catch (SQLException e) {

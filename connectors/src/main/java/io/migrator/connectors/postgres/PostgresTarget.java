@@ -154,7 +154,7 @@ final class PostgresTarget implements TargetSession {
                     + "AND table_name = 'worker' AND column_name = 'token'")) {
                 rs.next();
                 if (rs.getLong(1) == 0) { // the first build with the table had none; checked first: ALTER locks the table
-                    st.execute("ALTER TABLE migrator.worker ADD COLUMN token text");
+                    st.execute("ALTER TABLE migrator.worker ADD COLUMN IF NOT EXISTS token text"); // two workers may race here
                 }
             }
             st.execute("CREATE TABLE IF NOT EXISTS migrator.validation (id bigserial PRIMARY KEY, migration text NOT NULL, state text NOT NULL, "
@@ -174,6 +174,7 @@ final class PostgresTarget implements TargetSession {
     public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
         WorkerClaim taken = WorkerClaim.claim(dialect, plan.name(), self, lost);
         claim = taken;
+        bookkeeping.fenceWith(taken);
         return taken;
     }
 
@@ -399,14 +400,25 @@ final class PostgresTarget implements TargetSession {
         public void commit(long rows) {
             try {
                 long written = out != null ? out.endCopy() : 0;
+                WorkerClaim fence = claim;
+                if (fence != null) {
+                    fence.fence(c); // a worker that lost its claim commits no chunk after the new one registered
+                }
                 try (PreparedStatement ps = c.prepareStatement("UPDATE migrator.chunks SET done = true, rows_copied = ? WHERE migration = ? "
-                        + "AND table_schema = ? AND table_name = ? AND chunk = ?")) {
+                        + "AND table_schema = ? AND table_name = ? AND chunk = ? AND NOT done")) {
                     ps.setLong(1, copy == null ? rows : written);
                     ps.setString(2, plan.name());
                     ps.setString(3, table.id().schema());
                     ps.setString(4, table.id().name());
                     ps.setInt(5, chunk.number());
-                    ps.executeUpdate();
+                    if (ps.executeUpdate() == 0) {
+                        // already done: a retry after a commit whose answer was lost. The table has no key during the copy,
+                        // so committing this copy too would leave every row of the chunk twice
+                        c.rollback();
+                        committed = true;
+                        LOG.info("chunk {} of {} was already committed; this second copy of it is discarded", chunk.number(), table.id());
+                        return;
+                    }
                 }
                 c.commit();
                 committed = true;

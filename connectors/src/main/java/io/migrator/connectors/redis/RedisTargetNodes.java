@@ -109,6 +109,20 @@ final class RedisTargetNodes implements AutoCloseable {
         System.arraycopy(freshOwner, 0, owner, 0, SLOTS);
     }
 
+    /**
+     * The connection to a node named by an ASK redirection ("host:port"): a master of the slot map, or a node of its own
+     * (kept until the next refresh) while a slot moves there.
+     */
+    RespConnection at(String address) {
+        RespConnection c = nodes.get(address);
+        if (c == null) {
+            int colon = address.lastIndexOf(':');
+            c = connect(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)));
+            nodes.put(address, c);
+        }
+        return c;
+    }
+
     /** One slot each master owns: where a per-master marker key lives. */
     Map<RespConnection, Integer> slotPerMaster() {
         Map<RespConnection, Integer> out = new LinkedHashMap<>();

@@ -24,6 +24,8 @@ final class RedisWorkerLease implements WorkerLease {
     private static final Logger LOG = LoggerFactory.getLogger(RedisWorkerLease.class);
     static final long TTL_MILLIS = 15_000;
     static final long RENEW_MILLIS = 5_000;
+    /** A renewal not sent within TTL minus this (room for one attempt and one reconnect, 2 s each, and a pause) stops the worker. */
+    static final long STOP_MARGIN_MILLIS = 6_000;
     private static final String RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
             + "else return 0 end";
     private static final String RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -119,8 +121,9 @@ final class RedisWorkerLease implements WorkerLease {
     }
 
     /**
-     * Whether the holder was a process of this host that no longer runs: its pid is gone, a zombie (killed, not yet
-     * reaped by its parent), or taken by a process that started after the holder registered.
+     * Whether the holder was a process of this host and pid namespace that no longer runs: its pid is gone, a zombie
+     * (killed, not yet reaped by its parent), taken by a process that started after the holder registered, or this very
+     * process's pid registered before it started. A holder in another namespace (another container) is waited out.
      */
     static boolean gone(Holder holder) {
         WorkerRecord other = holder.worker();
@@ -160,17 +163,30 @@ final class RedisWorkerLease implements WorkerLease {
     private void renewLoop() {
         boolean warned = false;
         String k = key(plan.name());
-        long renewedAt = System.nanoTime();
+        long renewedAt = System.nanoTime(); // when the last successful renewal was sent: the key lives TTL from then at least
+        long pause = RENEW_MILLIS;
         while (!closed) {
-            sleep(RENEW_MILLIS);
+            sleep(pause);
             if (closed) {
+                return;
+            }
+            long sent = System.nanoTime();
+            if (sent - renewedAt > (TTL_MILLIS - STOP_MARGIN_MILLIS) * 1_000_000) {
+                // an attempt now (up to its 2 s timeout) could end after the key expired: another worker could then claim it
+                // while this one applies
+                MigratorException expiring = new MigratorException(ErrorCode.CANNOT_CONNECT, "could not renew migration " + plan.name()
+                        + "'s claim on the target for " + (TTL_MILLIS - STOP_MARGIN_MILLIS) / 1000 + " s; this worker stops before the "
+                        + "claim expires", "check that the target runs, then `migrator run` again: it resumes from the target's checkpoint");
+                LOG.error(expiring.getMessage());
+                lost.accept(expiring);
                 return;
             }
             try {
                 Object renewed = execute(nodes, "EVAL", RENEW, "1", k, value, Long.toString(TTL_MILLIS));
                 if (Long.valueOf(1).equals(renewed)) {
                     warned = false;
-                    renewedAt = System.nanoTime();
+                    renewedAt = sent;
+                    pause = RENEW_MILLIS;
                     continue;
                 }
                 // expired (the target was unreachable too long, or flushed): claim again unless another worker has
@@ -185,16 +201,7 @@ final class RedisWorkerLease implements WorkerLease {
                 lost.accept(taken);
                 return;
             } catch (RuntimeException e) {
-                if (System.nanoTime() - renewedAt > (TTL_MILLIS - RENEW_MILLIS) * 1_000_000) {
-                    // the key may expire before the next attempt: another worker could then claim it while this one applies
-                    MigratorException expiring = new MigratorException(ErrorCode.CANNOT_CONNECT, "could not renew migration " + plan.name()
-                            + "'s claim on the target for " + (TTL_MILLIS - RENEW_MILLIS) / 1000 + " s (" + e.getMessage() + "); this worker "
-                            + "stops before the claim expires", "check that the target runs, then `migrator run` again: it resumes from "
-                            + "the target's checkpoint");
-                    LOG.error(expiring.getMessage());
-                    lost.accept(expiring);
-                    return;
-                }
+                pause = 1_000; // try again soon: the key's time runs out
                 if (!warned) {
                     LOG.warn("could not renew migration {}'s claim on the target ({}); trying again", plan.name(), e.getMessage());
                     warned = true;
@@ -221,20 +228,27 @@ final class RedisWorkerLease implements WorkerLease {
     }
 
     /**
-     * Runs one command on the node owning its key. A cluster moving the key's slot (MOVED, ASK, TRYAGAIN) is waited out
-     * for up to 3 s, reading the slot map again each time.
+     * Runs one command on the node owning its key: after MOVED the slot map is read again, after ASK (a slot moving) the
+     * command goes once to the node named.
      */
     private static Object execute(RedisTargetNodes nodes, String... argv) {
         byte[] key = bytes(key(argv));
         for (int attempt = 0; ; attempt++) {
             Object reply = nodes.node(nodes.slot(key)).execute(RedisTargetNodes.argv(argv));
+            String message = reply instanceof JedisDataException e && e.getMessage() != null ? e.getMessage() : "";
+            if (message.startsWith("ASK ")) {
+                // the key's slot is moving: this one command goes to the node named, after ASKING; the slot map stays
+                RespConnection to = nodes.at(message.substring(message.lastIndexOf(' ') + 1));
+                RedisTargetNodes.send(to, RedisTargetNodes.argv("ASKING"));
+                RedisTargetNodes.send(to, RedisTargetNodes.argv(argv));
+                reply = to.getMany(2).get(1);
+                message = reply instanceof JedisDataException e && e.getMessage() != null ? e.getMessage() : "";
+            }
             if (!(reply instanceof JedisDataException e)) {
                 return reply;
             }
-            String message = e.getMessage() == null ? "" : e.getMessage();
-            if ((message.startsWith("MOVED") || message.startsWith("ASK") || message.startsWith("TRYAGAIN")) && attempt < 30) {
-                sleep(100);
-                nodes.refresh();
+            if (message.startsWith("MOVED") && attempt < 3) {
+                nodes.refresh(); // the slot has moved: the map is read again
                 continue;
             }
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the target Redis refused " + argv[0] + " on " + key(argv) + ": "
