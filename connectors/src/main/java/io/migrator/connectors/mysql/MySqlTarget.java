@@ -505,6 +505,17 @@ final class MySqlTarget implements TargetSession {
     public void applyDdl(String statement) {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("USE " + MySqlDialect.quote(plan.target().database()));
+            WorkerClaim fence = claim;
+            if (fence != null) {
+                // DDL commits implicitly, so the fence is checked just before it rather than inside its transaction
+                c.setAutoCommit(false);
+                try {
+                    fence.fence(c);
+                } finally {
+                    c.rollback();
+                    c.setAutoCommit(true);
+                }
+            }
             st.execute(retarget(statement));
             changeWriter.forgetAll();
         } catch (SQLException e) {

@@ -579,8 +579,21 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public void applyDdl(String statement) {
+        // the stream's DDL here is TRUNCATE: transactional, so fenced like a batch (a worker that lost its claim must not
+        // empty a table the new worker has filled since)
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            st.execute(statement);
+            c.setAutoCommit(false);
+            try {
+                WorkerClaim fence = claim;
+                if (fence != null) {
+                    fence.fence(c);
+                }
+                st.execute(statement);
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
             writer.forgetAll();
         } catch (SQLException e) {
             throw PostgresErrors.translate("applying source DDL on the target", e);
