@@ -62,14 +62,17 @@ final class WorkerClient implements AutoCloseable {
             }
             found = null;
         }
-        for (String address : new String[] {plan.control().listen(), null}) {
-            String at = address != null ? address : registered();
-            if (at == null || address == null && at.equals(plan.control().listen())) {
-                continue;
-            }
-            MigrationStatus status = statusAt(at, address != null);
+        String planned = plan.control().listen();
+        MigrationStatus status = statusAt(planned, true);
+        if (status != null) {
+            found = planned;
+            return status;
+        }
+        String registered = registered();
+        if (registered != null && !registered.equals(planned)) {
+            status = statusAt(registered, false);
             if (status != null) {
-                found = at;
+                found = registered;
                 return status;
             }
         }
@@ -95,8 +98,8 @@ final class WorkerClient implements AutoCloseable {
             return ours(address, response);
         } catch (ConnectException e) {
             return null; // nothing listens: no worker runs there
-        } catch (MigratorException e) {
-            if (planned || !e.getMessage().contains("which migrator sends only to")) {
+        } catch (Untrusted e) {
+            if (planned) {
                 throw e;
             }
             LOG.warn("{}; showing the durable state instead", e.getMessage());
@@ -211,9 +214,7 @@ final class WorkerClient implements AutoCloseable {
     private MigrationStatus ours(String address, HttpResponse<String> response) {
         if (response.statusCode() == 401) {
             if (!trusted(address)) {
-                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the worker registered at http://" + address + " needs the control "
-                        + "token, which migrator sends only to the plan's control.listen host or loopback", "set control.listen in the plan "
-                        + "to " + address + " (the address the worker was started with)");
+                throw new Untrusted(address);
             }
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the worker at http://" + address + " refused the request: wrong or "
                     + "missing control token", "set control.token in the plan to the token the worker was started with");
@@ -234,6 +235,17 @@ final class WorkerClient implements AutoCloseable {
             return null;
         }
         return status;
+    }
+
+    /** A registered worker asked for the control token, which is not sent to its address. */
+    private static final class Untrusted extends MigratorException {
+        private static final long serialVersionUID = 1L;
+
+        Untrusted(String address) {
+            super(ErrorCode.PREFLIGHT_FAILED, "the worker registered at http://" + address + " needs the control token, which migrator "
+                    + "sends only to the plan's control.listen host or loopback", "set control.listen in the plan to " + address
+                    + " (the address the worker was started with)");
+        }
     }
 
     /** Reads the bookkeeping on the target (one connection kept for repeated polls). */
