@@ -43,18 +43,38 @@ public final class Bookkeeping {
 
     private final DataSource pool;
     private final String migration;
-    private final Dialect dialect;
-    private volatile WorkerClaim fence;
+    private final WorkerClaim.Dialect dialect;
+    /** This worker's claim once it has one; null for a target driven without a worker (tests, thin commands). */
+    private volatile WorkerClaim claim;
 
-    public Bookkeeping(DataSource pool, String migration, Dialect dialect) {
+    public Bookkeeping(DataSource pool, String migration, WorkerClaim.Dialect dialect) {
         this.pool = pool;
         this.migration = migration;
         this.dialect = dialect;
     }
 
-    /** From now on, state saves are fenced by this worker's claim. */
-    public void fenceWith(WorkerClaim claim) {
-        this.fence = claim;
+    /** Claims the migration for this worker (see {@link WorkerClaim}); from then on {@link #fence} checks that it still holds it. */
+    public io.migrator.core.spi.WorkerLease claim(io.migrator.core.run.WorkerRecord self,
+            java.util.function.Consumer<MigratorException> lost) {
+        WorkerClaim taken = WorkerClaim.claim(dialect, migration, self, lost);
+        claim = taken;
+        return taken;
+    }
+
+    /** The worker holding the migration's claim, as it registered itself; empty when none runs. */
+    public Optional<io.migrator.core.run.WorkerRecord> registeredWorker() {
+        return WorkerClaim.holder(dialect, pool, migration);
+    }
+
+    /**
+     * Called first in each transaction that writes for the migration (batches, chunk done marks, phases, replayed DDL):
+     * refuses it once another worker has claimed the migration. Nothing to check before this worker claimed anything.
+     */
+    public void fence(Connection c) throws SQLException {
+        WorkerClaim held = claim;
+        if (held != null) {
+            held.fence(c);
+        }
     }
 
     public Optional<MigrationState> loadState() {
@@ -81,14 +101,11 @@ public final class Bookkeeping {
     public void saveState(MigrationState state) {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
-            WorkerClaim claim = fence;
-            if (claim != null) {
-                try {
-                    claim.fence(c); // a worker that lost its claim writes no phase (no FAILED) over the new owner's
-                } catch (RuntimeException e) {
-                    c.rollback();
-                    throw e;
-                }
+            try {
+                fence(c); // a worker that lost its claim writes no phase (no FAILED) over the new owner's
+            } catch (RuntimeException e) {
+                c.rollback();
+                throw e;
             }
             try (PreparedStatement ps = c.prepareStatement(dialect.upsertState());
                  PreparedStatement journal = c.prepareStatement("INSERT INTO migrator.journal (migration, phase, detail, at) VALUES (?, ?, ?, ?)")) {

@@ -15,8 +15,8 @@ import java.util.stream.Collectors;
 
 /** One chunk's target transaction: the rows, then the done mark, committed together. */
 final class MySqlChunkWriter implements TargetSession.ChunkWriter {
-    /** The worker's claim, checked before the done mark commits (null when nothing claimed: tests driving the target). */
-    volatile io.migrator.connectors.jdbc.WorkerClaim fence;
+    /** Checks the worker's claim before the done mark commits (null: a writer made without a target, in tests). */
+    volatile io.migrator.connectors.jdbc.Bookkeeping fence;
 
     private final Connection connection;
     private final String migration;
@@ -159,9 +159,9 @@ final class MySqlChunkWriter implements TargetSession.ChunkWriter {
         }
         try (PreparedStatement done = connection.prepareStatement(
                 "UPDATE migrator.chunks SET done = TRUE, rows_copied = ? WHERE migration = ? AND table_name = ? AND chunk = ? AND NOT done")) {
-            io.migrator.connectors.jdbc.WorkerClaim claim = fence;
-            if (claim != null) {
-                claim.fence(connection); // a worker that lost its claim commits no chunk after the new one registered
+            io.migrator.connectors.jdbc.Bookkeeping bookkeeping = fence;
+            if (bookkeeping != null) {
+                bookkeeping.fence(connection); // a worker that lost its claim commits no chunk after the new one registered
             }
             done.setLong(1, rows);
             done.setString(2, migration);

@@ -48,9 +48,6 @@ final class MySqlTarget implements TargetSession {
     private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
     private final io.migrator.connectors.jdbc.RowPrefetcher prefetcher;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
-    private final WorkerClaim.Dialect dialect;
-    /** This worker's claim; every apply transaction is fenced by it (null when nothing claimed: tests driving the target). */
-    private volatile WorkerClaim claim;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -62,7 +59,7 @@ final class MySqlTarget implements TargetSession {
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
                 plan.target().engine() == Engine.MARIADB);
         this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES, new MySqlPrefetcher(this::onTarget));
-        this.dialect = new WorkerClaim.Dialect() {
+        WorkerClaim.Dialect dialect = new WorkerClaim.Dialect() {
             @Override
             public Connection openSession() throws SQLException {
                 return MySqlFamilyConnector.connect(plan.target(), Duration.ofSeconds(30));
@@ -173,15 +170,12 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
-        WorkerClaim taken = WorkerClaim.claim(dialect, plan.name(), self, lost);
-        claim = taken;
-        bookkeeping.fenceWith(taken);
-        return taken;
+        return bookkeeping.claim(self, lost);
     }
 
     @Override
     public Optional<WorkerRecord> registeredWorker() {
-        return WorkerClaim.holder(dialect, pool, plan.name());
+        return bookkeeping.registeredWorker();
     }
 
     @Override
@@ -320,7 +314,7 @@ final class MySqlTarget implements TargetSession {
         try {
             loadTurn = loadTurn(onTarget(table.id()));
             MySqlChunkWriter writer = new MySqlChunkWriter(pool.getConnection(), plan.name(), table, onTarget(table.id()), chunk, loadTurn);
-            writer.fence = claim;
+            writer.fence = bookkeeping;
             loadTurn = null; // the writer ends the turn when it closes
             return plan.snapshot().targetBinlog() ? writer : writer.unlogged();
         } catch (SQLException e) {
@@ -467,10 +461,7 @@ final class MySqlTarget implements TargetSession {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {
-                WorkerClaim fence = claim;
-                if (fence != null) {
-                    fence.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
-                }
+                bookkeeping.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
                 changeWriter.write(c, changes, prefetcher.worthIt(changes.size()) ? prefetcher::readAhead : next -> { });
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
                         + "VALUES (?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE position = VALUES(position), events = events + VALUES(events), "
@@ -505,16 +496,13 @@ final class MySqlTarget implements TargetSession {
     public void applyDdl(String statement) {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             st.execute("USE " + MySqlDialect.quote(plan.target().database()));
-            WorkerClaim fence = claim;
-            if (fence != null) {
-                // DDL commits implicitly, so the fence is checked just before it rather than inside its transaction
-                c.setAutoCommit(false);
-                try {
-                    fence.fence(c);
-                } finally {
-                    c.rollback();
-                    c.setAutoCommit(true);
-                }
+            // DDL commits implicitly, so the fence is checked just before it rather than inside its transaction
+            c.setAutoCommit(false);
+            try {
+                bookkeeping.fence(c);
+            } finally {
+                c.rollback();
+                c.setAutoCommit(true);
             }
             st.execute(retarget(statement));
             changeWriter.forgetAll();

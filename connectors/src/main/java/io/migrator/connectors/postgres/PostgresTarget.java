@@ -54,16 +54,13 @@ final class PostgresTarget implements TargetSession {
     private final HikariDataSource pool;
     private final PostgresChangeWriter writer;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
-    private final WorkerClaim.Dialect dialect;
-    /** This worker's claim; every apply transaction is fenced by it (null when nothing claimed: tests driving the target). */
-    private volatile WorkerClaim claim;
 
     PostgresTarget(Plan plan) {
         this.plan = plan;
         this.pool = PostgresPools.open(plan.target(), Role.TARGET, "migrator-target", plan.snapshot().parallelism() + 2,
                 "SET standard_conforming_strings = on");
         this.writer = new PostgresChangeWriter();
-        this.dialect = new WorkerClaim.Dialect() {
+        WorkerClaim.Dialect dialect = new WorkerClaim.Dialect() {
             @Override
             public Connection openSession() throws SQLException {
                 return PostgresConnector.connect(plan.target(), plan.target().database(), Duration.ofSeconds(30));
@@ -172,15 +169,12 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public WorkerLease claim(WorkerRecord self, Consumer<MigratorException> lost) {
-        WorkerClaim taken = WorkerClaim.claim(dialect, plan.name(), self, lost);
-        claim = taken;
-        bookkeeping.fenceWith(taken);
-        return taken;
+        return bookkeeping.claim(self, lost);
     }
 
     @Override
     public Optional<WorkerRecord> registeredWorker() {
-        return WorkerClaim.holder(dialect, pool, plan.name());
+        return bookkeeping.registeredWorker();
     }
 
     @Override
@@ -400,10 +394,7 @@ final class PostgresTarget implements TargetSession {
         public void commit(long rows) {
             try {
                 long written = out != null ? out.endCopy() : 0;
-                WorkerClaim fence = claim;
-                if (fence != null) {
-                    fence.fence(c); // a worker that lost its claim commits no chunk after the new one registered
-                }
+                bookkeeping.fence(c); // a worker that lost its claim commits no chunk after the new one registered
                 try (PreparedStatement ps = c.prepareStatement("UPDATE migrator.chunks SET done = true, rows_copied = ? WHERE migration = ? "
                         + "AND table_schema = ? AND table_name = ? AND chunk = ? AND NOT done")) {
                     ps.setLong(1, copy == null ? rows : written);
@@ -458,10 +449,7 @@ final class PostgresTarget implements TargetSession {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {
-                WorkerClaim fence = claim;
-                if (fence != null) {
-                    fence.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
-                }
+                bookkeeping.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
                 writer.write(c, changes);
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
                         + "VALUES (?, ?, ?, clock_timestamp()) ON CONFLICT (migration) DO UPDATE SET position = EXCLUDED.position, "
@@ -584,10 +572,7 @@ final class PostgresTarget implements TargetSession {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             c.setAutoCommit(false);
             try {
-                WorkerClaim fence = claim;
-                if (fence != null) {
-                    fence.fence(c);
-                }
+                bookkeeping.fence(c);
                 st.execute(statement);
                 c.commit();
             } catch (SQLException | RuntimeException e) {

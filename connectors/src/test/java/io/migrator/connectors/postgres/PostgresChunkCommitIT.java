@@ -54,4 +54,57 @@ class PostgresChunkCommitIT {
             }
         }
     }
+
+    /**
+     * Another worker takes the migration over (its claim writes a new token): this worker's next chunk and its next phase
+     * change are refused inside their own transactions, and it is told it lost the claim.
+     */
+    @Test
+    void aWorkerThatLostItsClaimCommitsNoChunkAndNoPhase(SandboxServers servers) throws Exception {
+        try (PostgresFixture fixture = new PostgresFixture(servers, "fenced")) {
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+            }
+            TableDef table;
+            try (Connection c = fixture.source()) {
+                table = PostgresSchema.tables(c, TableFilter.ALL).stream().filter(t -> t.id().name().equals("items")).findFirst().orElseThrow();
+            }
+            Chunk chunk = new Chunk(0, null, null);
+            java.util.concurrent.atomic.AtomicReference<io.migrator.core.error.MigratorException> lost = new java.util.concurrent.atomic.AtomicReference<>();
+            try (PostgresTarget target = new PostgresTarget(fixture.plan(""))) {
+                target.prepare();
+                target.createTable(table);
+                target.saveChunkPlan(table.id(), List.of(chunk));
+                target.saveState(new io.migrator.core.run.MigrationState(table.id().name(), io.migrator.core.run.Phase.SNAPSHOT, null,
+                        java.time.Instant.now(), "copying"));
+                try (io.migrator.core.spi.WorkerLease lease = target.claim(io.migrator.core.run.WorkerRecord.self("127.0.0.1:1"), lost::set)) {
+                    try (Connection t = fixture.target(); Statement st = t.createStatement()) {
+                        assertThat(st.executeUpdate("UPDATE migrator.worker SET token = 'another worker'")).isEqualTo(1);
+                    }
+                    try (TargetSession.ChunkWriter writer = target.beginChunk(table, chunk)) {
+                        byte[] rows = "1\tone\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                        writer.raw(PostgresSource.FORMAT_TEXT).write(rows, rows.length);
+                        org.assertj.core.api.Assertions.assertThatThrownBy(() -> writer.commit(1))
+                                .isInstanceOfSatisfying(io.migrator.core.error.MigratorException.class,
+                                        e -> assertThat(e.code()).isEqualTo(io.migrator.core.error.ErrorCode.WORKER_RUNNING));
+                    }
+                    assertThat(lost.get()).as("the worker was told").isNotNull();
+                    org.assertj.core.api.Assertions.assertThatThrownBy(() -> target.saveState(new io.migrator.core.run.MigrationState(
+                            table.id().name(), io.migrator.core.run.Phase.FAILED, null, java.time.Instant.now(), "failed")))
+                            .isInstanceOf(io.migrator.core.error.MigratorException.class);
+                }
+                assertThat(target.chunks(table.id())).singleElement().satisfies(p -> assertThat(p.done()).isFalse());
+            }
+            try (Connection t = fixture.target(); Statement st = t.createStatement()) {
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM items")) {
+                    rs.next();
+                    assertThat(rs.getLong(1)).as("the refused chunk's rows").isZero();
+                }
+                try (ResultSet rs = st.executeQuery("SELECT phase FROM migrator.state")) {
+                    rs.next();
+                    assertThat(rs.getString(1)).as("no FAILED over the new owner's state").isEqualTo("SNAPSHOT");
+                }
+            }
+        }
+    }
 }
