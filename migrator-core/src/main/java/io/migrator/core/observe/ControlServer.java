@@ -64,7 +64,7 @@ public final class ControlServer implements AutoCloseable {
         } catch (BindException e) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot listen on " + control.listen() + ": " + e.getMessage()
                     + " (another worker or program holds the port)", "give each migration its own control.listen port in its plan, "
-                    + "or pass --listen 127.0.0.1:PORT; `migrator status` finds the worker through the plan", e);
+                    + "or pass --listen 127.0.0.1:PORT; `migrator status` finds the worker through its registration on the target", e);
         } catch (IOException e) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot listen on " + control.listen() + ": " + e.getMessage(),
                     "check control.listen in the plan", e);

@@ -81,10 +81,12 @@ public final class PlanSettings {
     public static final Setting CONTROL = new Setting("control", "section", "defaults below",
             "The worker's HTTP endpoint: /metrics, /api/status, control API and dashboard.");
     public static final Setting CONTROL_LISTEN = new Setting("control.listen", "`host:port`", "`127.0.0.1:9464`",
-            "Where `migrator run` listens; `migrator run --listen` overrides it. An address other than loopback needs `control.token`.");
+            "Where `migrator run` listens; `migrator run --listen` overrides it (the thin commands then find the worker through "
+                    + "its registration on the target). An address other than loopback needs `control.token`.");
     public static final Setting CONTROL_TOKEN = new Setting("control.token", "secret (`${env:X}`, `${file:path}`)", "none",
             "Bearer token every request must carry (`Authorization: Bearer ...`; the dashboard takes it as `/#token=...`). "
-                    + "Required when `control.listen` is not loopback; `status`, `wait`, `pause` and `resume` send it.");
+                    + "Required when `control.listen` is not loopback; `status`, `wait`, `pause`, `resume` and `validate` send it, to a "
+                    + "worker found through its registration only when that address is loopback or on the `control.listen` host.");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
