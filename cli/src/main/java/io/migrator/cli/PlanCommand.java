@@ -78,7 +78,7 @@ final class PlanCommand implements Runnable {
                 Map<String, Object> doc = new LinkedHashMap<>();
                 doc.put("ok", report.ok());
                 if (!report.ok()) {
-                    MigratorException e = failure(report);
+                    MigratorException e = report.failure();
                     doc.put("error", Map.of("code", e.code().name(), "message", e.getMessage(), "remedy", e.remedy()));
                 }
                 doc.put("plan", report.plan());
@@ -91,15 +91,6 @@ final class PlanCommand implements Runnable {
                 printReport(output, plan, report);
             }
             return exit;
-        }
-
-        private static MigratorException failure(PlanCheckReport report) {
-            if (!report.allReachable()) {
-                PlanCheckReport.EndpointCheck down = report.endpoints().stream().filter(e -> !e.reachable()).findFirst().orElseThrow();
-                return new MigratorException(ErrorCode.CANNOT_CONNECT, down.error(), down.remedy());
-            }
-            long failed = report.assessments().stream().filter(a -> a.severity() == Assessment.Severity.FAIL).count();
-            return new MigratorException(ErrorCode.PREFLIGHT_FAILED, failed + " preflight assessment(s) failed", null);
         }
 
         private void printProblems(Output output, InvalidPlanException e) {
@@ -142,8 +133,8 @@ final class PlanCommand implements Runnable {
             if (report.ok()) {
                 output.out().println(output.good("ok: ") + "the plan is valid and both servers answer");
             } else {
-                MigratorException e = failure(report);
-                output.out().println(output.bad("not ready: ") + e.getMessage());
+                MigratorException e = report.failure(); // its first line: the assessments above say the rest
+                output.out().println(output.bad("not ready: ") + e.getMessage().lines().findFirst().orElse(""));
             }
         }
     }

@@ -68,6 +68,8 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         EngineConnectors connectors = EngineConnectors.discover();
+        // PREFLIGHT: nothing is created on either server (slot, publication, tables) before every check passes
+        new io.migrator.core.preflight.PlanChecker(connectors, java.time.Duration.ofSeconds(10)).require(plan);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger exit = new AtomicInteger(ExitCode.OK.code());
         CountDownLatch finished = new CountDownLatch(1);

@@ -26,4 +26,29 @@ public record PlanCheckReport(String plan, String name, List<EndpointCheck> endp
     public boolean ok() {
         return allReachable() && preflightPassed();
     }
+
+    /**
+     * Why the plan cannot run, or null when it can: the first server that did not answer ({@code CANNOT_CONNECT}), else
+     * every failed assessment with its remedy ({@code PREFLIGHT_FAILED}).
+     */
+    public io.migrator.core.error.MigratorException failure() {
+        for (EndpointCheck e : endpoints) {
+            if (!e.reachable()) {
+                return new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.CANNOT_CONNECT, e.error(), e.remedy());
+            }
+        }
+        List<Assessment> failed = assessments.stream().filter(a -> a.severity() == Assessment.Severity.FAIL).toList();
+        if (failed.isEmpty()) {
+            return null;
+        }
+        StringBuilder message = new StringBuilder(failed.size() + " preflight assessment(s) failed");
+        for (Assessment a : failed) {
+            message.append("\n  ").append(a.role().id()).append(' ').append(a.check()).append(": ").append(a.finding());
+            if (!a.remedy().isEmpty()) {
+                message.append("\n    remedy: ").append(a.remedy());
+            }
+        }
+        return new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.PREFLIGHT_FAILED, message.toString(),
+                "fix each problem as its remedy says, then run again; `migrator plan check " + plan + "` lists every check");
+    }
 }

@@ -45,6 +45,30 @@ public final class PlanChecker {
         return new PlanCheckReport(plan.file(), plan.name(), endpoints, assessments);
     }
 
+    /**
+     * The gate of `migrator run`: the same checks as `migrator plan check`, before the worker changes anything on either
+     * server (a table published without a replica identity, for one, would make the source refuse the application's
+     * updates). Warnings are logged; a server that does not answer or a failed assessment throws, naming every problem.
+     */
+    public PlanCheckReport require(Plan plan) {
+        PlanCheckReport report = check(plan);
+        io.migrator.core.error.MigratorException failure = report.failure();
+        if (failure != null) {
+            throw failure;
+        }
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PlanChecker.class);
+        long warnings = 0;
+        for (Assessment a : report.assessments()) {
+            if (a.severity() == Assessment.Severity.WARN) {
+                warnings++;
+                log.warn("preflight: {} {}: {} (remedy: {})", a.role().id(), a.check(), a.finding(), a.remedy());
+            }
+        }
+        log.info("preflight passed: {} checks on {} and {}, {} warning(s)", report.assessments().size(), plan.source().address(),
+                plan.target().address(), warnings);
+        return report;
+    }
+
     /** Checks every engine shares: the named database exists. */
     private static List<Assessment> common(Role role, Endpoint endpoint, ServerInfo info) {
         String exists = info.facts().get("databaseExists");
@@ -54,7 +78,15 @@ public final class PlanChecker {
         if (Boolean.parseBoolean(exists)) {
             return List.of(Assessment.ok(role, "database exists", "database '" + endpoint.database() + "' exists"));
         }
-        String create = endpoint.engine().family() == io.migrator.core.plan.Engine.Family.POSTGRESQL
+        boolean postgres = endpoint.engine().family() == io.migrator.core.plan.Engine.Family.POSTGRESQL;
+        if (role == Role.TARGET && !postgres) {
+            // a MySQL/MariaDB target database is created by the worker (CREATE DATABASE IF NOT EXISTS); PostgreSQL's cannot
+            // be created from a session, which needs a database to connect to
+            return List.of(Assessment.warn(role, "database exists", "database '" + endpoint.database() + "' does not exist on the "
+                    + "target (" + endpoint.address() + ") yet: `migrator run` creates it", "nothing to do if that is intended; "
+                    + "otherwise fix target.database"));
+        }
+        String create = postgres
                 ? "CREATE DATABASE \"" + endpoint.database().replace("\"", "\"\"") + "\""
                 : "CREATE DATABASE `" + endpoint.database().replace("`", "``") + "`";
         return List.of(Assessment.fail(role, "database exists", "database '" + endpoint.database() + "' does not exist on the "
