@@ -62,6 +62,9 @@ final class PostgresPreflight {
                 keyless.add(e.getKey() + (key ? " (no primary key, so REPLICA IDENTITY DEFAULT sends no key)" : " (no primary key)"));
             } else if (t.replicaIdentity() == 'i' && !t.primaryKey()) {
                 keyless.add(e.getKey() + " (REPLICA IDENTITY USING INDEX without a primary key is not streamed yet)");
+            } else if (t.replicaIdentity() == 'i' && !t.identityHasKey()) {
+                keyless.add(e.getKey() + " (its REPLICA IDENTITY index lacks primary key columns, so updates and deletes arrive "
+                        + "without the key; ALTER TABLE " + PostgresDialect.quote(e.getKey()) + " REPLICA IDENTITY DEFAULT)");
             } else if (t.replicaIdentity() == 'f' && !t.primaryKey()) {
                 fullIdentity.add(e.getKey().toString());
             }

@@ -42,8 +42,16 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
      * @param rowsEstimate planner estimate (reltuples)
      * @param hasRows at least one row (target emptiness)
      */
+    /**
+     * What preflight needs of one table. {@code identityHasKey}: with REPLICA IDENTITY USING INDEX, whether that index holds
+     * every primary key column (else an UPDATE or DELETE arrives without the key, and the target could not find its row).
+     */
     record TableFacts(boolean primaryKey, boolean uniqueNotNull, char replicaIdentity, boolean owned, boolean selectable, long bytes,
-                      long rowsEstimate, boolean hasRows) {
+                      long rowsEstimate, boolean hasRows, boolean identityHasKey) {
+        TableFacts(boolean primaryKey, boolean uniqueNotNull, char replicaIdentity, boolean owned, boolean selectable, long bytes,
+                   long rowsEstimate, boolean hasRows) {
+            this(primaryKey, uniqueNotNull, replicaIdentity, owned, selectable, bytes, rowsEstimate, hasRows, true);
+        }
     }
 
     static PostgresServerFacts read(Connection c, TableFilter filter) throws SQLException {
@@ -83,7 +91,9 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                                AND i.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
                                AND a.attnum = ANY (i.indkey) AND NOT a.attnotnull)),
                        c.relreplident, pg_has_role(current_user, c.relowner, 'USAGE'), has_table_privilege(c.oid, 'SELECT'),
-                       pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint
+                       pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint,
+                       COALESCE((SELECT p.indkey::int2[] <@ r.indkey::int2[] FROM pg_index p JOIN pg_index r ON r.indrelid = p.indrelid
+                                 AND r.indisreplident WHERE p.indrelid = c.oid AND p.indisprimary), true)
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
                   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migrator') AND n.nspname NOT LIKE 'pg_toast%'
@@ -94,7 +104,7 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                 String table = rs.getString(2);
                 if (filter.includes(schema, table)) {
                     tables.put(new TableId(schema, table), new TableFacts(rs.getBoolean(3), rs.getBoolean(4), rs.getString(5).charAt(0),
-                            rs.getBoolean(6), rs.getBoolean(7), rs.getLong(8), rs.getLong(9), false));
+                            rs.getBoolean(6), rs.getBoolean(7), rs.getLong(8), rs.getLong(9), false, rs.getBoolean(10)));
                 }
             }
         }
@@ -108,7 +118,7 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                     any = rs.getBoolean(1);
                 }
                 e.setValue(new TableFacts(t.primaryKey(), t.uniqueNotNull(), t.replicaIdentity(), t.owned(), t.selectable(), t.bytes(),
-                        t.rowsEstimate(), any));
+                        t.rowsEstimate(), any, t.identityHasKey()));
             }
         }
         Map<String, String> extensions = new LinkedHashMap<>();

@@ -85,12 +85,17 @@ class PostgresPreflightIT {
         sql(source, db, "CREATE TABLE loose (a int, b text)", "CREATE TABLE uniq (a int NOT NULL UNIQUE, b text)",
                 "CREATE TABLE quiet (id int PRIMARY KEY)", "ALTER TABLE quiet REPLICA IDENTITY NOTHING",
                 "CREATE TABLE wide (a int, b text)", "ALTER TABLE wide REPLICA IDENTITY FULL",
-                "CREATE EXTENSION citext", "CREATE TABLE tags (id int PRIMARY KEY, name citext)");
+                "CREATE EXTENSION citext", "CREATE TABLE tags (id int PRIMARY KEY, name citext)",
+                "CREATE TABLE by_email (id int PRIMARY KEY, email text NOT NULL UNIQUE)",
+                "ALTER TABLE by_email REPLICA IDENTITY USING INDEX by_email_email_key",
+                "CREATE TABLE by_both (id int PRIMARY KEY, email text NOT NULL, UNIQUE (email, id))",
+                "ALTER TABLE by_both REPLICA IDENTITY USING INDEX by_both_email_id_key");
         sql(target, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "INSERT INTO accounts VALUES (1, 'early')");
         PlanCheckReport bad = check(source.user(), source.password());
         Assessment keys = find(bad, Role.SOURCE, "keys", Assessment.Severity.FAIL);
         assertThat(keys.finding()).contains("public.loose (no primary key)").contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT")
-                .contains("public.quiet (REPLICA IDENTITY NOTHING").doesNotContain("wide").doesNotContain("accounts");
+                .contains("public.quiet (REPLICA IDENTITY NOTHING").doesNotContain("wide").doesNotContain("accounts")
+                .contains("public.by_email (its REPLICA IDENTITY index lacks primary key columns").doesNotContain("by_both");
         assertThat(keys.remedy()).contains("ADD PRIMARY KEY").contains("tables.exclude");
         assertThat(bad.assessments().stream().filter(a -> a.role() == Role.SOURCE && a.check().equals("keys")
                 && a.severity() == Assessment.Severity.FAIL && a.finding().contains("public.wide")).findFirst())

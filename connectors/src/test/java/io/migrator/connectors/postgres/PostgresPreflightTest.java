@@ -94,4 +94,16 @@ class PostgresPreflightTest {
         assertThat(keys.finding()).contains("public.by_index (REPLICA IDENTITY USING INDEX without a primary key");
         assertThat(keys.remedy()).contains("ADD PRIMARY KEY USING INDEX");
     }
+
+    @Test
+    void anIdentityIndexWithoutThePrimaryKeyColumnsIsRefusedAndOneWithThemPasses() {
+        Map<TableId, PostgresServerFacts.TableFacts> tables = Map.of(
+                new TableId("public", "by_email"), new PostgresServerFacts.TableFacts(true, true, 'i', true, true, 1L << 20, 1_000, true, false),
+                new TableId("public", "by_id_and_email"), new PostgresServerFacts.TableFacts(true, true, 'i', true, true, 1L << 20, 1_000, true, true));
+        PostgresServerFacts f = new PostgresServerFacts(150003, "15.3", Map.of("wal_level", "logical", "max_replication_slots", "10",
+                "max_wal_senders", "10", "max_slot_wal_keep_size", "-1"), 0, 0, true, true, tables, Map.of(), List.of(), 1e6, false, false);
+        Assessment keys = only(PostgresPreflight.source(PLAN, f), "keys", Assessment.Severity.FAIL);
+        assertThat(keys.finding()).contains("public.by_email (its REPLICA IDENTITY index lacks primary key columns")
+                .contains("ALTER TABLE \"public\".\"by_email\" REPLICA IDENTITY DEFAULT").doesNotContain("by_id_and_email");
+    }
 }
