@@ -119,16 +119,13 @@ final class PostgresSource implements SourceSession {
                 LOG.warn("dropped the replication slot {} left by an interrupted start (no row was copied under it)", slot);
             }
             java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
-            java.util.Optional<java.util.Set<io.migrator.core.schema.TableId>> existing = publicationTables(c);
-            java.util.Set<io.migrator.core.schema.TableId> have = existing.map(java.util.TreeSet::new).orElse(null);
-            if (have != null) {
-                have.remove(new io.migrator.core.schema.TableId(PostgresHeartbeat.SCHEMA, PostgresHeartbeat.TABLE));
-            }
-            if (have != null && have.equals(wanted)) {
-                LOG.info("using the existing publication {}: it holds exactly the plan's tables", publication);
+            Publication existing = publication(c, wanted);
+            String problem = existing == null ? "missing" : existing.problem(wanted, true);
+            if (problem == null) {
+                LOG.info("using the existing publication {}: it holds exactly the plan's tables and publishes every change", publication);
             } else {
-                if (have != null) {
-                    LOG.warn("the publication {} holds other tables than the plan's ({}); it is made afresh", publication, existing.get());
+                if (existing != null) {
+                    LOG.warn("the publication {} {}; it is made afresh", publication, problem);
                     st.execute("DROP PUBLICATION " + PostgresDialect.quote(publication));
                 }
                 List<String> members = new ArrayList<>(tables.stream().map(t -> PostgresDialect.quote(t.id())).toList());
@@ -157,24 +154,104 @@ final class PostgresSource implements SourceSession {
         return PostgresPosition.start(LogSequenceNumber.valueOf(exported.consistentPoint()));
     }
 
-    /** The tables of the migration's publication, or empty when there is no such publication. */
-    private java.util.Optional<java.util.Set<io.migrator.core.schema.TableId>> publicationTables(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT p.puballtables, t.schemaname, t.tablename FROM pg_publication p "
+    /** The migration's publication as the source has it: its tables (the heartbeat table left out) and what it publishes. */
+    record Publication(boolean allTables, java.util.Set<io.migrator.core.schema.TableId> tables, boolean insert, boolean update,
+                       boolean delete, boolean truncate, boolean viaRoot, boolean viaRootNeeded) {
+        /**
+         * Why it cannot carry the plan's changes, or null. {@code exact}: when the copy starts, it must hold the plan's tables and
+         * no other; later, a table it holds beyond them is harmless (the stream leaves it out), a missing one is not.
+         */
+        String problem(java.util.Set<io.migrator.core.schema.TableId> wanted, boolean exact) {
+            if (allTables) {
+                return "publishes all tables instead of the plan's";
+            }
+            java.util.Set<io.migrator.core.schema.TableId> missing = new java.util.TreeSet<>(wanted);
+            missing.removeAll(tables);
+            if (!missing.isEmpty()) {
+                return "lacks the plan's tables " + missing;
+            }
+            if (exact && !tables.equals(wanted)) {
+                java.util.Set<io.migrator.core.schema.TableId> extra = new java.util.TreeSet<>(tables);
+                extra.removeAll(wanted);
+                return "holds tables the plan does not move " + extra;
+            }
+            List<String> off = new ArrayList<>();
+            if (!insert) {
+                off.add("insert");
+            }
+            if (!update) {
+                off.add("update");
+            }
+            if (!delete) {
+                off.add("delete");
+            }
+            if (!truncate) {
+                off.add("truncate");
+            }
+            if (!off.isEmpty()) {
+                return "does not publish " + String.join(", ", off);
+            }
+            return viaRootNeeded && !viaRoot ? "publishes partitions' changes under each partition (publish_via_partition_root is off)" : null;
+        }
+    }
+
+    /** The migration's publication, or null when there is none. */
+    private Publication publication(Connection c, java.util.Set<io.migrator.core.schema.TableId> wanted) throws SQLException {
+        boolean viaRootNeeded = false; // only partitioned tables need their changes under the root the plan names (13+)
+        if (c.getMetaData().getDatabaseMajorVersion() >= 13 && !wanted.isEmpty()) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relkind = 'p' AND oid = ANY (?::regclass[]))")) {
+                ps.setArray(1, c.createArrayOf("text", wanted.stream().map(PostgresDialect::quote).toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    viaRootNeeded = rs.getBoolean(1);
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, "
+                + (c.getMetaData().getDatabaseMajorVersion() >= 13 ? "p.pubviaroot" : "false") + ", t.schemaname, t.tablename FROM pg_publication p "
                 + "LEFT JOIN pg_publication_tables t ON t.pubname = p.pubname WHERE p.pubname = ?")) {
             ps.setString(1, publication);
             try (ResultSet rs = ps.executeQuery()) {
-                java.util.Set<io.migrator.core.schema.TableId> out = new java.util.TreeSet<>();
-                boolean found = false;
+                java.util.Set<io.migrator.core.schema.TableId> tables = new java.util.TreeSet<>();
+                Publication found = null;
+                io.migrator.core.schema.TableId heartbeat = new io.migrator.core.schema.TableId(PostgresHeartbeat.SCHEMA, PostgresHeartbeat.TABLE);
                 while (rs.next()) {
-                    found = true;
-                    if (rs.getBoolean(1)) {
-                        out.add(new io.migrator.core.schema.TableId("*", "*")); // FOR ALL TABLES: never the plan's exact set
-                    } else if (rs.getString(2) != null) {
-                        out.add(new io.migrator.core.schema.TableId(rs.getString(2), rs.getString(3)));
+                    if (found == null) {
+                        found = new Publication(rs.getBoolean(1), tables, rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4),
+                                rs.getBoolean(5), rs.getBoolean(6), viaRootNeeded);
+                    }
+                    if (rs.getString(7) != null) {
+                        io.migrator.core.schema.TableId t = new io.migrator.core.schema.TableId(rs.getString(7), rs.getString(8));
+                        if (!t.equals(heartbeat)) {
+                            tables.add(t);
+                        }
                     }
                 }
-                return found ? java.util.Optional.of(out) : java.util.Optional.empty();
+                return found;
             }
+        }
+    }
+
+    /**
+     * Before the stream starts again: the publication must still carry every change of the plan's tables. Someone who dropped
+     * it, removed a table or turned off a kind of change meanwhile made the source leave those changes out of the slot for good.
+     */
+    private void requirePublication(List<TableDef> tables) {
+        java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
+        String problem;
+        try (Connection c = pool.getConnection()) {
+            Publication p = publication(c, wanted);
+            problem = p == null ? "no longer exists" : p.problem(wanted, false);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the publication " + publication, e);
+        }
+        if (problem != null) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the publication " + publication + " that feeds this migration's slot "
+                    + problem + ": changes the source made while it was so are not in the stream", "restore it (CREATE PUBLICATION "
+                    + PostgresDialect.quote(publication) + " FOR TABLE " + String.join(", ", tables.stream().map(t -> PostgresDialect.quote(t.id()))
+                    .toList()) + " WITH (publish_via_partition_root = true), or ALTER PUBLICATION ... ADD TABLE / SET (publish = "
+                    + "'insert, update, delete, truncate')), run `migrator run` again, then `migrator validate PLAN --repair` to find and "
+                    + "fix the rows that changed meanwhile");
         }
     }
 
@@ -313,6 +390,7 @@ final class PostgresSource implements SourceSession {
 
     @Override
     public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
+        requirePublication(tables);
         return new PostgresChangeStream(plan, tables, from, slot, publication, this);
     }
 
