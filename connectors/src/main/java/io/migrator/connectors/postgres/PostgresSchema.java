@@ -198,23 +198,40 @@ final class PostgresSchema {
         return new ArrayList<>(statements);
     }
 
-    /** A sequence a table uses: serial-style (its default calls it) or the one behind an identity column. */
-    record SequenceUse(String sequence, TableId table, String column, boolean identity) {
+    /**
+     * A sequence a table uses: the one behind an identity column, one owned by its column (serial), or one a column's
+     * default calls without owning it (CREATE SEQUENCE, then DEFAULT nextval(...): shared by several tables at times).
+     * {@code sequence} is schema-qualified and quoted as needed; {@code schema} is the sequence's schema as it is named.
+     */
+    record SequenceUse(String sequence, String schema, TableId table, String column, boolean identity, boolean owned) {
     }
 
     static List<SequenceUse> sequenceUses(Connection c, List<TableDef> tables) throws SQLException {
         List<SequenceUse> out = new ArrayList<>();
         for (TableDef table : tables) {
-            for (ColumnDef column : table.columns()) {
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_get_serial_sequence(?, ?), "
-                        + "(SELECT attidentity <> '' FROM pg_attribute WHERE attrelid = ?::regclass AND attname = ?)")) {
-                    ps.setString(1, PostgresDialect.quote(table.id()));
-                    ps.setString(2, column.name());
-                    ps.setString(3, PostgresDialect.quote(table.id()));
-                    ps.setString(4, column.name());
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next() && rs.getString(1) != null) {
-                            out.add(new SequenceUse(rs.getString(1), table.id(), column.name(), rs.getBoolean(2)));
+            try (PreparedStatement ps = c.prepareStatement("""
+                    SELECT a.attname, a.attidentity <> '', pg_get_serial_sequence(?, a.attname),
+                           (SELECT ARRAY[sn.nspname, s.relname] FROM pg_attrdef ad
+                            JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+                            JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+                            JOIN pg_namespace sn ON sn.oid = s.relnamespace
+                            WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum ORDER BY s.oid LIMIT 1),
+                           (SELECT sn.nspname FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
+                            WHERE s.oid = pg_get_serial_sequence(?, a.attname)::regclass)
+                    FROM pg_attribute a WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""")) {
+                String name = PostgresDialect.quote(table.id());
+                ps.setString(1, name);
+                ps.setString(2, name);
+                ps.setString(3, name);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        String owned = rs.getString(3);
+                        if (owned != null) {
+                            out.add(new SequenceUse(owned, rs.getString(5), table.id(), rs.getString(1), rs.getBoolean(2), true));
+                        } else if (rs.getArray(4) != null) {
+                            String[] called = (String[]) rs.getArray(4).getArray();
+                            out.add(new SequenceUse(PostgresDialect.quote(new TableId(called[0], called[1])), called[0], table.id(),
+                                    rs.getString(1), false, false));
                         }
                     }
                 }
@@ -229,9 +246,13 @@ final class PostgresSchema {
      */
     static List<String> sequences(Connection c, List<TableDef> tables) throws SQLException {
         List<String> out = new ArrayList<>();
+        Set<String> made = new java.util.HashSet<>();
         for (SequenceUse use : sequenceUses(c, tables)) {
-            if (use.identity()) {
-                continue;
+            if (use.identity() || !made.add(use.sequence())) {
+                continue; // identity sequences come with their tables; a shared sequence is made once
+            }
+            if (!use.schema().equals(use.table().schema())) { // the tables' schemas are made before
+                out.add("CREATE SCHEMA IF NOT EXISTS " + PostgresDialect.quote(use.schema()));
             }
             try (PreparedStatement ps = c.prepareStatement("SELECT format_type(seqtypid, NULL), seqincrement, seqmin, seqmax, seqstart, "
                     + "seqcache, seqcycle FROM pg_sequence WHERE seqrelid = ?::regclass")) {
@@ -247,11 +268,14 @@ final class PostgresSchema {
         return out;
     }
 
-    /** After the tables: each serial-style sequence owned by its column, so dropping the column drops it, as on the source. */
+    /**
+     * After the tables: each serial-style sequence owned by its column, so dropping the column drops it, as on the source. A
+     * sequence the source's column only calls stays unowned.
+     */
     static List<String> ownership(Connection c, List<TableDef> tables) throws SQLException {
         List<String> out = new ArrayList<>();
         for (SequenceUse use : sequenceUses(c, tables)) {
-            if (!use.identity()) {
+            if (use.owned() && !use.identity()) {
                 out.add("ALTER SEQUENCE " + use.sequence() + " OWNED BY " + PostgresDialect.quote(use.table()) + "."
                         + PostgresDialect.quote(use.column()));
             }
@@ -266,7 +290,11 @@ final class PostgresSchema {
      */
     static List<String> syncSequences(Connection source, Connection target, List<TableDef> tables) throws SQLException {
         List<String> moved = new ArrayList<>();
+        Set<String> seen = new java.util.HashSet<>();
         for (SequenceUse use : sequenceUses(source, tables)) {
+            if (!seen.add(use.sequence())) {
+                continue; // shared by several columns: once
+            }
             long sourceValue;
             boolean called;
             boolean ascending;
@@ -280,13 +308,15 @@ final class PostgresSchema {
             if (!called) {
                 continue; // never used on the source: nothing to stay above
             }
-            String targetSequence;
-            try (PreparedStatement ps = target.prepareStatement("SELECT pg_get_serial_sequence(?, ?)")) {
-                ps.setString(1, PostgresDialect.quote(use.table()));
-                ps.setString(2, use.column());
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    targetSequence = rs.getString(1);
+            String targetSequence = use.sequence(); // an unowned one has the source's name
+            if (use.owned()) { // an identity column's sequence may be named otherwise on the target: ask its column
+                try (PreparedStatement ps = target.prepareStatement("SELECT pg_get_serial_sequence(?, ?)")) {
+                    ps.setString(1, PostgresDialect.quote(use.table()));
+                    ps.setString(2, use.column());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        targetSequence = rs.getString(1);
+                    }
                 }
             }
             try (Statement st = target.createStatement(); ResultSet rs = st.executeQuery("SELECT last_value, is_called FROM " + targetSequence)) {
