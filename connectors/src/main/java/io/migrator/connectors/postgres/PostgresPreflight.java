@@ -92,6 +92,14 @@ final class PostgresPreflight {
             out.add(Assessment.fail(r, "table names", "Debezium's PostgreSQL connector cannot parse table names that contain a double quote: "
                     + String.join(", ", quoted), "rename them (ALTER TABLE ... RENAME TO ...) or leave them out with tables.exclude"));
         }
+        if (!f.enumDomains().isEmpty()) {
+            // Debezium 3.5's TypeRegistry reads enum labels for every type of the enum category, and a domain over an enum
+            // is of that category without labels of its own: the connector fails at start, whichever tables the plan moves
+            out.add(Assessment.fail(r, "types", "the database has domains over enum types, on which Debezium's PostgreSQL connector "
+                    + "fails at start (whichever tables the plan moves): " + String.join(", ", f.enumDomains()),
+                    "recreate each as a domain over text with CHECK (VALUE IN (...the enum's labels...)), or use the enum type "
+                            + "itself in its columns; then run again"));
+        }
         if (!notOwned.isEmpty()) {
             out.add(Assessment.warn(r, "publication", user + " does not own " + String.join(", ", notOwned) + ", and PostgreSQL lets only "
                     + "the owner (or a superuser) add a table to a publication", "have the owner run: CREATE PUBLICATION "

@@ -167,35 +167,141 @@ final class PostgresSchema {
     }
 
     /**
-     * CREATE statements for the enum and domain types the tables' columns use (arrays of them too), each guarded so a
-     * restart can run them again; types in other schemas keep their schema.
+     * CREATE statements for the user-defined types the tables' columns use: enums, domains (with their default and
+     * constraints), composite types and range types, arrays of them too, each after the types it is built from (a domain over
+     * an enum, a composite holding a domain). Each is guarded so a restart can run it again; types in other schemas keep
+     * their schema, which is created when missing. Built-in types and those an extension brings are left out (preflight
+     * checks the extension is on the target).
      */
     static List<String> types(Connection c, List<TableDef> tables) throws SQLException {
         Set<String> statements = new LinkedHashSet<>();
+        Set<Long> seen = new java.util.HashSet<>();
         for (TableDef table : tables) {
-            try (PreparedStatement ps = c.prepareStatement("""
-                    SELECT DISTINCT t.oid, n.nspname, t.typname, t.typtype,
-                           (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
-                           format_type(t.typbasetype, t.typtypmod), t.typnotnull,
-                           (SELECT string_agg(pg_get_constraintdef(k.oid), ' ') FROM pg_constraint k WHERE k.contypid = t.oid)
-                    FROM pg_attribute a
-                    JOIN pg_type at ON at.oid = a.atttypid
-                    JOIN pg_type t ON t.oid = CASE WHEN at.typelem <> 0 AND at.typcategory = 'A' THEN at.typelem ELSE at.oid END
-                    JOIN pg_namespace n ON n.oid = t.typnamespace
-                    WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped AND t.typtype IN ('e', 'd')""")) {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
                 ps.setString(1, PostgresDialect.quote(table.id()));
                 try (ResultSet rs = ps.executeQuery()) {
+                    List<Long> oids = new ArrayList<>();
                     while (rs.next()) {
-                        String name = PostgresDialect.quote(rs.getString(2)) + "." + PostgresDialect.quote(rs.getString(3));
-                        String body = "e".equals(rs.getString(4)) ? "CREATE TYPE " + name + " AS ENUM (" + rs.getString(5) + ")"
-                                : "CREATE DOMAIN " + name + " AS " + rs.getString(6) + (rs.getBoolean(7) ? " NOT NULL" : "")
-                                + (rs.getString(8) == null ? "" : " " + rs.getString(8));
-                        statements.add("DO $migrator$ BEGIN " + body + "; EXCEPTION WHEN duplicate_object THEN NULL; END $migrator$");
+                        oids.add(rs.getLong(1));
+                    }
+                    for (long oid : oids) {
+                        type(c, oid, seen, statements);
                     }
                 }
             }
         }
         return new ArrayList<>(statements);
+    }
+
+    /** Adds the statements for one type, after those of the types it depends on (depth first). */
+    private static void type(Connection c, long oid, Set<Long> seen, Set<String> statements) throws SQLException {
+        if (!seen.add(oid)) {
+            return;
+        }
+        String nspname;
+        String typname;
+        char typtype;
+        long element;
+        long base;
+        String baseName;
+        boolean notNull;
+        String checks;
+        String defaultValue;
+        String labels;
+        long range;
+        boolean standalone;
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT n.nspname, t.typname, t.typtype, CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE 0 END, t.typbasetype,
+                       format_type(t.typbasetype, t.typtypmod), t.typnotnull,
+                       (SELECT string_agg('CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid), ' ' ORDER BY k.conname)
+                        FROM pg_constraint k WHERE k.contypid = t.oid),
+                       t.typdefault,
+                       (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
+                       COALESCE((SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid), 0),
+                       COALESCE((SELECT k.relkind = 'c' FROM pg_class k WHERE k.oid = t.typrelid), false),
+                       n.nspname IN ('pg_catalog', 'information_schema')
+                         OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ?""")) {
+            ps.setLong(1, oid);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next() || rs.getBoolean(13)) {
+                    return; // built in, or an extension's
+                }
+                nspname = rs.getString(1);
+                typname = rs.getString(2);
+                typtype = rs.getString(3).charAt(0);
+                element = rs.getLong(4);
+                base = rs.getLong(5);
+                baseName = rs.getString(6);
+                notNull = rs.getBoolean(7);
+                checks = rs.getString(8);
+                defaultValue = rs.getString(9);
+                labels = rs.getString(10);
+                range = rs.getLong(11);
+                standalone = rs.getBoolean(12);
+            }
+        }
+        if (element != 0) {
+            type(c, element, seen, statements); // an array: its element type is what gets created
+            return;
+        }
+        String name = PostgresDialect.quote(nspname) + "." + PostgresDialect.quote(typname);
+        String body;
+        switch (typtype) {
+            case 'e' -> body = "CREATE TYPE " + name + " AS ENUM (" + (labels == null ? "" : labels) + ")";
+            case 'd' -> {
+                type(c, base, seen, statements);
+                body = "CREATE DOMAIN " + name + " AS " + baseName + (defaultValue == null ? "" : " DEFAULT " + defaultValue)
+                        + (notNull ? " NOT NULL" : "") + (checks == null ? "" : " " + checks);
+            }
+            case 'r' -> {
+                type(c, range, seen, statements);
+                String subtype;
+                try (PreparedStatement ps = c.prepareStatement("SELECT format_type(?, NULL)")) {
+                    ps.setLong(1, range);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        subtype = rs.getString(1);
+                    }
+                }
+                body = "CREATE TYPE " + name + " AS RANGE (SUBTYPE = " + subtype + ")";
+            }
+            case 'c' -> {
+                if (!standalone) {
+                    return; // a table's row type: it comes with that table
+                }
+                List<String> attributes = new ArrayList<>();
+                List<Long> attributeTypes = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement("""
+                        SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+                               || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                                       THEN ' COLLATE ' || (SELECT quote_ident(n.nspname) || '.' || quote_ident(k.collname) FROM pg_collation k
+                                                            JOIN pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = a.attcollation) ELSE '' END,
+                               a.atttypid
+                        FROM pg_type ct JOIN pg_attribute a ON a.attrelid = ct.typrelid JOIN pg_type t ON t.oid = a.atttypid
+                        WHERE ct.oid = ? AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""")) {
+                    ps.setLong(1, oid);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            attributes.add(rs.getString(1));
+                            attributeTypes.add(rs.getLong(2));
+                        }
+                    }
+                }
+                for (long t : attributeTypes) {
+                    type(c, t, seen, statements);
+                }
+                body = "CREATE TYPE " + name + " AS (" + String.join(", ", attributes) + ")";
+            }
+            default -> {
+                return; // base and pseudo types of users are not recreated: CREATE TABLE names the missing type
+            }
+        }
+        if (!"public".equals(nspname)) {
+            statements.add("CREATE SCHEMA IF NOT EXISTS " + PostgresDialect.quote(nspname));
+        }
+        statements.add("DO $migrator$ BEGIN " + body + "; EXCEPTION WHEN duplicate_object THEN NULL; END $migrator$");
     }
 
     /**

@@ -26,11 +26,20 @@ import java.util.Map;
  * @param walBytesPerSecond average WAL rate since the statistics were reset; -1 unknown
  * @param inRecovery a standby (read-only)
  * @param readOnly default_transaction_read_only is on
+ * @param enumDomains domains over enum types anywhere in the database (schema.name), which Debezium's type registry cannot load
  */
 record PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                            boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                            Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
-                           boolean inRecovery, boolean readOnly) {
+                           boolean inRecovery, boolean readOnly, List<String> enumDomains) {
+
+    PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
+                        boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
+                        Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
+                        boolean inRecovery, boolean readOnly) {
+        this(versionNum, version, settings, slotsUsed, sendersUsed, replication, canCreateInDatabase, tables, extensions,
+                availableExtensions, walBytesPerSecond, inRecovery, readOnly, List.of());
+    }
 
     /**
      * @param primaryKey has a primary key
@@ -146,8 +155,16 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
             }
         }
         boolean readOnly = "on".equalsIgnoreCase(settings.get("default_transaction_read_only"));
+        List<String> enumDomains = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
+                SELECT n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE t.typtype = 'd' AND t.typcategory = 'E' AND n.nspname <> 'pg_toast' ORDER BY 1""")) {
+            while (rs.next()) {
+                enumDomains.add(rs.getString(1));
+            }
+        }
         return new PostgresServerFacts(versionNum, version, settings, slots, senders, replication, create, tables, extensions, available,
-                walRate, inRecovery, readOnly);
+                walRate, inRecovery, readOnly, enumDomains);
     }
 
     private static int count(Connection c, String sql) throws SQLException {

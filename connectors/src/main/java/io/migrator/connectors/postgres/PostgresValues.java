@@ -65,6 +65,14 @@ final class PostgresValues {
 
     /** The value as PostgreSQL input: a String, byte[] for bytea, null for NULL, or {@link RowChange#UNCHANGED}. */
     static Object input(Schema schema, Object value) {
+        return input(schema, value, true);
+    }
+
+    /**
+     * {@code byteaElements}: whether bytes inside an array are bytea values (the column is {@code bytea[]}) rather than the
+     * text of a type Debezium does not know (an array of composites), which it passes on as bytes too.
+     */
+    static Object input(Schema schema, Object value, boolean byteaElements) {
         if (value == null) {
             return null;
         }
@@ -76,10 +84,10 @@ final class PostgresValues {
                 return bytes(value);
             }
         }
-        return text(schema, value);
+        return text(schema, value, byteaElements);
     }
 
-    private static String text(Schema schema, Object value) {
+    private static String text(Schema schema, Object value, boolean byteaElements) {
         String name = schema.name();
         if (name != null) {
             switch (name) {
@@ -105,18 +113,22 @@ final class PostgresValues {
                 }
                 case "org.apache.kafka.connect.data.Decimal":
                     return ((BigDecimal) value).toPlainString();
+                case "io.debezium.data.geometry.Point": { // PostgreSQL's point: x and y as float8, shortest exact digits
+                    Struct s = (Struct) value;
+                    return "(" + float8(s.getFloat64("x")) + "," + float8(s.getFloat64("y")) + ")";
+                }
                 default:
                     break;
             }
         }
         if (value instanceof List<?> list) {
-            return array(schema.valueSchema(), list);
+            return array(schema.valueSchema(), list, byteaElements);
         }
         if (value instanceof Map<?, ?> map) {
             return hstore(map);
         }
         if (value instanceof Double d) {
-            return d.isNaN() ? "NaN" : d.isInfinite() ? (d > 0 ? "Infinity" : "-Infinity") : d.toString();
+            return float8(d);
         }
         if (value instanceof Float f) {
             return f.isNaN() ? "NaN" : f.isInfinite() ? (f > 0 ? "Infinity" : "-Infinity") : f.toString();
@@ -125,6 +137,10 @@ final class PostgresValues {
             throw new IllegalArgumentException("values of type " + s.schema().name() + " are not replayed yet");
         }
         return value.toString();
+    }
+
+    private static String float8(double d) {
+        return Double.isNaN(d) ? "NaN" : Double.isInfinite(d) ? (d > 0 ? "Infinity" : "-Infinity") : Double.toString(d);
     }
 
     /** PostgreSQL dates run back to 4713 BC: year 0 is 1 BC. */
@@ -146,7 +162,10 @@ final class PostgresValues {
 
     /** Debezium's Bits are little-endian bytes; PostgreSQL's bit input is the digits, most significant first. */
     private static String bits(byte[] littleEndian, String length) {
-        int n = length == null ? littleEndian.length * 8 : Integer.parseInt(length);
+        // bit(n) has its length (zero bits the bytes leave out are padded back); an unbounded bit varying says 2^31-1, beyond
+        // PostgreSQL's longest bit string (83,886,080): then the bytes' own bits (a bit varying value is read from the source)
+        long declared = length == null ? -1 : Long.parseLong(length);
+        int n = declared < 0 || declared > 83_886_080 ? littleEndian.length * 8 : (int) declared;
         StringBuilder s = new StringBuilder(n);
         for (int i = n - 1; i >= 0; i--) {
             int b = i / 8;
@@ -155,7 +174,7 @@ final class PostgresValues {
         return s.toString();
     }
 
-    private static String array(Schema element, List<?> values) {
+    private static String array(Schema element, List<?> values, boolean byteaElements) {
         StringBuilder s = new StringBuilder("{");
         for (int i = 0; i < values.size(); i++) {
             if (i > 0) {
@@ -166,8 +185,9 @@ final class PostgresValues {
                 s.append("NULL");
                 continue;
             }
-            Object in = element == null ? v.toString() : input(element, v);
-            String text = in instanceof byte[] b ? "\\x" + HexFormat.of().formatHex(b) : String.valueOf(in);
+            Object in = element == null ? v.toString() : input(element, v, byteaElements);
+            String text = in instanceof byte[] b ? (byteaElements ? "\\x" + HexFormat.of().formatHex(b)
+                    : new String(b, java.nio.charset.StandardCharsets.UTF_8)) : String.valueOf(in);
             s.append('"').append(text.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
         }
         return s.append('}').toString();

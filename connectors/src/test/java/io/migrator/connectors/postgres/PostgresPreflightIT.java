@@ -89,7 +89,9 @@ class PostgresPreflightIT {
                 "CREATE TABLE by_email (id int PRIMARY KEY, email text NOT NULL UNIQUE)",
                 "ALTER TABLE by_email REPLICA IDENTITY USING INDEX by_email_email_key",
                 "CREATE TABLE by_both (id int PRIMARY KEY, email text NOT NULL, UNIQUE (email, id))",
-                "ALTER TABLE by_both REPLICA IDENTITY USING INDEX by_both_email_id_key");
+                "ALTER TABLE by_both REPLICA IDENTITY USING INDEX by_both_email_id_key",
+                "CREATE SCHEMA unrelated", "CREATE TYPE unrelated.mood AS ENUM ('sad', 'ok')",
+                "CREATE DOMAIN unrelated.good_mood AS unrelated.mood CHECK (VALUE <> 'sad')");
         sql(target, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "INSERT INTO accounts VALUES (1, 'early')");
         PlanCheckReport bad = check(source.user(), source.password());
         Assessment keys = find(bad, Role.SOURCE, "keys", Assessment.Severity.FAIL);
@@ -101,6 +103,9 @@ class PostgresPreflightIT {
                 && a.severity() == Assessment.Severity.FAIL && a.finding().contains("public.wide")).findFirst())
                 .as("REPLICA IDENTITY FULL without a primary key is refused").get()
                 .satisfies(a -> assertThat(a.finding()).contains("no primary key on public.wide"));
+        Assessment types = find(bad, Role.SOURCE, "types", Assessment.Severity.FAIL);
+        assertThat(types.finding()).contains("unrelated.good_mood").contains("whichever tables the plan moves");
+        assertThat(types.remedy()).contains("domain over text");
         Assessment ext = find(bad, Role.TARGET, "extensions", Assessment.Severity.FAIL);
         assertThat(ext.finding()).contains("citext");
         assertThat(ext.remedy()).contains("CREATE EXTENSION \"citext\"");
