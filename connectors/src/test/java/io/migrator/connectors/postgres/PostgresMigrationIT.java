@@ -5,16 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.migrator.connectors.mysql.MigrationHarness;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.Phase;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Every type of the issue goes through the copy (rows there before the run) and through the stream (the same rows
@@ -22,9 +19,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * primary-key changes of rows with toasted values, deletes and NULL against empty all arrive. Afterwards each table
  * reads the same on both servers, row for row, as PostgreSQL prints it.
  */
-@ExtendWith(SandboxExtension.class)
 @Timeout(600)
-class PostgresMigrationIT {
+class PostgresMigrationIT extends PostgresFixtureBase {
     private static final String COLUMNS = """
             id bigint PRIMARY KEY,
             n_big numeric(60,30), n_any numeric, cash money, ints int[], texts text[], j json, jb jsonb, u uuid,
@@ -47,15 +43,6 @@ class PostgresMigrationIT {
                        CASE WHEN g %% 13 = 0 THEN 'Infinity'::real ELSE g / 3.0 END, g / 3.0 + 1e-12, g %% 2 = 0, 'ab', CASE WHEN g %% 3 = 0 THEN '' END,
                        CASE WHEN g %% 10 = 1 THEN %s ELSE 'short ' || g END
                 FROM generate_series(%d, %d) g""".formatted(big, from, to);
-    }
-
-    private PostgresFixture fixture;
-
-    @AfterEach
-    void drop() throws Exception {
-        if (fixture != null) {
-            fixture.close();
-        }
     }
 
     @Test

@@ -6,32 +6,19 @@ import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.Phase;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import io.migrator.connectors.mysql.MigrationHarness;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The publication that feeds the slot decides which changes the source keeps for the migration. One left by an earlier
  * attempt with the plan's tables but not every kind of change is made afresh at the start, not reused; one changed while
  * the worker was stopped stops the restart, since the source has left those changes out of the slot for good.
  */
-@ExtendWith(SandboxExtension.class)
-class PostgresPublicationIT {
-    private PostgresFixture fixture;
-
-    @AfterEach
-    void drop() throws Exception {
-        if (fixture != null) {
-            fixture.close();
-        }
-    }
-
+class PostgresPublicationIT extends PostgresFixtureBase {
     @Test
     void aStaleInsertOnlyPublicationIsMadeAfreshAndAChangedOneStopsTheRestart(SandboxServers servers) throws Exception {
         fixture = new PostgresFixture(servers, "pgpub");

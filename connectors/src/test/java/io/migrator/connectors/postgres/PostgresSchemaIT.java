@@ -5,33 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.migrator.core.plan.Glob;
 import io.migrator.core.plan.TableFilter;
 import io.migrator.core.schema.TableDef;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Table definitions read from a PostgreSQL source recreate the same tables on a PostgreSQL target: types (enum, domain,
  * arrays of them), defaults, identity and generated columns, collations, primary keys, then, deferred, unique and check
  * constraints, foreign keys and partial indexes; the catalogs of both sides then describe the same tables.
  */
-@ExtendWith(SandboxExtension.class)
-class PostgresSchemaIT {
-    private PostgresFixture fixture;
-
-    @AfterEach
-    void drop() throws Exception {
-        if (fixture != null) {
-            fixture.close();
-        }
-    }
-
+class PostgresSchemaIT extends PostgresFixtureBase {
     /** What the catalog says about a table: columns, constraints and indexes, as text. */
     private static List<String> describe(Connection c) throws Exception {
         List<String> out = new ArrayList<>();

@@ -5,35 +5,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.migrator.connectors.mysql.MigrationHarness;
 import io.migrator.core.run.Phase;
 import io.migrator.core.validate.ValidationReport;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Row parity on PostgreSQL: a clean migration validates equal; differences made on the target behind the migration's back
  * (one of each kind, down to a microsecond, a trailing space, one byte, case, '' against NULL, one element of an array) are
  * each found with the column that differs, nothing else is reported, and {@code --repair} fixes them through the applier.
  */
-@ExtendWith(SandboxExtension.class)
 @Timeout(300)
-class PostgresValidationIT {
-    private PostgresFixture fixture;
-
-    @AfterEach
-    void drop() throws Exception {
-        if (fixture != null) {
-            fixture.close();
-        }
-    }
-
+class PostgresValidationIT extends PostgresFixtureBase {
     @Test
     void everyInjectedDifferenceIsFoundRepairedAndNothingElse(SandboxServers servers) throws Exception {
         fixture = new PostgresFixture(servers, "pgval");
