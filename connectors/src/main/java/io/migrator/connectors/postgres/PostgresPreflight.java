@@ -152,6 +152,19 @@ final class PostgresPreflight {
                 : Assessment.fail(r, "create privilege", user + " cannot CREATE in database " + plan.target().database(),
                 "GRANT CREATE ON DATABASE " + PostgresDialect.quote(plan.target().database()) + " TO " + PostgresDialect.quote(user)));
         if (source != null) {
+            List<String> differences = new ArrayList<>();
+            for (Map.Entry<TableId, Map<String, String>> table : source.columnTypes().entrySet()) {
+                Map<String, String> existing = target.columnTypes().get(table.getKey());
+                if (existing != null) {
+                    List<io.migrator.core.schema.ColumnDef> columns = table.getValue().entrySet().stream()
+                            .map(c -> new io.migrator.core.schema.ColumnDef(c.getKey(), c.getValue(), true, false)).toList();
+                    io.migrator.connectors.jdbc.ColumnDifferences.of(columns, existing, String::equals)
+                            .forEach(d -> differences.add(table.getKey() + ": " + d));
+                }
+            }
+            out.add(differences.isEmpty() ? Assessment.ok(r, "table definitions", "existing target tables match the source")
+                    : Assessment.fail(r, "table definitions", "existing target tables differ from the source: " + String.join("; ", differences),
+                    "drop those target tables so migrator creates them from the source, or alter them to match"));
             if (target.versionNum() / 10000 < source.versionNum() / 10000) {
                 out.add(Assessment.warn(r, "version", "the target (PostgreSQL " + target.version() + ") is older than the source ("
                         + source.version() + "): types or syntax newer than the target may not load", "prefer a target of the source's "

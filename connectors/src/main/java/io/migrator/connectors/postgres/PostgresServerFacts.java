@@ -27,18 +27,20 @@ import java.util.Map;
  * @param inRecovery a standby (read-only)
  * @param readOnly default_transaction_read_only is on
  * @param enumDomains domains over enum types anywhere in the database (schema.name), which Debezium's type registry cannot load
+ * @param columnTypes the plan's tables' columns in order, with their types as {@code format_type} prints them
  */
 record PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                            boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                            Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
-                           boolean inRecovery, boolean readOnly, List<String> enumDomains) {
+                           boolean inRecovery, boolean readOnly, List<String> enumDomains,
+                           Map<TableId, Map<String, String>> columnTypes) {
 
     PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                         boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                         Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
                         boolean inRecovery, boolean readOnly) {
         this(versionNum, version, settings, slotsUsed, sendersUsed, replication, canCreateInDatabase, tables, extensions,
-                availableExtensions, walBytesPerSecond, inRecovery, readOnly, List.of());
+                availableExtensions, walBytesPerSecond, inRecovery, readOnly, List.of(), Map.of());
     }
 
     /**
@@ -163,8 +165,24 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                 enumDomains.add(rs.getString(1));
             }
         }
+        Map<TableId, Map<String, String>> columnTypes = new LinkedHashMap<>();
+        // from the catalog by name, not through regclass: that needs USAGE on the schema, which a user lacking it must still
+        // get a finding for, not an error
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
+                SELECT n.nspname, k.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+                FROM pg_attribute a JOIN pg_class k ON k.oid = a.attrelid JOIN pg_namespace n ON n.oid = k.relnamespace
+                WHERE k.relkind IN ('r', 'p') AND NOT k.relispartition AND a.attnum > 0 AND NOT a.attisdropped
+                  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migrator') AND n.nspname NOT LIKE 'pg_toast%'
+                ORDER BY 1, 2, a.attnum""")) {
+            while (rs.next()) {
+                TableId table = new TableId(rs.getString(1), rs.getString(2));
+                if (tables.containsKey(table)) {
+                    columnTypes.computeIfAbsent(table, t -> new LinkedHashMap<>()).put(rs.getString(3), rs.getString(4));
+                }
+            }
+        }
         return new PostgresServerFacts(versionNum, version, settings, slots, senders, replication, create, tables, extensions, available,
-                walRate, inRecovery, readOnly, enumDomains);
+                walRate, inRecovery, readOnly, enumDomains, columnTypes);
     }
 
     private static int count(Connection c, String sql) throws SQLException {

@@ -92,7 +92,8 @@ class PostgresPreflightIT {
                 "ALTER TABLE by_both REPLICA IDENTITY USING INDEX by_both_email_id_key",
                 "CREATE SCHEMA unrelated", "CREATE TYPE unrelated.mood AS ENUM ('sad', 'ok')",
                 "CREATE DOMAIN unrelated.good_mood AS unrelated.mood CHECK (VALUE <> 'sad')");
-        sql(target, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "INSERT INTO accounts VALUES (1, 'early')");
+        sql(target, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "INSERT INTO accounts VALUES (1, 'early')",
+                "CREATE TABLE by_both (id bigint PRIMARY KEY, email text NOT NULL, note text)");
         PlanCheckReport bad = check(source.user(), source.password());
         Assessment keys = find(bad, Role.SOURCE, "keys", Assessment.Severity.FAIL);
         assertThat(keys.finding()).contains("public.loose (no primary key)").contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT")
@@ -103,6 +104,10 @@ class PostgresPreflightIT {
                 && a.severity() == Assessment.Severity.FAIL && a.finding().contains("public.wide")).findFirst())
                 .as("REPLICA IDENTITY FULL without a primary key is refused").get()
                 .satisfies(a -> assertThat(a.finding()).contains("no primary key on public.wide"));
+        Assessment definitions = find(bad, Role.TARGET, "table definitions", Assessment.Severity.FAIL);
+        assertThat(definitions.finding()).contains("public.by_both: column id is bigint on the target, integer on the source")
+                .contains("public.by_both: column note exists only on the target").doesNotContain("accounts");
+        assertThat(definitions.remedy()).contains("drop those target tables");
         Assessment types = find(bad, Role.SOURCE, "types", Assessment.Severity.FAIL);
         assertThat(types.finding()).contains("unrelated.good_mood").contains("whichever tables the plan moves");
         assertThat(types.remedy()).contains("domain over text");
