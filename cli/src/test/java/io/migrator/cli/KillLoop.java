@@ -81,6 +81,7 @@ final class KillLoop {
             worker.destroyForcibly().waitFor(); // SIGKILL
             phasesKilledIn.add(struck);
             log.add("kill " + i + " after " + delay + " ms in " + struck);
+            System.out.println(logName + ": kill -9 " + i + " after " + delay + " ms, durable phase " + struck); // in the CI output
         }
     }
 
