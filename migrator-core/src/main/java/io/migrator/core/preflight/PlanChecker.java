@@ -51,6 +51,7 @@ public final class PlanChecker {
      * updates). Warnings are logged; a server that does not answer or a failed assessment throws, naming every problem.
      */
     public PlanCheckReport require(Plan plan) {
+        long started = System.nanoTime();
         PlanCheckReport report = check(plan);
         io.migrator.core.error.MigratorException failure = report.failure();
         if (failure != null) {
@@ -64,8 +65,8 @@ public final class PlanChecker {
                 log.warn("preflight: {} {}: {} (remedy: {})", a.role().id(), a.check(), a.finding(), a.remedy());
             }
         }
-        log.info("preflight passed: {} checks on {} and {}, {} warning(s)", report.assessments().size(), plan.source().address(),
-                plan.target().address(), warnings);
+        log.info("preflight passed in {} ms: {} checks on {} and {}, {} warning(s)", (System.nanoTime() - started) / 1_000_000,
+                report.assessments().size(), plan.source().address(), plan.target().address(), warnings);
         return report;
     }
 
