@@ -52,12 +52,17 @@ class PostgresPreflightIT {
     }
 
     private PlanCheckReport check(String user, String password) {
+        return check(user, password, target.user(), target.password(), "");
+    }
+
+    private PlanCheckReport check(String user, String password, String targetUser, String targetPassword, String extra) {
         String yaml = """
                 name: pf
                 source: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
                 target: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW2}", database: %s}
-                """.formatted(source.host(), source.port(), user, db, target.host(), target.port(), target.user(), db);
-        Plan plan = new PlanLoader(Map.of("PW", password, "PW2", target.password())).parse("pf.yaml", yaml, Path.of("."));
+                %s
+                """.formatted(source.host(), source.port(), user, db, target.host(), target.port(), targetUser, db, extra);
+        Plan plan = new PlanLoader(Map.of("PW", password, "PW2", targetPassword)).parse("pf.yaml", yaml, Path.of("."));
         return new PlanChecker(EngineConnectors.discover(), Duration.ofSeconds(10)).check(plan);
     }
 
@@ -133,5 +138,25 @@ class PostgresPreflightIT {
         sql(target, "postgres", "ALTER DATABASE " + db + " SET default_transaction_read_only = on");
         PlanCheckReport readOnly = check(source.user(), source.password());
         assertThat(find(readOnly, Role.TARGET, "writable", Assessment.Severity.FAIL).remedy()).contains("default_transaction_read_only = off");
+    }
+
+    @Test
+    void aFilterThatSelectsNoTableAndATargetUserWithoutCreateAreNamed(SandboxServers servers) throws Exception {
+        source = servers.postgresSource();
+        target = servers.postgresTarget();
+        for (var e : List.of(source, target)) {
+            sql(e, "postgres", "CREATE DATABASE " + db);
+        }
+        sql(source, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)");
+        Assessment none = find(check(source.user(), source.password(), target.user(), target.password(), "tables: {include: [\"nosuch.*\"]}"),
+                Role.SOURCE, "tables", Assessment.Severity.FAIL);
+        assertThat(none.finding()).contains("selects no table in " + db);
+        assertThat(none.remedy()).contains("tables.include");
+
+        sql(target, "postgres", "CREATE ROLE " + weakUser + " LOGIN PASSWORD 'weak-pass'"); // CONNECT through PUBLIC, no CREATE
+        Assessment create = find(check(source.user(), source.password(), weakUser, "weak-pass", ""), Role.TARGET, "create privilege",
+                Assessment.Severity.FAIL);
+        assertThat(create.finding()).contains(weakUser + " cannot CREATE in database " + db);
+        assertThat(create.remedy()).isEqualTo("GRANT CREATE ON DATABASE \"" + db + "\" TO \"" + weakUser + "\"");
     }
 }
