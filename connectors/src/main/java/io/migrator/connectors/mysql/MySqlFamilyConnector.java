@@ -74,6 +74,20 @@ public final class MySqlFamilyConnector implements EngineConnector {
     }
 
     @Override
+    public boolean resumes(io.migrator.core.plan.Plan plan) {
+        try (Connection c = connect(plan.target(), Duration.ofSeconds(10));
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM migrator.state WHERE migration = ?")) {
+            ps.setString(1, plan.name());
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1) > 0;
+            }
+        } catch (SQLException e) {
+            return false; // no bookkeeping yet (or no target): a first start
+        }
+    }
+
+    @Override
     public ServerInfo probe(Endpoint endpoint, Role role, Duration timeout) {
         try (Connection c = connect(endpoint, timeout)) {
             Map<String, String> facts = new LinkedHashMap<>();

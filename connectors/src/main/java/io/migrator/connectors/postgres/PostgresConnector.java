@@ -73,6 +73,15 @@ public final class PostgresConnector implements EngineConnector {
         }
     }
 
+    @Override
+    public boolean resumes(io.migrator.core.plan.Plan plan) {
+        try (Connection c = connect(plan.target(), plan.target().database(), Duration.ofSeconds(10))) {
+            return resuming(c, plan.name());
+        } catch (SQLException e) {
+            return false; // no target database, or none reachable: a first start as far as the gate can tell
+        }
+    }
+
     /** The target holds this migration's state: a restart, whose tables are expected to hold rows. */
     private static boolean resuming(Connection c, String migration) throws SQLException {
         try (var st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT to_regclass('migrator.state') IS NOT NULL")) {

@@ -88,6 +88,15 @@ public final class RedisConnector implements EngineConnector {
     }
 
     @Override
+    public boolean resumes(io.migrator.core.plan.Plan plan) {
+        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
+            return RedisMigration.hasCheckpoint(nodes, plan.name());
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Override
     public java.util.List<io.migrator.core.spi.Assessment> preflight(io.migrator.core.plan.Plan plan, Role role, ServerInfo server) {
         try {
             return RedisPreflight.check(plan, role, Duration.ofSeconds(10));

@@ -46,6 +46,14 @@ public final class PlanChecker {
     }
 
     /**
+     * Checks that judge the start of a migration: the slot and sender it will take (a restart already has them), the log
+     * retention and target memory estimated for the whole copy, target tables that already exist or hold rows. When the
+     * migration resumes, their failures are warnings at the gate.
+     */
+    static final java.util.Set<String> COPY_TIME = java.util.Set.of("replication slots", "WAL senders", "WAL retention",
+            "binlog retention", "memory", "table definitions", "empty target");
+
+    /**
      * The gate of `migrator run`: the same checks as `migrator plan check`, before the worker changes anything on either
      * server (a table published without a replica identity, for one, would make the source refuse the application's
      * updates). Warnings are logged; a server that does not answer or a failed assessment throws, naming every problem.
@@ -53,6 +61,13 @@ public final class PlanChecker {
     public PlanCheckReport require(Plan plan) {
         long started = System.nanoTime();
         PlanCheckReport report = check(plan);
+        if (report.allReachable() && report.assessments().stream().anyMatch(a -> a.severity() == Assessment.Severity.FAIL
+                && COPY_TIME.contains(a.check())) && connectors.forEngine(plan.target().engine()).resumes(plan)) {
+            report = new PlanCheckReport(report.plan(), report.name(), report.endpoints(), report.assessments().stream()
+                    .map(a -> a.severity() == Assessment.Severity.FAIL && COPY_TIME.contains(a.check())
+                            ? Assessment.warn(a.role(), a.check(), a.finding() + " (a check for the start of the copy; this migration "
+                            + "resumes past it)", a.remedy()) : a).toList());
+        }
         io.migrator.core.error.MigratorException failure = report.failure();
         if (failure != null) {
             throw failure;

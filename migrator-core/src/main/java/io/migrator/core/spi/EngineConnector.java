@@ -46,6 +46,15 @@ public interface EngineConnector {
                 "key parity is not available for " + plan.source().engine(), "validate tables with `migrator validate` on SQL engines");
     }
 
+    /**
+     * Whether the target already holds this migration's durable state (a restart, not a first start). Checks meant for the
+     * start of the copy (slots and retention estimated for it, memory against the whole dataset, target tables that exist)
+     * are then warnings at the gate of `migrator run`: a restart past them must not be refused.
+     */
+    default boolean resumes(Plan plan) {
+        return false;
+    }
+
     /** The preflight assessments of this engine for one side of the plan; empty until the engine's pipeline lands. */
     default List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {
         return List.of();
