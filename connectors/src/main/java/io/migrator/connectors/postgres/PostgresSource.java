@@ -207,7 +207,9 @@ final class PostgresSource implements SourceSession {
                 }
             }
         }
-        try (PreparedStatement ps = c.prepareStatement("SELECT p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, "
+        // pubtruncate exists from PostgreSQL 11 (10 publishes no TRUNCATE at all), pubviaroot from 13
+        try (PreparedStatement ps = c.prepareStatement("SELECT p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, "
+                + (c.getMetaData().getDatabaseMajorVersion() >= 11 ? "p.pubtruncate" : "true") + ", "
                 + (c.getMetaData().getDatabaseMajorVersion() >= 13 ? "p.pubviaroot" : "false") + ", t.schemaname, t.tablename FROM pg_publication p "
                 + "LEFT JOIN pg_publication_tables t ON t.pubname = p.pubname WHERE p.pubname = ?")) {
             ps.setString(1, publication);
@@ -238,21 +240,32 @@ final class PostgresSource implements SourceSession {
      */
     private void requirePublication(List<TableDef> tables) {
         java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
-        String problem;
+        Publication p;
         try (Connection c = pool.getConnection()) {
-            Publication p = publication(c, wanted);
-            problem = p == null ? "no longer exists" : p.problem(wanted, false);
+            p = publication(c, wanted);
         } catch (SQLException e) {
             throw PostgresErrors.translate("reading the publication " + publication, e);
         }
-        if (problem != null) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the publication " + publication + " that feeds this migration's slot "
-                    + problem + ": changes the source made while it was so are not in the stream", "restore it (CREATE PUBLICATION "
-                    + PostgresDialect.quote(publication) + " FOR TABLE " + String.join(", ", tables.stream().map(t -> PostgresDialect.quote(t.id()))
-                    .toList()) + " WITH (publish_via_partition_root = true), or ALTER PUBLICATION ... ADD TABLE / SET (publish = "
-                    + "'insert, update, delete, truncate')), run `migrator run` again, then `migrator validate PLAN --repair` to find and "
-                    + "fix the rows that changed meanwhile");
+        String problem = p == null ? "no longer exists" : p.problem(wanted, false);
+        if (problem == null) {
+            return;
         }
+        String remedy;
+        if (p == null) {
+            // the slot decodes older WAL with the catalog of its time: a publication made again now is not the one it knew
+            remedy = "the slot cannot go on without it: start the migration over (`migrator complete PLAN`, which drops the slot, then "
+                    + "drop or empty the target tables, then `migrator run PLAN`)";
+        } else if (problem.startsWith("lacks")) {
+            remedy = "a table created after the migration started is not migrated: leave it out with tables.exclude and run again. "
+                    + "If someone removed a plan table from the publication, add it back (ALTER PUBLICATION " + PostgresDialect.quote(publication)
+                    + " ADD TABLE ...), run again, then `migrator validate PLAN --repair` to find and fix the rows changed meanwhile";
+        } else {
+            remedy = "restore it (ALTER PUBLICATION " + PostgresDialect.quote(publication) + " SET (publish = 'insert, update, delete, "
+                    + "truncate'" + (p.viaRootNeeded() ? ", publish_via_partition_root = true" : "") + ")), run `migrator run` again, then "
+                    + "`migrator validate PLAN --repair` to find and fix the rows changed meanwhile";
+        }
+        throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the publication " + publication + " that feeds this migration's slot "
+                + problem + ": changes the source made while it was so are not in the stream", remedy);
     }
 
     private MigratorException publicationFailed(SQLException e) {
