@@ -100,6 +100,12 @@ final class PostgresPreflight {
                     "recreate each as a domain over text with CHECK (VALUE IN (...the enum's labels...)), or use the enum type "
                             + "itself in its columns; then run again"));
         }
+        if (!f.bitVaryingKeys().isEmpty()) {
+            out.add(Assessment.fail(r, "types", "these tables' primary keys hold a bit varying column, whose leading zeros Debezium's "
+                    + "connector loses, so their changes could not find their rows: " + String.join(", ",
+                    f.bitVaryingKeys().stream().map(TableId::toString).toList()), "key them by another column, or leave them out with "
+                    + "tables.exclude"));
+        }
         if (!notOwned.isEmpty()) {
             out.add(Assessment.warn(r, "publication", user + " does not own " + String.join(", ", notOwned) + ", and PostgreSQL lets only "
                     + "the owner (or a superuser) add a table to a publication", "have the owner run: CREATE PUBLICATION "
@@ -170,24 +176,32 @@ final class PostgresPreflight {
                         + source.version() + "): types or syntax newer than the target may not load", "prefer a target of the source's "
                         + "major version or later"));
             }
+            // an extension the plan's tables use must be on the target (CREATE TABLE, its indexes or its values need it); one
+            // they do not use (pg_stat_statements, pg_cron...) is the target's own business: a warning
             List<String> missing = new ArrayList<>();
             List<String> installable = new ArrayList<>();
+            List<String> unused = new ArrayList<>();
             for (String ext : source.extensions().keySet()) {
                 if (!target.extensions().containsKey(ext)) {
-                    (target.availableExtensions().contains(ext) ? installable : missing).add(ext);
+                    (!source.usedExtensions().contains(ext) ? unused : target.availableExtensions().contains(ext) ? installable : missing).add(ext);
                 }
             }
             if (!missing.isEmpty()) {
-                out.add(Assessment.fail(r, "extensions", "the source uses extensions the target cannot install: " + String.join(", ", missing),
+                out.add(Assessment.fail(r, "extensions", "the plan's tables use extensions the target cannot install: " + String.join(", ", missing),
                         "install them on the target server (on RDS/Aurora: check the supported-extensions list), or leave the tables that "
-                                + "use their types out of the plan"));
+                                + "use them out of the plan"));
             }
             if (!installable.isEmpty()) {
-                out.add(Assessment.fail(r, "extensions", "the source uses extensions not created in the target database: "
+                out.add(Assessment.fail(r, "extensions", "the plan's tables use extensions not created in the target database: "
                         + String.join(", ", installable), String.join("; ", installable.stream().map(e -> "CREATE EXTENSION "
                         + PostgresDialect.quote(e)).toList()) + " (in the target database)"));
             }
-            if (missing.isEmpty() && installable.isEmpty()) {
+            if (!unused.isEmpty()) {
+                out.add(Assessment.warn(r, "extensions", "the source has extensions the plan's tables do not use, which the target lacks: "
+                        + String.join(", ", unused), "nothing to do for the migration; create them on the target if the application "
+                        + "needs them after the switch"));
+            }
+            if (missing.isEmpty() && installable.isEmpty() && unused.isEmpty()) {
                 out.add(Assessment.ok(r, "extensions", source.extensions().isEmpty() ? "the source uses no extension"
                         : "the target has " + String.join(", ", source.extensions().keySet())));
             }

@@ -214,15 +214,18 @@ final class PostgresSchema {
         try (PreparedStatement ps = c.prepareStatement("""
                 SELECT n.nspname, t.typname, t.typtype, CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE 0 END, t.typbasetype,
                        format_type(t.typbasetype, t.typtypmod), t.typnotnull,
-                       (SELECT string_agg('CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid), ' ' ORDER BY k.conname)
-                        FROM pg_constraint k WHERE k.contypid = t.oid),
-                       t.typdefault,
+                       (SELECT string_agg('CONSTRAINT ' || quote_ident(k.conname) || ' '
+                                          || regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''), ' ' ORDER BY k.conname)
+                        FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c'),
+                       pg_get_expr(t.typdefaultbin, 0),
                        (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
-                       COALESCE((SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid), 0),
+                       COALESCE((SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid), %s 0),
                        COALESCE((SELECT k.relkind = 'c' FROM pg_class k WHERE k.oid = t.typrelid), false),
                        n.nspname IN ('pg_catalog', 'information_schema')
                          OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
-                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ?""")) {
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ?""".formatted(
+                c.getMetaData().getDatabaseMajorVersion() >= 14 // multiranges: their range type
+                        ? "(SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid)," : ""))) {
             ps.setLong(1, oid);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next() || rs.getBoolean(13)) {
@@ -293,6 +296,10 @@ final class PostgresSchema {
                     type(c, t, seen, statements);
                 }
                 body = "CREATE TYPE " + name + " AS (" + String.join(", ", attributes) + ")";
+            }
+            case 'm' -> {
+                type(c, range, seen, statements); // a multirange comes with its range type
+                return;
             }
             default -> {
                 return; // base and pseudo types of users are not recreated: CREATE TABLE names the missing type

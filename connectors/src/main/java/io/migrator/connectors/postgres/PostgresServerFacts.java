@@ -28,19 +28,22 @@ import java.util.Map;
  * @param readOnly default_transaction_read_only is on
  * @param enumDomains domains over enum types anywhere in the database (schema.name), which Debezium's type registry cannot load
  * @param columnTypes the plan's tables' columns in order, with their types as {@code format_type} prints them
+ * @param bitVaryingKeys the plan's tables whose primary key holds a bit varying column (Debezium loses its leading zeros)
+ * @param usedExtensions extensions whose objects the plan's tables use: column types (arrays of them too), functions in
+ *        defaults, constraints and index expressions, index operator classes
  */
 record PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                            boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                            Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
                            boolean inRecovery, boolean readOnly, List<String> enumDomains,
-                           Map<TableId, Map<String, String>> columnTypes) {
+                           Map<TableId, Map<String, String>> columnTypes, List<TableId> bitVaryingKeys, List<String> usedExtensions) {
 
     PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                         boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                         Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
                         boolean inRecovery, boolean readOnly) {
         this(versionNum, version, settings, slotsUsed, sendersUsed, replication, canCreateInDatabase, tables, extensions,
-                availableExtensions, walBytesPerSecond, inRecovery, readOnly, List.of(), Map.of());
+                availableExtensions, walBytesPerSecond, inRecovery, readOnly, List.of(), Map.of(), List.of(), List.copyOf(extensions.keySet()));
     }
 
     /**
@@ -166,6 +169,11 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
             }
         }
         Map<TableId, Map<String, String>> columnTypes = new LinkedHashMap<>();
+        // format_type qualifies a type only when the session's search_path does not show it: with pg_catalog alone, both
+        // servers print user types schema-qualified, whoever connects
+        try (Statement st = c.createStatement()) {
+            st.execute("SET search_path TO pg_catalog");
+        }
         // from the catalog by name, not through regclass: that needs USAGE on the schema, which a user lacking it must still
         // get a finding for, not an error
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
@@ -181,8 +189,45 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                 }
             }
         }
+        try (Statement st = c.createStatement()) {
+            st.execute("RESET search_path");
+        }
+        List<TableId> bitVaryingKeys = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
+                SELECT DISTINCT n.nspname, k.relname FROM pg_index i JOIN pg_class k ON k.oid = i.indrelid
+                JOIN pg_namespace n ON n.oid = k.relnamespace JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                JOIN pg_type t ON t.oid = a.atttypid
+                WHERE i.indisprimary AND (t.typname = 'varbit' OR t.typbasetype = 'varbit'::regtype) ORDER BY 1, 2""")) {
+            while (rs.next()) {
+                TableId table = new TableId(rs.getString(1), rs.getString(2));
+                if (tables.containsKey(table)) {
+                    bitVaryingKeys.add(table);
+                }
+            }
+        }
+        List<String> usedExtensions = new ArrayList<>();
+        try (java.sql.PreparedStatement ps = c.prepareStatement("""
+                WITH t AS (SELECT k.oid FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace
+                           WHERE (n.nspname, k.relname) IN (SELECT * FROM unnest(?::text[], ?::text[]))),
+                     o AS (SELECT 'pg_class'::regclass AS classid, oid AS objid FROM t
+                           UNION ALL SELECT 'pg_class'::regclass, i.indexrelid FROM pg_index i WHERE i.indrelid IN (SELECT oid FROM t)
+                           UNION ALL SELECT 'pg_attrdef'::regclass, d.oid FROM pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM t)
+                           UNION ALL SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM t)),
+                     r AS (SELECT d.refclassid, d.refobjid FROM o JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid
+                           UNION SELECT 'pg_type'::regclass, e.typelem FROM o JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid
+                           AND d.refclassid = 'pg_type'::regclass JOIN pg_type e ON e.oid = d.refobjid AND e.typelem <> 0)
+                SELECT DISTINCT x.extname FROM r JOIN pg_depend m ON m.classid = r.refclassid AND m.objid = r.refobjid AND m.deptype = 'e'
+                JOIN pg_extension x ON x.oid = m.refobjid ORDER BY 1""")) {
+            ps.setArray(1, c.createArrayOf("text", tables.keySet().stream().map(TableId::schema).toArray()));
+            ps.setArray(2, c.createArrayOf("text", tables.keySet().stream().map(TableId::name).toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    usedExtensions.add(rs.getString(1));
+                }
+            }
+        }
         return new PostgresServerFacts(versionNum, version, settings, slots, senders, replication, create, tables, extensions, available,
-                walRate, inRecovery, readOnly, enumDomains, columnTypes);
+                walRate, inRecovery, readOnly, enumDomains, columnTypes, bitVaryingKeys, usedExtensions);
     }
 
     private static int count(Connection c, String sql) throws SQLException {

@@ -91,10 +91,13 @@ class PostgresPreflightIT {
                 "CREATE TABLE quiet (id int PRIMARY KEY)", "ALTER TABLE quiet REPLICA IDENTITY NOTHING",
                 "CREATE TABLE wide (a int, b text)", "ALTER TABLE wide REPLICA IDENTITY FULL",
                 "CREATE EXTENSION citext", "CREATE TABLE tags (id int PRIMARY KEY, name citext)",
+                "CREATE EXTENSION pg_trgm", "CREATE INDEX accounts_owner_trgm ON accounts USING gin (owner gin_trgm_ops)",
+                "CREATE EXTENSION pgcrypto", // no plan table uses it
                 "CREATE TABLE by_email (id int PRIMARY KEY, email text NOT NULL UNIQUE)",
                 "ALTER TABLE by_email REPLICA IDENTITY USING INDEX by_email_email_key",
                 "CREATE TABLE by_both (id int PRIMARY KEY, email text NOT NULL, UNIQUE (email, id))",
                 "ALTER TABLE by_both REPLICA IDENTITY USING INDEX by_both_email_id_key",
+                "CREATE TABLE flags (bits bit varying(8) PRIMARY KEY, note text)",
                 "CREATE SCHEMA unrelated", "CREATE TYPE unrelated.mood AS ENUM ('sad', 'ok')",
                 "CREATE DOMAIN unrelated.good_mood AS unrelated.mood CHECK (VALUE <> 'sad')");
         sql(target, db, "CREATE TABLE accounts (id bigint PRIMARY KEY, owner text)", "INSERT INTO accounts VALUES (1, 'early')",
@@ -115,9 +118,12 @@ class PostgresPreflightIT {
         assertThat(definitions.remedy()).contains("drop those target tables");
         Assessment types = find(bad, Role.SOURCE, "types", Assessment.Severity.FAIL);
         assertThat(types.finding()).contains("unrelated.good_mood").contains("whichever tables the plan moves");
+        assertThat(bad.assessments()).anySatisfy(a -> assertThat(a.finding()).contains("bit varying column").contains("public.flags"));
         assertThat(types.remedy()).contains("domain over text");
         Assessment ext = find(bad, Role.TARGET, "extensions", Assessment.Severity.FAIL);
-        assertThat(ext.finding()).contains("citext");
+        assertThat(ext.finding()).contains("citext").contains("pg_trgm").doesNotContain("pgcrypto");
+        assertThat(find(bad, Role.TARGET, "extensions", Assessment.Severity.WARN).finding()).contains("pgcrypto")
+                .contains("do not use");
         assertThat(ext.remedy()).contains("CREATE EXTENSION \"citext\"");
         Assessment filled = find(bad, Role.TARGET, "empty target", Assessment.Severity.FAIL);
         assertThat(filled.finding()).contains("public.accounts");

@@ -22,7 +22,7 @@ class PostgresTypesIT extends PostgresFixtureBase {
             bx = box(point(1, 1), point(id, 3)), pa = path(polygon(box(point(1, 1), point(id, 3)))), po = polygon(box(point(1, 1), point(id, 3))),
             ci = circle(point(0, id), 1), x = '<b n="2"/>', tv = to_tsvector('simple', 'jumps ' || id), tq = to_tsquery('jumps & !fox'),
             lsn = '1/0', mac = '01:02:03:04:05:06', mac8 = '01:02:03:04:05:06:07:08', vb = B'0001', vb2 = B'', bf = B'0000000001', o = 7,
-            c = row(-id, 'u', 'happy')::kinds.pair, ca = array[row(1, 'q"x', null)::kinds.pair, null], fr = '[1.5,2.5)', mo = DEFAULT
+            c = row(-id, 'u', 'happy')::kinds.pair, ca = array[row(1, 'q"x', null)::kinds.pair, null], fr = '[1.5,2.5)', mo = DEFAULT, fm = '{[-1,0]}'
             """;
 
     @Test
@@ -33,18 +33,19 @@ class PostgresTypesIT extends PostgresFixtureBase {
             st.execute("CREATE TYPE kinds.mood AS ENUM ('sad', 'ok', 'happy')");
             st.execute("CREATE DOMAIN kinds.small AS int DEFAULT 7 CHECK (VALUE < 1000)");
             st.execute("CREATE TYPE kinds.pair AS (a kinds.small, b text, m kinds.mood)");
-            st.execute("CREATE TYPE kinds.floatrange AS RANGE (SUBTYPE = float8)");
+            st.execute("CREATE TYPE kinds.floatrange AS RANGE (SUBTYPE = float8)"); // and its multirange, kinds.floatmultirange
+            st.execute("ALTER DOMAIN kinds.small ADD CONSTRAINT above CHECK (VALUE > -1000) NOT VALID");
             st.execute("""
                     CREATE TABLE g (id int PRIMARY KEY, p point, l line, ls lseg, bx box, pa path, po polygon, ci circle, x xml,
                       tv tsvector, tq tsquery, lsn pg_lsn, mac macaddr, mac8 macaddr8, vb bit varying(20), vb2 varbit, bf bit(10), o oid,
-                      c kinds.pair, ca kinds.pair[], fr kinds.floatrange, mo kinds.small)""");
+                      c kinds.pair, ca kinds.pair[], fr kinds.floatrange, mo kinds.small, fm kinds.floatmultirange)""");
             st.execute("""
                     INSERT INTO g SELECT g, point(g, g / 2.0), line(point(0, 0), point(g, 1)), lseg(point(0, 0), point(g, g)),
                       box(point(0, 0), point(g, g)), path(polygon(box(point(0, 0), point(g, 1)))), polygon(box(point(0, 0), point(g, 2))),
                       circle(point(g, 0), g), ('<a n="' || g || '">x</a>')::xml, to_tsvector('english', 'the quick fox ' || g),
                       to_tsquery('fox & ' || g), ('0/' || g)::pg_lsn, '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05', B'00101', B'0', B'0000000101',
                       g, row(g, 't' || g, 'happy')::kinds.pair, array[row(g, 'x', 'ok')::kinds.pair, row(-g, null, null)::kinds.pair],
-                      kinds.floatrange(0.25, g), 5
+                      kinds.floatrange(0.25, g), 5, '{[1,2), [3,4)}'
                     FROM generate_series(1, 30) g""");
         }
         try (MigrationHarness harness = new MigrationHarness(fixture.plan("snapshot: {parallelism: 2, chunkRows: 100}"))) {
