@@ -136,7 +136,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                 .using(props)
                 .notifying((records, committer) -> {
                     lastEventSummaryOff();
-                    markStreaming();
+                    markStreaming(records);
                     try {
                         handle(records, handler);
                     } catch (io.migrator.core.spi.ChangeStream.Stopping stopping) {
@@ -152,6 +152,17 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                     if (ours != null) {
                         failure = ours; // our own handler stopped the stream (e.g. refused DDL): keep its message and remedy
                         LOG.warn("binlog stream stopped: {}", ours.getMessage());
+                    } else if (unknownSchema(error)) {
+                        // a history taken by an older build, or damaged: the next start captures it again (as the first did)
+                        try {
+                            Files.deleteIfExists(historyComplete);
+                        } catch (IOException e) {
+                            LOG.warn("cannot remove {}: remove it by hand", historyComplete);
+                        }
+                        failure = new MigratorException(ErrorCode.INTERNAL, "the binlog stream stopped: the kept schema history lacks a table "
+                                + "of the stream (" + error.getMessage() + ")", "run `migrator run` again: the next start captures the schema "
+                                + "history again and resumes from the target's checkpoint", error);
+                        LOG.warn("binlog stream stopped: the schema history lacks a table; the next start captures it again");
                     } else if (!success || error != null) {
                         failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
                                 + (error != null && error.getMessage() != null ? error.getMessage() : message),
@@ -175,8 +186,13 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         }
     }
 
-    private void markStreaming() {
-        if (!streaming) {
+    /**
+     * The history is whole once a record of the binlog stream itself arrives. The schema-change records the capture emits
+     * while it runs carry {@code snapshot} in their offset: one of those alone says nothing (a kill -9 right after it left a
+     * history without the heartbeat table marked whole, and every later start failed on the first heartbeat).
+     */
+    private void markStreaming(List<ChangeEvent<SourceRecord, SourceRecord>> records) {
+        if (!streaming && streamed(records)) {
             streaming = true;
             try {
                 Files.writeString(historyComplete, "schema history complete\n");
@@ -184,6 +200,21 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
                 LOG.warn("cannot write {}: the next start captures the schema again", historyComplete);
             }
         }
+    }
+
+    private static boolean unknownSchema(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && t.getMessage().contains("whose schema isn't known to this connector")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a batch holds a record of the binlog stream, not only of the schema capture before it. */
+    static boolean streamed(List<ChangeEvent<SourceRecord, SourceRecord>> records) {
+        return records.stream().anyMatch(r -> r.value() != null && r.value().sourceOffset() != null
+                && !r.value().sourceOffset().containsKey("snapshot"));
     }
 
     private String tableRegex() {
