@@ -154,10 +154,17 @@ final class MySqlPreflight {
         String all = String.join("\n", f.grants()).toUpperCase(Locale.ROOT).replace("`", "");
         boolean everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
         List<String> needed = List.of("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX");
-        List<String> missing = everything ? List.of() : needed.stream().filter(p -> !hasGlobal(all, p)).toList();
+        // on every database, or on the two the worker writes: the plan's and the bookkeeping one
+        String db = plan.target().database().toUpperCase(Locale.ROOT);
+        String bookkeeping = MySqlTarget.BOOKKEEPING.toUpperCase(Locale.ROOT);
+        List<String> missing = everything ? List.of() : needed.stream()
+                .filter(p -> !hasGlobal(all, p) && !(hasOn(all, p, db) && hasOn(all, p, bookkeeping))).toList();
+        String privileges = String.join(", ", missing);
         out.add(missing.isEmpty() ? Assessment.ok(r, "privileges", "the user may create and write the tables and the bookkeeping schema")
-                : Assessment.fail(r, "privileges", "the user lacks " + String.join(", ", missing) + " on the target",
-                "GRANT " + String.join(", ", missing) + " ON *.* TO " + grantee(f)
+                : Assessment.fail(r, "privileges", "the user lacks " + privileges + " on the target",
+                "GRANT " + privileges + " ON *.* TO " + grantee(f) + ", or on the two databases the worker writes: GRANT " + privileges
+                        + " ON " + MySqlDialect.quote(plan.target().database()) + ".* TO " + grantee(f) + "; GRANT " + privileges + " ON "
+                        + MySqlDialect.quote(MySqlTarget.BOOKKEEPING) + ".* TO " + grantee(f)
                         + " (the migrator schema holds state, chunk marks and the checkpoint)"));
         if (!f.migrationStateExists()) {
             List<String> busy = f.tableRows().entrySet().stream()
@@ -170,6 +177,17 @@ final class MySqlPreflight {
             out.add(Assessment.ok(r, "empty target", "the migration has started before; it resumes from its state on the target"));
         }
         return out;
+    }
+
+    /** {@code grants} upper-cased without backticks: a grant of the privilege (or ALL) on every table of {@code db}. */
+    private static boolean hasOn(String grants, String privilege, String db) {
+        for (String line : grants.split("\n")) {
+            if (line.contains(" ON " + db + ".* ") && (line.contains(privilege + ",") || line.contains(privilege + " ON")
+                    || line.contains("ALL PRIVILEGES"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean hasGlobal(String grants, String privilege) {

@@ -86,7 +86,20 @@ class MySqlPreflightTest {
         Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> { }, grants, Map.of(), List.of(), Map.of(), 0, false)), "privileges");
         assertThat(a.remedy()).contains("GRANT SELECT ON `shop`.* TO `app`@`%`").contains("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `app`@`%`");
         Assessment t = failed(MySqlPreflight.target(PLAN, facts(v -> { }, grants, Map.of(), List.of(), Map.of(), 0, false)), "privileges");
-        assertThat(t.remedy()).startsWith("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON *.* TO `app`@`%`");
+        assertThat(t.remedy()).startsWith("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON *.* TO `app`@`%`")
+                .contains("ON `shop`.* TO `app`@`%`").contains("ON `migrator`.* TO `app`@`%`");
+    }
+
+    @Test
+    void databaseGrantsOnTheTargetAndBookkeepingDatabasesAreEnough() {
+        List<String> both = List.of("GRANT USAGE ON *.* TO `app`@`%`", "GRANT ALL PRIVILEGES ON `shop`.* TO `app`@`%`",
+                "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON `migrator`.* TO `app`@`%`");
+        assertThat(MySqlPreflight.target(PLAN, facts(v -> { }, both, Map.of(), List.of(), Map.of(), 0, false)))
+                .filteredOn(a -> a.check().equals("privileges")).singleElement()
+                .satisfies(a -> assertThat(a.severity()).isEqualTo(Assessment.Severity.OK));
+        List<String> onlyShop = List.of("GRANT USAGE ON *.* TO `app`@`%`", "GRANT ALL PRIVILEGES ON `shop`.* TO `app`@`%`");
+        assertThat(failed(MySqlPreflight.target(PLAN, facts(v -> { }, onlyShop, Map.of(), List.of(), Map.of(), 0, false)), "privileges")
+                .finding()).contains("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX");
     }
 
     @Test
