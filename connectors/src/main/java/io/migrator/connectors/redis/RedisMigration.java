@@ -79,6 +79,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private final ArrayDeque<long[]> masterOffsets = new ArrayDeque<>(); // {millis, offset}, guarded by itself
     private volatile RedisCheckpoint checkpoint;
     private volatile boolean leaseLost;
+    private volatile RedisWorkerLease lease;
     private volatile long fullSyncStartedMillis;
     private volatile boolean fullSyncDone;
     private volatile Long backlogFirstByte;
@@ -178,7 +179,6 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         Thread sampler = null;
         Thread applier = null;
         Replicator replicator = null;
-        RedisWorkerLease lease = null;
         try {
             RedisConnector connector = new RedisConnector(); // named errors for unreachable servers and refused logins
             connector.probe(plan.source(), io.migrator.core.spi.Role.SOURCE, Duration.ofSeconds(10));
@@ -506,6 +506,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         if (keys.isEmpty() && unread.isEmpty()) {
             return;
         }
+        fenceLease();
         List<Key> batch = List.copyOf(keys);
         long now = System.currentTimeMillis();
         withRetry("restoring " + (batch.size() + unread.size()) + " keys", () -> {
@@ -695,6 +696,20 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         return removed;
     }
 
+    /**
+     * Before a write: this worker still surely holds the claim. Redis has no session lock to fence a batch with, so a worker
+     * that lost the claim, or was paused past the point where another could take it, stops here instead of writing.
+     */
+    private void fenceLease() {
+        RedisWorkerLease held = lease;
+        if (leaseLost || held != null && !held.fresh()) {
+            leaseLost = true; // nor is its failure written over what another worker may have stored meanwhile
+            throw new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + plan.name() + "'s claim on the target was not renewed "
+                    + "in time (or another worker took it); this worker stops before writing more", "follow the other worker with "
+                    + "`migrator status PLAN`, or run `migrator run` again: it resumes from the target's checkpoint");
+        }
+    }
+
     /** Applies one batch of stream commands with its checkpoint, exactly once. */
     /** A standalone batch sent, its EXEC reply not read yet: the target runs it while the next one is built. */
     private record InFlight(List<Command> commands, List<byte[][]> out, RedisCheckpoint next, int count) {
@@ -708,6 +723,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
      * after a lost connection the stored checkpoint says which of them to apply again.
      */
     private void applyCommands(List<Command> batch) {
+        fenceLease();
         if (target.cluster()) {
             int dbBefore = streamDb;
             int[] applied = {0};

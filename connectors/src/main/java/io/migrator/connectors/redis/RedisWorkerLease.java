@@ -38,6 +38,8 @@ final class RedisWorkerLease implements WorkerLease {
     private final RedisTargetNodes nodes;
     private volatile boolean closed;
     private Thread renew;
+    /** When the last successful claim or renewal was sent ({@link System#nanoTime}): the key lives TTL from then at least. */
+    private volatile long renewedAt = System.nanoTime();
 
     private RedisWorkerLease(Plan plan, WorkerRecord self, Consumer<MigratorException> lost) {
         this.plan = plan;
@@ -78,7 +80,9 @@ final class RedisWorkerLease implements WorkerLease {
         long lastTtl = Long.MAX_VALUE;
         boolean waited = false;
         while (true) {
+            long sent = System.nanoTime();
             if (isOk(execute(nodes, "SET", k, value, "NX", "PX", Long.toString(TTL_MILLIS)))) {
+                renewedAt = sent;
                 return;
             }
             Object current = execute(nodes, "GET", k);
@@ -91,6 +95,7 @@ final class RedisWorkerLease implements WorkerLease {
             if (holder != null && gone(holder)) {
                 Object took = execute(nodes, "EVAL", TAKE_OVER, "1", k, heldValue, value, Long.toString(TTL_MILLIS));
                 if (Long.valueOf(1).equals(took)) {
+                    renewedAt = sent;
                     LOG.info("took over migration {}'s claim from a worker that is gone ({})", plan.name(), other.describe());
                     return;
                 }
@@ -163,7 +168,6 @@ final class RedisWorkerLease implements WorkerLease {
     private void renewLoop() {
         boolean warned = false;
         String k = key(plan.name());
-        long renewedAt = System.nanoTime(); // when the last successful renewal was sent: the key lives TTL from then at least
         long pause = RENEW_MILLIS;
         while (!closed) {
             sleep(pause);
@@ -191,6 +195,7 @@ final class RedisWorkerLease implements WorkerLease {
                 }
                 // expired (the target was unreachable too long, or flushed): claim again unless another worker has
                 if (isOk(execute(nodes, "SET", k, value, "NX", "PX", Long.toString(TTL_MILLIS)))) {
+                    renewedAt = sent;
                     LOG.warn("migration {}'s claim on the target had expired; claimed it again", plan.name());
                     continue;
                 }
@@ -213,6 +218,19 @@ final class RedisWorkerLease implements WorkerLease {
                 }
             }
         }
+    }
+
+    /**
+     * Before each write to the target: whether the claim is surely still this worker's, i.e. a renewal was sent less than
+     * TTL minus the stop margin ago. A process paused longer (a long GC, SIGSTOP, a frozen VM) finds this false when it
+     * wakes, before its renewal thread has run, and must not write: another worker may hold the key by then.
+     */
+    boolean fresh() {
+        return fresh(renewedAt, System.nanoTime());
+    }
+
+    static boolean fresh(long renewedAtNanos, long nowNanos) {
+        return nowNanos - renewedAtNanos < (TTL_MILLIS - STOP_MARGIN_MILLIS) * 1_000_000;
     }
 
     @Override

@@ -55,4 +55,14 @@ class RedisWorkerLeaseTest {
     private static RedisWorkerLease.Holder holder(String host, String ns, long pid, Instant at) {
         return new RedisWorkerLease.Holder(new WorkerRecord("127.0.0.1:1", host, pid, at.toString()), ns);
     }
+
+    @Test
+    void aClaimIsFreshUntilTheStopMarginBeforeItsKeyCouldExpire() {
+        long renewed = 1_000_000_000L;
+        long limit = (RedisWorkerLease.TTL_MILLIS - RedisWorkerLease.STOP_MARGIN_MILLIS) * 1_000_000;
+        assertThat(RedisWorkerLease.fresh(renewed, renewed)).isTrue();
+        assertThat(RedisWorkerLease.fresh(renewed, renewed + limit - 1)).isTrue();
+        assertThat(RedisWorkerLease.fresh(renewed, renewed + limit)).as("a worker paused this long may have lost the key").isFalse();
+        assertThat(RedisWorkerLease.fresh(renewed, renewed + RedisWorkerLease.TTL_MILLIS * 1_000_000)).isFalse();
+    }
 }
