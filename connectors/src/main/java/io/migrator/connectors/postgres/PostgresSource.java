@@ -156,7 +156,7 @@ final class PostgresSource implements SourceSession {
 
     /** The migration's publication as the source has it: its tables (the heartbeat table left out) and what it publishes. */
     record Publication(boolean allTables, java.util.Set<io.migrator.core.schema.TableId> tables, boolean insert, boolean update,
-                       boolean delete, boolean truncate, boolean viaRoot, boolean viaRootNeeded) {
+                       boolean delete, boolean truncate, boolean viaRoot, boolean viaRootNeeded, boolean filtered) {
         /**
          * Why it cannot carry the plan's changes, or null. {@code exact}: when the copy starts, it must hold the plan's tables and
          * no other; later, a table it holds beyond them is harmless (the stream leaves it out), a missing one is not.
@@ -191,6 +191,9 @@ final class PostgresSource implements SourceSession {
             if (!off.isEmpty()) {
                 return "does not publish " + String.join(", ", off);
             }
+            if (filtered) {
+                return "filters the rows or columns of its tables (a WHERE clause or a column list)";
+            }
             return viaRootNeeded && !viaRoot ? "publishes partitions' changes under each partition (publish_via_partition_root is off)" : null;
         }
     }
@@ -210,7 +213,10 @@ final class PostgresSource implements SourceSession {
         // pubtruncate exists from PostgreSQL 11 (10 publishes no TRUNCATE at all), pubviaroot from 13
         try (PreparedStatement ps = c.prepareStatement("SELECT p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, "
                 + (c.getMetaData().getDatabaseMajorVersion() >= 11 ? "p.pubtruncate" : "true") + ", "
-                + (c.getMetaData().getDatabaseMajorVersion() >= 13 ? "p.pubviaroot" : "false") + ", t.schemaname, t.tablename FROM pg_publication p "
+                + (c.getMetaData().getDatabaseMajorVersion() >= 13 ? "p.pubviaroot" : "false") + ", t.schemaname, t.tablename, "
+                // row filters and column lists (15+): a publication that leaves rows or columns out cannot carry the migration
+                + (c.getMetaData().getDatabaseMajorVersion() >= 15 ? "EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid "
+                        + "AND (r.prqual IS NOT NULL OR r.prattrs IS NOT NULL))" : "false") + " FROM pg_publication p "
                 + "LEFT JOIN pg_publication_tables t ON t.pubname = p.pubname WHERE p.pubname = ?")) {
             ps.setString(1, publication);
             try (ResultSet rs = ps.executeQuery()) {
@@ -220,7 +226,7 @@ final class PostgresSource implements SourceSession {
                 while (rs.next()) {
                     if (found == null) {
                         found = new Publication(rs.getBoolean(1), tables, rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4),
-                                rs.getBoolean(5), rs.getBoolean(6), viaRootNeeded);
+                                rs.getBoolean(5), rs.getBoolean(6), viaRootNeeded, rs.getBoolean(9));
                     }
                     if (rs.getString(7) != null) {
                         io.migrator.core.schema.TableId t = new io.migrator.core.schema.TableId(rs.getString(7), rs.getString(8));
@@ -259,6 +265,10 @@ final class PostgresSource implements SourceSession {
             remedy = "a table created after the migration started is not migrated: leave it out with tables.exclude and run again. "
                     + "If someone removed a plan table from the publication, add it back (ALTER PUBLICATION " + PostgresDialect.quote(publication)
                     + " ADD TABLE ...), run again, then `migrator validate PLAN --repair` to find and fix the rows changed meanwhile";
+        } else if (problem.startsWith("filters")) {
+            remedy = "restore its tables whole (ALTER PUBLICATION " + PostgresDialect.quote(publication) + " SET TABLE "
+                    + String.join(", ", tables.stream().map(t -> PostgresDialect.quote(t.id())).toList()) + "), run `migrator run` "
+                    + "again, then `migrator validate PLAN --repair` to find and fix the rows changed meanwhile";
         } else {
             remedy = "restore it (ALTER PUBLICATION " + PostgresDialect.quote(publication) + " SET (publish = 'insert, update, delete, "
                     + "truncate'" + (p.viaRootNeeded() ? ", publish_via_partition_root = true" : "") + ")), run `migrator run` again, then "

@@ -72,6 +72,29 @@ class PostgresPublicationIT extends PostgresFixtureBase {
         }
     }
 
+    @Test
+    void aPublicationWithAColumnListIsMadeAfresh(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "pgpubcols");
+        Plan plan = fixture.plan("");
+        String publication = PostgresSource.slotName(plan.name());
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 20) g");
+            st.execute("CREATE PUBLICATION " + publication + " FOR TABLE items (id)"); // leaves column v out of the stream
+        }
+        try (MigrationHarness harness = new MigrationHarness(plan)) {
+            harness.awaitPhase(Phase.STREAMING);
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("UPDATE items SET v = 'changed' WHERE id <= 5");
+                st.execute("INSERT INTO items VALUES (21, 'new')");
+            }
+            harness.awaitCaughtUp();
+            try (Connection s = fixture.source(); Connection t = fixture.target()) {
+                assertThat(PostgresFixture.rows(t, "items", "id")).hasSize(21).isEqualTo(PostgresFixture.rows(s, "items", "id"));
+            }
+        }
+    }
+
     private String publishes(String publication) throws Exception {
         try (Connection c = fixture.source(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
                 "SELECT concat_ws(' ', pubinsert, pubupdate, pubdelete, pubtruncate) FROM pg_publication WHERE pubname = '" + publication + "'")) {
