@@ -7,7 +7,7 @@ import picocli.CommandLine.Mixin;
         description = {"Zero-downtime database migrations: copy, stream, prove parity, cut over.",
                 "MySQL, MariaDB, PostgreSQL and Redis, from self-managed servers onto managed services."},
         subcommands = {SandboxCommand.class, PlanCommand.class, RunCommand.class, StatusCommand.class, WaitCommand.class, PauseCommand.Pause.class, PauseCommand.Resume.class,
-                ValidateCommand.class, CutoverCommand.class, RollbackCommand.class, CompleteCommand.class, DemoCommand.class},
+                ValidateCommand.class, SequencesCommand.class, CutoverCommand.class, RollbackCommand.class, CompleteCommand.class, DemoCommand.class},
         footer = {"", "Examples:",
                 "  migrator sandbox up                      start throwaway source/target servers",
                 "  migrator plan check plans/mariadb-to-mariadb.yaml",

@@ -492,7 +492,8 @@ final class PostgresTarget implements TargetSession {
     }
 
     /** Brings every sequence of the plan's tables on the target up to at least the source's value; returns those moved. */
-    List<String> syncSequences() {
+    @Override
+    public List<String> syncSequences() {
         try (Connection s = source(); Connection c = pool.getConnection()) {
             if (planTables == null) {
                 planTables = PostgresSchema.tables(s, plan.tables());

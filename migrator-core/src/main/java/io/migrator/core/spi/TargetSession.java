@@ -95,6 +95,14 @@ public interface TargetSession extends AutoCloseable {
     }
 
     /** Change events applied so far, as committed with the checkpoint. */
+    /**
+     * Brings every target sequence of the plan's tables to at least the source's value now (never lowers one), for a DBA
+     * about to send traffic to the target; returns those moved as "sequence -> value". Engines without sequences: empty.
+     */
+    default List<String> syncSequences() {
+        return List.of();
+    }
+
     default long appliedEvents() {
         return 0;
     }
