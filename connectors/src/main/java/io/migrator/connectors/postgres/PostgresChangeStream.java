@@ -45,6 +45,9 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
 
     private final Plan plan;
     private final Map<TableId, TableDef> tables = new HashMap<>();
+    /** Per table, worked out once, not per event: its bit varying columns and its array columns of a type other than bytea. */
+    private final Map<TableId, java.util.Set<String>> bitVarying = new HashMap<>();
+    private final Map<TableId, java.util.Set<String>> textArrays = new HashMap<>();
     private final SourcePosition from;
     private final String slot;
     private final String publication;
@@ -65,7 +68,13 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
 
     PostgresChangeStream(Plan plan, List<TableDef> tables, SourcePosition from, String slot, String publication, PostgresSource source) {
         this.plan = plan;
-        tables.forEach(t -> this.tables.put(t.id(), t));
+        for (TableDef t : tables) {
+            this.tables.put(t.id(), t);
+            bitVarying.put(t.id(), t.columns().stream().filter(c -> c.type().startsWith("bit varying")).map(c -> c.name())
+                    .collect(Collectors.toSet()));
+            textArrays.put(t.id(), t.columns().stream().filter(c -> c.type().endsWith("[]") && !c.type().startsWith("bytea"))
+                    .map(c -> c.name()).collect(Collectors.toSet()));
+        }
         this.from = from;
         this.slot = slot;
         this.publication = publication;
@@ -263,16 +272,13 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
         }
         Struct after = value.getStruct("after");
         Map<String, Object> row = new LinkedHashMap<>();
-        TableDef columns = tables.get(table);
+        java.util.Set<String> texts = textArrays.getOrDefault(table, java.util.Set.of());
         for (Field field : after.schema().fields()) {
-            boolean byteaElements = true;
-            if (field.schema().type() == Schema.Type.ARRAY && columns != null) {
-                byteaElements = columns.columns().stream().filter(c -> c.name().equals(field.name())).findFirst()
-                        .map(c -> c.type().startsWith("bytea")).orElse(true);
-            }
+            boolean byteaElements = field.schema().type() != Schema.Type.ARRAY || !texts.contains(field.name());
             row.put(field.name(), PostgresValues.input(field.schema(), after.get(field), byteaElements));
         }
-        if (columns != null && columns.columns().stream().anyMatch(c -> c.type().startsWith("bit varying") && row.get(c.name()) != null)) {
+        TableDef columns = tables.get(table);
+        if (columns != null && bitVarying.getOrDefault(table, java.util.Set.of()).stream().anyMatch(c -> row.get(c) != null)) {
             // Debezium passes a bit varying value as bytes and the column's maximum length, so its leading zeros are lost
             // (B'0101' would arrive as B'101' padded to the maximum): the row is read from the source instead, a later
             // state that the stream's following changes bring back in line, as with a late chunk
