@@ -4,9 +4,8 @@ import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.spi.EngineConnectors;
-import io.migrator.core.spi.SourceSession;
-import io.migrator.core.spi.TargetSession;
+import io.migrator.core.run.Migrations;
+import io.migrator.core.spi.EnginePipeline;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,20 +44,9 @@ final class CompleteCommand implements Callable<Integer> {
                         + "again");
             }
         }
-        EngineConnectors connectors = EngineConnectors.discover();
-        List<String> released;
-        List<String> removed;
-        List<String> own = connectors.forEngine(plan.source().engine()).complete(plan);
-        if (own != null) {
-            released = List.of();
-            removed = own;
-        } else {
-            try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
-                 TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-                released = source.release(plan.name());
-                removed = target.forget();
-            }
-        }
+        Migrations.Completion completion = Migrations.discover().complete(plan);
+        List<String> released = completion.released();
+        List<String> removed = completion.removed();
         if (output.json()) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("ok", true);
@@ -70,7 +58,8 @@ final class CompleteCommand implements Callable<Integer> {
             released.forEach(r -> output.out().println("source: dropped " + r));
             removed.forEach(r -> output.out().println("target: removed " + r));
             output.out().println(output.good("completed") + " " + plan.name() + (released.isEmpty() && removed.isEmpty()
-                    ? ": nothing was left to drop" : own != null ? ": the migrated keys stay on the target" : ": the migrated tables stay on the target"));
+                    ? ": nothing was left to drop" : completion.unit() == EnginePipeline.Unit.KEYS ? ": the migrated keys stay on the target"
+                    : ": the migrated tables stay on the target"));
         }
         return 0;
     }

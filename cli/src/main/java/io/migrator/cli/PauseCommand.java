@@ -2,7 +2,7 @@ package io.migrator.cli;
 
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.state.MigrationStatus;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -21,7 +21,7 @@ final class PauseCommand {
         try (WorkerClient client = new WorkerClient(plan)) {
             MigrationStatus status = client.post(action);
             if (output.json()) {
-                output.out().println(io.migrator.core.observe.StatusJson.write(status));
+                output.out().println(io.migrator.core.state.StatusJson.write(status));
             } else {
                 output.out().println("migration " + plan.name() + ": " + (status.paused() ? "paused" : "running") + " (phase " + status.phase() + ")");
             }

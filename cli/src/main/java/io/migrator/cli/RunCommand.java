@@ -2,11 +2,6 @@ package io.migrator.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
-import io.migrator.core.error.ErrorCode;
-import io.migrator.core.error.ExitCode;
-import io.migrator.core.error.MigratorException;
-import io.migrator.core.plan.Plan;
-import io.migrator.core.plan.PlanLoader;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -14,12 +9,15 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.ExitCode;
+import io.migrator.core.error.MigratorException;
 import io.migrator.core.observe.ControlServer;
 import io.migrator.core.observe.MigrationMetrics;
-import io.migrator.core.run.Migration;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.run.Migrations;
 import io.migrator.core.spi.EngineConnectors;
-import io.migrator.core.spi.SourceSession;
-import io.migrator.core.spi.TargetSession;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -74,16 +72,8 @@ final class RunCommand implements Callable<Integer> {
         AtomicInteger exit = new AtomicInteger(ExitCode.OK.code());
         CountDownLatch finished = new CountDownLatch(1);
         SignalHandlers.install(stop, exit, finished);
-        try {
-            io.migrator.core.run.Worker own = connectors.forEngine(plan.source().engine()).worker(plan);
-            if (own != null) {
-                serve(own, control, stop);
-            } else {
-                try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
-                     TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-                    serve(new Migration(plan, source, target), control, stop);
-                }
-            }
+        try (Migrations.OpenWorker opened = new Migrations(connectors).open(plan)) {
+            serve(opened.worker(), control, stop);
         } finally {
             finished.countDown();
         }
@@ -91,7 +81,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** Serves metrics, status and the control API while the worker runs. */
-    private static void serve(io.migrator.core.run.Worker migration, Plan.Control control, AtomicBoolean stop) {
+    private static void serve(io.migrator.core.spi.Worker migration, Plan.Control control, AtomicBoolean stop) {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("migration", migration.plan().name());
         new JvmMemoryMetrics().bindTo(registry);
@@ -114,19 +104,12 @@ final class RunCommand implements Callable<Integer> {
 
     /** When the port is taken by this migration's own running worker, the error names that worker instead of the port. */
     private static java.util.Optional<MigratorException> runningElsewhere(Plan plan) {
-        EngineConnectors connectors = EngineConnectors.discover();
-        TargetSession[] opened = new TargetSession[1];
         try {
-            return connectors.forEngine(plan.target().engine()).registeredWorker(plan, () -> opened[0] = connectors.forEngine(
-                    plan.target().engine()).openTarget(plan)).map(w -> new MigratorException(ErrorCode.WORKER_RUNNING, "migration "
+            return Migrations.discover().registeredWorker(plan).map(w -> new MigratorException(ErrorCode.WORKER_RUNNING, "migration "
                     + plan.name() + " already runs: a worker (" + w.describe() + ") holds its claim on the target",
                     "follow it with `migrator status " + plan.file() + "`, or stop it (SIGTERM) before starting another worker"));
         } catch (MigratorException unknown) {
             return java.util.Optional.empty(); // the target cannot say: report the port
-        } finally {
-            if (opened[0] != null) {
-                opened[0].close();
-            }
         }
     }
 

@@ -2,8 +2,7 @@ package io.migrator.cli;
 
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.spi.EngineConnectors;
-import io.migrator.core.spi.TargetSession;
+import io.migrator.core.run.Migrations;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,12 +28,7 @@ final class SequencesCommand implements Callable<Integer> {
     public Integer call() {
         Output output = CommandSupport.output(spec);
         Plan plan = new PlanLoader().load(planFile);
-        List<String> moved = List.of();
-        if (plan.target().engine() != io.migrator.core.plan.Engine.REDIS) { // row engines
-            try (TargetSession target = EngineConnectors.discover().forEngine(plan.target().engine()).openTarget(plan)) {
-                moved = target.syncSequences();
-            }
-        }
+        List<String> moved = Migrations.discover().syncSequences(plan);
         if (output.json()) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("ok", true);

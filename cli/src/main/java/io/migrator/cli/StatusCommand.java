@@ -2,7 +2,9 @@ package io.migrator.cli;
 
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.run.Migrations;
+import io.migrator.core.spi.EnginePipeline;
+import io.migrator.core.state.MigrationStatus;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -34,16 +36,17 @@ final class StatusCommand implements Callable<Integer> {
         Plan plan = new PlanLoader().load(planFile);
         long every = Math.max(100, io.migrator.core.plan.Durations.parse(interval).toMillis());
         boolean clear = watch && !output.json() && System.console() != null;
+        EnginePipeline.Unit unit = Migrations.discover().unit(plan);
         try (WorkerClient client = new WorkerClient(plan)) {
             do {
                 MigrationStatus status = client.status();
                 if (output.json()) {
-                    output.out().println(io.migrator.core.observe.StatusJson.write(status));
+                    output.out().println(io.migrator.core.state.StatusJson.write(status));
                 } else {
                     if (clear) {
                         output.out().print("\u001b[H\u001b[2J");
                     }
-                    StatusView.print(status, output, output.out(), plan.source().engine() == io.migrator.core.plan.Engine.REDIS);
+                    StatusView.print(status, output, output.out(), unit);
                     if (watch && !clear) {
                         output.out().println();
                     }

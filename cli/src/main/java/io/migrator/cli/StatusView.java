@@ -1,6 +1,6 @@
 package io.migrator.cli;
 
-import io.migrator.core.run.MigrationStatus;
+import io.migrator.core.state.MigrationStatus;
 import java.io.PrintStream;
 import java.util.Locale;
 
@@ -12,13 +12,14 @@ final class StatusView {
     }
 
     static void print(MigrationStatus s, Output output, PrintStream out) {
-        print(s, output, out, false);
+        print(s, output, out, io.migrator.core.spi.EnginePipeline.Unit.ROWS);
     }
 
-    /** {@code keys}: a key-value migration (Redis), whose "tables" are databases and whose rows are keys. */
-    static void print(MigrationStatus s, Output output, PrintStream out, boolean keys) {
-        String group = keys ? " databases, " : " tables, ";
-        String unit = keys ? "keys" : "rows";
+    /** {@code what}: rows of tables, or keys of databases (the source log then is a replication backlog of fixed size). */
+    static void print(MigrationStatus s, Output output, PrintStream out, io.migrator.core.spi.EnginePipeline.Unit what) {
+        boolean keys = what == io.migrator.core.spi.EnginePipeline.Unit.KEYS;
+        String group = " " + what.groups() + ", ";
+        String unit = what.items();
         String worker = s.worker() != null && s.worker().running() ? "worker running at http://" + s.worker().listen() + "/"
                 : "worker not running (durable state on the target)";
         boolean running = s.worker() != null && s.worker().running();
@@ -42,7 +43,7 @@ final class StatusView {
                 line.append("  catch-up ETA ").append(duration(lag.etaSeconds()));
             }
             out.println(line);
-            if (keys) { // Redis: a backlog of fixed size, overwritten at the write rate
+            if (keys) { // a replication backlog of fixed size, overwritten at the write rate
                 out.println("backlog    " + (lag.retentionHeadroomSeconds() == null ? "no measurable writes: the checkpoint stays in it"
                         : "about " + duration(lag.retentionHeadroomSeconds()) + " of writes until it drops the checkpoint (then a restart "
                         + "costs a full resync)"));

@@ -1,19 +1,12 @@
 package io.migrator.cli;
 
-import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.ExitCode;
-import io.migrator.core.error.MigratorException;
-import io.migrator.core.observe.StatusJson;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.run.MigrationState;
-import io.migrator.core.schema.TableDef;
-import io.migrator.core.spi.EngineConnectors;
-import io.migrator.core.spi.SourceSession;
-import io.migrator.core.spi.TargetSession;
-import io.migrator.core.validate.Fence;
-import io.migrator.core.validate.ValidationReport;
-import io.migrator.core.validate.ValidationService;
+import io.migrator.core.run.Migrations;
+import io.migrator.core.spi.EnginePipeline;
+import io.migrator.core.state.StatusJson;
+import io.migrator.core.state.ValidationReport;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -49,35 +42,24 @@ final class ValidateCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         Output output = CommandSupport.output(spec);
         Plan plan = new PlanLoader().load(planFile);
-        ValidationReport report;
-        if (plan.source().engine() == io.migrator.core.plan.Engine.REDIS) {
-            if (tables != null && !tables.isEmpty()) {
-                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tables does not apply to Redis: the plan's "
-                        + "source.databases choose what is compared");
-            }
-            try (WorkerClient client = new WorkerClient(plan)) {
-                if (client.live() != null) { // its applied replication offset is the recheck's fence
-                    output.progress().println("validating through the worker at " + client.base() + " ...");
-                    report = client.validate(List.of(), repair);
-                } else {
-                    report = EngineConnectors.discover().forEngine(plan.source().engine()).validateKeys(plan, repair);
-                }
-            }
-        } else {
-            report = rows(plan, output);
+        Migrations migrations = Migrations.discover();
+        EnginePipeline.Unit unit = migrations.unit(plan);
+        if (unit == EnginePipeline.Unit.KEYS && tables != null && !tables.isEmpty()) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tables does not apply to a migration of keys: the "
+                    + "plan's source.databases choose what is compared");
         }
-        return finish(report, output, plan.source().engine() == io.migrator.core.plan.Engine.REDIS ? "keys" : "rows");
-    }
-
-    /** Tables: through the worker when one answers (its applier is the fence and the repair path), else directly. */
-    private ValidationReport rows(Plan plan, Output output) throws InterruptedException {
+        List<String> patterns = tables == null ? List.of() : tables;
+        ValidationReport report;
+        // through the worker when one answers: its applied position is the recheck's fence, its applier the repair path
         try (WorkerClient client = new WorkerClient(plan)) {
             if (client.live() != null) {
                 output.progress().println("validating through the worker at " + client.base() + " ...");
-                return client.validate(tables == null ? List.of() : tables, repair);
+                report = client.validate(patterns, repair);
+            } else {
+                report = migrations.validateWithoutWorker(plan, patterns, repair, output.progress()::println);
             }
-            return offline(plan, output);
         }
+        return finish(report, output, unit.items());
     }
 
     private int finish(ValidationReport report, Output output, String unit) {
@@ -94,41 +76,6 @@ final class ValidateCommand implements Callable<Integer> {
             return ExitCode.PRECONDITION.code();
         }
         return 0;
-    }
-
-    /** No worker runs: nothing is in flight towards the target, so a second read is the fence and repairs apply directly. */
-    private ValidationReport offline(Plan plan, Output output) throws InterruptedException {
-        EngineConnectors connectors = EngineConnectors.discover();
-        try (SourceSession source = connectors.forEngine(plan.source().engine()).openSource(plan);
-             TargetSession target = connectors.forEngine(plan.target().engine()).openTarget(plan)) {
-            MigrationState state = target.loadState().orElse(null);
-            // A worker that streams moves its checkpoint with every batch (heartbeats: twice a second). If one does and does
-            // not answer at control.listen, validating around it would miss its fence and race its applier.
-            java.time.Duration age = target.checkpointAge().orElse(null);
-            if (age != null && age.compareTo(java.time.Duration.ofSeconds(5)) < 0) {
-                var first = target.checkpoint();
-                Thread.sleep(1_500);
-                if (!first.equals(target.checkpoint())) {
-                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a worker is applying changes to the target (its checkpoint "
-                            + "moves) but none answers at " + plan.control().listen(), "validate through that worker: give this plan the "
-                            + "control.listen it was started with (or its --listen), or stop it first");
-                }
-            }
-            if (state != null) {
-                ValidationService.requireCopied(state.phase(), state.detail());
-                output.progress().println("no worker runs for " + plan.name() + ": validating directly (the target is as the worker left it)");
-            } else if (repair) {
-                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " has not run against this target, "
-                        + "so there is no apply path to repair through", "validate without --repair, or start `migrator run " + planFile + "`");
-            } else {
-                output.progress().println("no migration " + plan.name() + " is recorded on the target: comparing the databases as they are");
-            }
-            List<TableDef> chosen = ValidationService.tables(plan, source, tables);
-            return ValidationService.run(plan, source, target, chosen, Fence.NOTHING_IN_FLIGHT, (table, keys) -> {
-                var at = target.checkpoint().orElse(state.startPosition());
-                target.apply(source.readRows(table, keys), at, 0);
-            }, ValidationService.options(plan, repair));
-        }
     }
 
     private static void print(ValidationReport report, Output output, String unit) {

@@ -5,8 +5,8 @@ import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Durations;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.run.MigrationStatus;
-import io.migrator.core.run.Phase;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -145,7 +145,7 @@ final class WaitCommand implements Callable<Integer> {
             document.put("condition", wanted.text());
             document.put("waitedMillis", millis);
             document.put("status", status);
-            output.out().println(io.migrator.core.observe.StatusJson.write(document));
+            output.out().println(io.migrator.core.state.StatusJson.write(document));
         } else {
             output.out().println(wanted.text() + " holds after " + Durations.format(Duration.ofMillis(millis)) + ": " + describe(status));
         }

@@ -2,13 +2,11 @@ package io.migrator.cli;
 
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.observe.DurableStatus;
-import io.migrator.core.observe.StatusJson;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.MigrationStatus;
-import io.migrator.core.run.WorkerRecord;
-import io.migrator.core.spi.EngineConnectors;
-import io.migrator.core.spi.TargetSession;
+import io.migrator.core.run.Migrations;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.StatusJson;
+import io.migrator.core.state.WorkerRecord;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -28,17 +26,18 @@ final class WorkerClient implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WorkerClient.class);
     private final Plan plan;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    private TargetSession target;
+    private final Migrations.StoredMigration stored;
     /** Where a worker of this migration answered (control.listen or its registered address). */
     private String found;
 
     WorkerClient(Plan plan) {
         this.plan = plan;
+        this.stored = Migrations.discover().stored(plan);
     }
 
     /** The worker holding the migration's claim, as it registered on the target (even when its API cannot be reached). */
     java.util.Optional<WorkerRecord> claimedBy() {
-        return EngineConnectors.discover().forEngine(plan.target().engine()).registeredWorker(plan, this::session);
+        return stored.registeredWorker();
     }
 
     /** Where the worker answers: the plan's control.listen, or the address the running worker registered on the target. */
@@ -120,8 +119,7 @@ final class WorkerClient implements AutoCloseable {
     /** The address the worker holding the migration's claim registered on the target (it may run with --listen). */
     private String registered() {
         try {
-            return EngineConnectors.discover().forEngine(plan.target().engine()).registeredWorker(plan, this::session)
-                    .map(WorkerRecord::reachable).orElse(null);
+            return stored.registeredWorker().map(WorkerRecord::reachable).orElse(null);
         } catch (MigratorException e) {
             LOG.debug("could not read which worker runs {} from the target: {}", plan.name(), e.getMessage());
             return null; // the target is unreachable: the durable status says so with its own error
@@ -150,20 +148,20 @@ final class WorkerClient implements AutoCloseable {
     }
 
     /** Asks the running worker to validate (it fences on its own applied position and repairs through its applier). */
-    io.migrator.core.validate.ValidationReport validate(java.util.List<String> tables, boolean repair) {
-        String body = io.migrator.core.observe.StatusJson.write(java.util.Map.of("tables", tables, "repair", repair));
+    io.migrator.core.state.ValidationReport validate(java.util.List<String> tables, boolean repair) {
+        String body = io.migrator.core.state.StatusJson.write(java.util.Map.of("tables", tables, "repair", repair));
         try {
             HttpResponse<String> response = http.send(request("/api/validate").timeout(Duration.ofHours(48))
                     .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() == 409) {
-                var error = io.migrator.core.observe.StatusJson.mapper().readTree(response.body()).path("error");
+                var error = io.migrator.core.state.StatusJson.mapper().readTree(response.body()).path("error");
                 throw new MigratorException(ErrorCode.valueOf(error.path("code").asText("INTERNAL")), error.path("message").asText(),
                         error.path("remedy").asText(null));
             }
             if (response.statusCode() != 200) {
                 check(response);
             }
-            return io.migrator.core.observe.StatusJson.mapper().readValue(response.body(), io.migrator.core.validate.ValidationReport.class);
+            return io.migrator.core.state.StatusJson.mapper().readValue(response.body(), io.migrator.core.state.ValidationReport.class);
         } catch (IOException e) {
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the worker at " + base() + " did not finish the validation: " + e,
                     "look at the worker's log, then validate again", e);
@@ -250,24 +248,11 @@ final class WorkerClient implements AutoCloseable {
 
     /** Reads the bookkeeping on the target (one connection kept for repeated polls). */
     MigrationStatus durable() {
-        MigrationStatus stored = EngineConnectors.discover().forEngine(plan.target().engine()).storedStatus(plan);
-        if (stored != null) {
-            return stored;
-        }
-        return DurableStatus.read(plan, session());
-    }
-
-    private TargetSession session() {
-        if (target == null) {
-            target = EngineConnectors.discover().forEngine(plan.target().engine()).openTarget(plan);
-        }
-        return target;
+        return stored.status();
     }
 
     @Override
     public void close() {
-        if (target != null) {
-            target.close();
-        }
+        stored.close();
     }
 }

@@ -2,16 +2,15 @@ package io.migrator.connectors.jdbc;
 
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.run.MigrationState;
-import io.migrator.core.run.Phase;
-import io.migrator.core.validate.ValidationRecord;
+import io.migrator.core.state.MigrationState;
+import io.migrator.core.state.Phase;
+import io.migrator.core.state.ValidationRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -28,9 +27,6 @@ public final class Bookkeeping {
     public interface Dialect {
         /** Upsert of (migration, phase, start_position, detail, updated_at) that keeps the stored start position when given null. */
         String upsertState();
-
-        /** Microseconds since the checkpoint's {@code updated_at}, by the server's clock, for one migration (one parameter). */
-        String checkpointAgeMicros();
 
         /** The SQLException says the bookkeeping objects do not exist: nothing was recorded there yet. */
         boolean missing(SQLException e);
@@ -54,7 +50,7 @@ public final class Bookkeeping {
     }
 
     /** Claims the migration for this worker (see {@link WorkerClaim}); from then on {@link #fence} checks that it still holds it. */
-    public io.migrator.core.spi.WorkerLease claim(io.migrator.core.run.WorkerRecord self,
+    public io.migrator.core.spi.WorkerLease claim(io.migrator.core.state.WorkerRecord self,
             java.util.function.Consumer<MigratorException> lost) {
         WorkerClaim taken = WorkerClaim.claim(dialect, migration, self, lost);
         claim = taken;
@@ -62,7 +58,7 @@ public final class Bookkeeping {
     }
 
     /** The worker holding the migration's claim, as it registered itself; empty when none runs. */
-    public Optional<io.migrator.core.run.WorkerRecord> registeredWorker() {
+    public Optional<io.migrator.core.state.WorkerRecord> registeredWorker() {
         return WorkerClaim.holder(dialect, pool, migration);
     }
 
@@ -86,14 +82,27 @@ public final class Bookkeeping {
                     return Optional.empty();
                 }
                 String start = rs.getString(2);
-                return Optional.of(new MigrationState(migration, Phase.valueOf(rs.getString(1)), start == null ? null : new SourcePosition(start),
-                        rs.getTimestamp(3).toInstant(), rs.getString(4)));
+                Phase phase = Phase.valueOf(rs.getString(1));
+                return Optional.of(new MigrationState(migration, phase, start == null ? null : new SourcePosition(start),
+                        rs.getTimestamp(3).toInstant(), rs.getString(4), phase == Phase.FAILED ? failedIn(c) : null));
             }
         } catch (SQLException e) {
             if (dialect.missing(e)) {
                 return Optional.empty();
             }
             throw dialect.translate("reading the migration state", e);
+        }
+    }
+
+    /** The phase a failed migration was in: the last one its journal recorded before the failure; null when none was. */
+    private Phase failedIn(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT phase FROM migrator.journal WHERE migration = ? AND phase <> ? "
+                + "ORDER BY id DESC LIMIT 1")) {
+            ps.setString(1, migration);
+            ps.setString(2, Phase.FAILED.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Phase.valueOf(rs.getString(1)) : null;
+            }
         }
     }
 
@@ -152,20 +161,6 @@ public final class Bookkeeping {
             ps.setString(1, migration);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Optional.of(new SourcePosition(rs.getString(1))) : Optional.empty();
-            }
-        } catch (SQLException e) {
-            if (dialect.missing(e)) {
-                return Optional.empty();
-            }
-            throw dialect.translate("reading the checkpoint", e);
-        }
-    }
-
-    public Optional<Duration> checkpointAge() {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(dialect.checkpointAgeMicros())) {
-            ps.setString(1, migration);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(Duration.ofNanos(rs.getLong(1) * 1000)) : Optional.empty();
             }
         } catch (SQLException e) {
             if (dialect.missing(e)) {

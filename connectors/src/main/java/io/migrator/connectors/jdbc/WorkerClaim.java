@@ -2,8 +2,8 @@ package io.migrator.connectors.jdbc;
 
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.run.WorkerRecord;
 import io.migrator.core.spi.WorkerLease;
+import io.migrator.core.state.WorkerRecord;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

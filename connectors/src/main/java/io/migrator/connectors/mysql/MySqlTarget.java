@@ -7,15 +7,15 @@ import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.MigrationState;
-import io.migrator.core.run.WorkerRecord;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
-import io.migrator.core.snapshot.Chunk;
-import io.migrator.core.snapshot.ChunkProgress;
 import io.migrator.core.spi.TargetSession;
 import io.migrator.core.spi.WorkerLease;
+import io.migrator.core.state.Chunk;
+import io.migrator.core.state.ChunkProgress;
+import io.migrator.core.state.MigrationState;
+import io.migrator.core.state.WorkerRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -107,11 +107,6 @@ final class MySqlTarget implements TargetSession {
                 return "INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) VALUES (?, ?, ?, ?, ?) "
                         + "ON DUPLICATE KEY UPDATE phase = VALUES(phase), start_position = COALESCE(VALUES(start_position), start_position), "
                         + "detail = VALUES(detail), updated_at = VALUES(updated_at)";
-            }
-
-            @Override
-            public String checkpointAgeMicros() {
-                return "SELECT TIMESTAMPDIFF(MICROSECOND, updated_at, NOW(6)) FROM migrator.checkpoint WHERE migration = ?";
             }
 
             @Override
@@ -391,13 +386,13 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
-    public void saveValidation(io.migrator.core.validate.ValidationRecord record) {
+    public void saveValidation(io.migrator.core.state.ValidationRecord record) {
         prepare();
         bookkeeping.saveValidation(record);
     }
 
     @Override
-    public Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
+    public Optional<io.migrator.core.state.ValidationRecord> lastValidation() {
         return bookkeeping.lastValidation();
     }
 
@@ -426,11 +421,6 @@ final class MySqlTarget implements TargetSession {
             throw MySqlErrors.translate("reading the chunk plans", e);
         }
         return chunks;
-    }
-
-    @Override
-    public Optional<java.time.Duration> checkpointAge() {
-        return bookkeeping.checkpointAge();
     }
 
     @Override

@@ -2,7 +2,7 @@ package io.migrator.connectors.postgres;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.migrator.core.schema.TableDef;
-import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.state.Chunk;
 import java.math.BigInteger;
 import java.sql.Connection;
 import java.sql.ResultSet;

@@ -8,17 +8,16 @@ import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Engine;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.MigrationState;
-import io.migrator.core.run.WorkerRecord;
-import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
-import io.migrator.core.snapshot.Chunk;
-import io.migrator.core.snapshot.ChunkProgress;
 import io.migrator.core.spi.Role;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
 import io.migrator.core.spi.WorkerLease;
+import io.migrator.core.state.Chunk;
+import io.migrator.core.state.ChunkProgress;
+import io.migrator.core.state.MigrationState;
+import io.migrator.core.state.WorkerRecord;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -104,11 +103,6 @@ final class PostgresTarget implements TargetSession {
                 return "INSERT INTO migrator.state (migration, phase, start_position, detail, updated_at) VALUES (?, ?, ?, ?, ?) "
                         + "ON CONFLICT (migration) DO UPDATE SET phase = EXCLUDED.phase, start_position = COALESCE(EXCLUDED.start_position, "
                         + "migrator.state.start_position), detail = EXCLUDED.detail, updated_at = EXCLUDED.updated_at";
-            }
-
-            @Override
-            public String checkpointAgeMicros() {
-                return "SELECT (extract(epoch FROM clock_timestamp() - updated_at) * 1000000)::bigint FROM migrator.checkpoint WHERE migration = ?";
             }
 
             @Override
@@ -505,11 +499,6 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public Optional<Duration> checkpointAge() {
-        return bookkeeping.checkpointAge();
-    }
-
-    @Override
     public long appliedEvents() {
         return bookkeeping.appliedEvents();
     }
@@ -541,13 +530,13 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public void saveValidation(io.migrator.core.validate.ValidationRecord record) {
+    public void saveValidation(io.migrator.core.state.ValidationRecord record) {
         prepare();
         bookkeeping.saveValidation(record);
     }
 
     @Override
-    public Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
+    public Optional<io.migrator.core.state.ValidationRecord> lastValidation() {
         return bookkeeping.lastValidation();
     }
 

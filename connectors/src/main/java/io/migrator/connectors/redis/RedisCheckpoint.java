@@ -1,6 +1,6 @@
 package io.migrator.connectors.redis;
 
-import io.migrator.core.run.Phase;
+import io.migrator.core.state.Phase;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;

@@ -76,17 +76,6 @@ public final class RedisConnector implements EngineConnector {
                 clientConfig(endpoint, timeout));
     }
 
-    /** Key parity between Redis servers: a standalone source against a standalone or cluster target. */
-    @Override
-    public io.migrator.core.validate.ValidationReport validateKeys(io.migrator.core.plan.Plan plan, boolean repair) {
-        try {
-            return new RedisKeyParity(plan).validate(repair);
-        } catch (JedisConnectionException e) {
-            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "lost a Redis connection during validation: "
-                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), "check both servers run, then validate again", e);
-        }
-    }
-
     @Override
     public boolean resumes(io.migrator.core.plan.Plan plan) {
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
@@ -106,25 +95,41 @@ public final class RedisConnector implements EngineConnector {
         }
     }
 
+    /** Redis moves data its own way: a replica's full sync, then the command stream ({@link RedisMigration}). */
     @Override
-    public io.migrator.core.run.Worker worker(io.migrator.core.plan.Plan plan) {
-        return new RedisMigration(plan);
-    }
+    public io.migrator.core.spi.EnginePipeline pipeline(io.migrator.core.plan.Plan plan) {
+        return new io.migrator.core.spi.EnginePipeline.OwnWorker() {
+            @Override
+            public io.migrator.core.spi.Worker worker() {
+                return new RedisMigration(plan);
+            }
 
-    @Override
-    public io.migrator.core.run.MigrationStatus storedStatus(io.migrator.core.plan.Plan plan) {
-        return RedisMigration.stored(plan);
-    }
+            @Override
+            public io.migrator.core.state.MigrationStatus storedStatus() {
+                return RedisMigration.stored(plan);
+            }
 
-    @Override
-    public java.util.Optional<io.migrator.core.run.WorkerRecord> registeredWorker(io.migrator.core.plan.Plan plan,
-            java.util.function.Supplier<io.migrator.core.spi.TargetSession> target) {
-        return RedisWorkerLease.holder(plan);
-    }
+            @Override
+            public java.util.Optional<io.migrator.core.state.WorkerRecord> registeredWorker() {
+                return RedisWorkerLease.holder(plan);
+            }
 
-    @Override
-    public java.util.List<String> complete(io.migrator.core.plan.Plan plan) {
-        return RedisMigration.forget(plan);
+            /** Key parity between Redis servers: a standalone source against a standalone or cluster target. */
+            @Override
+            public io.migrator.core.state.ValidationReport validate(boolean repair) {
+                try {
+                    return new RedisKeyParity(plan).validate(repair);
+                } catch (JedisConnectionException e) {
+                    throw new MigratorException(ErrorCode.CANNOT_CONNECT, "lost a Redis connection during validation: "
+                            + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), "check both servers run, then validate again", e);
+                }
+            }
+
+            @Override
+            public java.util.List<String> complete() {
+                return RedisMigration.forget(plan);
+            }
+        };
     }
 
     static Map<String, String> parseInfo(String info) {

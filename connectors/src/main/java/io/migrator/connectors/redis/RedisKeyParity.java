@@ -1,13 +1,12 @@
 package io.migrator.connectors.redis;
 
 import io.migrator.core.plan.Plan;
-import io.migrator.core.validate.ValidationReport;
+import io.migrator.core.state.ValidationReport;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;

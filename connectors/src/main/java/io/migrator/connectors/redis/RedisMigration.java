@@ -14,12 +14,12 @@ import com.moilioncircle.redis.replicator.rdb.dump.DumpRdbVisitor;
 import com.moilioncircle.redis.replicator.rdb.dump.datatype.DumpKeyValuePair;
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.observe.History;
-import io.migrator.core.observe.Rate;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.MigrationStatus;
-import io.migrator.core.run.Phase;
-import io.migrator.core.validate.ValidationReport;
+import io.migrator.core.run.Rate;
+import io.migrator.core.state.History;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
+import io.migrator.core.state.ValidationReport;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -183,7 +183,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             RedisConnector connector = new RedisConnector(); // named errors for unreachable servers and refused logins
             connector.probe(plan.source(), io.migrator.core.spi.Role.SOURCE, Duration.ofSeconds(10));
             connector.probe(plan.target(), io.migrator.core.spi.Role.TARGET, Duration.ofSeconds(10));
-            lease = RedisWorkerLease.claim(plan, io.migrator.core.run.WorkerRecord.self(listen), lost -> {
+            lease = RedisWorkerLease.claim(plan, io.migrator.core.state.WorkerRecord.self(listen), lost -> {
                 leaseLost = true; // the other worker owns the target's bookkeeping now: this one writes nothing more there
                 failure = lost;
             });

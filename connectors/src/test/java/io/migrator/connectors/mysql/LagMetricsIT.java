@@ -2,10 +2,11 @@ package io.migrator.connectors.mysql;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.observe.ControlServer;
-import io.migrator.core.observe.StatusJson;
-import io.migrator.core.run.MigrationStatus;
-import io.migrator.core.run.Phase;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
+import io.migrator.core.state.StatusJson;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.net.URI;

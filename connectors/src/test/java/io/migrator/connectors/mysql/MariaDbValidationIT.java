@@ -1,10 +1,12 @@
 package io.migrator.connectors.mysql;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.migrator.core.run.Phase;
-import io.migrator.core.validate.Fence;
-import io.migrator.core.validate.ValidationReport;
+import io.migrator.connectors.testing.MigrationHarness;
+import io.migrator.core.spi.Fence;
+import io.migrator.core.state.Phase;
+import io.migrator.core.state.ValidationReport;
 import io.migrator.core.validate.ValidationService;
 import io.migrator.core.validate.Validator;
 import io.migrator.sandbox.junit.SandboxExtension;
@@ -137,6 +139,44 @@ class MariaDbValidationIT {
             ValidationReport offline = new Validator(run.source, run.target, Fence.NOTHING_IN_FLIGHT, (t, k) -> { },
                     ValidationService.options(run.migration.plan(), false)).validate(run.source.tables(run.migration.plan().tables()));
             assertThat(offline.ok()).as(offline.toString()).isTrue();
+        }
+    }
+
+    /**
+     * `migrator validate` when no worker answers: refused while a worker still holds the migration's claim (it applies
+     * changes the validation could not fence), and once it stopped, a validation and a repair straight on the stored state.
+     */
+    @Test
+    void withoutAWorkerValidationWaitsForTheClaimThenRepairsAtTheCheckpoint(SandboxServers servers) throws Exception {
+        fixture = new MariaDbFixture(servers, "valoff");
+        createTables();
+        io.migrator.core.plan.Plan plan = fixture.plan("");
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            run.awaitCaughtUp();
+            assertThatThrownBy(() -> ValidationService.withoutWorker(plan, run.source, run.target, List.of(), false, m -> { }))
+                    .isInstanceOf(io.migrator.core.error.MigratorException.class)
+                    .hasMessageContaining("is applying changes to the target")
+                    .hasMessageContaining("pid " + ProcessHandle.current().pid());
+        }
+        try (Connection t = fixture.target(); Statement st = t.createStatement()) {
+            st.execute("UPDATE accounts SET owner = 'changed behind its back' WHERE id = 42");
+            st.execute("DELETE FROM `line items` WHERE order_id = 'o3' AND line = 3");
+        }
+        var connector = io.migrator.core.spi.EngineConnectors.discover().forEngine(plan.source().engine());
+        List<String> said = new ArrayList<>();
+        try (var source = connector.openSource(plan); var target = connector.openTarget(plan)) {
+            ValidationReport repaired = ValidationService.withoutWorker(plan, source, target, List.of(), true, said::add);
+            assertThat(said).singleElement().asString().contains("no worker runs for " + plan.name());
+            assertThat(kinds(table(repaired, "accounts"))).containsExactly("different id=42 [owner]");
+            assertThat(kinds(table(repaired, "line items"))).containsExactly("missing order_id=o3,line=3 []");
+            assertThat(repaired.tables()).flatExtracting(ValidationReport.TableResult::mismatches)
+                    .allSatisfy(m -> assertThat(m.repaired()).as(m.toString()).isTrue());
+        }
+        try (Connection s = fixture.source(); Connection t = fixture.target()) {
+            assertThat(MariaDbFixture.rows(t, "accounts", "id")).containsExactlyElementsOf(MariaDbFixture.rows(s, "accounts", "id"));
+            assertThat(MariaDbFixture.rows(t, "line items", "order_id, line"))
+                    .containsExactlyElementsOf(MariaDbFixture.rows(s, "line items", "order_id, line"));
         }
     }
 

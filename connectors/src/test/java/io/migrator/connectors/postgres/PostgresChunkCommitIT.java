@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.migrator.core.plan.TableFilter;
 import io.migrator.core.schema.TableDef;
-import io.migrator.core.snapshot.Chunk;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.state.Chunk;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
@@ -75,9 +75,9 @@ class PostgresChunkCommitIT {
                 target.prepare();
                 target.createTable(table);
                 target.saveChunkPlan(table.id(), List.of(chunk));
-                target.saveState(new io.migrator.core.run.MigrationState(table.id().name(), io.migrator.core.run.Phase.SNAPSHOT, null,
+                target.saveState(new io.migrator.core.state.MigrationState(table.id().name(), io.migrator.core.state.Phase.SNAPSHOT, null,
                         java.time.Instant.now(), "copying"));
-                try (io.migrator.core.spi.WorkerLease lease = target.claim(io.migrator.core.run.WorkerRecord.self("127.0.0.1:1"), lost::set)) {
+                try (io.migrator.core.spi.WorkerLease lease = target.claim(io.migrator.core.state.WorkerRecord.self("127.0.0.1:1"), lost::set)) {
                     try (Connection t = fixture.target(); Statement st = t.createStatement()) {
                         assertThat(st.executeUpdate("UPDATE migrator.worker SET token = 'another worker'")).isEqualTo(1);
                     }
@@ -89,8 +89,8 @@ class PostgresChunkCommitIT {
                                         e -> assertThat(e.code()).isEqualTo(io.migrator.core.error.ErrorCode.WORKER_RUNNING));
                     }
                     assertThat(lost.get()).as("the worker was told").isNotNull();
-                    org.assertj.core.api.Assertions.assertThatThrownBy(() -> target.saveState(new io.migrator.core.run.MigrationState(
-                            table.id().name(), io.migrator.core.run.Phase.FAILED, null, java.time.Instant.now(), "failed")))
+                    org.assertj.core.api.Assertions.assertThatThrownBy(() -> target.saveState(new io.migrator.core.state.MigrationState(
+                            table.id().name(), io.migrator.core.state.Phase.FAILED, null, java.time.Instant.now(), "failed")))
                             .isInstanceOf(io.migrator.core.error.MigratorException.class);
                 }
                 assertThat(target.chunks(table.id())).singleElement().satisfies(p -> assertThat(p.done()).isFalse());

@@ -2,12 +2,12 @@ package io.migrator.connectors.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.Phase;
+import io.migrator.core.state.Phase;
 import io.migrator.sandbox.junit.SandboxServers;
-import io.migrator.connectors.mysql.MigrationHarness;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;

@@ -2,8 +2,8 @@ package io.migrator.connectors.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.migrator.connectors.mysql.MigrationHarness;
-import io.migrator.core.run.Phase;
+import io.migrator.connectors.testing.MigrationHarness;
+import io.migrator.core.state.Phase;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.Statement;

@@ -2,9 +2,9 @@ package io.migrator.connectors.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.migrator.connectors.mysql.MigrationHarness;
-import io.migrator.core.run.Phase;
-import io.migrator.core.validate.ValidationReport;
+import io.migrator.connectors.testing.MigrationHarness;
+import io.migrator.core.state.Phase;
+import io.migrator.core.state.ValidationReport;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.Statement;

@@ -6,7 +6,7 @@ import io.migrator.core.change.RowChange;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
-import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.state.Chunk;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.run.Phase;
+import io.migrator.core.state.Phase;
 import io.migrator.sandbox.SandboxEndpoint;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;

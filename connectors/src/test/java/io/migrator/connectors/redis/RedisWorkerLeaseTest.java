@@ -2,7 +2,7 @@ package io.migrator.connectors.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.migrator.core.run.WorkerRecord;
+import io.migrator.core.state.WorkerRecord;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 

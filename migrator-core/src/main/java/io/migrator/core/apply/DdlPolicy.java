@@ -31,6 +31,14 @@ public final class DdlPolicy {
 
     public enum Verdict { APPLY, IGNORE, REFUSE }
 
+    /** One source statement as the stream judged it: read once, then applied, skipped or refused by its verdict. */
+    public record Statement(String text, Verdict verdict, java.util.Optional<String> table, String summary) {
+    }
+
+    public static Statement read(String ddl) {
+        return new Statement(ddl, judge(ddl), table(ddl), summary(ddl));
+    }
+
     public static Verdict judge(String ddl) {
         String text = ddl.strip();
         if (IGNORABLE.matcher(text).matches()) {

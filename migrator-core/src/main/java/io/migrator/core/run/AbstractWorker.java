@@ -2,8 +2,12 @@ package io.migrator.core.run;
 
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.observe.History;
+import io.migrator.core.error.Retry;
 import io.migrator.core.plan.Plan;
+import io.migrator.core.spi.Worker;
+import io.migrator.core.state.History;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -98,14 +102,14 @@ public abstract class AbstractWorker implements Worker {
 
     /** One validation's work: the engine's comparison, fenced by this worker's applied position. */
     protected interface ValidationRun {
-        io.migrator.core.validate.ValidationReport run() throws InterruptedException;
+        io.migrator.core.state.ValidationReport run() throws InterruptedException;
     }
 
     /**
      * Runs a validation while status shows it as running: one at a time (a second is refused with a remedy); the result
      * becomes the status' last validation, and a failed run leaves the previous result in place.
      */
-    protected io.migrator.core.validate.ValidationReport validateOnce(ValidationRun work) throws InterruptedException {
+    protected io.migrator.core.state.ValidationReport validateOnce(ValidationRun work) throws InterruptedException {
         if (!validating.compareAndSet(false, true)) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a validation of " + plan.name() + " is already running",
                     "wait for it to finish (`migrator status` shows it), then validate again");
@@ -113,7 +117,7 @@ public abstract class AbstractWorker implements Worker {
         MigrationStatus.Validation before = validation;
         try {
             validation = before.withRunning(true);
-            io.migrator.core.validate.ValidationReport report = work.run();
+            io.migrator.core.state.ValidationReport report = work.run();
             validation = new MigrationStatus.Validation(report.state(), report.mismatchCount(), report.parityPercent(),
                     report.finishedAt(), false);
             return report;

@@ -2,11 +2,13 @@ package io.migrator.core.snapshot;
 
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
-import io.migrator.core.run.Retry;
+import io.migrator.core.error.Retry;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.state.Chunk;
+import io.migrator.core.state.ChunkProgress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -224,5 +226,39 @@ public final class SnapshotCoordinator {
             counts.rows.addAndGet(rows);
             counts.chunksDone.incrementAndGet();
         }
+    }
+
+    /** Secondary indexes the target left out for the copy are built now, several tables at once; false when stopped first. */
+    public boolean buildDeferredIndexes(List<TableDef> tables, AtomicBoolean stop) {
+        long started = System.nanoTime();
+        ExecutorService pool = Executors.newFixedThreadPool(parallelism);
+        try {
+            List<Future<?>> builds = new ArrayList<>();
+            for (TableDef table : tables) {
+                builds.add(pool.submit(() -> {
+                    if (!stop.get()) {
+                        retry.run("building the indexes of " + table.id(), () -> target.buildDeferredIndexes(table));
+                    }
+                }));
+            }
+            for (Future<?> build : builds) {
+                try {
+                    build.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof MigratorException m) {
+                        throw m;
+                    }
+                    throw new MigratorException(ErrorCode.INTERNAL, "building indexes failed: " + e.getCause(), null, e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    stop.set(true);
+                    return false;
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        LOG.info("secondary indexes built in {} ms", (System.nanoTime() - started) / 1_000_000);
+        return !stop.get();
     }
 }

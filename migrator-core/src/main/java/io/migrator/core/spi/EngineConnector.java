@@ -38,15 +38,6 @@ public interface EngineConnector {
     }
 
     /**
-     * Key parity for key-value engines (Redis), comparing source and target as they are; row engines validate through
-     * {@link SourceSession#checksums()} instead.
-     */
-    default io.migrator.core.validate.ValidationReport validateKeys(Plan plan, boolean repair) {
-        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
-                "key parity is not available for " + plan.source().engine(), "validate tables with `migrator validate` on SQL engines");
-    }
-
-    /**
      * Whether the target already holds this migration's durable state (a restart, not a first start). Checks meant for the
      * start of the copy (slots and retention estimated for it, memory against the whole dataset, target tables that exist)
      * are then warnings at the gate of `migrator run`: a restart past them must not be refused.
@@ -61,30 +52,10 @@ public interface EngineConnector {
     }
 
     /**
-     * The worker of a key-value engine (Redis), which moves data its own way instead of through tables and sessions; null for
-     * row engines, which `migrator run` drives with the shared {@link io.migrator.core.run.Migration}.
+     * How this engine moves the plan: core's row pipeline over the sessions above (the default), or a worker of its own.
+     * Asked of the source's connector.
      */
-    default io.migrator.core.run.Worker worker(Plan plan) {
-        return null;
-    }
-
-    /**
-     * The worker that holds a migration's claim on the target, as it registered itself (its API address may differ from
-     * the plan's control.listen); empty when none runs. Row engines ask their target session; engines with their own
-     * worker read their own registration.
-     */
-    default java.util.Optional<io.migrator.core.run.WorkerRecord> registeredWorker(io.migrator.core.plan.Plan plan,
-            java.util.function.Supplier<TargetSession> target) {
-        return target.get().registeredWorker();
-    }
-
-    /** What a key-value engine's target keeps about a migration while no worker runs (status, wait); null for row engines. */
-    default io.migrator.core.run.MigrationStatus storedStatus(Plan plan) {
-        return null;
-    }
-
-    /** Ends a key-value engine's migration: removes its bookkeeping from the target; what was removed. Null for row engines. */
-    default List<String> complete(Plan plan) {
-        return null;
+    default EnginePipeline pipeline(Plan plan) {
+        return new EnginePipeline.Rows();
     }
 }

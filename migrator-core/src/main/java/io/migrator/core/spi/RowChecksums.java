@@ -1,7 +1,7 @@
 package io.migrator.core.spi;
 
 import io.migrator.core.schema.TableDef;
-import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.state.Chunk;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -3,7 +3,7 @@ package io.migrator.core.spi;
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.plan.TableFilter;
 import io.migrator.core.schema.TableDef;
-import io.migrator.core.snapshot.Chunk;
+import io.migrator.core.state.Chunk;
 import java.util.List;
 
 /** What the core needs from a source server. Implementations are thread-safe; each call takes its own connection. */
@@ -95,6 +95,32 @@ public interface SourceSession extends AutoCloseable {
      */
     default List<String> release(String migration) {
         return List.of();
+    }
+
+    // ---- the cutover's seams on the source (ARCHITECTURE.md, rule 6); each engine implements them with its cutover ----
+
+    /**
+     * Stops the application's writes on the source by the plan's freeze method, waiting at most {@code lockWait} for
+     * running writers (a lock the application would queue behind must stay short); returns once no write can commit.
+     * Idempotent.
+     *
+     * @throws io.migrator.core.error.MigratorException {@code PRECONDITION}-class errors name what blocked the freeze
+     */
+    default void freezeWrites(java.time.Duration lockWait) {
+        throw CutoverSeams.notYet("freezing writes on a " + getClass().getSimpleName());
+    }
+
+    /** Lets the application write again (an abort, or a rollback's end). Idempotent; safe when nothing is frozen. */
+    default void unfreezeWrites() {
+        throw CutoverSeams.notYet("unfreezing writes on a " + getClass().getSimpleName());
+    }
+
+    /**
+     * The source's log position read inside a freeze: every write acknowledged before the freeze is at or before it, so a
+     * target that applied up to it holds them all (the fence the drain waits for).
+     */
+    default SourcePosition positionInFreeze() {
+        throw CutoverSeams.notYet("reading the fence position on a " + getClass().getSimpleName());
     }
 
     @Override

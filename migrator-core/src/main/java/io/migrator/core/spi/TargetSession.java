@@ -2,11 +2,11 @@ package io.migrator.core.spi;
 
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.SourcePosition;
-import io.migrator.core.run.MigrationState;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
-import io.migrator.core.snapshot.Chunk;
-import io.migrator.core.snapshot.ChunkProgress;
+import io.migrator.core.state.Chunk;
+import io.migrator.core.state.ChunkProgress;
+import io.migrator.core.state.MigrationState;
 import java.util.List;
 import java.util.Optional;
 
@@ -28,12 +28,12 @@ public interface TargetSession extends AutoCloseable {
      *
      * @throws io.migrator.core.error.MigratorException {@code WORKER_RUNNING} naming the worker that holds the claim
      */
-    default WorkerLease claim(io.migrator.core.run.WorkerRecord self, java.util.function.Consumer<io.migrator.core.error.MigratorException> lost) {
+    default WorkerLease claim(io.migrator.core.state.WorkerRecord self, java.util.function.Consumer<io.migrator.core.error.MigratorException> lost) {
         return WorkerLease.NONE;
     }
 
     /** The worker that holds the migration's claim now, as it registered itself; empty when none runs. */
-    default Optional<io.migrator.core.run.WorkerRecord> registeredWorker() {
+    default Optional<io.migrator.core.state.WorkerRecord> registeredWorker() {
         return Optional.empty();
     }
 
@@ -89,11 +89,6 @@ public interface TargetSession extends AutoCloseable {
         return List.of();
     }
 
-    /** How long ago the checkpoint was last written, by the target's clock; empty when there is none. */
-    default Optional<java.time.Duration> checkpointAge() {
-        return Optional.empty();
-    }
-
     /** Change events applied so far, as committed with the checkpoint. */
     /**
      * Brings every target sequence of the plan's tables to at least the source's value now (never lowers one), for a DBA
@@ -114,11 +109,11 @@ public interface TargetSession extends AutoCloseable {
     }
 
     /** Stores a validation's outcome (the report as JSON), so status shows it after restarts. */
-    default void saveValidation(io.migrator.core.validate.ValidationRecord record) {
+    default void saveValidation(io.migrator.core.state.ValidationRecord record) {
     }
 
     /** The last stored validation, if any. */
-    default Optional<io.migrator.core.validate.ValidationRecord> lastValidation() {
+    default Optional<io.migrator.core.state.ValidationRecord> lastValidation() {
         return Optional.empty();
     }
 
@@ -132,6 +127,18 @@ public interface TargetSession extends AutoCloseable {
 
     /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
     void applyDdl(String statement);
+
+    // ---- the cutover's seams on the target; each engine implements them with its cutover ----
+
+    /** Makes the target take the application's writes (after the switch): triggers enabled, read-only lifted. Idempotent. */
+    default void openForWrites() {
+        throw CutoverSeams.notYet("opening the target for writes on a " + getClass().getSimpleName());
+    }
+
+    /** Refuses the application's writes on the target again (a rollback's freeze of the new server). Idempotent. */
+    default void closeForWrites() {
+        throw CutoverSeams.notYet("closing the target for writes on a " + getClass().getSimpleName());
+    }
 
     @Override
     void close();

@@ -2,6 +2,7 @@ package io.migrator.core.run;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.migrator.core.state.WorkerRecord;
 import org.junit.jupiter.api.Test;
 
 class WorkerRecordTest {

@@ -1,6 +1,5 @@
-package io.migrator.core.run;
+package io.migrator.core.apply;
 
-import io.migrator.core.apply.Coalescer;
 import io.migrator.core.change.ChangeBatch;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.error.ErrorCode;
@@ -16,26 +15,16 @@ import org.slf4j.MDC;
  * Two stages, one batch apart: the stream's thread coalesces batch N+1 and has the target prefetch its rows while the
  * applier thread applies batch N. One applier, first in first out: source order is kept, and each batch still commits
  * with its checkpoint in one transaction. Between batches the applier runs queued repairs (validation) and honours a pause.
+ * The stream player owns it; it keeps no state beyond the batch in flight.
  */
 final class ApplyPipeline implements AutoCloseable {
-    /** What the pipeline needs from its migration. */
-    interface Stages {
+    /** Where a batch goes: its rows are read ahead on the stream's thread, then it commits with its checkpoint. */
+    interface Applier {
         /** Reads the target rows a coalesced batch will change (best effort). */
         void prefetch(List<RowChange> coalesced);
 
         /** Applies one batch with its checkpoint, on the applier thread. */
         void apply(ChangeBatch batch, List<RowChange> coalesced);
-
-        /** Runs one queued repair, if any; true when it ran one. */
-        boolean runQueuedRepair();
-
-        boolean paused();
-
-        /** Events read from the source and not yet committed on the target (status: lag.events). */
-        void inFlight(long delta);
-
-        /** Whether an applier thread runs (repairs wait for it, or apply directly without one). */
-        void applierRunning(boolean running);
     }
 
     private record Work(ChangeBatch batch, List<RowChange> coalesced) {
@@ -43,16 +32,22 @@ final class ApplyPipeline implements AutoCloseable {
 
     private final BlockingQueue<Work> queue = new ArrayBlockingQueue<>(1);
     private final AtomicBoolean stop;
-    private final Stages stages;
+    private final Applier target;
+    private final RepairQueue repairs;
+    private final java.util.function.BooleanSupplier paused;
+    /** Events read from the source and not yet committed on the target (status: lag.events). */
+    private final java.util.concurrent.atomic.AtomicLong inFlight = new java.util.concurrent.atomic.AtomicLong();
     private final Thread applier;
     private volatile MigratorException failure;
 
-    ApplyPipeline(String migration, AtomicBoolean stop, Stages stages) {
+    ApplyPipeline(String migration, AtomicBoolean stop, Applier target, RepairQueue repairs, java.util.function.BooleanSupplier paused) {
         this.stop = stop;
-        this.stages = stages;
+        this.target = target;
+        this.repairs = repairs;
+        this.paused = paused;
         this.applier = new Thread(() -> {
             MDC.put("migration", migration);
-            stages.applierRunning(true);
+            repairs.applierRunning(true);
             try {
                 loop();
             } catch (InterruptedException e) {
@@ -62,7 +57,7 @@ final class ApplyPipeline implements AutoCloseable {
             } catch (RuntimeException e) {
                 failure = new MigratorException(ErrorCode.INTERNAL, "applying changes failed: " + e, null, e);
             } finally {
-                stages.applierRunning(false); // queued repairs are taken back and applied by the validator's thread
+                repairs.applierRunning(false); // queued repairs are taken back and applied by the validator's thread
             }
         }, "applier");
         applier.setDaemon(true);
@@ -71,26 +66,30 @@ final class ApplyPipeline implements AutoCloseable {
 
     private void loop() throws InterruptedException {
         while (!stop.get() && failure == null) {
-            if (stages.runQueuedRepair()) {
+            if (repairs.runOne()) {
                 continue; // repairs go first, paused or not: a validation waits on them
             }
-            if (stages.paused()) {
+            if (paused.getAsBoolean()) {
                 Thread.sleep(100);
                 continue;
             }
             Work work = queue.poll(100, TimeUnit.MILLISECONDS);
             // a pause that came while this poll waited holds the batch it returned (not applied; on stop, the next run
             // replays it from the checkpoint)
-            while (work != null && stages.paused() && !stop.get()) {
-                if (!stages.runQueuedRepair()) {
+            while (work != null && paused.getAsBoolean() && !stop.get()) {
+                if (!repairs.runOne()) {
                     Thread.sleep(100);
                 }
             }
             if (work != null && !stop.get()) {
-                stages.apply(work.batch(), work.coalesced());
-                stages.inFlight(-work.batch().changes().size());
+                target.apply(work.batch(), work.coalesced());
+                inFlight.addAndGet(-work.batch().changes().size());
             }
         }
+    }
+
+    long inFlight() {
+        return inFlight.get();
     }
 
     MigratorException failure() {
@@ -117,7 +116,7 @@ final class ApplyPipeline implements AutoCloseable {
         if (stop.get()) {
             throw new io.migrator.core.spi.ChangeStream.Stopping();
         }
-        stages.inFlight(batch.changes().size());
+        inFlight.addAndGet(batch.changes().size());
         List<RowChange> coalesced = Coalescer.coalesce(batch.changes());
         // Prefetch one batch ahead, not two: wait until the applier has taken the batch before this one. Rows read
         // earlier wait in the target's cache behind more reads and may be evicted before the applier reaches them (an
@@ -131,7 +130,7 @@ final class ApplyPipeline implements AutoCloseable {
             }
             Thread.sleep(1);
         }
-        stages.prefetch(coalesced);
+        target.prefetch(coalesced);
         while (!queue.offer(new Work(batch, coalesced), 100, TimeUnit.MILLISECONDS)) {
             if (failure != null) {
                 throw failure;

@@ -1,4 +1,4 @@
-package io.migrator.core.validate;
+package io.migrator.core.state;
 
 import java.util.List;
 import java.util.Map;

@@ -1,10 +1,9 @@
-package io.migrator.core.observe;
+package io.migrator.core.state;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.migrator.core.run.MigrationStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 

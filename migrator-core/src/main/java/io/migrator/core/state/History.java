@@ -1,4 +1,4 @@
-package io.migrator.core.observe;
+package io.migrator.core.state;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package io.migrator.core.validate;
+package io.migrator.core.spi;
 
 import io.migrator.core.change.SourcePosition;
 import java.time.Duration;

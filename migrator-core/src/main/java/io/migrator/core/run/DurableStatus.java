@@ -1,11 +1,11 @@
-package io.migrator.core.observe;
+package io.migrator.core.run;
 
 import io.migrator.core.plan.Plan;
-import io.migrator.core.run.MigrationState;
-import io.migrator.core.run.MigrationStatus;
-import io.migrator.core.run.Phase;
-import io.migrator.core.snapshot.ChunkProgress;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.state.ChunkProgress;
+import io.migrator.core.state.MigrationState;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

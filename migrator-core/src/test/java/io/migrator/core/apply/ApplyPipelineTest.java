@@ -1,4 +1,4 @@
-package io.migrator.core.run;
+package io.migrator.core.apply;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * arrive as {@code Stopping}, and an interrupt that is not a stop must not.
  */
 class ApplyPipelineTest {
-    private static final class Recorder implements ApplyPipeline.Stages {
+    private static final class Recorder implements ApplyPipeline.Applier {
         final List<SourcePosition> applied = new CopyOnWriteArrayList<>();
         final CountDownLatch applying = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
@@ -39,24 +39,12 @@ class ApplyPipelineTest {
             }
             applied.add(batch.position());
         }
+    }
 
-        @Override
-        public boolean runQueuedRepair() {
-            return false;
-        }
-
-        @Override
-        public boolean paused() {
-            return false;
-        }
-
-        @Override
-        public void inFlight(long delta) {
-        }
-
-        @Override
-        public void applierRunning(boolean running) {
-        }
+    private static ApplyPipeline pipeline(AtomicBoolean stop, Recorder stages) {
+        return new ApplyPipeline("t", stop, stages, new RepairQueue((table, keys) -> {
+            throw new AssertionError("no repair was asked for");
+        }), () -> false);
     }
 
     private static ChangeBatch batch(String position) {
@@ -82,7 +70,7 @@ class ApplyPipelineTest {
     void aBatchWaitingBehindTheApplierIsRefusedWithStoppingWhenTheWorkerStops() throws Exception {
         AtomicBoolean stop = new AtomicBoolean();
         Recorder stages = new Recorder();
-        ApplyPipeline pipeline = new ApplyPipeline("t", stop, stages);
+        ApplyPipeline pipeline = pipeline(stop, stages);
         pipeline.submit(batch("1"));
         assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue();
         pipeline.submit(batch("2")); // queued behind batch 1
@@ -105,7 +93,7 @@ class ApplyPipelineTest {
         for (boolean stopping : new boolean[] {true, false}) {
             AtomicBoolean stop = new AtomicBoolean();
             Recorder stages = new Recorder();
-            ApplyPipeline pipeline = new ApplyPipeline("t", stop, stages);
+            ApplyPipeline pipeline = pipeline(stop, stages);
             pipeline.submit(batch("1"));
             assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue();
             pipeline.submit(batch("2"));

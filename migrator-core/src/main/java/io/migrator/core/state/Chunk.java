@@ -1,4 +1,4 @@
-package io.migrator.core.snapshot;
+package io.migrator.core.state;
 
 /**
  * A key range of one table: rows with key &gt; {@code lower} and &lt;= {@code upper}; null means open.

@@ -1,4 +1,4 @@
-package io.migrator.core.run;
+package io.migrator.core.state;
 
 import java.util.List;
 

@@ -1,16 +1,16 @@
-package io.migrator.connectors.mysql;
+package io.migrator.connectors.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.run.Migration;
-import io.migrator.core.run.MigrationStatus;
-import io.migrator.core.run.Phase;
 import io.migrator.core.spi.EngineConnector;
 import io.migrator.core.spi.EngineConnectors;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -39,7 +39,7 @@ public final class MigrationHarness implements AutoCloseable {
     }
 
     /** Serves this migration's metrics, status API and dashboard on a free loopback port, as `migrator run` does. */
-    io.migrator.core.observe.ControlServer serve() {
+    public io.migrator.core.observe.ControlServer serve() {
         var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
         var metrics = io.migrator.core.observe.MigrationMetrics.bind(registry, migration);
         return io.migrator.core.observe.ControlServer.start(new Plan.Control("127.0.0.1", 0), migration,

@@ -1,16 +1,18 @@
-package io.migrator.core.run;
+package io.migrator.core.spi;
 
-import io.migrator.core.observe.History;
+import io.migrator.core.error.Retry;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.validate.ValidationReport;
+import io.migrator.core.state.History;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.ValidationReport;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What `migrator run` drives and the control server, metrics and dashboard read: one migration's worker. Row engines use
- * {@link Migration} (tables, chunks, the shared apply engine); key-value engines bring their own through
- * {@link io.migrator.core.spi.EngineConnector#worker}.
+ * core's migration (tables, chunks, the stream player); engines that move data their own way bring theirs through
+ * {@link EnginePipeline.OwnWorker}.
  */
 public interface Worker {
     Plan plan();
@@ -44,4 +46,12 @@ public interface Worker {
 
     /** Target transactions that committed changes with their checkpoint. */
     long appliedBatches();
+
+    /**
+     * Waits until the target applied past a source position (the cutover's drain, validation's recheck): the worker's
+     * stream player. Engines whose worker cannot tell yet refuse.
+     */
+    default Fence fence() {
+        throw CutoverSeams.notYet("waiting for an applied position in " + getClass().getSimpleName());
+    }
 }

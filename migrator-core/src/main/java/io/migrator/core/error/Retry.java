@@ -1,6 +1,5 @@
-package io.migrator.core.run;
+package io.migrator.core.error;
 
-import io.migrator.core.error.RetriableException;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;

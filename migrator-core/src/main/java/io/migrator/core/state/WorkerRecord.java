@@ -1,4 +1,4 @@
-package io.migrator.core.run;
+package io.migrator.core.state;
 
 import java.io.IOException;
 import java.net.InetAddress;

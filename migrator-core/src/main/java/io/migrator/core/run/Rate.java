@@ -1,4 +1,4 @@
-package io.migrator.core.observe;
+package io.migrator.core.run;
 
 /**
  * A per-second rate of a growing counter, smoothed over a few samples (exponentially weighted, about five

@@ -1,4 +1,4 @@
-package io.migrator.core.snapshot;
+package io.migrator.core.state;
 
 import io.migrator.core.schema.TableId;
 

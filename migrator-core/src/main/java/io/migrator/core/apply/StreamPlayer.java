@@ -1,0 +1,217 @@
+package io.migrator.core.apply;
+
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.change.RowChange;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.error.Retry;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.spi.ChangeStream;
+import io.migrator.core.spi.Fence;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Plays one source's change stream into one target (Vitess's vplayer role): opens the stream at the checkpoint,
+ * supervises it, applies each batch with the DDL it carries and its checkpoint in one target transaction (through the
+ * {@link ApplyPipeline}, one batch read ahead), runs repairs between batches, and answers where the applied position
+ * stands: it is the {@link Fence} validation waits on, and the one a cutover drains to.
+ *
+ * <p>Source and target are parameters, so the same player runs target → old source for reverse replication. The target
+ * session is also the checkpoint's home: exactly-once needs the checkpoint in the same transaction as the rows it covers
+ * (ARCHITECTURE.md, rule 2), so it cannot live anywhere else.
+ */
+public final class StreamPlayer implements Fence {
+    private static final Logger LOG = LoggerFactory.getLogger(StreamPlayer.class);
+
+    private final Plan plan;
+    private final SourceSession source;
+    private final TargetSession target;
+    private final Retry retry;
+    private final BooleanSupplier paused;
+    private final Supplier<SourcePosition> startPosition;
+    private final SchemaChanges schemaChanges;
+    private final RepairQueue repairs = new RepairQueue(this::applyRepair);
+    private final AtomicReference<String> position = new AtomicReference<>("");
+    private final AtomicLong lastSourceMillis = new AtomicLong();
+    private final AtomicLong appliedEvents = new AtomicLong();
+    private final AtomicLong appliedBatches = new AtomicLong();
+    private volatile ChangeStream stream;
+    private volatile ApplyPipeline pipeline;
+
+    /**
+     * @param startPosition where the stream starts when the target holds no checkpoint yet (P0, recorded before the copy)
+     * @param paused        a pause holds the applier between batches; the backlog stays in the source's log
+     */
+    public StreamPlayer(Plan plan, SourceSession source, TargetSession target, Retry retry, BooleanSupplier paused,
+                        Supplier<SourcePosition> startPosition) {
+        this.plan = plan;
+        this.source = source;
+        this.target = target;
+        this.retry = retry;
+        this.paused = paused;
+        this.startPosition = startPosition;
+        this.schemaChanges = new SchemaChanges(source, target, plan.tables(), plan.source().database(), retry);
+    }
+
+    /** Counts what the target committed before this worker started (status shows the migration's total). */
+    public void resumeCounting(long appliedBefore) {
+        appliedEvents.set(appliedBefore);
+    }
+
+    /**
+     * Streams the tables' changes from the target's checkpoint (or the start position) until {@code stop} is set, and
+     * returns then; throws when the stream or the applier fails. {@code tick} runs on the calling thread about ten times
+     * a second, for what the worker decides while the stream runs (phase moves, scheduled validation).
+     */
+    public void play(List<TableDef> tables, String streamId, AtomicBoolean stop, Runnable tick) {
+        SourcePosition from = target.checkpoint().orElse(startPosition.get());
+        if (from == null) {
+            throw new MigratorException(ErrorCode.INTERNAL, "no start position recorded for " + plan.name(),
+                    "the bookkeeping on the target is incomplete; start the migration afresh");
+        }
+        position.set(from.text());
+        LOG.info("streaming changes from {}", from.text());
+        ApplyPipeline running = new ApplyPipeline(plan.name(), stop, new ApplyPipeline.Applier() {
+            @Override
+            public void prefetch(List<RowChange> coalesced) {
+                target.prefetch(coalesced);
+            }
+
+            @Override
+            public void apply(ChangeBatch batch, List<RowChange> coalesced) {
+                applyBatch(batch, coalesced);
+            }
+        }, repairs, paused);
+        pipeline = running;
+        try (ChangeStream opened = source.openStream(tables, from, streamId)) {
+            stream = opened;
+            opened.start(running::submit);
+            while (!stop.get()) {
+                if (running.failure() != null) {
+                    throw running.failure();
+                }
+                if (!opened.running()) {
+                    Throwable failure = opened.failure();
+                    if (failure instanceof MigratorException m) {
+                        throw m;
+                    }
+                    throw new MigratorException(ErrorCode.INTERNAL, "the change stream stopped: "
+                            + (failure == null ? "no reason given" : failure.toString()), null, failure);
+                }
+                tick.run();
+                sleep(100);
+            }
+        } finally {
+            running.close();
+            stream = null;
+            pipeline = null;
+        }
+        if (running.failure() != null) {
+            throw running.failure();
+        }
+    }
+
+    /** On the applier thread: the batch's DDL first, then its rows with the checkpoint, in one target transaction. */
+    private void applyBatch(ChangeBatch batch, List<RowChange> coalesced) {
+        for (String ddl : batch.ddl()) {
+            schemaChanges.apply(ddl);
+        }
+        long started = System.nanoTime();
+        retry.run("applying a batch of " + coalesced.size() + " changes",
+                () -> target.apply(coalesced, batch.position(), batch.changes().size()));
+        LOG.debug("applied {} changes ({} after coalescing) in {} ms", batch.changes().size(), coalesced.size(),
+                (System.nanoTime() - started) / 1_000_000);
+        appliedEvents.addAndGet(batch.changes().size());
+        appliedBatches.incrementAndGet();
+        if (batch.sourceMillis() > 0) {
+            lastSourceMillis.accumulateAndGet(batch.sourceMillis(), Math::max);
+        }
+        position.set(batch.position().text());
+        ChangeStream current = stream;
+        if (current != null) {
+            current.applied(batch.position());
+        }
+    }
+
+    /** True once the target applied past {@code goal}: the fence of validation (and of the cutover's drain). */
+    @Override
+    public boolean awaitApplied(SourcePosition goal, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            String applied = position.get();
+            if (!applied.isEmpty() && source.reached(new SourcePosition(applied), goal)) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
+    /** Writes the source's current images of these rows on the target, between batches while the stream runs. */
+    public void repair(TableDef table, List<String> keys) {
+        repairs.repair(table, keys);
+    }
+
+    /**
+     * Reads the source rows now and writes their images (or deletes), keeping the checkpoint where it is. Stream events
+     * still to come up to the moment of this read replay older images of these rows, then newer ones: they converge to
+     * the source exactly as rule 1 argues for the copy.
+     */
+    private void applyRepair(TableDef stale, List<String> keys) {
+        TableDef table = schemaChanges.current(stale);
+        List<RowChange> changes = source.readRows(table, keys);
+        SourcePosition at = appliedPosition() != null ? appliedPosition() : target.checkpoint().orElse(startPosition.get());
+        retry.run("repairing " + keys.size() + " rows of " + table.id(), () -> target.apply(changes, at, 0));
+        LOG.info("repaired {} rows of {}", keys.size(), table.id());
+    }
+
+    /** The position of the last batch the target committed, or where the stream starts; null before it ever started. */
+    public SourcePosition appliedPosition() {
+        String applied = position.get();
+        return applied.isEmpty() ? null : new SourcePosition(applied);
+    }
+
+    /** {@link #appliedPosition} as text, empty before the stream started (status: applied.position). */
+    public String appliedPositionText() {
+        return position.get();
+    }
+
+    /** Source commit time of the newest change applied (heartbeats included); 0 before any. */
+    public long lastSourceMillis() {
+        return lastSourceMillis.get();
+    }
+
+    /** Events read from the source and not yet committed on the target. */
+    public long inFlightEvents() {
+        ApplyPipeline running = pipeline;
+        return running == null ? 0 : running.inFlight();
+    }
+
+    public long appliedEvents() {
+        return appliedEvents.get();
+    }
+
+    public long appliedBatches() {
+        return appliedBatches.get();
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,178 @@
+package io.migrator.core.run;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.spi.EngineConnectors;
+import io.migrator.core.spi.EnginePipeline;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import io.migrator.core.spi.Worker;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.ValidationReport;
+import io.migrator.core.state.WorkerRecord;
+import io.migrator.core.validate.ValidationService;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Where the commands meet the engines: for a plan, core asks the source's connector how it moves data
+ * ({@link EnginePipeline}) and drives that answer, so the CLI never asks which engine a plan names. Row engines get
+ * core's {@link Migration} over their sessions; engines with a worker of their own are driven through it.
+ */
+public final class Migrations {
+    private final EngineConnectors connectors;
+
+    public Migrations(EngineConnectors connectors) {
+        this.connectors = connectors;
+    }
+
+    public static Migrations discover() {
+        return new Migrations(EngineConnectors.discover());
+    }
+
+    public EnginePipeline pipeline(Plan plan) {
+        return connectors.forEngine(plan.source().engine()).pipeline(plan);
+    }
+
+    /** Rows of tables, or keys of databases: how reports name what the plan moves. */
+    public EnginePipeline.Unit unit(Plan plan) {
+        return pipeline(plan).unit();
+    }
+
+    /** A worker ready to run, and what it holds open until closed. */
+    public record OpenWorker(Worker worker, AutoCloseable resources) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                resources.close();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("closing the worker's sessions failed: " + e, e);
+            }
+        }
+    }
+
+    /** The worker of `migrator run`: core's row migration over fresh sessions, or the engine's own worker. */
+    public OpenWorker open(Plan plan) {
+        if (pipeline(plan) instanceof EnginePipeline.OwnWorker own) {
+            return new OpenWorker(own.worker(), () -> { });
+        }
+        SourceSession source = openSource(plan);
+        TargetSession target;
+        try {
+            target = openTarget(plan);
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+        return new OpenWorker(new Migration(plan, source, target), () -> {
+            try (source; target) {
+                // both close, the target first
+            }
+        });
+    }
+
+    /** What the target keeps of a migration while no worker serves it: status and the registered worker. */
+    public StoredMigration stored(Plan plan) {
+        return new StoredMigration(plan, pipeline(plan), () -> openTarget(plan));
+    }
+
+    /** What `migrator complete` dropped on each side. */
+    public record Completion(List<String> released, List<String> removed, EnginePipeline.Unit unit) {
+    }
+
+    /**
+     * Ends the migration: drops what it holds on the source (a replication slot and publication, its heartbeat row) and its
+     * bookkeeping on the target; the migrated data stays. The caller has checked that no worker runs.
+     */
+    public Completion complete(Plan plan) {
+        EnginePipeline pipeline = pipeline(plan);
+        if (pipeline instanceof EnginePipeline.OwnWorker own) {
+            return new Completion(List.of(), own.complete(), own.unit());
+        }
+        try (SourceSession source = openSource(plan); TargetSession target = openTarget(plan)) {
+            return new Completion(source.release(plan.name()), target.forget(), pipeline.unit());
+        }
+    }
+
+    /**
+     * Brings every target sequence up to the source's value now (never lowers one); what moved. Engines without sequences
+     * (and without tables) move nothing.
+     */
+    public List<String> syncSequences(Plan plan) {
+        if (!(pipeline(plan) instanceof EnginePipeline.Rows)) {
+            return List.of();
+        }
+        try (TargetSession target = openTarget(plan)) {
+            return target.syncSequences();
+        }
+    }
+
+    /** The worker that holds the migration's claim now, as it registered itself; empty when none runs. */
+    public Optional<WorkerRecord> registeredWorker(Plan plan) {
+        try (StoredMigration stored = stored(plan)) {
+            return stored.registeredWorker();
+        }
+    }
+
+    SourceSession openSource(Plan plan) {
+        return connectors.forEngine(plan.source().engine()).openSource(plan);
+    }
+
+    TargetSession openTarget(Plan plan) {
+        return connectors.forEngine(plan.target().engine()).openTarget(plan);
+    }
+
+    /** A migration as its target keeps it; row engines hold one target session open for repeated reads (wait polls). */
+    public static final class StoredMigration implements AutoCloseable {
+        private final Plan plan;
+        private final EnginePipeline pipeline;
+        private final java.util.function.Supplier<TargetSession> opener;
+        private TargetSession target;
+
+        StoredMigration(Plan plan, EnginePipeline pipeline, java.util.function.Supplier<TargetSession> opener) {
+            this.plan = plan;
+            this.pipeline = pipeline;
+            this.opener = opener;
+        }
+
+        public MigrationStatus status() {
+            return pipeline instanceof EnginePipeline.OwnWorker own ? own.storedStatus() : DurableStatus.read(plan, target());
+        }
+
+        public Optional<WorkerRecord> registeredWorker() {
+            return pipeline instanceof EnginePipeline.OwnWorker own ? own.registeredWorker() : target().registeredWorker();
+        }
+
+        private TargetSession target() {
+            if (target == null) {
+                target = opener.get();
+            }
+            return target;
+        }
+
+        @Override
+        public void close() {
+            if (target != null) {
+                target.close();
+                target = null;
+            }
+        }
+    }
+
+    /**
+     * Parity with no worker running (the CLI asked the plan's worker first): tables through core's validator over fresh
+     * sessions, or the engine's own comparison. {@code patterns} narrow the tables; an engine without tables refuses them.
+     */
+    public ValidationReport validateWithoutWorker(Plan plan, List<String> patterns, boolean repair, Consumer<String> progress)
+            throws InterruptedException {
+        EnginePipeline pipeline = pipeline(plan);
+        if (pipeline instanceof EnginePipeline.OwnWorker own) {
+            return own.validate(repair);
+        }
+        try (SourceSession source = openSource(plan); TargetSession target = openTarget(plan)) {
+            return ValidationService.withoutWorker(plan, source, target, patterns, repair, progress);
+        }
+    }
+}
