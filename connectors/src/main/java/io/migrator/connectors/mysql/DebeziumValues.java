@@ -74,14 +74,8 @@ public final class DebeziumValues {
         return String.format("%s%02d:%02d:%02d.%06d", sign, hours, minutes, seconds, fraction);
     }
 
-    public static byte[] bytes(Object value) {
-        if (value instanceof byte[] b) {
-            return b;
-        }
-        ByteBuffer buffer = ((ByteBuffer) value).duplicate();
-        byte[] out = new byte[buffer.remaining()];
-        buffer.get(out);
-        return out;
+    private static byte[] bytes(Object value) {
+        return io.migrator.connectors.debezium.ConnectValues.bytes(value);
     }
 
     private static byte[] reverse(byte[] littleEndian) {

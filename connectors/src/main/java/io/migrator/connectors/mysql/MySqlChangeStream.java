@@ -1,8 +1,8 @@
 package io.migrator.connectors.mysql;
 
 import io.debezium.engine.ChangeEvent;
-import io.debezium.engine.DebeziumEngine;
-import io.debezium.embedded.Connect;
+import io.migrator.connectors.debezium.DebeziumChangeStream;
+import io.migrator.connectors.debezium.DebeziumKeys;
 import io.migrator.core.change.ChangeBatch;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.RowKey;
@@ -21,9 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.kafka.connect.data.Field;
@@ -38,17 +35,13 @@ import org.slf4j.LoggerFactory;
  * seeded with the position committed on the target; its batches are handed on in order, split at DDL
  * so each statement is applied between the rows before and after it.
  */
-final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
+final class MySqlChangeStream extends DebeziumChangeStream {
     private static final Logger LOG = LoggerFactory.getLogger(MySqlChangeStream.class);
 
     private final Plan plan;
     private final BinlogPosition from;
     private final String streamId;
     private final String prefix;
-    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "binlog-stream"));
-    private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
-    private volatile boolean running;
-    private volatile Throwable failure;
     /** A delete of a primary-key update shares its offset with the create that follows; it never ends a batch alone. */
     private final List<RowChange> carried = new ArrayList<>();
     private Path historyComplete;
@@ -56,6 +49,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
     private SourceHeartbeat heartbeat;
 
     MySqlChangeStream(Plan plan, BinlogPosition from, String streamId) {
+        super("binlog stream", "binlog-stream", LOG);
         this.plan = plan;
         this.from = from;
         this.streamId = streamId;
@@ -89,22 +83,11 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             }
         }
         this.historyComplete = complete;
-        Properties props = new Properties();
-        String engineName = "migrator-" + prefix;
-        props.setProperty("name", engineName);
+        Properties props = settings(plan.source(), prefix, from.toSourcePosition().text());
         props.setProperty("connector.class", plan.source().engine() == Engine.MARIADB
                 ? "io.debezium.connector.mariadb.MariaDbConnector" : "io.debezium.connector.mysql.MySqlConnector");
-        props.setProperty("offset.storage", SeededOffsetStore.class.getName());
-        props.setProperty(SeededOffsetStore.ENGINE_NAME, engineName);
-        props.setProperty(SeededOffsetStore.PARTITION_SERVER, prefix);
-        props.setProperty(SeededOffsetStore.OFFSET_JSON, from.toSourcePosition().text());
         props.setProperty("offset.flush.interval.ms", "60000");
-        props.setProperty("database.hostname", plan.source().host());
-        props.setProperty("database.port", Integer.toString(plan.source().port()));
-        props.setProperty("database.user", plan.source().user());
-        props.setProperty("database.password", plan.source().password().reveal());
         props.setProperty("database.server.id", Integer.toString(serverId(plan.name())));
-        props.setProperty("topic.prefix", prefix);
         heartbeat = new SourceHeartbeat(plan);
         boolean beating = heartbeat.start();
         String heartbeatTable = Pattern.quote(SourceHeartbeat.DATABASE) + "\\." + Pattern.quote(SourceHeartbeat.TABLE);
@@ -115,12 +98,9 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         props.setProperty("schema.history.internal.file.filename", history.toString());
         props.setProperty("schema.history.internal.store.only.captured.databases.ddl", "true");
         props.setProperty("include.schema.changes", "true");
-        props.setProperty("tombstones.on.delete", "false");
-        props.setProperty("skipped.operations", "none"); // the default skips TRUNCATE, which would leave the target's rows behind
         // Without history, capture today's table shapes and stream from the seeded position; afterwards the history has them.
         props.setProperty("snapshot.mode", known ? "no_data" : "recovery");
         props.setProperty("snapshot.locking.mode", "none");
-        props.setProperty("heartbeat.interval.ms", "1000");
         props.setProperty("bigint.unsigned.handling.mode", "precise");
         props.setProperty("decimal.handling.mode", "precise");
         props.setProperty("binary.handling.mode", "bytes");
@@ -128,62 +108,42 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
         // queued records are live at every young collection and get copied: a smaller queue means shorter GC pauses
         // (measured on the WAL path, docs/benchmarks.md); two batches still cover the applier's commit
         props.setProperty("max.queue.size", "8192");
-
-        props.setProperty("poll.interval.ms", "50");
-        props.setProperty("event.processing.failure.handling.mode", "fail");
-        props.setProperty("errors.max.retries", "-1");
-        engine = DebeziumEngine.create(Connect.class)
-                .using(props)
-                .notifying((records, committer) -> {
-                    lastEventSummaryOff();
-                    markStreaming(records);
-                    try {
-                        handle(records, handler);
-                    } catch (io.migrator.core.spi.ChangeStream.Stopping stopping) {
-                        return; // the worker stops: nothing of this batch is marked, close() follows (no engine failure logged)
-                    }
-                    for (ChangeEvent<SourceRecord, SourceRecord> r : records) {
-                        committer.markProcessed(r);
-                    }
-                    committer.markBatchFinished();
-                })
-                .using((success, message, error) -> {
-                    MigratorException ours = io.migrator.connectors.debezium.EngineFailures.ours(error);
-                    if (ours != null) {
-                        failure = ours; // our own handler stopped the stream (e.g. refused DDL): keep its message and remedy
-                        LOG.warn("binlog stream stopped: {}", ours.getMessage());
-                    } else if (unknownSchema(error)) {
-                        // a history taken by an older build, or damaged: the next start captures it again (as the first did)
-                        try {
-                            Files.deleteIfExists(historyComplete);
-                        } catch (IOException e) {
-                            LOG.warn("cannot remove {}: remove it by hand", historyComplete);
-                        }
-                        failure = new MigratorException(ErrorCode.INTERNAL, "the binlog stream stopped: the kept schema history lacks a table "
-                                + "of the stream (" + error.getMessage() + ")", "run `migrator run` again: the next start captures the schema "
-                                + "history again and resumes from the target's checkpoint", error);
-                        LOG.warn("binlog stream stopped: the schema history lacks a table; the next start captures it again");
-                    } else if (!success || error != null) {
-                        failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
-                                + (error != null && error.getMessage() != null ? error.getMessage() : message),
-                                "check that the source is reachable and still holds the binlogs from the last checkpoint "
-                                        + "(binlog_expire_logs_seconds); `migrator run` again resumes from that checkpoint", error);
-                        LOG.warn("binlog stream stopped: {}", message);
-                    }
-                    running = false;
-                })
-                .build();
-        running = true;
-        executor.execute(engine);
+        startEngine(props, (records, committer) -> {
+            markStreaming(records);
+            handle(records, handler);
+            // the engine's offsets stay in memory and every start is seeded from the target's checkpoint: marking a batch
+            // once handed on releases nothing the target still needs
+            for (ChangeEvent<SourceRecord, SourceRecord> r : records) {
+                committer.markProcessed(r);
+            }
+            committer.markBatchFinished();
+        }, this::ended);
         LOG.info("binlog stream started from {} (schema history {})", from.toSourcePosition().text(), known ? "kept" : "captured now");
     }
 
-    /** Debezium 3.5 would render every event for a JMX attribute migrator never reads (LastEventSummary). */
-    private void lastEventSummaryOff() {
-        int changed = io.migrator.connectors.debezium.LastEventSummary.apply(engine);
-        if (changed > 0) {
-            LOG.debug("LastEvent rendering turned off in {} event meter(s)", changed);
+    /** Why the engine ended by itself, its own handler aside: null when it ended cleanly. */
+    private MigratorException ended(boolean success, String message, Throwable error) {
+        if (unknownSchema(error)) {
+            // a history taken by an older build, or damaged: the next start captures it again (as the first did)
+            try {
+                Files.deleteIfExists(historyComplete);
+            } catch (IOException e) {
+                LOG.warn("cannot remove {}: remove it by hand", historyComplete);
+            }
+            MigratorException failure = new MigratorException(ErrorCode.INTERNAL, "the binlog stream stopped: the kept schema history "
+                    + "lacks a table of the stream (" + error.getMessage() + ")", "run `migrator run` again: the next start captures "
+                    + "the schema history again and resumes from the target's checkpoint", error);
+            LOG.warn("binlog stream stopped: the schema history lacks a table; the next start captures it again");
+            return failure;
         }
+        if (!success || error != null) {
+            MigratorException failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
+                    + reason(message, error), "check that the source is reachable and still holds the binlogs from "
+                    + "the last checkpoint (binlog_expire_logs_seconds); `migrator run` again resumes from that checkpoint", error);
+            LOG.warn("binlog stream stopped: {}", message);
+            return failure;
+        }
+        return null;
     }
 
     /**
@@ -383,13 +343,7 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a change of " + table + " has no key",
                     "give the table a primary key or a unique NOT NULL key");
         }
-        List<String> keyColumns = new ArrayList<>();
-        List<Object> keyValues = new ArrayList<>();
-        for (Field field : key.schema().fields()) {
-            keyColumns.add(field.name());
-            keyValues.add(DebeziumValues.convert(field.schema(), key.get(field)));
-        }
-        RowKey rowKey = new RowKey(table, keyColumns, keyValues);
+        RowKey rowKey = DebeziumKeys.rowKey(table, key, DebeziumValues::convert);
         if (op.equals("d")) {
             return new RowChange.Delete(rowKey);
         }
@@ -402,33 +356,10 @@ final class MySqlChangeStream implements io.migrator.core.spi.ChangeStream {
     }
 
     @Override
-    public Throwable failure() {
-        return failure;
-    }
-
-    @Override
-    public boolean running() {
-        return running;
-    }
-
-    @Override
     public void close() {
         if (heartbeat != null) {
             heartbeat.close();
         }
-        try {
-            if (engine != null) {
-                engine.close();
-            }
-        } catch (IOException | IllegalStateException e) {
-            // IllegalStateException: the engine already stopped by itself (a failure, or our handler asked it to)
-            LOG.debug("closing the binlog stream", e);
-        }
-        executor.shutdown();
-        try {
-            executor.awaitTermination(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        super.close();
     }
 }

@@ -1,9 +1,9 @@
 package io.migrator.connectors.postgres;
 
-import io.debezium.embedded.Connect;
 import io.debezium.engine.ChangeEvent;
 import io.debezium.engine.DebeziumEngine;
-import io.migrator.connectors.mysql.SeededOffsetStore;
+import io.migrator.connectors.debezium.DebeziumChangeStream;
+import io.migrator.connectors.debezium.DebeziumKeys;
 import io.migrator.core.change.ChangeBatch;
 import io.migrator.core.change.RowChange;
 import io.migrator.core.change.RowKey;
@@ -13,7 +13,6 @@ import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
-import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -22,9 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.kafka.connect.data.Field;
@@ -40,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * is processed only after the target committed it ({@link #applied}), so the server never recycles WAL the target
  * still needs, and a restart always finds it there.
  */
-final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
+final class PostgresChangeStream extends DebeziumChangeStream {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresChangeStream.class);
 
     private final Plan plan;
@@ -53,10 +49,6 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
     private final String publication;
     private final PostgresSource source;
     private final String prefix;
-    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wal-stream"));
-    private DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine;
-    private volatile boolean running;
-    private volatile Throwable failure;
 
     /** Batches handed on and not yet acknowledged to the slot, oldest first (engine thread only). */
     private final ArrayDeque<Emitted> emitted = new ArrayDeque<>();
@@ -67,6 +59,7 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
     }
 
     PostgresChangeStream(Plan plan, List<TableDef> tables, SourcePosition from, String slot, String publication, PostgresSource source) {
+        super("WAL stream", "wal-stream", LOG);
         this.plan = plan;
         for (TableDef t : tables) {
             this.tables.put(t.id(), t);
@@ -84,22 +77,11 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
 
     @Override
     public void start(Handler handler) {
-        Properties props = new Properties();
-        String engineName = "migrator-" + prefix;
-        props.setProperty("name", engineName);
+        Properties props = settings(plan.source(), prefix, from.text());
         props.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
-        props.setProperty("offset.storage", SeededOffsetStore.class.getName());
-        props.setProperty(SeededOffsetStore.ENGINE_NAME, engineName);
-        props.setProperty(SeededOffsetStore.PARTITION_SERVER, prefix);
-        props.setProperty(SeededOffsetStore.OFFSET_JSON, from.text());
         // the slot hears of processed positions when offsets are committed: every 2 s, of what the target has committed
         props.setProperty("offset.flush.interval.ms", "2000");
-        props.setProperty("database.hostname", plan.source().host());
-        props.setProperty("database.port", Integer.toString(plan.source().port()));
-        props.setProperty("database.user", plan.source().user());
-        props.setProperty("database.password", plan.source().password().reveal());
         props.setProperty("database.dbname", plan.source().database());
-        props.setProperty("topic.prefix", prefix);
         props.setProperty("plugin.name", "pgoutput");
         props.setProperty("slot.name", slot);
         props.setProperty("publication.name", publication);
@@ -118,9 +100,6 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
             props.setProperty("heartbeat.action.query", PostgresHeartbeat.query(plan.name()));
         }
         props.setProperty("table.include.list", include.isEmpty() ? "migrator_no_table\\.none" : include);
-        props.setProperty("heartbeat.interval.ms", "1000");
-        props.setProperty("tombstones.on.delete", "false");
-        props.setProperty("skipped.operations", "none");
         props.setProperty("decimal.handling.mode", "string");
         props.setProperty("interval.handling.mode", "string");
         props.setProperty("hstore.handling.mode", "map");
@@ -132,47 +111,25 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
         // average (5.4 s in a 1M-event catch-up); 6,144 halve that, and three batches still cover the applier's commit
         props.setProperty("max.batch.size", "2048");
         props.setProperty("max.queue.size", "6144");
-        props.setProperty("poll.interval.ms", "50");
         props.setProperty("status.update.interval.ms", "1000");
-        props.setProperty("event.processing.failure.handling.mode", "fail");
-        props.setProperty("errors.max.retries", "-1");
-        engine = DebeziumEngine.create(Connect.class)
-                .using(props)
-                .notifying((records, committer) -> {
-                    lastEventSummaryOff();
-                    try {
-                        handle(records, handler);
-                    } catch (io.migrator.core.spi.ChangeStream.Stopping stopping) {
-                        return; // the worker stops: nothing of this batch is marked, close() follows (no engine failure logged)
-                    }
-                    acknowledge(committer);
-                })
-                .using((success, message, error) -> {
-                    MigratorException ours = io.migrator.connectors.debezium.EngineFailures.ours(error);
-                    if (ours != null) {
-                        failure = ours;
-                        LOG.warn("WAL stream stopped: {}", ours.getMessage());
-                    } else if (!success || error != null) {
-                        failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the WAL stream stopped: "
-                                + (error != null && error.getMessage() != null ? error.getMessage() : message),
-                                "check that the source is reachable and that the replication slot " + slot + " still exists "
-                                        + "(SELECT * FROM pg_replication_slots); `migrator run` again resumes from the last checkpoint", error);
-                        LOG.warn("WAL stream stopped: {}", message);
-                    }
-                    running = false;
-                })
-                .build();
-        running = true;
-        executor.execute(engine);
+        startEngine(props, (records, committer) -> {
+            handle(records, handler);
+            acknowledge(committer);
+        }, this::ended);
         LOG.info("WAL stream started from {} (slot {}, publication {})", from.text(), slot, publication);
     }
 
-    /** Debezium 3.5 would render every event for a JMX attribute migrator never reads (LastEventSummary). */
-    private void lastEventSummaryOff() {
-        int changed = io.migrator.connectors.debezium.LastEventSummary.apply(engine);
-        if (changed > 0) {
-            LOG.debug("LastEvent rendering turned off in {} event meter(s)", changed);
+    /** Why the engine ended by itself, its own handler aside: null when it ended cleanly. */
+    private MigratorException ended(boolean success, String message, Throwable error) {
+        if (!success || error != null) {
+            MigratorException failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the WAL stream stopped: "
+                    + reason(message, error), "check that the source is reachable and that the replication slot "
+                    + slot + " still exists (SELECT * FROM pg_replication_slots); `migrator run` again resumes from the last "
+                    + "checkpoint", error);
+            LOG.warn("WAL stream stopped: {}", message);
+            return failure;
         }
+        return null;
     }
 
     @Override
@@ -260,13 +217,8 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a change of " + table + " carries no key",
                     "give the table a primary key (ALTER TABLE ... ADD PRIMARY KEY); tables without one are not streamed yet");
         }
-        List<String> keyColumns = new ArrayList<>();
-        List<Object> keyValues = new ArrayList<>();
-        for (Field field : key.schema().fields()) {
-            keyColumns.add(field.name());
-            keyValues.add(PostgresValues.input(field.schema(), key.get(field)));
-        }
-        RowKey rowKey = new RowKey(table, keyColumns, keyValues);
+        RowKey rowKey = DebeziumKeys.rowKey(table, key, PostgresValues::input);
+        List<Object> keyValues = rowKey.values();
         if (op.equals("d")) {
             return new RowChange.Delete(rowKey);
         }
@@ -294,32 +246,5 @@ final class PostgresChangeStream implements io.migrator.core.spi.ChangeStream {
             }
         }
         return new RowChange.Upsert(rowKey, row);
-    }
-
-    @Override
-    public Throwable failure() {
-        return failure;
-    }
-
-    @Override
-    public boolean running() {
-        return running;
-    }
-
-    @Override
-    public void close() {
-        try {
-            if (engine != null) {
-                engine.close();
-            }
-        } catch (IOException | IllegalStateException e) {
-            LOG.debug("closing the WAL stream", e);
-        }
-        executor.shutdown();
-        try {
-            executor.awaitTermination(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

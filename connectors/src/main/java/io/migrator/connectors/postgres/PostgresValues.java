@@ -209,6 +209,6 @@ final class PostgresValues {
     }
 
     static byte[] bytes(Object value) {
-        return io.migrator.connectors.mysql.DebeziumValues.bytes(value);
+        return io.migrator.connectors.debezium.ConnectValues.bytes(value);
     }
 }

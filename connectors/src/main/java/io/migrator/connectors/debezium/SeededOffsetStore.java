@@ -1,4 +1,4 @@
-package io.migrator.connectors.mysql;
+package io.migrator.connectors.debezium;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
