@@ -24,9 +24,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** A MySQL or MariaDB source: table discovery, chunked reads and the binlog position. */
 final class MySqlSource implements SourceSession {
+    private static final Logger LOG = LoggerFactory.getLogger(MySqlSource.class);
+
     static final int FETCH_ROWS = 2_000;
     /** Tables with LOB columns fetch few rows at a time: a row may be 64 MB. */
     static final int FETCH_ROWS_WITH_LOBS = 16;
@@ -315,6 +319,16 @@ final class MySqlSource implements SourceSession {
     }
 
     @Override
+    public boolean hasRows(TableDef table) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT 1 FROM " + MySqlDialect.quote(table.id()) + " LIMIT 1")) {
+            return rs.next();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading source table " + table.id().name(), e);
+        }
+    }
+
+    @Override
     public List<Chunk> planChunks(TableDef table, int chunkRows) {
         List<Chunk> chunks = new ArrayList<>();
         String keyList = table.key().stream().map(MySqlDialect::quote).collect(Collectors.joining(", "));
@@ -402,7 +416,32 @@ final class MySqlSource implements SourceSession {
 
     @Override
     public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
-        return new MySqlChangeStream(plan, BinlogPosition.parse(from), streamId);
+        BinlogPosition at = BinlogPosition.parse(from);
+        requireRetained(at);
+        return new MySqlChangeStream(plan, at, streamId);
+    }
+
+    /**
+     * The binlog file the stream resumes in must still be on the source: once purged, the changes after the checkpoint are
+     * gone, and a stream started at the next file (or at a GTID the server resolves past the gap) would skip them.
+     */
+    private void requireRetained(BinlogPosition at) {
+        List<String> files = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW BINARY LOGS")) {
+            while (rs.next()) {
+                files.add(rs.getString(1));
+            }
+        } catch (SQLException e) {
+            LOG.debug("cannot list the source's binlogs to check the checkpoint is still there: {}", e.getMessage());
+            return; // without BINLOG MONITOR the stream's own start reports a purged position
+        }
+        if (!files.isEmpty() && !files.contains(at.file())) {
+            throw new MigratorException(ErrorCode.SOURCE_POSITION_LOST, "the source no longer has the binlog file " + at.file()
+                    + " that holds the migration's checkpoint (" + at.toSourcePosition().text() + "); its oldest is " + files.get(0)
+                    + ": the changes in between were purged", "start the migration over: `migrator complete " + plan.file()
+                    + "`, then `migrator run " + plan.file() + "`; keep binlogs longer (binlog_expire_logs_seconds) and watch "
+                    + "lag.retentionHeadroomSeconds in `migrator status`");
+        }
     }
 
     @Override

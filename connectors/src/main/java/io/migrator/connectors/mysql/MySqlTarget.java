@@ -246,6 +246,16 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
+    public boolean hasRows(TableDef table) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT 1 FROM " + MySqlDialect.quote(onTarget(table.id())) + " LIMIT 1")) {
+            return rs.next();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading target table " + table.id().name(), e);
+        }
+    }
+
+    @Override
     public List<String> differences(TableDef source) {
         Map<String, String> targetColumns = new LinkedHashMap<>();
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME, COLUMN_TYPE FROM "

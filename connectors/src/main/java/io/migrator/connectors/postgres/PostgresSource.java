@@ -244,6 +244,44 @@ final class PostgresSource implements SourceSession {
      * Before the stream starts again: the publication must still carry every change of the plan's tables. Someone who dropped
      * it, removed a table or turned off a kind of change meanwhile made the source leave those changes out of the slot for good.
      */
+    /**
+     * The slot must still exist and must not have been confirmed past the checkpoint: the stream confirms only what the
+     * target committed, so a slot further ahead was dropped and made again (by hand, or by another plan of the same name)
+     * or advanced by hand, and the changes in between are gone. Without this check a new slot of the same name would
+     * silently stream from its own start.
+     */
+    private void requireSlotAt(SourcePosition from) {
+        boolean exists;
+        String confirmed = null;
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ? AND database = current_database()")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                exists = rs.next();
+                if (exists) {
+                    confirmed = rs.getString(1);
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the replication slot " + slot, e);
+        }
+        if (!exists) {
+            throw positionLost("the replication slot " + slot + " that holds the migration's changes no longer exists on the source");
+        }
+        long reach = PostgresPosition.reach(from);
+        if (confirmed != null && LogSequenceNumber.valueOf(confirmed).asLong() > reach) {
+            throw positionLost("the replication slot " + slot + " was confirmed up to " + confirmed + ", past the migration's checkpoint "
+                    + LogSequenceNumber.valueOf(reach).asString() + ": it was made again or advanced since, and the changes in between "
+                    + "are gone from it");
+        }
+    }
+
+    private MigratorException positionLost(String message) {
+        return new MigratorException(ErrorCode.SOURCE_POSITION_LOST, message, "start the migration over: `migrator complete "
+                + plan.file() + "`, then `migrator run " + plan.file() + "`; never drop or advance a migration's slot, and give "
+                + "each plan of a source its own name");
+    }
+
     private void requirePublication(List<TableDef> tables) {
         java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
         Publication p;
@@ -333,6 +371,16 @@ final class PostgresSource implements SourceSession {
     }
 
     @Override
+    public boolean hasRows(TableDef table) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT 1 FROM " + PostgresDialect.quote(table.id()) + " LIMIT 1")) {
+            return rs.next();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading source table " + table.id(), e);
+        }
+    }
+
+    @Override
     public List<Chunk> planChunks(TableDef table, int chunkRows) {
         try (Connection c = pool.getConnection()) {
             return PostgresChunks.plan(c, table, chunkRows);
@@ -414,6 +462,7 @@ final class PostgresSource implements SourceSession {
     @Override
     public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
         requirePublication(tables);
+        requireSlotAt(from);
         return new PostgresChangeStream(plan, tables, from, slot, publication, this);
     }
 

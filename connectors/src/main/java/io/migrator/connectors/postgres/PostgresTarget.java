@@ -262,6 +262,16 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
+    public boolean hasRows(TableDef table) {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT 1 FROM " + PostgresDialect.quote(table.id()) + " LIMIT 1")) {
+            return rs.next();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading target table " + table.id(), e);
+        }
+    }
+
+    @Override
     public List<String> differences(TableDef source) {
         Map<String, String> target = new LinkedHashMap<>();
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod) "

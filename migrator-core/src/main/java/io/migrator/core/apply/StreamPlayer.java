@@ -172,7 +172,8 @@ public final class StreamPlayer implements Fence {
     private void applyRepair(TableDef stale, List<String> keys) {
         TableDef table = schemaChanges.current(stale);
         List<RowChange> changes = source.readRows(table, keys);
-        SourcePosition at = appliedPosition() != null ? appliedPosition() : target.checkpoint().orElse(startPosition.get());
+        SourcePosition applied = appliedPosition();
+        SourcePosition at = applied != null ? applied : target.checkpoint().orElse(startPosition.get());
         retry.run("repairing " + keys.size() + " rows of " + table.id(), () -> target.apply(changes, at, 0));
         LOG.info("repaired {} rows of {}", keys.size(), table.id());
     }

@@ -21,6 +21,19 @@ public enum ErrorCode {
             "Another worker already runs this migration against the same target (two appliers would overwrite newer rows with older changes).",
             "Follow that worker with `migrator status PLAN` (it finds it wherever it listens), or stop it with SIGTERM before starting another; "
                     + "if its host is gone, end its session on the target as the message shows."),
+    STALE_STATE(ExitCode.PRECONDITION,
+            "The target holds this migration's state (phase, position, copied chunks) but not the tables it copied: they were dropped, "
+                    + "or emptied while the source still has rows (the target was reset or restored). Resuming would stream changes onto "
+                    + "rows that are not there.",
+            "Start the migration over: `migrator complete PLAN` drops its state (and its slot), then `migrator run PLAN` copies afresh. "
+                    + "If the target was restored by mistake, restore it to the state the migration left instead."),
+    SOURCE_POSITION_LOST(ExitCode.PRECONDITION,
+            "The source no longer holds its change log from the migration's checkpoint on: the binlog file was purged, or the "
+                    + "replication slot was dropped or moved past the checkpoint (by hand, or by another plan of the same name). "
+                    + "The changes since are gone; resuming would skip them without a word.",
+            "Start the migration over: `migrator complete PLAN`, then `migrator run PLAN`. Keep the log longer meanwhile "
+                    + "(binlog_expire_logs_seconds; on PostgreSQL, never drop or advance a migration's slot) and watch "
+                    + "lag.retentionHeadroomSeconds in `migrator status`."),
     TIMED_OUT(ExitCode.PRECONDITION,
             "A wait or step did not reach its condition before its deadline.",
             "Raise the timeout, or look at `migrator status` for what holds the migration back."),

@@ -119,6 +119,10 @@ public final class Migration extends AbstractWorker {
         try {
             MigrationState state = readBack();
             List<TableDef> tables = source.tables(plan.tables());
+            if (state != null) {
+                // before anything is written: a restart onto a reset target stops here, naming what is gone
+                ResumeCheck.requireCopiedTables(plan, state, tables, target.allChunks(), source, target);
+            }
             progress.tables(tables);
             progress.startSampling(stop);
             if (state == null || phase.get() == Phase.PREFLIGHT || phase.get() == Phase.SCHEMA) {
@@ -140,7 +144,11 @@ public final class Migration extends AbstractWorker {
                 scheduled.maybeStart();
             });
         } catch (MigratorException e) {
-            fail(e);
+            if (e.code() == ErrorCode.STALE_STATE) {
+                recordFailure(e); // status shows it; the target keeps the state it had, for `complete` or a restore
+            } else {
+                fail(e);
+            }
             throw e;
         } catch (RuntimeException e) {
             fail(e);

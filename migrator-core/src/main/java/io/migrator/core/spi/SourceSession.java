@@ -42,6 +42,9 @@ public interface SourceSession extends AutoCloseable {
         throw new IllegalStateException(getClass().getSimpleName() + " names a raw format for " + table.id() + " but does not copy in it");
     }
 
+    /** Whether the source table holds at least one row (one indexed read, not a count). */
+    boolean hasRows(TableDef table);
+
     /** Splits a table along its key into chunks of about {@code chunkRows} rows. */
     List<Chunk> planChunks(TableDef table, int chunkRows);
 

@@ -52,6 +52,9 @@ public interface TargetSession extends AutoCloseable {
     default void buildDeferredIndexes(TableDef table) {
     }
 
+    /** Whether the target's copy of the table holds at least one row (one indexed read, not a count). */
+    boolean hasRows(TableDef table);
+
     /** Differences between an existing target table and the source definition (empty when they match). */
     List<String> differences(TableDef source);
 
