@@ -43,7 +43,7 @@ SB="sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql
 if [ "$PREPARE" = 1 ]; then
   log "preparing $TABLES x $ROWS sysbench rows on the source"
   src -e "DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest"
-  $SB --threads=2 prepare >/dev/null
+  $SB --threads=2 oltp_update_non_index prepare >/dev/null
 fi
 SOURCE_SUMS=$(checksums src)
 BYTES=$(src -e "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest'")
