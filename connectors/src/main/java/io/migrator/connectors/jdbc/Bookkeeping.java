@@ -35,7 +35,7 @@ public final class Bookkeeping {
     }
 
     /** The tables holding rows per migration, in the order {@link #forget} deletes from them. */
-    public static final List<String> TABLES = List.of("state", "journal", "chunks", "checkpoint", "validation", "worker");
+    public static final List<String> TABLES = List.of("state", "journal", "chunks", "checkpoint", "validation", "worker", "identity");
 
     private final DataSource pool;
     private final String migration;
@@ -103,6 +103,37 @@ public final class Bookkeeping {
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Phase.valueOf(rs.getString(1)) : null;
             }
+        }
+    }
+
+    /** The migration's id as its first run recorded it here, with its source (see {@code MigrationIds} in core). */
+    public Optional<io.migrator.core.state.MigrationId> migrationId() {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT id, source, source_keeps_id FROM migrator.identity WHERE migration = ?")) {
+            ps.setString(1, migration);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new io.migrator.core.state.MigrationId(rs.getString(1), rs.getString(2), rs.getBoolean(3)))
+                        : Optional.empty();
+            }
+        } catch (SQLException e) {
+            if (dialect.missing(e)) {
+                return Optional.empty();
+            }
+            throw dialect.translate("reading the migration's id", e);
+        }
+    }
+
+    public void recordMigrationId(io.migrator.core.state.MigrationId id) {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO migrator.identity (migration, id, source, source_keeps_id, created_at) VALUES (?, ?, ?, ?, ?)")) {
+            ps.setString(1, migration);
+            ps.setString(2, id.id());
+            ps.setString(3, id.peer());
+            ps.setBoolean(4, id.peerKeepsId());
+            ps.setTimestamp(5, Timestamp.from(java.time.Instant.now()));
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw dialect.translate("recording the migration's id", e);
         }
     }
 

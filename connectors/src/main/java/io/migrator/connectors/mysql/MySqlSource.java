@@ -456,10 +456,29 @@ final class MySqlSource implements SourceSession {
 
     /** Deletes the migration's heartbeat row (and the heartbeat table once empty); the binlog needs no release. */
     @Override
+    public java.util.Optional<io.migrator.core.state.MigrationId> migrationId(String migration) {
+        try (Connection c = pool.getConnection()) {
+            return SourceMigrationIds.read(c, migration, plan.source().database());
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the migration's id on the source", e);
+        }
+    }
+
+    @Override
+    public boolean recordMigrationId(String migration, io.migrator.core.state.MigrationId id) {
+        try (Connection c = pool.getConnection()) {
+            return SourceMigrationIds.record(c, migration, plan.source().database(), id);
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("connecting to the source", e);
+        }
+    }
+
+    @Override
     public List<String> release(String migration) {
         List<String> dropped = new ArrayList<>();
         String table = MySqlDialect.quote(SourceHeartbeat.DATABASE) + "." + MySqlDialect.quote(SourceHeartbeat.TABLE);
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            dropped.addAll(SourceMigrationIds.forget(c, migration, plan.source().database()));
             try (ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + SourceHeartbeat.DATABASE
                     + "' AND TABLE_NAME = '" + SourceHeartbeat.TABLE + "'")) {
                 rs.next();

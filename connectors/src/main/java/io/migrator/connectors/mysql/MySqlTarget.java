@@ -142,6 +142,8 @@ final class MySqlTarget implements TargetSession {
                         + "events BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".worker (migration VARCHAR(64) PRIMARY KEY, address VARCHAR(300), host VARCHAR(255), "
                         + "pid BIGINT, started_at VARCHAR(40) NOT NULL, token VARCHAR(40)) ENGINE=InnoDB",
+                "CREATE TABLE IF NOT EXISTS " + b + ".identity (migration VARCHAR(64) PRIMARY KEY, id CHAR(36) NOT NULL, "
+                        + "source VARCHAR(512) NOT NULL, source_keeps_id BOOLEAN NOT NULL, created_at DATETIME(6) NOT NULL) ENGINE=InnoDB",
                 "CREATE TABLE IF NOT EXISTS " + b + ".validation (id BIGINT AUTO_INCREMENT PRIMARY KEY, migration VARCHAR(64) NOT NULL, "
                         + "state VARCHAR(20) NOT NULL, started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40) NOT NULL, rows_compared BIGINT NOT NULL, "
                         + "mismatches BIGINT NOT NULL, parity_percent DOUBLE, report LONGTEXT NOT NULL, KEY by_migration (migration, id)) ENGINE=InnoDB");
@@ -399,6 +401,16 @@ final class MySqlTarget implements TargetSession {
     public void saveValidation(io.migrator.core.state.ValidationRecord record) {
         prepare();
         bookkeeping.saveValidation(record);
+    }
+
+    @Override
+    public Optional<io.migrator.core.state.MigrationId> migrationId() {
+        return bookkeeping.migrationId();
+    }
+
+    @Override
+    public void recordMigrationId(io.migrator.core.state.MigrationId id) {
+        bookkeeping.recordMigrationId(id);
     }
 
     @Override

@@ -551,6 +551,24 @@ final class PostgresSource implements SourceSession {
 
     /** Drops the slot (refusing while a worker streams from it), the publication and the heartbeat row. */
     @Override
+    public java.util.Optional<io.migrator.core.state.MigrationId> migrationId(String migration) {
+        try (Connection c = pool.getConnection()) {
+            return PostgresMigrationIds.read(c, migration);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the migration's id on the source", e);
+        }
+    }
+
+    @Override
+    public boolean recordMigrationId(String migration, io.migrator.core.state.MigrationId id) {
+        try (Connection c = pool.getConnection()) {
+            return PostgresMigrationIds.record(c, migration, id);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("connecting to the source", e);
+        }
+    }
+
+    @Override
     public List<String> release(String migration) {
         List<String> dropped = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
@@ -572,6 +590,7 @@ final class PostgresSource implements SourceSession {
                     dropped.add("publication " + publication);
                 }
             }
+            dropped.addAll(PostgresMigrationIds.forget(c, migration));
             if (PostgresHeartbeat.exists(c)) {
                 try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + PostgresHeartbeat.TABLE_SQL + " WHERE migration = ?")) {
                     ps.setString(1, migration);

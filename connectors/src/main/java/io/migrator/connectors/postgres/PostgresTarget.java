@@ -148,6 +148,8 @@ final class PostgresTarget implements TargetSession {
                     st.execute("ALTER TABLE migrator.worker ADD COLUMN IF NOT EXISTS token text"); // two workers may race here
                 }
             }
+            st.execute("CREATE TABLE IF NOT EXISTS migrator.identity (migration text PRIMARY KEY, id text NOT NULL, source text NOT NULL, "
+                    + "source_keeps_id boolean NOT NULL, created_at timestamptz NOT NULL)");
             st.execute("CREATE TABLE IF NOT EXISTS migrator.validation (id bigserial PRIMARY KEY, migration text NOT NULL, state text NOT NULL, "
                     + "started_at text NOT NULL, finished_at text NOT NULL, rows_compared bigint NOT NULL, mismatches bigint NOT NULL, "
                     + "parity_percent double precision, report text NOT NULL)");
@@ -543,6 +545,16 @@ final class PostgresTarget implements TargetSession {
     public void saveValidation(io.migrator.core.state.ValidationRecord record) {
         prepare();
         bookkeeping.saveValidation(record);
+    }
+
+    @Override
+    public Optional<io.migrator.core.state.MigrationId> migrationId() {
+        return bookkeeping.migrationId();
+    }
+
+    @Override
+    public void recordMigrationId(io.migrator.core.state.MigrationId id) {
+        bookkeeping.recordMigrationId(id);
     }
 
     @Override

@@ -34,6 +34,11 @@ public enum ErrorCode {
             "Start the migration over: `migrator complete PLAN`, then `migrator run PLAN`. Keep the log longer meanwhile "
                     + "(binlog_expire_logs_seconds; on PostgreSQL, never drop or advance a migration's slot) and watch "
                     + "lag.retentionHeadroomSeconds in `migrator status`."),
+    MIGRATION_NAME_TAKEN(ExitCode.PRECONDITION,
+            "Another migration already uses this plan's name between these servers: the source feeds a migration of this name into "
+                    + "another target, or the target holds a migration of this name started from another source. Going on would drop "
+                    + "the other migration's replication slot or resume its state from the wrong log.",
+            "Give this plan a name of its own (name:), or end the other migration first with `migrator complete` on its plan."),
     TIMED_OUT(ExitCode.PRECONDITION,
             "A wait or step did not reach its condition before its deadline.",
             "Raise the timeout, or look at `migrator status` for what holds the migration back."),

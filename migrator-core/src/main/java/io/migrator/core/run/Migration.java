@@ -119,8 +119,9 @@ public final class Migration extends AbstractWorker {
         try {
             MigrationState state = readBack();
             List<TableDef> tables = source.tables(plan.tables());
+            // before anything is written: another migration of this name, or a restart onto a reset target, stops here
+            MigrationIds.settle(plan, source, target);
             if (state != null) {
-                // before anything is written: a restart onto a reset target stops here, naming what is gone
                 ResumeCheck.requireCopiedTables(plan, state, tables, target.allChunks(), source, target);
             }
             progress.tables(tables);
@@ -144,8 +145,8 @@ public final class Migration extends AbstractWorker {
                 scheduled.maybeStart();
             });
         } catch (MigratorException e) {
-            if (e.code() == ErrorCode.STALE_STATE) {
-                recordFailure(e); // status shows it; the target keeps the state it had, for `complete` or a restore
+            if (e.code() == ErrorCode.STALE_STATE || e.code() == ErrorCode.MIGRATION_NAME_TAKEN) {
+                recordFailure(e); // status shows it; the stored state (perhaps another migration's) stays as it was
             } else {
                 fail(e);
             }

@@ -93,6 +93,19 @@ public interface SourceSession extends AutoCloseable {
     }
 
     /**
+     * The id of the migration of this name that reads this source (its database), as its first run recorded it, with the
+     * target it feeds; empty when none was recorded or the source keeps none.
+     */
+    default java.util.Optional<io.migrator.core.state.MigrationId> migrationId(String migration) {
+        return java.util.Optional.empty();
+    }
+
+    /** Records the migration's id at its first run; false when the source cannot keep it (no privilege to create the table). */
+    default boolean recordMigrationId(String migration, io.migrator.core.state.MigrationId id) {
+        return false;
+    }
+
+    /**
      * Drops what the migration holds on the source (a replication slot and publication, its heartbeat row), so the source
      * keeps no log for it any longer; returns what was dropped, for the report. Idempotent.
      */

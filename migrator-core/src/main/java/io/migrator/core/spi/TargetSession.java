@@ -111,6 +111,15 @@ public interface TargetSession extends AutoCloseable {
                 "validation is not available for this target engine yet", "validate with the engine's own tools meanwhile");
     }
 
+    /** The id of the migration of this name that writes this target, with its source; empty before its first run. */
+    default Optional<io.migrator.core.state.MigrationId> migrationId() {
+        return Optional.empty();
+    }
+
+    /** Records the migration's id at its first run (in the bookkeeping; {@link #forget} removes it). */
+    default void recordMigrationId(io.migrator.core.state.MigrationId id) {
+    }
+
     /** Stores a validation's outcome (the report as JSON), so status shows it after restarts. */
     default void saveValidation(io.migrator.core.state.ValidationRecord record) {
     }
