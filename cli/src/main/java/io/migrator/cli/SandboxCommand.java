@@ -70,8 +70,10 @@ final class SandboxCommand implements Runnable {
 
     @Command(name = "up", description = {"Starts source and target servers configured for CDC; idempotent.",
             "Installs the Debian packages (mariadb-server, postgresql-15, redis-server) when missing."},
-            footer = {"", "Default ports: MariaDB 13306/13307, PostgreSQL 15432/15433, Redis 16379/16380, Redis Cluster 17001-17003.",
+            footer = {"", "Default ports: MariaDB 13306/13307, PostgreSQL 15432/15433, Redis 16379/16380, Redis Cluster 17001-17003;",
+                    "with --proxies: HAProxy 13300 (runtime API 13399), pgbouncer 15400, HAProxy 16300 (runtime API 16399).",
                     "", "Examples:", "  migrator sandbox up", "  migrator sandbox up --engines postgresql -o json",
+                    "  migrator sandbox up --engines mariadb --proxies",
                     "  migrator sandbox up --dir /tmp/sbx --port-offset 100"})
     static final class Up implements Callable<Integer> {
         @Spec
@@ -82,6 +84,11 @@ final class SandboxCommand implements Runnable {
 
         @Option(names = "--engines", split = ",", paramLabel = "ENGINE", description = "Which pairs to start: mariadb, postgresql, redis (default: all).")
         List<String> engines;
+
+        @Option(names = "--proxies", description = {"Also start the application's endpoints a cutover switches, in front of each source:",
+                "HAProxy on 127.0.0.1:13300 for MariaDB (runtime API 13399), pgbouncer on 127.0.0.1:15400 for PostgreSQL",
+                "(admin console: database pgbouncer), HAProxy on 127.0.0.1:16300 for Redis (runtime API 16399); --port-offset moves them."})
+        boolean proxies;
 
         @Override
         public Integer call() {
@@ -96,7 +103,7 @@ final class SandboxCommand implements Runnable {
                 }
             }
             Sandbox sandbox = location.open(output);
-            List<SandboxEndpoint> servers = sandbox.up(wanted);
+            List<SandboxEndpoint> servers = sandbox.up(wanted, proxies);
             print(output, sandbox, servers, true);
             return 0;
         }

@@ -66,10 +66,18 @@ class CliIT {
     private static void upTwiceThenDown(String sandboxDir) throws IOException {
         // offset 5000: every port (cluster bus ports too) stays below 32768, out of Linux's ephemeral range, where an
         // outgoing connection may hold the same local port and make the server's bind fail
-        CliRun up = CliRun.of("sandbox", "up", "--dir", sandboxDir, "--port-offset", "5000", "-o", "json");
+        CliRun up = CliRun.of("sandbox", "up", "--dir", sandboxDir, "--port-offset", "5000", "--proxies", "-o", "json");
         assertThat(up.exit()).as(up.out() + up.err()).isZero();
         JsonNode servers = up.json().get("servers");
-        assertThat(servers).hasSize(7);
+        assertThat(servers).hasSize(10);
+        List<String> proxies = new ArrayList<>();
+        servers.forEach(s -> {
+            if (s.get("role").asText().equals("proxy")) {
+                proxies.add(s.get("name").asText() + " " + s.get("port").asInt());
+            }
+        });
+        assertThat(proxies).as("the application's endpoints, moved by the offset")
+                .containsExactly("haproxy-mariadb 18300", "pgbouncer 20400", "haproxy-redis 21300");
         List<Long> pids = new ArrayList<>();
         servers.forEach(s -> {
             assertThat(s.get("state").asText()).as(s.toString()).isEqualTo("running");
@@ -77,7 +85,7 @@ class CliIT {
             pids.add(s.get("pid").asLong());
         });
         assertThat(servers.get(0).get("port").asInt()).isEqualTo(18306);
-        assertThat(processesMentioning(sandboxDir)).hasSizeGreaterThanOrEqualTo(9);
+        assertThat(processesMentioning(sandboxDir)).hasSizeGreaterThanOrEqualTo(12);
 
         CliRun again = CliRun.of("sandbox", "up", "--dir", sandboxDir, "-o", "json");
         assertThat(again.exit()).isZero();

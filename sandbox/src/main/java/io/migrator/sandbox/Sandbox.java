@@ -36,6 +36,12 @@ public final class Sandbox {
     public static final int REDIS_SOURCE_PORT = 16379;
     public static final int REDIS_TARGET_PORT = 16380;
     public static final int REDIS_CLUSTER_FIRST_PORT = 17001;
+    /** The application's endpoints a cutover switches (`sandbox up --proxies`), in front of each source. */
+    public static final int MARIADB_PROXY_PORT = 13300;
+    public static final int MARIADB_PROXY_ADMIN_PORT = 13399;
+    public static final int POSTGRES_PROXY_PORT = 15400;
+    public static final int REDIS_PROXY_PORT = 16300;
+    public static final int REDIS_PROXY_ADMIN_PORT = 16399;
 
     private static final String SETTINGS_FILE = "sandbox.properties";
 
@@ -44,6 +50,7 @@ public final class Sandbox {
     private final PrintStream progress;
     private final Tools tools;
     private final Map<SandboxEngine, List<SandboxServer>> servers = new LinkedHashMap<>();
+    private final Map<SandboxEngine, SandboxServer> proxies = new LinkedHashMap<>();
 
     /**
      * @param portOffset added to every default port; null means the offset this folder was started with (or 0)
@@ -68,6 +75,13 @@ public final class Sandbox {
                 new RedisServer("redis-source", "source", this.dir.resolve("redis-source"), REDIS_SOURCE_PORT + o, password("redis"), false),
                 new RedisServer("redis-target", "target", this.dir.resolve("redis-target"), REDIS_TARGET_PORT + o, password("redis"), false),
                 new RedisClusterServer("redis-cluster", this.dir.resolve("redis-cluster"), REDIS_CLUSTER_FIRST_PORT + o, password("redis"))));
+        proxies.put(SandboxEngine.MARIADB, new HaproxyServer("haproxy-mariadb", this.dir.resolve("haproxy-mariadb"), MARIADB_PROXY_PORT + o,
+                MARIADB_PROXY_ADMIN_PORT + o, "mariadb", MARIADB_SOURCE_PORT + o, SandboxEngine.MARIADB, MariaDbServer.USER, password("mariadb"),
+                MariaDbServer.DATABASE));
+        proxies.put(SandboxEngine.POSTGRESQL, new PgbouncerServer("pgbouncer", this.dir.resolve("pgbouncer"), POSTGRES_PROXY_PORT + o,
+                POSTGRES_SOURCE_PORT + o, PostgresServer.USER, password("postgresql"), PostgresServer.DATABASE));
+        proxies.put(SandboxEngine.REDIS, new HaproxyServer("haproxy-redis", this.dir.resolve("haproxy-redis"), REDIS_PROXY_PORT + o,
+                REDIS_PROXY_ADMIN_PORT + o, "redis", REDIS_SOURCE_PORT + o, SandboxEngine.REDIS, "", password("redis"), ""));
     }
 
     /** {@code $MIGRATOR_HOME/.sandbox} (the launcher sets it to the repository), else {@code ./.sandbox}. */
@@ -86,15 +100,26 @@ public final class Sandbox {
 
     /** Starts the servers of these engines (installing packages when missing) and returns every server's state. */
     public List<SandboxEndpoint> up(Set<SandboxEngine> engines) {
+        return up(engines, false);
+    }
+
+    /**
+     * As {@link #up(Set)}; with {@code withProxies}, also the application's endpoint in front of each source (HAProxy for
+     * MariaDB and Redis, pgbouncer for PostgreSQL), started after the source it forwards to.
+     */
+    public List<SandboxEndpoint> up(Set<SandboxEngine> engines, boolean withProxies) {
         if (engines.contains(SandboxEngine.REDIS)) {
             RedisClusterServer.checkPorts(REDIS_CLUSTER_FIRST_PORT + portOffset);
         }
         withLock(() -> {
-            tools.ensure(engines);
+            tools.ensure(engines, withProxies);
             saveOffset();
             for (SandboxEngine engine : engines) {
                 for (SandboxServer server : servers.get(engine)) {
                     server.start(tools, progress);
+                }
+                if (withProxies) {
+                    proxies.get(engine).start(tools, progress);
                 }
             }
         });
@@ -110,9 +135,20 @@ public final class Sandbox {
         return names;
     }
 
-    /** Stops every server of this folder that runs (or only those named). */
+    /** The proxies of these engines that are not running now: the ones a caller that starts them may stop afterwards. */
+    public List<String> proxiesNotRunning(Set<SandboxEngine> engines) {
+        return engines.stream().map(proxies::get).filter(p -> p.pid().isEmpty()).map(SandboxServer::name).toList();
+    }
+
+    /** Stops every server of this folder that runs (or only those named); the proxies go first, before what they forward to. */
     public List<SandboxEndpoint> down(Set<String> onlyThese) {
         withLock(() -> {
+            for (SandboxServer proxy : proxies.values()) {
+                if (proxy.pid().isPresent() && (onlyThese.isEmpty() || onlyThese.contains(proxy.name()))) {
+                    progress.println("stopping " + proxy.name());
+                    proxy.stop(tools);
+                }
+            }
             for (List<SandboxServer> group : servers.values()) {
                 for (SandboxServer server : group) {
                     boolean running = server.pid().isPresent()
@@ -134,6 +170,8 @@ public final class Sandbox {
     public List<SandboxEndpoint> status() {
         List<SandboxEndpoint> all = new ArrayList<>();
         servers.values().forEach(group -> group.forEach(s -> all.add(s.endpoint())));
+        // a proxy is listed once it was started here (`up --proxies`); a sandbox without them shows only the servers
+        proxies.values().stream().filter(p -> Files.isDirectory(p.dir)).forEach(p -> all.add(p.endpoint()));
         return all;
     }
 

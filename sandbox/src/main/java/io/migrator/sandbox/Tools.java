@@ -47,6 +47,14 @@ final class Tools {
         return first("redis-server").orElseThrow();
     }
 
+    Path haproxy() {
+        return first("haproxy").orElseThrow();
+    }
+
+    Path pgbouncer() {
+        return first("pgbouncer").orElseThrow();
+    }
+
     Path redisCli() {
         return first("redis-cli").orElseThrow();
     }
@@ -78,10 +86,18 @@ final class Tools {
         }
     }
 
-    /** Makes sure the programs of these engines exist, installing their packages when it can. */
-    void ensure(Set<SandboxEngine> engines) {
+    /** Makes sure the programs of these engines (and their proxies) exist, installing their packages when it can. */
+    void ensure(Set<SandboxEngine> engines, boolean withProxies) {
         Set<String> packages = new LinkedHashSet<>();
         List<String> why = new ArrayList<>();
+        if (withProxies && (engines.contains(SandboxEngine.MARIADB) || engines.contains(SandboxEngine.REDIS)) && first("haproxy").isEmpty()) {
+            packages.add("haproxy");
+            why.add("HAProxy in front of the MariaDB and Redis sources (--proxies)");
+        }
+        if (withProxies && engines.contains(SandboxEngine.POSTGRESQL) && first("pgbouncer").isEmpty()) {
+            packages.add("pgbouncer");
+            why.add("pgbouncer in front of the PostgreSQL source (--proxies)");
+        }
         if (engines.contains(SandboxEngine.MARIADB) && (first("mariadbd", "mysqld").isEmpty()
                 || first("mariadb-install-db", "mysql_install_db").isEmpty() || first("mariadb", "mysql").isEmpty())) {
             packages.add("mariadb-server");
