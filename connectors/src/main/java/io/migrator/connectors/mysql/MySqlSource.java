@@ -426,6 +426,9 @@ final class MySqlSource implements SourceSession {
      * gone, and a stream started at the next file (or at a GTID the server resolves past the gap) would skip them.
      */
     private void requireRetained(BinlogPosition at) {
+        if (at.offset().get("file") == null) {
+            return; // a position without a file (GTIDs alone): the stream's own start reports a purged one
+        }
         List<String> files = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW BINARY LOGS")) {
             while (rs.next()) {

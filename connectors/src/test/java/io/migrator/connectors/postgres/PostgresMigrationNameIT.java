@@ -7,7 +7,6 @@ import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.state.Phase;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -30,10 +29,7 @@ class PostgresMigrationNameIT extends PostgresFixtureBase {
             st.execute("INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 300) g");
         }
         Plan first = fixture.plan("");
-        try (MigrationHarness run = new MigrationHarness(first)) {
-            run.awaitPhase(Phase.STREAMING);
-            run.awaitCaughtUp();
-        }
+        MigrationHarness.streamOnce(first);
         String other = fixture.db + "_b";
         try (Connection c = PostgresFixture.connect(fixture.target, "postgres"); Statement st = c.createStatement()) {
             st.execute("CREATE DATABASE " + other);
@@ -65,10 +61,7 @@ class PostgresMigrationNameIT extends PostgresFixtureBase {
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("UPDATE items SET note = 'after the refusal' WHERE id = 3");
         }
-        try (MigrationHarness run = new MigrationHarness(first)) { // the first migration's slot is intact: it resumes
-            run.awaitPhase(Phase.STREAMING);
-            run.awaitCaughtUp();
-        }
+        MigrationHarness.streamOnce(first);
         try (Connection s = fixture.source(); Connection t = fixture.target()) {
             assertThat(PostgresFixture.rows(t, "items", "id")).isEqualTo(PostgresFixture.rows(s, "items", "id"));
         }

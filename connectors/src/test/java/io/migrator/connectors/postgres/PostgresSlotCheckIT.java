@@ -6,7 +6,6 @@ import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
-import io.migrator.core.state.Phase;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -26,10 +25,7 @@ class PostgresSlotCheckIT extends PostgresFixtureBase {
             st.execute("INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 500) g");
         }
         Plan plan = fixture.plan("");
-        try (MigrationHarness run = new MigrationHarness(plan)) {
-            run.awaitPhase(Phase.STREAMING);
-            run.awaitCaughtUp();
-        }
+        MigrationHarness.streamOnce(plan);
         return plan;
     }
 
@@ -80,10 +76,7 @@ class PostgresSlotCheckIT extends PostgresFixtureBase {
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("UPDATE items SET note = 'while stopped' WHERE id = 9");
         }
-        try (MigrationHarness run = new MigrationHarness(plan)) { // untouched: resumes and applies the change
-            run.awaitPhase(Phase.STREAMING);
-            run.awaitCaughtUp();
-        }
+        MigrationHarness.streamOnce(plan);
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("UPDATE items SET note = 'skipped?' WHERE id = 11");
             st.execute("SELECT pg_replication_slot_advance('" + PostgresSource.slotName(plan.name()) + "', pg_current_wal_lsn())");

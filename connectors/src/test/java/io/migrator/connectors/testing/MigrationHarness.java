@@ -38,6 +38,14 @@ public final class MigrationHarness implements AutoCloseable {
         worker.start();
     }
 
+    /** Runs the plan's migration until it streams and has caught up with the source, then stops its worker. */
+    public static void streamOnce(Plan plan) throws InterruptedException {
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            run.awaitCaughtUp();
+        }
+    }
+
     /** Serves this migration's metrics, status API and dashboard on a free loopback port, as `migrator run` does. */
     public io.migrator.core.observe.ControlServer serve() {
         var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);

@@ -6,8 +6,8 @@ import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.schema.TableDef;
-import io.migrator.core.schema.TableId;
 import io.migrator.core.snapshot.SnapshotCoordinator;
+import io.migrator.core.snapshot.TargetSchema;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
 import io.migrator.core.spi.WorkerLease;
@@ -128,7 +128,7 @@ public final class Migration extends AbstractWorker {
             progress.startSampling(stop);
             if (state == null || phase.get() == Phase.PREFLIGHT || phase.get() == Phase.SCHEMA) {
                 move(Phase.SCHEMA, null, "creating target tables");
-                createSchema(tables);
+                TargetSchema.create(target, tables);
                 // P0: taken after the target tables exist and before any row is read (rule 1).
                 startPosition = source.beginSnapshot();
                 progress.snapshotStarted(System.currentTimeMillis());
@@ -202,23 +202,6 @@ public final class Migration extends AbstractWorker {
         }
         move(Phase.CATCH_UP, startPosition, copy.rowsCopied() + " rows copied");
         return true;
-    }
-
-    private void createSchema(List<TableDef> tables) {
-        List<TableId> missing = target.missingTables(tables);
-        for (TableDef table : tables) {
-            if (missing.contains(table.id())) {
-                target.createTable(table);
-                LOG.info("created target table {}", table.id());
-            } else {
-                List<String> differences = target.differences(table);
-                if (!differences.isEmpty()) {
-                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "target table " + table.id()
-                            + " exists but differs from the source: " + String.join("; ", differences),
-                            "drop the target table so migrator creates it, or make it match the source");
-                }
-            }
-        }
     }
 
     private void move(Phase next, SourcePosition start, String why) {

@@ -20,8 +20,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>both sides hold the same id: this migration, carry on;</li>
- *   <li>they hold different ids, or only one side holds one (and the other side can keep ids): another migration uses
- *   the name between these servers, so stop and name it;</li>
+ *   <li>they hold different ids, or one side holds an id recorded for another server or database than the other side
+ *   of this plan: another migration uses the name between these servers, so stop and name it;</li>
+ *   <li>one side holds an id recorded for exactly this plan's other side: this migration, whose first run stopped
+ *   between its two records (or whose target bookkeeping was removed), so the missing record is written;</li>
  *   <li>neither holds one: a first run (or one from before ids existed), so record both.</li>
  * </ul>
  * A source that cannot keep ids (no privilege to create the table) leaves the target's record to judge alone: it then
@@ -46,15 +48,24 @@ final class MigrationIds {
             return;
         }
         if (onTarget.isPresent()) {
-            if (onTarget.get().peerKeepsId() || !onTarget.get().peer().equals(sourceName)) {
+            if (!onTarget.get().peer().equals(sourceName)) {
                 throw taken(plan, "the target holds migration " + plan.name() + " started from " + onTarget.get().peer()
                         + ", which this source (" + sourceName + ") does not know");
+            }
+            if (onTarget.get().peerKeepsId()) {
+                // this very pair of servers, whose first run stopped between its two records: finish it
+                source.recordMigrationId(plan.name(), new MigrationId(onTarget.get().id(), targetName, true));
             }
             return;
         }
         if (onSource.isPresent()) {
-            throw taken(plan, "the source already feeds migration " + plan.name() + " into " + onSource.get().peer()
-                    + ", not into this target (" + targetName + ")");
+            if (!onSource.get().peer().equals(targetName)) {
+                throw taken(plan, "the source already feeds migration " + plan.name() + " into " + onSource.get().peer()
+                        + ", not into this target (" + targetName + ")");
+            }
+            // this pair again: a first run stopped between its records, or the target's bookkeeping was removed since
+            target.recordMigrationId(new MigrationId(onSource.get().id(), sourceName, true));
+            return;
         }
         String id = UUID.randomUUID().toString();
         boolean sourceKeeps = source.recordMigrationId(plan.name(), new MigrationId(id, targetName, true));
