@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
 /** A MySQL or MariaDB source: table discovery, chunked reads and the binlog position. */
 final class MySqlSource implements SourceSession {
     private static final Logger LOG = LoggerFactory.getLogger(MySqlSource.class);
+    private final MySqlWriteFreeze freeze;
 
     static final int FETCH_ROWS = 2_000;
     /** Tables with LOB columns fetch few rows at a time: a row may be 64 MB. */
@@ -43,6 +44,7 @@ final class MySqlSource implements SourceSession {
 
     MySqlSource(Plan plan) {
         this.plan = plan;
+        this.freeze = new MySqlWriteFreeze(plan);
         this.pool = MySqlPools.open(plan.source(), "migrator-source", plan.snapshot().parallelism() + 2,
                 "SET SESSION time_zone = '+00:00'");
     }
@@ -448,6 +450,29 @@ final class MySqlSource implements SourceSession {
     }
 
     @Override
+    public void freezeWrites(java.time.Duration lockWait) {
+        freeze.freeze(tables(plan.tables()), lockWait);
+    }
+
+    @Override
+    public void unfreezeWrites() {
+        freeze.unfreeze();
+    }
+
+    /**
+     * Read after the lock is held, so every write the source acknowledged to the plan's tables is at or before it (the
+     * lock waited for their transactions); writes elsewhere on the server may follow it, which the drain skips over.
+     */
+    @Override
+    public SourcePosition positionInFreeze() {
+        if (!freeze.frozen()) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the fence position is read inside a freeze, and writes are not frozen",
+                    "freeze writes first (the cutover does)");
+        }
+        return currentPosition();
+    }
+
+    @Override
     public int threadsRunning() {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SHOW GLOBAL STATUS LIKE 'Threads_running'")) {
@@ -510,6 +535,7 @@ final class MySqlSource implements SourceSession {
 
     @Override
     public void close() {
+        freeze.unfreeze(); // never leave the source frozen behind a closed session
         pool.close();
     }
 
