@@ -1,6 +1,7 @@
 package io.migrator.core.plan;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /** A validated migration plan. Built only by {@link PlanLoader}; immutable. */
@@ -60,10 +61,24 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
         }
     }
 
-    /** The cutover runbook's limits. */
-    public record Cutover(Duration maxDowntime) {
+    /**
+     * The cutover runbook's limits and steps: the write-freeze budget, the lag above which it refuses to start, how the
+     * source's writes are frozen ({@code freezeCommand}/{@code unfreezeCommand} for {@code freeze: command}), and the
+     * switch steps in order.
+     */
+    public record Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
+                          List<SwitchStep> switchSteps) {
         public Cutover {
             Objects.requireNonNull(maxDowntime, "maxDowntime");
+            Objects.requireNonNull(maxLag, "maxLag");
+            freezeCommand = freezeCommand == null ? List.of() : List.copyOf(freezeCommand);
+            unfreezeCommand = unfreezeCommand == null ? List.of() : List.copyOf(unfreezeCommand);
+            switchSteps = switchSteps == null ? List.of() : List.copyOf(switchSteps);
+        }
+
+        /** The defaults with this budget (tests, and plans without a cutover section). */
+        public Cutover(Duration maxDowntime) {
+            this(maxDowntime, Duration.ofSeconds(1), null, List.of(), List.of(), List.of());
         }
     }
 

@@ -50,7 +50,7 @@ final class PlanBinder {
             read.problem(top.keyMarks().get("keys"), "'keys' applies to Redis sources only", "choose tables with 'tables:' on SQL engines");
         }
         Plan.Snapshot snapshot = snapshot(top);
-        Plan.Cutover cutover = cutover(top);
+        Plan.Cutover cutover = new CutoverBinder(read).bind(top, source);
         Plan.Control control = control(top);
 
         if (problems.size() > before || name == null || source == null || target == null || tables == null || keys == null
@@ -199,20 +199,6 @@ final class PlanBinder {
         int maxThreads = read.integer(section.get(), "maxSourceThreadsRunning", "snapshot", 0, 100_000).orElse(0);
         boolean targetBinlog = read.bool(section.get(), "targetBinlog", "snapshot").orElse(true);
         return new Plan.Snapshot(parallelism, chunkRows, maxRows, maxThreads, targetBinlog);
-    }
-
-    private Plan.Cutover cutover(YamlNode.Mapping top) {
-        Optional<YamlNode.Mapping> section = read.section(top, "cutover", false);
-        if (section.isEmpty()) {
-            return top.entries().containsKey("cutover") ? null : new Plan.Cutover(Duration.ofSeconds(30));
-        }
-        read.rejectUnknownKeys(section.get(), "cutover", "cutover");
-        Duration maxDowntime = read.duration(section.get(), "maxDowntime", "cutover").orElse(Duration.ofSeconds(30));
-        if (maxDowntime.isZero() || maxDowntime.isNegative()) {
-            read.problem(PlanValues.valueMark(section.get(), "maxDowntime"), "cutover.maxDowntime must be longer than zero",
-                    "give the write freeze a budget, e.g. 30s");
-        }
-        return new Plan.Cutover(maxDowntime);
     }
 
     private Plan.Control control(YamlNode.Mapping top) {

@@ -74,9 +74,45 @@ public final class PlanSettings {
             "Ranges checksummed at once; each range is summed on both servers at the same time (one connection on each side).");
 
     public static final Setting CUTOVER = new Setting("cutover", "section", "defaults below",
-            "The cutover runbook.");
+            "The cutover runbook. Its keys are checked now (`plan check`, `run`); the runbook that carries them out is not in this "
+                    + "build yet: `migrator cutover` says so and exits 1.");
     public static final Setting CUTOVER_MAX_DOWNTIME = new Setting("cutover.maxDowntime", "duration (`500ms`, `30s`, `2m`)",
             "`30s`", "Hard budget for the write freeze; over it, the cutover aborts and the source is unfrozen.");
+
+    public static final Setting CUTOVER_MAX_LAG = new Setting("cutover.maxLag", "duration", "`1s`",
+            "The cutover refuses to start (exit 4) while the stream's lag is above this: no write freeze is paid for a drain that "
+                    + "cannot fit the budget.");
+    public static final Setting CUTOVER_FREEZE = new Setting("cutover.freeze",
+            "MySQL/MariaDB `lock-tables` `read-only` `command`; PostgreSQL `revoke` `pgbouncer` `command`; Redis `client-pause` `command`",
+            "`lock-tables`, `revoke`, `client-pause`", "How writes stop on the source during the cutover.");
+    public static final Setting CUTOVER_FREEZE_COMMAND = new Setting("cutover.freezeCommand", "list: program and arguments", "none",
+            "With `freeze: command`: the program that stops the application's writes (exit 0 once none can commit).");
+    public static final Setting CUTOVER_UNFREEZE_COMMAND = new Setting("cutover.unfreezeCommand", "list: program and arguments", "none",
+            "With `freeze: command`: the program that lets them write again (an abort, a rollback's end).");
+    public static final Setting CUTOVER_SWITCH = new Setting("cutover.switch", "list of steps", "none",
+            "How traffic moves to the target, in order, after the fence and verification; each step is one of the four below.");
+    public static final Setting CUTOVER_SWITCH_HAPROXY = new Setting("cutover.switch.haproxy", "section", "",
+            "Repoints an HAProxy server at the target through the runtime API and ends the sessions on the old address.");
+    public static final Setting CUTOVER_SWITCH_HAPROXY_ADMIN = new Setting("cutover.switch.haproxy.admin", "`host:port`", REQUIRED,
+            "Where HAProxy's runtime API listens (a stats socket at admin level).");
+    public static final Setting CUTOVER_SWITCH_HAPROXY_BACKEND = new Setting("cutover.switch.haproxy.backend", "string", REQUIRED,
+            "The backend the application's frontend uses.");
+    public static final Setting CUTOVER_SWITCH_HAPROXY_SERVER = new Setting("cutover.switch.haproxy.server", "string", REQUIRED,
+            "The server of that backend that points at the source.");
+    public static final Setting CUTOVER_SWITCH_PGBOUNCER = new Setting("cutover.switch.pgbouncer", "section", "",
+            "Repoints a pgbouncer database at the target (the [databases] entry, RELOAD, RESUME); clients queued meanwhile see no error.");
+    public static final Setting CUTOVER_SWITCH_PGBOUNCER_ADMIN = new Setting("cutover.switch.pgbouncer.admin", "`host:port`", REQUIRED,
+            "Where pgbouncer listens (its admin console is the database `pgbouncer` there).");
+    public static final Setting CUTOVER_SWITCH_PGBOUNCER_DATABASE = new Setting("cutover.switch.pgbouncer.database", "string", REQUIRED,
+            "The database entry to repoint.");
+    public static final Setting CUTOVER_SWITCH_COMMAND = new Setting("cutover.switch.command", "list: program and arguments", "",
+            "Runs a program of yours; MIGRATOR_PLAN, MIGRATOR_TARGET_HOST and MIGRATOR_TARGET_PORT are in its environment; exit 0 means done.");
+    public static final Setting CUTOVER_SWITCH_HTTP = new Setting("cutover.switch.http", "section", "",
+            "Sends an HTTP request with a JSON body naming the plan and the target; a 2xx answer means done.");
+    public static final Setting CUTOVER_SWITCH_HTTP_URL = new Setting("cutover.switch.http.url", "`http://` or `https://` URL", REQUIRED,
+            "Where to send it (a token in its query string is never logged).");
+    public static final Setting CUTOVER_SWITCH_HTTP_METHOD = new Setting("cutover.switch.http.method", "`POST` `PUT` `PATCH` `GET`", "`POST`",
+            "The request's method.");
 
     public static final Setting CONTROL = new Setting("control", "section", "defaults below",
             "The worker's HTTP endpoint: /metrics, /api/status, control API and dashboard.");
@@ -91,7 +127,10 @@ public final class PlanSettings {
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
-            VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CONTROL, CONTROL_LISTEN,
+            VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
+            CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER,
+            CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_COMMAND,
+            CUTOVER_SWITCH_HTTP, CUTOVER_SWITCH_HTTP_URL, CUTOVER_SWITCH_HTTP_METHOD, CONTROL, CONTROL_LISTEN,
             CONTROL_TOKEN);
 
     private PlanSettings() {

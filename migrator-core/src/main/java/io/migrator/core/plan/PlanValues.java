@@ -187,6 +187,10 @@ final class PlanValues {
         return node != null ? node.mark() : section.mark();
     }
 
+    int problemCount() {
+        return problems.size();
+    }
+
     void problem(Mark mark, String message, String remedy) {
         problems.add(new PlanProblem(file, mark, message, remedy));
     }

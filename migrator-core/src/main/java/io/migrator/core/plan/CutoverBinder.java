@@ -1,0 +1,200 @@
+package io.migrator.core.plan;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Binds the plan's {@code cutover} section: the budget, the lag limit, the freeze method the source's engine offers, and
+ * the switch steps, each checked where it is written (line and column) with a remedy.
+ */
+final class CutoverBinder {
+    static final Duration DEFAULT_MAX_DOWNTIME = Duration.ofSeconds(30);
+    static final Duration DEFAULT_MAX_LAG = Duration.ofSeconds(1);
+    /** The freeze methods of each engine family; the first is the default. */
+    static final Map<Engine.Family, List<String>> FREEZES = Map.of(
+            Engine.Family.MYSQL, List.of("lock-tables", "read-only", "command"),
+            Engine.Family.POSTGRESQL, List.of("revoke", "pgbouncer", "command"),
+            Engine.Family.REDIS, List.of("client-pause", "command"));
+    private static final Pattern HOST_PORT = Pattern.compile("[^\\s:]+:\\d{1,5}");
+    private static final Set<String> METHODS = Set.of("POST", "PUT", "GET", "PATCH");
+
+    private final PlanValues read;
+
+    CutoverBinder(PlanValues read) {
+        this.read = read;
+    }
+
+    /** The section bound, or null when a problem was recorded; {@code source} is null when the source itself was invalid. */
+    Plan.Cutover bind(YamlNode.Mapping top, Endpoint source) {
+        Optional<YamlNode.Mapping> found = read.section(top, "cutover", false);
+        if (found.isEmpty()) {
+            return top.entries().containsKey("cutover") ? null : defaults(source);
+        }
+        YamlNode.Mapping section = found.get();
+        read.rejectUnknownKeys(section, "cutover", "cutover");
+        boolean ok = true;
+        Duration maxDowntime = read.duration(section, "maxDowntime", "cutover").orElse(DEFAULT_MAX_DOWNTIME);
+        if (maxDowntime.isZero() || maxDowntime.isNegative()) {
+            read.problem(PlanValues.valueMark(section, "maxDowntime"), "cutover.maxDowntime must be longer than zero",
+                    "give the write freeze a budget, e.g. 30s");
+            ok = false;
+        }
+        Duration maxLag = read.duration(section, "maxLag", "cutover").orElse(DEFAULT_MAX_LAG);
+        if (maxLag.isZero() || maxLag.isNegative()) {
+            read.problem(PlanValues.valueMark(section, "maxLag"), "cutover.maxLag must be longer than zero",
+                    "the cutover starts only when the stream is this close to the source, e.g. 1s");
+            ok = false;
+        }
+        String freeze = freeze(section, source);
+        List<String> freezeCommand = argv(section, "freezeCommand");
+        List<String> unfreezeCommand = argv(section, "unfreezeCommand");
+        if ("command".equals(freeze) && (freezeCommand.isEmpty() || unfreezeCommand.isEmpty())) {
+            read.problem(PlanValues.valueMark(section, "freeze"), "cutover.freeze: command needs cutover.freezeCommand and "
+                    + "cutover.unfreezeCommand", "list both programs with their arguments, e.g. freezeCommand: [\"./freeze.sh\", \"orders\"]");
+            ok = false;
+        } else if (!"command".equals(freeze) && freeze != null && (!freezeCommand.isEmpty() || !unfreezeCommand.isEmpty())) {
+            read.problem(section.mark(), "cutover.freezeCommand and unfreezeCommand apply only to freeze: command (this plan freezes with "
+                    + freeze + ")", "remove them, or set freeze: command");
+            ok = false;
+        }
+        List<SwitchStep> steps = switchSteps(section);
+        if (!ok || freeze == null || steps == null) {
+            return null;
+        }
+        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps);
+    }
+
+    private static Plan.Cutover defaults(Endpoint source) {
+        String freeze = source == null ? null : FREEZES.get(source.engine().family()).get(0);
+        return new Plan.Cutover(DEFAULT_MAX_DOWNTIME, DEFAULT_MAX_LAG, freeze, List.of(), List.of(), List.of());
+    }
+
+    private String freeze(YamlNode.Mapping section, Endpoint source) {
+        if (source == null) {
+            return null;
+        }
+        List<String> offered = FREEZES.get(source.engine().family());
+        Optional<String> written = read.string(section, "freeze", "cutover");
+        if (written.isEmpty()) {
+            return section.entries().containsKey("freeze") && !(section.entries().get("freeze") instanceof YamlNode.Null) ? null
+                    : offered.get(0);
+        }
+        String method = written.get().trim();
+        if (!offered.contains(method)) {
+            read.problem(PlanValues.valueMark(section, "freeze"), "cutover.freeze '" + method + "' is not a way to freeze a "
+                    + source.engine() + " source" + Suggestions.didYouMean(method, offered), "use one of: " + String.join(", ", offered));
+            return null;
+        }
+        return method;
+    }
+
+    private List<String> argv(YamlNode.Mapping section, String key) {
+        List<String> argv = new ArrayList<>();
+        for (YamlNode item : read.list(section, key, "cutover").orElse(List.of())) {
+            read.scalarText(item, "cutover." + key + " entry").ifPresent(argv::add);
+        }
+        return argv;
+    }
+
+    /** The steps in order; null when one of them was invalid (each problem recorded). */
+    private List<SwitchStep> switchSteps(YamlNode.Mapping section) {
+        List<SwitchStep> steps = new ArrayList<>();
+        boolean ok = true;
+        for (YamlNode item : read.list(section, "switch", "cutover").orElse(List.of())) {
+            if (!(item instanceof YamlNode.Mapping step) || step.entries().size() != 1) {
+                read.problem(item.mark(), "each cutover.switch step is one of haproxy, pgbouncer, command or http",
+                        "write e.g. '- haproxy: {admin: 127.0.0.1:13399, backend: mariadb, server: primary}' (docs/plan.md)");
+                ok = false;
+                continue;
+            }
+            int before = read.problemCount();
+            read.rejectUnknownKeys(step, "cutover.switch", "a cutover.switch step");
+            String kind = step.entries().keySet().iterator().next();
+            SwitchStep bound = switch (kind) {
+                case "haproxy" -> haproxy(step);
+                case "pgbouncer" -> pgbouncer(step);
+                case "command" -> command(step);
+                case "http" -> http(step);
+                default -> null;
+            };
+            if (bound == null || read.problemCount() > before) {
+                ok = false;
+            } else {
+                steps.add(bound);
+            }
+        }
+        return ok ? steps : null;
+    }
+
+    private SwitchStep haproxy(YamlNode.Mapping step) {
+        Optional<YamlNode.Mapping> body = read.section(step, "haproxy", true);
+        if (body.isEmpty()) {
+            return null;
+        }
+        read.rejectUnknownKeys(body.get(), "cutover.switch.haproxy", "cutover.switch haproxy");
+        String admin = address(body.get(), "haproxy");
+        String backend = read.requiredString(body.get(), "backend", "cutover.switch haproxy").orElse(null);
+        String server = read.requiredString(body.get(), "server", "cutover.switch haproxy").orElse(null);
+        return admin == null || backend == null || server == null ? null : new SwitchStep.Haproxy(admin, backend, server);
+    }
+
+    private SwitchStep pgbouncer(YamlNode.Mapping step) {
+        Optional<YamlNode.Mapping> body = read.section(step, "pgbouncer", true);
+        if (body.isEmpty()) {
+            return null;
+        }
+        read.rejectUnknownKeys(body.get(), "cutover.switch.pgbouncer", "cutover.switch pgbouncer");
+        String admin = address(body.get(), "pgbouncer");
+        String database = read.requiredString(body.get(), "database", "cutover.switch pgbouncer").orElse(null);
+        return admin == null || database == null ? null : new SwitchStep.Pgbouncer(admin, database);
+    }
+
+    private SwitchStep command(YamlNode.Mapping step) {
+        List<String> argv = argv(step, "command");
+        if (argv.isEmpty()) {
+            read.problem(step.mark(), "a cutover.switch command needs the program to run", "write e.g. '- command: [\"./repoint.sh\", \"orders\"]'");
+            return null;
+        }
+        return new SwitchStep.Command(argv);
+    }
+
+    private SwitchStep http(YamlNode.Mapping step) {
+        Optional<YamlNode.Mapping> body = read.section(step, "http", true);
+        if (body.isEmpty()) {
+            return null;
+        }
+        read.rejectUnknownKeys(body.get(), "cutover.switch.http", "cutover.switch http");
+        String url = read.requiredString(body.get(), "url", "cutover.switch http").orElse(null);
+        if (url != null && !url.startsWith("http://") && !url.startsWith("https://")) {
+            read.problem(PlanValues.valueMark(body.get(), "url"), "cutover.switch http url must start with http:// or https://",
+                    "write the full address, e.g. https://deploy.example/flip");
+            return null;
+        }
+        String method = read.string(body.get(), "method", "cutover.switch http").orElse("POST").trim().toUpperCase(java.util.Locale.ROOT);
+        if (!METHODS.contains(method)) {
+            read.problem(PlanValues.valueMark(body.get(), "method"), "cutover.switch http method '" + method + "' is not one of "
+                    + String.join(", ", new java.util.TreeSet<>(METHODS)), "use POST (the default), PUT, PATCH or GET");
+            return null;
+        }
+        return url == null ? null : new SwitchStep.Http(url, method);
+    }
+
+    private String address(YamlNode.Mapping body, String kind) {
+        Optional<String> admin = read.requiredString(body, "admin", "cutover.switch " + kind);
+        if (admin.isEmpty()) {
+            return null;
+        }
+        if (!HOST_PORT.matcher(admin.get().trim()).matches()) {
+            read.problem(PlanValues.valueMark(body, "admin"), "cutover.switch " + kind + " admin '" + admin.get() + "' is not host:port",
+                    "write where its " + (kind.equals("haproxy") ? "runtime API" : "admin console") + " listens, e.g. 127.0.0.1:"
+                            + (kind.equals("haproxy") ? "13399" : "15400"));
+            return null;
+        }
+        return admin.get().trim();
+    }
+}

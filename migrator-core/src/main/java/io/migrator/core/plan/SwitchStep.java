@@ -1,0 +1,71 @@
+package io.migrator.core.plan;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One step of the cutover's switch, as the plan lists it under {@code cutover.switch}, in order: the application's
+ * traffic moves to the target by these. The first step that can send writes to the target is the cutover's point of no
+ * return.
+ */
+public sealed interface SwitchStep permits SwitchStep.Haproxy, SwitchStep.Pgbouncer, SwitchStep.Command, SwitchStep.Http {
+    /** What the report calls the step. */
+    String describe();
+
+    /** HAProxy's runtime API at {@code admin} (host:port): server {@code backend/server} repointed at the target. */
+    record Haproxy(String admin, String backend, String server) implements SwitchStep {
+        public Haproxy {
+            Objects.requireNonNull(admin, "admin");
+            Objects.requireNonNull(backend, "backend");
+            Objects.requireNonNull(server, "server");
+        }
+
+        @Override
+        public String describe() {
+            return "haproxy " + backend + "/" + server + " at " + admin;
+        }
+    }
+
+    /** pgbouncer's admin console at {@code admin} (host:port): database {@code database} repointed at the target. */
+    record Pgbouncer(String admin, String database) implements SwitchStep {
+        public Pgbouncer {
+            Objects.requireNonNull(admin, "admin");
+            Objects.requireNonNull(database, "database");
+        }
+
+        @Override
+        public String describe() {
+            return "pgbouncer database " + database + " at " + admin;
+        }
+    }
+
+    /** A program of the user's, run with the plan name and the target's host and port in MIGRATOR_* variables. */
+    record Command(List<String> argv) implements SwitchStep {
+        public Command {
+            argv = List.copyOf(argv);
+            if (argv.isEmpty()) {
+                throw new IllegalArgumentException("a command needs at least the program");
+            }
+        }
+
+        @Override
+        public String describe() {
+            return "command " + String.join(" ", argv);
+        }
+    }
+
+    /** An HTTP request (a JSON body naming the plan and the target); a 2xx answer means done. */
+    record Http(String url, String method) implements SwitchStep {
+        public Http {
+            Objects.requireNonNull(url, "url");
+            Objects.requireNonNull(method, "method");
+        }
+
+        /** Without its query string, which may carry a token. */
+        @Override
+        public String describe() {
+            int query = url.indexOf('?');
+            return "http " + method + " " + (query < 0 ? url : url.substring(0, query) + "?...");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.migrator.core.plan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The plan's cutover keys as CLI.md names them: what binds, the defaults per engine, and each problem where it is written. */
+class CutoverPlanTest {
+    private static final String ENDPOINTS = """
+            name: orders
+            source: {engine: %1$s, host: 127.0.0.1, port: 13306, user: migrator, password: x, database: shop}
+            target: {engine: %1$s, host: 127.0.0.1, port: 13307, user: migrator, password: x, database: shop}
+            """;
+
+    private static final String REDIS_ENDPOINTS = """
+            name: orders
+            source: {engine: redis, host: 127.0.0.1, port: 16379}
+            target: {engine: redis, host: 127.0.0.1, port: 16380}
+            """;
+
+    private static Plan parse(String engine, String cutover) {
+        String endpoints = engine.equals("redis") ? REDIS_ENDPOINTS : ENDPOINTS.formatted(engine);
+        return new PlanLoader(Map.of()).parse("plan.yaml", endpoints + cutover, Path.of("."));
+    }
+
+    private static List<String> problems(String engine, String cutover) {
+        try {
+            parse(engine, cutover);
+        } catch (InvalidPlanException e) {
+            return e.problems().stream().map(p -> p.line() + ":" + p.column() + " " + p.message() + " | " + p.remedy()).toList();
+        }
+        throw new AssertionError("the plan was accepted");
+    }
+
+    @Test
+    void theCliContractsCutoverSectionBinds() {
+        Plan plan = parse("mariadb", """
+                cutover:
+                  maxDowntime: 2s
+                  maxLag: 500ms
+                  freeze: lock-tables
+                  switch:
+                    - haproxy: {admin: 127.0.0.1:13399, backend: mariadb, server: primary}
+                    - pgbouncer: {admin: 127.0.0.1:15400, database: shop}
+                    - command: ["./repoint.sh", "orders"]
+                    - http: {url: "https://deploy.example/flip?token=abc", method: post}
+                """);
+        Plan.Cutover cutover = plan.cutover();
+        assertThat(cutover.maxDowntime()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(cutover.maxLag()).isEqualTo(Duration.ofMillis(500));
+        assertThat(cutover.freeze()).isEqualTo("lock-tables");
+        assertThat(cutover.switchSteps()).containsExactly(
+                new SwitchStep.Haproxy("127.0.0.1:13399", "mariadb", "primary"),
+                new SwitchStep.Pgbouncer("127.0.0.1:15400", "shop"),
+                new SwitchStep.Command(List.of("./repoint.sh", "orders")),
+                new SwitchStep.Http("https://deploy.example/flip?token=abc", "POST"));
+        assertThat(cutover.switchSteps().get(3).describe()).as("a token in the query is never shown")
+                .isEqualTo("http POST https://deploy.example/flip?...");
+    }
+
+    @Test
+    void withoutACutoverSectionEachEngineGetsItsDefaultFreeze() {
+        assertThat(parse("mariadb", "").cutover().freeze()).isEqualTo("lock-tables");
+        assertThat(parse("postgresql", "").cutover().freeze()).isEqualTo("revoke");
+        assertThat(parse("redis", "").cutover().freeze()).isEqualTo("client-pause");
+        assertThat(parse("mariadb", "").cutover().maxLag()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(parse("mariadb", "").cutover().maxDowntime()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(parse("mariadb", "").cutover().switchSteps()).isEmpty();
+        Plan command = parse("postgresql", """
+                cutover:
+                  freeze: command
+                  freezeCommand: [./freeze.sh]
+                  unfreezeCommand: [./unfreeze.sh, now]
+                """);
+        assertThat(command.cutover().unfreezeCommand()).containsExactly("./unfreeze.sh", "now");
+    }
+
+    @Test
+    void everyProblemIsNamedWhereItIsWrittenWithItsRemedy() {
+        assertThat(problems("mariadb", """
+                cutover:
+                  maxLag: 0s
+                  freeze: lock-table
+                  switch:
+                    - haproxy: {admin: localhost, backend: mariadb}
+                    - haproxie: {admin: 127.0.0.1:13399}
+                    - http: {url: "ftp://deploy.example/flip"}
+                    - command: []
+                    - just a string
+                """)).containsExactly(
+                "5:11 cutover.maxLag must be longer than zero | the cutover starts only when the stream is this close to the source, e.g. 1s",
+                "6:11 cutover.freeze 'lock-table' is not a way to freeze a mariadb source — did you mean 'lock-tables'? | use one of: "
+                        + "lock-tables, read-only, command",
+                "8:7 missing 'server' in cutover.switch haproxy | add 'server: ...' to cutover.switch haproxy (docs/plan.md)",
+                "8:24 cutover.switch haproxy admin 'localhost' is not host:port | write where its runtime API listens, e.g. 127.0.0.1:13399",
+                "9:7 unknown key 'haproxie' in a cutover.switch step — did you mean 'haproxy'? | allowed here: haproxy, pgbouncer, "
+                        + "command, http (docs/plan.md)",
+                "10:19 cutover.switch http url must start with http:// or https:// | write the full address, e.g. https://deploy.example/flip",
+                "11:7 a cutover.switch command needs the program to run | write e.g. '- command: [\"./repoint.sh\", \"orders\"]'",
+                "12:7 each cutover.switch step is one of haproxy, pgbouncer, command or http | write e.g. '- haproxy: {admin: "
+                        + "127.0.0.1:13399, backend: mariadb, server: primary}' (docs/plan.md)");
+        assertThat(problems("postgresql", "cutover: {freeze: lock-tables}\n")).singleElement().asString()
+                .contains("'lock-tables' is not a way to freeze a postgresql source").contains("use one of: revoke, pgbouncer, command");
+        assertThat(problems("redis", "cutover: {freeze: command}\n")).singleElement().asString()
+                .contains("needs cutover.freezeCommand and cutover.unfreezeCommand");
+        assertThat(problems("mariadb", "cutover: {freezeCommand: [x]}\n")).singleElement().asString()
+                .contains("apply only to freeze: command (this plan freezes with lock-tables)");
+    }
+}
