@@ -322,9 +322,8 @@ final class MySqlSource implements SourceSession {
 
     @Override
     public boolean hasRows(TableDef table) {
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT 1 FROM " + MySqlDialect.quote(table.id()) + " LIMIT 1")) {
-            return rs.next();
+        try {
+            return io.migrator.connectors.jdbc.TableProbe.hasRows(pool, MySqlDialect.quote(table.id()));
         } catch (SQLException e) {
             throw MySqlErrors.translate("reading source table " + table.id().name(), e);
         }

@@ -249,9 +249,8 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public boolean hasRows(TableDef table) {
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT 1 FROM " + MySqlDialect.quote(onTarget(table.id())) + " LIMIT 1")) {
-            return rs.next();
+        try {
+            return io.migrator.connectors.jdbc.TableProbe.hasRows(pool, MySqlDialect.quote(onTarget(table.id())));
         } catch (SQLException e) {
             throw MySqlErrors.translate("reading target table " + table.id().name(), e);
         }

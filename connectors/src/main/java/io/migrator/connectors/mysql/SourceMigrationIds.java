@@ -20,8 +20,12 @@ import org.slf4j.LoggerFactory;
 final class SourceMigrationIds {
     private static final Logger LOG = LoggerFactory.getLogger(SourceMigrationIds.class);
     private static final String TABLE = MySqlDialect.quote(SourceHeartbeat.DATABASE) + ".`migrations`";
-    /** ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR: nothing was ever recorded on this source. */
-    private static final java.util.Set<Integer> NOTHING_RECORDED = java.util.Set.of(1146, 1049);
+    /**
+     * ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR: nothing was ever recorded on this source; ER_TABLEACCESS_DENIED_ERROR,
+     * ER_DBACCESS_DENIED_ERROR: the user may not read `migrator` here, so this source keeps no ids (as when it cannot
+     * create the table) and the target judges alone. The heartbeat beside it is optional in the same way.
+     */
+    private static final java.util.Set<Integer> NOTHING_RECORDED = java.util.Set.of(1146, 1049, 1142, 1044);
 
     private SourceMigrationIds() {
     }

@@ -18,19 +18,29 @@ import org.slf4j.LoggerFactory;
 final class PostgresMigrationIds {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresMigrationIds.class);
     private static final String TABLE = PostgresDialect.quote(PostgresHeartbeat.SCHEMA) + ".migrations";
+    private static final String INSUFFICIENT_PRIVILEGE = "42501";
 
     private PostgresMigrationIds() {
     }
 
     static Optional<MigrationId> read(Connection c, String migration) throws SQLException {
-        if (!exists(c)) {
-            return Optional.empty();
-        }
-        try (PreparedStatement ps = c.prepareStatement("SELECT id, target FROM " + TABLE + " WHERE migration = ?")) {
-            ps.setString(1, migration);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(new MigrationId(rs.getString(1), rs.getString(2), true)) : Optional.empty();
+        try {
+            if (!exists(c)) {
+                return Optional.empty();
             }
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, target FROM " + TABLE + " WHERE migration = ?")) {
+                ps.setString(1, migration);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(new MigrationId(rs.getString(1), rs.getString(2), true)) : Optional.empty();
+                }
+            }
+        } catch (SQLException e) {
+            if (!INSUFFICIENT_PRIVILEGE.equals(e.getSQLState())) {
+                throw e;
+            }
+            // the user may not read the schema: this source keeps no ids (as when it cannot create the table); the target judges
+            LOG.debug("cannot read {} on the source: {}", TABLE, e.getMessage());
+            return Optional.empty();
         }
     }
 

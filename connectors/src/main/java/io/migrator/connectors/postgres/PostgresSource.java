@@ -372,9 +372,8 @@ final class PostgresSource implements SourceSession {
 
     @Override
     public boolean hasRows(TableDef table) {
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT 1 FROM " + PostgresDialect.quote(table.id()) + " LIMIT 1")) {
-            return rs.next();
+        try {
+            return io.migrator.connectors.jdbc.TableProbe.hasRows(pool, PostgresDialect.quote(table.id()));
         } catch (SQLException e) {
             throw PostgresErrors.translate("reading source table " + table.id(), e);
         }
