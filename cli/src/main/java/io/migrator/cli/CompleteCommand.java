@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "complete", description = {"Ends the migration: drops what it holds on the source (PostgreSQL: the replication slot, so",
         "the source stops keeping WAL for it, and the publication; the heartbeat row) and its bookkeeping on the target.",
         "The migrated tables stay. Refuses while a worker of the plan runs: stop it first (SIGTERM).",
-        "Reverse replication, when the cutover capability lands, stops here too."},
+        "After a cutover it ends the lasting freeze of the old source (the application's logins unlocked, read_only off).",
+        "Refuses while a worker runs, and inside an interrupted cutover (the worker finishes or undoes it first)."},
         footer = {"", "Examples:", "  migrator complete plan.yaml", "  migrator complete plan.yaml -o json"})
 final class CompleteCommand implements Callable<Integer> {
     @Spec
@@ -27,6 +28,9 @@ final class CompleteCommand implements Callable<Integer> {
 
     @Parameters(paramLabel = "PLAN", description = "The plan file.")
     Path planFile;
+
+    @picocli.CommandLine.Option(names = "--yes", description = "For scripts: complete never asks, so this changes nothing (CLI.md lists it).")
+    boolean yes;
 
     @Override
     public Integer call() {

@@ -10,7 +10,7 @@ final class PendingCapability {
 
     static MigratorException notYet(String command, String arrivesWith) {
         return new MigratorException(ErrorCode.NOT_AVAILABLE, "`migrator " + command + "` is not available in this build yet",
-                "it arrives with " + arrivesWith + "; available today: sandbox, plan check, run (MySQL/MariaDB, PostgreSQL), status, wait, pause, "
-                        + "resume, validate, complete");
+                "it arrives with " + arrivesWith + "; available today: sandbox, plan check, run (MySQL/MariaDB, PostgreSQL, Redis), status, wait, pause, "
+                        + "resume, validate, sequences, cutover (MySQL/MariaDB), complete");
     }
 }

@@ -13,6 +13,6 @@ final class RollbackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw PendingCapability.notYet("rollback", "the cutover capability");
+        throw PendingCapability.notYet("rollback", "reverse replication and rollback");
     }
 }

@@ -171,6 +171,49 @@ final class WorkerClient implements AutoCloseable {
         }
     }
 
+    /** Starts a cutover on the running worker (or a dry run); answers its report so far. */
+    io.migrator.core.state.CutoverReport startCutover(boolean dryRun, String maxDowntime) {
+        if (located() == null) {
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "no worker runs migration " + plan.name() + ": the cutover is performed by "
+                    + "the worker that owns the stream", "start it with `migrator run " + plan.file() + "`, wait for STREAMING, then cut over");
+        }
+        java.util.Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("dryRun", dryRun);
+        if (maxDowntime != null) {
+            body.put("maxDowntime", maxDowntime);
+        }
+        return cutoverCall(request("/api/cutover").POST(HttpRequest.BodyPublishers.ofString(io.migrator.core.state.StatusJson.write(body))).build());
+    }
+
+    /** The running or last cutover's report from the worker. */
+    io.migrator.core.state.CutoverReport cutoverReport() {
+        return cutoverCall(request("/api/cutover").GET().build());
+    }
+
+    private io.migrator.core.state.CutoverReport cutoverCall(HttpRequest request) {
+        try {
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() == 409 || response.statusCode() == 404 || response.statusCode() == 400) {
+                var error = io.migrator.core.state.StatusJson.mapper().readTree(response.body()).path("error");
+                String code = error.path("code").asText("INTERNAL");
+                ErrorCode known = java.util.Arrays.stream(ErrorCode.values()).anyMatch(c -> c.name().equals(code)) ? ErrorCode.valueOf(code)
+                        : ErrorCode.INTERNAL;
+                throw new MigratorException(known, error.path("message").asText(), error.path("remedy").asText(null));
+            }
+            if (response.statusCode() != 200) {
+                throw new MigratorException(ErrorCode.INTERNAL, "the worker at " + base() + " answered HTTP " + response.statusCode()
+                        + " to a cutover request", "look at the worker's log");
+            }
+            return io.migrator.core.state.StatusJson.mapper().readValue(response.body(), io.migrator.core.state.CutoverReport.class);
+        } catch (IOException e) {
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the worker at " + base() + " stopped answering during the cutover: " + e,
+                    "look at the worker's log; when it runs again, its journal finishes or undoes the cutover (`migrator status`)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigratorException(ErrorCode.INTERNAL, "interrupted; the cutover goes on in the worker", "follow it with `migrator status`");
+        }
+    }
+
     private HttpRequest.Builder request(String path) {
         return request(located() != null ? found : plan.control().listen(), path);
     }

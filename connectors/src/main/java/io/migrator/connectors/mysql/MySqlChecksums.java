@@ -253,4 +253,28 @@ final class MySqlChecksums implements RowChecksums {
         }
         return out;
     }
+
+    /** Numbers, text and bytes spell exactly as the chunk bounds do; temporal and other keys are not looked up by text. */
+    @Override
+    public java.util.Optional<String> keyText(TableDef table, io.migrator.core.change.RowKey key) {
+        List<String> parts = new java.util.ArrayList<>();
+        for (Object value : key.values()) {
+            if (value instanceof byte[] bytes) {
+                parts.add("b:" + java.util.Base64.getEncoder().encodeToString(bytes));
+            } else if (value instanceof java.math.BigDecimal d) {
+                parts.add("s:" + d.toPlainString());
+            } else if (value instanceof Boolean b) {
+                parts.add("s:" + (b ? "1" : "0"));
+            } else if (value instanceof Number || value instanceof String) {
+                parts.add("s:" + value);
+            } else {
+                return java.util.Optional.empty();
+            }
+        }
+        try {
+            return java.util.Optional.of(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(parts));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return java.util.Optional.empty();
+        }
+    }
 }

@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
 final class MySqlSource implements SourceSession {
     private static final Logger LOG = LoggerFactory.getLogger(MySqlSource.class);
     private final MySqlWriteFreeze freeze;
+    private final MySqlCutover cutover;
+    private volatile boolean readOnlyFrozen;
 
     static final int FETCH_ROWS = 2_000;
     /** Tables with LOB columns fetch few rows at a time: a row may be 64 MB. */
@@ -47,6 +49,7 @@ final class MySqlSource implements SourceSession {
         this.freeze = new MySqlWriteFreeze(plan);
         this.pool = MySqlPools.open(plan.source(), "migrator-source", plan.snapshot().parallelism() + 2,
                 "SET SESSION time_zone = '+00:00'");
+        this.cutover = new MySqlCutover(plan, pool);
     }
 
     @Override
@@ -450,25 +453,71 @@ final class MySqlSource implements SourceSession {
 
     @Override
     public void freezeWrites(java.time.Duration lockWait) {
+        if ("read-only".equals(plan.cutover().freeze())) {
+            try (Connection c = pool.getConnection()) {
+                cutover.freezeReadOnly(c, lockWait);
+                readOnlyFrozen = true;
+            } catch (SQLException e) {
+                throw MySqlErrors.translate("freezing writes on the source (SET GLOBAL read_only = ON)", e);
+            }
+            return;
+        }
         freeze.freeze(tables(plan.tables()), lockWait);
     }
 
+    /** Lock-tables: the lock and its session go. Read-only: read_only OFF again (after a restart too: the runbook froze it). */
     @Override
     public void unfreezeWrites() {
+        if ("read-only".equals(plan.cutover().freeze())) {
+            try (Connection c = pool.getConnection()) {
+                cutover.unfreezeReadOnly(c);
+                readOnlyFrozen = false;
+            } catch (SQLException e) {
+                throw MySqlErrors.translate("unfreezing writes on the source (SET GLOBAL read_only = OFF)", e);
+            }
+            return;
+        }
         freeze.unfreeze();
     }
 
     /**
-     * Read after the lock is held, so every write the source acknowledged to the plan's tables is at or before it (the
-     * lock waited for their transactions); writes elsewhere on the server may follow it, which the drain skips over.
+     * Read after the freeze holds, so every write the source acknowledged to the plan's tables is at or before it (the
+     * lock waited for their transactions); then a write of the fence marker (migrator.heartbeat, not frozen) puts an event
+     * past it into the stream, so the target's applied position can pass it without waiting for the next heartbeat.
      */
     @Override
     public SourcePosition positionInFreeze() {
-        if (!freeze.frozen()) {
+        // freeze: command is the user's program; that it stopped the writes is its promise (exit 0 once none can commit)
+        if (!"command".equals(plan.cutover().freeze()) && !freeze.frozen() && !readOnlyFrozen) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the fence position is read inside a freeze, and writes are not frozen",
                     "freeze writes first (the cutover does)");
         }
-        return currentPosition();
+        SourcePosition position = currentPosition();
+        try (Connection c = pool.getConnection()) {
+            cutover.writeMarker(c);
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("writing the fence marker into migrator.heartbeat on the source", e);
+        }
+        return position;
+    }
+
+    @Override
+    public List<io.migrator.core.spi.CutoverCheck> cutoverChecks(io.migrator.core.spi.CutoverCheck.Context context) {
+        return cutover.sourceChecks(context);
+    }
+
+    @Override
+    public String freezeLasting(List<String> applicationUsers) {
+        return cutover.lockLogins(applicationUsers, true);
+    }
+
+    @Override
+    public String unfreezeLasting(List<String> applicationUsers) {
+        if ("read-only".equals(plan.cutover().freeze())) {
+            unfreezeWrites();
+            return "read_only OFF on the old source";
+        }
+        return applicationUsers.isEmpty() ? "no application login to unlock on the old source" : cutover.lockLogins(applicationUsers, false);
     }
 
     @Override

@@ -48,6 +48,7 @@ final class MySqlTarget implements TargetSession {
     private final MySqlChangeWriter changeWriter = new MySqlChangeWriter(this::onTarget);
     private final io.migrator.connectors.jdbc.RowPrefetcher prefetcher;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
+    private final MySqlTargetCutover cutover;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -59,6 +60,7 @@ final class MySqlTarget implements TargetSession {
                         + "SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
                 plan.target().engine() == Engine.MARIADB);
         this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES, new MySqlPrefetcher(this::onTarget));
+        this.cutover = new MySqlTargetCutover(plan, pool);
         WorkerClaim.Dialect dialect = new WorkerClaim.Dialect() {
             @Override
             public Connection openSession() throws SQLException {
@@ -523,6 +525,31 @@ final class MySqlTarget implements TargetSession {
             }
             throw MySqlErrors.translate("applying source DDL on the target", e);
         }
+    }
+
+    @Override
+    public List<String> syncSequences() {
+        return cutover.syncAutoIncrements();
+    }
+
+    @Override
+    public List<io.migrator.core.spi.CutoverCheck> cutoverChecks(io.migrator.core.spi.CutoverCheck.Context context) {
+        return cutover.checks(context);
+    }
+
+    @Override
+    public Optional<String> reversePosition() {
+        return cutover.reversePosition();
+    }
+
+    @Override
+    public String openForWrites() {
+        return cutover.open();
+    }
+
+    @Override
+    public String closeForWrites() {
+        return cutover.close();
     }
 
     @Override

@@ -47,6 +47,7 @@ public final class StreamPlayer implements Fence {
     private final AtomicLong lastSourceMillis = new AtomicLong();
     private final AtomicLong appliedEvents = new AtomicLong();
     private final AtomicLong appliedBatches = new AtomicLong();
+    private final ChangedKeys changed = new ChangedKeys(200_000);
     private volatile ChangeStream stream;
     private volatile ApplyPipeline pipeline;
 
@@ -135,6 +136,7 @@ public final class StreamPlayer implements Fence {
                 (System.nanoTime() - started) / 1_000_000);
         appliedEvents.addAndGet(batch.changes().size());
         appliedBatches.incrementAndGet();
+        changed.record(coalesced);
         if (batch.sourceMillis() > 0) {
             lastSourceMillis.accumulateAndGet(batch.sourceMillis(), Math::max);
         }
@@ -157,6 +159,11 @@ public final class StreamPlayer implements Fence {
             Thread.sleep(50);
         }
         return false;
+    }
+
+    /** The rows changed since the last clean validation (the cutover verifies them inside its freeze). */
+    public ChangedKeys changedKeys() {
+        return changed;
     }
 
     /** Writes the source's current images of these rows on the target, between batches while the stream runs. */

@@ -42,6 +42,22 @@ public enum ErrorCode {
     TIMED_OUT(ExitCode.PRECONDITION,
             "A wait or step did not reach its condition before its deadline.",
             "Raise the timeout, or look at `migrator status` for what holds the migration back."),
+    CUTOVER_PRECONDITION(ExitCode.PRECONDITION,
+            "A cutover precondition does not hold (lag over cutover.maxLag, no recent clean validation, a switch step unreachable, "
+                    + "a missing freeze privilege, a long transaction on the source, an application login missing on the target, no "
+                    + "worker running): nothing was frozen or changed.",
+            "Apply the remedy printed with the failed check, then `migrator cutover PLAN --dry-run` until every check passes."),
+    CUTOVER_ABORTED(ExitCode.PRECONDITION,
+            "The cutover stopped before its point of no return (the first switch step): the freeze could not be taken, the target "
+                    + "did not apply the fence position within the budget, verification found a difference, or the budget ran out. "
+                    + "The source is writable again, the application's traffic never moved, and streaming goes on.",
+            "Read the failed step's detail in the report; fix its cause (a lock on the target, a long transaction, lag) and cut over "
+                    + "again, with a larger --max-downtime if the drain needs it."),
+    CUTOVER_FAILED(ExitCode.FAILURE,
+            "A cutover step failed after the point of no return (a switch step, the lasting freeze, opening the target): traffic may "
+                    + "already go to the target, so the runbook does not undo; the report names the step and what was done.",
+            "Fix what the failed step names (the proxy's runtime API, the program's exit), then `migrator cutover PLAN` again: it "
+                    + "goes on forward from the failed step."),
     PARITY_MISMATCH(ExitCode.MISMATCH,
             "A validation found rows that differ between source and target, after rechecking them past the stream's position.",
             "List them with `migrator validate PLAN`, repair them with `migrator validate PLAN --repair`, and find out what wrote to the target."),

@@ -122,6 +122,7 @@ public final class ControlServer implements AutoCloseable {
                     }
                     send(exchange, 200, "application/json", StatusJson.write(migration.status()));
                 }
+                case "/api/cutover" -> cutover(exchange);
                 case "/api/validate" -> {
                     if (!post(exchange)) {
                         return;
@@ -167,6 +168,51 @@ public final class ControlServer implements AutoCloseable {
         exchange.getResponseHeaders().add("Allow", "POST");
         send(exchange, 405, "application/json", "{\"ok\":false,\"error\":{\"code\":\"METHOD\",\"message\":\"use POST\"}}");
         return false;
+    }
+
+    /**
+     * {@code GET}: the running or last cutover's report (404 when none ran in this worker's life). {@code POST} with body
+     * {@code {"dryRun": bool, "maxDowntime": "2s"}}: starts one and answers its report so far (the caller polls GET);
+     * an error before it could start is the error document with HTTP 409.
+     */
+    private void cutover(HttpExchange exchange) throws IOException {
+        if ("GET".equals(exchange.getRequestMethod())) {
+            var report = migration.cutover();
+            if (report.isEmpty()) {
+                send(exchange, 404, "application/json", "{\"ok\":false,\"error\":{\"code\":\"NO_CUTOVER\",\"message\":"
+                        + "\"no cutover ran in this worker's life\"}}");
+            } else {
+                send(exchange, 200, "application/json", StatusJson.write(report.get()));
+            }
+            return;
+        }
+        if (!post(exchange)) {
+            return;
+        }
+        boolean dryRun = false;
+        java.time.Duration maxDowntime = null;
+        byte[] body = exchange.getRequestBody().readAllBytes();
+        if (body.length > 0) {
+            try {
+                com.fasterxml.jackson.databind.JsonNode request = StatusJson.mapper().readTree(body);
+                dryRun = request.path("dryRun").asBoolean(false);
+                String budget = request.path("maxDowntime").asText(null);
+                maxDowntime = budget == null || budget.isEmpty() ? null : io.migrator.core.plan.Durations.parse(budget);
+            } catch (IOException | RuntimeException e) {
+                send(exchange, 400, "application/json", "{\"ok\":false,\"error\":{\"code\":\"BAD_REQUEST\",\"message\":"
+                        + "\"send {dryRun: true|false, maxDowntime: '2s'}\"}}");
+                return;
+            }
+        }
+        try {
+            send(exchange, 200, "application/json", StatusJson.write(migration.startCutover(dryRun, maxDowntime)));
+        } catch (MigratorException e) {
+            java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+            error.put("code", e.code().name());
+            error.put("message", e.getMessage());
+            error.put("remedy", e.remedy());
+            send(exchange, 409, "application/json", StatusJson.write(java.util.Map.of("ok", false, "error", error)));
+        }
     }
 
     /** Body {@code {"tables": [globs], "repair": bool}}; answers the report, or the error document with HTTP 409. */

@@ -28,6 +28,7 @@ public final class MigrationMetrics {
     private final Set<String> tables = ConcurrentHashMap.newKeySet();
     private final Set<String> retryKinds = ConcurrentHashMap.newKeySet();
     private final Set<String> errorCodes = ConcurrentHashMap.newKeySet();
+    private final Set<String> cutoverSteps = ConcurrentHashMap.newKeySet();
 
     private MigrationMetrics(MeterRegistry registry, Worker migration) {
         this.registry = registry;
@@ -89,6 +90,10 @@ public final class MigrationMetrics {
                 .description("Change events committed on the target").register(registry);
         FunctionCounter.builder("migrator.batches.applied", migration, m -> m.appliedBatches()).tags(tags)
                 .description("Target transactions that applied changes with their checkpoint").register(registry);
+        Gauge.builder("migrator.cutover.write.freeze.seconds", this, m -> m.migration.cutover()
+                        .filter(r -> !r.dryRun() && r.writeFreezeMillis() > 0).map(r -> r.writeFreezeMillis() / 1000.0).orElse(Double.NaN))
+                .tags(tags).strongReference(true).description("The last cutover's measured write freeze: from writes stopping on the source "
+                        + "to the target open (or the source open again after an abort)").register(registry);
         discover(migration.status());
     }
 
@@ -110,12 +115,24 @@ public final class MigrationMetrics {
                         .tags(tags.and("kind", kind)).description("Operations retried after a transient failure").register(registry);
             }
         }
+        migration.cutover().filter(r -> !r.dryRun()).ifPresent(report -> report.steps().forEach(step -> {
+            if (cutoverSteps.add(step.name())) {
+                String name = step.name();
+                Gauge.builder("migrator.cutover.step.seconds", this, m -> m.cutoverStep(name)).tags(tags.and("step", name)).strongReference(true)
+                        .description("How long each step of the last cutover took").register(registry);
+            }
+        }));
         for (String code : migration.errorsByCode().keySet()) {
             if (errorCodes.add(code)) {
                 FunctionCounter.builder("migrator.errors", migration, m -> m.errorsByCode().getOrDefault(code, 0L))
                         .tags(tags.and("code", code)).description("Failures that stopped the worker, by error code").register(registry);
             }
         }
+    }
+
+    private double cutoverStep(String step) {
+        return migration.cutover().filter(r -> !r.dryRun()).map(r -> r.steps().stream().filter(s -> s.name().equals(step))
+                .mapToLong(io.migrator.core.state.CutoverReport.Step::millis).sum() / 1000.0).orElse(Double.NaN);
     }
 
     private double tableRows(String table, boolean copied) {

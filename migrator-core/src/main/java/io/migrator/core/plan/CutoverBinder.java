@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
  * the switch steps, each checked where it is written (line and column) with a remedy.
  */
 final class CutoverBinder {
-    static final Duration DEFAULT_MAX_DOWNTIME = Duration.ofSeconds(30);
+    static final Duration DEFAULT_MAX_DOWNTIME = Duration.ofSeconds(5);
+    static final Duration DEFAULT_VALIDATED_WITHIN = Duration.ofHours(24);
     static final Duration DEFAULT_MAX_LAG = Duration.ofSeconds(1);
     /** The freeze methods of each engine family; the first is the default. */
     static final Map<Engine.Family, List<String>> FREEZES = Map.of(
@@ -21,6 +22,8 @@ final class CutoverBinder {
             Engine.Family.POSTGRESQL, List.of("revoke", "pgbouncer", "command"),
             Engine.Family.REDIS, List.of("client-pause", "command"));
     private static final Pattern HOST_PORT = Pattern.compile("[^\\s:]+:\\d{1,5}");
+    /** A login: a MySQL user@host (host may be %) or a PostgreSQL role; no quotes, spaces or semicolons. */
+    private static final Pattern USER = Pattern.compile("[A-Za-z0-9_$.-]+(@[A-Za-z0-9_%.:-]+)?");
     private static final Set<String> METHODS = Set.of("POST", "PUT", "GET", "PATCH");
 
     private final PlanValues read;
@@ -63,15 +66,31 @@ final class CutoverBinder {
             ok = false;
         }
         List<SwitchStep> steps = switchSteps(section);
+        List<String> users = argv(section, "applicationUsers");
+        for (String user : users) {
+            if (!USER.matcher(user).matches()) {
+                read.problem(PlanValues.valueMark(section, "applicationUsers"), "cutover.applicationUsers entry '" + user
+                        + "' is not a login name" + (source != null && source.engine().family() == Engine.Family.MYSQL ? " (user@host)" : ""),
+                        source != null && source.engine().family() == Engine.Family.MYSQL ? "write each as user@host, e.g. app@'%' as app@%"
+                                : "write each role's name, e.g. app");
+                ok = false;
+            }
+        }
+        Duration validatedWithin = read.duration(section, "validatedWithin", "cutover").orElse(DEFAULT_VALIDATED_WITHIN);
+        if (validatedWithin.isZero() || validatedWithin.isNegative()) {
+            read.problem(PlanValues.valueMark(section, "validatedWithin"), "cutover.validatedWithin must be longer than zero",
+                    "how recent the last clean validation must be, e.g. 24h");
+            ok = false;
+        }
         if (!ok || freeze == null || steps == null) {
             return null;
         }
-        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps);
+        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps, users, validatedWithin);
     }
 
     private static Plan.Cutover defaults(Endpoint source) {
         String freeze = source == null ? null : FREEZES.get(source.engine().family()).get(0);
-        return new Plan.Cutover(DEFAULT_MAX_DOWNTIME, DEFAULT_MAX_LAG, freeze, List.of(), List.of(), List.of());
+        return new Plan.Cutover(DEFAULT_MAX_DOWNTIME, DEFAULT_MAX_LAG, freeze, List.of(), List.of(), List.of(), List.of(), DEFAULT_VALIDATED_WITHIN);
     }
 
     private String freeze(YamlNode.Mapping section, Endpoint source) {
@@ -140,7 +159,8 @@ final class CutoverBinder {
         String admin = address(body.get(), "haproxy");
         String backend = read.requiredString(body.get(), "backend", "cutover.switch haproxy").orElse(null);
         String server = read.requiredString(body.get(), "server", "cutover.switch haproxy").orElse(null);
-        return admin == null || backend == null || server == null ? null : new SwitchStep.Haproxy(admin, backend, server);
+        String config = read.string(body.get(), "config", "cutover.switch haproxy").orElse(null);
+        return admin == null || backend == null || server == null ? null : new SwitchStep.Haproxy(admin, backend, server, config);
     }
 
     private SwitchStep pgbouncer(YamlNode.Mapping step) {

@@ -66,19 +66,26 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
      * source's writes are frozen ({@code freezeCommand}/{@code unfreezeCommand} for {@code freeze: command}), and the
      * switch steps in order.
      */
+    /**
+     * The plan's cutover: the write-freeze budget, the lag it starts under, how a clean validation must be recent, the
+     * freeze method (and its commands), the application's logins (the lasting freeze locks them on the old source, and
+     * the target must have them) and the switch steps in order.
+     */
     public record Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
-                          List<SwitchStep> switchSteps) {
+                          List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin) {
         public Cutover {
             Objects.requireNonNull(maxDowntime, "maxDowntime");
             Objects.requireNonNull(maxLag, "maxLag");
             freezeCommand = freezeCommand == null ? List.of() : List.copyOf(freezeCommand);
             unfreezeCommand = unfreezeCommand == null ? List.of() : List.copyOf(unfreezeCommand);
             switchSteps = switchSteps == null ? List.of() : List.copyOf(switchSteps);
+            applicationUsers = applicationUsers == null ? List.of() : List.copyOf(applicationUsers);
+            validatedWithin = validatedWithin == null ? Duration.ofHours(24) : validatedWithin;
         }
 
         /** The defaults with this budget (tests, and plans without a cutover section). */
         public Cutover(Duration maxDowntime) {
-            this(maxDowntime, Duration.ofSeconds(1), null, List.of(), List.of(), List.of());
+            this(maxDowntime, Duration.ofSeconds(1), null, List.of(), List.of(), List.of(), List.of(), null);
         }
     }
 

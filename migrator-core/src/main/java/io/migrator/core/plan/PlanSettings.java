@@ -74,14 +74,21 @@ public final class PlanSettings {
             "Ranges checksummed at once; each range is summed on both servers at the same time (one connection on each side).");
 
     public static final Setting CUTOVER = new Setting("cutover", "section", "defaults below",
-            "The cutover runbook. Its keys are checked now (`plan check`, `run`); the runbook that carries them out is not in this "
-                    + "build yet: `migrator cutover` says so and exits 1.");
+            "The cutover runbook (`migrator cutover`, docs/cutover.md): MySQL/MariaDB sources in this build; PostgreSQL and Redis "
+                    + "sources are refused before anything is frozen.");
     public static final Setting CUTOVER_MAX_DOWNTIME = new Setting("cutover.maxDowntime", "duration (`500ms`, `30s`, `2m`)",
-            "`30s`", "Hard budget for the write freeze; over it, the cutover aborts and the source is unfrozen.");
+            "`5s`", "Hard budget for the write freeze, from the freeze to the target's opening; over it before the switch, the "
+                    + "cutover aborts and the source is unfrozen.");
 
     public static final Setting CUTOVER_MAX_LAG = new Setting("cutover.maxLag", "duration", "`1s`",
             "The cutover refuses to start (exit 4) while the stream's lag is above this: no write freeze is paid for a drain that "
                     + "cannot fit the budget.");
+    public static final Setting CUTOVER_VALIDATED_WITHIN = new Setting("cutover.validatedWithin", "duration", "`24h`",
+            "The cutover refuses to start (exit 4) unless the last validation was clean and finished at most this long ago.");
+    public static final Setting CUTOVER_APPLICATION_USERS = new Setting("cutover.applicationUsers", "list of logins (`app@%` on MySQL/MariaDB)",
+            "none", "The application's logins: checked to exist on the target before the freeze; after the switch they are locked "
+                    + "on the old source (ACCOUNT LOCK) and their sessions ended, the lasting freeze. Without them the stage-1 freeze "
+                    + "is held while the worker runs.");
     public static final Setting CUTOVER_FREEZE = new Setting("cutover.freeze",
             "MySQL/MariaDB `lock-tables` `read-only` `command`; PostgreSQL `revoke` `pgbouncer` `command`; Redis `client-pause` `command`",
             "`lock-tables`, `revoke`, `client-pause`", "How writes stop on the source during the cutover.");
@@ -99,6 +106,8 @@ public final class PlanSettings {
             "The backend the application's frontend uses.");
     public static final Setting CUTOVER_SWITCH_HAPROXY_SERVER = new Setting("cutover.switch.haproxy.server", "string", REQUIRED,
             "The server of that backend that points at the source.");
+    public static final Setting CUTOVER_SWITCH_HAPROXY_CONFIG = new Setting("cutover.switch.haproxy.config", "file path", "none",
+            "HAProxy's configuration file: its `server` line is rewritten to the target's address, so a reload or restart keeps the switch.");
     public static final Setting CUTOVER_SWITCH_PGBOUNCER = new Setting("cutover.switch.pgbouncer", "section", "",
             "Repoints a pgbouncer database at the target (the [databases] entry, RELOAD, RESUME); clients queued meanwhile see no error.");
     public static final Setting CUTOVER_SWITCH_PGBOUNCER_ADMIN = new Setting("cutover.switch.pgbouncer.admin", "`host:port`", REQUIRED,
@@ -127,8 +136,8 @@ public final class PlanSettings {
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
-            VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
-            CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER,
+            VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_VALIDATED_WITHIN, CUTOVER_APPLICATION_USERS, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
+            CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER, CUTOVER_SWITCH_HAPROXY_CONFIG,
             CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_COMMAND,
             CUTOVER_SWITCH_HTTP, CUTOVER_SWITCH_HTTP_URL, CUTOVER_SWITCH_HTTP_METHOD, CONTROL, CONTROL_LISTEN,
             CONTROL_TOKEN);

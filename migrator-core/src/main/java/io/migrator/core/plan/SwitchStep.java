@@ -12,12 +12,20 @@ public sealed interface SwitchStep permits SwitchStep.Haproxy, SwitchStep.Pgboun
     /** What the report calls the step. */
     String describe();
 
-    /** HAProxy's runtime API at {@code admin} (host:port): server {@code backend/server} repointed at the target. */
-    record Haproxy(String admin, String backend, String server) implements SwitchStep {
+    /**
+     * HAProxy's runtime API at {@code admin} (host:port): server {@code backend/server} repointed at the target, its
+     * sessions on the old address shut down; {@code config}, when given, is the configuration file whose server line is
+     * rewritten to the new address so a reload or restart keeps it.
+     */
+    record Haproxy(String admin, String backend, String server, String config) implements SwitchStep {
         public Haproxy {
             Objects.requireNonNull(admin, "admin");
             Objects.requireNonNull(backend, "backend");
             Objects.requireNonNull(server, "server");
+        }
+
+        public Haproxy(String admin, String backend, String server) {
+            this(admin, backend, server, null);
         }
 
         @Override

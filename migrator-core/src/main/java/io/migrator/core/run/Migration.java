@@ -40,6 +40,11 @@ public final class Migration extends AbstractWorker {
     private final ScheduledValidation scheduled;
     private volatile SourcePosition startPosition;
     private volatile MigratorException leaseLost;
+    private final io.migrator.core.cutover.Runbook runbook;
+    private volatile io.migrator.core.cutover.CutoverProgress cutover;
+    private volatile List<TableDef> tables = List.of();
+    /** The journal went past the cutover's point of no return (read back on a restart, or set as it is written). */
+    private volatile boolean pastNoReturn;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         super(plan, "paused: the copy and the applier wait; lag grows until resume");
@@ -48,6 +53,7 @@ public final class Migration extends AbstractWorker {
         this.player = new StreamPlayer(plan, source, target, retry, paused::get, () -> startPosition);
         this.progress = new Progress(this, source, player);
         this.scheduled = new ScheduledValidation(this, plan.validation().every());
+        this.runbook = new io.migrator.core.cutover.Runbook(plan, source, target, new CutoverHost());
     }
 
     /**
@@ -57,8 +63,94 @@ public final class Migration extends AbstractWorker {
     @Override
     public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
         ValidationService.requireCopied(phase.get());
-        return validateOnce(() -> ValidationService.run(plan, source, target, ValidationService.tables(plan, source, patterns), player,
-                player::repair, ValidationService.options(plan, repair)));
+        long mark = player.changedKeys().mark();
+        ValidationReport report = validateOnce(() -> ValidationService.run(plan, source, target, ValidationService.tables(plan, source, patterns),
+                player, player::repair, ValidationService.options(plan, repair)));
+        if (report.ok() && patterns.isEmpty()) {
+            player.changedKeys().forgetBefore(mark); // what changed before this clean validation needs no check at the cutover
+        }
+        return report;
+    }
+
+    /**
+     * Starts the cutover on its own thread (the stream goes on until the target opens) and answers with its report so
+     * far. A cutover that failed after its point of no return goes on forward from where it stopped.
+     */
+    @Override
+    public synchronized io.migrator.core.state.CutoverReport startCutover(boolean dryRun, java.time.Duration maxDowntime) {
+        io.migrator.core.cutover.CutoverProgress running = cutover;
+        if (running != null && !running.finished()) {
+            return running.report();
+        }
+        java.time.Duration budget = maxDowntime != null ? maxDowntime : plan.cutover().maxDowntime();
+        io.migrator.core.cutover.CutoverProgress progress = runbook.newProgress(dryRun, budget);
+        cutover = progress;
+        boolean forward = !dryRun && phase.get() == Phase.CUTTING_OVER && pastNoReturn;
+        Thread thread = new Thread(() -> {
+            MDC.put("migration", plan.name());
+            if (forward) {
+                runbook.finishForward(progress, System.nanoTime() + budget.toNanos());
+            } else {
+                runbook.run(progress, dryRun, budget);
+            }
+            MDC.remove("migration");
+        }, "cutover");
+        thread.setDaemon(true);
+        thread.start();
+        return progress.report();
+    }
+
+    @Override
+    public java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
+        io.migrator.core.cutover.CutoverProgress c = cutover;
+        return c == null ? java.util.Optional.empty() : java.util.Optional.of(c.report());
+    }
+
+    /** Step durations of the last cutover, for the metrics. */
+    public java.util.Map<String, Long> cutoverStepMillis() {
+        io.migrator.core.cutover.CutoverProgress c = cutover;
+        return c == null ? java.util.Map.of() : c.stepMillis();
+    }
+
+    /** What the runbook reads and writes through this worker: status, tables, changed keys, the fence, the journal. */
+    private final class CutoverHost implements io.migrator.core.cutover.Runbook.Host {
+        @Override
+        public MigrationStatus status() {
+            return Migration.this.status();
+        }
+
+        @Override
+        public List<TableDef> tables() {
+            return tables;
+        }
+
+        @Override
+        public io.migrator.core.apply.ChangedKeys changedKeys() {
+            return player.changedKeys();
+        }
+
+        @Override
+        public io.migrator.core.spi.Fence fence() {
+            return player;
+        }
+
+        @Override
+        public void move(Phase next, String why) {
+            if (next == Phase.CUTTING_OVER) {
+                pastNoReturn = false;
+            }
+            Migration.this.move(next, startPosition, why);
+        }
+
+        @Override
+        public void journal(String detail) {
+            if (io.migrator.core.cutover.Runbook.NO_RETURN.equals(detail)) {
+                pastNoReturn = true;
+            }
+            Instant at = Instant.now();
+            target.saveState(new MigrationState(plan.name(), phase.get(), startPosition, at, detail));
+            phases.add(new MigrationStatus.PhaseEntry(phase.get(), at.toString(), detail));
+        }
     }
 
     @Override
@@ -119,6 +211,7 @@ public final class Migration extends AbstractWorker {
         try {
             MigrationState state = readBack();
             List<TableDef> tables = source.tables(plan.tables());
+            this.tables = tables;
             // before anything is written: another migration of this name, or a restart onto a reset target, stops here
             MigrationIds.settle(plan, source, target);
             if (state != null) {
@@ -137,13 +230,32 @@ public final class Migration extends AbstractWorker {
             if (phase.get() == Phase.SNAPSHOT && !copy(tables, stop)) {
                 return;
             }
-            String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
-            player.play(tables, streamId, stop, () -> {
-                if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
-                    move(Phase.STREAMING, startPosition, "caught up");
+            if (phase.get() == Phase.CUTTING_OVER) {
+                // the worker stopped inside a cutover: the journal says whether it goes forward or is undone
+                cutover = runbook.recoverProgress(pastNoReturn);
+            }
+            if (phase.get() != Phase.CUT_OVER) {
+                String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
+                AtomicBoolean streamStop = new AtomicBoolean();
+                player.play(tables, streamId, streamStop, () -> {
+                    if (stop.get() || phase.get() == Phase.CUT_OVER) {
+                        streamStop.set(true); // stopped, or cut over: the forward stream ends (the target takes the writes)
+                        return;
+                    }
+                    if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
+                        move(Phase.STREAMING, startPosition, "caught up");
+                    }
+                    if (phase.get() == Phase.STREAMING) {
+                        scheduled.maybeStart();
+                    }
+                });
+            }
+            if (phase.get() == Phase.CUT_OVER && !stop.get()) {
+                LOG.info("cut over: the forward stream has stopped; the worker serves status until it is stopped");
+                while (!stop.get()) {
+                    sleep(200);
                 }
-                scheduled.maybeStart();
-            });
+            }
         } catch (MigratorException e) {
             if (e.code() == ErrorCode.STALE_STATE || e.code() == ErrorCode.MIGRATION_NAME_TAKEN) {
                 recordFailure(e); // status shows it; the stored state (perhaps another migration's) stays as it was
@@ -167,6 +279,11 @@ public final class Migration extends AbstractWorker {
             if (entry.phase() == Phase.SNAPSHOT) {
                 progress.snapshotStarted(entry.updatedAt().toEpochMilli());
             }
+            if (entry.detail() != null && entry.detail().startsWith(io.migrator.core.cutover.Runbook.STARTED)) {
+                pastNoReturn = false;
+            } else if (io.migrator.core.cutover.Runbook.NO_RETURN.equals(entry.detail())) {
+                pastNoReturn = true;
+            }
         }
         progress.storedChunks(target.allChunks());
         target.lastValidation().ifPresent(r -> validation = ValidationService.summary(r));
@@ -181,6 +298,9 @@ public final class Migration extends AbstractWorker {
 
     /** A failed run resumes in the phase it failed in; a stream that failed catches up first. */
     private static Phase resumePhase(Phase failedIn) {
+        if (failedIn == Phase.CUTTING_OVER || failedIn == Phase.CUT_OVER) {
+            return failedIn; // a cutover's restart finishes or undoes it from the journal; after it, nothing streams forward
+        }
         if (failedIn == null || failedIn.ordinal() < Phase.SCHEMA.ordinal() || failedIn.ordinal() > Phase.STREAMING.ordinal()) {
             return Phase.SCHEMA;
         }

@@ -1,5 +1,7 @@
 package io.migrator.core.run;
 
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.spi.EngineConnectors;
 import io.migrator.core.spi.EnginePipeline;
@@ -92,7 +94,20 @@ public final class Migrations {
             return new Completion(List.of(), own.complete(), own.unit());
         }
         try (SourceSession source = openSource(plan); TargetSession target = openTarget(plan)) {
-            return new Completion(source.release(plan.name()), target.forget(), pipeline.unit());
+            var state = target.loadState().orElse(null);
+            java.util.List<String> released = new java.util.ArrayList<>();
+            if (state != null && (state.phase() == io.migrator.core.state.Phase.CUTTING_OVER
+                    || state.phase() == io.migrator.core.state.Phase.FAILED && state.failedIn() == io.migrator.core.state.Phase.CUTTING_OVER)) {
+                throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "migration " + plan.name() + " stopped inside a cutover: its "
+                        + "journal on the target says whether the cutover goes forward or is undone, and complete would drop it",
+                        "start the worker (`migrator run " + plan.file() + "`): it finishes or undoes the cutover; then complete");
+            }
+            if (state != null && state.phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                // the lasting freeze ends with the migration: the old source is the DBA's again
+                released.add(source.unfreezeLasting(plan.cutover().applicationUsers()));
+            }
+            released.addAll(source.release(plan.name()));
+            return new Completion(released, target.forget(), pipeline.unit());
         }
     }
 

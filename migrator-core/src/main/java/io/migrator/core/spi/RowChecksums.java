@@ -43,4 +43,12 @@ public interface RowChecksums {
 
     /** The key's column values, for reports: column name to value as text. */
     Map<String, Object> describeKey(TableDef table, String key);
+
+    /**
+     * A changed row's key (as the stream carries it) in the text form {@link #rowHashes(TableDef, List)} takes; empty when
+     * this side cannot spell it exactly (the cutover's verification then counts the row as not checked).
+     */
+    default Optional<String> keyText(TableDef table, io.migrator.core.change.RowKey key) {
+        return Optional.empty();
+    }
 }

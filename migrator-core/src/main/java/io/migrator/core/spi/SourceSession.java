@@ -139,6 +139,30 @@ public interface SourceSession extends AutoCloseable {
         throw CutoverSeams.notYet("reading the fence position on a " + getClass().getSimpleName());
     }
 
+    /**
+     * The cutover's preconditions this source can check before anything is frozen: freeze privileges, transactions that
+     * would hold the freeze up, sessions that write around the proxy. An engine without a cutover answers one failed check,
+     * so the cutover is refused before anything is frozen.
+     */
+    default java.util.List<CutoverCheck> cutoverChecks(CutoverCheck.Context context) {
+        return java.util.List.of(CutoverCheck.fail("engine", "the cutover of a " + getClass().getSimpleName() + " source is not in this build",
+                "cut over with the engine's own tools meanwhile: freeze writes, wait until `migrator status` shows lag 0, switch the "
+                        + "application, then `migrator complete`"));
+    }
+
+    /**
+     * The lasting freeze after the switch (stage 2): the application can no longer write to the old source, migrator
+     * still can (reverse replication); it outlives this session. Returns what was done, for the report. Idempotent.
+     */
+    default String freezeLasting(java.util.List<String> applicationUsers) {
+        throw CutoverSeams.notYet("the lasting freeze on a " + getClass().getSimpleName());
+    }
+
+    /** Undoes {@link #freezeLasting} (rollback, complete); returns what was done. Idempotent. */
+    default String unfreezeLasting(java.util.List<String> applicationUsers) {
+        return "nothing to undo";
+    }
+
     @Override
     void close();
 

@@ -142,13 +142,32 @@ public interface TargetSession extends AutoCloseable {
 
     // ---- the cutover's seams on the target; each engine implements them with its cutover ----
 
-    /** Makes the target take the application's writes (after the switch): triggers enabled, read-only lifted. Idempotent. */
-    default void openForWrites() {
+    /**
+     * Makes the target take the application's writes (after the switch): the objects that must not exist while changes
+     * are replayed (triggers) created, read-only lifted. Returns what was done, for the report. Idempotent.
+     */
+    default String openForWrites() {
         throw CutoverSeams.notYet("opening the target for writes on a " + getClass().getSimpleName());
     }
 
-    /** Refuses the application's writes on the target again (a rollback's freeze of the new server). Idempotent. */
-    default void closeForWrites() {
+    /** The target's preconditions for a cutover: the application's logins exist there, its log can feed a reverse stream. */
+    default List<CutoverCheck> cutoverChecks(CutoverCheck.Context context) {
+        return List.of();
+    }
+
+    /**
+     * The target's own log position now, where reverse replication will start (read inside the freeze, after the fence);
+     * empty when the target keeps no log a reverse stream could read.
+     */
+    default Optional<String> reversePosition() {
+        return Optional.empty();
+    }
+
+    /**
+     * Undoes {@link #openForWrites} (an abort before the switch, a rollback's freeze of the new server): the objects it
+     * created dropped again so replayed rows do not fire them. Returns what was done. Idempotent.
+     */
+    default String closeForWrites() {
         throw CutoverSeams.notYet("closing the target for writes on a " + getClass().getSimpleName());
     }
 

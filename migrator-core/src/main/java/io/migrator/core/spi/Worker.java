@@ -54,4 +54,17 @@ public interface Worker {
     default Fence fence() {
         throw CutoverSeams.notYet("waiting for an applied position in " + getClass().getSimpleName());
     }
+
+    /**
+     * Starts the cutover runbook on this worker (it owns the stream and the fence) and answers at once with the report so
+     * far; {@link #cutover()} follows it. A cutover already running is answered with its report.
+     */
+    default io.migrator.core.state.CutoverReport startCutover(boolean dryRun, java.time.Duration maxDowntime) {
+        throw CutoverSeams.notYet("the cutover of a " + getClass().getSimpleName());
+    }
+
+    /** The running or last cutover of this worker's life, with its steps so far. */
+    default java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
+        return java.util.Optional.empty();
+    }
 }

@@ -16,6 +16,12 @@ public record MigrationStatus(String name, Phase phase, boolean paused, Worker w
         phases = phases == null ? List.of() : List.copyOf(phases);
     }
 
+    /** Which way changes flow (CLI.md): forward, source to target; reverse replication (after a cutover) is not in this build. */
+    @com.fasterxml.jackson.annotation.JsonProperty("direction")
+    public String direction() {
+        return "forward";
+    }
+
     /** Whether a worker serves this status ({@code running}) or it was read from the durable state on the target. */
     public record Worker(boolean running, String listen, String startedAt) {
     }

@@ -48,6 +48,8 @@ class CutoverPlanTest {
                     - pgbouncer: {admin: 127.0.0.1:15400, database: shop}
                     - command: ["./repoint.sh", "orders"]
                     - http: {url: "https://deploy.example/flip?token=abc", method: post}
+                  applicationUsers: ["shop_app@%", "shop_batch@10.0.0.%"]
+                  validatedWithin: 2h
                 """);
         Plan.Cutover cutover = plan.cutover();
         assertThat(cutover.maxDowntime()).isEqualTo(Duration.ofSeconds(2));
@@ -58,6 +60,10 @@ class CutoverPlanTest {
                 new SwitchStep.Pgbouncer("127.0.0.1:15400", "shop"),
                 new SwitchStep.Command(List.of("./repoint.sh", "orders")),
                 new SwitchStep.Http("https://deploy.example/flip?token=abc", "POST"));
+        assertThat(cutover.applicationUsers()).containsExactly("shop_app@%", "shop_batch@10.0.0.%");
+        assertThat(cutover.validatedWithin()).isEqualTo(Duration.ofHours(2));
+        assertThat(parse("mariadb", "cutover: {switch: [{haproxy: {admin: 127.0.0.1:13399, backend: b, server: s, config: /etc/haproxy/haproxy.cfg}}]}\n")
+                .cutover().switchSteps()).containsExactly(new SwitchStep.Haproxy("127.0.0.1:13399", "b", "s", "/etc/haproxy/haproxy.cfg"));
         assertThat(cutover.switchSteps().get(3).describe()).as("a token in the query is never shown")
                 .isEqualTo("http POST https://deploy.example/flip?...");
     }
@@ -68,7 +74,9 @@ class CutoverPlanTest {
         assertThat(parse("postgresql", "").cutover().freeze()).isEqualTo("revoke");
         assertThat(parse("redis", "").cutover().freeze()).isEqualTo("client-pause");
         assertThat(parse("mariadb", "").cutover().maxLag()).isEqualTo(Duration.ofSeconds(1));
-        assertThat(parse("mariadb", "").cutover().maxDowntime()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(parse("mariadb", "").cutover().maxDowntime()).as("a few seconds, not 30").isEqualTo(Duration.ofSeconds(5));
+        assertThat(parse("mariadb", "").cutover().validatedWithin()).isEqualTo(Duration.ofHours(24));
+        assertThat(parse("mariadb", "").cutover().applicationUsers()).isEmpty();
         assertThat(parse("mariadb", "").cutover().switchSteps()).isEmpty();
         Plan command = parse("postgresql", """
                 cutover:
@@ -107,6 +115,9 @@ class CutoverPlanTest {
                 .contains("'lock-tables' is not a way to freeze a postgresql source").contains("use one of: revoke, pgbouncer, command");
         assertThat(problems("redis", "cutover: {freeze: command}\n")).singleElement().asString()
                 .contains("needs cutover.freezeCommand and cutover.unfreezeCommand");
+        assertThat(problems("mariadb", "cutover: {applicationUsers: [\"app'; DROP USER root; --\"], validatedWithin: 0s}\n"))
+                .anySatisfy(p -> assertThat(p).contains("applicationUsers entry 'app'; DROP USER root; --' is not a login name (user@host)"))
+                .anySatisfy(p -> assertThat(p).contains("cutover.validatedWithin must be longer than zero"));
         assertThat(problems("mariadb", "cutover: {freezeCommand: [x]}\n")).singleElement().asString()
                 .contains("apply only to freeze: command (this plan freezes with lock-tables)");
     }

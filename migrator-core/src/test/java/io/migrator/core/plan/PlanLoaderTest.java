@@ -59,7 +59,7 @@ class PlanLoaderTest {
         assertThat(plan.target().database()).isEqualTo("shop");
         assertThat(plan.tables().includes("shop", "orders")).isTrue();
         assertThat(plan.snapshot().parallelism()).isEqualTo(4);
-        assertThat(plan.cutover().maxDowntime()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(plan.cutover().maxDowntime()).isEqualTo(Duration.ofSeconds(5));
         assertThat(plan.control().listen()).isEqualTo("127.0.0.1:9464");
     }
 

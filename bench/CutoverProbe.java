@@ -1,0 +1,58 @@
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The application's view of a cutover, for bench/cutover-benchmark.sh: one INSERT every 5 ms through the proxy with the
+ * application's login, each acknowledged id and time recorded; a write that fails is not acknowledged and the probe
+ * reconnects (as a pooled application would). When the file STOP appears it stops and prints one line:
+ * {@code acked=N errors=E gap_ms=G lost=L after=A} — the longest time between two acknowledged writes, the acknowledged
+ * ids missing on the target, and the writes acknowledged after the cutover that are on the target.
+ *
+ *   java -cp mariadb-java-client.jar bench/CutoverProbe.java PROXY_URL USER PASSWORD TARGET_URL TARGET_USER TARGET_PASSWORD STOP_FILE
+ */
+public class CutoverProbe {
+    public static void main(String[] args) throws Exception {
+        String proxy = args[0], user = args[1], password = args[2], target = args[3], targetUser = args[4], targetPassword = args[5];
+        Path stop = Path.of(args[6]);
+        List<long[]> acked = new ArrayList<>(); // {id, nanoTime}
+        long errors = 0;
+        long id = 0;
+        while (!Files.exists(stop)) {
+            try (Connection c = DriverManager.getConnection(proxy + "?connectTimeout=2000&socketTimeout=10000", user, password);
+                 PreparedStatement ps = c.prepareStatement("INSERT INTO probe (id, at) VALUES (?, NOW(6))")) {
+                while (!Files.exists(stop)) {
+                    ps.setLong(1, ++id);
+                    ps.executeUpdate();
+                    acked.add(new long[] {id, System.nanoTime()});
+                    Thread.sleep(5);
+                }
+            } catch (SQLException e) {
+                errors++;
+                Thread.sleep(20);
+            }
+        }
+        long gap = 0;
+        for (int i = 1; i < acked.size(); i++) {
+            gap = Math.max(gap, acked.get(i)[1] - acked.get(i - 1)[1]);
+        }
+        Set<Long> onTarget = new HashSet<>();
+        try (Connection c = DriverManager.getConnection(target, targetUser, targetPassword); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT id FROM probe")) {
+            while (rs.next()) {
+                onTarget.add(rs.getLong(1));
+            }
+        }
+        long lost = acked.stream().filter(a -> !onTarget.contains(a[0])).count();
+        System.out.printf("acked=%d errors=%d gap_ms=%d lost=%d%n", acked.size(), errors, gap / 1_000_000, lost);
+    }
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Cutover benchmark: N cutovers of a MariaDB migration under sysbench write load through the sandbox's HAProxy, each
+# with a probe that writes every 5 ms through the same proxy and records every acknowledged write (bench/CutoverProbe.java).
+# Per round: the write gap the probe saw, its failed writes, acknowledged writes missing on the target, sysbench's errors,
+# and the report's writeFreezeMillis. Prints a table; docs/benchmarks.md records the results with this command.
+#
+#   bench/cutover-benchmark.sh [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s]
+#
+# Needs: ./migrator sandbox up --engines mariadb --proxies; apt-get install -y sysbench mariadb-client.
+set -euo pipefail
+
+ROUNDS=10 ROWS=20000 THREADS=4 RATE=200 BUDGET=2s
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --rows) ROWS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --max-downtime) BUDGET=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+. "$(dirname "$0")/common.sh"
+require "apt-get install -y sysbench mariadb-client" sysbench mariadb
+PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
+WORK="$ROOT/target/bench/cutover"
+mkdir -p "$WORK"
+DRIVER=$(ls "$HOME"/.m2/repository/org/mariadb/jdbc/mariadb-java-client/*/mariadb-java-client-*.jar | grep -v sources | head -1)
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+APP=bench_app APP_PW=bench-app-pw DB=cutbench
+
+src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
+tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
+haproxy() { echo "$1" | socat stdio tcp:127.0.0.1:13399; }
+nc -z 127.0.0.1 13300 2>/dev/null || { echo "HAProxy is not running: ./migrator sandbox up --engines mariadb --proxies" >&2; exit 1; }
+
+PLAN="$WORK/plan.yaml"
+echo "$PW" > "$WORK/pw"
+cat > "$PLAN" <<EOF
+name: cutbench
+source: {engine: mariadb, host: 127.0.0.1, port: 13306, user: migrator, password: "\${file:$WORK/pw}", database: $DB}
+target: {engine: mariadb, host: 127.0.0.1, port: 13307, user: migrator, password: "\${file:$WORK/pw}", database: $DB}
+control: {listen: "127.0.0.1:19464"}
+cutover:
+  maxDowntime: $BUDGET
+  maxLag: 2s
+  applicationUsers: ["$APP@%"]
+  switch:
+    - haproxy: {admin: "127.0.0.1:13399", backend: mariadb, server: primary}
+EOF
+SB="sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-db=$DB --tables=4 --table-size=$ROWS"
+
+printf '| round | writeFreezeMillis | probe gap ms | probe failed writes | acknowledged lost | sysbench errors | sysbench tps |\n' > "$WORK/table.md"
+printf '|---|---|---|---|---|---|---|\n' >> "$WORK/table.md"
+for round in $(seq 1 "$ROUNDS"); do
+  log "round $round: fresh databases, users, proxy on the source"
+  haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
+  ./migrator complete "$PLAN" >/dev/null 2>&1 || true
+  for side in src tgt; do
+    $side -e "DROP DATABASE IF EXISTS $DB; DROP USER IF EXISTS '$APP'@'%'; CREATE USER '$APP'@'%' IDENTIFIED BY '$APP_PW';
+              GRANT SELECT, INSERT, UPDATE, DELETE ON \`$DB\`.* TO '$APP'@'%'"
+  done
+  src -e "CREATE DATABASE $DB; CREATE TABLE $DB.probe (id BIGINT PRIMARY KEY, at DATETIME(6) NOT NULL)"
+  $SB --mysql-port=13306 --mysql-user=migrator --mysql-password="$PW" --threads=2 oltp_write_only prepare >/dev/null
+
+  "$ROOT/migrator" run "$PLAN" > "$WORK/worker-$round.log" 2>&1 &
+  WORKER=$!
+  "$ROOT/migrator" wait "$PLAN" --for STREAMING --timeout 300s >/dev/null
+  "$ROOT/migrator" validate "$PLAN" >/dev/null
+
+  rm -f "$WORK/stop"
+  $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=0 \
+      --mysql-ignore-errors=all --report-interval=0 oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
+  SYSBENCH=$!
+  "$JAVA" -cp "$DRIVER" "$ROOT/bench/CutoverProbe.java" "jdbc:mariadb://127.0.0.1:13300/$DB" "$APP" "$APP_PW" \
+      "jdbc:mariadb://127.0.0.1:13307/$DB" migrator "$PW" "$WORK/stop" > "$WORK/probe-$round.log" 2>&1 &
+  PROBE=$!
+  sleep 3
+  "$ROOT/migrator" wait "$PLAN" --for "lag<2s" --timeout 120s >/dev/null
+  log "round $round: cutover under load"
+  "$ROOT/migrator" cutover "$PLAN" -o json > "$WORK/cutover-$round.json" || true
+  sleep 2
+  touch "$WORK/stop"
+  wait $PROBE || true
+  kill -INT $SYSBENCH 2>/dev/null; wait $SYSBENCH 2>/dev/null || true
+  kill -TERM $WORKER; wait $WORKER || true
+
+  FREEZE=$(sed -n 's/.*"writeFreezeMillis":\([0-9]*\).*/\1/p' "$WORK/cutover-$round.json")
+  OK=$(sed -n 's/.*"ok":\(true\|false\).*/\1/p' "$WORK/cutover-$round.json" | head -1)
+  [ "$OK" = true ] || FREEZE="aborted"
+  read -r ACKED ERRS GAP LOST < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\)/\1 \2 \3 \4/p' "$WORK/probe-$round.log")
+  SB_ERR=$(sed -n 's/.*ignored errors: *\([0-9]*\).*/\1/p' "$WORK/sysbench-$round.log" | head -1)
+  SB_TPS=$(sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$WORK/sysbench-$round.log" | head -1)
+  printf '| %d | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${ERRS:-?}" "${LOST:-?}" "${ACKED:-?}" \
+      "${SB_ERR:-?}" "${SB_TPS:-?}" >> "$WORK/table.md"
+  log "round $round: freeze ${FREEZE:-?} ms, probe gap ${GAP:-?} ms, lost ${LOST:-?} of ${ACKED:-?}"
+done
+haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
+./migrator complete "$PLAN" >/dev/null 2>&1 || true
+cat "$WORK/table.md"
+awk -F'|' 'NR > 2 && $3 ~ /[0-9]/ { n++; g[n] = $4 + 0; if ($4 + 0 > worst) worst = $4 + 0; lost += $6 + 0 }
+  END { asort(g); m = n % 2 ? g[(n + 1) / 2] : (g[n / 2] + g[n / 2 + 1]) / 2;
+        printf "\nprobe write gap: median %d ms, worst %d ms over %d cutovers; acknowledged writes lost: %d\n", m, worst, n, lost }' "$WORK/table.md"

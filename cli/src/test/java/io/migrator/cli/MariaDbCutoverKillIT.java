@@ -1,0 +1,173 @@
+package io.migrator.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.migrator.sandbox.SandboxEndpoint;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * kill -9 of the worker inside the cutover, through the CLI as a runbook pipeline drives it. The plan's freeze and switch
+ * are programs that SIGKILL the worker (their parent) the first time they run. Killed inside the freeze, before the point
+ * of no return: the restarted worker undoes the cutover from its journal (the unfreeze program runs) and streams on.
+ * Killed inside the switch, after it: the restarted worker finishes the cutover forward (the switch runs again) and
+ * reaches CUT_OVER. Nothing written to the source before the cutover is missing on the target.
+ */
+@ExtendWith(SandboxExtension.class)
+class MariaDbCutoverKillIT {
+    private final List<Process> workers = new ArrayList<>();
+
+    @Test
+    void aKilledCutoverIsUndoneBeforeItsPointOfNoReturnAndFinishedAfterIt(SandboxServers servers) throws Exception {
+        assertThat(KillLoop.JAR).as("the shaded jar is built in the package phase").exists();
+        SandboxEndpoint source = servers.mariadbSource();
+        SandboxEndpoint target = servers.mariadbTarget();
+        String db = "cutkill_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+        Path dir = Files.createDirectories(Path.of("target", db).toAbsolutePath());
+        try (Connection c = DriverManager.getConnection(source.jdbcUrl(""), source.user(), source.password()); Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + db);
+            st.execute("USE " + db);
+            st.execute("CREATE TABLE " + db + ".orders (id INT PRIMARY KEY, note VARCHAR(40))");
+            st.execute("INSERT INTO " + db + ".orders SELECT seq, CONCAT('seed-', seq) FROM seq_1_to_5000");
+        }
+        Path secret = dir.resolve("pw");
+        Files.writeString(secret, source.password());
+        Path plan = dir.resolve("plan.yaml");
+        Files.writeString(plan, """
+                name: %10$s
+                source: {engine: mariadb, host: %2$s, port: %3$d, user: %4$s, password: "${file:%5$s}", database: %1$s}
+                target: {engine: mariadb, host: %6$s, port: %7$d, user: %8$s, password: "${file:%5$s}", database: %1$s}
+                cutover:
+                  maxDowntime: 10s
+                  maxLag: 5s
+                  freeze: command
+                  freezeCommand: ["sh", "-c", "test -f %9$s/froze || { touch %9$s/froze; kill -9 $PPID; sleep 5; }"]
+                  unfreezeCommand: ["sh", "-c", "touch %9$s/unfroze"]
+                  switch:
+                    - command: ["sh", "-c", "test -f %9$s/switched || { touch %9$s/switched; kill -9 $PPID; sleep 5; }; echo $MIGRATOR_TARGET_PORT > %9$s/switch-done"]
+                """.formatted(db, source.host(), source.port(), source.user(), secret, target.host(), target.port(),
+                target.user(), dir, db.replace('_', '-')));
+        String p = plan.toString();
+        try {
+            startWorker(p, 0);
+            awaitPhase(p, "STREAMING");
+            assertThat(CliRun.of("validate", p).exit()).isZero();
+            insert(source, db, 10_001);
+
+            // 1: killed inside the freeze, before the point of no return
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
+            CliRun first = CliRun.of("cutover", p, "-o", "json");
+            assertThat(first.exit()).as(first.out() + first.err()).isNotZero();
+            assertThat(workers.get(0).waitFor(30, TimeUnit.SECONDS)).as("the freeze program killed the worker").isTrue();
+            assertThat(Files.exists(dir.resolve("froze"))).isTrue();
+            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
+            startWorker(p, 1);
+            awaitPhase(p, "STREAMING");
+            assertThat(Files.exists(dir.resolve("unfroze"))).as("the restart undid the freeze: the unfreeze program ran").isTrue();
+            assertThat(Files.exists(dir.resolve("switched"))).as("nothing was switched").isFalse();
+            insert(source, db, 10_002);
+
+            // 2: killed inside the switch, after the point of no return
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
+            CliRun second = CliRun.of("cutover", p, "-o", "json");
+            assertThat(second.exit()).as(second.out() + second.err()).isNotZero();
+            assertThat(workers.get(1).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker").isTrue();
+            assertThat(Files.exists(dir.resolve("switched"))).isTrue();
+            assertThat(Files.exists(dir.resolve("switch-done"))).isFalse();
+            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
+            startWorker(p, 2);
+            awaitPhase(p, "CUT_OVER");
+            assertThat(Files.readString(dir.resolve("switch-done")).trim()).as("the restart ran the switch again, to the end")
+                    .isEqualTo(Integer.toString(target.port()));
+
+            JsonNode status = CliRun.of("status", p, "-o", "json").json();
+            assertThat(status.get("phase").asText()).isEqualTo("CUT_OVER");
+            assertThat(status.get("direction").asText()).isEqualTo("forward");
+            List<String> journal = new ArrayList<>();
+            status.get("phases").forEach(e -> journal.add(e.get("detail").asText()));
+            assertThat(journal).contains("cutover: point of no return, switching traffic");
+            assertThat(String.join("\n", journal)).contains("cutover aborted").contains("cut over: writes open on the target");
+
+            CliRun again = CliRun.of("cutover", p, "-o", "json");
+            assertThat(again.exit()).as("a migration already cut over is refused").isEqualTo(4);
+            assertThat(again.json().at("/error/code").asText()).isEqualTo("CUTOVER_PRECONDITION");
+            assertThat(again.json().at("/error/message").asText()).contains("CUT_OVER, not STREAMING");
+
+            try (Connection s = DriverManager.getConnection(source.jdbcUrl(db), source.user(), source.password());
+                 Connection t = DriverManager.getConnection(target.jdbcUrl(db), target.user(), target.password())) {
+                assertThat(rows(t)).as("every row written before the cutover is on the target").isEqualTo(rows(s)).contains("10001", "10002");
+            }
+            workers.get(2).destroy();
+            assertThat(workers.get(2).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(workers.get(2).exitValue()).as("SIGTERM exits 0").isZero();
+        } finally {
+            for (Process w : workers) {
+                w.destroyForcibly().waitFor();
+            }
+            assertThat(CliRun.of("complete", p, "--yes").exit()).isZero();
+            for (SandboxEndpoint e : List.of(source, target)) {
+                try (Connection c = DriverManager.getConnection(e.jdbcUrl(""), e.user(), e.password()); Statement st = c.createStatement()) {
+                    st.execute("DROP DATABASE IF EXISTS " + db);
+                }
+            }
+        }
+    }
+
+    private void startWorker(String plan, int round) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-jar", KillLoop.JAR.toString(), "run", plan, "--listen", "127.0.0.1:0").redirectErrorStream(true)
+                .redirectOutput(new File("target/cutover-kill-worker-" + round + ".log"));
+        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "cutover-kill-state").toAbsolutePath().toString());
+        workers.add(builder.start());
+    }
+
+    private static String durablePhase(String plan) {
+        CliRun status = CliRun.of("status", plan, "-o", "json");
+        return status.exit() == 0 ? status.json().get("phase").asText() : "?";
+    }
+
+    private void awaitPhase(String plan, String phase) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline) {
+            Process last = workers.get(workers.size() - 1);
+            assertThat(last.isAlive()).as("the worker died; see target/cutover-kill-worker-%d.log", workers.size() - 1).isTrue();
+            CliRun status = CliRun.of("status", plan, "-o", "json");
+            if (status.exit() == 0 && status.json().at("/worker/running").asBoolean() && phase.equals(status.json().get("phase").asText())) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("not " + phase + " within 120 s: " + CliRun.of("status", plan).out());
+    }
+
+    private static void insert(SandboxEndpoint source, String db, int id) throws Exception {
+        try (Connection c = DriverManager.getConnection(source.jdbcUrl(db), source.user(), source.password()); Statement st = c.createStatement()) {
+            st.execute("INSERT INTO orders VALUES (" + id + ", 'written-" + id + "')");
+        }
+    }
+
+    private static List<String> rows(Connection c) throws Exception {
+        List<String> rows = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id, note FROM orders ORDER BY id")) {
+            while (rs.next()) {
+                rows.add(rs.getString(1));
+                rows.add(rs.getString(2));
+            }
+        }
+        return rows;
+    }
+}

@@ -1,0 +1,229 @@
+package io.migrator.connectors.mysql;
+
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.spi.CutoverCheck;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cutover's MySQL/MariaDB parts on the target: its preconditions (the application's logins exist, a binlog for
+ * reverse replication), AUTO_INCREMENT raised to the source's, the reverse position, and the opening: the source's
+ * triggers created on the plan's tables (they must not exist while replayed rows are applied: they would fire twice).
+ */
+final class MySqlTargetCutover {
+    private static final Logger LOG = LoggerFactory.getLogger(MySqlTargetCutover.class);
+
+    private final Plan plan;
+    private final DataSource pool;
+
+    MySqlTargetCutover(Plan plan, DataSource pool) {
+        this.plan = plan;
+        this.pool = pool;
+    }
+
+    List<CutoverCheck> checks(CutoverCheck.Context context) {
+        List<CutoverCheck> checks = new ArrayList<>();
+        try (Connection c = pool.getConnection()) {
+            for (String user : context.applicationUsers()) {
+                checks.add(MySqlCutover.grants(c, user) != null ? CutoverCheck.pass("application login " + user + " on the target", "exists")
+                        : CutoverCheck.fail("application login " + user + " on the target", "does not exist on the target (logins and grants "
+                        + "are not replicated): the application could not log in after the switch", "CREATE USER " + MySqlCutover.account(user)
+                        + " and GRANT it what it has on the source (SHOW GRANTS FOR it there)"));
+            }
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@log_bin")) {
+                boolean logBin = rs.next() && rs.getInt(1) == 1;
+                checks.add(logBin ? CutoverCheck.pass("reverse position", "the target writes a binlog")
+                        : CutoverCheck.warn("reverse position", "the target writes no binlog: no reverse replication could carry its writes back",
+                        "start the target with log_bin (on RDS: automated backups on) and binlog_format=ROW"));
+            }
+        } catch (SQLException e) {
+            checks.add(CutoverCheck.fail("target", "the target did not answer the cutover checks: " + e.getMessage(), "check the target"));
+        }
+        return checks;
+    }
+
+    Optional<String> reversePosition() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            String gtids = "";
+            try (ResultSet rs = st.executeQuery("SELECT @@gtid_binlog_pos")) {
+                if (rs.next() && rs.getString(1) != null) {
+                    gtids = rs.getString(1);
+                }
+            } catch (SQLException e) {
+                gtids = ""; // MySQL: the GTID set comes with the binlog status
+            }
+            try (ResultSet rs = st.executeQuery("SHOW MASTER STATUS")) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                if (gtids.isEmpty() && rs.getMetaData().getColumnCount() >= 5 && rs.getString(5) != null) {
+                    gtids = rs.getString(5).replace("\n", "");
+                }
+                return Optional.of(BinlogPosition.of(rs.getString(1), rs.getLong(2), gtids).toSourcePosition().text());
+            }
+        } catch (SQLException e) {
+            LOG.warn("could not read the target's binlog position: {}", e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** Each plan table's AUTO_INCREMENT on the target raised to at least the source's (never lowered). */
+    List<String> syncAutoIncrements() {
+        Map<String, Long> source = new LinkedHashMap<>();
+        try (Connection c = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+            source = autoIncrements(c, plan.source().database());
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading AUTO_INCREMENT on the source", e);
+        }
+        List<String> moved = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            Map<String, Long> target = autoIncrements(c, plan.target().database());
+            for (Map.Entry<String, Long> e : source.entrySet()) {
+                Long now = target.get(e.getKey());
+                if (now != null && now < e.getValue()) {
+                    st.execute("ALTER TABLE " + MySqlDialect.quote(plan.target().database()) + "." + MySqlDialect.quote(e.getKey())
+                            + " AUTO_INCREMENT = " + e.getValue());
+                    moved.add(e.getKey() + " AUTO_INCREMENT -> " + e.getValue());
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("raising AUTO_INCREMENT on the target", e);
+        }
+        return moved;
+    }
+
+    private Map<String, Long> autoIncrements(Connection c, String database) throws SQLException {
+        Map<String, Long> values = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? "
+                + "AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL")) {
+            ps.setString(1, database);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (plan.tables().includes(plan.source().database(), rs.getString(1))) {
+                        values.put(rs.getString(1), rs.getLong(2));
+                    }
+                }
+            }
+        }
+        return values;
+    }
+
+    /** Creates the source's triggers of the plan's tables that the target lacks; returns what it did. */
+    String open() {
+        Map<String, String[]> triggers = sourceTriggers();
+        Set<String> existing = targetTriggers();
+        List<String> created = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            c.setCatalog(plan.target().database()); // the pool resets it when the connection goes back
+            String poolMode;
+            try (ResultSet rs = st.executeQuery("SELECT @@SESSION.sql_mode")) {
+                rs.next();
+                poolMode = rs.getString(1);
+            }
+            try {
+                createMissing(st, triggers, existing, created);
+            } finally {
+                st.execute("SET SESSION sql_mode = '" + poolMode.replace("'", "''") + "'");
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("creating the source's triggers on the target (after " + created + ")", e);
+        }
+        return triggers.isEmpty() ? "the plan's tables have no triggers on the source" : "triggers created: " + (created.isEmpty() ? "none missing" : created);
+    }
+
+    private static void createMissing(Statement st, Map<String, String[]> triggers, Set<String> existing, List<String> created) throws SQLException {
+        {
+            for (Map.Entry<String, String[]> t : triggers.entrySet()) {
+                if (existing.contains(t.getKey())) {
+                    continue;
+                }
+                st.execute("SET SESSION sql_mode = '" + t.getValue()[0].replace("'", "''") + "'");
+                // without DEFINER: the trigger runs as its creator (a managed target lets no other definer be named)
+                st.execute(t.getValue()[1].replaceFirst("(?i)^CREATE\\s+DEFINER\\s*=\\s*(`[^`]*`|'[^']*'|\\S+?)@(`[^`]*`|'[^']*'|\\S+)\\s+", "CREATE "));
+                created.add(t.getKey());
+            }
+        }
+    }
+
+    /** Drops the triggers {@link #open} created (an abort before the switch): replayed rows must not fire them. */
+    String close() {
+        Set<String> ours = sourceTriggers().keySet();
+        List<String> dropped = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            for (String name : targetTriggers()) {
+                if (ours.contains(name)) {
+                    st.execute("DROP TRIGGER IF EXISTS " + MySqlDialect.quote(plan.target().database()) + "." + MySqlDialect.quote(name));
+                    dropped.add(name);
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("dropping the triggers on the target", e);
+        }
+        return dropped.isEmpty() ? "no trigger to drop" : "triggers dropped: " + dropped;
+    }
+
+    /** Trigger name to {sql_mode, CREATE statement}, for the plan's tables on the source. */
+    private Map<String, String[]> sourceTriggers() {
+        Map<String, String[]> triggers = new LinkedHashMap<>();
+        String db = plan.source().database();
+        try (Connection c = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+            List<String> names = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
+                    + "WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER")) {
+                ps.setString(1, db);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        if (plan.tables().includes(db, rs.getString(2))) {
+                            names.add(rs.getString(1));
+                        }
+                    }
+                }
+            }
+            try (Statement st = c.createStatement()) {
+                for (String name : names) {
+                    try (ResultSet rs = st.executeQuery("SHOW CREATE TRIGGER " + MySqlDialect.quote(db) + "." + MySqlDialect.quote(name))) {
+                        if (rs.next()) {
+                            triggers.put(name, new String[] {rs.getString(2), rs.getString(3)});
+                        }
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new MigratorException(ErrorCode.CUTOVER_FAILED, "reading the triggers of the source failed: " + e.getMessage(),
+                    "GRANT TRIGGER ON `" + db + "`.* to the migration user (SHOW CREATE TRIGGER needs it)", e);
+        }
+        return triggers;
+    }
+
+    private Set<String> targetTriggers() {
+        Set<String> names = new TreeSet<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?")) {
+            ps.setString(1, plan.target().database());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    names.add(rs.getString(1));
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("listing the triggers on the target", e);
+        }
+        return names;
+    }
+}

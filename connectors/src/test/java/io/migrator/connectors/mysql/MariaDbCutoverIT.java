@@ -1,0 +1,370 @@
+package io.migrator.connectors.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.connectors.testing.MigrationHarness;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.state.CutoverReport;
+import io.migrator.core.state.Phase;
+import io.migrator.sandbox.Sandbox;
+import io.migrator.sandbox.SandboxEngine;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The cutover on real MariaDB servers behind the sandbox's HAProxy: an application writes through the proxy every 5 ms
+ * with its own login and records every acknowledged write. Cut over: every acknowledged write is on the target, the
+ * writes after it go to the target (whose trigger, created at the opening, fires), the application's login is locked
+ * on the old source, and the report's freeze covers the gap the writer saw. Held back: the cutover aborts within its
+ * budget, the source takes writes again and the stream goes on. A dry run changes nothing; a missing validation or a
+ * missing login on the target refuses the cutover before anything is frozen.
+ */
+@ExtendWith(SandboxExtension.class)
+class MariaDbCutoverIT {
+    private MariaDbFixture fixture;
+    private SandboxServers servers;
+    private String app;
+    private String admin;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (admin != null) {
+            runtime(admin, "set server mariadb/primary addr 127.0.0.1 port " + servers.mariadbSource().port()); // the proxy back on the source
+        }
+        if (app != null) {
+            for (var side : List.of(servers.mariadbSource(), servers.mariadbTarget())) {
+                try (Connection c = MariaDbFixture.connect(side); Statement st = c.createStatement()) {
+                    st.execute("DROP USER IF EXISTS '" + app + "'@'%'");
+                }
+            }
+        }
+        if (fixture != null) {
+            fixture.drop();
+        }
+    }
+
+    /** Tables, a trigger on the source, the application's login on both sides (logins are not replicated), the proxy up. */
+    private Plan setUp(SandboxServers servers, String prefix, String cutover) throws Exception {
+        this.servers = servers;
+        Sandbox sandbox = servers.sandbox();
+        sandbox.up(java.util.EnumSet.of(SandboxEngine.MARIADB), true);
+        admin = "127.0.0.1:" + (Sandbox.MARIADB_PROXY_ADMIN_PORT + sandbox.portOffset());
+        runtime(admin, "set server mariadb/primary addr 127.0.0.1 port " + servers.mariadbSource().port());
+        fixture = new MariaDbFixture(servers, prefix);
+        app = "app_" + fixture.database.substring(fixture.database.length() - 8);
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(40) NOT NULL, UNIQUE KEY by_note (note))");
+            st.execute("CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, order_id INT NOT NULL)");
+            st.execute("INSERT INTO orders (note) SELECT CONCAT('seed-', seq) FROM seq_1_to_2000");
+            st.execute("CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW INSERT INTO audit (order_id) VALUES (NEW.id)");
+        }
+        for (var side : List.of(servers.mariadbSource(), servers.mariadbTarget())) {
+            try (Connection c = MariaDbFixture.connect(side); Statement st = c.createStatement()) {
+                st.execute("CREATE USER '" + app + "'@'%' IDENTIFIED BY 'app-pw'");
+                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON `" + fixture.database + "`.* TO '" + app + "'@'%'");
+            }
+        }
+        return fixture.plan("cutover: {maxLag: 3s, applicationUsers: [\"" + app + "@%\"]" + cutover + switchStep() + "}");
+    }
+
+    private String switchStep() {
+        return ", switch: [{haproxy: {admin: \"" + admin + "\", backend: mariadb, server: primary}}]";
+    }
+
+    @Test
+    void cutsOverUnderAWriterThroughTheProxyAndLosesNoAcknowledgedWrite(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "cutover", ", maxDowntime: 5s");
+        Writer writer = new Writer(proxyUrl(servers));
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            writer.start();
+            Thread.sleep(500);
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            Thread.sleep(500);
+
+            long before = System.nanoTime();
+            CutoverReport report = cutOver(run, false, null);
+            long after = System.nanoTime();
+            Thread.sleep(1_000);
+            writer.stop();
+
+            assertThat(report.error()).as("%s", report).isNull();
+            assertThat(report.ok()).isTrue();
+            assertThat(report.steps()).extracting(CutoverReport.Step::name)
+                    .containsSubsequence("preconditions", "freeze", "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
+            assertThat(report.steps()).allMatch(CutoverReport.Step::ok);
+            assertThat(report.writeFreezeMillis()).isPositive().isLessThanOrEqualTo(5_000);
+            assertThat(run.migration.status().phase()).isEqualTo(Phase.CUT_OVER);
+
+            Set<String> onTarget = notes(fixture.target());
+            assertThat(writer.acknowledged).as("acknowledged writes").hasSizeGreaterThan(100);
+            assertThat(onTarget).as("every acknowledged write is on the target").containsAll(writer.acknowledged.keySet());
+            List<String> afterCutover = writer.acknowledged.entrySet().stream().filter(e -> e.getValue() > after).map(e -> e.getKey()).toList();
+            assertThat(afterCutover).as("the writer wrote on after the cutover").isNotEmpty();
+            Set<String> onSource = notes(fixture.source());
+            assertThat(onSource).as("the writes after the cutover went to the target only").doesNotContainAnyElementsOf(afterCutover);
+            // the gap the writer saw lies within the cutover, and the report's freeze covers it (a write may be in flight either side)
+            long gap = writer.longestGapMillis(before, after);
+            assertThat(gap).as("the writer's longest gap").isLessThanOrEqualTo(report.writeFreezeMillis() + 1_000);
+            try (Connection c = fixture.target(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM orders o LEFT JOIN audit a ON a.order_id = o.id WHERE a.id IS NULL AND o.note LIKE 'w-%'")) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("the trigger created at the opening fired for the writes on the target").isZero();
+            }
+            try {
+                DriverManager.getConnection(servers.mariadbSource().jdbcUrl(fixture.database), app, "app-pw").close();
+                throw new AssertionError("the application's login still opens sessions on the old source");
+            } catch (SQLException expected) {
+                assertThat(expected.getMessage()).containsIgnoringCase("locked");
+            }
+        } finally {
+            writer.stop();
+        }
+        assertThat(writer.failure.get()).as("the writer's own bug, not a refused write").isNull();
+    }
+
+    @Test
+    void aHeldTargetAbortsWithinTheBudgetAndTheSourceTakesWritesAgain(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "cutabort", ", maxDowntime: 2s");
+        Writer writer = new Writer(proxyUrl(servers));
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            writer.start();
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            CutoverReport report;
+            try (Connection hold = fixture.target(); Statement st = hold.createStatement()) {
+                st.execute("LOCK TABLES orders WRITE, audit WRITE"); // the applier queues behind it: the fence cannot be reached
+                Thread.sleep(300);
+                long started = System.nanoTime();
+                report = cutOver(run, false, null);
+                long took = (System.nanoTime() - started) / 1_000_000;
+                assertThat(took).as("aborted within the budget and a margin").isLessThan(2_000 + 3_000);
+                st.execute("UNLOCK TABLES");
+            }
+            assertThat(report.ok()).isFalse();
+            assertThat(report.aborted()).isTrue();
+            assertThat(report.exitCode()).isEqualTo(4);
+            assertThat(report.error().code()).isEqualTo("CUTOVER_ABORTED");
+            assertThat(report.steps()).extracting(CutoverReport.Step::name).contains("fence", "unfreeze").doesNotContain("switch");
+            assertThat(run.migration.status().phase()).isEqualTo(Phase.STREAMING);
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("INSERT INTO orders (note) VALUES ('after-abort')"); // the source takes writes again
+            }
+            Thread.sleep(500);
+            writer.stop();
+            run.awaitCaughtUp();
+            Set<String> onTarget = notes(fixture.target());
+            assertThat(onTarget).containsAll(writer.acknowledged.keySet()).contains("after-abort");
+            assertThat(runtime(admin, "show servers state mariadb")).as("the proxy still points at the source")
+                    .contains(" " + servers.mariadbSource().port() + " ");
+            try (Connection c = fixture.target(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("no trigger on the target while changes replay").isZero();
+            }
+        } finally {
+            writer.stop();
+        }
+        assertThat(writer.failure.get()).isNull();
+    }
+
+    @Test
+    void aDryRunChangesNothingAndMissingPreconditionsRefuseBeforeAnyFreeze(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "cutdry", "");
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            run.awaitCaughtUp();
+            String proxyBefore = server(runtime(admin, "show servers state mariadb"));
+
+            CutoverReport refused = cutOver(run, false, null);
+            assertThat(refused.aborted()).isTrue();
+            assertThat(refused.exitCode()).isEqualTo(4);
+            assertThat(refused.error().code()).isEqualTo("CUTOVER_PRECONDITION");
+            assertThat(refused.error().message()).contains("validation: no validation has run");
+            assertThat(refused.steps()).extracting(CutoverReport.Step::name).containsExactly("preconditions");
+
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            try (Connection c = MariaDbFixture.connect(servers.mariadbTarget()); Statement st = c.createStatement()) {
+                st.execute("DROP USER '" + app + "'@'%'");
+            }
+            CutoverReport noLogin = cutOver(run, false, null);
+            assertThat(noLogin.error().code()).isEqualTo("CUTOVER_PRECONDITION");
+            assertThat(noLogin.error().message()).contains("application login " + app + "@% on the target").contains("does not exist");
+            try (Connection c = MariaDbFixture.connect(servers.mariadbTarget()); Statement st = c.createStatement()) {
+                st.execute("CREATE USER '" + app + "'@'%' IDENTIFIED BY 'app-pw'");
+            }
+
+            CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
+            assertThat(dry.dryRun()).isTrue();
+            assertThat(dry.ok()).as("%s", dry).isTrue();
+            assertThat(dry.exitCode()).isZero();
+            assertThat(dry.steps()).extracting(CutoverReport.Step::name).containsExactly("preconditions", "freeze", "fence", "verify",
+                    "sequences", "switch", "open");
+            assertThat(dry.steps().subList(1, dry.steps().size())).allMatch(s -> s.detail().startsWith("predicted: "));
+            assertThat(run.migration.status().phase()).isEqualTo(Phase.STREAMING);
+            assertThat(server(runtime(admin, "show servers state mariadb"))).as("the proxy is untouched").isEqualTo(proxyBefore)
+                    .startsWith("127.0.0.1:" + servers.mariadbSource().port());
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("INSERT INTO orders (note) VALUES ('after-dry-run')"); // not frozen
+            }
+            DriverManager.getConnection(servers.mariadbSource().jdbcUrl(fixture.database), app, "app-pw").close(); // not locked
+            try (Connection c = fixture.target(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("no trigger created").isZero();
+            }
+            run.awaitCaughtUp();
+            assertThat(notes(fixture.target())).contains("after-dry-run");
+        }
+    }
+
+    private static CutoverReport cutOver(MigrationHarness run, boolean dryRun, Duration budget) throws InterruptedException {
+        run.migration.startCutover(dryRun, budget);
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline) {
+            CutoverReport report = run.migration.cutover().orElseThrow();
+            if (report.finished()) {
+                return report;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the cutover did not finish: " + run.migration.cutover());
+    }
+
+    private String proxyUrl(SandboxServers servers) {
+        return "jdbc:mariadb://127.0.0.1:" + (Sandbox.MARIADB_PROXY_PORT + servers.sandbox().portOffset()) + "/" + fixture.database;
+    }
+
+    private static Set<String> notes(Connection c) throws SQLException {
+        Set<String> notes = new HashSet<>();
+        try (c; Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT note FROM orders")) {
+            while (rs.next()) {
+                notes.add(rs.getString(1));
+            }
+        }
+        return notes;
+    }
+
+    /** From `show servers state`: the primary's address, port and admin and operational states (not its ticking timers). */
+    private static String server(String state) {
+        for (String line : state.split("\n")) {
+            String[] f = line.trim().split(" ");
+            if (f.length > 18 && f[3].equals("primary")) {
+                return f[4] + ":" + f[18] + " op " + f[5] + " admin " + f[6];
+            }
+        }
+        throw new AssertionError("no primary in " + state);
+    }
+
+    /** HAProxy's runtime API, one command. */
+    static String runtime(String admin, String command) throws Exception {
+        int colon = admin.lastIndexOf(':');
+        try (Socket s = new Socket(admin.substring(0, colon), Integer.parseInt(admin.substring(colon + 1)))) {
+            OutputStream out = s.getOutputStream();
+            out.write((command + "\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The application: one insert every 5 ms through the proxy with its own login; reconnects after an error (a write not acknowledged). */
+    private final class Writer {
+        final ConcurrentMap<String, Long> acknowledged = new ConcurrentHashMap<>();
+        final List<Long> ackTimes = java.util.Collections.synchronizedList(new ArrayList<>());
+        final AtomicLong errors = new AtomicLong();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final String url;
+        private Thread thread;
+
+        Writer(String url) {
+            this.url = url;
+        }
+
+        void start() {
+            thread = new Thread(this::write, "app-writer");
+            thread.start();
+        }
+
+        void stop() throws InterruptedException {
+            stop.set(true);
+            if (thread != null) {
+                thread.join(10_000);
+            }
+        }
+
+        private void write() {
+            long seq = 0;
+            while (!stop.get()) {
+                try (Connection c = DriverManager.getConnection(url + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
+                     PreparedStatement ps = c.prepareStatement("INSERT INTO orders (note) VALUES (?)")) {
+                    while (!stop.get()) {
+                        String note = "w-" + seq++;
+                        ps.setString(1, note);
+                        ps.executeUpdate();
+                        long now = System.nanoTime();
+                        acknowledged.put(note, now);
+                        ackTimes.add(now);
+                        Thread.sleep(5);
+                    }
+                } catch (SQLException e) {
+                    errors.incrementAndGet(); // the write in flight was not acknowledged: the application retries on a new session
+                    sleepQuietly(20);
+                } catch (InterruptedException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    failure.set(e);
+                    return;
+                }
+            }
+        }
+
+        long longestGapMillis(long from, long to) {
+            List<Long> times;
+            synchronized (ackTimes) {
+                times = new ArrayList<>(ackTimes);
+            }
+            long longest = 0;
+            for (int i = 1; i < times.size(); i++) {
+                if (times.get(i) >= from && times.get(i - 1) <= to) {
+                    longest = Math.max(longest, (times.get(i) - times.get(i - 1)) / 1_000_000);
+                }
+            }
+            return longest;
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,394 @@
+package io.migrator.core.cutover;
+
+import io.migrator.core.apply.ChangedKeys;
+import io.migrator.core.change.SourcePosition;
+import io.migrator.core.error.ErrorCode;
+import io.migrator.core.error.MigratorException;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.SwitchStep;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.spi.CutoverCheck;
+import io.migrator.core.spi.Fence;
+import io.migrator.core.spi.SourceSession;
+import io.migrator.core.spi.TargetSession;
+import io.migrator.core.state.CutoverReport;
+import io.migrator.core.state.MigrationStatus;
+import io.migrator.core.state.Phase;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cutover (ARCHITECTURE.md rule 6): preconditions, then inside one write-freeze budget: freeze the source, read the
+ * fence position inside the freeze and wait until the target applied it, verify the rows changed since the last clean
+ * validation, sync sequences / AUTO_INCREMENT, record where reverse replication starts, switch the traffic, freeze the
+ * old source for good, open the target. Every step is journaled on the target before and after it runs. Before the
+ * first switch step (the point of no return) any failure or overrun aborts: the source is unfrozen and streaming goes
+ * on. After it the runbook only goes forward; a failure leaves the phase CUTTING_OVER and a later cutover (or a restart
+ * of the worker) finishes it.
+ */
+public final class Runbook {
+    /** The journal detail that marks the point of no return; a restart that finds it goes forward, else it undoes. */
+    public static final String NO_RETURN = "cutover: point of no return, switching traffic";
+    public static final String STARTED = "cutover: started";
+    private static final Logger LOG = LoggerFactory.getLogger(Runbook.class);
+    /** Lock waits stay short (gh-ost's lesson): the application queues behind a waiting lock. */
+    private static final Duration MAX_LOCK_WAIT = Duration.ofSeconds(1);
+
+    /** What the runbook needs of the worker that owns the stream. */
+    public interface Host {
+        MigrationStatus status();
+
+        List<TableDef> tables();
+
+        ChangedKeys changedKeys();
+
+        Fence fence();
+
+        /** A journaled phase move. */
+        void move(Phase next, String why);
+
+        /** A journal entry in the current phase (a step starting or done). */
+        void journal(String detail);
+    }
+
+    private final Plan plan;
+    private final SourceSession source;
+    private final TargetSession target;
+    private final Host host;
+    private final Switches switches;
+    private final Supplier<CutoverProgress> progressFactory;
+
+    public Runbook(Plan plan, SourceSession source, TargetSession target, Host host) {
+        this.plan = plan;
+        this.source = source;
+        this.target = target;
+        this.host = host;
+        this.switches = new Switches(plan);
+        this.progressFactory = () -> new CutoverProgress(plan.name());
+    }
+
+    public CutoverProgress newProgress(boolean dryRun, Duration budget) {
+        CutoverProgress progress = progressFactory.get();
+        progress.begin(dryRun, budget);
+        return progress;
+    }
+
+    /** Runs the whole cutover (or, with {@code dryRun}, its checks and predictions), reporting each step to {@code progress}. */
+    public void run(CutoverProgress progress, boolean dryRun, Duration budget) {
+        try {
+            CutoverCheck.Context context = new CutoverCheck.Context(budget, plan.cutover().applicationUsers(), dryRun);
+            List<CutoverCheck> checks = progress.step("preconditions", () -> preconditions(context));
+            List<CutoverCheck> failed = checks.stream().filter(c -> !c.passed() && c.blocking()).toList();
+            if (!failed.isEmpty()) {
+                CutoverCheck first = failed.get(0);
+                progress.refused(new MigratorException(ErrorCode.CUTOVER_PRECONDITION, failed.size() + " cutover precondition(s) failed: "
+                        + String.join("; ", failed.stream().map(c -> c.name() + ": " + c.message()).toList()), first.remedy()));
+                return;
+            }
+            if (dryRun) {
+                predict(progress, budget);
+                return;
+            }
+            cutOver(progress, budget);
+        } catch (MigratorException e) {
+            progress.refused(e);
+        } catch (RuntimeException e) {
+            LOG.error("the cutover failed before anything was frozen", e);
+            progress.refused(new MigratorException(ErrorCode.INTERNAL, "the cutover failed before anything was frozen: " + e, null, e));
+        }
+    }
+
+    private List<CutoverCheck> preconditions(CutoverCheck.Context context) {
+        List<CutoverCheck> checks = new ArrayList<>();
+        MigrationStatus status = host.status();
+        if (status.phase() != Phase.STREAMING) {
+            checks.add(CutoverCheck.fail("phase", "the migration is in " + status.phase() + ", not STREAMING",
+                    "wait for it: `migrator wait PLAN --for STREAMING`"));
+        }
+        Double lag = status.lag().seconds();
+        double maxLag = plan.cutover().maxLag().toMillis() / 1000.0;
+        if (lag == null || lag > maxLag) {
+            checks.add(CutoverCheck.fail("lag", "lag is " + (lag == null ? "unknown" : String.format("%.2f s", lag)) + ", over cutover.maxLag "
+                    + maxLag + " s: the drain might not fit the budget", "wait until `migrator wait PLAN --for lag<" + plan.cutover().maxLag().toMillis()
+                    + "ms` returns (lower the write load, or raise cutover.maxLag)"));
+        } else {
+            checks.add(CutoverCheck.pass("lag", String.format("%.2f s (limit %.2f s)", lag, maxLag)));
+        }
+        checks.add(validation(status.validation()));
+        checks.addAll(switches.check());
+        checks.addAll(source.cutoverChecks(context));
+        checks.addAll(target.cutoverChecks(context));
+        for (CutoverCheck c : checks) {
+            if (!c.passed()) {
+                LOG.warn("cutover {} {}: {}{}", c.blocking() ? "precondition failed," : "warning,", c.name(), c.message(),
+                        c.remedy() == null ? "" : " (" + c.remedy() + ")");
+            }
+        }
+        return checks;
+    }
+
+    private CutoverCheck validation(MigrationStatus.Validation last) {
+        String remedy = "validate first: `migrator validate PLAN` (repair with --repair), then cut over";
+        if (last == null || last.lastRunAt() == null || "never".equals(last.state())) {
+            return CutoverCheck.fail("validation", "no validation has run", remedy);
+        }
+        if (!"passed".equals(last.state())) {
+            return CutoverCheck.fail("validation", "the last validation (" + last.lastRunAt() + ") ended " + last.state(), remedy);
+        }
+        Duration age = Duration.between(Instant.parse(last.lastRunAt()), Instant.now());
+        if (age.compareTo(plan.cutover().validatedWithin()) > 0) {
+            return CutoverCheck.fail("validation", "the last clean validation finished " + age.toMinutes() + " min ago, longer than "
+                    + "cutover.validatedWithin " + plan.cutover().validatedWithin(), remedy);
+        }
+        return CutoverCheck.pass("validation", "clean, " + age.toSeconds() + " s ago");
+    }
+
+    /** The dry run's prediction of each step from the measured lag and the rows to verify; nothing is frozen or changed. */
+    private void predict(CutoverProgress progress, Duration budget) {
+        Double lag = host.status().lag().seconds();
+        long drain = Math.round(Math.max(0.05, lag == null ? 0 : lag) * 1000);
+        int keys = host.changedKeys().snapshot().size();
+        long verify = Math.min(keys / 20, Math.max(0, budget.toMillis() / 2));
+        long switching = plan.cutover().switchSteps().size() * 20L;
+        progress.predicted("freeze", 20, "would " + freezeDescription() + " (lock wait at most " + lockWait(budget).toSeconds() + " s)");
+        progress.predicted("fence", drain, "would wait for the target to apply the position read inside the freeze (lag now "
+                + (lag == null ? "unknown" : String.format("%.2f s", lag)) + ")");
+        progress.predicted("verify", verify, "would compare " + keys + " row(s) changed since the last clean validation");
+        progress.predicted("sequences", 10L * host.tables().size(), "would raise the target's AUTO_INCREMENT / sequences to the source's");
+        progress.predicted("switch", switching, plan.cutover().switchSteps().isEmpty() ? "no switch step"
+                : String.join(", ", plan.cutover().switchSteps().stream().map(SwitchStep::describe).toList()));
+        progress.predicted("open", 50, "would create the source's triggers on the target");
+        long total = 20 + drain + verify + 10L * host.tables().size() + switching + 50;
+        progress.finishDryRun(total <= budget.toMillis(), total, budget);
+    }
+
+    private String freezeDescription() {
+        return switch (plan.cutover().freeze()) {
+            case "command" -> "run " + String.join(" ", plan.cutover().freezeCommand());
+            case "read-only" -> "SET GLOBAL read_only = ON";
+            default -> "LOCK TABLES ... READ on " + host.tables().size() + " table(s)";
+        };
+    }
+
+    private static Duration lockWait(Duration budget) {
+        Duration third = budget.dividedBy(3);
+        return third.compareTo(MAX_LOCK_WAIT) < 0 ? (third.isZero() ? Duration.ofMillis(1) : third) : MAX_LOCK_WAIT;
+    }
+
+    private void cutOver(CutoverProgress progress, Duration budget) {
+        host.move(Phase.CUTTING_OVER, STARTED + ", budget " + budget.toMillis() + " ms");
+        long started = System.nanoTime();
+        long deadline = started + budget.toNanos();
+        // what the steps after the point of no return need (switch, lasting freeze, open): kept back from the drain
+        long reserve = Math.max(budget.toNanos() / 5, Duration.ofMillis(150).toNanos());
+        progress.freezeStarted(started);
+        try {
+            progress.journaled("freeze", host::journal, () -> {
+                freeze(lockWait(budget));
+                return freezeDescription();
+            });
+            progress.journaled("fence", host::journal, () -> {
+                SourcePosition at = source.positionInFreeze();
+                Duration wait = Duration.ofNanos(Math.max(0, deadline - reserve - System.nanoTime()));
+                if (!awaitApplied(at, wait)) {
+                    throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the target had not applied the source's position read inside "
+                            + "the freeze after " + wait.toMillis() + " ms (" + at.text() + "): the applier is held up or behind",
+                            "look at what holds the target (locks on its tables, `migrator status` lag), then cut over again");
+                }
+                return "applied up to " + at.text();
+            });
+            progress.journaled("verify", host::journal, () -> verify(deadline - reserve));
+            progress.journaled("sequences", host::journal, () -> {
+                List<String> moved = target.syncSequences();
+                return moved.isEmpty() ? "none behind the source" : String.join(", ", moved);
+            });
+            progress.journaled("reverse-position", host::journal, () -> target.reversePosition()
+                    .map(p -> "reverse replication can start at " + p).orElse("the target keeps no log a reverse stream could read (warning)"));
+            // triggers go in before the switch: the first write the application sends to the target must fire them
+            progress.journaled("open", host::journal, target::openForWrites);
+            if (System.nanoTime() > deadline) {
+                throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the budget of " + budget.toMillis() + " ms ran out before the switch",
+                        "cut over again when the write load is lower, or with a larger --max-downtime");
+            }
+        } catch (RuntimeException e) {
+            abort(progress, e, started, progress.attempted("open"));
+            return;
+        }
+        finishForward(progress, deadline);
+    }
+
+    /** From the point of no return on: switch, lasting freeze, open. Also what a restart does when the journal went past it. */
+    public void finishForward(CutoverProgress progress, long deadline) {
+        host.journal(NO_RETURN);
+        try {
+            int n = 0;
+            for (SwitchStep step : plan.cutover().switchSteps()) {
+                n++;
+                Duration limit = Duration.ofMillis(Math.max(2_000, (deadline - System.nanoTime()) / 1_000_000));
+                progress.journaled("switch", host::journal, () -> step.describe() + ": " + switches.run(step, limit));
+            }
+            progress.journaled("freeze-lasting", host::journal, this::freezeLasting);
+            if (!progress.ran("open")) {
+                progress.journaled("open", host::journal, target::openForWrites); // a restart past the point of no return
+            }
+            progress.writesOpen();
+            host.move(Phase.CUT_OVER, "cut over: writes open on the target after " + progress.writeFreezeMillis() + " ms");
+            progress.finishOk();
+        } catch (RuntimeException e) {
+            LOG.error("the cutover failed after the point of no return; it goes on forward when run again: {}", e.getMessage());
+            host.journal("cutover: failed after the point of no return: " + e.getMessage());
+            MigratorException m = e instanceof MigratorException me && me.code() == ErrorCode.CUTOVER_FAILED ? me
+                    : new MigratorException(ErrorCode.CUTOVER_FAILED, "after the point of no return: " + e.getMessage(),
+                    "fix the cause, then `migrator cutover PLAN` again: it goes on from the failed step", e);
+            progress.failed(m);
+        }
+    }
+
+    private boolean awaitApplied(SourcePosition at, Duration wait) {
+        try {
+            return host.fence().awaitApplied(at, wait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the worker is stopping", "cut over again once it runs");
+        }
+    }
+
+    private void freeze(Duration lockWait) {
+        if ("command".equals(plan.cutover().freeze())) {
+            Commands.run(plan.cutover().freezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), plan.cutover().maxDowntime(), "freeze command");
+        } else {
+            source.freezeWrites(lockWait);
+        }
+    }
+
+    private void unfreeze() {
+        if ("command".equals(plan.cutover().freeze())) {
+            Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30), "unfreeze command");
+        } else {
+            source.unfreezeWrites();
+        }
+    }
+
+    private String freezeLasting() {
+        if ("command".equals(plan.cutover().freeze())) {
+            return "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
+        }
+        String lasting = source.freezeLasting(plan.cutover().applicationUsers());
+        if (!plan.cutover().applicationUsers().isEmpty() && "lock-tables".equals(plan.cutover().freeze())) {
+            source.unfreezeWrites(); // the application's logins are locked and their sessions ended: the table locks can go
+        }
+        return lasting;
+    }
+
+    /** Compares the rows changed since the last clean validation on both sides until {@code until} (nanoTime). */
+    private String verify(long until) {
+        ChangedKeys.Snapshot changed = host.changedKeys().snapshot();
+        var sourceSums = source.checksums();
+        var targetSums = target.checksums();
+        long compared = 0;
+        long uncheckable = 0;
+        boolean outOfTime = false;
+        for (TableDef table : host.tables()) {
+            List<io.migrator.core.change.RowKey> keys = changed.byTable().getOrDefault(table.id(), List.of());
+            List<String> texts = new ArrayList<>();
+            for (var key : keys) {
+                var text = sourceSums.keyText(table, key);
+                if (text.isPresent()) {
+                    texts.add(text.get());
+                } else {
+                    uncheckable++;
+                }
+            }
+            for (int from = 0; from < texts.size(); from += 500) {
+                if (System.nanoTime() > until) {
+                    outOfTime = true;
+                    break;
+                }
+                List<String> part = texts.subList(from, Math.min(texts.size(), from + 500));
+                Map<String, String> s = sourceSums.rowHashes(table, part);
+                Map<String, String> t = targetSums.rowHashes(table, part);
+                for (String key : part) {
+                    if (!java.util.Objects.equals(s.get(key), t.get(key))) {
+                        throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "row " + key + " of " + table.id() + " differs on the target "
+                                + "after the fence (" + (s.get(key) == null ? "not on the source" : t.get(key) == null ? "missing on the target"
+                                : "different values") + ")", "find out what wrote to the target; `migrator validate PLAN --repair`, then cut over again");
+                    }
+                }
+                compared += part.size();
+            }
+            if (outOfTime) {
+                break;
+            }
+        }
+        int total = changed.size();
+        String detail = compared + " of " + total + " row(s) changed since the last clean validation compared equal";
+        if (uncheckable > 0) {
+            detail += "; " + uncheckable + " with keys this engine cannot look up by text were not compared";
+        }
+        if (outOfTime) {
+            detail += "; the budget left no time for the rest";
+        }
+        if (changed.partial()) {
+            detail += "; more rows changed than are tracked (200000): the rest is covered only by the next validation";
+        }
+        return detail;
+    }
+
+    private void abort(CutoverProgress progress, RuntimeException cause, long started, boolean opened) {
+        MigratorException why = cause instanceof MigratorException m ? m
+                : new MigratorException(ErrorCode.CUTOVER_ABORTED, cause.toString(), "look at the worker's log, then cut over again", cause);
+        LOG.warn("cutover aborted: {}", why.getMessage());
+        try {
+            progress.step("unfreeze", () -> {
+                unfreeze();
+                return "the source takes writes again";
+            });
+        } catch (RuntimeException e) {
+            LOG.error("unfreezing the source after the abort failed: {} — unfreeze it by hand", e.getMessage());
+            progress.failed(new MigratorException(ErrorCode.CUTOVER_FAILED, "the cutover aborted (" + why.getMessage() + ") and unfreezing the "
+                    + "source failed: " + e.getMessage(), "unfreeze the source by hand (UNLOCK / SET GLOBAL read_only = OFF / your unfreeze "
+                    + "command), then look at the worker's log"));
+            return;
+        }
+        progress.writesOpen();
+        if (opened) {
+            try {
+                progress.step("close-target", target::closeForWrites); // replayed rows must not fire the triggers
+            } catch (MigratorException e) {
+                if (e.code() != ErrorCode.NOT_AVAILABLE) {
+                    LOG.error("dropping the target's triggers after the abort failed: {} — drop them by hand before changes replay", e.getMessage());
+                }
+            }
+        }
+        try {
+            host.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
+        } catch (RuntimeException e) {
+            LOG.warn("could not journal the abort: {}", e.getMessage());
+        }
+        progress.aborted(why.code() == ErrorCode.CUTOVER_ABORTED ? why
+                : new MigratorException(ErrorCode.CUTOVER_ABORTED, why.getMessage(), why.remedy(), why));
+    }
+
+    /**
+     * After a restart in CUTTING_OVER: the journal past the point of no return finishes the cutover forward, otherwise
+     * it is undone (the source unfrozen, streaming goes on). Returns the report of what was done.
+     */
+    public CutoverProgress recoverProgress(boolean pastNoReturn) {
+        CutoverProgress progress = newProgress(false, plan.cutover().maxDowntime());
+        if (pastNoReturn) {
+            LOG.info("the cutover was interrupted after its point of no return: finishing it forward");
+            finishForward(progress, System.nanoTime() + plan.cutover().maxDowntime().toNanos());
+        } else {
+            LOG.info("the cutover was interrupted before its point of no return: unfreezing the source, streaming goes on");
+            abort(progress, new MigratorException(ErrorCode.CUTOVER_ABORTED, "the worker stopped during the cutover, before its point of no return",
+                    "cut over again"), System.nanoTime(), true);
+        }
+        return progress;
+    }
+}
