@@ -70,8 +70,8 @@ for round in $(seq 1 "$ROUNDS"); do
   "$ROOT/migrator" validate "$PLAN" >/dev/null
 
   rm -f "$WORK/stop"
-  $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=0 \
-      --mysql-ignore-errors=all --report-interval=0 oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
+  $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=20 \
+      --mysql-ignore-errors=all oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
   SYSBENCH=$!
   "$JAVA" -cp "$DRIVER" "$ROOT/bench/CutoverProbe.java" "jdbc:mariadb://127.0.0.1:13300/$DB" "$APP" "$APP_PW" \
       "jdbc:mariadb://127.0.0.1:13307/$DB" migrator "$PW" "$WORK/stop" > "$WORK/probe-$round.log" 2>&1 &
@@ -83,12 +83,10 @@ for round in $(seq 1 "$ROUNDS"); do
   sleep 2
   touch "$WORK/stop"
   wait $PROBE || true
-  kill -INT $SYSBENCH 2>/dev/null; wait $SYSBENCH 2>/dev/null || true
+  wait $SYSBENCH 2>/dev/null || true
   kill -TERM $WORKER; wait $WORKER || true
 
-  FREEZE=$(sed -n 's/.*"writeFreezeMillis":\([0-9]*\).*/\1/p' "$WORK/cutover-$round.json")
-  OK=$(sed -n 's/.*"ok":\(true\|false\).*/\1/p' "$WORK/cutover-$round.json" | head -1)
-  [ "$OK" = true ] || FREEZE="aborted"
+  FREEZE=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/cutover-$round.json" 2>/dev/null || echo "no report")
   read -r ACKED ERRS GAP LOST < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\)/\1 \2 \3 \4/p' "$WORK/probe-$round.log")
   SB_ERR=$(sed -n 's/.*ignored errors: *\([0-9]*\).*/\1/p' "$WORK/sysbench-$round.log" | head -1)
   SB_TPS=$(sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$WORK/sysbench-$round.log" | head -1)
@@ -99,6 +97,8 @@ done
 haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
 ./migrator complete "$PLAN" >/dev/null 2>&1 || true
 cat "$WORK/table.md"
-awk -F'|' 'NR > 2 && $3 ~ /[0-9]/ { n++; g[n] = $4 + 0; if ($4 + 0 > worst) worst = $4 + 0; lost += $6 + 0 }
-  END { asort(g); m = n % 2 ? g[(n + 1) / 2] : (g[n / 2] + g[n / 2 + 1]) / 2;
-        printf "\nprobe write gap: median %d ms, worst %d ms over %d cutovers; acknowledged writes lost: %d\n", m, worst, n, lost }' "$WORK/table.md"
+awk -F'|' 'NR > 2 && $3 ~ /^ *[0-9]+ *$/ { n++; g[n] = $4 + 0; f[n] = $3 + 0; if ($4 + 0 > worst) worst = $4 + 0; if ($3 + 0 > fworst) fworst = $3 + 0; lost += $6 + 0 }
+  NR > 2 && $3 !~ /^ *[0-9]+ *$/ { aborted++ }
+  function median(a, n) { asort(a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+  END { printf "\nprobe write gap: median %d ms, worst %d ms; writeFreezeMillis: median %d ms, worst %d ms; over %d cutovers (%d aborted); acknowledged writes lost: %d\n",
+        median(g, n), worst, median(f, n), fworst, n, aborted, lost }' "$WORK/table.md"

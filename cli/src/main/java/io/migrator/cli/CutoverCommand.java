@@ -52,6 +52,10 @@ final class CutoverCommand implements Callable<Integer> {
         }
         try (WorkerClient client = new WorkerClient(loaded)) {
             CutoverReport report = client.startCutover(dryRun, maxDowntime);
+            if (report.dryRun() != dryRun) {
+                throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.CUTOVER_PRECONDITION, "a "
+                        + (report.dryRun() ? "dry run" : "cutover") + " of " + loaded.name() + " is running", "wait until it finishes, then run this one");
+            }
             int printed = 0;
             while (true) {
                 if (!output.json()) {
@@ -95,7 +99,7 @@ final class CutoverCommand implements Callable<Integer> {
             out.println(output.warn("aborted") + (report.writeFreezeMillis() > 0 ? " after a " + report.writeFreezeMillis() + " ms freeze" : "")
                     + ": the source takes writes, streaming goes on");
         } else {
-            out.println(output.bad("FAILED after the point of no return") + ": run `migrator cutover` again to go on forward");
+            out.println(output.bad("FAILED") + ": `migrator status` shows the phase; the remedy below says what to do");
         }
         if (report.error() != null && !report.ok()) {
             output.progress().println(report.error().code() + ": " + report.error().message());

@@ -254,9 +254,22 @@ final class MySqlChecksums implements RowChecksums {
         return out;
     }
 
-    /** Numbers, text and bytes spell exactly as the chunk bounds do; temporal and other keys are not looked up by text. */
+    /** Key column types whose stream values spell exactly as the server's text: integers, decimals, character and binary strings. */
+    private static final java.util.regex.Pattern EXACT_KEY = java.util.regex.Pattern.compile(
+            "(tinyint|smallint|mediumint|int|integer|bigint|decimal|numeric|char|varchar|binary|varbinary)\\b.*");
+
+    /**
+     * Integers, decimals, text and bytes spell exactly as the chunk bounds do; temporal, BIT and other keys are not
+     * looked up by text (their stream values are spelled otherwise), so they are reported as not compared.
+     */
     @Override
     public java.util.Optional<String> keyText(TableDef table, io.migrator.core.change.RowKey key) {
+        for (String column : key.columns()) {
+            var def = table.columns().stream().filter(c -> c.name().equalsIgnoreCase(column)).findFirst().orElse(null);
+            if (def == null || !EXACT_KEY.matcher(def.type().toLowerCase(java.util.Locale.ROOT)).matches()) {
+                return java.util.Optional.empty();
+            }
+        }
         List<String> parts = new java.util.ArrayList<>();
         for (Object value : key.values()) {
             if (value instanceof byte[] bytes) {

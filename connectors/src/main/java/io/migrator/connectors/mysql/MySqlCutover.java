@@ -32,6 +32,8 @@ final class MySqlCutover {
     private static final Duration LONG_TRANSACTION_WAIT = Duration.ofSeconds(10);
     /** ER_NONEXISTING_GRANT: SHOW GRANTS FOR a login that does not exist. */
     private static final int NO_SUCH_GRANT = 1141;
+    /** ER_NO_SUCH_THREAD: KILL of a session that is gone. */
+    private static final int UNKNOWN_THREAD = 1094;
 
     private final Plan plan;
     private final DataSource pool;
@@ -41,33 +43,65 @@ final class MySqlCutover {
         this.pool = pool;
     }
 
+    /** One check that may need a privilege of its own to ask: a failure to ask is that check's failure, the others go on. */
+    private interface Check {
+        CutoverCheck run(Connection c) throws SQLException;
+    }
+
+    private static CutoverCheck guarded(Connection c, String name, String needs, Check check) {
+        try {
+            return check.run(c);
+        } catch (SQLException e) {
+            return CutoverCheck.fail(name, "could not be checked: " + e.getMessage(), needs);
+        }
+    }
+
     List<CutoverCheck> sourceChecks(CutoverCheck.Context context) {
         List<CutoverCheck> checks = new ArrayList<>();
+        String db = plan.source().database();
+        List<String> users = context.applicationUsers();
         try (Connection c = pool.getConnection()) {
             List<String> grants = grants(c, null);
+            String self = currentUser(c);
             String freeze = plan.cutover().freeze();
             if ("lock-tables".equals(freeze)) {
-                checks.add(has(grants, "LOCK TABLES") ? CutoverCheck.pass("freeze privilege", "LOCK TABLES held")
-                        : CutoverCheck.fail("freeze privilege", "the migration user may not LOCK TABLES on `" + plan.source().database() + "`",
-                        "GRANT LOCK TABLES ON `" + plan.source().database() + "`.* TO the migration user"));
+                checks.add(has(grants, "LOCK TABLES", false) ? CutoverCheck.pass("freeze privilege", "LOCK TABLES held")
+                        : CutoverCheck.fail("freeze privilege", "the migration user may not LOCK TABLES on `" + db + "`",
+                        "GRANT LOCK TABLES ON `" + db + "`.* TO the migration user"));
             } else if ("read-only".equals(freeze)) {
-                checks.add(readOnlyChecks(c, grants, context.applicationUsers()));
+                checks.add(guarded(c, "freeze privilege", "GRANT SELECT ON mysql.* TO the migration user (SHOW GRANTS FOR the application's logins)",
+                        conn -> readOnlyChecks(conn, grants, users)));
             }
-            checks.add(transactions(c, context));
+            checks.add(guarded(c, "long transactions", "GRANT PROCESS ON *.* TO the migration user (information_schema.INNODB_TRX)",
+                    conn -> transactions(conn, context)));
             checks.add(marker(c));
-            checks.add(bypassing(c));
-            for (String user : context.applicationUsers()) {
-                List<String> appGrants = grants(c, user);
-                if (appGrants == null) {
-                    checks.add(CutoverCheck.fail("application login " + user, "does not exist on the source",
-                            "name the application's logins in cutover.applicationUsers as user@host, as SHOW GRANTS FOR takes them"));
+            checks.add(guarded(c, "sessions around the proxy", "GRANT PROCESS ON *.* TO the migration user", this::bypassing));
+            checks.add(has(grants, "TRIGGER", false) ? CutoverCheck.pass("triggers visible", "TRIGGER held: the source's triggers can be read")
+                    : CutoverCheck.fail("triggers visible", "the migration user may not see the triggers of `" + db + "` (information_schema "
+                    + "hides them without the TRIGGER privilege): the target would open without them", "GRANT TRIGGER ON `" + db
+                    + "`.* TO the migration user"));
+            for (String user : users) {
+                if (sameLogin(user, self)) {
+                    checks.add(CutoverCheck.fail("application login " + user, "is migrator's own login (" + self + "): locking it would lock "
+                            + "migrator out, and its writes cannot be told from the application's", "give the application a login of its own"));
+                    continue;
                 }
+                checks.add(guarded(c, "application login " + user, "GRANT SELECT ON mysql.* TO the migration user (SHOW GRANTS FOR)",
+                        conn -> grants(conn, user) != null ? CutoverCheck.pass("application login " + user, "exists on the source")
+                                : CutoverCheck.fail("application login " + user, "does not exist on the source", "name the application's "
+                                + "logins in cutover.applicationUsers as user@host, as SHOW GRANTS FOR takes them")));
             }
-            if (!context.applicationUsers().isEmpty()) {
-                checks.add(has(grants, "CREATE USER") || superOrAll(grants) ? CutoverCheck.pass("lasting freeze privilege", "CREATE USER held "
+            if (!users.isEmpty()) {
+                checks.add(has(grants, "CREATE USER", true) ? CutoverCheck.pass("lasting freeze privilege", "CREATE USER held "
                         + "(ALTER USER ... ACCOUNT LOCK)") : CutoverCheck.fail("lasting freeze privilege", "the migration user may not lock the "
-                        + "application's logins after the switch", "GRANT CREATE USER ON *.* TO the migration user, or remove cutover.applicationUsers"));
-            } else if ("lock-tables".equals(plan.cutover().freeze())) {
+                        + "application's logins after the switch (ALTER USER needs CREATE USER on *.*)", "GRANT CREATE USER ON *.* TO the "
+                        + "migration user, or remove cutover.applicationUsers"));
+                if (!has(grants, "SUPER", true) && !has(grants, "CONNECTION ADMIN", true) && !has(grants, "CONNECTION_ADMIN", true)) {
+                    checks.add(CutoverCheck.warn("ending sessions", "the migration user may not KILL other logins' sessions: after the switch "
+                            + "the application's sessions still open on the old source stay (mysql.rds_kill is tried on RDS)",
+                            "GRANT CONNECTION ADMIN (MariaDB) / CONNECTION_ADMIN (MySQL) ON *.* TO the migration user"));
+                }
+            } else if ("lock-tables".equals(freeze)) {
                 checks.add(CutoverCheck.warn("lasting freeze", "cutover.applicationUsers names no login: after the switch the old source stays "
                         + "frozen only while this worker runs (its table locks)", "list the application's logins in cutover.applicationUsers"));
             }
@@ -77,9 +111,28 @@ final class MySqlCutover {
         return checks;
     }
 
+    private static String currentUser(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT CURRENT_USER()")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /** {@code app@%} names the login CURRENT_USER() returns as app@%. */
+    private static boolean sameLogin(String user, String current) {
+        String u = user.contains("@") ? user : user + "@%";
+        return u.equalsIgnoreCase(current);
+    }
+
+    /** Privileges that let a session write while read_only is ON: MariaDB's SUPER (10.11) and READ_ONLY ADMIN, MySQL's CONNECTION_ADMIN. */
+    private boolean bypassesReadOnly(List<String> grants) {
+        return has(grants, "SUPER", true) || has(grants, "READ_ONLY ADMIN", true) || has(grants, "CONNECTION_ADMIN", true);
+    }
+
     private CutoverCheck readOnlyChecks(Connection c, List<String> grants, List<String> users) throws SQLException {
-        if (!superOrAll(grants) && !has(grants, "READ_ONLY ADMIN") && !has(grants, "SYSTEM_VARIABLES_ADMIN")) {
-            return CutoverCheck.fail("freeze privilege", "SET GLOBAL read_only needs SUPER (or READ_ONLY ADMIN / SYSTEM_VARIABLES_ADMIN)",
+        if (!bypassesReadOnly(grants)) {
+            return CutoverCheck.fail("freeze privilege", "the migration user cannot write while read_only is ON (the fence marker) nor set it: "
+                    + "it needs SUPER, READ_ONLY ADMIN (MariaDB) or SYSTEM_VARIABLES_ADMIN and CONNECTION_ADMIN (MySQL)",
                     "grant it, or use freeze: lock-tables (RDS and Aurora allow no SUPER)");
         }
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@global.read_only")) {
@@ -88,14 +141,19 @@ final class MySqlCutover {
                         "SET GLOBAL read_only = OFF first, or use freeze: lock-tables");
             }
         }
+        if (users.isEmpty()) {
+            return CutoverCheck.fail("freeze privilege", "with freeze: read-only, a login holding SUPER / READ_ONLY ADMIN / CONNECTION_ADMIN "
+                    + "keeps writing, and cutover.applicationUsers names none to check", "list the application's logins in "
+                    + "cutover.applicationUsers, or use freeze: lock-tables");
+        }
         for (String user : users) {
             List<String> appGrants = grants(c, user);
-            if (appGrants != null && (superOrAll(appGrants) || has(appGrants, "READ_ONLY ADMIN"))) {
-                return CutoverCheck.fail("freeze privilege", "application login " + user + " holds SUPER / READ_ONLY ADMIN: read_only would not "
-                        + "stop its writes", "revoke it from the application's login, or use freeze: lock-tables");
+            if (appGrants != null && bypassesReadOnly(appGrants)) {
+                return CutoverCheck.fail("freeze privilege", "application login " + user + " may write while read_only is ON (SUPER, READ_ONLY "
+                        + "ADMIN or CONNECTION_ADMIN): the freeze would not stop it", "revoke it from the application's login, or use freeze: lock-tables");
             }
         }
-        return CutoverCheck.pass("freeze privilege", "SUPER held; read_only is OFF");
+        return CutoverCheck.pass("freeze privilege", "read_only can be set and binds the application's logins; it is OFF now");
     }
 
     /** Write transactions open on the source longer than the budget would make the freeze wait; waits a while for them. */
@@ -218,31 +276,39 @@ final class MySqlCutover {
                 st.execute("ALTER USER " + account(user) + " ACCOUNT " + (lock ? "LOCK" : "UNLOCK"));
                 done.add(user);
             }
+            if (!lock) {
+                return "unlocked " + done;
+            }
             int ended = 0;
-            if (lock) {
-                for (String user : users) {
-                    for (long id : sessions(c, user)) {
-                        try {
-                            st.execute("KILL CONNECTION " + id);
-                        } catch (SQLException e) {
-                            st.execute("CALL mysql.rds_kill(" + id + ")"); // RDS: KILL of another login's session is not allowed
-                        }
+            int left = 0;
+            for (String user : users) {
+                for (long id : sessions(c, user)) {
+                    if (kill(st, id)) {
                         ended++;
+                    } else {
+                        left++;
                     }
                 }
             }
-            return (lock ? "locked " : "unlocked ") + done + (lock ? ", " + ended + " session(s) ended" : "");
+            return "locked " + done + ", " + ended + " session(s) ended" + (left == 0 ? "" : "; " + left + " could not be ended (KILL needs "
+                    + "CONNECTION ADMIN or SUPER, or mysql.rds_kill on RDS): end them by hand, they still reach the old source");
         } catch (SQLException e) {
             throw new MigratorException(ErrorCode.CUTOVER_FAILED, (lock ? "locking" : "unlocking") + " the application's logins on the old source "
-                    + "failed after " + done + ": " + e.getMessage(), "do it by hand: ALTER USER ... ACCOUNT " + (lock ? "LOCK" : "UNLOCK"), e);
+                    + "failed after " + done + ": " + e.getMessage(), "do it by hand: ALTER USER ... ACCOUNT " + (lock ? "LOCK" : "UNLOCK")
+                    + " (needs CREATE USER)", e);
         }
     }
 
+    /** The sessions of a login: its user name, from hosts its host pattern matches (host patterns use LIKE's % and _). */
     private static List<Long> sessions(Connection c, String user) throws SQLException {
-        String name = user.contains("@") ? user.substring(0, user.indexOf('@')) : user;
+        int at = user.indexOf('@');
+        String name = at < 0 ? user : user.substring(0, at);
+        String host = at < 0 ? "%" : user.substring(at + 1);
         List<Long> ids = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? "
+                + "AND SUBSTRING_INDEX(HOST, ':', 1) LIKE ? AND ID <> CONNECTION_ID()")) {
             ps.setString(1, name);
+            ps.setString(2, host);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     ids.add(rs.getLong(1));
@@ -250,6 +316,28 @@ final class MySqlCutover {
             }
         }
         return ids;
+    }
+
+    /**
+     * Ends a session: KILL CONNECTION, or mysql.rds_kill where KILL of another login's session is not allowed (RDS). False
+     * when it could not be ended; a session already gone counts as ended.
+     */
+    static boolean kill(Statement st, long id) {
+        try {
+            st.execute("KILL CONNECTION " + id);
+            return true;
+        } catch (SQLException e) {
+            if (e.getErrorCode() == UNKNOWN_THREAD) {
+                return true; // it ended by itself (HAProxy shut its client down)
+            }
+            try {
+                st.execute("CALL mysql.rds_kill(" + id + ")");
+                return true;
+            } catch (SQLException rds) {
+                LOG.warn("could not end session {} on the source: {}", id, e.getMessage());
+                return false;
+            }
+        }
     }
 
     /** {@code app@%} as SQL: 'app'@'%' (the plan checks the characters). */
@@ -276,22 +364,17 @@ final class MySqlCutover {
         return lines;
     }
 
-    private boolean has(List<String> grants, String privilege) {
-        String db = plan.source().database();
+    /**
+     * Whether SHOW GRANTS lines give {@code privilege}: on *.*, or (unless {@code global}, for privileges that exist only
+     * there) on the plan's database; ALL PRIVILEGES counts in the same scope.
+     */
+    private boolean has(List<String> grants, String privilege, boolean global) {
+        String db = "`" + plan.source().database().toUpperCase(Locale.ROOT).replace("`", "``") + "`.*";
+        java.util.regex.Pattern named = java.util.regex.Pattern.compile("(^GRANT |,\\s?)" + java.util.regex.Pattern.quote(privilege) + "(\\s?,| ON )");
         for (String line : grants) {
             String upper = line.toUpperCase(Locale.ROOT);
-            boolean scope = upper.contains(" ON *.* ") || upper.contains(" ON `" + db.toUpperCase(Locale.ROOT).replace("`", "``") + "`.* ");
-            if (scope && (upper.contains("ALL PRIVILEGES") || upper.contains(privilege))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean superOrAll(List<String> grants) {
-        for (String line : grants) {
-            String upper = line.toUpperCase(Locale.ROOT);
-            if (upper.contains(" ON *.* ") && (upper.contains("ALL PRIVILEGES") || upper.matches(".*\\bSUPER\\b.*"))) {
+            boolean scope = upper.contains(" ON *.* ") || !global && upper.contains(" ON " + db + " ");
+            if (scope && (upper.startsWith("GRANT ALL PRIVILEGES ") || named.matcher(upper).find())) {
                 return true;
             }
         }

@@ -139,30 +139,9 @@ final class MySqlSource implements SourceSession {
     @Override
     public SourcePosition currentPosition() {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            // GTIDs first: a transaction committing between the two reads is then replayed (harmless with full
-            // images) instead of being counted as done and skipped.
-            String gtids = "";
-            try (ResultSet rs = st.executeQuery("SELECT @@gtid_binlog_pos")) {
-                if (rs.next() && rs.getString(1) != null) {
-                    gtids = rs.getString(1);
-                }
-            } catch (SQLException e) {
-                gtids = ""; // MySQL: no such variable; its GTIDs come with the binlog status below
-            }
-            String file;
-            long pos;
-            try (ResultSet rs = binlogStatus(st)) {
-                if (!rs.next()) {
-                    throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source has no binary log (SHOW MASTER STATUS is empty)",
-                            "start the source with log_bin, binlog_format=ROW and binlog_row_image=FULL");
-                }
-                file = rs.getString(1);
-                pos = rs.getLong(2);
-                if (gtids.isEmpty() && rs.getMetaData().getColumnCount() >= 5 && rs.getString(5) != null) {
-                    gtids = rs.getString(5).replace("\n", "");
-                }
-            }
-            return BinlogPosition.of(file, pos, gtids).toSourcePosition();
+            return BinlogPosition.read(st).orElseThrow(() -> new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source has no binary "
+                    + "log (SHOW MASTER STATUS is empty)", "start the source with log_bin, binlog_format=ROW and binlog_row_image=FULL"))
+                    .toSourcePosition();
         } catch (SQLException e) {
             throw MySqlErrors.translate("reading the source binlog position", e);
         }
@@ -315,7 +294,7 @@ final class MySqlSource implements SourceSession {
         return seconds > 0 ? seconds : days;
     }
 
-    private static ResultSet binlogStatus(Statement st) throws SQLException {
+    static ResultSet binlogStatus(Statement st) throws SQLException {
         try {
             return st.executeQuery("SHOW MASTER STATUS");
         } catch (SQLException e) {
@@ -508,16 +487,28 @@ final class MySqlSource implements SourceSession {
 
     @Override
     public String freezeLasting(List<String> applicationUsers) {
-        return cutover.lockLogins(applicationUsers, true);
+        String locked = cutover.lockLogins(applicationUsers, true);
+        if ("lock-tables".equals(plan.cutover().freeze())) {
+            freeze.markLasting();
+            if (!applicationUsers.isEmpty()) {
+                freeze.unfreeze(); // the logins are locked: the table locks go, the statements queued behind them ended first
+                return locked + "; the table locks released";
+            }
+        }
+        return locked;
     }
 
     @Override
     public String unfreezeLasting(List<String> applicationUsers) {
+        List<String> done = new ArrayList<>();
         if ("read-only".equals(plan.cutover().freeze())) {
             unfreezeWrites();
-            return "read_only OFF on the old source";
+            done.add("read_only OFF on the old source");
         }
-        return applicationUsers.isEmpty() ? "no application login to unlock on the old source" : cutover.lockLogins(applicationUsers, false);
+        if (!applicationUsers.isEmpty()) {
+            done.add(cutover.lockLogins(applicationUsers, false) + " on the old source");
+        }
+        return done.isEmpty() ? "nothing frozen on the old source to undo" : String.join("; ", done);
     }
 
     @Override

@@ -29,6 +29,9 @@ import org.slf4j.LoggerFactory;
 final class MySqlTargetCutover {
     private static final Logger LOG = LoggerFactory.getLogger(MySqlTargetCutover.class);
 
+    /** DDL on the target inside the freeze waits this long at most for a table's metadata lock (not the server's day or year). */
+    private static final int LOCK_WAIT_SECONDS = 5;
+
     private final Plan plan;
     private final DataSource pool;
 
@@ -52,31 +55,48 @@ final class MySqlTargetCutover {
                         : CutoverCheck.warn("reverse position", "the target writes no binlog: no reverse replication could carry its writes back",
                         "start the target with log_bin (on RDS: automated backups on) and binlog_format=ROW"));
             }
+            checks.add(triggersCreatable(c));
         } catch (SQLException e) {
             checks.add(CutoverCheck.fail("target", "the target did not answer the cutover checks: " + e.getMessage(), "check the target"));
         }
         return checks;
     }
 
+    /** The opening creates the source's triggers: a target writing a binlog lets only SUPER or log_bin_trust_function_creators do it. */
+    private CutoverCheck triggersCreatable(Connection c) throws SQLException {
+        Set<String> triggers;
+        try {
+            triggers = sourceTriggers().keySet();
+        } catch (MigratorException e) {
+            return CutoverCheck.fail("triggers", e.getMessage(), e.remedy());
+        }
+        if (triggers.isEmpty()) {
+            return CutoverCheck.pass("triggers", "the plan's tables have no triggers on the source");
+        }
+        List<String> grants = MySqlCutover.grants(c, null);
+        String db = "`" + plan.target().database().toUpperCase(java.util.Locale.ROOT) + "`.*";
+        boolean trigger = grants.stream().map(g -> g.toUpperCase(java.util.Locale.ROOT)).anyMatch(g -> (g.contains(" ON *.* ")
+                || g.contains(" ON " + db + " ")) && (g.startsWith("GRANT ALL PRIVILEGES") || g.matches("GRANT .*\\bTRIGGER\\b.* ON .*")));
+        if (!trigger) {
+            return CutoverCheck.fail("triggers", "the migration user may not create the source's triggers " + triggers + " on the target",
+                    "GRANT TRIGGER ON " + db.toLowerCase(java.util.Locale.ROOT) + " TO the migration user on the target");
+        }
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@log_bin, @@log_bin_trust_function_creators")) {
+            rs.next();
+            boolean superUser = grants.stream().map(g -> g.toUpperCase(java.util.Locale.ROOT))
+                    .anyMatch(g -> g.contains(" ON *.* ") && (g.startsWith("GRANT ALL PRIVILEGES") || g.matches("GRANT .*\\bSUPER\\b.*")));
+            if (rs.getInt(1) == 1 && rs.getInt(2) == 0 && !superUser) {
+                return CutoverCheck.fail("triggers", "the target writes a binlog: creating the triggers " + triggers + " needs SUPER or "
+                        + "log_bin_trust_function_creators = 1", "SET GLOBAL log_bin_trust_function_creators = 1 on the target (on RDS: in "
+                        + "its parameter group)");
+            }
+        }
+        return CutoverCheck.pass("triggers", "created on the target at the opening: " + triggers);
+    }
+
     Optional<String> reversePosition() {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            String gtids = "";
-            try (ResultSet rs = st.executeQuery("SELECT @@gtid_binlog_pos")) {
-                if (rs.next() && rs.getString(1) != null) {
-                    gtids = rs.getString(1);
-                }
-            } catch (SQLException e) {
-                gtids = ""; // MySQL: the GTID set comes with the binlog status
-            }
-            try (ResultSet rs = st.executeQuery("SHOW MASTER STATUS")) {
-                if (!rs.next()) {
-                    return Optional.empty();
-                }
-                if (gtids.isEmpty() && rs.getMetaData().getColumnCount() >= 5 && rs.getString(5) != null) {
-                    gtids = rs.getString(5).replace("\n", "");
-                }
-                return Optional.of(BinlogPosition.of(rs.getString(1), rs.getLong(2), gtids).toSourcePosition().text());
-            }
+            return BinlogPosition.read(st).map(p -> p.toSourcePosition().text());
         } catch (SQLException e) {
             LOG.warn("could not read the target's binlog position: {}", e.getMessage());
             return Optional.empty();
@@ -94,6 +114,7 @@ final class MySqlTargetCutover {
         List<String> moved = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             Map<String, Long> target = autoIncrements(c, plan.target().database());
+            st.execute("SET @migrator_lock_wait = @@SESSION.lock_wait_timeout, SESSION lock_wait_timeout = " + LOCK_WAIT_SECONDS);
             for (Map.Entry<String, Long> e : source.entrySet()) {
                 Long now = target.get(e.getKey());
                 if (now != null && now < e.getValue()) {
@@ -102,6 +123,7 @@ final class MySqlTargetCutover {
                     moved.add(e.getKey() + " AUTO_INCREMENT -> " + e.getValue());
                 }
             }
+            st.execute("SET SESSION lock_wait_timeout = @migrator_lock_wait");
         } catch (SQLException e) {
             throw MySqlErrors.translate("raising AUTO_INCREMENT on the target", e);
         }
@@ -110,6 +132,11 @@ final class MySqlTargetCutover {
 
     private Map<String, Long> autoIncrements(Connection c, String database) throws SQLException {
         Map<String, Long> values = new LinkedHashMap<>();
+        try (Statement st = c.createStatement()) {
+            st.execute("SET SESSION information_schema_stats_expiry = 0"); // MySQL 8 caches AUTO_INCREMENT there for a day
+        } catch (SQLException e) {
+            // MariaDB has no such cache (nor the variable)
+        }
         try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? "
                 + "AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL")) {
             ps.setString(1, database);
@@ -127,7 +154,7 @@ final class MySqlTargetCutover {
     /** Creates the source's triggers of the plan's tables that the target lacks; returns what it did. */
     String open() {
         Map<String, String[]> triggers = sourceTriggers();
-        Set<String> existing = targetTriggers();
+        Set<String> existing = targetTriggers(false);
         List<String> created = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             c.setCatalog(plan.target().database()); // the pool resets it when the connection goes back
@@ -136,10 +163,11 @@ final class MySqlTargetCutover {
                 rs.next();
                 poolMode = rs.getString(1);
             }
+            st.execute("SET @migrator_lock_wait = @@SESSION.lock_wait_timeout, SESSION lock_wait_timeout = " + LOCK_WAIT_SECONDS);
             try {
                 createMissing(st, triggers, existing, created);
             } finally {
-                st.execute("SET SESSION sql_mode = '" + poolMode.replace("'", "''") + "'");
+                st.execute("SET SESSION sql_mode = '" + poolMode.replace("'", "''") + "', SESSION lock_wait_timeout = @migrator_lock_wait");
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("creating the source's triggers on the target (after " + created + ")", e);
@@ -161,21 +189,21 @@ final class MySqlTargetCutover {
         }
     }
 
-    /** Drops the triggers {@link #open} created (an abort before the switch): replayed rows must not fire them. */
+    /**
+     * Drops the triggers on the plan's tables of the target (an abort before the switch, a restart past it): while changes
+     * are replayed none may fire. Asks the target only, so it works with the source down. Returns what it did.
+     */
     String close() {
-        Set<String> ours = sourceTriggers().keySet();
         List<String> dropped = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            for (String name : targetTriggers()) {
-                if (ours.contains(name)) {
-                    st.execute("DROP TRIGGER IF EXISTS " + MySqlDialect.quote(plan.target().database()) + "." + MySqlDialect.quote(name));
-                    dropped.add(name);
-                }
+            for (String name : targetTriggers(true)) {
+                st.execute("DROP TRIGGER IF EXISTS " + MySqlDialect.quote(plan.target().database()) + "." + MySqlDialect.quote(name));
+                dropped.add(name);
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("dropping the triggers on the target", e);
         }
-        return dropped.isEmpty() ? "no trigger to drop" : "triggers dropped: " + dropped;
+        return dropped.isEmpty() ? "no trigger on the target's tables" : "triggers dropped: " + dropped;
     }
 
     /** Trigger name to {sql_mode, CREATE statement}, for the plan's tables on the source. */
@@ -211,14 +239,17 @@ final class MySqlTargetCutover {
         return triggers;
     }
 
-    private Set<String> targetTriggers() {
+    /** The target's triggers (only those on the plan's tables with {@code planTablesOnly}). */
+    private Set<String> targetTriggers(boolean planTablesOnly) {
         Set<String> names = new TreeSet<>();
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?")) {
+                "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?")) {
             ps.setString(1, plan.target().database());
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    names.add(rs.getString(1));
+                    if (!planTablesOnly || plan.tables().includes(plan.source().database(), rs.getString(2))) {
+                        names.add(rs.getString(1));
+                    }
                 }
             }
         } catch (SQLException e) {

@@ -28,6 +28,8 @@ final class MySqlWriteFreeze {
 
     private final Plan plan;
     private Connection session;
+    /** After the switch: statements queued behind the lock must not commit on the old source when it goes. */
+    private boolean lasting;
 
     MySqlWriteFreeze(Plan plan) {
         this.plan = plan;
@@ -72,12 +74,23 @@ final class MySqlWriteFreeze {
         }
     }
 
-    /** Releases the lock and its session; idempotent, and safe when nothing is frozen. */
+    /** From now on the release ends the sessions queued behind the lock first (the traffic is on the target). */
+    synchronized void markLasting() {
+        lasting = true;
+    }
+
+    /**
+     * Releases the lock and its session; idempotent, and safe when nothing is frozen. Before the switch (an abort) the
+     * writes queued behind it go through and the stream carries them; after it they are ended first.
+     */
     synchronized void unfreeze() {
         Connection c = session;
         session = null;
         if (c == null) {
             return;
+        }
+        if (lasting) {
+            endQueued();
         }
         try (Statement st = c.createStatement()) {
             st.execute("UNLOCK TABLES");
@@ -87,6 +100,36 @@ final class MySqlWriteFreeze {
             LOG.warn("UNLOCK TABLES failed ({}); closing the session releases the lock", e.getMessage());
         } finally {
             closeQuietly(c);
+        }
+    }
+
+    /** Ends the sessions waiting for the plan's tables (they were queued behind the freeze); none of their writes was acknowledged. */
+    private void endQueued() {
+        String db = plan.source().database();
+        int ended = 0;
+        try (Connection c = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10));
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
+                     + "AND STATE LIKE 'Waiting for table%' AND (DB = ? OR INFO LIKE CONCAT('%', ?, '%'))")) {
+            ps.setString(1, db);
+            ps.setString(2, db);
+            List<Long> ids = new java.util.ArrayList<>();
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    ids.add(rs.getLong(1));
+                }
+            }
+            try (Statement st = c.createStatement()) {
+                for (long id : ids) {
+                    if (MySqlCutover.kill(st, id)) {
+                        ended++;
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            LOG.warn("could not end the sessions queued behind the freeze ({}): their writes may commit on the old source", e.getMessage());
+        }
+        if (ended > 0) {
+            LOG.info("ended {} session(s) queued behind the freeze on the old source", ended);
         }
     }
 

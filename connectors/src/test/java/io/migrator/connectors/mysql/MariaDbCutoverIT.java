@@ -243,6 +243,71 @@ class MariaDbCutoverIT {
         }
     }
 
+    @Test
+    void aLongTransactionAndAnUnreachableProxyRefuseTheCutoverNamingBoth(SandboxServers servers) throws Exception {
+        setUp(servers, "cutpre", "");
+        Plan unreachable = fixture.plan("cutover: {maxLag: 3s, applicationUsers: [\"" + app + "@%\"], switch: [{haproxy: {admin: \"127.0.0.1:1\", "
+                + "backend: mariadb, server: primary}}]}");
+        try (MigrationHarness run = new MigrationHarness(unreachable); Connection longOne = fixture.source()) {
+            run.awaitPhase(Phase.STREAMING);
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            longOne.setAutoCommit(false);
+            try (Statement st = longOne.createStatement()) {
+                st.execute("UPDATE orders SET note = 'held' WHERE id = 1"); // open, not committed
+            }
+            Thread.sleep(2_100);
+            CutoverReport refused = cutOver(run, true, Duration.ofSeconds(1));
+            assertThat(refused.exitCode()).isEqualTo(4);
+            assertThat(refused.error().code()).isEqualTo("CUTOVER_PRECONDITION");
+            assertThat(refused.error().message()).contains("long transactions: 1 write transaction(s) open longer than the 1 s budget")
+                    .contains("switch reachable: haproxy mariadb/primary at 127.0.0.1:1: HAProxy's runtime API at 127.0.0.1:1 does not answer");
+            assertThat(run.migration.status().phase()).isEqualTo(Phase.STREAMING);
+            longOne.rollback();
+        }
+    }
+
+    @Test
+    void aReadOnlyFreezeCutsOverAndCompleteLiftsTheLastingFreeze(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "cutro", ", freeze: read-only");
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("INSERT INTO orders (note) VALUES ('before-cutover')");
+            }
+            CutoverReport report = cutOver(run, false, null);
+            assertThat(report.ok()).as("%s", report).isTrue();
+            assertThat(report.steps()).extracting(CutoverReport.Step::detail).anyMatch(d -> d.contains("SET GLOBAL read_only = ON"));
+            assertThat(readOnly()).as("the old source stays read-only after the switch").isTrue();
+            assertThat(notes(fixture.target())).contains("before-cutover");
+            try {
+                DriverManager.getConnection(servers.mariadbSource().jdbcUrl(fixture.database), app, "app-pw").close();
+                throw new AssertionError("the application's login still opens sessions on the old source");
+            } catch (SQLException expected) {
+                assertThat(expected.getMessage()).containsIgnoringCase("locked");
+            }
+        } catch (Throwable t) {
+            try (Connection c = MariaDbFixture.connect(servers.mariadbSource()); Statement st = c.createStatement()) {
+                st.execute("SET GLOBAL read_only = OFF"); // never leave the shared sandbox source read-only
+            }
+            throw t;
+        }
+        var completion = io.migrator.core.run.Migrations.discover().complete(plan);
+        assertThat(completion.released()).anyMatch(r -> r.contains("read_only OFF") && r.contains("unlocked"));
+        assertThat(readOnly()).isFalse();
+        DriverManager.getConnection(servers.mariadbSource().jdbcUrl(fixture.database), app, "app-pw").close(); // unlocked
+    }
+
+    private boolean readOnly() throws SQLException {
+        try (Connection c = MariaDbFixture.connect(servers.mariadbSource()); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT @@global.read_only")) {
+            rs.next();
+            return rs.getInt(1) == 1;
+        }
+    }
+
     private static CutoverReport cutOver(MigrationHarness run, boolean dryRun, Duration budget) throws InterruptedException {
         run.migration.startCutover(dryRun, budget);
         long deadline = System.currentTimeMillis() + 60_000;

@@ -19,10 +19,12 @@ public final class ChangedKeys {
     private final int limit;
     private final LinkedHashMap<RowKey, Long> keys = new LinkedHashMap<>();
     private long sequence;
-    private long overflowedAt = -1;
+    /** Where keys went untracked: from the start (what changed before this worker ran is unknown), or past the limit. */
+    private long overflowedAt;
 
     public ChangedKeys(int limit) {
         this.limit = limit;
+        this.overflowedAt = sequence++; // partial until a clean validation that starts after it
     }
 
     synchronized void record(List<RowChange> changes) {

@@ -151,14 +151,16 @@ public final class StreamPlayer implements Fence {
     @Override
     public boolean awaitApplied(SourcePosition goal, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
+        while (true) { // asked at least once, whatever the timeout
             String applied = position.get();
             if (!applied.isEmpty() && source.reached(new SourcePosition(applied), goal)) {
                 return true;
             }
-            Thread.sleep(50);
+            if (System.nanoTime() >= deadline) {
+                return false;
+            }
+            Thread.sleep(Math.max(1, Math.min(10, (deadline - System.nanoTime()) / 1_000_000)));
         }
-        return false;
     }
 
     /** The rows changed since the last clean validation (the cutover verifies them inside its freeze). */

@@ -55,6 +55,15 @@ public final class Runbook {
 
         /** A journal entry in the current phase (a step starting or done). */
         void journal(String detail);
+
+        /**
+         * Stops the forward stream and returns once no batch is in flight: at the point of no return the fence has proved
+         * the target holds every write, and nothing the old source takes after it may be replayed onto the opened target.
+         */
+        void stopStream();
+
+        /** Holds the applier (nothing is replayed) until `migrator resume`: triggers on the target could not be dropped. */
+        void holdStream();
     }
 
     private final Plan plan;
@@ -99,8 +108,18 @@ public final class Runbook {
         } catch (MigratorException e) {
             progress.refused(e);
         } catch (RuntimeException e) {
-            LOG.error("the cutover failed before anything was frozen", e);
-            progress.refused(new MigratorException(ErrorCode.INTERNAL, "the cutover failed before anything was frozen: " + e, null, e));
+            LOG.error("the cutover's preconditions failed", e);
+            progress.refused(new MigratorException(ErrorCode.INTERNAL, "the cutover's preconditions failed: " + e, null, e));
+        } finally {
+            finished(progress);
+        }
+    }
+
+    /** No path leaves a report unfinished: a client follows it until it is. */
+    private static void finished(CutoverProgress progress) {
+        if (!progress.finished()) {
+            progress.failed(new MigratorException(ErrorCode.CUTOVER_FAILED, "the cutover stopped without a result",
+                    "look at the worker's log and `migrator status`; a restart of the worker finishes or undoes it from its journal"));
         }
     }
 
@@ -170,7 +189,7 @@ public final class Runbook {
 
     private String freezeDescription() {
         return switch (plan.cutover().freeze()) {
-            case "command" -> "run " + String.join(" ", plan.cutover().freezeCommand());
+            case "command" -> "ran " + plan.cutover().freezeCommand().get(0); // its arguments may carry resolved secrets
             case "read-only" -> "SET GLOBAL read_only = ON";
             default -> "LOCK TABLES ... READ on " + host.tables().size() + " table(s)";
         };
@@ -185,37 +204,25 @@ public final class Runbook {
         host.move(Phase.CUTTING_OVER, STARTED + ", budget " + budget.toMillis() + " ms");
         long started = System.nanoTime();
         long deadline = started + budget.toNanos();
-        // what the steps after the point of no return need (switch, lasting freeze, open): kept back from the drain
-        long reserve = Math.max(budget.toNanos() / 5, Duration.ofMillis(150).toNanos());
+        // what the steps after the point of no return need (switch, lasting freeze): kept back from the drain
+        long reserve = Math.min(Math.max(budget.toNanos() / 5, Duration.ofMillis(100).toNanos()), budget.toNanos() / 2);
         progress.freezeStarted(started);
         try {
             progress.journaled("freeze", host::journal, () -> {
-                freeze(lockWait(budget));
+                freeze(lockWait(budget), Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
                 return freezeDescription();
             });
-            progress.journaled("fence", host::journal, () -> {
-                SourcePosition at = source.positionInFreeze();
-                Duration wait = Duration.ofNanos(Math.max(0, deadline - reserve - System.nanoTime()));
-                if (!awaitApplied(at, wait)) {
-                    throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the target had not applied the source's position read inside "
-                            + "the freeze after " + wait.toMillis() + " ms (" + at.text() + "): the applier is held up or behind",
-                            "look at what holds the target (locks on its tables, `migrator status` lag), then cut over again");
-                }
-                return "applied up to " + at.text();
-            });
+            progress.journaled("fence", host::journal, () -> fence(Duration.ofNanos(Math.max(0, deadline - reserve - System.nanoTime()))));
             progress.journaled("verify", host::journal, () -> verify(deadline - reserve));
-            progress.journaled("sequences", host::journal, () -> {
-                List<String> moved = target.syncSequences();
-                return moved.isEmpty() ? "none behind the source" : String.join(", ", moved);
-            });
-            progress.journaled("reverse-position", host::journal, () -> target.reversePosition()
-                    .map(p -> "reverse replication can start at " + p).orElse("the target keeps no log a reverse stream could read (warning)"));
+            progress.journaled("sequences", host::journal, this::sequences);
+            progress.journaled("reverse-position", host::journal, this::reversePosition);
             // triggers go in before the switch: the first write the application sends to the target must fire them
             progress.journaled("open", host::journal, target::openForWrites);
             if (System.nanoTime() > deadline) {
                 throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the budget of " + budget.toMillis() + " ms ran out before the switch",
                         "cut over again when the write load is lower, or with a larger --max-downtime");
             }
+            host.journal(NO_RETURN); // written, or the cutover aborts: the journal never says less than what was done
         } catch (RuntimeException e) {
             abort(progress, e, started, progress.attempted("open"));
             return;
@@ -223,31 +230,85 @@ public final class Runbook {
         finishForward(progress, deadline);
     }
 
-    /** From the point of no return on: switch, lasting freeze, open. Also what a restart does when the journal went past it. */
+    private String fence(Duration wait) {
+        SourcePosition at = source.positionInFreeze();
+        if (!awaitApplied(at, wait)) {
+            throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the target had not applied the source's position read inside the freeze "
+                    + "within the " + wait.toMillis() + " ms the budget left (" + at.text() + "): the applier is held up or behind",
+                    "look at what holds the target (locks on its tables, `migrator status` lag), then cut over again");
+        }
+        return "applied up to " + at.text();
+    }
+
+    private String sequences() {
+        List<String> moved = target.syncSequences();
+        return moved.isEmpty() ? "none behind the source" : String.join(", ", moved);
+    }
+
+    private String reversePosition() {
+        return target.reversePosition().map(p -> "reverse replication can start at " + p)
+                .orElse("the target keeps no log a reverse stream could read (warning)");
+    }
+
+    /**
+     * From the point of no return on: the forward stream stops, the traffic switches, the old source is frozen for good,
+     * the target opened if it is not yet. Also what `cutover` again does after a failure here (the freeze is still held).
+     */
     public void finishForward(CutoverProgress progress, long deadline) {
-        host.journal(NO_RETURN);
         try {
-            int n = 0;
+            host.stopStream();
             for (SwitchStep step : plan.cutover().switchSteps()) {
-                n++;
                 Duration limit = Duration.ofMillis(Math.max(2_000, (deadline - System.nanoTime()) / 1_000_000));
                 progress.journaled("switch", host::journal, () -> step.describe() + ": " + switches.run(step, limit));
             }
             progress.journaled("freeze-lasting", host::journal, this::freezeLasting);
             if (!progress.ran("open")) {
-                progress.journaled("open", host::journal, target::openForWrites); // a restart past the point of no return
+                progress.journaled("open", host::journal, target::openForWrites);
             }
             progress.writesOpen();
             host.move(Phase.CUT_OVER, "cut over: writes open on the target after " + progress.writeFreezeMillis() + " ms");
             progress.finishOk();
         } catch (RuntimeException e) {
             LOG.error("the cutover failed after the point of no return; it goes on forward when run again: {}", e.getMessage());
-            host.journal("cutover: failed after the point of no return: " + e.getMessage());
+            try {
+                host.journal("cutover: failed after the point of no return: " + e.getMessage());
+            } catch (RuntimeException journal) {
+                LOG.warn("could not journal the failure: {}", journal.getMessage());
+            }
             MigratorException m = e instanceof MigratorException me && me.code() == ErrorCode.CUTOVER_FAILED ? me
                     : new MigratorException(ErrorCode.CUTOVER_FAILED, "after the point of no return: " + e.getMessage(),
                     "fix the cause, then `migrator cutover PLAN` again: it goes on from the failed step", e);
             progress.failed(m);
+        } finally {
+            finished(progress);
         }
+    }
+
+    /**
+     * A restart past the point of no return: the worker's freeze died with it (a lock-tables session) and the old source
+     * may have taken writes since. The stream runs (the worker started it); the triggers go until the stream has carried
+     * those writes, the source is frozen again, the fence proven again, then the target opens and the cutover finishes.
+     */
+    public void resumeForward(CutoverProgress progress, Duration budget) {
+        long started = System.nanoTime();
+        progress.freezeStarted(started);
+        try {
+            progress.journaled("close-target", host::journal, target::closeForWrites);
+            progress.journaled("freeze", host::journal, () -> {
+                freeze(lockWait(budget), budget);
+                return freezeDescription();
+            });
+            // no abort is possible any more: the fence may take as long as the stream needs, within a generous limit
+            progress.journaled("fence", host::journal, () -> fence(budget.plus(Duration.ofMinutes(5))));
+            progress.journaled("sequences", host::journal, this::sequences);
+            progress.journaled("open", host::journal, target::openForWrites);
+        } catch (RuntimeException e) {
+            LOG.error("finishing the interrupted cutover failed: {}", e.getMessage());
+            progress.failed(new MigratorException(ErrorCode.CUTOVER_FAILED, "finishing the cutover after a restart past its point of no return: "
+                    + e.getMessage(), "fix the cause, then `migrator cutover PLAN` again: it goes on forward", e));
+            return;
+        }
+        finishForward(progress, System.nanoTime() + budget.toNanos());
     }
 
     private boolean awaitApplied(SourcePosition at, Duration wait) {
@@ -259,9 +320,9 @@ public final class Runbook {
         }
     }
 
-    private void freeze(Duration lockWait) {
+    private void freeze(Duration lockWait, Duration limit) {
         if ("command".equals(plan.cutover().freeze())) {
-            Commands.run(plan.cutover().freezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), plan.cutover().maxDowntime(), "freeze command");
+            Commands.run(plan.cutover().freezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), limit, "freeze command");
         } else {
             source.freezeWrites(lockWait);
         }
@@ -279,11 +340,9 @@ public final class Runbook {
         if ("command".equals(plan.cutover().freeze())) {
             return "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
         }
-        String lasting = source.freezeLasting(plan.cutover().applicationUsers());
-        if (!plan.cutover().applicationUsers().isEmpty() && "lock-tables".equals(plan.cutover().freeze())) {
-            source.unfreezeWrites(); // the application's logins are locked and their sessions ended: the table locks can go
-        }
-        return lasting;
+        // the application's logins are locked and their sessions ended (those queued behind the freeze too): the source's
+        // table locks can go; without logins to lock they stay held while this worker runs
+        return source.freezeLasting(plan.cutover().applicationUsers());
     }
 
     /** Compares the rows changed since the last clean validation on both sides until {@code until} (nanoTime). */
@@ -335,15 +394,31 @@ public final class Runbook {
             detail += "; the budget left no time for the rest";
         }
         if (changed.partial()) {
-            detail += "; more rows changed than are tracked (200000): the rest is covered only by the next validation";
+            detail += "; not every change since the last clean validation is tracked (some came before this worker started, or more "
+                    + "than 200000 rows changed): validate again before the cutover to have them all verified";
         }
         return detail;
     }
 
+    /**
+     * Undoes what ran before the point of no return: the triggers the opening created are dropped first (the stream
+     * runs, and the source's writes after the unfreeze must not fire them on the target), then the source unfrozen.
+     */
     private void abort(CutoverProgress progress, RuntimeException cause, long started, boolean opened) {
         MigratorException why = cause instanceof MigratorException m ? m
                 : new MigratorException(ErrorCode.CUTOVER_ABORTED, cause.toString(), "look at the worker's log, then cut over again", cause);
         LOG.warn("cutover aborted: {}", why.getMessage());
+        MigratorException closeFailed = null;
+        if (opened) {
+            try {
+                progress.step("close-target", target::closeForWrites);
+            } catch (RuntimeException e) {
+                host.holdStream(); // nothing replays through the triggers until they are gone
+                closeFailed = new MigratorException(ErrorCode.CUTOVER_FAILED, "the cutover aborted (" + why.getMessage() + "), and dropping the "
+                        + "triggers it had created on the target failed: " + e.getMessage() + "; the applier is held", "drop the triggers of "
+                        + "the plan's tables on the target by hand, then `migrator resume PLAN`");
+            }
+        }
         try {
             progress.step("unfreeze", () -> {
                 unfreeze();
@@ -351,44 +426,49 @@ public final class Runbook {
             });
         } catch (RuntimeException e) {
             LOG.error("unfreezing the source after the abort failed: {} — unfreeze it by hand", e.getMessage());
-            progress.failed(new MigratorException(ErrorCode.CUTOVER_FAILED, "the cutover aborted (" + why.getMessage() + ") and unfreezing the "
-                    + "source failed: " + e.getMessage(), "unfreeze the source by hand (UNLOCK / SET GLOBAL read_only = OFF / your unfreeze "
-                    + "command), then look at the worker's log"));
+            progress.failed(new MigratorException(ErrorCode.CUTOVER_FAILED, "the cutover aborted (" + why.getMessage() + ") before its point "
+                    + "of no return, and unfreezing the source failed: " + e.getMessage(), "unfreeze the source by hand (UNLOCK TABLES in the "
+                    + "freeze session / SET GLOBAL read_only = OFF / your unfreeze command) or restart the worker, whose journal undoes the "
+                    + "cutover; nothing was switched"));
             return;
         }
         progress.writesOpen();
-        if (opened) {
-            try {
-                progress.step("close-target", target::closeForWrites); // replayed rows must not fire the triggers
-            } catch (MigratorException e) {
-                if (e.code() != ErrorCode.NOT_AVAILABLE) {
-                    LOG.error("dropping the target's triggers after the abort failed: {} — drop them by hand before changes replay", e.getMessage());
-                }
-            }
-        }
         try {
             host.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
         } catch (RuntimeException e) {
             LOG.warn("could not journal the abort: {}", e.getMessage());
+        }
+        if (closeFailed != null) {
+            progress.failed(closeFailed);
+            return;
         }
         progress.aborted(why.code() == ErrorCode.CUTOVER_ABORTED ? why
                 : new MigratorException(ErrorCode.CUTOVER_ABORTED, why.getMessage(), why.remedy(), why));
     }
 
     /**
-     * After a restart in CUTTING_OVER: the journal past the point of no return finishes the cutover forward, otherwise
-     * it is undone (the source unfrozen, streaming goes on). Returns the report of what was done.
+     * Ends the lasting freeze when the migration ends (`complete` after CUT_OVER): your unfreeze command for freeze:
+     * command, else the engine's (logins unlocked, read_only off). Returns what was done.
      */
-    public CutoverProgress recoverProgress(boolean pastNoReturn) {
-        CutoverProgress progress = newProgress(false, plan.cutover().maxDowntime());
-        if (pastNoReturn) {
-            LOG.info("the cutover was interrupted after its point of no return: finishing it forward");
-            finishForward(progress, System.nanoTime() + plan.cutover().maxDowntime().toNanos());
-        } else {
-            LOG.info("the cutover was interrupted before its point of no return: unfreezing the source, streaming goes on");
+    public static String endLastingFreeze(Plan plan, SourceSession source) {
+        if ("command".equals(plan.cutover().freeze())) {
+            Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30), "unfreeze command");
+            return "ran the unfreeze command " + plan.cutover().unfreezeCommand().get(0);
+        }
+        return source.unfreezeLasting(plan.cutover().applicationUsers());
+    }
+
+    /**
+     * After a restart in CUTTING_OVER before the point of no return: the cutover is undone (triggers dropped, the source
+     * unfrozen), and streaming goes on. Runs before the stream starts.
+     */
+    public void undoAfterRestart(CutoverProgress progress) {
+        LOG.info("the cutover was interrupted before its point of no return: undoing it, streaming goes on");
+        try {
             abort(progress, new MigratorException(ErrorCode.CUTOVER_ABORTED, "the worker stopped during the cutover, before its point of no return",
                     "cut over again"), System.nanoTime(), true);
+        } finally {
+            finished(progress);
         }
-        return progress;
     }
 }

@@ -56,9 +56,10 @@ public sealed interface SwitchStep permits SwitchStep.Haproxy, SwitchStep.Pgboun
             }
         }
 
+        /** The program only: its arguments may carry resolved secrets. */
         @Override
         public String describe() {
-            return "command " + String.join(" ", argv);
+            return "command " + argv.get(0) + (argv.size() > 1 ? " (" + (argv.size() - 1) + " argument" + (argv.size() > 2 ? "s" : "") + ")" : "");
         }
     }
 
@@ -69,11 +70,12 @@ public sealed interface SwitchStep permits SwitchStep.Haproxy, SwitchStep.Pgboun
             Objects.requireNonNull(method, "method");
         }
 
-        /** Without its query string, which may carry a token. */
+        /** Without its query string or user info, which may carry a token. */
         @Override
         public String describe() {
             int query = url.indexOf('?');
-            return "http " + method + " " + (query < 0 ? url : url.substring(0, query) + "?...");
+            String shown = query < 0 ? url : url.substring(0, query) + "?...";
+            return "http " + method + " " + shown.replaceFirst("^(https?://)[^/@]*@", "$1...@");
         }
     }
 }

@@ -45,6 +45,10 @@ public final class Migration extends AbstractWorker {
     private volatile List<TableDef> tables = List.of();
     /** The journal went past the cutover's point of no return (read back on a restart, or set as it is written). */
     private volatile boolean pastNoReturn;
+    /** The forward stream is stopped for good (past the point of no return, or cut over) or held by the cutover. */
+    private volatile boolean streamHold;
+    private volatile boolean playing;
+    private volatile Thread cutoverThread;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         super(plan, "paused: the copy and the applier wait; lag grows until resume");
@@ -63,6 +67,14 @@ public final class Migration extends AbstractWorker {
     @Override
     public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
         ValidationService.requireCopied(phase.get());
+        Phase now = phase.get();
+        io.migrator.core.cutover.CutoverProgress running = cutover;
+        if (now == Phase.CUTTING_OVER || now == Phase.CUT_OVER || running != null && !running.finished() && !running.report().dryRun()) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " is " + (now == Phase.CUT_OVER ? "cut over: "
+                    + "the target takes the application's writes, and a repair would overwrite them with the old source's rows"
+                    : "cutting over"), now == Phase.CUT_OVER ? "compare the servers with your own tools if you must; the forward stream has "
+                    + "ended" : "wait for the cutover to finish (`migrator status`)");
+        }
         long mark = player.changedKeys().mark();
         ValidationReport report = validateOnce(() -> ValidationService.run(plan, source, target, ValidationService.tables(plan, source, patterns),
                 player, player::repair, ValidationService.options(plan, repair)));
@@ -80,24 +92,55 @@ public final class Migration extends AbstractWorker {
     public synchronized io.migrator.core.state.CutoverReport startCutover(boolean dryRun, java.time.Duration maxDowntime) {
         io.migrator.core.cutover.CutoverProgress running = cutover;
         if (running != null && !running.finished()) {
-            return running.report();
+            if (running.report().dryRun() != dryRun) {
+                throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "a " + (running.report().dryRun() ? "dry run" : "cutover")
+                        + " of " + plan.name() + " is running", "wait until it finishes (`migrator status`), then run this one");
+            }
+            return running.report(); // the one running: its client follows it
         }
         java.time.Duration budget = maxDowntime != null ? maxDowntime : plan.cutover().maxDowntime();
         io.migrator.core.cutover.CutoverProgress progress = runbook.newProgress(dryRun, budget);
         cutover = progress;
         boolean forward = !dryRun && phase.get() == Phase.CUTTING_OVER && pastNoReturn;
-        Thread thread = new Thread(() -> {
-            MDC.put("migration", plan.name());
-            if (forward) {
-                runbook.finishForward(progress, System.nanoTime() + budget.toNanos());
+        boolean streamStopped = streamHold;
+        startCutoverThread(() -> {
+            if (forward && streamStopped) {
+                runbook.finishForward(progress, System.nanoTime() + budget.toNanos()); // failed after the switch began, in this worker
+            } else if (forward) {
+                runbook.resumeForward(progress, budget); // after a restart past the point of no return: its stream runs again
             } else {
                 runbook.run(progress, dryRun, budget);
             }
-            MDC.remove("migration");
+        });
+        return progress.report();
+    }
+
+    private void startCutoverThread(Runnable work) {
+        Thread thread = new Thread(() -> {
+            MDC.put("migration", plan.name());
+            try {
+                work.run();
+            } finally {
+                MDC.remove("migration");
+            }
         }, "cutover");
         thread.setDaemon(true);
+        cutoverThread = thread;
         thread.start();
-        return progress.report();
+    }
+
+    /** A stopping worker lets a running cutover end first: before its point of no return it aborts (the stream stops). */
+    private void awaitCutover() {
+        Thread thread = cutoverThread;
+        if (thread == null || !thread.isAlive()) {
+            return;
+        }
+        LOG.info("waiting for the running cutover to finish before stopping");
+        try {
+            thread.join(plan.cutover().maxDowntime().toMillis() + 30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override
@@ -144,12 +187,29 @@ public final class Migration extends AbstractWorker {
 
         @Override
         public void journal(String detail) {
-            if (io.migrator.core.cutover.Runbook.NO_RETURN.equals(detail)) {
-                pastNoReturn = true;
-            }
             Instant at = Instant.now();
             target.saveState(new MigrationState(plan.name(), phase.get(), startPosition, at, detail));
             phases.add(new MigrationStatus.PhaseEntry(phase.get(), at.toString(), detail));
+            if (io.migrator.core.cutover.Runbook.NO_RETURN.equals(detail)) {
+                pastNoReturn = true; // only once the target holds it
+            }
+        }
+
+        @Override
+        public void stopStream() {
+            streamHold = true;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (playing && System.nanoTime() < deadline) {
+                sleep(10);
+            }
+            if (playing) {
+                LOG.warn("the forward stream did not stop within 10 s");
+            }
+        }
+
+        @Override
+        public void holdStream() {
+            pause();
         }
     }
 
@@ -231,31 +291,37 @@ public final class Migration extends AbstractWorker {
                 return;
             }
             if (phase.get() == Phase.CUTTING_OVER) {
-                // the worker stopped inside a cutover: the journal says whether it goes forward or is undone
-                cutover = runbook.recoverProgress(pastNoReturn);
+                recoverCutover(); // the worker stopped inside a cutover: the journal says whether it goes forward or is undone
             }
-            if (phase.get() != Phase.CUT_OVER) {
+            streamHold = phase.get() == Phase.CUT_OVER;
+            if (!streamHold) {
                 String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
                 AtomicBoolean streamStop = new AtomicBoolean();
-                player.play(tables, streamId, streamStop, () -> {
-                    if (stop.get() || phase.get() == Phase.CUT_OVER) {
-                        streamStop.set(true); // stopped, or cut over: the forward stream ends (the target takes the writes)
+                playing = true;
+                try {
+                    player.play(tables, streamId, streamStop, () -> {
+                    if (stop.get() || streamHold) {
+                        streamStop.set(true); // stopped, or past the cutover's point of no return: the forward stream ends
                         return;
                     }
                     if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
                         move(Phase.STREAMING, startPosition, "caught up");
                     }
-                    if (phase.get() == Phase.STREAMING) {
+                    if (phase.get() == Phase.STREAMING && (cutover == null || cutover.finished())) {
                         scheduled.maybeStart();
                     }
-                });
+                    });
+                } finally {
+                    playing = false;
+                }
             }
-            if (phase.get() == Phase.CUT_OVER && !stop.get()) {
-                LOG.info("cut over: the forward stream has stopped; the worker serves status until it is stopped");
+            if (streamHold && !stop.get()) {
+                LOG.info("the forward stream has stopped (phase {}); the worker serves status until it is stopped", phase.get());
                 while (!stop.get()) {
                     sleep(200);
                 }
             }
+            awaitCutover();
         } catch (MigratorException e) {
             if (e.code() == ErrorCode.STALE_STATE || e.code() == ErrorCode.MIGRATION_NAME_TAKEN) {
                 recordFailure(e); // status shows it; the stored state (perhaps another migration's) stays as it was
@@ -269,6 +335,25 @@ public final class Migration extends AbstractWorker {
         } finally {
             progress.stopSampling();
         }
+    }
+
+    /**
+     * Before the stream starts again in CUTTING_OVER: a journal short of the point of no return undoes the cutover here;
+     * one past it finishes on the cutover thread while the stream carries what the old source took since (its freeze
+     * died with the worker), so it can be fenced again.
+     */
+    private void recoverCutover() {
+        io.migrator.core.cutover.CutoverProgress progress;
+        synchronized (this) {
+            progress = runbook.newProgress(false, plan.cutover().maxDowntime());
+            cutover = progress; // a cutover request meanwhile follows this one
+        }
+        if (!pastNoReturn) {
+            runbook.undoAfterRestart(progress);
+            return;
+        }
+        LOG.info("the cutover was interrupted past its point of no return: streaming what the old source took since, then finishing it");
+        startCutoverThread(() -> runbook.resumeForward(progress, plan.cutover().maxDowntime()));
     }
 
     /** Reads what the target keeps of this migration (state, journal, chunk marks, last validation); null on a first start. */

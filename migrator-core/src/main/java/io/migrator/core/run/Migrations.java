@@ -104,7 +104,7 @@ public final class Migrations {
             }
             if (state != null && state.phase() == io.migrator.core.state.Phase.CUT_OVER) {
                 // the lasting freeze ends with the migration: the old source is the DBA's again
-                released.add(source.unfreezeLasting(plan.cutover().applicationUsers()));
+                released.add(io.migrator.core.cutover.Runbook.endLastingFreeze(plan, source));
             }
             released.addAll(source.release(plan.name()));
             return new Completion(released, target.forget(), pipeline.unit());

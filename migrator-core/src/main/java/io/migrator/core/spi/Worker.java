@@ -60,7 +60,10 @@ public interface Worker {
      * far; {@link #cutover()} follows it. A cutover already running is answered with its report.
      */
     default io.migrator.core.state.CutoverReport startCutover(boolean dryRun, java.time.Duration maxDowntime) {
-        throw CutoverSeams.notYet("the cutover of a " + getClass().getSimpleName());
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.CUTOVER_PRECONDITION, "the cutover of a "
+                + plan().source().engine() + " migration is not in this build: nothing was frozen or changed",
+                "cut over with the engine's own tools meanwhile: freeze writes, wait until `migrator status` shows lag 0, switch the "
+                        + "application, then `migrator complete`");
     }
 
     /** The running or last cutover of this worker's life, with its steps so far. */

@@ -20,6 +20,7 @@ class ChangedKeysTest {
     @Test
     void aCleanValidationForgetsWhatChangedBeforeItStartedOnly() {
         ChangedKeys keys = new ChangedKeys(100);
+        assertThat(keys.snapshot().partial()).as("what changed before the worker started is not known").isTrue();
         keys.record(List.of(upsert(1), upsert(2)));
         long mark = keys.mark();
         keys.record(List.of(upsert(3), upsert(1))); // 1 changed again after the validation started: it stays
@@ -31,6 +32,8 @@ class ChangedKeysTest {
     @Test
     void pastItsLimitItSaysItKeptAPart() {
         ChangedKeys keys = new ChangedKeys(2);
+        keys.forgetBefore(keys.mark());
+        assertThat(keys.snapshot().partial()).isFalse();
         keys.record(List.of(upsert(1), upsert(2), upsert(3)));
         assertThat(keys.snapshot().size()).isEqualTo(2);
         assertThat(keys.snapshot().partial()).isTrue();

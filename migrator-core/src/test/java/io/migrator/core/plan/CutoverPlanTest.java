@@ -64,6 +64,8 @@ class CutoverPlanTest {
         assertThat(cutover.validatedWithin()).isEqualTo(Duration.ofHours(2));
         assertThat(parse("mariadb", "cutover: {switch: [{haproxy: {admin: 127.0.0.1:13399, backend: b, server: s, config: /etc/haproxy/haproxy.cfg}}]}\n")
                 .cutover().switchSteps()).containsExactly(new SwitchStep.Haproxy("127.0.0.1:13399", "b", "s", "/etc/haproxy/haproxy.cfg"));
+        assertThat(cutover.switchSteps().get(2).describe()).as("arguments may hold resolved secrets").isEqualTo("command ./repoint.sh (1 argument)");
+        assertThat(new SwitchStep.Http("https://ops:s3cret@deploy.example/flip", "POST").describe()).isEqualTo("http POST https://...@deploy.example/flip");
         assertThat(cutover.switchSteps().get(3).describe()).as("a token in the query is never shown")
                 .isEqualTo("http POST https://deploy.example/flip?...");
     }
