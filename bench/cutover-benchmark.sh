@@ -32,8 +32,9 @@ APP=bench_app APP_PW=bench-app-pw DB=cutbench
 
 src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
 tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
-haproxy() { echo "$1" | socat stdio tcp:127.0.0.1:13399; }
-nc -z 127.0.0.1 13300 2>/dev/null || { echo "HAProxy is not running: ./migrator sandbox up --engines mariadb --proxies" >&2; exit 1; }
+# HAProxy's runtime API, one command (bash's /dev/tcp: no socat needed)
+haproxy() { exec 3<>/dev/tcp/127.0.0.1/13399; echo "$1" >&3; cat <&3; exec 3<&-; }
+(exec 3<>/dev/tcp/127.0.0.1/13300) 2>/dev/null || { echo "HAProxy is not running: ./migrator sandbox up --engines mariadb --proxies" >&2; exit 1; }
 
 PLAN="$WORK/plan.yaml"
 echo "$PW" > "$WORK/pw"
@@ -51,7 +52,7 @@ cutover:
 EOF
 SB="sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-db=$DB --tables=4 --table-size=$ROWS"
 
-printf '| round | writeFreezeMillis | probe gap ms | probe failed writes | acknowledged lost | sysbench errors | sysbench tps |\n' > "$WORK/table.md"
+printf '| round | writeFreezeMillis | probe gap ms | probe failed writes | acknowledged lost | sysbench errors + reconnects | sysbench tps |\n' > "$WORK/table.md"
 printf '|---|---|---|---|---|---|---|\n' >> "$WORK/table.md"
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round: fresh databases, users, proxy on the source"
@@ -70,8 +71,8 @@ for round in $(seq 1 "$ROUNDS"); do
   "$ROOT/migrator" validate "$PLAN" >/dev/null
 
   rm -f "$WORK/stop"
-  $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=20 \
-      --mysql-ignore-errors=all oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
+  $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=0 \
+      --mysql-ignore-errors=all --report-interval=1 oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
   SYSBENCH=$!
   "$JAVA" -cp "$DRIVER" "$ROOT/bench/CutoverProbe.java" "jdbc:mariadb://127.0.0.1:13300/$DB" "$APP" "$APP_PW" \
       "jdbc:mariadb://127.0.0.1:13307/$DB" migrator "$PW" "$WORK/stop" > "$WORK/probe-$round.log" 2>&1 &
@@ -83,13 +84,15 @@ for round in $(seq 1 "$ROUNDS"); do
   sleep 2
   touch "$WORK/stop"
   wait $PROBE || true
-  wait $SYSBENCH 2>/dev/null || true
-  kill -TERM $WORKER; wait $WORKER || true
+  # sysbench 1.0.20 does not always end after its sessions were shut down: its per-second reports are what is kept
+  kill -KILL $SYSBENCH 2>/dev/null || true; wait $SYSBENCH 2>/dev/null || true
+  kill -TERM $WORKER 2>/dev/null || true; wait $WORKER || true
 
   FREEZE=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/cutover-$round.json" 2>/dev/null || echo "no report")
   read -r ACKED ERRS GAP LOST < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\)/\1 \2 \3 \4/p' "$WORK/probe-$round.log")
-  SB_ERR=$(sed -n 's/.*ignored errors: *\([0-9]*\).*/\1/p' "$WORK/sysbench-$round.log" | head -1)
-  SB_TPS=$(sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$WORK/sysbench-$round.log" | head -1)
+  # per-second lines: "[ 5s ] thds: 4 tps: 199.96 ... err/s: 0.00 reconn/s: 0.00"
+  read -r SB_TPS SB_ERR < <(awk '/ tps: / { for (i = 1; i <= NF; i++) { if ($i == "tps:") { t += $(i + 1); n++ } if ($i == "err/s:" || $i == "reconn/s:") e += $(i + 1) } }
+      END { printf "%.0f %.0f\n", n ? t / n : 0, e }' "$WORK/sysbench-$round.log")
   printf '| %d | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${ERRS:-?}" "${LOST:-?}" "${ACKED:-?}" \
       "${SB_ERR:-?}" "${SB_TPS:-?}" >> "$WORK/table.md"
   log "round $round: freeze ${FREEZE:-?} ms, probe gap ${GAP:-?} ms, lost ${LOST:-?} of ${ACKED:-?}"

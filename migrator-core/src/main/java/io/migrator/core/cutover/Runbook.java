@@ -347,6 +347,21 @@ public final class Runbook {
 
     /** Compares the rows changed since the last clean validation on both sides until {@code until} (nanoTime). */
     private String verify(long until) {
+        java.util.concurrent.ExecutorService sideBySide = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "cutover-verify");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            return verify(until, sideBySide);
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        } finally {
+            sideBySide.shutdownNow();
+        }
+    }
+
+    private String verify(long until, java.util.concurrent.Executor sideBySide) {
         ChangedKeys.Snapshot changed = host.changedKeys().snapshot();
         var sourceSums = source.checksums();
         var targetSums = target.checksums();
@@ -364,14 +379,17 @@ public final class Runbook {
                     uncheckable++;
                 }
             }
-            for (int from = 0; from < texts.size(); from += 500) {
+            for (int from = 0; from < texts.size(); from += 2_000) {
                 if (System.nanoTime() > until) {
                     outOfTime = true;
                     break;
                 }
-                List<String> part = texts.subList(from, Math.min(texts.size(), from + 500));
-                Map<String, String> s = sourceSums.rowHashes(table, part);
+                List<String> part = texts.subList(from, Math.min(texts.size(), from + 2_000));
+                // both sides at once: the freeze waits for the slower one, not for the two in turn
+                java.util.concurrent.CompletableFuture<Map<String, String>> onSource = java.util.concurrent.CompletableFuture.supplyAsync(
+                        () -> sourceSums.rowHashes(table, part), sideBySide);
                 Map<String, String> t = targetSums.rowHashes(table, part);
+                Map<String, String> s = onSource.join();
                 for (String key : part) {
                     if (!java.util.Objects.equals(s.get(key), t.get(key))) {
                         throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "row " + key + " of " + table.id() + " differs on the target "
