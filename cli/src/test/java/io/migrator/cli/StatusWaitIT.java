@@ -52,6 +52,7 @@ class StatusWaitIT {
                 target: {engine: mariadb, host: %s, port: %d, user: %s, password: "${file:%s}", database: %s}
                 control: {listen: "127.0.0.1:%d"}
                 validation: {every: 1m}
+                cutover: {maxLag: 5s}
                 """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), secret, db, target.host(), target.port(),
                 target.user(), secret, db, port));
         String p = plan.toString();

@@ -52,6 +52,8 @@ class DashboardIT {
         try (MigrationHarness run = new MigrationHarness(fixture.plan("snapshot: {chunkRows: 300}"))) {
             try (ControlServer server = run.serve()) {
                 run.awaitPhase(Phase.STREAMING);
+                run.awaitCaughtUp();
+                assertThat(run.migration.validate(java.util.List.of(), false).ok()).as("a clean validation: ready to cut over").isTrue();
                 Thread.sleep(2_500); // a few history samples for the charts
                 String url = "http://127.0.0.1:" + server.port() + "/";
                 Path dir = Files.createDirectories(Path.of("target", "dashboard-it"));
