@@ -136,8 +136,10 @@ final class MySqlCutover {
             return CutoverCheck.pass("foreign-key cascades", "no foreign key of the plan's tables changes child rows by itself");
         }
         return CutoverCheck.warn("foreign-key cascades", "the child rows these foreign keys change by cascade are not in the binlog, so "
-                + "the stream does not carry them: " + String.join("; ", found), "run `migrator validate PLAN --repair` right before "
-                + "the cutover: it finds and fixes them; cascades after it are not verified by the cutover");
+                + "the stream does not carry them: " + String.join("; ", found) + "; inside the freeze the cutover redoes ON DELETE CASCADE "
+                + "/ SET NULL over a parent's one-column primary key for the parents deleted since the last clean validation",
+                "run `migrator validate PLAN --repair` right before the cutover: it fixes the rest (ON UPDATE rules, composite keys, and "
+                + "what cascaded before that validation)");
     }
 
     private static String currentUser(Connection c) throws SQLException {

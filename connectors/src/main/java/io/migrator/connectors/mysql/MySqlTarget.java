@@ -538,6 +538,11 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
+    public String redoCascades(Map<TableId, List<io.migrator.core.change.RowKey>> changed) {
+        return new MySqlCascades(plan, pool).redo(changed);
+    }
+
+    @Override
     public Optional<String> reversePosition() {
         return cutover.reversePosition();
     }

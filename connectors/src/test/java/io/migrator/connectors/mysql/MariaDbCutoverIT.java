@@ -106,6 +106,18 @@ class MariaDbCutoverIT {
             run.awaitCaughtUp();
             assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
             Thread.sleep(500);
+            List<Integer> deleted = new ArrayList<>();
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                try (ResultSet rs = st.executeQuery("SELECT id, note FROM orders WHERE note LIKE 'w-%' ORDER BY id LIMIT 5")) {
+                    while (rs.next()) {
+                        deleted.add(rs.getInt(1));
+                        writer.acknowledged.remove(rs.getString(2)); // deleted on purpose: no longer expected anywhere
+                    }
+                }
+                // their audit rows go by the foreign key's cascade, which the binlog does not carry
+                st.execute("DELETE FROM orders WHERE id IN (" + deleted.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")) + ")");
+            }
+            assertThat(deleted).hasSize(5);
 
             long before = System.nanoTime();
             CutoverReport report = cutOver(run, false, null);
@@ -116,7 +128,8 @@ class MariaDbCutoverIT {
             assertThat(report.error()).as("%s", report).isNull();
             assertThat(report.ok()).isTrue();
             assertThat(report.steps()).extracting(CutoverReport.Step::name)
-                    .containsSubsequence("preconditions", "freeze", "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
+                    .containsSubsequence("preconditions", "freeze", "fence", "cascades", "verify", "sequences", "reverse-position", "open", "switch",
+                            "freeze-lasting");
             assertThat(report.steps()).allMatch(CutoverReport.Step::ok);
             assertThat(report.writeFreezeMillis()).isPositive().isLessThanOrEqualTo(5_000);
             assertThat(run.migration.status().phase()).isEqualTo(Phase.CUT_OVER);
@@ -131,6 +144,13 @@ class MariaDbCutoverIT {
             // the gap the writer saw lies within the cutover, and the report's freeze covers it (a write may be in flight either side)
             long gap = writer.longestGapMillis(before, after);
             assertThat(gap).as("the writer's longest gap").isLessThanOrEqualTo(report.writeFreezeMillis() + 1_000);
+            assertThat(report.steps()).filteredOn(step -> step.name().equals("cascades")).singleElement()
+                    .satisfies(step -> assertThat(step.detail()).contains("audit.audit_order: 5 row(s) deleted"));
+            try (Connection c = fixture.target(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM audit "
+                    + "WHERE order_id IN (" + deleted.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")) + ")")) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("the cascade the source did is redone on the target").isZero();
+            }
             try (Connection c = fixture.target(); Statement st = c.createStatement();
                  ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM orders o LEFT JOIN audit a ON a.order_id = o.id WHERE a.id IS NULL AND o.note LIKE 'w-%'")) {
                 rs.next();
@@ -224,7 +244,8 @@ class MariaDbCutoverIT {
             assertThat(dry.dryRun()).isTrue();
             assertThat(dry.ok()).as("%s", dry).isTrue();
             assertThat(dry.steps().get(0).detail()).contains("warning foreign-key cascades: the child rows these foreign keys change "
-                    + "by cascade are not in the binlog").contains("audit.audit_order -> orders (ON DELETE CASCADE");
+                    + "by cascade are not in the binlog").contains("audit.audit_order -> orders (ON DELETE CASCADE")
+                    .contains("the cutover redoes ON DELETE CASCADE");
             assertThat(dry.exitCode()).isZero();
             assertThat(dry.steps()).extracting(CutoverReport.Step::name).containsExactly("preconditions", "freeze", "fence", "verify",
                     "sequences", "switch", "open");

@@ -213,6 +213,8 @@ public final class Runbook {
                 return freezeDescription();
             });
             progress.journaled("fence", host::journal, () -> fence(Duration.ofNanos(Math.max(0, deadline - reserve - System.nanoTime()))));
+            // children the source's foreign keys changed by cascade are in no log: redone before they are verified
+            progress.journaled("cascades", host::journal, () -> target.redoCascades(host.changedKeys().snapshot().byTable()));
             progress.journaled("verify", host::journal, () -> verify(deadline - reserve));
             progress.journaled("sequences", host::journal, this::sequences);
             progress.journaled("reverse-position", host::journal, this::reversePosition);

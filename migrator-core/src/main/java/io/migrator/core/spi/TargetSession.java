@@ -156,6 +156,16 @@ public interface TargetSession extends AutoCloseable {
     }
 
     /**
+     * Redoes on the target what the source's foreign keys did by cascade to the rows of deleted parents (the server writes
+     * no log event for those child changes): {@code deletedOrChanged} are the keys the stream changed since the last clean
+     * validation, by table; a parent key among them that no longer exists has its children deleted (CASCADE) or their
+     * reference set to NULL (SET NULL), level by level. Returns what it did. Engines whose log carries cascades: nothing.
+     */
+    default String redoCascades(java.util.Map<io.migrator.core.schema.TableId, List<io.migrator.core.change.RowKey>> deletedOrChanged) {
+        return "no cascade to redo";
+    }
+
+    /**
      * The target's own log position now, where reverse replication will start (read inside the freeze, after the fence);
      * empty when the target keeps no log a reverse stream could read.
      */
