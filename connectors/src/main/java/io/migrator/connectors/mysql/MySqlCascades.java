@@ -115,7 +115,7 @@ final class MySqlCascades {
         String where = MySqlDialect.quote(fk.childColumn()) + " IN (" + parents.stream().map(v -> "?").collect(Collectors.joining(", ")) + ")";
         int changedRows;
         if ("CASCADE".equals(fk.deleteRule())) {
-            String childKey = primaryKey(c, fk.child());
+            String childKey = primaryKey(c, plan.target().database(), fk.child());
             if (childKey != null) {
                 try (PreparedStatement ps = c.prepareStatement("SELECT " + MySqlDialect.quote(childKey) + " FROM " + target(fk.child()) + " WHERE " + where)) {
                     bindAll(ps, parents);
@@ -148,11 +148,11 @@ final class MySqlCascades {
         }
     }
 
-    /** The target table's one-column primary key, or null (its children are then not followed further). */
-    private String primaryKey(Connection c, String table) throws SQLException {
+    /** A table's one-column primary key, or null (composite, or none): its children are then not followed further. */
+    private static String primaryKey(Connection c, String schema, String table) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? "
                 + "AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION")) {
-            ps.setString(1, plan.target().database());
+            ps.setString(1, schema);
             ps.setString(2, table);
             List<String> columns = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
@@ -185,7 +185,7 @@ final class MySqlCascades {
         List<ForeignKey> keys = new ArrayList<>();
         for (Map.Entry<String, List<String[]>> e : byConstraint.entrySet()) {
             String[] f = e.getValue().get(0);
-            String parentKey = e.getValue().size() == 1 ? sourcePrimaryKey(c, f[3]) : null;
+            String parentKey = e.getValue().size() == 1 ? primaryKey(c, db, f[3]) : null;
             if (parentKey != null && parentKey.equals(f[4])) {
                 keys.add(new ForeignKey(f[0], f[1], f[2], f[3], f[4], f[5]));
             } else {
@@ -193,21 +193,6 @@ final class MySqlCascades {
             }
         }
         return keys;
-    }
-
-    private String sourcePrimaryKey(Connection c, String table) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? "
-                + "AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION")) {
-            ps.setString(1, plan.source().database());
-            ps.setString(2, table);
-            List<String> columns = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    columns.add(rs.getString(1));
-                }
-            }
-            return columns.size() == 1 ? columns.get(0) : null;
-        }
     }
 
     private String target(String table) {
