@@ -133,6 +133,7 @@ class MariaDbCutoverIT {
             assertThat(report.steps()).allMatch(CutoverReport.Step::ok);
             assertThat(report.writeFreezeMillis()).isPositive().isLessThanOrEqualTo(5_000);
             assertThat(run.migration.status().phase()).isEqualTo(Phase.CUT_OVER);
+            assertThat(run.migration.status().lag().seconds()).as("no forward lag once cut over").isNull();
 
             Set<String> onTarget = notes(fixture.target());
             assertThat(writer.acknowledged).as("acknowledged writes").hasSizeGreaterThan(100);

@@ -83,7 +83,8 @@ final class Progress {
         boolean paused = worker.paused.get();
         long now = System.currentTimeMillis();
         Double lagSeconds = lagSeconds(p, now);
-        SourceLogStatus log = logStatus;
+        // cut over: the forward stream has ended, and a lag growing from its last event would page someone for nothing
+        SourceLogStatus log = p == Phase.CUT_OVER ? null : logStatus;
         Long bytes = log == null ? null : log.bytesBehind();
         Double eta = null;
         if (bytes != null && (p == Phase.CATCH_UP || p == Phase.STREAMING)) {
@@ -121,6 +122,9 @@ final class Progress {
     }
 
     private Double lagSeconds(Phase p, long now) {
+        if (p == Phase.CUT_OVER) {
+            return null;
+        }
         long applied = player.lastSourceMillis();
         if (applied > 0) {
             return Math.max(0, now - applied) / 1000.0;
