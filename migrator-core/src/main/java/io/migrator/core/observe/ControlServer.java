@@ -207,12 +207,17 @@ public final class ControlServer implements AutoCloseable {
         try {
             send(exchange, 200, "application/json", StatusJson.write(migration.startCutover(dryRun, maxDowntime)));
         } catch (MigratorException e) {
-            java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
-            error.put("code", e.code().name());
-            error.put("message", e.getMessage());
-            error.put("remedy", e.remedy());
-            send(exchange, 409, "application/json", StatusJson.write(java.util.Map.of("ok", false, "error", error)));
+            refused(exchange, e);
         }
+    }
+
+    /** The error document (CLI.md) with HTTP 409: the request was understood and refused. */
+    private static void refused(HttpExchange exchange, MigratorException e) throws IOException {
+        java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+        error.put("code", e.code().name());
+        error.put("message", e.getMessage());
+        error.put("remedy", e.remedy());
+        send(exchange, 409, "application/json", StatusJson.write(java.util.Map.of("ok", false, "error", error)));
     }
 
     /** Body {@code {"tables": [globs], "repair": bool}}; answers the report, or the error document with HTTP 409. */
@@ -234,11 +239,7 @@ public final class ControlServer implements AutoCloseable {
         try {
             send(exchange, 200, "application/json", StatusJson.write(migration.validate(tables, repair)));
         } catch (MigratorException e) {
-            java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
-            error.put("code", e.code().name());
-            error.put("message", e.getMessage());
-            error.put("remedy", e.remedy());
-            send(exchange, 409, "application/json", StatusJson.write(java.util.Map.of("ok", false, "error", error)));
+            refused(exchange, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             send(exchange, 503, "application/json", "{\"ok\":false,\"error\":{\"code\":\"INTERNAL\",\"message\":\"the worker is stopping\"}}");
