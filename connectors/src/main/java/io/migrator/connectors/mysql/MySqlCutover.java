@@ -400,7 +400,13 @@ final class MySqlCutover {
      * there) on the plan's database; ALL PRIVILEGES counts in the same scope.
      */
     private boolean has(List<String> grants, String privilege, boolean global) {
-        String db = "`" + plan.source().database().toUpperCase(Locale.ROOT).replace("`", "``") + "`.*";
+        return has(grants, privilege, global ? null : plan.source().database());
+    }
+
+    /** As above, on *.* or (with {@code database}) that database; the target's checks ask it of their own database. */
+    static boolean has(List<String> grants, String privilege, String database) {
+        boolean global = database == null;
+        String db = global ? "" : "`" + database.toUpperCase(Locale.ROOT).replace("`", "``") + "`.*";
         java.util.regex.Pattern named = java.util.regex.Pattern.compile("(^GRANT |,\\s?)" + java.util.regex.Pattern.quote(privilege) + "(\\s?,| ON )");
         for (String line : grants) {
             String upper = line.toUpperCase(Locale.ROOT);

@@ -74,17 +74,14 @@ final class MySqlTargetCutover {
             return CutoverCheck.pass("triggers", "the plan's tables have no triggers on the source");
         }
         List<String> grants = MySqlCutover.grants(c, null);
-        String db = "`" + plan.target().database().toUpperCase(java.util.Locale.ROOT) + "`.*";
-        boolean trigger = grants.stream().map(g -> g.toUpperCase(java.util.Locale.ROOT)).anyMatch(g -> (g.contains(" ON *.* ")
-                || g.contains(" ON " + db + " ")) && (g.startsWith("GRANT ALL PRIVILEGES") || g.matches("GRANT .*\\bTRIGGER\\b.* ON .*")));
+        boolean trigger = MySqlCutover.has(grants, "TRIGGER", plan.target().database());
         if (!trigger) {
             return CutoverCheck.fail("triggers", "the migration user may not create the source's triggers " + triggers + " on the target",
-                    "GRANT TRIGGER ON " + db.toLowerCase(java.util.Locale.ROOT) + " TO the migration user on the target");
+                    "GRANT TRIGGER ON `" + plan.target().database() + "`.* TO the migration user on the target");
         }
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@log_bin, @@log_bin_trust_function_creators")) {
             rs.next();
-            boolean superUser = grants.stream().map(g -> g.toUpperCase(java.util.Locale.ROOT))
-                    .anyMatch(g -> g.contains(" ON *.* ") && (g.startsWith("GRANT ALL PRIVILEGES") || g.matches("GRANT .*\\bSUPER\\b.*")));
+            boolean superUser = MySqlCutover.has(grants, "SUPER", (String) null);
             if (rs.getInt(1) == 1 && rs.getInt(2) == 0 && !superUser) {
                 return CutoverCheck.fail("triggers", "the target writes a binlog: creating the triggers " + triggers + " needs SUPER or "
                         + "log_bin_trust_function_creators = 1", "SET GLOBAL log_bin_trust_function_creators = 1 on the target (on RDS: in "

@@ -109,7 +109,8 @@ public final class Runbook {
             progress.refused(e);
         } catch (RuntimeException e) {
             LOG.error("the cutover's preconditions failed", e);
-            progress.refused(new MigratorException(ErrorCode.INTERNAL, "the cutover's preconditions failed: " + e, null, e));
+            progress.refused(new MigratorException(ErrorCode.INTERNAL, "the cutover's preconditions failed: " + e, "nothing was frozen or "
+                    + "changed; run `migrator cutover PLAN --dry-run` again, and look at the worker's log (-vv) for the stack trace", e));
         } finally {
             finished(progress);
         }
