@@ -18,7 +18,9 @@ import java.util.Set;
  * {@code acked=N errors=E gap_ms=G lost=L after=A} — the longest time between two acknowledged writes, the acknowledged
  * ids missing on the target, and the writes acknowledged after the cutover that are on the target.
  *
- *   java -cp mariadb-java-client.jar bench/CutoverProbe.java PROXY_URL USER PASSWORD TARGET_URL TARGET_USER TARGET_PASSWORD STOP_FILE
+ * PROXY_URL carries the driver's timeouts (and, through pgbouncer, prepareThreshold=0).
+ *
+ *   java -cp JDBC_DRIVER.jar bench/CutoverProbe.java PROXY_URL USER PASSWORD TARGET_URL TARGET_USER TARGET_PASSWORD STOP_FILE
  */
 public class CutoverProbe {
     public static void main(String[] args) throws Exception {
@@ -28,8 +30,8 @@ public class CutoverProbe {
         long errors = 0;
         long id = 0;
         while (!Files.exists(stop)) {
-            try (Connection c = DriverManager.getConnection(proxy + "?connectTimeout=2000&socketTimeout=10000", user, password);
-                 PreparedStatement ps = c.prepareStatement("INSERT INTO probe (id, at) VALUES (?, NOW(6))")) {
+            try (Connection c = DriverManager.getConnection(proxy, user, password);
+                 PreparedStatement ps = c.prepareStatement("INSERT INTO probe (id, at) VALUES (?, CURRENT_TIMESTAMP)")) {
                 while (!Files.exists(stop)) {
                     ps.setLong(1, ++id);
                     ps.executeUpdate();

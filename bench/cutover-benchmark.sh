@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Cutover benchmark: N cutovers of a MariaDB migration under sysbench write load through the sandbox's HAProxy, each
-# with a probe that writes every 5 ms through the same proxy and records every acknowledged write (bench/CutoverProbe.java).
-# Per round: the write gap the probe saw, its failed writes, acknowledged writes missing on the target, sysbench's errors,
-# and the report's writeFreezeMillis. Prints a table; docs/benchmarks.md records the results with this command.
+# Cutover benchmark: N cutovers of a migration under write load through the sandbox's proxy, each with a probe that
+# writes every 5 ms through the same proxy and records every acknowledged write (bench/CutoverProbe.java).
+#   mariadb:    sysbench oltp_write_only through HAProxy, freeze lock-tables, switch haproxy
+#   postgresql: pgbench (tpcb-like) through pgbouncer (transaction pooling), freeze pgbouncer (PAUSE), switch pgbouncer
+# Per round: the write gap the probe saw, its failed writes, acknowledged writes missing on the target, the load tool's
+# errors, and the report's writeFreezeMillis. Prints a table; docs/benchmarks.md records the results with this command.
 #
-#   bench/cutover-benchmark.sh [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s]
+#   bench/cutover-benchmark.sh [--engine mariadb|postgresql] [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s]
 #
-# Needs: ./migrator sandbox up --engines mariadb --proxies; apt-get install -y sysbench mariadb-client.
+# Needs: ./migrator sandbox up --engines mariadb|postgresql --proxies; apt-get install -y sysbench mariadb-client
+# (mariadb) or postgresql-client (postgresql: psql, pgbench).
 set -euo pipefail
 
-ROUNDS=10 ROWS=20000 THREADS=4 RATE=200 BUDGET=2s
+ENGINE=mariadb ROUNDS=10 ROWS=20000 THREADS=4 RATE=200 BUDGET=2s
 while [ $# -gt 0 ]; do
   case $1 in
+    --engine) ENGINE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --rows) ROWS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
@@ -20,15 +24,17 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+case $ENGINE in mariadb|postgresql) ;; *) echo "--engine is mariadb or postgresql" >&2; exit 2 ;; esac
 
 . "$(dirname "$0")/common.sh"
-require "apt-get install -y sysbench mariadb-client" sysbench mariadb
-PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
-WORK="$ROOT/target/bench/cutover"
+WORK="$ROOT/target/bench/cutover-$ENGINE"
 mkdir -p "$WORK"
-DRIVER=$(ls "$HOME"/.m2/repository/org/mariadb/jdbc/mariadb-java-client/*/mariadb-java-client-*.jar | grep -v sources | head -1)
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 APP=bench_app APP_PW=bench-app-pw DB=cutbench
+[ "$ENGINE" = postgresql ] && exec "$(dirname "$0")/cutover-benchmark-postgres.sh" "$ROUNDS" "$ROWS" "$THREADS" "$RATE" "$BUDGET"
+require "apt-get install -y sysbench mariadb-client" sysbench mariadb
+PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
+DRIVER=$(ls "$HOME"/.m2/repository/org/mariadb/jdbc/mariadb-java-client/*/mariadb-java-client-*.jar | grep -v sources | head -1)
 
 src() { mariadb -h127.0.0.1 -P13306 -umigrator -p"$PW" -N -B "$@"; }
 tgt() { mariadb -h127.0.0.1 -P13307 -umigrator -p"$PW" -N -B "$@"; }
@@ -74,7 +80,7 @@ for round in $(seq 1 "$ROUNDS"); do
   $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=0 \
       --mysql-ignore-errors=all --report-interval=1 oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
   SYSBENCH=$!
-  "$JAVA" -cp "$DRIVER" "$ROOT/bench/CutoverProbe.java" "jdbc:mariadb://127.0.0.1:13300/$DB" "$APP" "$APP_PW" \
+  "$JAVA" -cp "$DRIVER" "$ROOT/bench/CutoverProbe.java" "jdbc:mariadb://127.0.0.1:13300/$DB?connectTimeout=2000&socketTimeout=10000" "$APP" "$APP_PW" \
       "jdbc:mariadb://127.0.0.1:13307/$DB" migrator "$PW" "$WORK/stop" > "$WORK/probe-$round.log" 2>&1 &
   PROBE=$!
   sleep 3
@@ -100,8 +106,4 @@ done
 haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
 ./migrator complete "$PLAN" >/dev/null 2>&1 || true
 cat "$WORK/table.md"
-awk -F'|' 'NR > 2 && $3 ~ /^ *[0-9]+ *$/ { n++; g[n] = $4 + 0; f[n] = $3 + 0; if ($4 + 0 > worst) worst = $4 + 0; if ($3 + 0 > fworst) fworst = $3 + 0; lost += $6 + 0 }
-  NR > 2 && $3 !~ /^ *[0-9]+ *$/ { aborted++ }
-  function median(a, n) { asort(a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-  END { printf "\nprobe write gap: median %d ms, worst %d ms; writeFreezeMillis: median %d ms, worst %d ms; over %d cutovers (%d aborted); acknowledged writes lost: %d\n",
-        median(g, n), worst, median(f, n), fworst, n, aborted, lost }' "$WORK/table.md"
+"$ROOT/bench/cutover-summary.sh" "$WORK/table.md"

@@ -220,6 +220,28 @@ final class PostgresChecksums implements RowChecksums {
         });
     }
 
+    /** Types whose stream value prints exactly as {@code ::text} does on the server: the cutover can look such keys up. */
+    private static final Set<String> EXACT_KEY_TYPES = Set.of("smallint", "integer", "bigint", "text", "character varying", "uuid");
+
+    /** The changed row's key as {@link #rowHashes(TableDef, List)} takes it: the key values' text, in the table's key order. */
+    @Override
+    public Optional<String> keyText(TableDef table, io.migrator.core.change.RowKey key) {
+        List<String> values = new ArrayList<>();
+        for (String column : table.key()) {
+            int at = key.columns().indexOf(column);
+            String type = table.column(column).type().replaceFirst("\\(.*\\)$", "");
+            if (at < 0 || !EXACT_KEY_TYPES.contains(type)) {
+                return Optional.empty();
+            }
+            Object value = key.values().get(at);
+            if (!(value instanceof String || value instanceof Long || value instanceof Integer || value instanceof Short)) {
+                return Optional.empty();
+            }
+            values.add(value.toString());
+        }
+        return Optional.of(PostgresChunks.encode(values));
+    }
+
     @Override
     public Map<String, Object> describeKey(TableDef table, String key) {
         List<String> values = PostgresChunks.decode(key);

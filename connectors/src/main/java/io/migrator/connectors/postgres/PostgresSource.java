@@ -53,6 +53,7 @@ final class PostgresSource implements SourceSession {
     private volatile PostgresCopy.Snapshot exported;
     private volatile boolean snapshotLost;
     private final Map<String, Boolean> binarySafe = new java.util.concurrent.ConcurrentHashMap<>();
+    private final PostgresCutover cutover;
 
     PostgresSource(Plan plan) {
         this.plan = plan;
@@ -60,6 +61,7 @@ final class PostgresSource implements SourceSession {
                 "SET standard_conforming_strings = on");
         this.slot = slotName(plan.name());
         this.publication = slot;
+        this.cutover = new PostgresCutover(plan, pool, () -> tables(plan.tables()).stream().map(TableDef::id).toList());
     }
 
     /**
@@ -626,6 +628,41 @@ final class PostgresSource implements SourceSession {
             throw PostgresErrors.translate("releasing the slot and publication of " + migration, e);
         }
         return dropped;
+    }
+
+    // ---- the cutover (PostgresCutover): the revoke freeze, the fence, the lasting freeze ----
+
+    @Override
+    public void freezeWrites(java.time.Duration lockWait) {
+        LOG.info("cutover freeze: {}", cutover.revoke(plan.cutover().applicationUsers(), lockWait));
+    }
+
+    @Override
+    public void unfreezeWrites() {
+        LOG.info("cutover unfreeze: {}", cutover.restore());
+    }
+
+    @Override
+    public SourcePosition positionInFreeze() {
+        return cutover.positionInFreeze();
+    }
+
+    @Override
+    public List<io.migrator.core.spi.CutoverCheck> cutoverChecks(io.migrator.core.spi.CutoverCheck.Context context) {
+        return cutover.checks(context);
+    }
+
+    @Override
+    public String freezeLasting(List<String> applicationUsers) {
+        if (applicationUsers.isEmpty()) {
+            return "no cutover.applicationUsers: nothing stops a client that connects to the old source directly (warning)";
+        }
+        return cutover.revoke(applicationUsers, java.time.Duration.ofSeconds(5)) + " on the old source; migrator keeps its own";
+    }
+
+    @Override
+    public String unfreezeLasting(List<String> applicationUsers) {
+        return cutover.restore() + " on the old source";
     }
 
     private volatile PostgresChecksums checksums;

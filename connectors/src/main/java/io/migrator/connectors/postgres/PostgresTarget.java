@@ -509,6 +509,43 @@ final class PostgresTarget implements TargetSession {
         }
     }
 
+    // ---- the cutover (PostgresTargetCutover): the application's roles, the opening, the reverse position ----
+
+    private volatile PostgresTargetCutover cutover;
+
+    private PostgresTargetCutover cutover() {
+        if (cutover == null) {
+            cutover = new PostgresTargetCutover(plan, pool, this::source, () -> {
+                try (Connection s = source()) {
+                    return PostgresSchema.tables(s, plan.tables()).stream().map(TableDef::id).toList();
+                } catch (SQLException e) {
+                    throw PostgresErrors.translate("reading the source's tables", e);
+                }
+            });
+        }
+        return cutover;
+    }
+
+    @Override
+    public List<io.migrator.core.spi.CutoverCheck> cutoverChecks(io.migrator.core.spi.CutoverCheck.Context context) {
+        return cutover().checks(context);
+    }
+
+    @Override
+    public Optional<String> reversePosition() {
+        return cutover().reversePosition();
+    }
+
+    @Override
+    public String openForWrites() {
+        return cutover().open();
+    }
+
+    @Override
+    public String closeForWrites() {
+        return cutover().close();
+    }
+
     @Override
     public long appliedEvents() {
         return bookkeeping.appliedEvents();

@@ -192,6 +192,9 @@ public final class Runbook {
         return switch (plan.cutover().freeze()) {
             case "command" -> "ran " + plan.cutover().freezeCommand().get(0); // its arguments may carry resolved secrets
             case "read-only" -> "SET GLOBAL read_only = ON";
+            case "pgbouncer" -> "pgbouncer PAUSE " + String.join(", ", pgbouncerSteps().stream().map(p -> p.database() + " at " + p.admin()).toList());
+            case "revoke" -> "INSERT, UPDATE, DELETE, TRUNCATE revoked from " + String.join(", ", plan.cutover().applicationUsers())
+                    + " on " + host.tables().size() + " table(s), their open transactions ended";
             default -> "LOCK TABLES ... READ on " + host.tables().size() + " table(s)";
         };
     }
@@ -324,19 +327,32 @@ public final class Runbook {
     }
 
     private void freeze(Duration lockWait, Duration limit) {
-        if ("command".equals(plan.cutover().freeze())) {
-            Commands.run(plan.cutover().freezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), limit, "freeze command");
-        } else {
-            source.freezeWrites(lockWait);
+        switch (plan.cutover().freeze()) {
+            case "command" -> Commands.run(plan.cutover().freezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), limit, "freeze command");
+            case "pgbouncer" -> {
+                for (SwitchStep.Pgbouncer step : pgbouncerSteps()) {
+                    switches.pgbouncers().pause(step, lockWait);
+                }
+            }
+            default -> source.freezeWrites(lockWait);
         }
     }
 
     private void unfreeze() {
-        if ("command".equals(plan.cutover().freeze())) {
-            Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30), "unfreeze command");
-        } else {
-            source.unfreezeWrites();
+        switch (plan.cutover().freeze()) {
+            case "command" -> Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30),
+                    "unfreeze command");
+            case "pgbouncer" -> {
+                for (SwitchStep.Pgbouncer step : pgbouncerSteps()) {
+                    switches.pgbouncers().resume(step);
+                }
+            }
+            default -> source.unfreezeWrites();
         }
+    }
+
+    private List<SwitchStep.Pgbouncer> pgbouncerSteps() {
+        return plan.cutover().switchSteps().stream().filter(SwitchStep.Pgbouncer.class::isInstance).map(SwitchStep.Pgbouncer.class::cast).toList();
     }
 
     private String freezeLasting() {

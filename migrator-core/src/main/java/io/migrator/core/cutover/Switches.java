@@ -20,7 +20,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -37,9 +36,15 @@ final class Switches {
     private static final Duration CONNECT = Duration.ofSeconds(2);
 
     private final Plan plan;
+    private final Pgbouncers pgbouncers;
 
     Switches(Plan plan) {
         this.plan = plan;
+        this.pgbouncers = new Pgbouncers(plan);
+    }
+
+    Pgbouncers pgbouncers() {
+        return pgbouncers;
     }
 
     /** Whether each step can be carried out: the proxy answers and knows the server, the program exists, the URL's host listens. */
@@ -92,8 +97,10 @@ final class Switches {
             }
             return uri.getHost() + ":" + port + " accepts connections";
         }
-        throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "the pgbouncer switch step is not available for a "
-                + plan.source().engine() + " source in this build", "use a haproxy, command or http step");
+        if (step instanceof SwitchStep.Pgbouncer p) {
+            return pgbouncers.check(p, "pgbouncer".equals(plan.cutover().freeze()));
+        }
+        throw new IllegalStateException("unknown switch step " + step);
     }
 
     /** Carries out one step; returns what it did. */
@@ -127,8 +134,10 @@ final class Switches {
         if (step instanceof SwitchStep.Http http) {
             return http(http, limit);
         }
-        throw new MigratorException(ErrorCode.CUTOVER_FAILED, "the pgbouncer switch step is not available for a " + plan.source().engine()
-                + " source in this build", "use a haproxy, command or http step");
+        if (step instanceof SwitchStep.Pgbouncer p) {
+            return pgbouncers.switchTo(p);
+        }
+        throw new IllegalStateException("unknown switch step " + step);
     }
 
     private String http(SwitchStep.Http step, Duration limit) {
@@ -199,9 +208,7 @@ final class Switches {
                         return file + " already points at " + address;
                     }
                     lines.set(i, m.group(1) + address + m.group(3));
-                    Path tmp = file.resolveSibling(file.getFileName() + ".migrator-tmp");
-                    Files.write(tmp, lines, StandardCharsets.UTF_8);
-                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    ConfigFiles.replace(file, lines);
                     return file + " rewritten (" + m.group(2) + " -> " + address + ")";
                 }
             }

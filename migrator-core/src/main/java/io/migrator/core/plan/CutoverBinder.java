@@ -66,6 +66,20 @@ final class CutoverBinder {
             ok = false;
         }
         List<SwitchStep> steps = switchSteps(section);
+        if (steps != null && source != null) {
+            boolean pgbouncer = steps.stream().anyMatch(s -> s instanceof SwitchStep.Pgbouncer);
+            if (pgbouncer && source.engine().family() != Engine.Family.POSTGRESQL) {
+                read.problem(PlanValues.valueMark(section, "switch"), "a cutover.switch pgbouncer step repoints a PostgreSQL database; this "
+                        + "plan's source is " + source.engine(), "use a haproxy, command or http step");
+                ok = false;
+            }
+            if ("pgbouncer".equals(freeze) && !pgbouncer) {
+                read.problem(PlanValues.valueMark(section, "freeze"), "cutover.freeze: pgbouncer pauses the database of the plan's "
+                        + "pgbouncer switch step, and cutover.switch has none", "add '- pgbouncer: {admin: HOST:PORT, database: NAME}' to "
+                        + "cutover.switch (the pgbouncer the application connects through)");
+                ok = false;
+            }
+        }
         List<String> users = argv(section, "applicationUsers");
         for (String user : users) {
             if (!USER.matcher(user).matches()) {
@@ -171,7 +185,10 @@ final class CutoverBinder {
         read.rejectUnknownKeys(body.get(), "cutover.switch.pgbouncer", "cutover.switch pgbouncer");
         String admin = address(body.get(), "pgbouncer");
         String database = read.requiredString(body.get(), "database", "cutover.switch pgbouncer").orElse(null);
-        return admin == null || database == null ? null : new SwitchStep.Pgbouncer(admin, database);
+        String user = read.string(body.get(), "user", "cutover.switch pgbouncer").orElse(null);
+        Secret password = read.string(body.get(), "password", "cutover.switch pgbouncer").map(Secret::of).orElse(null);
+        String config = read.string(body.get(), "config", "cutover.switch pgbouncer").orElse(null);
+        return admin == null || database == null ? null : new SwitchStep.Pgbouncer(admin, database, user, password, config);
     }
 
     private SwitchStep command(YamlNode.Mapping step) {

@@ -86,9 +86,10 @@ public final class PlanSettings {
     public static final Setting CUTOVER_VALIDATED_WITHIN = new Setting("cutover.validatedWithin", "duration", "`24h`",
             "The cutover refuses to start (exit 4) unless the last validation was clean and finished at most this long ago.");
     public static final Setting CUTOVER_APPLICATION_USERS = new Setting("cutover.applicationUsers", "list of logins (`app@%` on MySQL/MariaDB)",
-            "none", "The application's logins: checked to exist on the target before the freeze; after the switch they are locked "
-                    + "on the old source (ACCOUNT LOCK) and their sessions ended, the lasting freeze. Without them the stage-1 freeze "
-                    + "is held while the worker runs.");
+            "none", "The application's logins (MySQL/MariaDB `user@host`, PostgreSQL role names): checked to exist on the target before the "
+                    + "freeze; after the switch they are locked on the old source (MySQL/MariaDB: ACCOUNT LOCK; PostgreSQL: their DML on "
+                    + "the plan's tables revoked, which is also the `revoke` freeze) and their sessions ended, the lasting freeze. Without "
+                    + "them a MySQL/MariaDB stage-1 freeze is held while the worker runs.");
     public static final Setting CUTOVER_FREEZE = new Setting("cutover.freeze",
             "MySQL/MariaDB `lock-tables` `read-only` `command`; PostgreSQL `revoke` `pgbouncer` `command`; Redis `client-pause` `command`",
             "`lock-tables`, `revoke`, `client-pause`", "How writes stop on the source during the cutover.");
@@ -113,7 +114,14 @@ public final class PlanSettings {
     public static final Setting CUTOVER_SWITCH_PGBOUNCER_ADMIN = new Setting("cutover.switch.pgbouncer.admin", "`host:port`", REQUIRED,
             "Where pgbouncer listens (its admin console is the database `pgbouncer` there).");
     public static final Setting CUTOVER_SWITCH_PGBOUNCER_DATABASE = new Setting("cutover.switch.pgbouncer.database", "string", REQUIRED,
-            "The database entry to repoint.");
+            "The database entry to repoint (the name clients connect to); with `freeze: pgbouncer` also the one PAUSEd.");
+    public static final Setting CUTOVER_SWITCH_PGBOUNCER_USER = new Setting("cutover.switch.pgbouncer.user", "string", "the source's user",
+            "The admin console's login (one of pgbouncer's admin_users).");
+    public static final Setting CUTOVER_SWITCH_PGBOUNCER_PASSWORD = new Setting("cutover.switch.pgbouncer.password", "secret", "the source's password",
+            "Its password (`${env:...}` / `${file:...}`; never logged).");
+    public static final Setting CUTOVER_SWITCH_PGBOUNCER_CONFIG = new Setting("cutover.switch.pgbouncer.config", "file path", "pgbouncer's own (SHOW CONFIG)",
+            "pgbouncer's configuration file whose `[databases]` entry is rewritten to the target (host, port, dbname; other settings kept) "
+                    + "before RELOAD; migrator must be able to write it.");
     public static final Setting CUTOVER_SWITCH_COMMAND = new Setting("cutover.switch.command", "list: program and arguments", "",
             "Runs a program of yours; MIGRATOR_PLAN, MIGRATOR_TARGET_HOST and MIGRATOR_TARGET_PORT are in its environment; exit 0 means done.");
     public static final Setting CUTOVER_SWITCH_HTTP = new Setting("cutover.switch.http", "section", "",
@@ -138,7 +146,8 @@ public final class PlanSettings {
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
             VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_VALIDATED_WITHIN, CUTOVER_APPLICATION_USERS, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
             CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER, CUTOVER_SWITCH_HAPROXY_CONFIG,
-            CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_COMMAND,
+            CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_PGBOUNCER_USER,
+            CUTOVER_SWITCH_PGBOUNCER_PASSWORD, CUTOVER_SWITCH_PGBOUNCER_CONFIG, CUTOVER_SWITCH_COMMAND,
             CUTOVER_SWITCH_HTTP, CUTOVER_SWITCH_HTTP_URL, CUTOVER_SWITCH_HTTP_METHOD, CONTROL, CONTROL_LISTEN,
             CONTROL_TOKEN);
 

@@ -34,11 +34,20 @@ public sealed interface SwitchStep permits SwitchStep.Haproxy, SwitchStep.Pgboun
         }
     }
 
-    /** pgbouncer's admin console at {@code admin} (host:port): database {@code database} repointed at the target. */
-    record Pgbouncer(String admin, String database) implements SwitchStep {
+    /**
+     * pgbouncer's admin console at {@code admin} (host:port): database {@code database} repointed at the target by its
+     * {@code [databases]} entry in {@code config} (pgbouncer's own file when null: SHOW CONFIG names it), then RELOAD and
+     * RESUME. The console login is {@code user}/{@code password}, the source's when not given.
+     */
+    record Pgbouncer(String admin, String database, String user, Secret password, String config) implements SwitchStep {
         public Pgbouncer {
             Objects.requireNonNull(admin, "admin");
             Objects.requireNonNull(database, "database");
+            password = password == null ? Secret.NONE : password;
+        }
+
+        public Pgbouncer(String admin, String database) {
+            this(admin, database, null, null, null);
         }
 
         @Override

@@ -24,7 +24,7 @@ class CutoverPlanTest {
 
     private static Plan parse(String engine, String cutover) {
         String endpoints = engine.equals("redis") ? REDIS_ENDPOINTS : ENDPOINTS.formatted(engine);
-        return new PlanLoader(Map.of()).parse("plan.yaml", endpoints + cutover, Path.of("."));
+        return new PlanLoader(Map.of("PW", "pgb-secret")).parse("plan.yaml", endpoints + cutover, Path.of("."));
     }
 
     private static List<String> problems(String engine, String cutover) {
@@ -45,7 +45,6 @@ class CutoverPlanTest {
                   freeze: lock-tables
                   switch:
                     - haproxy: {admin: 127.0.0.1:13399, backend: mariadb, server: primary}
-                    - pgbouncer: {admin: 127.0.0.1:15400, database: shop}
                     - command: ["./repoint.sh", "orders"]
                     - http: {url: "https://deploy.example/flip?token=abc", method: post}
                   applicationUsers: ["shop_app@%", "shop_batch@10.0.0.%"]
@@ -57,17 +56,39 @@ class CutoverPlanTest {
         assertThat(cutover.freeze()).isEqualTo("lock-tables");
         assertThat(cutover.switchSteps()).containsExactly(
                 new SwitchStep.Haproxy("127.0.0.1:13399", "mariadb", "primary"),
-                new SwitchStep.Pgbouncer("127.0.0.1:15400", "shop"),
                 new SwitchStep.Command(List.of("./repoint.sh", "orders")),
                 new SwitchStep.Http("https://deploy.example/flip?token=abc", "POST"));
         assertThat(cutover.applicationUsers()).containsExactly("shop_app@%", "shop_batch@10.0.0.%");
         assertThat(cutover.validatedWithin()).isEqualTo(Duration.ofHours(2));
         assertThat(parse("mariadb", "cutover: {switch: [{haproxy: {admin: 127.0.0.1:13399, backend: b, server: s, config: /etc/haproxy/haproxy.cfg}}]}\n")
                 .cutover().switchSteps()).containsExactly(new SwitchStep.Haproxy("127.0.0.1:13399", "b", "s", "/etc/haproxy/haproxy.cfg"));
-        assertThat(cutover.switchSteps().get(2).describe()).as("arguments may hold resolved secrets").isEqualTo("command ./repoint.sh (1 argument)");
+        assertThat(cutover.switchSteps().get(1).describe()).as("arguments may hold resolved secrets").isEqualTo("command ./repoint.sh (1 argument)");
         assertThat(new SwitchStep.Http("https://ops:s3cret@deploy.example/flip", "POST").describe()).isEqualTo("http POST https://...@deploy.example/flip");
-        assertThat(cutover.switchSteps().get(3).describe()).as("a token in the query is never shown")
+        assertThat(cutover.switchSteps().get(2).describe()).as("a token in the query is never shown")
                 .isEqualTo("http POST https://deploy.example/flip?...");
+    }
+
+    @Test
+    void aPgbouncerStepAndFreezeBindOnAPostgresqlPlanOnly() {
+        Plan plan = parse("postgresql", """
+                cutover:
+                  freeze: pgbouncer
+                  applicationUsers: [shop_app]
+                  switch:
+                    - pgbouncer: {admin: 127.0.0.1:15400, database: shop, user: pgb_admin, password: "${env:PW}", config: /etc/pgbouncer/pgbouncer.ini}
+                """);
+        SwitchStep.Pgbouncer step = (SwitchStep.Pgbouncer) plan.cutover().switchSteps().get(0);
+        assertThat(step.admin()).isEqualTo("127.0.0.1:15400");
+        assertThat(step.database()).isEqualTo("shop");
+        assertThat(step.user()).isEqualTo("pgb_admin");
+        assertThat(step.password().reveal()).as("resolved from the environment").isEqualTo("pgb-secret");
+        assertThat(step.config()).isEqualTo("/etc/pgbouncer/pgbouncer.ini");
+        assertThat(plan.cutover().applicationUsers()).containsExactly("shop_app");
+        assertThat(new SwitchStep.Pgbouncer("127.0.0.1:15400", "shop")).isEqualTo(new SwitchStep.Pgbouncer("127.0.0.1:15400", "shop", null, null, null));
+        assertThat(problems("postgresql", "cutover: {freeze: pgbouncer}\n")).singleElement().asString()
+                .contains("cutover.freeze: pgbouncer pauses the database of the plan's pgbouncer switch step, and cutover.switch has none");
+        assertThat(problems("mariadb", "cutover: {switch: [{pgbouncer: {admin: 127.0.0.1:15400, database: shop}}]}\n")).singleElement().asString()
+                .contains("a cutover.switch pgbouncer step repoints a PostgreSQL database; this plan's source is mariadb");
     }
 
     @Test

@@ -1,0 +1,278 @@
+package io.migrator.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.migrator.sandbox.Sandbox;
+import io.migrator.sandbox.SandboxEndpoint;
+import io.migrator.sandbox.SandboxEngine;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * kill -9 of the worker inside a PostgreSQL cutover frozen by pgbouncer's PAUSE, which, unlike a session's lock, outlives
+ * the worker: clients stay queued until someone says RESUME. Killed inside the fence (the target's table held, so the
+ * drain cannot finish), before the point of no return: pgbouncer is still paused; the restarted worker undoes the
+ * cutover from its journal (RESUME), the application writes through pgbouncer to the source again. Killed after the point
+ * of no return (a switch program before the pgbouncer step kills it): the restarted worker pauses, fences and switches
+ * again and reaches CUT_OVER; pgbouncer then sends the application to the target, the application role has lost DML on
+ * the old source until `complete`, and every row written before the cutover, one written during the restart included,
+ * is on the target.
+ */
+@ExtendWith(SandboxExtension.class)
+class PostgresCutoverKillIT {
+    private final List<Process> workers = new ArrayList<>();
+    private SandboxServers servers;
+
+    @Test
+    void aKilledPauseIsResumedBeforeThePointOfNoReturnAndFinishedAfterIt(SandboxServers servers) throws Exception {
+        assertThat(KillLoop.JAR).as("the shaded jar is built in the package phase").exists();
+        this.servers = servers;
+        servers.sandbox().up(EnumSet.of(SandboxEngine.POSTGRESQL), true);
+        SandboxEndpoint source = servers.postgresSource();
+        SandboxEndpoint target = servers.postgresTarget();
+        String db = "pgcutkill_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+        String app = "app_" + db.substring(db.length() - 8);
+        Path dir = Files.createDirectories(Path.of("target", db).toAbsolutePath());
+        Path ini = servers.sandbox().dir().resolve("pgbouncer").resolve("pgbouncer.ini");
+        Path users = servers.sandbox().dir().resolve("pgbouncer").resolve("userlist.txt");
+        String iniBefore = Files.readString(ini);
+        String usersBefore = Files.readString(users);
+        Files.writeString(dir.resolve("pw"), source.password());
+        Path plan = dir.resolve("plan.yaml");
+        Files.writeString(plan, """
+                name: %1$s
+                source: {engine: postgresql, host: %2$s, port: %3$d, user: %4$s, password: "${file:%5$s}", database: %6$s}
+                target: {engine: postgresql, host: %7$s, port: %8$d, user: %9$s, password: "${file:%5$s}", database: %6$s}
+                cutover:
+                  maxDowntime: 10s
+                  maxLag: 5s
+                  freeze: pgbouncer
+                  applicationUsers: [%10$s]
+                  switch:
+                    - command: ["sh", "-c", "test -f %11$s/switched || { touch %11$s/switched; kill -9 $PPID; sleep 5; }"]
+                    - pgbouncer: {admin: "127.0.0.1:%12$d", database: %6$s}
+                """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), dir.resolve("pw"), db, target.host(),
+                target.port(), target.user(), app, dir, Sandbox.POSTGRES_PROXY_PORT + servers.sandbox().portOffset()));
+        String p = plan.toString();
+        try {
+            for (SandboxEndpoint e : List.of(source, target)) {
+                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
+                    st.execute("CREATE DATABASE " + db);
+                    st.execute("CREATE ROLE " + app + " LOGIN PASSWORD 'app-pw'");
+                }
+            }
+            try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)");
+                st.execute("INSERT INTO orders SELECT g, 'seed-' || g FROM generate_series(1, 5000) g");
+                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
+            }
+            Files.writeString(users, usersBefore + "\"" + app + "\" \"app-pw\"\n");
+            console("RELOAD");
+
+            startWorker(p, 0);
+            awaitPhase(p, "STREAMING");
+            try (Connection c = connect(target, db); Statement st = c.createStatement()) {
+                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
+            }
+            assertThat(CliRun.of("validate", p).exit()).isZero();
+            assertThat(appInsert(db, 10_001)).isEqualTo("inserted"); // through pgbouncer: pgbouncer now knows the database
+
+            // 1: killed inside the fence, before the point of no return, while pgbouncer holds the application paused
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
+            CliRun first;
+            try (Connection hold = connect(target, db); Statement st = hold.createStatement()) {
+                hold.setAutoCommit(false);
+                st.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"); // the applier queues behind it: the fence waits
+                insert(source, db, 10_002);
+                CompletableFuture<CliRun> cutover = CompletableFuture.supplyAsync(() -> CliRun.of("cutover", p, "-o", "json"));
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (!paused(db) && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(paused(db)).as("the freeze paused the database in pgbouncer").isTrue();
+                workers.get(0).destroyForcibly();
+                assertThat(workers.get(0).waitFor(30, TimeUnit.SECONDS)).isTrue();
+                first = cutover.get(60, TimeUnit.SECONDS);
+                hold.rollback();
+            }
+            assertThat(first.exit()).as(first.out() + first.err()).isNotZero();
+            assertThat(paused(db)).as("a PAUSE outlives the worker that said it").isTrue();
+            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
+            startWorker(p, 1);
+            awaitPhase(p, "STREAMING");
+            assertThat(paused(db)).as("the restart undid the freeze: RESUME").isFalse();
+            assertThat(Files.exists(dir.resolve("switched"))).as("nothing was switched").isFalse();
+            assertThat(appInsert(db, 10_003)).as("the application writes through pgbouncer again").isEqualTo("inserted");
+
+            // 2: killed after the point of no return, by the switch program that runs before the pgbouncer step
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
+            CliRun second = CliRun.of("cutover", p, "-o", "json");
+            assertThat(second.exit()).as(second.out() + second.err()).isNotZero();
+            assertThat(workers.get(1).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker").isTrue();
+            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
+            assertThat(paused(db)).as("still paused, still on the source").isTrue();
+            insert(source, db, 10_004); // straight into the old source while no worker runs: the restart must carry it
+            startWorker(p, 2);
+            awaitPhase(p, "CUT_OVER");
+            assertThat(paused(db)).isFalse();
+            assertThat(console("SHOW DATABASES")).as("pgbouncer sends the database to the target")
+                    .containsPattern("(?m)^" + db + "\\|127\\.0\\.0\\.1\\|" + target.port() + "\\|");
+            assertThat(appInsert(db, 10_005)).isEqualTo("inserted");
+
+            JsonNode status = CliRun.of("status", p, "-o", "json").json();
+            assertThat(status.get("phase").asText()).isEqualTo("CUT_OVER");
+            List<String> journal = new ArrayList<>();
+            status.get("phases").forEach(e -> journal.add(e.get("detail").asText()));
+            assertThat(String.join("\n", journal)).contains("cutover aborted").contains("cutover: point of no return, switching traffic")
+                    .contains("cut over: writes open on the target");
+            try (Connection s = connect(source, db); Connection t = connect(target, db)) {
+                List<String> onSource = rows(s);
+                assertThat(onSource).contains("10002", "10003", "10004").doesNotContain("10005");
+                assertThat(rows(t)).as("every row written before the cutover is on the target, and the one after it").containsAll(onSource)
+                        .contains("10005");
+            }
+            assertThat(directInsert(source, db, app)).as("the application role lost DML on the old source").contains("permission denied");
+
+            workers.get(2).destroy();
+            assertThat(workers.get(2).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            CliRun complete = CliRun.of("complete", p, "--yes", "-o", "json");
+            assertThat(complete.exit()).as(complete.out() + complete.err()).isZero();
+            assertThat(complete.json().get("released").toString()).contains("grant(s) restored to " + app);
+            assertThat(directInsert(source, db, app)).as("complete gave the grants back").isEqualTo("inserted");
+        } finally {
+            for (Process w : workers) {
+                w.destroyForcibly().waitFor();
+            }
+            Files.writeString(ini, iniBefore);
+            Files.writeString(users, usersBefore);
+            try {
+                console("RESUME " + db);
+            } catch (AssertionError notPaused) {
+                // the usual case
+            }
+            console("RELOAD");
+            CliRun.of("complete", p, "--yes");
+            for (SandboxEndpoint e : List.of(source, target)) {
+                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
+                    st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+                    st.execute("DROP ROLE IF EXISTS " + app);
+                }
+            }
+        }
+    }
+
+    private static Connection connect(SandboxEndpoint e, String db) throws SQLException {
+        return DriverManager.getConnection(e.jdbcUrl(db), e.user(), e.password());
+    }
+
+    /** One insert as the application, through pgbouncer: "inserted" or the error. */
+    private String appInsert(String db, int id) {
+        String url = "jdbc:postgresql://127.0.0.1:" + (Sandbox.POSTGRES_PROXY_PORT + servers.sandbox().portOffset()) + "/" + db
+                + "?prepareThreshold=0&socketTimeout=30";
+        try (Connection c = DriverManager.getConnection(url, "app_" + db.substring(db.length() - 8), "app-pw"); Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO orders VALUES (" + id + ", 'app-" + id + "')");
+            return "inserted";
+        } catch (SQLException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static String directInsert(SandboxEndpoint source, String db, String app) {
+        try (Connection c = DriverManager.getConnection(source.jdbcUrl(db), app, "app-pw"); Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO orders VALUES (20000, 'direct') ON CONFLICT (id) DO NOTHING");
+            return "inserted";
+        } catch (SQLException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static void insert(SandboxEndpoint source, String db, int id) throws SQLException {
+        try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+            st.execute("INSERT INTO orders VALUES (" + id + ", 'written-" + id + "')");
+        }
+    }
+
+    /**
+     * Whether pgbouncer holds new clients of the database back: a probe that does not get an answer within a second.
+     * (SHOW DATABASES cannot tell: pgbouncer stops listing a paused wildcard database that has no connection left.)
+     */
+    private boolean paused(String db) {
+        String url = "jdbc:postgresql://127.0.0.1:" + (Sandbox.POSTGRES_PROXY_PORT + servers.sandbox().portOffset()) + "/" + db
+                + "?prepareThreshold=0&connectTimeout=1&socketTimeout=1&loginTimeout=1";
+        SandboxEndpoint source = servers.postgresSource();
+        try (Connection c = DriverManager.getConnection(url, source.user(), source.password()); Statement st = c.createStatement()) {
+            st.executeQuery("SELECT 1").close();
+            return false;
+        } catch (SQLException e) {
+            return true;
+        }
+    }
+
+    /** pgbouncer's admin console through psql (it refuses JDBC's startup parameters): unaligned rows. */
+    private String console(String command) throws Exception {
+        SandboxEndpoint source = servers.postgresSource();
+        ProcessBuilder pb = new ProcessBuilder("psql", "-h", "127.0.0.1", "-p", Integer.toString(Sandbox.POSTGRES_PROXY_PORT
+                + servers.sandbox().portOffset()), "-U", source.user(), "-At", "-c", command, "pgbouncer").redirectErrorStream(true);
+        pb.environment().put("PGPASSWORD", source.password());
+        Process process = pb.start();
+        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor()).as("psql %s: %s", command, out).isZero();
+        return out;
+    }
+
+    private void startWorker(String plan, int round) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-jar", KillLoop.JAR.toString(), "run", plan, "--listen", "127.0.0.1:0").redirectErrorStream(true)
+                .redirectOutput(new File("target/pg-cutover-kill-worker-" + round + ".log"));
+        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "pg-cutover-kill-state").toAbsolutePath().toString());
+        workers.add(builder.start());
+    }
+
+    private static String durablePhase(String plan) {
+        CliRun status = CliRun.of("status", plan, "-o", "json");
+        return status.exit() == 0 ? status.json().get("phase").asText() : "?";
+    }
+
+    private void awaitPhase(String plan, String phase) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline) {
+            Process last = workers.get(workers.size() - 1);
+            assertThat(last.isAlive()).as("the worker died; see target/pg-cutover-kill-worker-%d.log", workers.size() - 1).isTrue();
+            CliRun status = CliRun.of("status", plan, "-o", "json");
+            if (status.exit() == 0 && status.json().at("/worker/running").asBoolean() && phase.equals(status.json().get("phase").asText())) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("not " + phase + " within 120 s: " + CliRun.of("status", plan).out());
+    }
+
+    private static List<String> rows(Connection c) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id, note FROM orders ORDER BY id")) {
+            while (rs.next()) {
+                rows.add(rs.getString(1));
+                rows.add(rs.getString(2));
+            }
+        }
+        return rows;
+    }
+}
