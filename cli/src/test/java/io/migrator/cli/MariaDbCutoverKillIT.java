@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.migrator.sandbox.SandboxEndpoint;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -29,7 +28,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(SandboxExtension.class)
 class MariaDbCutoverKillIT {
-    private final List<Process> workers = new ArrayList<>();
+    private final Workers workers = new Workers("cutover-kill");
 
     @Test
     void aKilledCutoverIsUndoneBeforeItsPointOfNoReturnAndFinishedAfterIt(SandboxServers servers) throws Exception {
@@ -63,8 +62,8 @@ class MariaDbCutoverKillIT {
                 target.user(), dir, db.replace('_', '-')));
         String p = plan.toString();
         try {
-            startWorker(p, 0);
-            awaitPhase(p, "STREAMING");
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
             assertThat(CliRun.of("validate", p).exit()).isZero();
             insert(source, db, 10_001);
 
@@ -74,9 +73,9 @@ class MariaDbCutoverKillIT {
             assertThat(first.exit()).as(first.out() + first.err()).isNotZero();
             assertThat(workers.get(0).waitFor(30, TimeUnit.SECONDS)).as("the freeze program killed the worker").isTrue();
             assertThat(Files.exists(dir.resolve("froze"))).isTrue();
-            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
-            startWorker(p, 1);
-            awaitPhase(p, "STREAMING");
+            assertThat(Workers.durablePhase(p)).isEqualTo("CUTTING_OVER");
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
             assertThat(Files.exists(dir.resolve("unfroze"))).as("the restart undid the freeze: the unfreeze program ran").isTrue();
             assertThat(Files.exists(dir.resolve("switched"))).as("nothing was switched").isFalse();
             insert(source, db, 10_002);
@@ -88,11 +87,11 @@ class MariaDbCutoverKillIT {
             assertThat(workers.get(1).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker").isTrue();
             assertThat(Files.exists(dir.resolve("switched"))).isTrue();
             assertThat(Files.exists(dir.resolve("switch-done"))).isFalse();
-            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
+            assertThat(Workers.durablePhase(p)).isEqualTo("CUTTING_OVER");
             // the worker's freeze died with it: the old source takes this write before the restart, which must carry it
             insert(source, db, 10_003);
-            startWorker(p, 2);
-            awaitPhase(p, "CUT_OVER");
+            workers.start(p);
+            workers.awaitPhase(p, "CUT_OVER");
             assertThat(Files.readString(dir.resolve("switch-done")).trim()).as("the restart ran the switch again, to the end")
                     .isEqualTo(Integer.toString(target.port()));
 
@@ -123,9 +122,7 @@ class MariaDbCutoverKillIT {
             assertThat(Files.getLastModifiedTime(dir.resolve("unfroze")).toMillis()).as("complete ran the unfreeze command: the lasting "
                     + "freeze ends with the migration").isGreaterThanOrEqualTo(Files.getLastModifiedTime(dir.resolve("switch-done")).toMillis());
         } finally {
-            for (Process w : workers) {
-                w.destroyForcibly().waitFor();
-            }
+            workers.close();
             CliRun.of("complete", p, "--yes"); // after a failure too: nothing of it stays on the servers
             for (SandboxEndpoint e : List.of(source, target)) {
                 try (Connection c = DriverManager.getConnection(e.jdbcUrl(""), e.user(), e.password()); Statement st = c.createStatement()) {
@@ -133,33 +130,6 @@ class MariaDbCutoverKillIT {
                 }
             }
         }
-    }
-
-    private void startWorker(String plan, int round) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-jar", KillLoop.JAR.toString(), "run", plan, "--listen", "127.0.0.1:0").redirectErrorStream(true)
-                .redirectOutput(new File("target/cutover-kill-worker-" + round + ".log"));
-        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "cutover-kill-state").toAbsolutePath().toString());
-        workers.add(builder.start());
-    }
-
-    private static String durablePhase(String plan) {
-        CliRun status = CliRun.of("status", plan, "-o", "json");
-        return status.exit() == 0 ? status.json().get("phase").asText() : "?";
-    }
-
-    private void awaitPhase(String plan, String phase) throws Exception {
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (System.currentTimeMillis() < deadline) {
-            Process last = workers.get(workers.size() - 1);
-            assertThat(last.isAlive()).as("the worker died; see target/cutover-kill-worker-%d.log", workers.size() - 1).isTrue();
-            CliRun status = CliRun.of("status", plan, "-o", "json");
-            if (status.exit() == 0 && status.json().at("/worker/running").asBoolean() && phase.equals(status.json().get("phase").asText())) {
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("not " + phase + " within 120 s: " + CliRun.of("status", plan).out());
     }
 
     private static void insert(SandboxEndpoint source, String db, int id) throws Exception {

@@ -8,7 +8,6 @@ import io.migrator.sandbox.SandboxEndpoint;
 import io.migrator.sandbox.SandboxEngine;
 import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +37,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(SandboxExtension.class)
 class PostgresCutoverKillIT {
-    private final List<Process> workers = new ArrayList<>();
+    private final Workers workers = new Workers("pg-cutover-kill");
     private SandboxServers servers;
 
     @Test
@@ -87,8 +86,8 @@ class PostgresCutoverKillIT {
             Files.writeString(users, usersBefore + "\"" + app + "\" \"app-pw\"\n");
             console("RELOAD");
 
-            startWorker(p, 0);
-            awaitPhase(p, "STREAMING");
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
             try (Connection c = connect(target, db); Statement st = c.createStatement()) {
                 st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
             }
@@ -115,9 +114,9 @@ class PostgresCutoverKillIT {
             }
             assertThat(first.exit()).as(first.out() + first.err()).isNotZero();
             assertThat(paused(db)).as("a PAUSE outlives the worker that said it").isTrue();
-            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
-            startWorker(p, 1);
-            awaitPhase(p, "STREAMING");
+            assertThat(Workers.durablePhase(p)).isEqualTo("CUTTING_OVER");
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
             assertThat(paused(db)).as("the restart undid the freeze: RESUME").isFalse();
             assertThat(Files.exists(dir.resolve("switched"))).as("nothing was switched").isFalse();
             assertThat(appInsert(db, 10_003)).as("the application writes through pgbouncer again").isEqualTo("inserted");
@@ -127,11 +126,11 @@ class PostgresCutoverKillIT {
             CliRun second = CliRun.of("cutover", p, "-o", "json");
             assertThat(second.exit()).as(second.out() + second.err()).isNotZero();
             assertThat(workers.get(1).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker").isTrue();
-            assertThat(durablePhase(p)).isEqualTo("CUTTING_OVER");
+            assertThat(Workers.durablePhase(p)).isEqualTo("CUTTING_OVER");
             assertThat(paused(db)).as("still paused, still on the source").isTrue();
             insert(source, db, 10_004); // straight into the old source while no worker runs: the restart must carry it
-            startWorker(p, 2);
-            awaitPhase(p, "CUT_OVER");
+            workers.start(p);
+            workers.awaitPhase(p, "CUT_OVER");
             assertThat(paused(db)).isFalse();
             assertThat(console("SHOW DATABASES")).as("pgbouncer sends the database to the target")
                     .containsPattern("(?m)^" + db + "\\|127\\.0\\.0\\.1\\|" + target.port() + "\\|");
@@ -158,9 +157,7 @@ class PostgresCutoverKillIT {
             assertThat(complete.json().get("released").toString()).contains("grant(s) restored to " + app);
             assertThat(directInsert(source, db, app)).as("complete gave the grants back").isEqualTo("inserted");
         } finally {
-            for (Process w : workers) {
-                w.destroyForcibly().waitFor();
-            }
+            workers.close();
             Files.writeString(ini, iniBefore);
             Files.writeString(users, usersBefore);
             try {
@@ -236,33 +233,6 @@ class PostgresCutoverKillIT {
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(process.waitFor()).as("psql %s: %s", command, out).isZero();
         return out;
-    }
-
-    private void startWorker(String plan, int round) throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-jar", KillLoop.JAR.toString(), "run", plan, "--listen", "127.0.0.1:0").redirectErrorStream(true)
-                .redirectOutput(new File("target/pg-cutover-kill-worker-" + round + ".log"));
-        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "pg-cutover-kill-state").toAbsolutePath().toString());
-        workers.add(builder.start());
-    }
-
-    private static String durablePhase(String plan) {
-        CliRun status = CliRun.of("status", plan, "-o", "json");
-        return status.exit() == 0 ? status.json().get("phase").asText() : "?";
-    }
-
-    private void awaitPhase(String plan, String phase) throws Exception {
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (System.currentTimeMillis() < deadline) {
-            Process last = workers.get(workers.size() - 1);
-            assertThat(last.isAlive()).as("the worker died; see target/pg-cutover-kill-worker-%d.log", workers.size() - 1).isTrue();
-            CliRun status = CliRun.of("status", plan, "-o", "json");
-            if (status.exit() == 0 && status.json().at("/worker/running").asBoolean() && phase.equals(status.json().get("phase").asText())) {
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("not " + phase + " within 120 s: " + CliRun.of("status", plan).out());
     }
 
     private static List<String> rows(Connection c) throws SQLException {

@@ -48,7 +48,7 @@ final class PostgresCutover {
     }
 
     /** One privilege of a role on a table, as aclexplode shows it. */
-    record Grant(String role, TableId table, String privilege, boolean grantable, String grantor) {
+    record Grant(String role, TableId table, String privilege, boolean grantable, String grantor, String owner) {
     }
 
     List<CutoverCheck> checks(CutoverCheck.Context context) {
@@ -86,6 +86,7 @@ final class PostgresCutover {
             if (!existing.isEmpty()) {
                 checks.add(revocable(c, existing, superuser));
                 checks.add(signalling(c, superuser));
+                checks.add(otherWriters(c, existing));
             }
             checks.add(prepared(c));
             checks.add(transactions(c, existing, context.maxDowntime()));
@@ -105,23 +106,35 @@ final class PostgresCutover {
         return checks;
     }
 
-    /** Every DML privilege the roles hold on a plan table comes from a grant to the role itself that migrator may revoke. */
+    /**
+     * Every DML privilege the roles hold on a plan table (or one of its partitions) is a table-level grant to the role
+     * itself, made by the table's owner, that migrator may revoke as that owner (a superuser, or a member of the owner):
+     * REVOKE by anyone else silently revokes nothing. Column grants, PUBLIC and other roles' membership are named.
+     */
     private CutoverCheck revocable(Connection c, List<String> roles, boolean superuser) throws SQLException {
         String name = "revocable privileges";
         List<Grant> direct = grants(c, roles);
         List<String> problems = new ArrayList<>();
-        for (TableId table : tables.get()) {
+        for (TableId table : frozenTables(c)) {
             for (String role : roles) {
                 for (String privilege : DML) {
-                    if (!has(c, role, table, privilege)) {
+                    boolean onTable = has(c, role, table, privilege);
+                    if (!onTable && columnPrivilege(c, role, table, privilege)) {
+                        problems.add(role + " has " + privilege + " on columns of " + table + " (column grants are not revoked)");
+                        continue;
+                    }
+                    if (!onTable) {
                         continue;
                     }
                     Grant grant = direct.stream().filter(g -> g.role().equals(role) && g.table().equals(table) && g.privilege().equals(privilege))
                             .findFirst().orElse(null);
-                    if (grant == null) {
+                    if (grant == null || otherwise(c, role, table, privilege)) {
                         problems.add(role + " has " + privilege + " on " + table + " through PUBLIC or another role's membership");
-                    } else if (!superuser && !member(c, grant.grantor())) {
-                        problems.add(privilege + " on " + table + " was granted to " + role + " by " + grant.grantor() + ", which migrator is not");
+                    } else if (!grant.grantor().equals(grant.owner())) {
+                        problems.add(privilege + " on " + table + " was granted to " + role + " by " + grant.grantor() + ", not by the owner "
+                                + grant.owner());
+                    } else if (!superuser && !member(c, grant.owner())) {
+                        problems.add("migrator is neither a superuser nor a member of " + grant.owner() + ", the owner of " + table);
                     }
                 }
             }
@@ -130,12 +143,57 @@ final class PostgresCutover {
             return CutoverCheck.pass(name, "the application roles' INSERT/UPDATE/DELETE/TRUNCATE are their own grants, revocable by migrator");
         }
         String shown = String.join("; ", problems.subList(0, Math.min(5, problems.size()))) + (problems.size() > 5 ? "; ..." : "");
-        boolean blocking = "revoke".equals(plan.cutover().freeze());
-        String message = shown + ": revoking the roles' own grants would leave them able to write"
-                + (blocking ? "" : " to the old source after the switch");
-        String remedy = "name the group roles that hold the grants in cutover.applicationUsers (REVOKE ... FROM PUBLIC where PUBLIC holds them), "
-                + "and run migrator as the tables' owner or a member of the grantor role";
-        return blocking ? CutoverCheck.fail(name, message, remedy) : CutoverCheck.warn(name, message, remedy);
+        return CutoverCheck.fail(name, shown + ": revoking the roles' own grants would leave them able to write to the old source",
+                "name the group roles that hold the grants in cutover.applicationUsers, REVOKE column grants and grants to PUBLIC in favour of "
+                        + "table grants, and run migrator as a superuser or a member of the tables' owner");
+    }
+
+    /** Other roles that may write to the plan's tables: the freeze does not stop them (a warning), and owners that are application roles. */
+    private CutoverCheck otherWriters(Connection c, List<String> roles) throws SQLException {
+        List<String> found = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT r.rolname, o.rolname = r.rolname FROM pg_roles r, pg_class t JOIN pg_roles o "
+                + "ON o.oid = t.relowner WHERE t.oid = to_regclass(?) AND r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> current_user "
+                + "AND NOT (r.rolname = ANY(?)) AND NOT EXISTS (SELECT 1 FROM unnest(?::text[]) a(name) JOIN pg_roles g ON g.rolname = a.name "
+                + "WHERE pg_has_role(r.oid, g.oid, 'MEMBER')) AND (has_table_privilege(r.oid, t.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') "
+                + "OR has_any_column_privilege(r.oid, t.oid, 'INSERT, UPDATE'))")) {
+            ps.setArray(2, c.createArrayOf("text", roles.toArray()));
+            ps.setArray(3, c.createArrayOf("text", roles.toArray()));
+            for (TableId table : tables.get()) {
+                ps.setString(1, PostgresDialect.quote(table));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        found.add(rs.getString(1) + (rs.getBoolean(2) ? " (owner)" : "") + " on " + table);
+                    }
+                }
+            }
+        }
+        List<String> owners = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT o.rolname FROM pg_class t JOIN pg_roles o ON o.oid = t.relowner "
+                + "WHERE t.oid = to_regclass(?) AND o.rolname = ANY(?)")) {
+            ps.setArray(2, c.createArrayOf("text", roles.toArray()));
+            for (TableId table : tables.get()) {
+                ps.setString(1, PostgresDialect.quote(table));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        owners.add(rs.getString(1) + " owns " + table);
+                    }
+                }
+            }
+        }
+        if (found.isEmpty() && owners.isEmpty()) {
+            return CutoverCheck.pass("other writers", "no other login role may write to the plan's tables");
+        }
+        List<String> parts = new ArrayList<>();
+        if (!found.isEmpty()) {
+            parts.add(found.size() + " other login role(s) may write to the plan's tables and are not frozen ("
+                    + String.join(", ", found.subList(0, Math.min(4, found.size()))) + (found.size() > 4 ? ", ..." : "")
+                    + "): their writes after the fence would stay on the old source");
+        }
+        if (!owners.isEmpty()) {
+            parts.add(String.join(", ", owners) + ": an owner may grant itself back what the freeze revokes");
+        }
+        return CutoverCheck.warn("other writers", String.join("; ", parts), "name every role that writes in cutover.applicationUsers, "
+                + "or make sure none of them runs during the cutover");
     }
 
     private CutoverCheck signalling(Connection c, boolean superuser) throws SQLException {
@@ -238,10 +296,10 @@ final class PostgresCutover {
                     record.executeBatch();
                 }
                 List<String> left = new ArrayList<>();
-                for (TableId table : tables.get()) {
+                for (TableId table : frozenTables(c)) {
                     for (String role : roles) {
                         for (String privilege : DML) {
-                            if (has(c, role, table, privilege)) {
+                            if (has(c, role, table, privilege) || columnPrivilege(c, role, table, privilege)) {
                                 left.add(role + " " + privilege + " on " + table);
                             }
                         }
@@ -317,7 +375,10 @@ final class PostgresCutover {
         }
     }
 
-    /** The recorded grants given back, the records removed, in one transaction. Idempotent: nothing recorded, nothing done. */
+    /**
+     * The recorded grants given back and their records removed, in one transaction. A grant that cannot be given back (its
+     * role was dropped meanwhile) keeps its record and is reported; the others are restored. Idempotent.
+     */
     String restore() {
         try (Connection c = pool.getConnection()) {
             if (!"t".equals(scalar(c, "SELECT to_regclass('" + PostgresHeartbeat.SCHEMA + ".revoked_grants') IS NOT NULL"))) {
@@ -327,25 +388,42 @@ final class PostgresCutover {
             c.setAutoCommit(false);
             int restored = 0;
             Set<String> roles = new LinkedHashSet<>();
+            List<String> failed = new ArrayList<>();
             try (Statement st = c.createStatement(); PreparedStatement ps = c.prepareStatement("SELECT role, schema_name, table_name, privilege, grantable FROM "
-                    + GRANTS + " WHERE migration = ? ORDER BY 1, 2, 3, 4")) {
+                    + GRANTS + " WHERE migration = ? ORDER BY 1, 2, 3, 4"); PreparedStatement done = c.prepareStatement("DELETE FROM " + GRANTS
+                    + " WHERE migration = ? AND role = ? AND schema_name = ? AND table_name = ? AND privilege = ?")) {
                 ps.setString(1, plan.name());
-                List<String> statements = new ArrayList<>();
+                List<Object[]> records = new ArrayList<>();
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        TableId table = new TableId(rs.getString(2), rs.getString(3));
-                        statements.add("GRANT " + rs.getString(4) + " ON " + PostgresDialect.quote(table) + " TO " + PostgresDialect.quote(rs.getString(1))
-                                + (rs.getBoolean(5) ? " WITH GRANT OPTION" : ""));
-                        roles.add(rs.getString(1));
+                        records.add(new Object[] {rs.getString(1), new TableId(rs.getString(2), rs.getString(3)), rs.getString(4), rs.getBoolean(5)});
                     }
                 }
-                for (String sql : statements) {
-                    st.execute(sql);
-                    restored++;
-                }
-                try (PreparedStatement delete = c.prepareStatement("DELETE FROM " + GRANTS + " WHERE migration = ?")) {
-                    delete.setString(1, plan.name());
-                    delete.executeUpdate();
+                for (Object[] r : records) {
+                    String role = (String) r[0];
+                    TableId table = (TableId) r[1];
+                    String privilege = (String) r[2];
+                    if (!DML.contains(privilege)) {
+                        failed.add(privilege + " on " + table + " to " + role + " (not a privilege migrator revokes)");
+                        continue;
+                    }
+                    st.execute("SAVEPOINT migrator_grant");
+                    try {
+                        st.execute("GRANT " + privilege + " ON " + PostgresDialect.quote(table) + " TO " + PostgresDialect.quote(role)
+                                + (((Boolean) r[3]) ? " WITH GRANT OPTION" : ""));
+                        done.setString(1, plan.name());
+                        done.setString(2, role);
+                        done.setString(3, table.schema());
+                        done.setString(4, table.name());
+                        done.setString(5, privilege);
+                        done.executeUpdate();
+                        st.execute("RELEASE SAVEPOINT migrator_grant");
+                        restored++;
+                        roles.add(role);
+                    } catch (SQLException e) {
+                        st.execute("ROLLBACK TO SAVEPOINT migrator_grant");
+                        failed.add(privilege + " on " + table + " to " + role + " (" + e.getMessage() + ")");
+                    }
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
@@ -353,6 +431,11 @@ final class PostgresCutover {
                 throw e;
             } finally {
                 c.setAutoCommit(auto);
+            }
+            if (!failed.isEmpty()) {
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, restored + " grant(s) restored, " + failed.size() + " could not be: "
+                        + String.join("; ", failed.subList(0, Math.min(5, failed.size()))), "grant them by hand (they stay recorded in "
+                        + GRANTS + " until restored: run the same command again once fixed)");
             }
             return restored == 0 ? "no revoked grant to restore" : restored + " grant(s) restored to " + String.join(", ", roles);
         } catch (SQLException e) {
@@ -366,6 +449,12 @@ final class PostgresCutover {
      */
     SourcePosition positionInFreeze() {
         try (Connection c = pool.getConnection()) {
+            // a transaction prepared after the preconditions commits outside any session the freeze stops
+            String prepared = scalar(c, "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()");
+            if (!"0".equals(prepared)) {
+                throw new MigratorException(ErrorCode.CUTOVER_ABORTED, prepared + " prepared (two-phase) transaction(s) on the source inside "
+                        + "the freeze: they could commit past the fence", "COMMIT PREPARED or ROLLBACK PREPARED them (pg_prepared_xacts), then cut over again");
+            }
             LogSequenceNumber lsn = LogSequenceNumber.valueOf(scalar(c, "SELECT pg_current_wal_insert_lsn()::text"));
             boolean auto = c.getAutoCommit();
             c.setAutoCommit(false);
@@ -382,19 +471,19 @@ final class PostgresCutover {
         }
     }
 
-    /** The roles' own DML grants on the plan's tables (an owner's included: REVOKE takes them from an owner too). */
+    /** The roles' own DML grants on the plan's tables and their partitions (an owner's included: REVOKE takes them from an owner too). */
     private List<Grant> grants(Connection c, List<String> roles) throws SQLException {
         List<Grant> grants = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT r.rolname, a.privilege_type, a.is_grantable, g.rolname FROM pg_class t, "
-                + "LATERAL aclexplode(coalesce(t.relacl, acldefault('r', t.relowner))) a JOIN pg_roles r ON r.oid = a.grantee "
-                + "JOIN pg_roles g ON g.oid = a.grantor WHERE t.oid = to_regclass(?) AND r.rolname = ANY(?) "
+        try (PreparedStatement ps = c.prepareStatement("SELECT r.rolname, a.privilege_type, a.is_grantable, g.rolname, o.rolname FROM pg_class t "
+                + "JOIN pg_roles o ON o.oid = t.relowner, LATERAL aclexplode(coalesce(t.relacl, acldefault('r', t.relowner))) a "
+                + "JOIN pg_roles r ON r.oid = a.grantee JOIN pg_roles g ON g.oid = a.grantor WHERE t.oid = to_regclass(?) AND r.rolname = ANY(?) "
                 + "AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE') ORDER BY 1, 2")) {
             ps.setArray(2, c.createArrayOf("text", roles.toArray()));
-            for (TableId table : tables.get()) {
+            for (TableId table : frozenTables(c)) {
                 ps.setString(1, PostgresDialect.quote(table));
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        grants.add(new Grant(rs.getString(1), table, rs.getString(2), rs.getBoolean(3), rs.getString(4)));
+                        grants.add(new Grant(rs.getString(1), table, rs.getString(2), rs.getBoolean(3), rs.getString(4), rs.getString(5)));
                     }
                 }
             }
@@ -402,8 +491,55 @@ final class PostgresCutover {
         return grants;
     }
 
-    private static boolean has(Connection c, String role, TableId table, String privilege) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT has_table_privilege(?, to_regclass(?), ?)")) {
+    /**
+     * The plan's tables and every partition or inheritance child below them: a write straight into a partition is checked
+     * against the partition's own privileges, not its root's.
+     */
+    private List<TableId> frozenTables(Connection c) throws SQLException {
+        List<TableId> all = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("WITH RECURSIVE tree(oid) AS (SELECT to_regclass(?)::oid UNION "
+                + "SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid) SELECT n.nspname, t.relname FROM tree "
+                + "JOIN pg_class t ON t.oid = tree.oid JOIN pg_namespace n ON n.oid = t.relnamespace ORDER BY tree.oid")) {
+            for (TableId table : tables.get()) {
+                ps.setString(1, PostgresDialect.quote(table));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        TableId member = new TableId(rs.getString(1), rs.getString(2));
+                        if (!all.contains(member)) {
+                            all.add(member);
+                        }
+                    }
+                }
+            }
+        }
+        return all;
+    }
+
+    /** Whether the role would keep the privilege without its own grant: PUBLIC holds it, or a role it inherits from. */
+    private static boolean otherwise(Connection c, String role, TableId table, String privilege) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_roles r, pg_class t, "
+                + "LATERAL aclexplode(coalesce(t.relacl, acldefault('r', t.relowner))) a WHERE r.rolname = ? AND t.oid = to_regclass(?) "
+                + "AND a.privilege_type = ? AND (a.grantee = 0 OR (a.grantee <> r.oid AND pg_has_role(r.oid, a.grantee, 'USAGE'))))")) {
+            ps.setString(1, role);
+            ps.setString(2, PostgresDialect.quote(table));
+            ps.setString(3, privilege);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    /** Whether the role holds the privilege on the table itself (its own, by membership or through PUBLIC); false when either is gone. */
+    static boolean has(Connection c, String role, TableId table, String privilege) throws SQLException {
+        return privilege(c, "has_table_privilege", role, table, privilege);
+    }
+
+    private static boolean columnPrivilege(Connection c, String role, TableId table, String privilege) throws SQLException {
+        return (privilege.equals("INSERT") || privilege.equals("UPDATE")) && privilege(c, "has_any_column_privilege", role, table, privilege);
+    }
+
+    private static boolean privilege(Connection c, String function, String role, TableId table, String privilege) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(" + function + "(?, to_regclass(?), ?), false)")) {
             ps.setString(1, role);
             ps.setString(2, PostgresDialect.quote(table));
             ps.setString(3, privilege);

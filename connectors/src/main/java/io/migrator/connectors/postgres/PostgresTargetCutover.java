@@ -9,9 +9,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
@@ -29,6 +27,8 @@ import org.slf4j.LoggerFactory;
 final class PostgresTargetCutover {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresTargetCutover.class);
     private static final List<String> PRIVILEGES = List.of("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE");
+    /** The triggers the opening created, so an abort drops those and never one the target had of its own. */
+    private static final String OPENED = PostgresDialect.quote(PostgresHeartbeat.SCHEMA) + "." + PostgresDialect.quote("opened_triggers");
 
     @FunctionalInterface
     interface Source {
@@ -96,7 +96,7 @@ final class PostgresTargetCutover {
         for (TableId table : tables.get()) {
             List<String> lacks = new ArrayList<>();
             for (String privilege : PRIVILEGES) {
-                if (has(s, role, table, privilege) && !has(t, role, table, privilege)) {
+                if (PostgresCutover.has(s, role, table, privilege) && !PostgresCutover.has(t, role, table, privilege)) {
                     lacks.add(privilege);
                 }
             }
@@ -138,8 +138,11 @@ final class PostgresTargetCutover {
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
             boolean auto = c.getAutoCommit();
             c.setAutoCommit(false);
-            try {
+            try (PreparedStatement record = c.prepareStatement("INSERT INTO " + OPENED + " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
                 st.execute("SET LOCAL lock_timeout = '5s'");
+                st.execute("CREATE SCHEMA IF NOT EXISTS " + PostgresDialect.quote(PostgresHeartbeat.SCHEMA));
+                st.execute("CREATE TABLE IF NOT EXISTS " + OPENED + " (migration text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, "
+                        + "trigger_name text NOT NULL, PRIMARY KEY (migration, schema_name, table_name, trigger_name))");
                 for (Trigger trigger : triggers) {
                     if (!functionExists(c, trigger.function())) {
                         st.execute(trigger.functionDefinition());
@@ -158,6 +161,11 @@ final class PostgresTargetCutover {
                     if (mode != null) {
                         st.execute("ALTER TABLE " + PostgresDialect.quote(trigger.table()) + " " + mode + PostgresDialect.quote(trigger.name()));
                     }
+                    record.setString(1, plan.name());
+                    record.setString(2, trigger.table().schema());
+                    record.setString(3, trigger.table().name());
+                    record.setString(4, trigger.name());
+                    record.executeUpdate();
                     created.add(trigger.table() + "." + trigger.name());
                 }
                 c.commit();
@@ -174,59 +182,59 @@ final class PostgresTargetCutover {
     }
 
     /**
-     * Before replayed rows are applied again (an abort, a restart past the point of no return): the triggers that would
-     * fire on them are dropped. Asks the target only when the source is down (then all the plan tables' triggers that fire
-     * in replica mode go). Returns what it did.
+     * Before replayed rows are applied again (an abort, a restart past the point of no return): the triggers the opening
+     * created that would fire on them are dropped — those enabled in replica mode (ENABLE REPLICA / ALWAYS), or all of them
+     * when the migration user may not set session_replication_role. A trigger the target had of its own is never touched.
+     * Asks the target only, so it works with the source down. Returns what it did.
      */
     String close() {
         boolean replica = replicaRoleAllowed();
         List<String> dropped = new ArrayList<>();
+        List<String> kept = new ArrayList<>();
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            for (Map.Entry<String, TableId> t : targetTriggers(c, replica).entrySet()) {
-                st.execute("DROP TRIGGER IF EXISTS " + PostgresDialect.quote(t.getKey()) + " ON " + PostgresDialect.quote(t.getValue()));
-                dropped.add(t.getValue() + "." + t.getKey());
+            if (!"t".equals(PostgresCutover.scalar(c, "SELECT to_regclass('" + PostgresHeartbeat.SCHEMA + ".opened_triggers') IS NOT NULL"))) {
+                return "no trigger was created by an opening";
+            }
+            List<String[]> opened = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT o.schema_name, o.table_name, o.trigger_name, t.tgenabled FROM " + OPENED + " o "
+                    + "LEFT JOIN pg_trigger t ON t.tgrelid = to_regclass(format('%I.%I', o.schema_name, o.table_name)) AND t.tgname = o.trigger_name "
+                    + "WHERE o.migration = ?")) {
+                ps.setString(1, plan.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        opened.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)});
+                    }
+                }
+            }
+            try (PreparedStatement forget = c.prepareStatement("DELETE FROM " + OPENED + " WHERE migration = ? AND schema_name = ? AND table_name = ? "
+                    + "AND trigger_name = ?")) {
+                for (String[] t : opened) {
+                    TableId table = new TableId(t[0], t[1]);
+                    boolean fires = t[3] != null && (!replica || "R".equals(t[3]) || "A".equals(t[3]));
+                    if (t[3] != null && !fires) {
+                        kept.add(table + "." + t[2]);
+                        continue;
+                    }
+                    if (fires) {
+                        st.execute("DROP TRIGGER IF EXISTS " + PostgresDialect.quote(t[2]) + " ON " + PostgresDialect.quote(table));
+                        dropped.add(table + "." + t[2]);
+                    }
+                    forget.setString(1, plan.name());
+                    forget.setString(2, t[0]);
+                    forget.setString(3, t[1]);
+                    forget.setString(4, t[2]);
+                    forget.executeUpdate();
+                }
             }
         } catch (SQLException e) {
             throw PostgresErrors.translate("dropping the triggers on the target", e);
         }
+        String keptText = kept.isEmpty() ? "" : "kept " + kept + ": the apply runs with session_replication_role = replica, they do not fire on "
+                + "replayed rows";
         if (dropped.isEmpty()) {
-            return replica ? "triggers kept: the apply runs with session_replication_role = replica, they do not fire on replayed rows"
-                    : "no trigger on the target's tables";
+            return keptText.isEmpty() ? "no trigger the opening created is left" : keptText;
         }
-        return "triggers dropped: " + dropped;
-    }
-
-    /** The target's triggers on the plan's tables that fire on replayed rows (all of them when the apply cannot use the replica role). */
-    private Map<String, TableId> targetTriggers(Connection c, boolean replica) throws SQLException {
-        Map<String, TableId> found = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT t.tgname, t.tgenabled FROM pg_trigger t WHERE NOT t.tgisinternal "
-                + "AND t.tgrelid = to_regclass(?)")) {
-            for (TableId table : targetTables(c)) {
-                ps.setString(1, PostgresDialect.quote(table));
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        String enabled = rs.getString(2);
-                        if (!replica || "R".equals(enabled) || "A".equals(enabled)) {
-                            found.put(rs.getString(1), table);
-                        }
-                    }
-                }
-            }
-        }
-        return found;
-    }
-
-    private List<TableId> targetTables(Connection c) throws SQLException {
-        List<TableId> list = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
-                + "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migrator')")) {
-            while (rs.next()) {
-                if (plan.tables().includes(rs.getString(1), rs.getString(2))) {
-                    list.add(new TableId(rs.getString(1), rs.getString(2)));
-                }
-            }
-        }
-        return list;
+        return "triggers dropped: " + dropped + (keptText.isEmpty() ? "" : "; " + keptText);
     }
 
     /** Whether the migration user may set session_replication_role (the apply's way to keep triggers and FKs quiet). */
@@ -278,17 +286,6 @@ final class PostgresTargetCutover {
         try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(?) AND tgname = ?)")) {
             ps.setString(1, PostgresDialect.quote(trigger.table()));
             ps.setString(2, trigger.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private static boolean has(Connection c, String role, TableId table, String privilege) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(has_table_privilege(?, to_regclass(?), ?), false)")) {
-            ps.setString(1, role);
-            ps.setString(2, PostgresDialect.quote(table));
-            ps.setString(3, privilege);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() && rs.getBoolean(1);
             }

@@ -2,6 +2,7 @@ package io.migrator.connectors.mysql;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.migrator.connectors.testing.AppWriter;
 import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.state.CutoverReport;
@@ -16,7 +17,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -25,11 +25,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -98,7 +93,7 @@ class MariaDbCutoverIT {
     @Test
     void cutsOverUnderAWriterThroughTheProxyAndLosesNoAcknowledgedWrite(SandboxServers servers) throws Exception {
         Plan plan = setUp(servers, "cutover", ", maxDowntime: 5s");
-        Writer writer = new Writer(proxyUrl(servers));
+        AppWriter writer = new AppWriter(proxyUrl(servers) + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
         try (MigrationHarness run = new MigrationHarness(plan)) {
             run.awaitPhase(Phase.STREAMING);
             writer.start();
@@ -138,7 +133,7 @@ class MariaDbCutoverIT {
             Set<String> onTarget = notes(fixture.target());
             assertThat(writer.acknowledged).as("acknowledged writes").hasSizeGreaterThan(100);
             assertThat(onTarget).as("every acknowledged write is on the target").containsAll(writer.acknowledged.keySet());
-            List<String> afterCutover = writer.acknowledged.entrySet().stream().filter(e -> e.getValue() > after).map(e -> e.getKey()).toList();
+            List<String> afterCutover = writer.acknowledgedAfter(after);
             assertThat(afterCutover).as("the writer wrote on after the cutover").isNotEmpty();
             Set<String> onSource = notes(fixture.source());
             assertThat(onSource).as("the writes after the cutover went to the target only").doesNotContainAnyElementsOf(afterCutover);
@@ -172,7 +167,7 @@ class MariaDbCutoverIT {
     @Test
     void aHeldTargetAbortsWithinTheBudgetAndTheSourceTakesWritesAgain(SandboxServers servers) throws Exception {
         Plan plan = setUp(servers, "cutabort", ", maxDowntime: 2s");
-        Writer writer = new Writer(proxyUrl(servers));
+        AppWriter writer = new AppWriter(proxyUrl(servers) + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
         try (MigrationHarness run = new MigrationHarness(plan)) {
             run.awaitPhase(Phase.STREAMING);
             writer.start();
@@ -380,81 +375,6 @@ class MariaDbCutoverIT {
             out.flush();
             InputStream in = s.getInputStream();
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
-    /** The application: one insert every 5 ms through the proxy with its own login; reconnects after an error (a write not acknowledged). */
-    private final class Writer {
-        final ConcurrentMap<String, Long> acknowledged = new ConcurrentHashMap<>();
-        final List<Long> ackTimes = java.util.Collections.synchronizedList(new ArrayList<>());
-        final AtomicLong errors = new AtomicLong();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private final AtomicBoolean stop = new AtomicBoolean();
-        private final String url;
-        private Thread thread;
-
-        Writer(String url) {
-            this.url = url;
-        }
-
-        void start() {
-            thread = new Thread(this::write, "app-writer");
-            thread.start();
-        }
-
-        void stop() throws InterruptedException {
-            stop.set(true);
-            if (thread != null) {
-                thread.join(10_000);
-            }
-        }
-
-        private void write() {
-            long seq = 0;
-            while (!stop.get()) {
-                try (Connection c = DriverManager.getConnection(url + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
-                     PreparedStatement ps = c.prepareStatement("INSERT INTO orders (note) VALUES (?)")) {
-                    while (!stop.get()) {
-                        String note = "w-" + seq++;
-                        ps.setString(1, note);
-                        ps.executeUpdate();
-                        long now = System.nanoTime();
-                        acknowledged.put(note, now);
-                        ackTimes.add(now);
-                        Thread.sleep(5);
-                    }
-                } catch (SQLException e) {
-                    errors.incrementAndGet(); // the write in flight was not acknowledged: the application retries on a new session
-                    sleepQuietly(20);
-                } catch (InterruptedException e) {
-                    return;
-                } catch (RuntimeException e) {
-                    failure.set(e);
-                    return;
-                }
-            }
-        }
-
-        long longestGapMillis(long from, long to) {
-            List<Long> times;
-            synchronized (ackTimes) {
-                times = new ArrayList<>(ackTimes);
-            }
-            long longest = 0;
-            for (int i = 1; i < times.size(); i++) {
-                if (times.get(i) >= from && times.get(i - 1) <= to) {
-                    longest = Math.max(longest, (times.get(i) - times.get(i - 1)) / 1_000_000);
-                }
-            }
-            return longest;
-        }
-    }
-
-    private static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

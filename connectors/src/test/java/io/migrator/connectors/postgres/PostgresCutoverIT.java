@@ -2,6 +2,7 @@ package io.migrator.connectors.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.migrator.connectors.testing.AppWriter;
 import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.state.CutoverReport;
@@ -15,20 +16,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -125,7 +119,7 @@ class PostgresCutoverIT {
     @Test
     void cutsOverThroughPgbouncerPauseWithoutOneClientError(SandboxServers servers) throws Exception {
         Plan plan = setUp(servers, "pgcut", ", freeze: pgbouncer, maxDowntime: 5s");
-        Writer writer = new Writer(proxyUrl());
+        AppWriter writer = new AppWriter(proxyUrl(), app, "app-pw");
         try (MigrationHarness run = new MigrationHarness(plan)) {
             run.awaitPhase(Phase.STREAMING);
             grantOnTarget();
@@ -160,7 +154,7 @@ class PostgresCutoverIT {
             assertThat(writer.acknowledged).as("acknowledged writes").hasSizeGreaterThan(100);
             Set<String> onTarget = notes(fixture.target());
             assertThat(onTarget).as("every acknowledged write is on the target").containsAll(writer.acknowledged.keySet());
-            List<String> afterCutover = writer.acknowledged.entrySet().stream().filter(e -> e.getValue() > after).map(e -> e.getKey()).toList();
+            List<String> afterCutover = writer.acknowledgedAfter(after);
             assertThat(afterCutover).as("the writer wrote on after the cutover").isNotEmpty();
             assertThat(notes(fixture.source())).as("the writes after the cutover went to the target only").doesNotContainAnyElementsOf(afterCutover);
             long gap = writer.longestGapMillis(before, after);
@@ -183,7 +177,7 @@ class PostgresCutoverIT {
     @Test
     void aRevokeFreezeAbortsOnAHeldTargetRestoringTheGrantsThenCutsOver(SandboxServers servers) throws Exception {
         Plan plan = setUp(servers, "pgrevoke", ", freeze: revoke, maxDowntime: 2s");
-        Writer writer = new Writer(proxyUrl());
+        AppWriter writer = new AppWriter(proxyUrl(), app, "app-pw");
         try (MigrationHarness run = new MigrationHarness(plan)) {
             run.awaitPhase(Phase.STREAMING);
             grantOnTarget();
@@ -223,7 +217,7 @@ class PostgresCutoverIT {
             assertThat(run.migration.status().phase()).isEqualTo(Phase.CUT_OVER);
             Set<String> onTarget = notes(fixture.target());
             assertThat(onTarget).as("every acknowledged write is on the target").containsAll(writer.acknowledged.keySet()).contains("direct");
-            List<String> afterCutover = writer.acknowledged.entrySet().stream().filter(e -> e.getValue() > after).map(e -> e.getKey()).toList();
+            List<String> afterCutover = writer.acknowledgedAfter(after);
             assertThat(afterCutover).as("the writer wrote on after the cutover").isNotEmpty();
             assertThat(insertDirectly()).as("the revoke lasts on the old source").contains("permission denied");
         } finally {
@@ -250,6 +244,21 @@ class PostgresCutoverIT {
 
             assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
             grantOnTarget();
+            // privileges a revoke of the role's own grants would not take: through PUBLIC, and on columns only
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("GRANT INSERT ON audit TO PUBLIC");
+                st.execute("REVOKE UPDATE ON orders FROM " + app);
+                st.execute("GRANT UPDATE (note) ON orders TO " + app);
+            }
+            CutoverReport leaky = cutOver(run, true, Duration.ofSeconds(3));
+            assertThat(leaky.exitCode()).isEqualTo(4);
+            assertThat(leaky.error().message()).contains("revocable privileges: " + app + " has INSERT on public.audit through PUBLIC or another "
+                    + "role's membership; " + app + " has UPDATE on columns of public.orders (column grants are not revoked)");
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("REVOKE INSERT ON audit FROM PUBLIC");
+                st.execute("REVOKE UPDATE (note) ON orders FROM " + app);
+                st.execute("GRANT UPDATE ON orders TO " + app);
+            }
             CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
             assertThat(dry.ok()).as("%s", dry).isTrue();
             assertThat(dry.exitCode()).isZero();
@@ -316,82 +325,5 @@ class PostgresCutoverIT {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as("psql %s: %s", command, out).isZero();
         return out;
-    }
-
-    /** The application: one insert every 5 ms through pgbouncer as its own role; after an error, a new session (the write not acknowledged). */
-    private final class Writer {
-        final ConcurrentMap<String, Long> acknowledged = new ConcurrentHashMap<>();
-        final List<Long> ackTimes = java.util.Collections.synchronizedList(new ArrayList<>());
-        final AtomicLong errors = new AtomicLong();
-        final AtomicReference<String> lastError = new AtomicReference<>();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private final AtomicBoolean stop = new AtomicBoolean();
-        private final String url;
-        private Thread thread;
-
-        Writer(String url) {
-            this.url = url;
-        }
-
-        void start() {
-            thread = new Thread(this::write, "app-writer");
-            thread.start();
-        }
-
-        void stop() throws InterruptedException {
-            stop.set(true);
-            if (thread != null) {
-                thread.join(30_000);
-            }
-        }
-
-        private void write() {
-            long seq = 0;
-            while (!stop.get()) {
-                try (Connection c = DriverManager.getConnection(url, app, "app-pw");
-                     PreparedStatement ps = c.prepareStatement("INSERT INTO orders (note) VALUES (?)")) {
-                    while (!stop.get()) {
-                        String note = "w-" + seq++;
-                        ps.setString(1, note);
-                        ps.executeUpdate();
-                        long now = System.nanoTime();
-                        acknowledged.put(note, now);
-                        ackTimes.add(now);
-                        Thread.sleep(5);
-                    }
-                } catch (SQLException e) {
-                    errors.incrementAndGet(); // the write in flight was not acknowledged: the application retries on a new session
-                    lastError.set(e.getMessage());
-                    sleepQuietly(20);
-                } catch (InterruptedException e) {
-                    return;
-                } catch (RuntimeException e) {
-                    failure.set(e);
-                    return;
-                }
-            }
-        }
-
-        long longestGapMillis(long from, long to) {
-            List<Long> times;
-            synchronized (ackTimes) {
-                times = new ArrayList<>(ackTimes);
-            }
-            long longest = 0;
-            for (int i = 1; i < times.size(); i++) {
-                if (times.get(i) >= from && times.get(i - 1) <= to) {
-                    longest = Math.max(longest, (times.get(i) - times.get(i - 1)) / 1_000_000);
-                }
-            }
-            return longest;
-        }
-    }
-
-    private static void sleepQuietly(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

@@ -69,6 +69,10 @@ final class PgbouncerConsole implements AutoCloseable {
         } catch (MigratorException e) {
             closeQuietly(socket);
             throw e;
+        } catch (RuntimeException e) { // a malformed answer (not pgbouncer), a bad port
+            closeQuietly(socket);
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "pgbouncer's admin console at " + admin + " did not answer as pgbouncer ("
+                    + e + ")", "check the switch step's admin address", e);
         }
     }
 
@@ -92,7 +96,8 @@ final class PgbouncerConsole implements AutoCloseable {
                     int code = java.nio.ByteBuffer.wrap(body, 0, 4).getInt();
                     switch (code) {
                         case 0 -> { }
-                        case 3 -> send('p', cstring(password));
+                        // a password in clear text would go to whatever listens at the address: never sent
+                        case 3 -> throw refused("asks for the password in clear text (auth_type plain)");
                         case 5 -> send('p', cstring("md5" + md5Hex(md5Hex(password + user).getBytes(StandardCharsets.US_ASCII), body)));
                         case 10 -> {
                             if (!new String(body, 4, body.length - 4, StandardCharsets.UTF_8).contains("SCRAM-SHA-256")) {
@@ -130,8 +135,8 @@ final class PgbouncerConsole implements AutoCloseable {
 
     private MigratorException refused(String why) {
         return new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "pgbouncer's admin console at " + admin + " refused the login: " + why,
-                "the switch step's user must be in pgbouncer's admin_users with its password in auth_file (give user: and password: "
-                        + "in the step when they are not the source's)");
+                "the switch step's user must be in pgbouncer's admin_users with its password in auth_file, and auth_type scram-sha-256 or md5 "
+                        + "(give user: and password: in the step when they are not the source's)");
     }
 
     /** Runs one console command; returns its rows (empty for commands like PAUSE). Waits at most {@code timeout}. */
@@ -340,6 +345,11 @@ final class PgbouncerConsole implements AutoCloseable {
         }
 
         void verifyServer(String serverFinal) {
+            String error = fields(serverFinal).get('e');
+            if (error != null) {
+                throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "pgbouncer refused the SCRAM login: " + error,
+                        "check the switch step's user and password");
+            }
             String v = fields(serverFinal).get('v');
             if (v == null || serverSignature == null || !MessageDigest.isEqual(Base64.getDecoder().decode(v), serverSignature)) {
                 throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "pgbouncer's SCRAM signature did not verify: not the pgbouncer "

@@ -123,9 +123,11 @@ final class Pgbouncers {
             String rewritten = rewriteIni(file, step.database(), target.host(), target.port(), target.database());
             console.query("RELOAD", COMMAND);
             Optional<PgbouncerConsole.Row> db = database(console, step.database());
-            if (db.isEmpty() || !Integer.toString(target.port()).equals(db.get().get("port"))) {
+            boolean repointed = db.isPresent() && target.host().equals(db.get().get("host")) && Integer.toString(target.port()).equals(db.get().get("port"))
+                    && (target.database() == null || target.database().equals(db.get().get("database")));
+            if (!repointed) {
                 throw new MigratorException(ErrorCode.CUTOVER_FAILED, "pgbouncer at " + step.admin() + " did not take the new entry for "
-                        + step.database() + " after RELOAD (it shows " + db.map(r -> r.get("host") + ":" + r.get("port")).orElse("no such database")
+                        + step.database() + " after RELOAD (it shows " + db.map(r -> r.get("host") + ":" + r.get("port") + "/" + r.get("database")).orElse("no such database")
                         + "): another file or an %include may define it", "point its entry at " + target.host() + ":" + target.port()
                         + " by hand, RELOAD, RESUME " + step.database() + ", then cut over again");
             }
