@@ -3,13 +3,15 @@
 # writes every 5 ms through the same proxy and records every acknowledged write (bench/CutoverProbe.java).
 #   mariadb:    sysbench oltp_write_only through HAProxy, freeze lock-tables, switch haproxy
 #   postgresql: pgbench (tpcb-like) through pgbouncer (transaction pooling), freeze pgbouncer (PAUSE), switch pgbouncer
+#   redis:      redis-benchmark through HAProxy as an ACL user, freeze client-pause, switch haproxy, lasting freeze by ACL
 # Per round: the write gap the probe saw, its failed writes, acknowledged writes missing on the target, the load tool's
 # errors, and the report's writeFreezeMillis. Prints a table; docs/benchmarks.md records the results with this command.
 #
-#   bench/cutover-benchmark.sh [--engine mariadb|postgresql] [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s]
+#   bench/cutover-benchmark.sh [--engine mariadb|postgresql|redis] [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s]
+#   (redis: --rows is the key space, --threads redis-benchmark's connections; it has no rate limit, --rate is ignored)
 #
 # Needs: ./migrator sandbox up --engines mariadb|postgresql --proxies; apt-get install -y sysbench mariadb-client
-# (mariadb) or postgresql-client (postgresql: psql, pgbench).
+# (mariadb), postgresql-client (postgresql: psql, pgbench) or redis-tools (redis: redis-cli, redis-benchmark).
 set -euo pipefail
 
 ENGINE=mariadb ROUNDS=10 ROWS=20000 THREADS=4 RATE=200 BUDGET=2s
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-case $ENGINE in mariadb|postgresql) ;; *) echo "--engine is mariadb or postgresql" >&2; exit 2 ;; esac
+case $ENGINE in mariadb|postgresql|redis) ;; *) echo "--engine is mariadb, postgresql or redis" >&2; exit 2 ;; esac
 
 . "$(dirname "$0")/common.sh"
 WORK="$ROOT/target/bench/cutover-$ENGINE"
@@ -32,6 +34,7 @@ mkdir -p "$WORK"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 APP=bench_app APP_PW=bench-app-pw DB=cutbench
 [ "$ENGINE" = postgresql ] && exec "$(dirname "$0")/cutover-benchmark-postgres.sh" "$ROUNDS" "$ROWS" "$THREADS" "$RATE" "$BUDGET"
+[ "$ENGINE" = redis ] && exec "$(dirname "$0")/cutover-benchmark-redis.sh" "$ROUNDS" "$ROWS" "$THREADS" "$BUDGET"
 require "apt-get install -y sysbench mariadb-client" sysbench mariadb
 PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
 DRIVER=$(ls "$HOME"/.m2/repository/org/mariadb/jdbc/mariadb-java-client/*/mariadb-java-client-*.jar | grep -v sources | head -1)

@@ -126,6 +126,12 @@ public final class RedisConnector implements EngineConnector {
             }
 
             @Override
+            public java.util.List<String> release() {
+                String acl = RedisCutover.restoreAcl(plan); // the lasting freeze's rules are kept in the bookkeeping complete removes
+                return acl.startsWith("no ") ? java.util.List.of() : java.util.List.of(acl);
+            }
+
+            @Override
             public java.util.List<String> complete() {
                 return RedisMigration.forget(plan);
             }

@@ -132,14 +132,134 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private LongHashSet restoredKeys;
     private final Map<Integer, Long> slotOffsets = new HashMap<>();
 
+    // ---- the cutover (RedisCutover's seams on the shared runbook) ----
+    private final io.migrator.core.cutover.CutoverDriver cutovers;
+    /** Past the cutover's point of no return: the applier applies nothing more (set by the cutover, acknowledged by the applier). */
+    private volatile boolean streamStopped;
+    private volatile boolean streamStoppedAck;
+
     RedisMigration(Plan plan) {
         super(plan, "paused: the applier waits; the source keeps the stream in its backlog until resume");
         this.databases = plan.source().databases().isEmpty() ? List.of(0) : List.copyOf(plan.source().databases());
         this.keyFilter = RedisKeys.filter(plan);
+        this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, new RedisCutover.Source(plan), new RedisCutover.Target(plan),
+                new CutoverHost());
+    }
+
+    @Override
+    public io.migrator.core.state.CutoverReport startCutover(boolean dryRun, Duration maxDowntime) {
+        return cutovers.start(dryRun, maxDowntime, phase.get(), streamStopped);
+    }
+
+    @Override
+    public java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
+        return cutovers.report();
+    }
+
+    /** The applier passed {@code position} (a replication offset): everything the source had then is on the target. */
+    @Override
+    public io.migrator.core.spi.Fence fence() {
+        return (position, wait) -> {
+            long goal = Long.parseLong(position.text());
+            long deadline = System.nanoTime() + wait.toNanos();
+            do {
+                RedisCheckpoint cp = checkpoint;
+                if (cp != null && cp.offset() >= goal) {
+                    return true;
+                }
+                Thread.sleep(5);
+            } while (System.nanoTime() < deadline);
+            return false;
+        };
+    }
+
+    /** What the runbook reads and writes through this worker: status, the fence, the journal, the stream's end. */
+    private final class CutoverHost implements io.migrator.core.cutover.Runbook.Host {
+        private final io.migrator.core.apply.ChangedKeys none = new io.migrator.core.apply.ChangedKeys(1);
+
+        @Override
+        public MigrationStatus status() {
+            return RedisMigration.this.status();
+        }
+
+        @Override
+        public List<io.migrator.core.schema.TableDef> tables() {
+            return List.of(); // key parity is the validation's: the runbook has no rows to hash
+        }
+
+        @Override
+        public io.migrator.core.apply.ChangedKeys changedKeys() {
+            return none;
+        }
+
+        @Override
+        public io.migrator.core.spi.Fence fence() {
+            return RedisMigration.this.fence();
+        }
+
+        @Override
+        public void move(Phase next, String why) {
+            Phase current = phase.getAndSet(next);
+            cutoverJournal(next, why);
+            LOG.info("phase {} -> {} ({})", current, next, why);
+        }
+
+        @Override
+        public void journal(String detail) {
+            cutoverJournal(phase.get(), detail);
+        }
+
+        @Override
+        public void stopStream() {
+            streamStopped = true;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!streamStoppedAck && System.nanoTime() < deadline && failure == null) {
+                sleep(5);
+            }
+            if (!streamStoppedAck) {
+                LOG.warn("the applier did not acknowledge the end of the forward stream within 10 s");
+            }
+        }
+
+        @Override
+        public void holdStream() {
+            pause();
+        }
+    }
+
+    /**
+     * A journal entry the cutover writes, durably: on its own connection (the applier's is the applier thread's), and a
+     * failure is thrown (the point of no return must be on the target before anything goes on). The restart reads the
+     * phase back from the journal's last entry.
+     */
+    private void cutoverJournal(Phase p, String detail) {
+        String at = Instant.now().toString();
+        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
+            byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
+            RespConnection node = nodes.node(nodes.slot(key));
+            RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
+            RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
+            for (Object reply : node.getMany(2)) {
+                if (reply instanceof JedisDataException e) {
+                    throw e;
+                }
+            }
+        } catch (JedisConnectionException | JedisDataException e) {
+            throw new MigratorException(ErrorCode.CUTOVER_FAILED, "journaling the cutover on the target failed: " + e.getMessage(),
+                    "check the target, then `migrator cutover PLAN` again", e);
+        }
+        phases.add(new MigrationStatus.PhaseEntry(p, at, detail));
+        cutovers.journaled(detail);
     }
 
     @Override
     public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
+        if (phase.get() == Phase.CUTTING_OVER || phase.get() == Phase.CUT_OVER || cutovers.running()) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " is " + (phase.get() == Phase.CUT_OVER
+                    ? "cut over: the target takes the application's writes, and a repair would overwrite them" : "cutting over"),
+                    phase.get() == Phase.CUT_OVER ? "compare the servers with your own tools if you must; the forward stream has ended"
+                            : "wait for the cutover to finish (`migrator status`)");
+        }
         if (phase.get().ordinal() < Phase.CATCH_UP.ordinal() || phase.get() == Phase.FAILED) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the full sync of " + plan.name() + " is not finished",
                     "wait until it is (`migrator wait " + plan.name() + " --for CATCH_UP`), then validate");
@@ -202,6 +322,21 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     loadSlotOffsets();
                 }
             }
+            for (MigrationStatus.PhaseEntry entry : phases) {
+                cutovers.journaled(entry.detail());
+            }
+            Phase journaled = phases.isEmpty() ? null : phases.get(phases.size() - 1).phase();
+            if (journaled == Phase.CUTTING_OVER || journaled == Phase.CUT_OVER) {
+                phase.set(journaled); // the checkpoint's phase is the stream's; a cutover keeps its own in the journal
+            }
+            if (phase.get() == Phase.CUT_OVER) {
+                streamStopped = true;
+                LOG.info("migration {} is cut over: the forward stream has ended; the worker serves status until it is stopped", plan.name());
+                while (!stop.get()) {
+                    sleep(200);
+                }
+                return;
+            }
             SourceFacts facts = sourceFacts();
             commands = facts.commands();
             sampler = daemon("status-sampler", () -> sampleLoop(stop));
@@ -251,6 +386,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     }
                 }
             });
+            if (phase.get() == Phase.CUTTING_OVER) {
+                cutovers.recover(); // stopped inside a cutover: the journal says whether it is undone or finished
+            }
             while (!stop.get()) {
                 Throwable f = failure;
                 if (f != null) {
@@ -258,6 +396,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 }
                 sleep(100);
             }
+            cutovers.await();
         } catch (MigratorException e) {
             fail(e);
             throw e;
@@ -353,13 +492,17 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
 
     private Item take(AtomicBoolean stop) throws InterruptedException {
         while (!stop.get()) {
-            Item item = queue.poll(100, TimeUnit.MILLISECONDS);
+            // inside a cutover the fence waits for the last batch's confirmation: an idle applier confirms it sooner
+            Item item = queue.poll(cutovers.running() ? 5 : 100, TimeUnit.MILLISECONDS);
             if (item != null) {
                 room.release(Math.min(item.kib(), QUEUE_KIB));
                 queued.decrementAndGet();
                 return item;
             }
             drainInFlight();
+            if (streamStopped) {
+                streamStoppedAck = true;
+            }
             maybeStreaming(); // an idle source sends nothing for seconds: the phase still follows the lag
         }
         return null;
@@ -400,6 +543,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 pending = null;
                 if (item == null) {
                     break;
+                }
+                if (streamStopped) {
+                    drainInFlight();
+                    streamStoppedAck = true; // past the point of no return: nothing more reaches the opened target
+                    continue;
                 }
                 while (paused.get() && !stop.get()) {
                     sleep(100);
@@ -1495,8 +1643,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             estimated += est;
             done += synced ? 1 : 0;
         }
-        boolean ready = p == Phase.STREAMING && !paused.get() && lag != null && lag * 1000 < plan.cutover().maxDowntime().toMillis() / 2.0
-                && !"mismatch".equals(validation.state());
+        boolean ready = cutoverReady(p, paused.get(), lag);
         return new MigrationStatus(plan.name(), p, paused.get(), new MigrationStatus.Worker(true, listen, startedAt.toString()),
                 new MigrationStatus.Lag(lag, queued.get(), bytes, eta, headroom, null),
                 new MigrationStatus.Snapshot(done, databases.size(), copied, estimated, dbs),
@@ -1517,8 +1664,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             RedisTargetNodes.send(jnode, new byte[][] {bytes("LRANGE"), journal, bytes("0"), bytes("-1")});
             List<MigrationStatus.PhaseEntry> phases = journalEntries(jnode.getOne());
             Phase p = cp == null ? Phase.PREFLIGHT : cp.phase();
-            if (!phases.isEmpty() && phases.get(phases.size() - 1).phase() == Phase.FAILED) {
-                p = Phase.FAILED;
+            Phase last = phases.isEmpty() ? null : phases.get(phases.size() - 1).phase();
+            if (last == Phase.FAILED || last == Phase.CUTTING_OVER || last == Phase.CUT_OVER) {
+                p = last; // a cutover keeps its phase in the journal, the checkpoint the stream's
             }
             List<Integer> dbs = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
             boolean synced = p == Phase.CATCH_UP || p == Phase.STREAMING;

@@ -34,4 +34,16 @@ final class RedisVersions {
         }
         return 12;
     }
+
+    /** Whether a {@code redis_version} is at least major.minor (an unreadable one is not). */
+    static boolean atLeast(String redisVersion, int major, int minor) {
+        String[] parts = redisVersion.split("\\.");
+        try {
+            int ma = Integer.parseInt(parts[0]);
+            int mi = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
+            return ma > major || ma == major && mi >= minor;
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
 }

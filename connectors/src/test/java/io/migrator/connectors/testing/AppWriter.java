@@ -4,9 +4,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -18,12 +16,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * retries on a new session, as a pooled application would.
  */
 public final class AppWriter {
-    public final ConcurrentMap<String, Long> acknowledged = new ConcurrentHashMap<>();
+    public final AckLog log = new AckLog();
+    public final ConcurrentMap<String, Long> acknowledged = log.acknowledged;
     public final AtomicLong errors = new AtomicLong();
     public final AtomicReference<String> lastError = new AtomicReference<>();
     /** The writer's own bug, not a refused write. */
     public final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final List<Long> ackTimes = java.util.Collections.synchronizedList(new ArrayList<>());
     private final AtomicBoolean stop = new AtomicBoolean();
     private final String url;
     private final String user;
@@ -58,9 +56,7 @@ public final class AppWriter {
                     String note = "w-" + seq++;
                     ps.setString(1, note);
                     ps.executeUpdate();
-                    long now = System.nanoTime();
-                    acknowledged.put(note, now);
-                    ackTimes.add(now);
+                    log.acknowledged(note);
                     Thread.sleep(5);
                 }
             } catch (SQLException e) {
@@ -78,22 +74,12 @@ public final class AppWriter {
 
     /** The notes acknowledged after {@code nanoTime}. */
     public List<String> acknowledgedAfter(long nanoTime) {
-        return acknowledged.entrySet().stream().filter(e -> e.getValue() > nanoTime).map(java.util.Map.Entry::getKey).toList();
+        return log.after(nanoTime);
     }
 
     /** The longest time between two acknowledged writes around [from, to] (nanoTime). */
     public long longestGapMillis(long from, long to) {
-        List<Long> times;
-        synchronized (ackTimes) {
-            times = new ArrayList<>(ackTimes);
-        }
-        long longest = 0;
-        for (int i = 1; i < times.size(); i++) {
-            if (times.get(i) >= from && times.get(i - 1) <= to) {
-                longest = Math.max(longest, (times.get(i) - times.get(i - 1)) / 1_000_000);
-            }
-        }
-        return longest;
+        return log.longestGapMillis(from, to);
     }
 
     private static void sleepQuietly(long millis) {

@@ -9,8 +9,8 @@ import io.migrator.core.plan.SwitchStep;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.spi.CutoverCheck;
 import io.migrator.core.spi.Fence;
-import io.migrator.core.spi.SourceSession;
-import io.migrator.core.spi.TargetSession;
+import io.migrator.core.spi.CutoverSource;
+import io.migrator.core.spi.CutoverTarget;
 import io.migrator.core.state.CutoverReport;
 import io.migrator.core.state.MigrationStatus;
 import io.migrator.core.state.Phase;
@@ -67,13 +67,13 @@ public final class Runbook {
     }
 
     private final Plan plan;
-    private final SourceSession source;
-    private final TargetSession target;
+    private final CutoverSource source;
+    private final CutoverTarget target;
     private final Host host;
     private final Switches switches;
     private final Supplier<CutoverProgress> progressFactory;
 
-    public Runbook(Plan plan, SourceSession source, TargetSession target, Host host) {
+    public Runbook(Plan plan, CutoverSource source, CutoverTarget target, Host host) {
         this.plan = plan;
         this.source = source;
         this.target = target;
@@ -193,6 +193,7 @@ public final class Runbook {
             case "command" -> "ran " + plan.cutover().freezeCommand().get(0); // its arguments may carry resolved secrets
             case "read-only" -> "SET GLOBAL read_only = ON";
             case "pgbouncer" -> "pgbouncer PAUSE " + String.join(", ", pgbouncerSteps().stream().map(p -> p.database() + " at " + p.admin()).toList());
+            case "client-pause" -> "CLIENT PAUSE WRITE, the replication offset read in the same MULTI/EXEC";
             case "revoke" -> "INSERT, UPDATE, DELETE, TRUNCATE revoked from " + String.join(", ", plan.cutover().applicationUsers())
                     + " on " + host.tables().size() + " table(s), their open transactions ended";
             default -> "LOCK TABLES ... READ on " + host.tables().size() + " table(s)";
@@ -334,7 +335,7 @@ public final class Runbook {
                     switches.pgbouncers().pause(step, lockWait);
                 }
             }
-            default -> source.freezeWrites(lockWait);
+            default -> source.freezeWrites(lockWait, limit);
         }
     }
 
@@ -366,6 +367,9 @@ public final class Runbook {
 
     /** Compares the rows changed since the last clean validation on both sides until {@code until} (nanoTime). */
     private String verify(long until) {
+        if (host.tables().isEmpty()) {
+            return "no rows to hash: key parity is the validation's (the last clean one is within cutover.validatedWithin)";
+        }
         java.util.concurrent.ExecutorService sideBySide = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "cutover-verify");
             t.setDaemon(true);
@@ -487,7 +491,7 @@ public final class Runbook {
      * Ends the lasting freeze when the migration ends (`complete` after CUT_OVER): your unfreeze command for freeze:
      * command, else the engine's (logins unlocked, read_only off). Returns what was done.
      */
-    public static String endLastingFreeze(Plan plan, SourceSession source) {
+    public static String endLastingFreeze(Plan plan, CutoverSource source) {
         if ("command".equals(plan.cutover().freeze())) {
             Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30), "unfreeze command");
             return "ran the unfreeze command " + plan.cutover().unfreezeCommand().get(0);

@@ -152,6 +152,26 @@ public abstract class AbstractWorker implements Worker {
         return detail;
     }
 
+    /**
+     * What `migrator cutover` checks first, from the worker's side (status {@code cutoverReady}): STREAMING, not paused,
+     * lag at most cutover.maxLag, and the last validation passed within cutover.validatedWithin with none running.
+     */
+    protected boolean cutoverReady(Phase p, boolean paused, Double lagSeconds) {
+        return p == Phase.STREAMING && !paused && lagSeconds != null && lagSeconds * 1000 <= plan.cutover().maxLag().toMillis()
+                && validatedForCutover(validation);
+    }
+
+    private boolean validatedForCutover(MigrationStatus.Validation last) {
+        if (!"passed".equals(last.state()) || last.running() || last.lastRunAt() == null) {
+            return false;
+        }
+        try {
+            return Duration.between(Instant.parse(last.lastRunAt()), Instant.now()).compareTo(plan.cutover().validatedWithin()) <= 0;
+        } catch (java.time.format.DateTimeParseException e) {
+            return false;
+        }
+    }
+
     protected static void sleep(long millis) {
         try {
             Thread.sleep(millis);

@@ -40,15 +40,11 @@ public final class Migration extends AbstractWorker {
     private final ScheduledValidation scheduled;
     private volatile SourcePosition startPosition;
     private volatile MigratorException leaseLost;
-    private final io.migrator.core.cutover.Runbook runbook;
-    private volatile io.migrator.core.cutover.CutoverProgress cutover;
+    private final io.migrator.core.cutover.CutoverDriver cutovers;
     private volatile List<TableDef> tables = List.of();
-    /** The journal went past the cutover's point of no return (read back on a restart, or set as it is written). */
-    private volatile boolean pastNoReturn;
     /** The forward stream is stopped for good (past the point of no return, or cut over) or held by the cutover. */
     private volatile boolean streamHold;
     private volatile boolean playing;
-    private volatile Thread cutoverThread;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         super(plan, "paused: the copy and the applier wait; lag grows until resume");
@@ -57,7 +53,7 @@ public final class Migration extends AbstractWorker {
         this.player = new StreamPlayer(plan, source, target, retry, paused::get, () -> startPosition);
         this.progress = new Progress(this, source, player);
         this.scheduled = new ScheduledValidation(this, plan.validation().every());
-        this.runbook = new io.migrator.core.cutover.Runbook(plan, source, target, new CutoverHost());
+        this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, source, target, new CutoverHost());
     }
 
     /**
@@ -68,8 +64,7 @@ public final class Migration extends AbstractWorker {
     public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
         ValidationService.requireCopied(phase.get());
         Phase now = phase.get();
-        io.migrator.core.cutover.CutoverProgress running = cutover;
-        if (now == Phase.CUTTING_OVER || now == Phase.CUT_OVER || running != null && !running.finished() && !running.report().dryRun()) {
+        if (now == Phase.CUTTING_OVER || now == Phase.CUT_OVER || cutovers.running()) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " is " + (now == Phase.CUT_OVER ? "cut over: "
                     + "the target takes the application's writes, and a repair would overwrite them with the old source's rows"
                     : "cutting over"), now == Phase.CUT_OVER ? "compare the servers with your own tools if you must; the forward stream has "
@@ -84,75 +79,20 @@ public final class Migration extends AbstractWorker {
         return report;
     }
 
-    /**
-     * Starts the cutover on its own thread (the stream goes on until the target opens) and answers with its report so
-     * far. A cutover that failed after its point of no return goes on forward from where it stopped.
-     */
+    /** Starts the cutover on its own thread (the stream goes on until the target opens); its report so far. */
     @Override
     public synchronized io.migrator.core.state.CutoverReport startCutover(boolean dryRun, java.time.Duration maxDowntime) {
-        io.migrator.core.cutover.CutoverProgress running = cutover;
-        if (running != null && !running.finished()) {
-            if (running.report().dryRun() != dryRun) {
-                throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "a " + (running.report().dryRun() ? "dry run" : "cutover")
-                        + " of " + plan.name() + " is running", "wait until it finishes (`migrator status`), then run this one");
-            }
-            return running.report(); // the one running: its client follows it
-        }
-        java.time.Duration budget = maxDowntime != null ? maxDowntime : plan.cutover().maxDowntime();
-        io.migrator.core.cutover.CutoverProgress progress = runbook.newProgress(dryRun, budget);
-        cutover = progress;
-        boolean forward = !dryRun && phase.get() == Phase.CUTTING_OVER && pastNoReturn;
-        boolean streamStopped = streamHold;
-        startCutoverThread(() -> {
-            if (forward && streamStopped) {
-                runbook.finishForward(progress, System.nanoTime() + budget.toNanos()); // failed after the switch began, in this worker
-            } else if (forward) {
-                runbook.resumeForward(progress, budget); // after a restart past the point of no return: its stream runs again
-            } else {
-                runbook.run(progress, dryRun, budget);
-            }
-        });
-        return progress.report();
-    }
-
-    private void startCutoverThread(Runnable work) {
-        Thread thread = new Thread(() -> {
-            MDC.put("migration", plan.name());
-            try {
-                work.run();
-            } finally {
-                MDC.remove("migration");
-            }
-        }, "cutover");
-        thread.setDaemon(true);
-        cutoverThread = thread;
-        thread.start();
-    }
-
-    /** A stopping worker lets a running cutover end first: before its point of no return it aborts (the stream stops). */
-    private void awaitCutover() {
-        Thread thread = cutoverThread;
-        if (thread == null || !thread.isAlive()) {
-            return;
-        }
-        LOG.info("waiting for the running cutover to finish before stopping");
-        try {
-            thread.join(plan.cutover().maxDowntime().toMillis() + 30_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        return cutovers.start(dryRun, maxDowntime, phase.get(), streamHold);
     }
 
     @Override
     public java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
-        io.migrator.core.cutover.CutoverProgress c = cutover;
-        return c == null ? java.util.Optional.empty() : java.util.Optional.of(c.report());
+        return cutovers.report();
     }
 
     /** Step durations of the last cutover, for the metrics. */
     public java.util.Map<String, Long> cutoverStepMillis() {
-        io.migrator.core.cutover.CutoverProgress c = cutover;
-        return c == null ? java.util.Map.of() : c.stepMillis();
+        return cutovers.stepMillis();
     }
 
     /** What the runbook reads and writes through this worker: status, tables, changed keys, the fence, the journal. */
@@ -179,10 +119,8 @@ public final class Migration extends AbstractWorker {
 
         @Override
         public void move(Phase next, String why) {
-            if (next == Phase.CUTTING_OVER) {
-                pastNoReturn = false;
-            }
             Migration.this.move(next, startPosition, why);
+            cutovers.journaled(why);
         }
 
         @Override
@@ -190,9 +128,7 @@ public final class Migration extends AbstractWorker {
             Instant at = Instant.now();
             target.saveState(new MigrationState(plan.name(), phase.get(), startPosition, at, detail));
             phases.add(new MigrationStatus.PhaseEntry(phase.get(), at.toString(), detail));
-            if (io.migrator.core.cutover.Runbook.NO_RETURN.equals(detail)) {
-                pastNoReturn = true; // only once the target holds it
-            }
+            cutovers.journaled(detail); // the point of no return counts only once the target holds it
         }
 
         @Override
@@ -291,7 +227,7 @@ public final class Migration extends AbstractWorker {
                 return;
             }
             if (phase.get() == Phase.CUTTING_OVER) {
-                recoverCutover(); // the worker stopped inside a cutover: the journal says whether it goes forward or is undone
+                cutovers.recover(); // the worker stopped inside a cutover: the journal says whether it goes forward or is undone
             }
             streamHold = phase.get() == Phase.CUT_OVER;
             if (!streamHold) {
@@ -307,7 +243,7 @@ public final class Migration extends AbstractWorker {
                     if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
                         move(Phase.STREAMING, startPosition, "caught up");
                     }
-                    if (phase.get() == Phase.STREAMING && (cutover == null || cutover.finished())) {
+                    if (phase.get() == Phase.STREAMING && cutovers.idle()) {
                         scheduled.maybeStart();
                     }
                     });
@@ -321,7 +257,7 @@ public final class Migration extends AbstractWorker {
                     sleep(200);
                 }
             }
-            awaitCutover();
+            cutovers.await();
         } catch (MigratorException e) {
             if (e.code() == ErrorCode.STALE_STATE || e.code() == ErrorCode.MIGRATION_NAME_TAKEN) {
                 recordFailure(e); // status shows it; the stored state (perhaps another migration's) stays as it was
@@ -337,25 +273,6 @@ public final class Migration extends AbstractWorker {
         }
     }
 
-    /**
-     * Before the stream starts again in CUTTING_OVER: a journal short of the point of no return undoes the cutover here;
-     * one past it finishes on the cutover thread while the stream carries what the old source took since (its freeze
-     * died with the worker), so it can be fenced again.
-     */
-    private void recoverCutover() {
-        io.migrator.core.cutover.CutoverProgress progress;
-        synchronized (this) {
-            progress = runbook.newProgress(false, plan.cutover().maxDowntime());
-            cutover = progress; // a cutover request meanwhile follows this one
-        }
-        if (!pastNoReturn) {
-            runbook.undoAfterRestart(progress);
-            return;
-        }
-        LOG.info("the cutover was interrupted past its point of no return: streaming what the old source took since, then finishing it");
-        startCutoverThread(() -> runbook.resumeForward(progress, plan.cutover().maxDowntime()));
-    }
-
     /** Reads what the target keeps of this migration (state, journal, chunk marks, last validation); null on a first start. */
     private MigrationState readBack() {
         MigrationState state = target.loadState().orElse(null);
@@ -364,11 +281,7 @@ public final class Migration extends AbstractWorker {
             if (entry.phase() == Phase.SNAPSHOT) {
                 progress.snapshotStarted(entry.updatedAt().toEpochMilli());
             }
-            if (entry.detail() != null && entry.detail().startsWith(io.migrator.core.cutover.Runbook.STARTED)) {
-                pastNoReturn = false;
-            } else if (io.migrator.core.cutover.Runbook.NO_RETURN.equals(entry.detail())) {
-                pastNoReturn = true;
-            }
+            cutovers.journaled(entry.detail());
         }
         progress.storedChunks(target.allChunks());
         target.lastValidation().ifPresent(r -> validation = ValidationService.summary(r));

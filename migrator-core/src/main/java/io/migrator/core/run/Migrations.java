@@ -91,16 +91,18 @@ public final class Migrations {
     public Completion complete(Plan plan) {
         EnginePipeline pipeline = pipeline(plan);
         if (pipeline instanceof EnginePipeline.OwnWorker own) {
-            return new Completion(List.of(), own.complete(), own.unit());
+            if (own.storedStatus().phase() == io.migrator.core.state.Phase.CUTTING_OVER) {
+                throw insideCutover(plan);
+            }
+            List<String> released = own.release(); // first: what it gives back may be kept in the bookkeeping complete removes
+            return new Completion(released, own.complete(), own.unit());
         }
         try (SourceSession source = openSource(plan); TargetSession target = openTarget(plan)) {
             var state = target.loadState().orElse(null);
             java.util.List<String> released = new java.util.ArrayList<>();
             if (state != null && (state.phase() == io.migrator.core.state.Phase.CUTTING_OVER
                     || state.phase() == io.migrator.core.state.Phase.FAILED && state.failedIn() == io.migrator.core.state.Phase.CUTTING_OVER)) {
-                throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "migration " + plan.name() + " stopped inside a cutover: its "
-                        + "journal on the target says whether the cutover goes forward or is undone, and complete would drop it",
-                        "start the worker (`migrator run " + plan.file() + "`): it finishes or undoes the cutover; then complete");
+                throw insideCutover(plan);
             }
             if (state != null && state.phase() == io.migrator.core.state.Phase.CUT_OVER) {
                 // the lasting freeze ends with the migration: the old source is the DBA's again
@@ -109,6 +111,12 @@ public final class Migrations {
             released.addAll(source.release(plan.name()));
             return new Completion(released, target.forget(), pipeline.unit());
         }
+    }
+
+    private static MigratorException insideCutover(Plan plan) {
+        return new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "migration " + plan.name() + " stopped inside a cutover: its "
+                + "journal on the target says whether the cutover goes forward or is undone, and complete would drop it",
+                "start the worker (`migrator run " + plan.file() + "`): it finishes or undoes the cutover; then complete");
     }
 
     /**

@@ -100,25 +100,11 @@ final class Progress {
                 log == null ? null : log.retentionHeadroomSeconds(), log == null ? null : log.retainedBytes());
         Double events = eventRate.value();
         MigrationStatus.Validation validation = worker.validation;
-        boolean ready = p == Phase.STREAMING && !paused && lagSeconds != null
-                && lagSeconds * 1000 <= worker.plan.cutover().maxLag().toMillis() && validatedForCutover(validation);
+        boolean ready = worker.cutoverReady(p, paused, lagSeconds);
         return new MigrationStatus(worker.plan.name(), p, paused, new MigrationStatus.Worker(true, worker.listen, worker.startedAt.toString()),
                 lag, copyStatus(p), new MigrationStatus.Applied(player.appliedEvents(), player.appliedPositionText(), events),
                 new MigrationStatus.Throughput(rowRate.value(), events), validation, ready, List.copyOf(worker.phases), worker.error,
                 worker.retry.retries(), Instant.ofEpochMilli(now).toString());
-    }
-
-    /** The cutover's validation precondition: the last validation passed, within cutover.validatedWithin, none running now. */
-    private boolean validatedForCutover(MigrationStatus.Validation validation) {
-        if (!"passed".equals(validation.state()) || validation.running() || validation.lastRunAt() == null) {
-            return false;
-        }
-        try {
-            return java.time.Duration.between(Instant.parse(validation.lastRunAt()), Instant.now())
-                    .compareTo(worker.plan.cutover().validatedWithin()) <= 0;
-        } catch (java.time.format.DateTimeParseException e) {
-            return false;
-        }
     }
 
     private Double lagSeconds(Phase p, long now) {

@@ -65,6 +65,14 @@ public sealed interface EnginePipeline permits EnginePipeline.Rows, EnginePipeli
         /** Parity without a worker: nothing is in flight towards the target, so what is read is what is there. */
         ValidationReport validate(boolean repair);
 
+        /**
+         * Ends the migration on the source, before {@link #complete}: after a cutover, the lasting freeze lifted (the old
+         * source is the DBA's again); what was released. Nothing by default.
+         */
+        default List<String> release() {
+            return List.of();
+        }
+
         /** Ends the migration: removes its bookkeeping; what was removed. */
         List<String> complete();
 

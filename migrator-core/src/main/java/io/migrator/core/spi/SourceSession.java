@@ -7,7 +7,7 @@ import io.migrator.core.state.Chunk;
 import java.util.List;
 
 /** What the core needs from a source server. Implementations are thread-safe; each call takes its own connection. */
-public interface SourceSession extends AutoCloseable {
+public interface SourceSession extends CutoverSource, AutoCloseable {
     /** The tables the filter selects, with their keys and create statements. */
     List<TableDef> tables(TableFilter filter);
 
@@ -111,56 +111,6 @@ public interface SourceSession extends AutoCloseable {
      */
     default List<String> release(String migration) {
         return List.of();
-    }
-
-    // ---- the cutover's seams on the source (ARCHITECTURE.md, rule 6); each engine implements them with its cutover ----
-
-    /**
-     * Stops the application's writes on the source by the plan's freeze method, waiting at most {@code lockWait} for
-     * running writers (a lock the application would queue behind must stay short); returns once no write can commit.
-     * Idempotent.
-     *
-     * @throws io.migrator.core.error.MigratorException {@code PRECONDITION}-class errors name what blocked the freeze
-     */
-    default void freezeWrites(java.time.Duration lockWait) {
-        throw CutoverSeams.notYet("freezing writes on a " + getClass().getSimpleName());
-    }
-
-    /** Lets the application write again (an abort, or a rollback's end). Idempotent; safe when nothing is frozen. */
-    default void unfreezeWrites() {
-        throw CutoverSeams.notYet("unfreezing writes on a " + getClass().getSimpleName());
-    }
-
-    /**
-     * The source's log position read inside a freeze: every write acknowledged before the freeze is at or before it, so a
-     * target that applied up to it holds them all (the fence the drain waits for).
-     */
-    default SourcePosition positionInFreeze() {
-        throw CutoverSeams.notYet("reading the fence position on a " + getClass().getSimpleName());
-    }
-
-    /**
-     * The cutover's preconditions this source can check before anything is frozen: freeze privileges, transactions that
-     * would hold the freeze up, sessions that write around the proxy. An engine without a cutover answers one failed check,
-     * so the cutover is refused before anything is frozen.
-     */
-    default java.util.List<CutoverCheck> cutoverChecks(CutoverCheck.Context context) {
-        return java.util.List.of(CutoverCheck.fail("engine", "the cutover of a " + getClass().getSimpleName() + " source is not in this build",
-                "cut over with the engine's own tools meanwhile: freeze writes, wait until `migrator status` shows lag 0, switch the "
-                        + "application, then `migrator complete`"));
-    }
-
-    /**
-     * The lasting freeze after the switch (stage 2): the application can no longer write to the old source, migrator
-     * still can (reverse replication); it outlives this session. Returns what was done, for the report. Idempotent.
-     */
-    default String freezeLasting(java.util.List<String> applicationUsers) {
-        throw CutoverSeams.notYet("the lasting freeze on a " + getClass().getSimpleName());
-    }
-
-    /** Undoes {@link #freezeLasting} (rollback, complete); returns what was done. Idempotent. */
-    default String unfreezeLasting(java.util.List<String> applicationUsers) {
-        return "nothing to undo";
     }
 
     @Override

@@ -15,7 +15,7 @@ import java.util.Optional;
  * state, chunk progress and the stream checkpoint all live on the target, each written in the same
  * transaction as the data it describes.
  */
-public interface TargetSession extends AutoCloseable {
+public interface TargetSession extends CutoverTarget, AutoCloseable {
     /** Creates the bookkeeping objects when missing (idempotent). */
     void prepare();
 
@@ -93,14 +93,6 @@ public interface TargetSession extends AutoCloseable {
     }
 
     /** Change events applied so far, as committed with the checkpoint. */
-    /**
-     * Brings every target sequence of the plan's tables to at least the source's value now (never lowers one), for a DBA
-     * about to send traffic to the target; returns those moved as "sequence -> value". Engines without sequences: empty.
-     */
-    default List<String> syncSequences() {
-        return List.of();
-    }
-
     default long appliedEvents() {
         return 0;
     }
@@ -139,47 +131,6 @@ public interface TargetSession extends AutoCloseable {
 
     /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
     void applyDdl(String statement);
-
-    // ---- the cutover's seams on the target; each engine implements them with its cutover ----
-
-    /**
-     * Makes the target take the application's writes (after the switch): the objects that must not exist while changes
-     * are replayed (triggers) created, read-only lifted. Returns what was done, for the report. Idempotent.
-     */
-    default String openForWrites() {
-        throw CutoverSeams.notYet("opening the target for writes on a " + getClass().getSimpleName());
-    }
-
-    /** The target's preconditions for a cutover: the application's logins exist there, its log can feed a reverse stream. */
-    default List<CutoverCheck> cutoverChecks(CutoverCheck.Context context) {
-        return List.of();
-    }
-
-    /**
-     * Redoes on the target what the source's foreign keys did by cascade to the rows of deleted parents (the server writes
-     * no log event for those child changes): {@code deletedOrChanged} are the keys the stream changed since the last clean
-     * validation, by table; a parent key among them that no longer exists has its children deleted (CASCADE) or their
-     * reference set to NULL (SET NULL), level by level. Returns what it did. Engines whose log carries cascades: nothing.
-     */
-    default String redoCascades(java.util.Map<io.migrator.core.schema.TableId, List<io.migrator.core.change.RowKey>> deletedOrChanged) {
-        return "no cascade to redo";
-    }
-
-    /**
-     * The target's own log position now, where reverse replication will start (read inside the freeze, after the fence);
-     * empty when the target keeps no log a reverse stream could read.
-     */
-    default Optional<String> reversePosition() {
-        return Optional.empty();
-    }
-
-    /**
-     * Undoes {@link #openForWrites} (an abort before the switch, a rollback's freeze of the new server): the objects it
-     * created dropped again so replayed rows do not fire them. Returns what was done. Idempotent.
-     */
-    default String closeForWrites() {
-        throw CutoverSeams.notYet("closing the target for writes on a " + getClass().getSimpleName());
-    }
 
     @Override
     void close();

@@ -1,0 +1,307 @@
+package io.migrator.connectors.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.PlanLoader;
+import io.migrator.core.state.CutoverReport;
+import io.migrator.core.state.Phase;
+import io.migrator.sandbox.Sandbox;
+import io.migrator.sandbox.SandboxEndpoint;
+import io.migrator.sandbox.SandboxEngine;
+import io.migrator.sandbox.junit.SandboxExtension;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisException;
+
+/**
+ * The Redis cutover on the sandbox's servers behind its HAProxy: the application, an ACL user of its own, SETs a key every
+ * 5 ms through the proxy and records each acknowledged one. The freeze is CLIENT PAUSE WRITE with the fence offset read
+ * in the same MULTI/EXEC; the switch repoints HAProxy; the lasting freeze takes the user's write commands on the old
+ * source until `complete` gives them back. A paused target aborts within the budget and the source takes writes again;
+ * the default user as the application's is refused with what to do instead.
+ */
+@ExtendWith(SandboxExtension.class)
+@Timeout(300)
+class RedisCutoverIT {
+    private static final int DB = 6;
+    private SandboxServers servers;
+    private String app;
+    private String admin;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (admin != null) {
+            runtime("set server redis/primary addr 127.0.0.1 port " + servers.redisSource().port());
+        }
+        for (SandboxEndpoint e : List.of(servers.redisSource(), servers.redisTarget())) {
+            try (Jedis j = RedisData.jedis(e, DB)) {
+                j.sendCommand(redis.clients.jedis.Protocol.Command.CLIENT, "UNPAUSE");
+                j.flushDB();
+                if (app != null) {
+                    j.aclDelUser(app);
+                }
+            }
+        }
+    }
+
+    private Plan setUp(SandboxServers servers, String name, String cutover) throws Exception {
+        this.servers = servers;
+        servers.sandbox().up(EnumSet.of(SandboxEngine.REDIS), true);
+        admin = "127.0.0.1:" + (Sandbox.REDIS_PROXY_ADMIN_PORT + servers.sandbox().portOffset());
+        runtime("set server redis/primary addr 127.0.0.1 port " + servers.redisSource().port());
+        app = "app_" + name.replace('-', '_');
+        SandboxEndpoint source = servers.redisSource();
+        SandboxEndpoint target = servers.redisTarget();
+        for (SandboxEndpoint e : List.of(source, target)) {
+            try (Jedis j = RedisData.jedis(e, DB)) {
+                j.flushDB();
+                j.aclSetUser(app, "reset", "on", ">app-pw", "~*", "&*", "+@all");
+            }
+        }
+        try (Jedis s = RedisData.jedis(source, DB)) {
+            for (int i = 0; i < 500; i++) {
+                s.set("seed-" + i, Integer.toString(i));
+            }
+        }
+        RedisMigration.forget(planFor(name, ""));
+        return planFor(name, "cutover: {maxLag: 3s, applicationUsers: [" + app + "], switch: [{haproxy: {admin: \"" + admin
+                + "\", backend: redis, server: primary}}]" + cutover + "}");
+    }
+
+    private Plan planFor(String name, String extra) {
+        SandboxEndpoint source = servers.redisSource();
+        SandboxEndpoint target = servers.redisTarget();
+        String yaml = """
+                name: %s
+                source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [%d]}
+                target: {engine: redis, host: %s, port: %d, password: "${env:PW}"}
+                %s
+                """.formatted(name, source.host(), source.port(), DB, target.host(), target.port(), extra);
+        return new PlanLoader(Map.of("PW", source.password())).parse(name + ".yaml", yaml, Path.of("."));
+    }
+
+    @Test
+    void cutsOverUnderAWriterThroughHaproxyAndCompleteGivesTheWritesBack(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "redis-cut", ", maxDowntime: 5s");
+        Writer writer = new Writer();
+        RedisData.Running run = RedisData.start(plan);
+        try {
+            awaitPhase(run, Phase.STREAMING);
+            writer.start();
+            Thread.sleep(1_000);
+            assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
+            assertThat(run.worker().status().cutoverReady()).as("streaming, lag under maxLag, validated: ready").isTrue();
+            long before = System.nanoTime();
+            CutoverReport report = cutOver(run, false, null);
+            long after = System.nanoTime();
+            Thread.sleep(1_000);
+            writer.stop();
+
+            assertThat(report.error()).as("%s", report).isNull();
+            assertThat(report.ok()).isTrue();
+            assertThat(report.steps()).extracting(CutoverReport.Step::name)
+                    .containsSubsequence("preconditions", "freeze", "fence", "verify", "open", "switch", "freeze-lasting");
+            assertThat(report.steps()).allMatch(CutoverReport.Step::ok);
+            assertThat(report.writeFreezeMillis()).isPositive().isLessThanOrEqualTo(5_000);
+            assertThat(run.worker().status().phase()).isEqualTo(Phase.CUT_OVER);
+
+            assertThat(writer.acknowledged).as("acknowledged writes").hasSizeGreaterThan(100);
+            List<String> afterCutover = new ArrayList<>();
+            try (Jedis t = RedisData.jedis(servers.redisTarget(), DB); Jedis s = RedisData.jedis(servers.redisSource(), DB)) {
+                for (Map.Entry<String, Long> e : writer.acknowledged.entrySet()) {
+                    assertThat(t.get(e.getKey())).as("acknowledged %s is on the target", e.getKey()).isEqualTo(e.getKey());
+                    if (e.getValue() > after) {
+                        afterCutover.add(e.getKey());
+                        assertThat(s.exists(e.getKey())).as("%s, written after the cutover, went to the target only", e.getKey()).isFalse();
+                    }
+                }
+            }
+            assertThat(afterCutover).as("the writer wrote on after the cutover").isNotEmpty();
+            assertThat(writer.longestGapMillis(before, after)).as("the writer's longest gap").isLessThanOrEqualTo(report.writeFreezeMillis() + 1_000);
+            assertThat(directSet(servers.redisSource())).as("the application's user lost its writes on the old source").contains("NOPERM");
+        } finally {
+            writer.stop();
+            run.halt();
+        }
+        List<String> released = io.migrator.core.run.Migrations.discover().complete(plan).released();
+        assertThat(released).anyMatch(r -> r.contains("ACL rules restored for " + app));
+        assertThat(directSet(servers.redisSource())).as("complete gave them back").isEqualTo("OK");
+    }
+
+    @Test
+    void aPausedTargetAbortsWithinTheBudgetAndTheDefaultUserIsRefused(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "redis-cut-abort", ", maxDowntime: 2s");
+        RedisData.Running run = RedisData.start(plan);
+        try {
+            awaitPhase(run, Phase.STREAMING);
+            assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
+            CutoverReport aborted;
+            run.worker().pause(); // the applier is held back: the fence cannot be reached
+            try (Jedis s = RedisData.jedis(servers.redisSource(), DB)) {
+                s.set("before-the-cutover", "1");
+                long started = System.nanoTime();
+                aborted = cutOver(run, false, null);
+                assertThat((System.nanoTime() - started) / 1_000_000).as("aborted within the budget and a margin").isLessThan(2_000 + 3_000);
+            }
+            run.worker().resume();
+            assertThat(aborted.aborted()).as("%s", aborted).isTrue();
+            assertThat(aborted.error().code()).isEqualTo("CUTOVER_ABORTED");
+            assertThat(aborted.steps()).extracting(CutoverReport.Step::name).contains("freeze", "fence", "unfreeze").doesNotContain("switch");
+            assertThat(run.worker().status().phase()).isEqualTo(Phase.STREAMING);
+            assertThat(directSet(servers.redisSource())).as("the source takes writes again at once (CLIENT UNPAUSE)").isEqualTo("OK");
+
+            Plan defaultUser = planFor("redis-cut-abort", "cutover: {maxLag: 3s, applicationUsers: [default], switch: [{haproxy: {admin: \""
+                    + admin + "\", backend: redis, server: primary}}]}");
+            RedisMigration other = new RedisMigration(defaultUser);
+            assertThat(other.startCutover(true, null)).isNotNull();
+            CutoverReport refused = awaitReport(other);
+            assertThat(refused.exitCode()).isEqualTo(4);
+            assertThat(refused.error().message()).contains("application user default: the default user is every connection that does not "
+                    + "say who it is");
+            assertThat(refused.error().remedy()).isNotBlank();
+
+            // a dry run predicts and changes nothing: the source is not paused, no ACL user loses anything
+            CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
+            assertThat(dry.ok()).as("%s", dry).isTrue();
+            assertThat(dry.steps().subList(1, dry.steps().size())).allMatch(step -> step.detail().startsWith("predicted: "));
+            assertThat(directSet(servers.redisSource())).as("nothing paused, no write taken").isEqualTo("OK");
+            assertThat(run.worker().status().phase()).isEqualTo(Phase.STREAMING);
+
+            // a cluster target behind a TCP proxy: its clients would be sent MOVED past the proxy
+            SandboxEndpoint cluster = servers.redisCluster();
+            Plan clusterPlan = new PlanLoader(Map.of("PW", servers.redisSource().password())).parse("c.yaml", """
+                    name: redis-cut-cluster
+                    source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [0]}
+                    target: {engine: redis, host: %s, port: %d, password: "${env:PW}", cluster: true}
+                    cutover: {switch: [{haproxy: {admin: "%s", backend: redis, server: primary}}]}
+                    """.formatted(servers.redisSource().host(), servers.redisSource().port(), cluster.host(), cluster.port(), admin), Path.of("."));
+            RedisMigration toCluster = new RedisMigration(clusterPlan);
+            toCluster.startCutover(true, null);
+            assertThat(awaitReport(toCluster).error().message()).contains("switch: the target is a Redis Cluster: behind a TCP proxy its "
+                    + "clients are sent MOVED");
+        } finally {
+            run.halt();
+        }
+        try (Jedis t = RedisData.jedis(servers.redisTarget(), DB)) {
+            assertThat(t.get("before-the-cutover")).as("the stream went on after the abort").isEqualTo("1");
+        }
+        io.migrator.core.run.Migrations.discover().complete(plan);
+    }
+
+    private static void awaitPhase(RedisData.Running run, Phase phase) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (run.worker().status().phase() != phase && System.currentTimeMillis() < deadline && run.failure().get() == null) {
+            Thread.sleep(100);
+        }
+        assertThat(run.failure().get()).isNull();
+        assertThat(run.worker().status().phase()).isEqualTo(phase);
+    }
+
+    private static CutoverReport cutOver(RedisData.Running run, boolean dryRun, Duration budget) throws InterruptedException {
+        run.worker().startCutover(dryRun, budget);
+        return awaitReport(run.worker());
+    }
+
+    private static CutoverReport awaitReport(RedisMigration worker) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline) {
+            CutoverReport report = worker.cutover().orElseThrow();
+            if (report.finished()) {
+                return report;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the cutover did not finish: " + worker.cutover());
+    }
+
+    /** One SET as the application's user straight into the server: "OK" or the error. */
+    private String directSet(SandboxEndpoint e) {
+        try (Jedis j = new Jedis(e.host(), e.port(), 5_000)) {
+            j.auth(app, "app-pw");
+            j.select(DB);
+            return j.set("direct", "1");
+        } catch (JedisException ex) {
+            return ex.getMessage();
+        }
+    }
+
+    private String runtime(String command) throws Exception {
+        int colon = admin.lastIndexOf(':');
+        try (Socket s = new Socket(admin.substring(0, colon), Integer.parseInt(admin.substring(colon + 1)))) {
+            OutputStream out = s.getOutputStream();
+            out.write((command + "\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The application: a SET every 5 ms through HAProxy as its own ACL user; after an error, a new connection. */
+    private final class Writer {
+        final io.migrator.connectors.testing.AckLog log = new io.migrator.connectors.testing.AckLog();
+        final ConcurrentMap<String, Long> acknowledged = log.acknowledged;
+        final AtomicLong errors = new AtomicLong();
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private Thread thread;
+
+        void start() {
+            thread = new Thread(this::write, "app-writer");
+            thread.start();
+        }
+
+        void stop() throws InterruptedException {
+            stop.set(true);
+            if (thread != null) {
+                thread.join(30_000);
+            }
+        }
+
+        private void write() {
+            long seq = 0;
+            int port = Sandbox.REDIS_PROXY_PORT + servers.sandbox().portOffset();
+            while (!stop.get()) {
+                try (Jedis j = new Jedis("127.0.0.1", port, 10_000)) {
+                    j.auth(app, "app-pw");
+                    j.select(DB);
+                    while (!stop.get()) {
+                        String key = "w-" + seq++;
+                        j.set(key, key);
+                        log.acknowledged(key);
+                        Thread.sleep(5);
+                    }
+                } catch (JedisException e) {
+                    errors.incrementAndGet();
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException interrupted) {
+                        return;
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+
+        long longestGapMillis(long from, long to) {
+            return log.longestGapMillis(from, to);
+        }
+    }
+}
