@@ -55,7 +55,7 @@ for round in $(seq 1 "$ROUNDS"); do
   "$ROOT/migrator" validate "$PLAN" >/dev/null
 
   rm -f "$WORK/stop"
-  redis-benchmark -h 127.0.0.1 -p 16300 --user $APP -a $APP_PW --dbnum $DB -c "$CLIENTS" -n 100000000 -r "$KEYS" \
+  redis-benchmark -h 127.0.0.1 -p 16300 --user $APP -a $APP_PW --dbnum $DB -c "$CLIENTS" -n 20000 -r "$KEYS" \
       -t set,incr,lpush -l --csv > "$WORK/redis-benchmark-$round.log" 2>&1 &
   LOAD=$!
   "$JAVA" "$ROOT/bench/RedisCutoverProbe.java" 127.0.0.1 16300 $APP $APP_PW $DB 127.0.0.1 16380 "$PW" "$WORK/stop" \
@@ -73,7 +73,8 @@ for round in $(seq 1 "$ROUNDS"); do
 
   FREEZE=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/cutover-$round.json" 2>/dev/null || echo "no report")
   read -r ACKED ERRS GAP LOST < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\)/\1 \2 \3 \4/p' "$WORK/probe-$round.log")
-  # redis-benchmark -l --csv prints "SET","12345.67",... per test as it finishes; with -l it loops, so its last rates are kept
+  # redis-benchmark -l --csv prints "SET","12345.67",... as each 20000-request test finishes and loops: the last rate is kept;
+  # at the switch it stops ("Server closed the connection"): like sysbench it does not reconnect
   RB_OPS=$(tr '\r' '\n' < "$WORK/redis-benchmark-$round.log" | awk -F'"' '/requests per second|^"(SET|INCR|LPUSH)"/ { v = $4 } END { printf "%.0f", v }')
   RB_ERR=$(tr '\r' '\n' < "$WORK/redis-benchmark-$round.log" | grep -ci "error" || true)
   printf '| %d | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${ERRS:-?}" "${LOST:-?}" "${ACKED:-?}" \

@@ -127,8 +127,15 @@ public final class RedisConnector implements EngineConnector {
 
             @Override
             public java.util.List<String> release() {
+                java.util.List<String> done = new java.util.ArrayList<>();
                 String acl = RedisCutover.restoreAcl(plan); // the lasting freeze's rules are kept in the bookkeeping complete removes
-                return acl.startsWith("no ") ? java.util.List.of() : java.util.List.of(acl);
+                if (!acl.startsWith("no ")) {
+                    done.add(acl);
+                }
+                if (RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                    done.add(RedisCutover.unpause(plan)); // the old source's pause, renewed past the point of no return
+                }
+                return done;
             }
 
             @Override

@@ -12,7 +12,6 @@ import io.migrator.core.spi.CutoverTarget;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -30,6 +29,11 @@ import redis.clients.jedis.exceptions.JedisDataException;
 final class RedisCutover {
     /** How much longer than the cutover's budget a CLIENT PAUSE lasts: it must not lapse before the lasting freeze. */
     private static final Duration PAUSE_MARGIN = Duration.ofSeconds(10);
+    /**
+     * Past the point of no return the old source's pause is renewed for this long: the traffic is leaving it, and a switch
+     * step that failed may be run again later; `complete` ends it (CLIENT UNPAUSE).
+     */
+    static final Duration PAUSE_AFTER_NO_RETURN = Duration.ofHours(1);
 
     private RedisCutover() {
     }
@@ -78,14 +82,18 @@ final class RedisCutover {
             try (RespConnection c = connect(plan.source())) {
                 Map<String, String> server = RedisConnector.parseInfo(RedisCommandTable.text(call(c, "INFO", "server")));
                 String version = server.getOrDefault("redis_version", "0");
-                checks.add(RedisVersions.atLeast(version, 6, 2) ? CutoverCheck.pass("freeze", "CLIENT PAUSE WRITE and CLIENT UNPAUSE (Redis " + version + ")")
-                        : CutoverCheck.fail("freeze", "Redis " + version + " has no CLIENT PAUSE WRITE / CLIENT UNPAUSE (6.2+)",
-                        "freeze with a command (cutover.freeze: command) on this source, or upgrade it"));
+                if ("client-pause".equals(plan.cutover().freeze())) {
+                    checks.add(RedisVersions.atLeast(version, 6, 2) ? CutoverCheck.pass("freeze", "CLIENT PAUSE WRITE and CLIENT UNPAUSE (Redis "
+                            + version + ")") : CutoverCheck.fail("freeze", "Redis " + version + " has no CLIENT PAUSE WRITE / CLIENT UNPAUSE (6.2+)",
+                            "freeze with a command (cutover.freeze: command) on this source, or upgrade it"));
+                }
                 String self = RedisCommandTable.text(call(c, "ACL", "WHOAMI"));
                 boolean manages;
                 try {
                     call(c, "ACL", "LIST");
-                    manages = true;
+                    // ACL LIST allowed is not ACL SETUSER allowed: on 7.0+ the server says which (ACL DRYRUN)
+                    manages = !RedisVersions.atLeast(version, 7, 0) || "OK".equals(RedisCommandTable.text(call(c, "ACL", "DRYRUN", self, "ACL",
+                            "SETUSER", "migrator-dryrun")));
                 } catch (JedisDataException e) {
                     manages = false;
                 }
@@ -127,7 +135,23 @@ final class RedisCutover {
         /** CLIENT PAUSE WRITE for the hold and a margin, with the replication offset read in the same MULTI/EXEC. */
         @Override
         public void freezeWrites(Duration lockWait, Duration hold) {
-            long millis = hold.plus(PAUSE_MARGIN).toMillis();
+            fenceOffset = -1;
+            pause(hold.plus(PAUSE_MARGIN), true);
+        }
+
+        /** The pause renewed for {@link #PAUSE_AFTER_NO_RETURN}: CLIENT PAUSE again replaces the running one. */
+        @Override
+        public void keepFrozen() {
+            try {
+                pause(PAUSE_AFTER_NO_RETURN, false);
+            } catch (MigratorException e) {
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, e.getMessage(), "check the source, then `migrator cutover PLAN` again: it "
+                        + "goes on from the switch", e);
+            }
+        }
+
+        private void pause(Duration length, boolean readOffset) {
+            long millis = length.toMillis();
             try (RespConnection c = connect(plan.source())) {
                 c.send(RedisTargetNodes.argv("MULTI"));
                 c.send(RedisTargetNodes.argv("CLIENT", "PAUSE", Long.toString(millis), "WRITE"));
@@ -138,8 +162,10 @@ final class RedisCutover {
                     throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the source refused CLIENT PAUSE: " + replies, "allow migrator's user "
                             + "+client|pause on the source");
                 }
-                Map<String, String> info = RedisConnector.parseInfo(RedisCommandTable.text(exec.get(1)));
-                fenceOffset = Long.parseLong(info.getOrDefault("master_repl_offset", "-1"));
+                if (readOffset) {
+                    Map<String, String> info = RedisConnector.parseInfo(RedisCommandTable.text(exec.get(1)));
+                    fenceOffset = Long.parseLong(info.getOrDefault("master_repl_offset", "-1"));
+                }
             } catch (JedisConnectionException e) {
                 throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "pausing the source's writes failed: " + e.getMessage(), "check the source, "
                         + "then cut over again", e);
@@ -159,11 +185,19 @@ final class RedisCutover {
         /** The replication offset read with the pause: the target holds every acknowledged write once its applier passed it. */
         @Override
         public SourcePosition positionInFreeze() {
-            if (fenceOffset < 0) {
-                throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the source's replication offset was not read with the pause",
-                        "cut over again");
+            long offset = fenceOffset;
+            fenceOffset = -1; // one freeze, one fence
+            if (offset < 0) {
+                // freeze: command — the writes are stopped by the user's program: the offset read now is past every one of them
+                try (RespConnection c = connect(plan.source())) {
+                    offset = Long.parseLong(RedisConnector.parseInfo(RedisCommandTable.text(call(c, "INFO", "replication")))
+                            .getOrDefault("master_repl_offset", "-1"));
+                } catch (JedisConnectionException | JedisDataException e) {
+                    throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "reading the source's replication offset inside the freeze failed: "
+                            + e.getMessage(), "check the source, then cut over again", e);
+                }
             }
-            return new SourcePosition(Long.toString(fenceOffset));
+            return new SourcePosition(Long.toString(offset));
         }
 
         /**
@@ -186,7 +220,12 @@ final class RedisCutover {
                     if (kept instanceof JedisDataException e) {
                         throw e;
                     }
-                    call(c, "ACL", "SETUSER", user, "-@write");
+                    if (RedisVersions.atLeast(RedisConnector.parseInfo(RedisCommandTable.text(call(c, "INFO", "server")))
+                            .getOrDefault("redis_version", "0"), 7, 0)) {
+                        call(c, "ACL", "SETUSER", user, "clearselectors", "-@write"); // a selector (...) could grant writes on its own
+                    } else {
+                        call(c, "ACL", "SETUSER", user, "-@write");
+                    }
                     done.add(user);
                 }
             } catch (JedisConnectionException | JedisDataException e) {
@@ -199,6 +238,17 @@ final class RedisCutover {
         @Override
         public String unfreezeLasting(List<String> users) {
             return restoreAcl(plan);
+        }
+    }
+
+    /** What is left of the cutover's pause on the old source ended (complete after a cutover). */
+    static String unpause(Plan plan) {
+        try (RespConnection c = connect(plan.source())) {
+            call(c, "CLIENT", "UNPAUSE");
+            return "CLIENT UNPAUSE on the old source";
+        } catch (JedisConnectionException | JedisDataException e) {
+            throw new MigratorException(ErrorCode.CUTOVER_FAILED, "CLIENT UNPAUSE on the old source failed: " + e.getMessage(),
+                    "run CLIENT UNPAUSE there by hand (the pause lapses within an hour of the cutover on its own)", e);
         }
     }
 
@@ -216,18 +266,43 @@ final class RedisCutover {
                 for (int i = 0; i + 1 < pairs.size(); i += 2) {
                     String user = RedisCommandTable.text(pairs.get(i));
                     List<String> argv = new ArrayList<>(List.of("ACL", "SETUSER", user, "reset"));
-                    argv.addAll(Arrays.asList(RedisCommandTable.text(pairs.get(i + 1)).trim().split("\\s+")));
+                    argv.addAll(aclTokens(RedisCommandTable.text(pairs.get(i + 1))));
                     call(c, argv.toArray(new String[0]));
                     node.execute(new byte[][] {bytes("HDEL"), key, bytes(user)});
                     restored.add(user);
                 }
-                call(c, "CLIENT", "UNPAUSE"); // what is left of the cutover's pause, if it has not lapsed yet
             }
         } catch (JedisConnectionException | JedisDataException e) {
             throw new MigratorException(ErrorCode.CUTOVER_FAILED, "giving the application's ACL users their rules back failed after " + restored
                     + ": " + e.getMessage(), "run the same command again once the old source answers (the rules stay kept on the target)", e);
         }
         return "ACL rules restored for " + String.join(", ", restored) + " on the old source";
+    }
+
+    /** The rules of an ACL LIST line as ACL SETUSER takes them: split on spaces, a selector "(...)" kept whole. */
+    static List<String> aclTokens(String rules) {
+        List<String> tokens = new ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        int depth = 0;
+        for (char ch : rules.trim().toCharArray()) {
+            if (ch == '(') {
+                depth++;
+            } else if (ch == ')') {
+                depth = Math.max(0, depth - 1);
+            }
+            if (ch == ' ' && depth == 0) {
+                if (current.length() > 0) {
+                    tokens.add(current.toString());
+                    current.setLength(0);
+                }
+            } else {
+                current.append(ch);
+            }
+        }
+        if (current.length() > 0) {
+            tokens.add(current.toString());
+        }
+        return tokens;
     }
 
     /** The target side: nothing to open; a cluster behind a TCP proxy refused; the application's users must exist. */

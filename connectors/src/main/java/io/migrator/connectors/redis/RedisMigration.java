@@ -199,8 +199,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
 
         @Override
         public void move(Phase next, String why) {
+            cutoverJournal(next, why); // first: a move the target does not hold did not happen
             Phase current = phase.getAndSet(next);
-            cutoverJournal(next, why);
             LOG.info("phase {} -> {} ({})", current, next, why);
         }
 
@@ -217,7 +217,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 sleep(5);
             }
             if (!streamStoppedAck) {
-                LOG.warn("the applier did not acknowledge the end of the forward stream within 10 s");
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "the applier did not stop within 10 s of the point of no return",
+                        "look at the worker's log; `migrator cutover PLAN` again goes on from the switch");
             }
         }
 
@@ -227,29 +228,66 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         }
     }
 
+    /** The cutover's own connection to the target (the applier's belongs to the applier thread); kept across its steps. */
+    private RedisTargetNodes cutoverNodes;
+
     /**
-     * A journal entry the cutover writes, durably: on its own connection (the applier's is the applier thread's), and a
-     * failure is thrown (the point of no return must be on the target before anything goes on). The restart reads the
-     * phase back from the journal's last entry.
+     * A journal entry the cutover writes, durably, on the cutover's own connection; a failure is thrown (the point of no
+     * return must be on the target before anything goes on). The cutover's state — started, past the point of no return,
+     * cut over — goes first into the checkpoint hash's own {@code cutover} field (the applier's HSET never touches it, and
+     * the journal's trim cannot drop it): a restart reads the state from there.
      */
-    private void cutoverJournal(Phase p, String detail) {
+    private synchronized void cutoverJournal(Phase p, String detail) {
         String at = Instant.now().toString();
-        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
-            byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
-            RespConnection node = nodes.node(nodes.slot(key));
-            RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
-            RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
-            for (Object reply : node.getMany(2)) {
-                if (reply instanceof JedisDataException e) {
-                    throw e;
+        String state = detail.startsWith(io.migrator.core.cutover.Runbook.STARTED) ? "started"
+                : io.migrator.core.cutover.Runbook.NO_RETURN.equals(detail) ? "no-return" : p == Phase.CUT_OVER ? "cut-over"
+                : p == Phase.STREAMING ? "" : null;
+        for (int attempt = 0; ; attempt++) {
+            try {
+                if (cutoverNodes == null) {
+                    cutoverNodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10));
                 }
+                RedisTargetNodes nodes = cutoverNodes;
+                if (state != null) {
+                    byte[] cp = bytes(RedisCheckpoint.key(plan.name()));
+                    Object reply = nodes.node(nodes.slot(cp)).execute(state.isEmpty() ? new byte[][] {bytes("HDEL"), cp, bytes("cutover")}
+                            : new byte[][] {bytes("HSET"), cp, bytes("cutover"), bytes(state)});
+                    if (reply instanceof JedisDataException e) {
+                        throw e;
+                    }
+                }
+                byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
+                RespConnection node = nodes.node(nodes.slot(key));
+                RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
+                RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
+                for (Object reply : node.getMany(2)) {
+                    if (reply instanceof JedisDataException e) {
+                        throw e;
+                    }
+                }
+                break;
+            } catch (JedisConnectionException e) {
+                if (cutoverNodes != null) {
+                    cutoverNodes.close();
+                    cutoverNodes = null;
+                }
+                if (attempt > 0) {
+                    throw new MigratorException(ErrorCode.CUTOVER_FAILED, "journaling the cutover on the target failed: " + e.getMessage(),
+                            "check the target, then `migrator cutover PLAN` again", e);
+                }
+            } catch (JedisDataException e) {
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "journaling the cutover on the target failed: " + e.getMessage(),
+                        "check the target, then `migrator cutover PLAN` again", e);
             }
-        } catch (JedisConnectionException | JedisDataException e) {
-            throw new MigratorException(ErrorCode.CUTOVER_FAILED, "journaling the cutover on the target failed: " + e.getMessage(),
-                    "check the target, then `migrator cutover PLAN` again", e);
         }
         phases.add(new MigrationStatus.PhaseEntry(p, at, detail));
         cutovers.journaled(detail);
+    }
+
+    /** The cutover state a restart finds in the checkpoint hash: "started", "no-return", "cut-over", or null. */
+    private static String cutoverState(RespConnection node, String plan) {
+        Object reply = node.execute(new byte[][] {bytes("HGET"), bytes(RedisCheckpoint.key(plan)), bytes("cutover")});
+        return reply instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : null;
     }
 
     @Override
@@ -322,12 +360,14 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     loadSlotOffsets();
                 }
             }
-            for (MigrationStatus.PhaseEntry entry : phases) {
-                cutovers.journaled(entry.detail());
+            String cutoverState = cutoverState(target.node(target.slot(bytes(RedisCheckpoint.key(plan.name())))), plan.name());
+            if (cutoverState != null) { // the checkpoint's phase is the stream's; a cutover keeps its own state beside it
+                phase.set("cut-over".equals(cutoverState) ? Phase.CUT_OVER : Phase.CUTTING_OVER);
+                cutovers.journaled("no-return".equals(cutoverState) ? io.migrator.core.cutover.Runbook.NO_RETURN
+                        : io.migrator.core.cutover.Runbook.STARTED);
             }
-            Phase journaled = phases.isEmpty() ? null : phases.get(phases.size() - 1).phase();
-            if (journaled == Phase.CUTTING_OVER || journaled == Phase.CUT_OVER) {
-                phase.set(journaled); // the checkpoint's phase is the stream's; a cutover keeps its own in the journal
+            if (phase.get() == Phase.CUTTING_OVER && !cutovers.pastNoReturn()) {
+                cutovers.recover(); // short of the point of no return: undone before anything streams (it needs no stream)
             }
             if (phase.get() == Phase.CUT_OVER) {
                 streamStopped = true;
@@ -386,8 +426,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     }
                 }
             });
-            if (phase.get() == Phase.CUTTING_OVER) {
-                cutovers.recover(); // stopped inside a cutover: the journal says whether it is undone or finished
+            if (phase.get() == Phase.CUTTING_OVER && cutovers.pastNoReturn()) {
+                cutovers.recover(); // past the point of no return: finished once the stream carried what the old source took
             }
             while (!stop.get()) {
                 Throwable f = failure;
@@ -414,6 +454,13 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 }
             }
             join(applier);
+            cutovers.await(); // a failing worker too: the cutover ends (or aborts) before the claim is released
+            synchronized (this) {
+                if (cutoverNodes != null) {
+                    cutoverNodes.close();
+                    cutoverNodes = null;
+                }
+            }
             if (sampler != null) {
                 sampler.interrupt();
             }
@@ -491,6 +538,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     }
 
     private Item take(AtomicBoolean stop) throws InterruptedException {
+        return take(stop, false);
+    }
+
+    /** The next item; {@code top}: called between batches (the stream's end may be acknowledged there). */
+    private Item take(AtomicBoolean stop, boolean top) throws InterruptedException {
         while (!stop.get()) {
             // inside a cutover the fence waits for the last batch's confirmation: an idle applier confirms it sooner
             Item item = queue.poll(cutovers.running() ? 5 : 100, TimeUnit.MILLISECONDS);
@@ -500,8 +552,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 return item;
             }
             drainInFlight();
-            if (streamStopped) {
-                streamStoppedAck = true;
+            if (top && streamStopped) {
+                streamStoppedAck = true; // between batches, the last one confirmed: nothing more is applied
             }
             maybeStreaming(); // an idle source sends nothing for seconds: the phase still follows the lag
         }
@@ -539,7 +591,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         Item pending = null;
         try {
             while (!stop.get()) {
-                Item item = pending != null ? pending : take(stop);
+                Item item = pending != null ? pending : take(stop, true);
                 pending = null;
                 if (item == null) {
                     break;
@@ -598,6 +650,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     if (stop.get() && inMulti) {
                         break; // a source transaction cut by the stop: nothing of it is applied, the restart reads it again
                     }
+                    if (streamStopped) {
+                        drainInFlight();
+                        streamStoppedAck = true; // past the point of no return: this batch is not applied
+                        continue;
+                    }
                     applyCommands(batch);
                 }
             }
@@ -611,6 +668,14 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
 
     /** A full sync begins: from here until the stream starts, keys arrive as DUMP payloads. */
     private void startFullSync() {
+        if (inCutover()) {
+            // a full resync restores and reconciles every key: on a target the application may already write to, it would
+            // overwrite and delete the application's writes
+            throw new MigratorException(ErrorCode.CUTOVER_FAILED, "the source's backlog no longer holds the stream of " + plan.name()
+                    + " and it sent a full sync during the cutover: a full resync now would overwrite the application's writes on "
+                    + "the target", "finish the move by hand (the old source is paused or its application users read-only: switch the "
+                    + "application, then `migrator complete`), or undo it by pointing the application back at the old source");
+        }
         boolean again = checkpoint.phase() != Phase.PREFLIGHT;
         restoredKeys = again ? new LongHashSet() : null;
         keysRestored.clear();
@@ -797,7 +862,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     checkpoint.sync(), Instant.now().toString());
             slotOffsets.clear();
             writeCheckpoint(checkpoint);
-            move(Phase.CATCH_UP, restored + " keys restored; streaming from " + checkpoint.position());
+            streamMove(Phase.CATCH_UP, restored + " keys restored; streaming from " + checkpoint.position());
         } else {
             fullSyncDone = true;
             LOG.info("partial resync: the source continues from {}:{}", start.replId(), start.offset());
@@ -805,7 +870,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 checkpoint = checkpoint.at(start.replId(), checkpoint.offset(), checkpoint.db());
             }
             checkpoint = checkpoint.with(Phase.CATCH_UP, appliedEvents.get(), checkpoint.keysRestored(), "partial");
-            move(Phase.CATCH_UP, "partial resync from " + start.replId() + ":" + start.offset() + ": the source's backlog still held it");
+            streamMove(Phase.CATCH_UP, "partial resync from " + start.replId() + ":" + start.offset() + ": the source's backlog still held it");
         }
     }
 
@@ -1664,9 +1729,12 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             RedisTargetNodes.send(jnode, new byte[][] {bytes("LRANGE"), journal, bytes("0"), bytes("-1")});
             List<MigrationStatus.PhaseEntry> phases = journalEntries(jnode.getOne());
             Phase p = cp == null ? Phase.PREFLIGHT : cp.phase();
-            Phase last = phases.isEmpty() ? null : phases.get(phases.size() - 1).phase();
-            if (last == Phase.FAILED || last == Phase.CUTTING_OVER || last == Phase.CUT_OVER) {
-                p = last; // a cutover keeps its phase in the journal, the checkpoint the stream's
+            if (!phases.isEmpty() && phases.get(phases.size() - 1).phase() == Phase.FAILED) {
+                p = Phase.FAILED;
+            }
+            String cutover = cutoverState(node, plan.name());
+            if (cutover != null) { // a cutover keeps its state beside the stream's checkpoint; a failure inside it stays inside it
+                p = "cut-over".equals(cutover) ? Phase.CUT_OVER : Phase.CUTTING_OVER;
             }
             List<Integer> dbs = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
             boolean synced = p == Phase.CATCH_UP || p == Phase.STREAMING;
@@ -1754,6 +1822,20 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
         }
         return removed;
+    }
+
+    /** A phase move of the stream's own (a resync): inside a cutover the phase is the cutover's, the event only logged. */
+    private void streamMove(Phase next, String why) {
+        if (inCutover()) {
+            LOG.info("{} (phase stays {})", why, phase.get());
+            return;
+        }
+        move(next, why);
+    }
+
+    private boolean inCutover() {
+        Phase p = phase.get();
+        return p == Phase.CUTTING_OVER || p == Phase.CUT_OVER;
     }
 
     private void move(Phase next, String why) {

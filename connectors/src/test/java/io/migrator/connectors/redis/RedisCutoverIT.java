@@ -73,7 +73,11 @@ class RedisCutoverIT {
         for (SandboxEndpoint e : List.of(source, target)) {
             try (Jedis j = RedisData.jedis(e, DB)) {
                 j.flushDB();
-                j.aclSetUser(app, "reset", "on", ">app-pw", "~*", "&*", "+@all");
+                if (e == source) { // on the source the user's writes come from a selector: the lasting freeze must take those too
+                    j.aclSetUser(app, "reset", "on", ">app-pw", "resetkeys", "-@all", "(~* &* +@all)");
+                } else {
+                    j.aclSetUser(app, "reset", "on", ">app-pw", "~*", "&*", "+@all");
+                }
             }
         }
         try (Jedis s = RedisData.jedis(source, DB)) {

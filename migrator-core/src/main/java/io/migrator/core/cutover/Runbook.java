@@ -263,6 +263,9 @@ public final class Runbook {
      */
     public void finishForward(CutoverProgress progress, long deadline) {
         try {
+            if (!"command".equals(plan.cutover().freeze()) && !"pgbouncer".equals(plan.cutover().freeze())) {
+                source.keepFrozen(); // however long the switch takes (a failed step run again later): no write lands on the old source
+            }
             host.stopStream();
             for (SwitchStep step : plan.cutover().switchSteps()) {
                 Duration limit = Duration.ofMillis(Math.max(2_000, (deadline - System.nanoTime()) / 1_000_000));

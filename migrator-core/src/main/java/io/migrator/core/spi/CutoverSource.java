@@ -65,6 +65,13 @@ public interface CutoverSource {
         freezeWrites(lockWait);
     }
 
+    /**
+     * Past the point of no return the stage-1 freeze must hold until the lasting freeze, however long the switch takes: a
+     * freeze that lapses on its own (a Redis CLIENT PAUSE) is renewed here. Nothing for freezes that hold until undone.
+     */
+    default void keepFrozen() {
+    }
+
     /** Checksums of the rows the cutover verifies (the changed rows of {@link io.migrator.core.schema.TableDef}s); none by default. */
     default RowChecksums checksums() {
         throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
