@@ -176,6 +176,92 @@ class PostgresCutoverKillIT {
         }
     }
 
+    /**
+     * The revoke freeze killed inside the fence: the REVOKE committed with its record in migrator.revoked_grants, the
+     * worker gone; the restart's undo grants exactly those back and streams on.
+     */
+    @Test
+    void aKilledRevokeFreezeGivesTheGrantsBackOnRestart(SandboxServers servers) throws Exception {
+        assertThat(KillLoop.JAR).as("the shaded jar is built in the package phase").exists();
+        this.servers = servers;
+        SandboxEndpoint source = servers.postgresSource();
+        SandboxEndpoint target = servers.postgresTarget();
+        String db = "pgrevkill_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+        String app = "app_" + db.substring(db.length() - 8);
+        Path dir = Files.createDirectories(Path.of("target", db).toAbsolutePath());
+        Files.writeString(dir.resolve("pw"), source.password());
+        Path plan = dir.resolve("plan.yaml");
+        Files.writeString(plan, """
+                name: %1$s
+                source: {engine: postgresql, host: %2$s, port: %3$d, user: %4$s, password: "${file:%5$s}", database: %6$s}
+                target: {engine: postgresql, host: %7$s, port: %8$d, user: %9$s, password: "${file:%5$s}", database: %6$s}
+                cutover: {maxDowntime: 10s, maxLag: 5s, freeze: revoke, applicationUsers: [%10$s]}
+                """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), dir.resolve("pw"), db, target.host(),
+                target.port(), target.user(), app));
+        String p = plan.toString();
+        try {
+            for (SandboxEndpoint e : List.of(source, target)) {
+                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
+                    st.execute("CREATE DATABASE " + db);
+                    st.execute("CREATE ROLE " + app + " LOGIN PASSWORD 'app-pw'");
+                }
+            }
+            try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)");
+                st.execute("INSERT INTO orders SELECT g, 'seed-' || g FROM generate_series(1, 2000) g");
+                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
+            }
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
+            try (Connection c = connect(target, db); Statement st = c.createStatement()) {
+                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
+            }
+            assertThat(CliRun.of("validate", p).exit()).isZero();
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
+            try (Connection hold = connect(target, db); Statement st = hold.createStatement()) {
+                hold.setAutoCommit(false);
+                st.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"); // the applier queues behind it: the fence waits
+                insert(source, db, 10_001);
+                CompletableFuture<CliRun> cutover = CompletableFuture.supplyAsync(() -> CliRun.of("cutover", p, "-o", "json"));
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (directInsert(source, db, app).equals("inserted") && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(directInsert(source, db, app)).as("the freeze took the role's writes").contains("permission denied");
+                workers.get(0).destroyForcibly();
+                assertThat(workers.get(0).waitFor(30, TimeUnit.SECONDS)).isTrue();
+                assertThat(cutover.get(60, TimeUnit.SECONDS).exit()).isNotZero();
+                hold.rollback();
+            }
+            assertThat(Workers.durablePhase(p)).isEqualTo("CUTTING_OVER");
+            assertThat(directInsert(source, db, app)).as("a revoke outlives the worker").contains("permission denied");
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
+            assertThat(directInsert(source, db, app)).as("the restart gave the grants back").isEqualTo("inserted");
+            try (Connection c = connect(source, db); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT count(*) FROM migrator.revoked_grants")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("no revoked grant left on record").isZero();
+            }
+            try (Connection s = connect(source, db); Connection t = connect(target, db)) {
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (!rows(t).equals(rows(s)) && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(200);
+                }
+                assertThat(rows(t)).as("the stream went on: the target equals the source").isEqualTo(rows(s)).contains("10001", "20000");
+            }
+        } finally {
+            workers.close();
+            CliRun.of("complete", p, "--yes");
+            for (SandboxEndpoint e : List.of(source, target)) {
+                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
+                    st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+                    st.execute("DROP ROLE IF EXISTS " + app);
+                }
+            }
+        }
+    }
+
     private static Connection connect(SandboxEndpoint e, String db) throws SQLException {
         return DriverManager.getConnection(e.jdbcUrl(db), e.user(), e.password());
     }
