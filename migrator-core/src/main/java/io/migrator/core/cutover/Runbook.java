@@ -67,6 +67,7 @@ public final class Runbook {
     }
 
     private final Plan plan;
+    private final Journal journal;
     private final CutoverSource source;
     private final CutoverTarget target;
     private final Host host;
@@ -78,6 +79,7 @@ public final class Runbook {
         this.source = source;
         this.target = target;
         this.host = host;
+        this.journal = new Journal(host);
         this.switches = new Switches(plan);
         this.progressFactory = () -> new CutoverProgress(plan.name());
     }
@@ -206,30 +208,30 @@ public final class Runbook {
     }
 
     private void cutOver(CutoverProgress progress, Duration budget) {
-        host.move(Phase.CUTTING_OVER, STARTED + ", budget " + budget.toMillis() + " ms");
+        journal.move(Phase.CUTTING_OVER, STARTED + ", budget " + budget.toMillis() + " ms");
         long started = System.nanoTime();
         long deadline = started + budget.toNanos();
         // what the steps after the point of no return need (switch, lasting freeze): kept back from the drain
         long reserve = Math.min(Math.max(budget.toNanos() / 5, Duration.ofMillis(100).toNanos()), budget.toNanos() / 2);
         progress.freezeStarted(started);
         try {
-            progress.journaled("freeze", host::journal, () -> {
+            progress.journaled("freeze", journal::async, () -> {
                 freeze(lockWait(budget), Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
                 return freezeDescription();
             });
-            progress.journaled("fence", host::journal, () -> fence(Duration.ofNanos(Math.max(0, deadline - reserve - System.nanoTime()))));
+            progress.journaled("fence", journal::async, () -> fence(Duration.ofNanos(Math.max(0, deadline - reserve - System.nanoTime()))));
             // children the source's foreign keys changed by cascade are in no log: redone before they are verified
-            progress.journaled("cascades", host::journal, () -> target.redoCascades(host.changedKeys().snapshot().byTable()));
-            progress.journaled("verify", host::journal, () -> verify(deadline - reserve));
-            progress.journaled("sequences", host::journal, this::sequences);
-            progress.journaled("reverse-position", host::journal, this::reversePosition);
+            progress.journaled("cascades", journal::async, () -> target.redoCascades(host.changedKeys().snapshot().byTable()));
+            progress.journaled("verify", journal::async, () -> verify(deadline - reserve));
+            progress.journaled("sequences", journal::async, this::sequences);
+            progress.journaled("reverse-position", journal::async, this::reversePosition);
             // triggers go in before the switch: the first write the application sends to the target must fire them
-            progress.journaled("open", host::journal, target::openForWrites);
+            progress.journaled("open", journal::async, target::openForWrites);
             if (System.nanoTime() > deadline) {
                 throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the budget of " + budget.toMillis() + " ms ran out before the switch",
                         "cut over again when the write load is lower, or with a larger --max-downtime");
             }
-            host.journal(NO_RETURN); // written, or the cutover aborts: the journal never says less than what was done
+            journal.sync(NO_RETURN); // written, or the cutover aborts: the journal never says less than what was done
         } catch (RuntimeException e) {
             abort(progress, e, started, progress.attempted("open"));
             return;
@@ -269,19 +271,19 @@ public final class Runbook {
             host.stopStream();
             for (SwitchStep step : plan.cutover().switchSteps()) {
                 Duration limit = Duration.ofMillis(Math.max(2_000, (deadline - System.nanoTime()) / 1_000_000));
-                progress.journaled("switch", host::journal, () -> step.describe() + ": " + switches.run(step, limit));
+                progress.journaled("switch", journal::async, () -> step.describe() + ": " + switches.run(step, limit));
             }
-            progress.journaled("freeze-lasting", host::journal, this::freezeLasting);
+            progress.journaled("freeze-lasting", journal::async, this::freezeLasting);
             if (!progress.ran("open")) {
-                progress.journaled("open", host::journal, target::openForWrites);
+                progress.journaled("open", journal::async, target::openForWrites);
             }
             progress.writesOpen();
-            host.move(Phase.CUT_OVER, "cut over: writes open on the target after " + progress.writeFreezeMillis() + " ms");
+            journal.move(Phase.CUT_OVER, "cut over: writes open on the target after " + progress.writeFreezeMillis() + " ms");
             progress.finishOk();
         } catch (RuntimeException e) {
             LOG.error("the cutover failed after the point of no return; it goes on forward when run again: {}", e.getMessage());
             try {
-                host.journal("cutover: failed after the point of no return: " + e.getMessage());
+                journal.sync("cutover: failed after the point of no return: " + e.getMessage());
             } catch (RuntimeException journal) {
                 LOG.warn("could not journal the failure: {}", journal.getMessage());
             }
@@ -303,15 +305,15 @@ public final class Runbook {
         long started = System.nanoTime();
         progress.freezeStarted(started);
         try {
-            progress.journaled("close-target", host::journal, target::closeForWrites);
-            progress.journaled("freeze", host::journal, () -> {
+            progress.journaled("close-target", journal::async, target::closeForWrites);
+            progress.journaled("freeze", journal::async, () -> {
                 freeze(lockWait(budget), budget);
                 return freezeDescription();
             });
             // no abort is possible any more: the fence may take as long as the stream needs, within a generous limit
-            progress.journaled("fence", host::journal, () -> fence(budget.plus(Duration.ofMinutes(5))));
-            progress.journaled("sequences", host::journal, this::sequences);
-            progress.journaled("open", host::journal, target::openForWrites);
+            progress.journaled("fence", journal::async, () -> fence(budget.plus(Duration.ofMinutes(5))));
+            progress.journaled("sequences", journal::async, this::sequences);
+            progress.journaled("open", journal::async, target::openForWrites);
         } catch (RuntimeException e) {
             LOG.error("finishing the interrupted cutover failed: {}", e.getMessage());
             progress.failed(new MigratorException(ErrorCode.CUTOVER_FAILED, "finishing the cutover after a restart past its point of no return: "
@@ -478,7 +480,7 @@ public final class Runbook {
         }
         progress.writesOpen();
         try {
-            host.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
+            journal.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
         } catch (RuntimeException e) {
             LOG.warn("could not journal the abort: {}", e.getMessage());
         }
@@ -513,6 +515,61 @@ public final class Runbook {
                     "cut over again"), System.nanoTime(), true);
         } finally {
             finished(progress);
+        }
+    }
+
+    /**
+     * The journal as the runbook writes it. The step entries ("step X started/done") go to the target in order on their
+     * own thread, off the freeze's path: they say where a cutover was, nothing recovery reads. The entries recovery
+     * depends on — the phase moves, the point of no return — are written after every step entry before them, and
+     * synchronously: the cutover goes on only once the target holds them.
+     */
+    private static final class Journal {
+        private final Host host;
+        private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "cutover-journal");
+            t.setDaemon(true);
+            return t;
+        });
+        private volatile java.util.concurrent.Future<?> last;
+
+        Journal(Host host) {
+            this.host = host;
+        }
+
+        void async(String detail) {
+            last = writer.submit(() -> {
+                try {
+                    host.journal(detail);
+                } catch (RuntimeException e) {
+                    LOG.warn("could not journal '{}': {}", detail, e.getMessage());
+                }
+            });
+        }
+
+        /** Until every step entry queued so far is on the target (or failed, which was logged). */
+        void flush() {
+            java.util.concurrent.Future<?> f = last;
+            if (f == null) {
+                return;
+            }
+            try {
+                f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                LOG.warn("the cutover's step entries were not all journaled: {}", e.toString());
+            }
+        }
+
+        void sync(String detail) {
+            flush();
+            host.journal(detail);
+        }
+
+        void move(Phase next, String why) {
+            flush();
+            host.move(next, why);
         }
     }
 }
