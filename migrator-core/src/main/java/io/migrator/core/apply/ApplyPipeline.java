@@ -39,6 +39,9 @@ final class ApplyPipeline implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong inFlight = new java.util.concurrent.atomic.AtomicLong();
     private final Thread applier;
     private volatile MigratorException failure;
+    /** Hold requests made ({@link #awaitHeld}) and the last one the applier saw while paused, between batches. */
+    private final java.util.concurrent.atomic.AtomicLong holdRequests = new java.util.concurrent.atomic.AtomicLong();
+    private volatile long holdSeen;
 
     ApplyPipeline(String migration, AtomicBoolean stop, Applier target, RepairQueue repairs, java.util.function.BooleanSupplier paused) {
         this.stop = stop;
@@ -70,15 +73,17 @@ final class ApplyPipeline implements AutoCloseable {
                 continue; // repairs go first, paused or not: a validation waits on them
             }
             if (paused.getAsBoolean()) {
-                Thread.sleep(100);
+                holdSeen = holdRequests.get(); // between batches, none being applied: a hold asked for is in place
+                Thread.sleep(5);
                 continue;
             }
-            Work work = queue.poll(100, TimeUnit.MILLISECONDS);
+            Work work = queue.poll(10, TimeUnit.MILLISECONDS);
             // a pause that came while this poll waited holds the batch it returned (not applied; on stop, the next run
             // replays it from the checkpoint)
             while (work != null && paused.getAsBoolean() && !stop.get()) {
+                holdSeen = holdRequests.get();
                 if (!repairs.runOne()) {
-                    Thread.sleep(100);
+                    Thread.sleep(5);
                 }
             }
             if (work != null && !stop.get()) {
@@ -86,6 +91,22 @@ final class ApplyPipeline implements AutoCloseable {
                 inFlight.addAndGet(-work.batch().changes().size());
             }
         }
+    }
+
+    /**
+     * Once the caller has made {@code paused} true: waits until the applier has seen it between two batches, so no batch
+     * is being applied and none will be while it stays paused. False when the timeout passed first.
+     */
+    boolean awaitHeld(java.time.Duration timeout) throws InterruptedException {
+        long wanted = holdRequests.incrementAndGet();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (holdSeen < wanted) {
+            if (System.nanoTime() > deadline || !applier.isAlive()) {
+                return !applier.isAlive();
+            }
+            Thread.sleep(1);
+        }
+        return true;
     }
 
     long inFlight() {

@@ -198,6 +198,15 @@ public final class StreamPlayer implements Fence {
         return position.get();
     }
 
+    /**
+     * After the pause this player was given turned true: waits until its applier holds between batches (nothing being
+     * applied, nothing more while paused). True when no stream runs.
+     */
+    public boolean awaitHeld(Duration timeout) throws InterruptedException {
+        ApplyPipeline running = pipeline;
+        return running == null || running.awaitHeld(timeout);
+    }
+
     /** Source commit time of the newest change applied (heartbeats included); 0 before any. */
     public long lastSourceMillis() {
         return lastSourceMillis.get();

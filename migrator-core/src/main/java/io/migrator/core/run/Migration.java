@@ -44,13 +44,13 @@ public final class Migration extends AbstractWorker {
     private volatile List<TableDef> tables = List.of();
     /** The forward stream is stopped for good (past the point of no return, or cut over) or held by the cutover. */
     private volatile boolean streamHold;
-    private volatile boolean playing;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         super(plan, "paused: the copy and the applier wait; lag grows until resume");
         this.source = source;
         this.target = target;
-        this.player = new StreamPlayer(plan, source, target, retry, paused::get, () -> startPosition);
+        // the cutover's hold past its point of no return stops the applier at once, the stream itself a moment later
+        this.player = new StreamPlayer(plan, source, target, retry, () -> paused.get() || streamHold, () -> startPosition);
         this.progress = new Progress(this, source, player);
         this.scheduled = new ScheduledValidation(this, plan.validation().every());
         this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, source, target, new CutoverHost());
@@ -133,13 +133,17 @@ public final class Migration extends AbstractWorker {
 
         @Override
         public void stopStream() {
-            streamHold = true;
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (playing && System.nanoTime() < deadline) {
-                sleep(10);
+            streamHold = true; // the applier holds between batches; the stream's next tick ends it in the background
+            boolean held;
+            try {
+                held = player.awaitHeld(java.time.Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                held = false;
             }
-            if (playing) {
-                LOG.warn("the forward stream did not stop within 10 s");
+            if (!held) {
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "the applier did not stop within 10 s of the point of no return",
+                        "look at the worker's log; `migrator cutover PLAN` again goes on from the switch");
             }
         }
 
@@ -233,9 +237,7 @@ public final class Migration extends AbstractWorker {
             if (!streamHold) {
                 String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
                 AtomicBoolean streamStop = new AtomicBoolean();
-                playing = true;
-                try {
-                    player.play(tables, streamId, streamStop, () -> {
+                player.play(tables, streamId, streamStop, () -> {
                     if (stop.get() || streamHold) {
                         streamStop.set(true); // stopped, or past the cutover's point of no return: the forward stream ends
                         return;
@@ -246,10 +248,7 @@ public final class Migration extends AbstractWorker {
                     if (phase.get() == Phase.STREAMING && cutovers.idle()) {
                         scheduled.maybeStart();
                     }
-                    });
-                } finally {
-                    playing = false;
-                }
+                });
             }
             if (streamHold && !stop.get()) {
                 LOG.info("the forward stream has stopped (phase {}); the worker serves status until it is stopped", phase.get());

@@ -125,4 +125,29 @@ class ApplyPipelineTest {
             return t;
         }
     }
+
+    /**
+     * The cutover's hold past its point of no return: awaitHeld returns only once the batch being applied is done, and
+     * no batch is applied after it, however many the stream still delivers.
+     */
+    @Test
+    void aHoldWaitsForTheBatchInFlightAndNothingIsAppliedAfterIt() throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicBoolean hold = new AtomicBoolean();
+        Recorder stages = new Recorder();
+        ApplyPipeline pipeline = new ApplyPipeline("t", stop, stages, new RepairQueue((table, keys) -> {
+            throw new AssertionError("no repair was asked for");
+        }), hold::get);
+        pipeline.submit(batch("1"));
+        assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue(); // batch 1 is being applied
+        pipeline.submit(batch("2")); // read ahead, queued
+        hold.set(true);
+        assertThat(pipeline.awaitHeld(java.time.Duration.ofMillis(300))).as("not held while batch 1 is applied").isFalse();
+        stages.release.countDown();
+        assertThat(pipeline.awaitHeld(java.time.Duration.ofSeconds(5))).as("held once batch 1 is done").isTrue();
+        Thread.sleep(200);
+        assertThat(stages.applied).as("batch 2, delivered before the hold, is not applied after it").containsExactly(new SourcePosition("1"));
+        stop.set(true);
+        pipeline.close();
+    }
 }
