@@ -124,6 +124,9 @@ final class PostgresCutover {
                         continue;
                     }
                     if (!onTable) {
+                        if (otherwise(c, role, table, privilege)) { // not inherited, but one SET ROLE away
+                            problems.add(role + " may SET ROLE to a role that has " + privilege + " on " + table);
+                        }
                         continue;
                     }
                     Grant grant = direct.stream().filter(g -> g.role().equals(role) && g.table().equals(table) && g.privilege().equals(privilege))
@@ -299,7 +302,7 @@ final class PostgresCutover {
                 for (TableId table : frozenTables(c)) {
                     for (String role : roles) {
                         for (String privilege : DML) {
-                            if (has(c, role, table, privilege) || columnPrivilege(c, role, table, privilege)) {
+                            if (has(c, role, table, privilege) || columnPrivilege(c, role, table, privilege) || otherwise(c, role, table, privilege)) {
                                 left.add(role + " " + privilege + " on " + table);
                             }
                         }
@@ -515,11 +518,14 @@ final class PostgresCutover {
         return all;
     }
 
-    /** Whether the role would keep the privilege without its own grant: PUBLIC holds it, or a role it inherits from. */
+    /**
+     * Whether the role would keep the privilege without its own grant: PUBLIC holds it, or a role it is a member of —
+     * inherited, or reachable by SET ROLE (a NOINHERIT membership): either way its session can write.
+     */
     private static boolean otherwise(Connection c, String role, TableId table, String privilege) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_roles r, pg_class t, "
                 + "LATERAL aclexplode(coalesce(t.relacl, acldefault('r', t.relowner))) a WHERE r.rolname = ? AND t.oid = to_regclass(?) "
-                + "AND a.privilege_type = ? AND (a.grantee = 0 OR (a.grantee <> r.oid AND pg_has_role(r.oid, a.grantee, 'USAGE'))))")) {
+                + "AND a.privilege_type = ? AND (a.grantee = 0 OR (a.grantee <> r.oid AND pg_has_role(r.oid, a.grantee, 'MEMBER'))))")) {
             ps.setString(1, role);
             ps.setString(2, PostgresDialect.quote(table));
             ps.setString(3, privilege);

@@ -245,19 +245,32 @@ class PostgresCutoverIT {
             assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
             grantOnTarget();
             // privileges a revoke of the role's own grants would not take: through PUBLIC, and on columns only
+            String group = "grp_" + app.substring(4);
             try (Connection c = fixture.source(); Statement st = c.createStatement()) {
                 st.execute("GRANT INSERT ON audit TO PUBLIC");
                 st.execute("REVOKE UPDATE ON orders FROM " + app);
                 st.execute("GRANT UPDATE (note) ON orders TO " + app);
+                // a NOINHERIT membership: no DELETE of its own, but one SET ROLE away from it
+                st.execute("CREATE ROLE " + group + " NOLOGIN");
+                st.execute("GRANT DELETE ON orders TO " + group);
+                st.execute("REVOKE DELETE ON orders FROM " + app);
+                st.execute("ALTER ROLE " + app + " NOINHERIT");
+                st.execute("GRANT " + group + " TO " + app);
             }
             CutoverReport leaky = cutOver(run, true, Duration.ofSeconds(3));
             assertThat(leaky.exitCode()).isEqualTo(4);
             assertThat(leaky.error().message()).contains("revocable privileges: " + app + " has INSERT on public.audit through PUBLIC or another "
-                    + "role's membership; " + app + " has UPDATE on columns of public.orders (column grants are not revoked)");
+                    + "role's membership; " + app + " has UPDATE on columns of public.orders (column grants are not revoked); " + app
+                    + " may SET ROLE to a role that has DELETE on public.orders");
             try (Connection c = fixture.source(); Statement st = c.createStatement()) {
                 st.execute("REVOKE INSERT ON audit FROM PUBLIC");
                 st.execute("REVOKE UPDATE (note) ON orders FROM " + app);
                 st.execute("GRANT UPDATE ON orders TO " + app);
+                st.execute("REVOKE " + group + " FROM " + app);
+                st.execute("ALTER ROLE " + app + " INHERIT");
+                st.execute("GRANT DELETE ON orders TO " + app);
+                st.execute("REVOKE ALL ON orders FROM " + group);
+                st.execute("DROP ROLE " + group);
             }
             CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
             assertThat(dry.ok()).as("%s", dry).isTrue();
