@@ -72,17 +72,7 @@ class PostgresCutoverKillIT {
                 target.port(), target.user(), app, dir, Sandbox.POSTGRES_PROXY_PORT + servers.sandbox().portOffset()));
         String p = plan.toString();
         try {
-            for (SandboxEndpoint e : List.of(source, target)) {
-                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                    st.execute("CREATE DATABASE " + db);
-                    st.execute("CREATE ROLE " + app + " LOGIN PASSWORD 'app-pw'");
-                }
-            }
-            try (Connection c = connect(source, db); Statement st = c.createStatement()) {
-                st.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)");
-                st.execute("INSERT INTO orders SELECT g, 'seed-' || g FROM generate_series(1, 5000) g");
-                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
-            }
+            createOrders(source, target, db, app, 5000);
             Files.writeString(users, usersBefore + "\"" + app + "\" \"app-pw\"\n");
             console("RELOAD");
 
@@ -167,12 +157,7 @@ class PostgresCutoverKillIT {
             }
             console("RELOAD");
             CliRun.of("complete", p, "--yes");
-            for (SandboxEndpoint e : List.of(source, target)) {
-                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                    st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-                    st.execute("DROP ROLE IF EXISTS " + app);
-                }
-            }
+            dropOrders(source, target, db, app);
         }
     }
 
@@ -200,17 +185,7 @@ class PostgresCutoverKillIT {
                 target.port(), target.user(), app));
         String p = plan.toString();
         try {
-            for (SandboxEndpoint e : List.of(source, target)) {
-                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                    st.execute("CREATE DATABASE " + db);
-                    st.execute("CREATE ROLE " + app + " LOGIN PASSWORD 'app-pw'");
-                }
-            }
-            try (Connection c = connect(source, db); Statement st = c.createStatement()) {
-                st.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)");
-                st.execute("INSERT INTO orders SELECT g, 'seed-' || g FROM generate_series(1, 2000) g");
-                st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
-            }
+            createOrders(source, target, db, app, 2000);
             workers.start(p);
             workers.awaitPhase(p, "STREAMING");
             try (Connection c = connect(target, db); Statement st = c.createStatement()) {
@@ -253,11 +228,30 @@ class PostgresCutoverKillIT {
         } finally {
             workers.close();
             CliRun.of("complete", p, "--yes");
-            for (SandboxEndpoint e : List.of(source, target)) {
-                try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
-                    st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-                    st.execute("DROP ROLE IF EXISTS " + app);
-                }
+            dropOrders(source, target, db, app);
+        }
+    }
+
+    /** The database on both sides and the application's role (roles are not replicated); the source's orders table seeded. */
+    private static void createOrders(SandboxEndpoint source, SandboxEndpoint target, String db, String app, int rows) throws SQLException {
+        for (SandboxEndpoint e : List.of(source, target)) {
+            try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
+                st.execute("CREATE DATABASE " + db);
+                st.execute("CREATE ROLE " + app + " LOGIN PASSWORD 'app-pw'");
+            }
+        }
+        try (Connection c = connect(source, db); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)");
+            st.execute("INSERT INTO orders SELECT g, 'seed-' || g FROM generate_series(1, " + rows + ") g");
+            st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO " + app);
+        }
+    }
+
+    private static void dropOrders(SandboxEndpoint source, SandboxEndpoint target, String db, String app) throws SQLException {
+        for (SandboxEndpoint e : List.of(source, target)) {
+            try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
+                st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+                st.execute("DROP ROLE IF EXISTS " + app);
             }
         }
     }

@@ -144,6 +144,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         this.keyFilter = RedisKeys.filter(plan);
         this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, new RedisCutover.Source(plan), new RedisCutover.Target(plan),
                 new CutoverHost());
+        this.cutoverJournal = new RedisCutoverJournal(plan);
     }
 
     @Override
@@ -228,66 +229,14 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         }
     }
 
-    /** The cutover's own connection to the target (the applier's belongs to the applier thread); kept across its steps. */
-    private RedisTargetNodes cutoverNodes;
+    /** The cutover's journal and state on the target, on its own connection (the applier's belongs to the applier thread). */
+    private final RedisCutoverJournal cutoverJournal;
 
-    /**
-     * A journal entry the cutover writes, durably, on the cutover's own connection; a failure is thrown (the point of no
-     * return must be on the target before anything goes on). The cutover's state — started, past the point of no return,
-     * cut over — goes first into the checkpoint hash's own {@code cutover} field (the applier's HSET never touches it, and
-     * the journal's trim cannot drop it): a restart reads the state from there.
-     */
-    private synchronized void cutoverJournal(Phase p, String detail) {
-        String at = Instant.now().toString();
-        String state = detail.startsWith(io.migrator.core.cutover.Runbook.STARTED) ? "started"
-                : io.migrator.core.cutover.Runbook.NO_RETURN.equals(detail) ? "no-return" : p == Phase.CUT_OVER ? "cut-over"
-                : p == Phase.STREAMING ? "" : null;
-        for (int attempt = 0; ; attempt++) {
-            try {
-                if (cutoverNodes == null) {
-                    cutoverNodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10));
-                }
-                RedisTargetNodes nodes = cutoverNodes;
-                if (state != null) {
-                    byte[] cp = bytes(RedisCheckpoint.key(plan.name()));
-                    Object reply = nodes.node(nodes.slot(cp)).execute(state.isEmpty() ? new byte[][] {bytes("HDEL"), cp, bytes("cutover")}
-                            : new byte[][] {bytes("HSET"), cp, bytes("cutover"), bytes(state)});
-                    if (reply instanceof JedisDataException e) {
-                        throw e;
-                    }
-                }
-                byte[] key = bytes(RedisCheckpoint.journalKey(plan.name()));
-                RespConnection node = nodes.node(nodes.slot(key));
-                RedisTargetNodes.send(node, new byte[][] {bytes("RPUSH"), key, bytes(p.name() + "|" + at + "|" + detail)});
-                RedisTargetNodes.send(node, new byte[][] {bytes("LTRIM"), key, bytes("-100"), bytes("-1")});
-                for (Object reply : node.getMany(2)) {
-                    if (reply instanceof JedisDataException e) {
-                        throw e;
-                    }
-                }
-                break;
-            } catch (JedisConnectionException e) {
-                if (cutoverNodes != null) {
-                    cutoverNodes.close();
-                    cutoverNodes = null;
-                }
-                if (attempt > 0) {
-                    throw new MigratorException(ErrorCode.CUTOVER_FAILED, "journaling the cutover on the target failed: " + e.getMessage(),
-                            "check the target, then `migrator cutover PLAN` again", e);
-                }
-            } catch (JedisDataException e) {
-                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "journaling the cutover on the target failed: " + e.getMessage(),
-                        "check the target, then `migrator cutover PLAN` again", e);
-            }
-        }
+    /** A cutover journal entry, durably on the target (a failure is thrown), then in status and the point-of-no-return tracking. */
+    private void cutoverJournal(Phase p, String detail) {
+        String at = cutoverJournal.write(p, detail);
         phases.add(new MigrationStatus.PhaseEntry(p, at, detail));
         cutovers.journaled(detail);
-    }
-
-    /** The cutover state a restart finds in the checkpoint hash: "started", "no-return", "cut-over", or null. */
-    private static String cutoverState(RespConnection node, String plan) {
-        Object reply = node.execute(new byte[][] {bytes("HGET"), bytes(RedisCheckpoint.key(plan)), bytes("cutover")});
-        return reply instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : null;
     }
 
     @Override
@@ -360,7 +309,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     loadSlotOffsets();
                 }
             }
-            String cutoverState = cutoverState(target.node(target.slot(bytes(RedisCheckpoint.key(plan.name())))), plan.name());
+            String cutoverState = RedisCutoverJournal.state(target.node(target.slot(bytes(RedisCheckpoint.key(plan.name())))), plan.name());
             if (cutoverState != null) { // the checkpoint's phase is the stream's; a cutover keeps its own state beside it
                 phase.set("cut-over".equals(cutoverState) ? Phase.CUT_OVER : Phase.CUTTING_OVER);
                 cutovers.journaled("no-return".equals(cutoverState) ? io.migrator.core.cutover.Runbook.NO_RETURN
@@ -455,12 +404,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
             join(applier);
             cutovers.await(); // a failing worker too: the cutover ends (or aborts) before the claim is released
-            synchronized (this) {
-                if (cutoverNodes != null) {
-                    cutoverNodes.close();
-                    cutoverNodes = null;
-                }
-            }
+            cutoverJournal.close();
             if (sampler != null) {
                 sampler.interrupt();
             }
@@ -1732,7 +1676,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             if (!phases.isEmpty() && phases.get(phases.size() - 1).phase() == Phase.FAILED) {
                 p = Phase.FAILED;
             }
-            String cutover = cutoverState(node, plan.name());
+            String cutover = RedisCutoverJournal.state(node, plan.name());
             if (cutover != null) { // a cutover keeps its state beside the stream's checkpoint; a failure inside it stays inside it
                 p = "cut-over".equals(cutover) ? Phase.CUT_OVER : Phase.CUTTING_OVER;
             }

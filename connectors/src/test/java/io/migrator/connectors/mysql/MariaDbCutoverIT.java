@@ -329,16 +329,7 @@ class MariaDbCutoverIT {
     }
 
     private static CutoverReport cutOver(MigrationHarness run, boolean dryRun, Duration budget) throws InterruptedException {
-        run.migration.startCutover(dryRun, budget);
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (System.currentTimeMillis() < deadline) {
-            CutoverReport report = run.migration.cutover().orElseThrow();
-            if (report.finished()) {
-                return report;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("the cutover did not finish: " + run.migration.cutover());
+        return io.migrator.connectors.testing.CutoverRuns.run(run.migration, dryRun, budget);
     }
 
     private String proxyUrl(SandboxServers servers) {

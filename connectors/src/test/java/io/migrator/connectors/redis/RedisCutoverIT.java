@@ -220,20 +220,11 @@ class RedisCutoverIT {
     }
 
     private static CutoverReport cutOver(RedisData.Running run, boolean dryRun, Duration budget) throws InterruptedException {
-        run.worker().startCutover(dryRun, budget);
-        return awaitReport(run.worker());
+        return io.migrator.connectors.testing.CutoverRuns.run(run.worker(), dryRun, budget);
     }
 
     private static CutoverReport awaitReport(RedisMigration worker) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (System.currentTimeMillis() < deadline) {
-            CutoverReport report = worker.cutover().orElseThrow();
-            if (report.finished()) {
-                return report;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("the cutover did not finish: " + worker.cutover());
+        return io.migrator.connectors.testing.CutoverRuns.awaitFinished(worker);
     }
 
     /** One SET as the application's user straight into the server: "OK" or the error. */
