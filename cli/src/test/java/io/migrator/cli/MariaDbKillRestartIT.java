@@ -65,6 +65,9 @@ class MariaDbKillRestartIT {
             st.execute("INSERT INTO " + db + ".accounts SELECT seq, seq * 10, CONCAT('owner-', seq % 1000), UNHEX(MD5(seq)) FROM seq_1_to_300000");
             st.execute("CREATE TABLE " + db + ".events (pk1 VARCHAR(16) NOT NULL, pk2 INT NOT NULL, payload TEXT, PRIMARY KEY (pk1, pk2))");
             st.execute("INSERT INTO " + db + ".events SELECT CONCAT('k', seq % 97), seq, REPEAT('x', seq % 300) FROM seq_1_to_60000");
+            // no primary key: a unique index over NOT NULL columns carries the rows
+            st.execute("CREATE TABLE " + db + ".codes (code VARCHAR(20) NOT NULL, region INT NOT NULL, qty INT, UNIQUE KEY by_code (region, code))");
+            st.execute("INSERT INTO " + db + ".codes SELECT CONCAT('c', seq), seq % 10, seq % 7 FROM seq_1_to_40000");
         }
         Path plan = Files.createTempFile(Path.of("target"), "kill-", ".yaml");
         Files.writeString(plan, """
@@ -101,6 +104,7 @@ class MariaDbKillRestartIT {
             this.log = loop.log;
             assertSame("accounts", "id");
             assertSame("events", "pk1, pk2");
+            assertSame("codes", "region, code");
         } finally {
             stopWriter.set(true);
             try (Connection c = DriverManager.getConnection(source.jdbcUrl(""), source.user(), source.password());
@@ -121,7 +125,17 @@ class MariaDbKillRestartIT {
             PreparedStatement delete = c.prepareStatement("DELETE FROM accounts WHERE id = ?");
             PreparedStatement rekey = c.prepareStatement("UPDATE IGNORE events SET pk2 = pk2 + 1000000 WHERE pk1 = ? AND pk2 = ?");
             PreparedStatement hot = c.prepareStatement("UPDATE accounts SET balance = balance + 1 WHERE id = 1");
+            List<PreparedStatement> codes = List.of(c.prepareStatement("UPDATE codes SET qty = qty + 1 WHERE region = ? AND code = ?"),
+                    c.prepareStatement("UPDATE IGNORE codes SET code = CONCAT(code, 'x') WHERE region = ? AND code = ?"),
+                    c.prepareStatement("DELETE FROM codes WHERE region = ? AND code = ?"),
+                    c.prepareStatement("INSERT IGNORE INTO codes VALUES (CONCAT(?, 'n'), ?, 1)"));
             while (!stop.get()) {
+                int g = 1 + random.nextInt(40_000);
+                PreparedStatement code = codes.get(random.nextInt(codes.size()));
+                boolean insertCode = code == codes.get(3);
+                code.setObject(1, insertCode ? "c" + g : g % 10);
+                code.setObject(2, insertCode ? g % 10 : "c" + g);
+                code.executeUpdate();
                 c.setAutoCommit(false);
                 int a = 1 + random.nextInt(300_000);
                 int b = 1 + random.nextInt(300_000);

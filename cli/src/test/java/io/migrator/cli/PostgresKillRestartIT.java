@@ -70,6 +70,10 @@ class PostgresKillRestartIT {
             st.execute("CREATE TABLE history (id bigserial PRIMARY KEY, aid int NOT NULL, delta int NOT NULL, at timestamptz NOT NULL DEFAULT now())");
             st.execute("CREATE TABLE \"Tag Set\" (k text, n int, note text, PRIMARY KEY (k, n))");
             st.execute("INSERT INTO \"Tag Set\" SELECT 'k' || (g % 97), g, repeat('x', g % 300) FROM generate_series(1, 60000) g");
+            // no primary key: the REPLICA IDENTITY index carries the rows
+            st.execute("CREATE TABLE codes (code text NOT NULL, region int NOT NULL, qty int, CONSTRAINT by_code UNIQUE (region, code))");
+            st.execute("ALTER TABLE codes REPLICA IDENTITY USING INDEX by_code");
+            st.execute("INSERT INTO codes SELECT 'c' || g, g % 10, g % 7 FROM generate_series(1, 40000) g");
             st.execute("ANALYZE");
         }
         Path plan = Files.createTempFile(Path.of("target"), "pgkill-", ".yaml");
@@ -106,6 +110,7 @@ class PostgresKillRestartIT {
             assertSame("accounts", "aid", loop.log);
             assertSame("history", "id", loop.log);
             assertSame("\"Tag Set\"", "k, n", loop.log);
+            assertSame("codes", "region, code", loop.log);
             assertThat(confirmedNotBeyondCheckpoint()).as("the slot confirmed only what the target committed").isTrue();
 
             // complete: the slot (and the WAL it holds), the publication and the bookkeeping go; the tables stay
@@ -160,7 +165,18 @@ class PostgresKillRestartIT {
                     + "AND NOT EXISTS (SELECT 1 FROM accounts WHERE aid = ? + 1000000)");
             PreparedStatement tags = c.prepareStatement("UPDATE \"Tag Set\" SET n = n + 1000000 WHERE k = ? AND n = ?");
             PreparedStatement hot = c.prepareStatement("UPDATE accounts SET abalance = abalance + 1 WHERE aid = 50");
+            List<PreparedStatement> codes = List.of(c.prepareStatement("UPDATE codes SET qty = qty + 1 WHERE region = ? AND code = ?"),
+                    c.prepareStatement("UPDATE codes SET code = code || 'x' WHERE region = ? AND code = ? "
+                            + "AND NOT EXISTS (SELECT 1 FROM codes n WHERE n.region = codes.region AND n.code = codes.code || 'x')"),
+                    c.prepareStatement("DELETE FROM codes WHERE region = ? AND code = ?"),
+                    c.prepareStatement("INSERT INTO codes VALUES (? || 'n', ?, 1) ON CONFLICT DO NOTHING"));
             while (!stop.get()) {
+                int g = 1 + random.nextInt(40_000);
+                PreparedStatement code = codes.get(random.nextInt(codes.size()));
+                boolean insertCode = code == codes.get(3);
+                code.setObject(1, insertCode ? "c" + g : g % 10);
+                code.setObject(2, insertCode ? g % 10 : "c" + g);
+                code.executeUpdate();
                 c.setAutoCommit(false);
                 int a = 1 + random.nextInt(400_000);
                 int b = 1 + random.nextInt(400_000);

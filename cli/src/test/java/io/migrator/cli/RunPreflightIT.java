@@ -44,7 +44,7 @@ class RunPreflightIT {
 
             assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(4);
             assertThat(run.err()).contains("preflight assessment(s) failed").contains("source keys")
-                    .contains("public.audit_log (no primary key)").contains("ADD PRIMARY KEY").contains("migrator plan check")
+                    .contains("public.audit_log (no primary key and no unique index").contains("ADD PRIMARY KEY").contains("REPLICA IDENTITY USING INDEX").contains("migrator plan check")
                     .doesNotContain(source.password());
             String slot = "migrator_" + db + "_pg";
             assertThat(count(source, source.jdbcUrl(db), "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '" + slot + "%'"))

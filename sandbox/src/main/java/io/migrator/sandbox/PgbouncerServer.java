@@ -62,6 +62,8 @@ final class PgbouncerServer extends SandboxServer {
         requirePortFree(port);
         try {
             Files.createDirectories(dir);
+            // a pidfile whose process is gone (the machine restarted, pgbouncer was killed): pgbouncer refuses to start over it
+            Files.deleteIfExists(pidFile());
             Path users = dir.resolve("userlist.txt");
             Files.writeString(users, "\"" + user + "\" \"" + password + "\"\n", StandardCharsets.UTF_8);
             Files.setPosixFilePermissions(users, PosixFilePermissions.fromString("rw-------"));

@@ -1,10 +1,13 @@
 package io.migrator.connectors.debezium;
 
 import io.migrator.core.change.RowKey;
+import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.apache.kafka.connect.data.Field;
 import org.apache.kafka.connect.data.Schema;
 import org.apache.kafka.connect.data.Struct;
@@ -27,5 +30,27 @@ public final class DebeziumKeys {
             values.add(convert.apply(field.schema(), key.get(field)));
         }
         return new RowKey(table, columns, values);
+    }
+
+    /**
+     * Debezium's {@code message.key.columns} for the tables keyed by a unique index rather than a primary key, so their
+     * change events carry exactly the key migrator copies and validates by (the connector would otherwise send no key, or
+     * pick its own index); "" when every table has a primary key. The option splits on ; : and , before any regular
+     * expression is read, so names holding those cannot be told ({@link #unnameable}, refused by preflight).
+     */
+    public static String messageKeyColumns(List<TableDef> tables) {
+        List<String> parts = new ArrayList<>();
+        for (TableDef t : tables) {
+            if (t.keyedByUniqueIndex()) {
+                parts.add(Pattern.quote(t.id().schema() + "." + t.id().name()) + ":"
+                        + String.join(",", t.key().stream().map(Pattern::quote).toList()));
+            }
+        }
+        return String.join(";", parts);
+    }
+
+    /** Whether {@code message.key.columns} cannot name a table (schema, name) keyed by these columns. */
+    public static boolean unnameable(String schema, String table, List<String> columns) {
+        return Stream.concat(Stream.of(schema, table), columns.stream()).anyMatch(n -> n.contains(";") || n.contains(":") || n.contains(","));
     }
 }

@@ -48,9 +48,13 @@ final class MySqlChangeStream extends DebeziumChangeStream {
     private boolean streaming;
     private SourceHeartbeat heartbeat;
 
-    MySqlChangeStream(Plan plan, BinlogPosition from, String streamId) {
+    /** Debezium's message.key.columns: the tables keyed by a unique index, so their events carry that key ("" for none). */
+    private final String keyColumns;
+
+    MySqlChangeStream(Plan plan, BinlogPosition from, String streamId, String keyColumns) {
         super("binlog stream", "binlog-stream", LOG);
         this.plan = plan;
+        this.keyColumns = keyColumns;
         this.from = from;
         this.streamId = streamId;
         this.prefix = plan.name().replaceAll("[^A-Za-z0-9_]", "_");
@@ -94,6 +98,9 @@ final class MySqlChangeStream extends DebeziumChangeStream {
         props.setProperty("database.include.list", Pattern.quote(plan.source().database())
                 + (beating ? "," + Pattern.quote(SourceHeartbeat.DATABASE) : ""));
         props.setProperty("table.include.list", tableRegex() + (beating ? "," + heartbeatTable : ""));
+        if (!keyColumns.isEmpty()) {
+            props.setProperty("message.key.columns", keyColumns);
+        }
         props.setProperty("schema.history.internal", "io.debezium.storage.file.history.FileSchemaHistory");
         props.setProperty("schema.history.internal.file.filename", history.toString());
         props.setProperty("schema.history.internal.store.only.captured.databases.ddl", "true");

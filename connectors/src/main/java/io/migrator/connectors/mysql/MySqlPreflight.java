@@ -60,10 +60,7 @@ final class MySqlPreflight {
         }
         out.add(grants(r, f, plan));
         TableFilter filter = plan.tables();
-        List<String> keyless = f.keylessTables().stream().filter(t -> filter.includes(plan.source().database(), t)).toList();
-        out.add(keyless.isEmpty() ? Assessment.ok(r, "keys", "every table has a primary key or a unique NOT NULL key")
-                : Assessment.fail(r, "keys", "tables without a primary key or unique NOT NULL key: " + String.join(", ", keyless),
-                "add a primary key (ALTER TABLE `t` ADD PRIMARY KEY (...)) or leave them out with tables.exclude"));
+        out.addAll(keys(r, f, plan));
         if (plan.target().engine() == Engine.MYSQL && f.mariadb()) {
             Map<String, List<String>> unsupported = f.unsupportedColumns();
             out.add(unsupported.isEmpty() ? Assessment.ok(r, "types", "no MariaDB-only column types")
@@ -90,6 +87,52 @@ final class MySqlPreflight {
                     + Math.max(86_400, 3 * estimate) + " (RDS: CALL mysql.rds_set_configuration('binlog retention hours', 24))");
         }
         return Assessment.ok(Role.SOURCE, "binlog retention", "binary logs are kept " + seconds + " s; " + copy);
+    }
+
+    /**
+     * Which key carries each table's rows: the primary key, else a unique index over NOT NULL columns (the plan's
+     * {@code tables.keys} or the first by name); a table with neither fails, as does a {@code tables.keys} entry that names
+     * no table the plan moves.
+     */
+    static List<Assessment> keys(Role r, MySqlServerFacts f, Plan plan) {
+        String db = plan.source().database();
+        TableFilter filter = plan.tables();
+        List<String> problems = new ArrayList<>();
+        List<String> byIndex = new ArrayList<>();
+        List<String> unnameable = new ArrayList<>();
+        for (String table : f.tableRows().keySet().stream().sorted().toList()) {
+            if (!filter.includes(db, table)) {
+                continue;
+            }
+            MySqlKeys.Choice key = MySqlKeys.choose(db, table, f.uniqueIndexes().get(table), filter);
+            if (key.problem() != null) {
+                problems.add(key.problem());
+            } else if (!key.primary()) {
+                byIndex.add(table + ": " + key.describe());
+                if (io.migrator.connectors.debezium.DebeziumKeys.unnameable(db, table, key.columns())) {
+                    unnameable.add(table);
+                }
+            }
+        }
+        for (String named : filter.keys().keySet()) {
+            if (f.tableRows().keySet().stream().noneMatch(t -> TableFilter.names(named, db, t) && filter.includes(db, t))) {
+                problems.add("tables.keys names " + named + ", which is not a table the plan moves from " + db);
+            }
+        }
+        List<Assessment> out = new ArrayList<>();
+        if (!problems.isEmpty()) {
+            out.add(Assessment.fail(r, "keys", "rows that no key identifies: " + String.join("; ", problems),
+                    "name a unique index over NOT NULL columns in the plan (tables.keys: {table: [columns]}), add a primary key "
+                            + "(ALTER TABLE `t` ADD PRIMARY KEY (...)), or leave the table out with tables.exclude"));
+        } else if (!unnameable.isEmpty()) {
+            out.add(Assessment.fail(r, "keys", "these tables are keyed by a unique index, and their table or key column names hold ; : "
+                    + "or , which the binlog stream cannot be told: " + String.join(", ", unnameable),
+                    "rename them, give them a primary key, or leave them out with tables.exclude"));
+        } else {
+            out.add(Assessment.ok(r, "keys", byIndex.isEmpty() ? "every table has a primary key"
+                    : "every table has a key; without a primary key, rows are identified by " + String.join("; ", byIndex)));
+        }
+        return out;
     }
 
     private static Assessment grants(Role role, MySqlServerFacts f, Plan plan) {

@@ -15,7 +15,7 @@ import java.util.Map;
  * themselves are pure functions ({@link MySqlPreflight}).
  */
 record MySqlServerFacts(boolean mariadb, String version, Map<String, String> variables, List<String> grants,
-                        Map<String, Long> tableRows, List<String> keylessTables, Map<String, List<String>> unsupportedColumns,
+                        Map<String, Long> tableRows, Map<String, List<MySqlKeys.Index>> uniqueIndexes, Map<String, List<String>> unsupportedColumns,
                         long dataBytes, boolean databaseExists, boolean migrationStateExists,
                         Map<String, Map<String, String>> columnTypes) {
 
@@ -53,7 +53,7 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
                 exists = rs.getInt(1) > 0;
             }
         }
-        List<String> keyless = new ArrayList<>();
+        Map<String, List<MySqlKeys.Index>> uniques = Map.of();
         Map<String, List<String>> unsupported = new LinkedHashMap<>();
         if (exists) {
             try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0) + "
@@ -66,19 +66,7 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
                     }
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT t.TABLE_NAME FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? "
-                    + "AND t.TABLE_TYPE = 'BASE TABLE' AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s "
-                    + "WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.NON_UNIQUE = 0 AND NOT EXISTS ("
-                    + "SELECT 1 FROM information_schema.STATISTICS s2 JOIN information_schema.COLUMNS col ON col.TABLE_SCHEMA = s2.TABLE_SCHEMA "
-                    + "AND col.TABLE_NAME = s2.TABLE_NAME AND col.COLUMN_NAME = s2.COLUMN_NAME WHERE s2.TABLE_SCHEMA = s.TABLE_SCHEMA "
-                    + "AND s2.TABLE_NAME = s.TABLE_NAME AND s2.INDEX_NAME = s.INDEX_NAME AND col.IS_NULLABLE = 'YES')) ORDER BY t.TABLE_NAME")) {
-                ps.setString(1, database);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        keyless.add(rs.getString(1));
-                    }
-                }
-            }
+            uniques = MySqlKeys.uniqueIndexes(c, database);
             try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
                     + "WHERE TABLE_SCHEMA = ? AND DATA_TYPE IN ('inet6', 'inet4', 'uuid') ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
                 ps.setString(1, database);
@@ -117,7 +105,7 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
                 }
             }
         }
-        return new MySqlServerFacts(mariadb, version, variables, grants, rows, keyless, unsupported, bytes, exists, state, columnTypes);
+        return new MySqlServerFacts(mariadb, version, variables, grants, rows, uniques, unsupported, bytes, exists, state, columnTypes);
     }
 
     String variable(String name) {

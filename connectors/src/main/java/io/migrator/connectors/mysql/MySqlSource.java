@@ -2,6 +2,7 @@ package io.migrator.connectors.mysql;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.zaxxer.hikari.HikariDataSource;
+import io.migrator.connectors.debezium.DebeziumKeys;
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
@@ -70,19 +71,21 @@ final class MySqlSource implements SourceSession {
             }
             List<TableDef> tables = new ArrayList<>();
             List<String> keyless = new ArrayList<>();
+            Map<String, List<MySqlKeys.Index>> uniques = MySqlKeys.uniqueIndexes(c, db);
             for (var entry : names.entrySet()) {
                 TableId id = new TableId(db, entry.getKey());
                 List<ColumnDef> columns = columns(c, id);
-                List<String> key = key(c, id, columns);
-                if (key.isEmpty()) {
-                    keyless.add(entry.getKey());
+                MySqlKeys.Choice key = MySqlKeys.choose(db, entry.getKey(), uniques.get(entry.getKey()), filter);
+                if (key.problem() != null) {
+                    keyless.add(key.problem());
                     continue;
                 }
-                tables.add(new TableDef(id, columns, key, createStatement(c, id), entry.getValue()));
+                tables.add(new TableDef(id, columns, key.columns(), createStatement(c, id), entry.getValue(), key.keyIndex()));
             }
             if (!keyless.isEmpty()) {
-                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "tables without a primary key or unique NOT NULL key: "
-                        + String.join(", ", keyless), "add a key (ALTER TABLE t ADD PRIMARY KEY (...)), or leave the tables out with tables.exclude");
+                throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "rows that no key identifies: " + String.join("; ", keyless),
+                        "name a unique index over NOT NULL columns in the plan (tables.keys: {table: [columns]}), add one, or leave "
+                                + "the tables out with tables.exclude");
             }
             return tables;
         } catch (SQLException e) {
@@ -105,28 +108,6 @@ final class MySqlSource implements SourceSession {
             }
         }
         return columns;
-    }
-
-    /** The primary key, else the first unique key whose columns are all NOT NULL. */
-    private static List<String> key(Connection c, TableId id, List<ColumnDef> columns) throws SQLException {
-        Map<String, List<String>> uniques = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
-                + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX")) {
-            ps.setString(1, id.schema());
-            ps.setString(2, id.name());
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    uniques.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(rs.getString(2));
-                }
-            }
-        }
-        for (List<String> key : uniques.values()) {
-            boolean notNull = key.stream().allMatch(k -> columns.stream().anyMatch(col -> col.name().equals(k) && !col.nullable()));
-            if (notNull) {
-                return key;
-            }
-        }
-        return List.of();
     }
 
     private static String createStatement(Connection c, TableId id) throws SQLException {
@@ -401,7 +382,14 @@ final class MySqlSource implements SourceSession {
     public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
         BinlogPosition at = BinlogPosition.parse(from);
         requireRetained(at);
-        return new MySqlChangeStream(plan, at, streamId);
+        List<String> unnameable = tables.stream().filter(t -> t.keyedByUniqueIndex() && DebeziumKeys.unnameable(t.id().schema(), t.id().name(), t.key()))
+                .map(t -> t.id().name()).toList();
+        if (!unnameable.isEmpty()) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "these tables are keyed by a unique index, and their table or key "
+                    + "column names hold ; : or , which the binlog stream cannot be told: " + String.join(", ", unnameable),
+                    "rename them, give them a primary key, or leave them out with tables.exclude");
+        }
+        return new MySqlChangeStream(plan, at, streamId, DebeziumKeys.messageKeyColumns(tables));
     }
 
     /**

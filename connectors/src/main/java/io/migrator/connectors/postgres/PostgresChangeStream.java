@@ -100,6 +100,10 @@ final class PostgresChangeStream extends DebeziumChangeStream {
             props.setProperty("heartbeat.action.query", PostgresHeartbeat.query(plan.name()));
         }
         props.setProperty("table.include.list", include.isEmpty() ? "migrator_no_table\\.none" : include);
+        String keyColumns = DebeziumKeys.messageKeyColumns(List.copyOf(tables.values()));
+        if (!keyColumns.isEmpty()) {
+            props.setProperty("message.key.columns", keyColumns);
+        }
         props.setProperty("decimal.handling.mode", "string");
         props.setProperty("interval.handling.mode", "string");
         props.setProperty("hstore.handling.mode", "map");
@@ -215,7 +219,8 @@ final class PostgresChangeStream extends DebeziumChangeStream {
         Struct key = (Struct) record.key();
         if (key == null) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "a change of " + table + " carries no key",
-                    "give the table a primary key (ALTER TABLE ... ADD PRIMARY KEY); tables without one are not streamed yet");
+                    "give the table a key its changes carry (ALTER TABLE ... REPLICA IDENTITY USING INDEX a unique index over NOT NULL "
+                            + "columns, or ADD PRIMARY KEY), then `migrator run` again");
         }
         RowKey rowKey = DebeziumKeys.rowKey(table, key, PostgresValues::input);
         List<Object> keyValues = rowKey.values();

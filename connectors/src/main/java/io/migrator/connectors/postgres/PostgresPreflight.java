@@ -1,6 +1,8 @@
 package io.migrator.connectors.postgres;
 
+import io.migrator.connectors.debezium.DebeziumKeys;
 import io.migrator.core.plan.Plan;
+import io.migrator.core.plan.TableFilter;
 import io.migrator.core.spi.Assessment;
 import io.migrator.core.schema.TableId;
 import io.migrator.core.spi.Role;
@@ -47,6 +49,8 @@ final class PostgresPreflight {
         List<String> keyless = new ArrayList<>();
         List<String> fullIdentity = new ArrayList<>();
         List<String> notOwned = new ArrayList<>();
+        List<String> byIndex = new ArrayList<>();
+        List<String> unnameable = new ArrayList<>();
         for (Map.Entry<TableId, PostgresServerFacts.TableFacts> e : f.tables().entrySet()) {
             PostgresServerFacts.TableFacts t = e.getValue();
             if (!t.selectable()) {
@@ -55,18 +59,36 @@ final class PostgresPreflight {
             if (!t.owned()) {
                 notOwned.add(e.getKey().toString());
             }
-            boolean key = t.primaryKey() || t.uniqueNotNull();
+            String useIndex = "ALTER TABLE " + PostgresDialect.quote(e.getKey()) + " REPLICA IDENTITY USING INDEX its_unique_index: "
+                    + "a unique index over NOT NULL columns, no table rewrite";
+            java.util.Optional<List<String>> named = plan.tables().keyFor(e.getKey().schema(), e.getKey().name());
             if (t.replicaIdentity() == 'n') {
-                keyless.add(e.getKey() + " (REPLICA IDENTITY NOTHING: updates and deletes carry no key)");
+                keyless.add(e.getKey() + " (REPLICA IDENTITY NOTHING: updates and deletes carry no key" + (t.uniqueNotNull() ? "; " + useIndex : "") + ")");
             } else if (t.replicaIdentity() == 'd' && !t.primaryKey()) {
-                keyless.add(e.getKey() + (key ? " (no primary key, so REPLICA IDENTITY DEFAULT sends no key)" : " (no primary key)"));
-            } else if (t.replicaIdentity() == 'i' && !t.primaryKey()) {
-                keyless.add(e.getKey() + " (REPLICA IDENTITY USING INDEX without a primary key is not streamed yet)");
-            } else if (t.replicaIdentity() == 'i' && !t.identityHasKey()) {
+                keyless.add(e.getKey() + (t.uniqueNotNull() ? " (no primary key, so REPLICA IDENTITY DEFAULT sends no key; " + useIndex + ")"
+                        : " (no primary key and no unique index over NOT NULL columns)"));
+            } else if (t.replicaIdentity() == 'i' && t.primaryKey() && !t.identityHasKey()) {
                 keyless.add(e.getKey() + " (its REPLICA IDENTITY index lacks primary key columns, so updates and deletes arrive "
                         + "without the key; ALTER TABLE " + PostgresDialect.quote(e.getKey()) + " REPLICA IDENTITY DEFAULT)");
             } else if (t.replicaIdentity() == 'f' && !t.primaryKey()) {
-                fullIdentity.add(e.getKey().toString());
+                fullIdentity.add(e.getKey() + (t.uniqueNotNull() ? " (" + useIndex + ")" : ""));
+            } else if (t.replicaIdentity() == 'i' && !t.primaryKey()) {
+                byIndex.add(e.getKey() + ": unique index " + t.identityIndex() + " (" + String.join(", ", t.identityColumns()) + ")");
+                if (DebeziumKeys.unnameable(e.getKey().schema(), e.getKey().name(), t.identityColumns())) {
+                    unnameable.add(e.getKey().toString());
+                }
+            }
+            List<String> carried = t.primaryKey() ? t.primaryColumns() : t.identityColumns();
+            if (named.isPresent() && !new java.util.HashSet<>(named.get()).equals(new java.util.HashSet<>(carried))) {
+                keyless.add(e.getKey() + " (tables.keys names (" + String.join(", ", named.get()) + "), but "
+                        + (t.primaryKey() ? "its primary key (" : "its changes carry the REPLICA IDENTITY columns (") + String.join(", ", carried)
+                        + "); on PostgreSQL the key is the primary key or the REPLICA IDENTITY index: drop the entry, or ALTER TABLE "
+                        + PostgresDialect.quote(e.getKey()) + " REPLICA IDENTITY USING INDEX the index over those columns)");
+            }
+        }
+        for (String entry : plan.tables().keys().keySet()) {
+            if (f.tables().keySet().stream().noneMatch(t -> TableFilter.names(entry, t.schema(), t.name()))) {
+                keyless.add("tables.keys names " + entry + ", which is not a table the plan moves");
             }
         }
         out.add(unreadable.isEmpty() ? Assessment.ok(r, "read privilege", user + " may read every table")
@@ -74,17 +96,26 @@ final class PostgresPreflight {
                 "GRANT SELECT ON " + String.join(", ", f.tables().entrySet().stream().filter(e -> !e.getValue().selectable())
                         .map(e -> PostgresDialect.quote(e.getKey())).toList()) + " TO "
                         + PostgresDialect.quote(user)));
-        if (keyless.isEmpty() && fullIdentity.isEmpty()) {
-            out.add(Assessment.ok(r, "keys", "every table has a primary key"));
+        if (keyless.isEmpty() && fullIdentity.isEmpty() && unnameable.isEmpty()) {
+            out.add(Assessment.ok(r, "keys", byIndex.isEmpty() ? "every table has a primary key"
+                    : "every table has a key; without a primary key, rows are identified by their REPLICA IDENTITY index: "
+                    + String.join("; ", byIndex)));
         } else if (!keyless.isEmpty()) {
             out.add(Assessment.fail(r, "keys", "rows of these tables cannot be identified in the change stream: " + String.join("; ", keyless),
-                "add a primary key (ALTER TABLE t ADD PRIMARY KEY (...); a unique NOT NULL column can become it: ALTER TABLE t ADD PRIMARY KEY "
-                        + "USING INDEX its_unique_index), or leave the table out with tables.exclude"));
+                "give each a key its changes carry: REPLICA IDENTITY USING INDEX over a unique index of NOT NULL columns (no table "
+                        + "rewrite), or a primary key (ALTER TABLE t ADD PRIMARY KEY USING INDEX its_unique_index); or leave the table "
+                        + "out with tables.exclude"));
         }
         if (!fullIdentity.isEmpty()) {
-            out.add(Assessment.fail(r, "keys", "no primary key on " + String.join(", ", fullIdentity) + ": this build streams only tables "
-                    + "with a primary key (REPLICA IDENTITY FULL without one is not replayed yet)",
-                    "add a primary key (ALTER TABLE t ADD PRIMARY KEY (...)), or leave the table out with tables.exclude"));
+            out.add(Assessment.fail(r, "keys", "no primary key on " + String.join(", ", fullIdentity) + ": REPLICA IDENTITY FULL without a "
+                    + "key is not replayed (matching whole rows can duplicate or lose identical rows after a restart)",
+                    "REPLICA IDENTITY USING INDEX over a unique index of NOT NULL columns, or add a primary key; or leave the table out "
+                            + "with tables.exclude"));
+        }
+        if (!unnameable.isEmpty()) {
+            out.add(Assessment.fail(r, "keys", "these tables are keyed by their REPLICA IDENTITY index, and their schema, table or key "
+                    + "column names hold ; : or , which the change stream cannot be told: " + String.join(", ", unnameable),
+                    "rename them, give them a primary key, or leave them out with tables.exclude"));
         }
         List<String> quoted = f.tables().keySet().stream().filter(t -> t.schema().contains("\"") || t.name().contains("\""))
                 .map(PostgresDialect::quote).toList();

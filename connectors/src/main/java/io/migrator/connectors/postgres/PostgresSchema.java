@@ -121,11 +121,28 @@ final class PostgresSchema {
                 }
             }
         }
+        String keyIndex = null;
         if (!key.isEmpty()) {
             definitions.add("PRIMARY KEY (" + String.join(", ", key.stream().map(PostgresDialect::quote).toList()) + ")");
+        } else {
+            // no primary key: the REPLICA IDENTITY index (unique, not partial, NOT NULL columns) is the key its changes carry
+            try (PreparedStatement ps = c.prepareStatement("""
+                    SELECT ic.relname, a.attname FROM pg_class t JOIN pg_index i ON i.indrelid = t.oid AND i.indisreplident
+                    JOIN pg_class ic ON ic.oid = i.indexrelid
+                    JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) ON true
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                    WHERE t.oid = ? AND t.relreplident = 'i' ORDER BY k.ord""")) {
+                ps.setLong(1, oid);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        keyIndex = rs.getString(1);
+                        key.add(rs.getString(2));
+                    }
+                }
+            }
         }
         String create = "CREATE TABLE " + PostgresDialect.quote(id) + " (\n  " + String.join(",\n  ", definitions) + "\n)" + partitionBy(c, oid);
-        return new TableDef(id, columns, key, create, rows);
+        return new TableDef(id, columns, key, create, rows, keyIndex);
     }
 
     /** " PARTITION BY ..." for a partitioned table, else empty. */
@@ -468,6 +485,7 @@ final class PostgresSchema {
             out.addAll(primaryKey(c, table));
             out.addAll(constraints(c, table, "u', 'c', 'x"));
             out.addAll(indexes(c, table));
+            out.addAll(replicaIdentity(c, table));
         }
         for (TableDef table : tables) {
             out.addAll(constraints(c, table, "f"));
@@ -475,9 +493,32 @@ final class PostgresSchema {
         return out;
     }
 
+    /**
+     * The source's REPLICA IDENTITY when it is not the default: a table keyed by its identity index keeps it on the target
+     * (whose changes a rollback streams back), a FULL one stays FULL.
+     */
+    private static List<String> replicaIdentity(Connection c, TableDef table) throws SQLException {
+        String regclass = PostgresDialect.quote(table.id());
+        try (PreparedStatement ps = c.prepareStatement("SELECT t.relreplident, (SELECT ic.relname FROM pg_index i JOIN pg_class ic "
+                + "ON ic.oid = i.indexrelid WHERE i.indrelid = t.oid AND i.indisreplident) FROM pg_class t WHERE t.oid = ?::regclass")) {
+            ps.setString(1, regclass);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return List.of();
+                }
+                return switch (rs.getString(1)) {
+                    case "i" -> rs.getString(2) == null ? List.of()
+                            : List.of("ALTER TABLE " + regclass + " REPLICA IDENTITY USING INDEX " + PostgresDialect.quote(rs.getString(2)));
+                    case "f" -> List.of("ALTER TABLE " + regclass + " REPLICA IDENTITY FULL");
+                    default -> List.of();
+                };
+            }
+        }
+    }
+
     /** The CREATE TABLE statement without its primary key, which {@link #deferred} adds after the copy. */
     static String withoutPrimaryKey(TableDef table) {
-        if (table.key().isEmpty()) {
+        if (table.key().isEmpty() || table.keyedByUniqueIndex()) {
             return table.createStatement();
         }
         String clause = ",\n  PRIMARY KEY (" + String.join(", ", table.key().stream().map(PostgresDialect::quote).toList()) + ")\n)";

@@ -61,11 +61,26 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
      * every primary key column (else an UPDATE or DELETE arrives without the key, and the target could not find its row).
      */
     record TableFacts(boolean primaryKey, boolean uniqueNotNull, char replicaIdentity, boolean owned, boolean selectable, long bytes,
-                      long rowsEstimate, boolean hasRows, boolean identityHasKey) {
+                      long rowsEstimate, boolean hasRows, boolean identityHasKey, List<String> primaryColumns, String identityIndex,
+                      List<String> identityColumns) {
+        TableFacts {
+            primaryColumns = primaryColumns == null ? List.of() : List.copyOf(primaryColumns);
+            identityColumns = identityColumns == null ? List.of() : List.copyOf(identityColumns);
+        }
+
         TableFacts(boolean primaryKey, boolean uniqueNotNull, char replicaIdentity, boolean owned, boolean selectable, long bytes,
                    long rowsEstimate, boolean hasRows) {
-            this(primaryKey, uniqueNotNull, replicaIdentity, owned, selectable, bytes, rowsEstimate, hasRows, true);
+            this(primaryKey, uniqueNotNull, replicaIdentity, owned, selectable, bytes, rowsEstimate, hasRows, true, List.of(), null, List.of());
         }
+
+        TableFacts withRows(boolean any) {
+            return new TableFacts(primaryKey, uniqueNotNull, replicaIdentity, owned, selectable, bytes, rowsEstimate, any, identityHasKey,
+                    primaryColumns, identityIndex, identityColumns);
+        }
+    }
+
+    private static List<String> names(java.sql.Array array) throws SQLException {
+        return array == null ? List.of() : List.of((String[]) array.getArray());
     }
 
     static PostgresServerFacts read(Connection c, TableFilter filter) throws SQLException {
@@ -107,7 +122,12 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                        c.relreplident, pg_has_role(current_user, c.relowner, 'USAGE'), has_table_privilege(c.oid, 'SELECT'),
                        pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint,
                        COALESCE((SELECT p.indkey::int2[] <@ r.indkey::int2[] FROM pg_index p JOIN pg_index r ON r.indrelid = p.indrelid
-                                 AND r.indisreplident WHERE p.indrelid = c.oid AND p.indisprimary), true)
+                                 AND r.indisreplident WHERE p.indrelid = c.oid AND p.indisprimary), true),
+                       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index p CROSS JOIN LATERAL unnest(p.indkey) WITH ORDINALITY k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = p.indrelid AND a.attnum = k.attnum WHERE p.indrelid = c.oid AND p.indisprimary),
+                       (SELECT ic.relname FROM pg_index r JOIN pg_class ic ON ic.oid = r.indexrelid WHERE r.indrelid = c.oid AND r.indisreplident),
+                       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index r CROSS JOIN LATERAL unnest(r.indkey) WITH ORDINALITY k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = r.indrelid AND a.attnum = k.attnum WHERE r.indrelid = c.oid AND r.indisreplident)
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
                   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'migrator') AND n.nspname NOT LIKE 'pg_toast%'
@@ -118,7 +138,8 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                 String table = rs.getString(2);
                 if (filter.includes(schema, table)) {
                     tables.put(new TableId(schema, table), new TableFacts(rs.getBoolean(3), rs.getBoolean(4), rs.getString(5).charAt(0),
-                            rs.getBoolean(6), rs.getBoolean(7), rs.getLong(8), rs.getLong(9), false, rs.getBoolean(10)));
+                            rs.getBoolean(6), rs.getBoolean(7), rs.getLong(8), rs.getLong(9), false, rs.getBoolean(10), names(rs.getArray(11)),
+                            rs.getString(12), names(rs.getArray(13))));
                 }
             }
         }
@@ -131,8 +152,7 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                     rs.next();
                     any = rs.getBoolean(1);
                 }
-                e.setValue(new TableFacts(t.primaryKey(), t.uniqueNotNull(), t.replicaIdentity(), t.owned(), t.selectable(), t.bytes(),
-                        t.rowsEstimate(), any, t.identityHasKey()));
+                e.setValue(t.withRows(any));
             }
         }
         Map<String, String> extensions = new LinkedHashMap<>();

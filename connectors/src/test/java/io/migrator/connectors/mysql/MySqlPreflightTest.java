@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
 import io.migrator.core.spi.Assessment;
+import io.migrator.core.spi.Role;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -26,7 +27,13 @@ class MySqlPreflightTest {
         Map<String, String> v = new HashMap<>(Map.of("log_bin", "ON", "binlog_format", "ROW", "binlog_row_image", "FULL",
                 "server_id", "1", "binlog_expire_logs_seconds", "604800", "read_only", "OFF", "gtid_binlog_pos", "0-1-5"));
         vars.accept(v);
-        return new MySqlServerFacts(true, "10.11.6-MariaDB", v, grants, rows, keyless, unsupported, bytes, true, state, Map.of());
+        Map<String, Long> tables = new java.util.TreeMap<>(rows);
+        Map<String, List<MySqlKeys.Index>> uniques = new HashMap<>();
+        for (String t : tables.keySet()) {
+            uniques.put(t, List.of(new MySqlKeys.Index("PRIMARY", List.of("id"), true)));
+        }
+        keyless.forEach(t -> tables.put(t, 0L));
+        return new MySqlServerFacts(true, "10.11.6-MariaDB", v, grants, tables, uniques, unsupported, bytes, true, state, Map.of());
     }
 
     private static MySqlServerFacts good() {
@@ -105,8 +112,55 @@ class MySqlPreflightTest {
     @Test
     void tablesWithoutKeys() {
         Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> { }, ALL, Map.of(), List.of("audit_log", "tmp"), Map.of(), 0, false)), "keys");
-        assertThat(a.finding()).contains("audit_log, tmp");
-        assertThat(a.remedy()).contains("ADD PRIMARY KEY").contains("tables.exclude");
+        assertThat(a.finding()).contains("audit_log has no primary key and no unique index over NOT NULL columns")
+                .contains("tmp has no primary key");
+        assertThat(a.remedy()).contains("ADD PRIMARY KEY").contains("tables.exclude").contains("tables.keys");
+    }
+
+    private static MySqlServerFacts withIndexes(Map<String, List<MySqlKeys.Index>> uniques) {
+        Map<String, Long> rows = new java.util.TreeMap<>();
+        uniques.keySet().forEach(t -> rows.put(t, 10L));
+        Map<String, String> v = new HashMap<>(Map.of("log_bin", "ON", "binlog_format", "ROW", "binlog_row_image", "FULL",
+                "server_id", "1", "binlog_expire_logs_seconds", "604800", "read_only", "OFF", "gtid_binlog_pos", "0-1-5"));
+        return new MySqlServerFacts(true, "10.11.6-MariaDB", v, ALL, rows, uniques, Map.of(), 0, true, false, Map.of());
+    }
+
+    private static Plan planWith(String tables) {
+        return new PlanLoader(Map.of()).parse("p.yaml", """
+                name: p
+                source: {engine: mariadb, host: h1, port: 3306, user: u, database: shop}
+                target: {engine: mariadb, host: h2, port: 3306, user: u, database: shop}
+                """ + tables, Path.of("."));
+    }
+
+    @Test
+    void aTableWithoutPrimaryKeyIsKeyedByItsFirstUniqueNotNullIndexAndPreflightSaysSo() {
+        var f = withIndexes(Map.of(
+                "codes", List.of(new MySqlKeys.Index("a_nullable", List.of("note"), false), new MySqlKeys.Index("by_code", List.of("region", "code"), true),
+                        new MySqlKeys.Index("by_serial", List.of("serial"), true)),
+                "orders", List.of(new MySqlKeys.Index("PRIMARY", List.of("id"), true))));
+        Assessment a = MySqlPreflight.keys(Role.SOURCE, f, planWith("")).get(0);
+        assertThat(a.severity()).isEqualTo(Assessment.Severity.OK);
+        assertThat(a.finding()).contains("codes: unique index by_code (region, code)").doesNotContain("orders");
+
+        // the plan names another unique index: that one carries the rows
+        Assessment named = MySqlPreflight.keys(Role.SOURCE, f, planWith("tables: {keys: {codes: [serial]}}")).get(0);
+        assertThat(named.finding()).contains("codes: unique index by_serial (serial)");
+
+        // a nullable unique index is no key, neither is a column set no unique index has, nor a table the plan does not move
+        Assessment nullable = failed(MySqlPreflight.keys(Role.SOURCE, f, planWith("tables: {keys: {codes: [note]}}")), "keys");
+        assertThat(nullable.finding()).contains("tables.keys names (note) for codes, but no unique index over NOT NULL columns has exactly")
+                .contains("usable: by_code (region, code); by_serial (serial)");
+        Assessment other = failed(MySqlPreflight.keys(Role.SOURCE, f, planWith("tables: {keys: {orders: [note], nothere: [a]}}")), "keys");
+        assertThat(other.finding()).contains("but its primary key (id) carries its rows").contains("tables.keys names nothere, which is not a table");
+    }
+
+    @Test
+    void aUniqueKeyWhoseNamesTheBinlogStreamCannotBeToldIsRefused() {
+        var f = withIndexes(Map.of("odd;name", List.of(new MySqlKeys.Index("u", List.of("a"), true))));
+        Assessment a = failed(MySqlPreflight.keys(Role.SOURCE, f, planWith("")), "keys");
+        assertThat(a.finding()).contains("odd;name");
+        assertThat(a.remedy()).contains("primary key");
     }
 
     @Test
@@ -124,9 +178,9 @@ class MySqlPreflightTest {
 
     @Test
     void existingTargetTablesThatDifferAreListed() {
-        MySqlServerFacts source = new MySqlServerFacts(true, "10.11", Map.of(), ALL, Map.of(), List.of(), Map.of(), 0, true, false,
+        MySqlServerFacts source = new MySqlServerFacts(true, "10.11", Map.of(), ALL, Map.of(), Map.of(), Map.of(), 0, true, false,
                 Map.of("orders", new java.util.LinkedHashMap<>(Map.of("id", "int(11)", "amount", "decimal(12,2)"))));
-        MySqlServerFacts target = new MySqlServerFacts(true, "10.11", Map.of("read_only", "OFF"), ALL, Map.of(), List.of(), Map.of(), 0, true,
+        MySqlServerFacts target = new MySqlServerFacts(true, "10.11", Map.of("read_only", "OFF"), ALL, Map.of(), Map.of(), Map.of(), 0, true,
                 false, Map.of("orders", new java.util.LinkedHashMap<>(Map.of("id", "bigint(20)", "note", "text"))));
         Assessment a = failed(MySqlPreflight.target(PLAN, target, source), "table definitions");
         assertThat(a.finding()).contains("orders.id is bigint(20) on the target, int(11) on the source")

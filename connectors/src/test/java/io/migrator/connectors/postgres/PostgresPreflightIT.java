@@ -104,7 +104,7 @@ class PostgresPreflightIT {
                 "CREATE TABLE by_both (id bigint PRIMARY KEY, email text NOT NULL, note text)");
         PlanCheckReport bad = check(source.user(), source.password());
         Assessment keys = find(bad, Role.SOURCE, "keys", Assessment.Severity.FAIL);
-        assertThat(keys.finding()).contains("public.loose (no primary key)").contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT")
+        assertThat(keys.finding()).contains("public.loose (no primary key and no unique index").contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT")
                 .contains("public.quiet (REPLICA IDENTITY NOTHING").doesNotContain("wide").doesNotContain("accounts")
                 .contains("public.by_email (its REPLICA IDENTITY index lacks primary key columns").doesNotContain("by_both");
         assertThat(keys.remedy()).contains("ADD PRIMARY KEY").contains("tables.exclude");

@@ -80,26 +80,56 @@ class PostgresPreflightTest {
     }
 
     @Test
-    void tableNamesWithADoubleQuoteAndIndexIdentityWithoutAPrimaryKeyAreRefusedWithTheirRemedies() {
+    void tableNamesWithADoubleQuoteAreRefusedAndAnIdentityIndexWithoutAPrimaryKeyIsTheKey() {
         Map<TableId, PostgresServerFacts.TableFacts> tables = Map.of(
                 new TableId("public", "say \"hi\""), new PostgresServerFacts.TableFacts(true, true, 'd', true, true, 1L << 20, 1_000, true),
-                new TableId("public", "by_index"), new PostgresServerFacts.TableFacts(false, true, 'i', true, true, 1L << 20, 1_000, true));
+                new TableId("public", "by_index"), new PostgresServerFacts.TableFacts(false, true, 'i', true, true, 1L << 20, 1_000, true, true,
+                        List.of(), "by_index_code", List.of("region", "code")));
         PostgresServerFacts f = new PostgresServerFacts(150003, "15.3", Map.of("wal_level", "logical", "max_replication_slots", "10",
                 "max_wal_senders", "10", "max_slot_wal_keep_size", "-1"), 0, 0, true, true, tables, Map.of(), List.of(), 1e6, false, false);
         List<Assessment> all = PostgresPreflight.source(PLAN, f);
         Assessment names = only(all, "table names", Assessment.Severity.FAIL);
         assertThat(names.finding()).contains("\"public\".\"say \"\"hi\"\"\"");
         assertThat(names.remedy()).contains("RENAME").contains("tables.exclude");
-        Assessment keys = only(all, "keys", Assessment.Severity.FAIL);
-        assertThat(keys.finding()).contains("public.by_index (REPLICA IDENTITY USING INDEX without a primary key");
-        assertThat(keys.remedy()).contains("ADD PRIMARY KEY USING INDEX");
+        Assessment keys = only(all, "keys", Assessment.Severity.OK);
+        assertThat(keys.finding()).contains("public.by_index: unique index by_index_code (region, code)");
+    }
+
+    @Test
+    void aTableWithoutAKeyItsChangesCarryIsRefusedWithTheIdentityRemedyAndAWrongPlanKeyIsNamed() {
+        Map<TableId, PostgresServerFacts.TableFacts> tables = new java.util.LinkedHashMap<>();
+        tables.put(new TableId("public", "loose"), new PostgresServerFacts.TableFacts(false, false, 'd', true, true, 1L << 20, 1_000, true));
+        tables.put(new TableId("public", "uniq"), new PostgresServerFacts.TableFacts(false, true, 'd', true, true, 1L << 20, 1_000, true));
+        tables.put(new TableId("public", "full"), new PostgresServerFacts.TableFacts(false, true, 'f', true, true, 1L << 20, 1_000, true));
+        tables.put(new TableId("public", "by_index"), new PostgresServerFacts.TableFacts(false, true, 'i', true, true, 1L << 20, 1_000, true, true,
+                List.of(), "by_index_code", List.of("region", "code")));
+        PostgresServerFacts f = new PostgresServerFacts(150003, "15.3", Map.of("wal_level", "logical", "max_replication_slots", "10",
+                "max_wal_senders", "10", "max_slot_wal_keep_size", "-1"), 0, 0, true, true, tables, Map.of(), List.of(), 1e6, false, false);
+        Plan plan = new PlanLoader(Map.of()).parse("p.yaml", """
+                name: p
+                source: {engine: postgresql, host: h1, user: u, database: shop}
+                target: {engine: postgresql, host: h2, user: u, database: shop}
+                tables: {keys: {by_index: [code], gone: [a]}}
+                """, Path.of("."));
+        List<Assessment> all = PostgresPreflight.source(plan, f);
+        Assessment keys = all.stream().filter(a -> a.check().equals("keys") && a.finding().contains("cannot be identified")).findFirst().orElseThrow();
+        assertThat(keys.finding()).contains("public.loose (no primary key and no unique index over NOT NULL columns)")
+                .contains("public.uniq (no primary key, so REPLICA IDENTITY DEFAULT sends no key; ALTER TABLE \"public\".\"uniq\" REPLICA IDENTITY USING INDEX")
+                .contains("public.by_index (tables.keys names (code), but its changes carry the REPLICA IDENTITY columns (region, code)")
+                .contains("tables.keys names gone, which is not a table the plan moves");
+        assertThat(keys.remedy()).contains("REPLICA IDENTITY USING INDEX").contains("tables.exclude");
+        Assessment full = all.stream().filter(a -> a.check().equals("keys") && a.finding().contains("FULL")).findFirst().orElseThrow();
+        assertThat(full.severity()).isEqualTo(Assessment.Severity.FAIL);
+        assertThat(full.finding()).contains("public.full (ALTER TABLE \"public\".\"full\" REPLICA IDENTITY USING INDEX");
     }
 
     @Test
     void anIdentityIndexWithoutThePrimaryKeyColumnsIsRefusedAndOneWithThemPasses() {
         Map<TableId, PostgresServerFacts.TableFacts> tables = Map.of(
-                new TableId("public", "by_email"), new PostgresServerFacts.TableFacts(true, true, 'i', true, true, 1L << 20, 1_000, true, false),
-                new TableId("public", "by_id_and_email"), new PostgresServerFacts.TableFacts(true, true, 'i', true, true, 1L << 20, 1_000, true, true));
+                new TableId("public", "by_email"), new PostgresServerFacts.TableFacts(true, true, 'i', true, true, 1L << 20, 1_000, true, false,
+                        List.of("id"), "by_email_email_key", List.of("email")),
+                new TableId("public", "by_id_and_email"), new PostgresServerFacts.TableFacts(true, true, 'i', true, true, 1L << 20, 1_000, true, true,
+                        List.of("id"), "by_both", List.of("email", "id")));
         PostgresServerFacts f = new PostgresServerFacts(150003, "15.3", Map.of("wal_level", "logical", "max_replication_slots", "10",
                 "max_wal_senders", "10", "max_slot_wal_keep_size", "-1"), 0, 0, true, true, tables, Map.of(), List.of(), 1e6, false, false);
         Assessment keys = only(PostgresPreflight.source(PLAN, f), "keys", Assessment.Severity.FAIL);

@@ -139,7 +139,34 @@ final class PlanBinder {
         read.rejectUnknownKeys(section.get(), name, name);
         List<Glob> include = globs(section.get(), name, "include").orElse(List.of(Glob.compile("*")));
         List<Glob> exclude = globs(section.get(), name, "exclude").orElse(List.of());
-        return problems.size() > before ? null : new TableFilter(include, exclude);
+        java.util.Map<String, List<String>> keys = name.equals("tables") ? tableKeys(section.get()) : java.util.Map.of();
+        return problems.size() > before ? null : new TableFilter(include, exclude, keys);
+    }
+
+    /** {@code tables.keys}: table name to the columns of the unique NOT NULL index that carries its rows. */
+    private java.util.Map<String, List<String>> tableKeys(YamlNode.Mapping tables) {
+        java.util.Map<String, List<String>> keys = new java.util.LinkedHashMap<>();
+        Optional<YamlNode.Mapping> section = tables.entries().containsKey("keys") ? read.section(tables, "keys", false) : Optional.empty();
+        if (section.isEmpty()) {
+            return keys;
+        }
+        for (var entry : section.get().entries().entrySet()) {
+            Optional<List<YamlNode>> items = read.list(section.get(), entry.getKey(), "tables.keys");
+            List<String> columns = new ArrayList<>();
+            for (YamlNode item : items.orElse(List.of())) {
+                read.scalarText(item, "tables.keys." + entry.getKey() + " entry").ifPresent(columns::add);
+            }
+            if (columns.isEmpty()) {
+                read.problem(section.get().keyMarks().get(entry.getKey()), "tables.keys." + entry.getKey() + " names no column",
+                        "list the columns of a unique index over NOT NULL columns, e.g. " + entry.getKey() + ": [region, code]");
+            } else if (new java.util.HashSet<>(columns).size() < columns.size()) {
+                read.problem(section.get().keyMarks().get(entry.getKey()), "tables.keys." + entry.getKey() + " names a column twice: "
+                        + columns, "list each column of the unique index once");
+            } else {
+                keys.put(entry.getKey(), columns);
+            }
+        }
+        return keys;
     }
 
     private Optional<List<Glob>> globs(YamlNode.Mapping section, String name, String key) {

@@ -38,6 +38,10 @@ public final class PlanSettings {
             "`*` any characters, `?` one, `[a-z]` a set; a pattern with a dot matches `schema.table`.");
     public static final Setting TABLES_EXCLUDE = new Setting("tables.exclude", "list of glob patterns", "`[]`",
             "Tables matching any of these stay behind, even when included.");
+    public static final Setting TABLES_KEYS = new Setting("tables.keys", "map of table (`orders` or `schema.orders`) to a list of columns",
+            "none", "MySQL/MariaDB: for a table without a primary key, the unique index over NOT NULL columns that identifies its rows, "
+                    + "instead of the first such index (`plan check` shows the key of every table). PostgreSQL: must be the table's "
+                    + "REPLICA IDENTITY index, the columns its changes carry.");
 
     public static final Setting KEYS = new Setting("keys", "section", "all keys",
             "Redis only: which keys move (in every database of `source.databases`).");
@@ -142,7 +146,7 @@ public final class PlanSettings {
                     + "worker found through its registration only when that address is loopback or on the `control.listen` host.");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
-            DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
+            DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
             VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_VALIDATED_WITHIN, CUTOVER_APPLICATION_USERS, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
             CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER, CUTOVER_SWITCH_HAPROXY_CONFIG,
