@@ -6,17 +6,21 @@
 #   redis:      redis-benchmark through HAProxy as an ACL user, freeze client-pause, switch haproxy, lasting freeze by ACL
 # Per round: the write gap the probe saw, its failed writes, acknowledged writes missing on the target, the load tool's
 # errors, and the report's writeFreezeMillis. Prints a table; docs/benchmarks.md records the results with this command.
+# --rollback (mariadb): each round is a round trip: the cutover, 3 s of load on the new server while reverse replication
+# carries it back, then `migrator rollback` under the same load; the probe's gap is measured for each, and every
+# acknowledged write must be on the old source at the end.
 #
-#   bench/cutover-benchmark.sh [--engine mariadb|postgresql|redis] [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s]
+#   bench/cutover-benchmark.sh [--engine mariadb|postgresql|redis] [--rounds 10] [--rows 20000] [--threads 4] [--rate 200] [--max-downtime 2s] [--rollback]
 #   (redis: --rows is the key space, --threads redis-benchmark's connections; it has no rate limit, --rate is ignored)
 #
 # Needs: ./migrator sandbox up --engines mariadb|postgresql --proxies; apt-get install -y sysbench mariadb-client
 # (mariadb), postgresql-client (postgresql: psql, pgbench) or redis-tools (redis: redis-cli, redis-benchmark).
 set -euo pipefail
 
-ENGINE=mariadb ROUNDS=10 ROWS=20000 THREADS=4 RATE=200 BUDGET=2s
+ENGINE=mariadb ROUNDS=10 ROWS=20000 THREADS=4 RATE=200 BUDGET=2s ROLLBACK=
 while [ $# -gt 0 ]; do
   case $1 in
+    --rollback) ROLLBACK=1; shift ;;
     --engine) ENGINE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --rows) ROWS=$2; shift 2 ;;
@@ -33,6 +37,7 @@ WORK="$ROOT/target/bench/cutover-$ENGINE"
 mkdir -p "$WORK"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 APP=bench_app APP_PW=bench-app-pw DB=cutbench
+[ -n "$ROLLBACK" ] && [ "$ENGINE" != mariadb ] && { echo "--rollback is MySQL/MariaDB only in this build" >&2; exit 2; }
 [ "$ENGINE" = postgresql ] && exec "$(dirname "$0")/cutover-benchmark-postgres.sh" "$ROUNDS" "$ROWS" "$THREADS" "$RATE" "$BUDGET"
 [ "$ENGINE" = redis ] && exec "$(dirname "$0")/cutover-benchmark-redis.sh" "$ROUNDS" "$ROWS" "$THREADS" "$BUDGET"
 require "apt-get install -y sysbench mariadb-client" sysbench mariadb
@@ -61,8 +66,13 @@ cutover:
 EOF
 SB="sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-db=$DB --tables=4 --table-size=$ROWS"
 
-printf '| round | writeFreezeMillis | probe gap ms | probe failed writes | acknowledged lost | sysbench errors + reconnects | sysbench tps |\n' > "$WORK/table.md"
-printf '|---|---|---|---|---|---|---|\n' >> "$WORK/table.md"
+if [ -n "$ROLLBACK" ]; then
+  printf '| round | cutover writeFreezeMillis | cutover probe gap ms | rollback writeFreezeMillis | rollback probe gap ms | probe failed writes | acknowledged lost (old source) | sysbench errors + reconnects | sysbench tps |\n' > "$WORK/table.md"
+  printf '|---|---|---|---|---|---|---|---|---|\n' >> "$WORK/table.md"
+else
+  printf '| round | writeFreezeMillis | probe gap ms | probe failed writes | acknowledged lost | sysbench errors + reconnects | sysbench tps |\n' > "$WORK/table.md"
+  printf '|---|---|---|---|---|---|---|\n' >> "$WORK/table.md"
+fi
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round: fresh databases, users, proxy on the source"
   haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
@@ -79,17 +89,26 @@ for round in $(seq 1 "$ROUNDS"); do
   "$ROOT/migrator" wait "$PLAN" --for STREAMING --timeout 300s >/dev/null
   "$ROOT/migrator" validate "$PLAN" >/dev/null
 
-  rm -f "$WORK/stop"
+  rm -f "$WORK/stop" "$WORK/mark"
+  CHECK_PORT=13307; [ -n "$ROLLBACK" ] && CHECK_PORT=13306 # a round trip ends on the old source: every acknowledged write must be there
   $SB --mysql-port=13300 --mysql-user=$APP --mysql-password=$APP_PW --threads="$THREADS" --rate="$RATE" --time=0 \
       --mysql-ignore-errors=all --report-interval=1 oltp_write_only run > "$WORK/sysbench-$round.log" 2>&1 &
   SYSBENCH=$!
   "$JAVA" -cp "$DRIVER" "$ROOT/bench/CutoverProbe.java" "jdbc:mariadb://127.0.0.1:13300/$DB?connectTimeout=2000&socketTimeout=10000" "$APP" "$APP_PW" \
-      "jdbc:mariadb://127.0.0.1:13307/$DB" migrator "$PW" "$WORK/stop" > "$WORK/probe-$round.log" 2>&1 &
+      "jdbc:mariadb://127.0.0.1:$CHECK_PORT/$DB" migrator "$PW" "$WORK/stop" "$WORK/mark" > "$WORK/probe-$round.log" 2>&1 &
   PROBE=$!
   sleep 3
   "$ROOT/migrator" wait "$PLAN" --for "lag<2s" --timeout 120s >/dev/null
   log "round $round: cutover under load"
   "$ROOT/migrator" cutover "$PLAN" -o json > "$WORK/cutover-$round.json" || true
+  if [ -n "$ROLLBACK" ]; then
+    sleep 3 # the load on the new server, carried back by reverse replication
+    "$ROOT/migrator" wait "$PLAN" --for "lag<2s" --timeout 120s >/dev/null || true
+    log "round $round: rollback under load"
+    touch "$WORK/mark"
+    "$ROOT/migrator" rollback "$PLAN" -o json > "$WORK/rollback-$round.json" || true
+    "$ROOT/migrator" wait "$PLAN" --for STREAMING --timeout 120s >/dev/null || true
+  fi
   sleep 2
   touch "$WORK/stop"
   wait $PROBE || true
@@ -98,15 +117,29 @@ for round in $(seq 1 "$ROUNDS"); do
   kill -TERM $WORKER 2>/dev/null || true; wait $WORKER || true
 
   FREEZE=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/cutover-$round.json" 2>/dev/null || echo "no report")
-  read -r ACKED ERRS GAP LOST < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\)/\1 \2 \3 \4/p' "$WORK/probe-$round.log")
+  read -r ACKED ERRS GAP LOST MARK_GAP < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\) mark_gap_ms=\([0-9]*\)/\1 \2 \3 \4 \5/p' "$WORK/probe-$round.log")
   # per-second lines: "[ 5s ] thds: 4 tps: 199.96 ... err/s: 0.00 reconn/s: 0.00"
   read -r SB_TPS SB_ERR < <(awk '/ tps: / { for (i = 1; i <= NF; i++) { if ($i == "tps:") { t += $(i + 1); n++ } if ($i == "err/s:" || $i == "reconn/s:") e += $(i + 1) } }
       END { printf "%.0f %.0f\n", n ? t / n : 0, e }' "$WORK/sysbench-$round.log")
-  printf '| %d | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${ERRS:-?}" "${LOST:-?}" "${ACKED:-?}" \
-      "${SB_ERR:-?}" "${SB_TPS:-?}" >> "$WORK/table.md"
+  if [ -n "$ROLLBACK" ]; then
+    BACK=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/rollback-$round.json" 2>/dev/null || echo "no report")
+    printf '| %d | %s | %s | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${BACK:-?}" "${MARK_GAP:-?}" "${ERRS:-?}" \
+        "${LOST:-?}" "${ACKED:-?}" "${SB_ERR:-?}" "${SB_TPS:-?}" >> "$WORK/table.md"
+  else
+    printf '| %d | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${ERRS:-?}" "${LOST:-?}" "${ACKED:-?}" \
+        "${SB_ERR:-?}" "${SB_TPS:-?}" >> "$WORK/table.md"
+  fi
   log "round $round: freeze ${FREEZE:-?} ms, probe gap ${GAP:-?} ms, lost ${LOST:-?} of ${ACKED:-?}"
 done
 haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
 ./migrator complete "$PLAN" >/dev/null 2>&1 || true
 cat "$WORK/table.md"
-"$ROOT/bench/cutover-summary.sh" "$WORK/table.md"
+if [ -n "$ROLLBACK" ]; then
+  awk -F'|' 'NR > 2 && $5 ~ /^ *[0-9]+ *$/ { n++; g[n] = $6 + 0; f[n] = $5 + 0; if ($6 + 0 > gw) gw = $6 + 0; if ($5 + 0 > fw) fw = $5 + 0 }
+    NR > 2 { lost += $8 + 0 } NR > 2 && $5 !~ /^ *[0-9]+ *$/ { bad++ }
+    function median(a, n) { asort(a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { printf "\nrollback probe write gap: median %d ms, worst %d ms; rollback writeFreezeMillis: median %d ms, worst %d ms; over %d round trips (%d without a rollback); acknowledged writes lost: %d\n",
+          median(g, n), gw, median(f, n), fw, n, bad, lost }' "$WORK/table.md"
+else
+  "$ROOT/bench/cutover-summary.sh" "$WORK/table.md"
+fi

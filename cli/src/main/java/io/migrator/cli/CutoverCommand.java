@@ -38,6 +38,11 @@ final class CutoverCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        return run(spec, plan, dryRun, maxDowntime, "cutover");
+    }
+
+    /** `cutover` and `rollback` alike: the runbook started on the worker, its steps printed as they complete, its exit code. */
+    static int run(CommandSpec spec, Path plan, boolean dryRun, String maxDowntime, String kind) throws InterruptedException {
         Output output = CommandSupport.output(spec);
         Plan loaded = new PlanLoader().load(plan);
         if (maxDowntime != null) {
@@ -51,10 +56,10 @@ final class CutoverCommand implements Callable<Integer> {
             }
         }
         try (WorkerClient client = new WorkerClient(loaded)) {
-            CutoverReport report = client.startCutover(dryRun, maxDowntime);
+            CutoverReport report = client.startRunbook(kind, dryRun, maxDowntime);
             if (report.dryRun() != dryRun) {
                 throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.CUTOVER_PRECONDITION, "a "
-                        + (report.dryRun() ? "dry run" : "cutover") + " of " + loaded.name() + " is running", "wait until it finishes, then run this one");
+                        + (report.dryRun() ? "dry run" : kind) + " of " + loaded.name() + " is running", "wait until it finishes, then run this one");
             }
             int printed = 0;
             while (true) {
@@ -67,9 +72,9 @@ final class CutoverCommand implements Callable<Integer> {
                     break;
                 }
                 Thread.sleep(100);
-                report = client.cutoverReport();
+                report = client.runbookReport(kind);
             }
-            return finish(output, report);
+            return finish(output, report, kind.equals("rollback"));
         }
     }
 
@@ -83,7 +88,7 @@ final class CutoverCommand implements Callable<Integer> {
         }
     }
 
-    private static int finish(Output output, CutoverReport report) {
+    private static int finish(Output output, CutoverReport report, boolean rollback) {
         if (output.json()) {
             output.out().println(StatusJson.write(report));
             return report.exitCode();
@@ -93,11 +98,12 @@ final class CutoverCommand implements Callable<Integer> {
             out.println(report.ok() ? output.good("dry run: every precondition holds") + ", predicted within the " + report.budgetMillis() + " ms budget"
                     : output.bad("dry run: the cutover would not start or not fit: ") + (report.error() == null ? "" : report.error().message()));
         } else if (report.ok()) {
-            out.println(output.good("cut over") + ": writes were frozen for " + report.writeFreezeMillis() + " ms (budget " + report.budgetMillis()
-                    + " ms); the target takes the application's writes");
+            out.println(output.good(rollback ? "rolled back" : "cut over") + ": writes were frozen for " + report.writeFreezeMillis() + " ms (budget "
+                    + report.budgetMillis() + " ms); " + (rollback ? "the old source takes the application's writes again, and they stream "
+                    + "forward to the target" : "the target takes the application's writes"));
         } else if (report.aborted()) {
             out.println(output.warn("aborted") + (report.writeFreezeMillis() > 0 ? " after a " + report.writeFreezeMillis() + " ms freeze" : "")
-                    + ": the source takes writes, streaming goes on");
+                    + (rollback ? ": the new server takes writes, reverse replication goes on" : ": the source takes writes, streaming goes on"));
         } else {
             out.println(output.bad("FAILED") + ": `migrator status` shows the phase; the remedy below says what to do");
         }

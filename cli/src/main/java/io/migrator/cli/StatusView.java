@@ -27,7 +27,7 @@ final class StatusView {
             out.println("migration " + s.name() + "  not started: no `migrator run` is recorded on the target");
             return;
         }
-        String phase = s.phase().name() + (s.paused() ? " (paused)" : "");
+        String phase = s.phase().name() + (s.paused() ? " (paused)" : "") + ("reverse".equals(s.direction()) ? " (reverse replication: new server -> old source)" : "");
         out.println("migration " + s.name() + "  " + (s.phase().name().equals("FAILED") ? output.bad(phase) : output.good(phase)) + "  "
                 + worker);
         MigrationStatus.Lag lag = s.lag();

@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "wait", description = {"Blocks until a condition holds, polling the worker (or the durable state when none runs):",
         "  PHASE            the migration reached that phase or a later one (SNAPSHOT, CATCH_UP, STREAMING, CUT_OVER...)",
-        "  lag<DURATION     a running worker measures lag below DURATION (e.g. lag<1s, lag<500ms)",
+        "  lag<DURATION     a running worker measures lag below DURATION (e.g. lag<1s, lag<500ms); cut over, reverse replication's",
         "  validated        a validation that finished after the wait began passed (exit 5 if it found a mismatch)",
         "Exits 0 when it holds, 4 when --timeout passes first, 5 when the awaited validation found a mismatch,",
         "1 once the migration FAILED (at once when the worker reports it;",
@@ -77,7 +77,9 @@ final class WaitCommand implements Callable<Integer> {
                 return "passed".equals(s.validation().state()) && fresh(s);
             }
             if (lagBelow != null) {
-                boolean streaming = s.phase() == Phase.CATCH_UP || s.phase() == Phase.STREAMING || s.phase() == Phase.CUTTING_OVER;
+                // cut over, the lag is reverse replication's (direction reverse): what a rollback waits for
+                boolean streaming = s.phase() == Phase.CATCH_UP || s.phase() == Phase.STREAMING || s.phase() == Phase.CUTTING_OVER
+                        || s.phase() == Phase.CUT_OVER && "reverse".equals(s.direction());
                 return streaming && s.worker().running() && s.lag().seconds() != null && s.lag().seconds() * 1000 < lagBelow.toMillis();
             }
             int wanted = MAIN_LINE.indexOf(phase);

@@ -173,21 +173,35 @@ final class WorkerClient implements AutoCloseable {
 
     /** Starts a cutover on the running worker (or a dry run); answers its report so far. */
     io.migrator.core.state.CutoverReport startCutover(boolean dryRun, String maxDowntime) {
+        return startRunbook("cutover", dryRun, maxDowntime);
+    }
+
+    /**
+     * Starts the cutover ({@code cutover}) or the rollback ({@code rollback}, the reverse direction's cutover) on the worker
+     * and answers its report so far.
+     */
+    io.migrator.core.state.CutoverReport startRunbook(String kind, boolean dryRun, String maxDowntime) {
         if (located() == null) {
-            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "no worker runs migration " + plan.name() + ": the cutover is performed by "
-                    + "the worker that owns the stream", "start it with `migrator run " + plan.file() + "`, wait for STREAMING, then cut over");
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "no worker runs migration " + plan.name() + ": the " + kind
+                    + " is performed by the worker that owns the stream", "start it with `migrator run " + plan.file() + "`, then "
+                    + (kind.equals("cutover") ? "wait for STREAMING, then cut over" : "roll back once `migrator status` shows direction reverse"));
         }
         java.util.Map<String, Object> body = new java.util.LinkedHashMap<>();
         body.put("dryRun", dryRun);
         if (maxDowntime != null) {
             body.put("maxDowntime", maxDowntime);
         }
-        return cutoverCall(request("/api/cutover").POST(HttpRequest.BodyPublishers.ofString(io.migrator.core.state.StatusJson.write(body))).build());
+        return cutoverCall(request("/api/" + kind).POST(HttpRequest.BodyPublishers.ofString(io.migrator.core.state.StatusJson.write(body))).build());
     }
 
     /** The running or last cutover's report from the worker. */
     io.migrator.core.state.CutoverReport cutoverReport() {
-        return cutoverCall(request("/api/cutover").GET().build());
+        return runbookReport("cutover");
+    }
+
+    /** The running or last cutover's ({@code cutover}) or rollback's ({@code rollback}) report from the worker. */
+    io.migrator.core.state.CutoverReport runbookReport(String kind) {
+        return cutoverCall(request("/api/" + kind).GET().build());
     }
 
     private io.migrator.core.state.CutoverReport cutoverCall(HttpRequest request) {

@@ -80,9 +80,9 @@ class CliTest {
         assertThat(error.at("/error/code").asText()).isEqualTo("CANNOT_CONNECT");
         assertThat(error.at("/error/message").asText()).contains("cannot reach source redis at 127.0.0.1:1");
         assertThat(error.at("/error/remedy").asText()).isNotBlank();
-        CliRun textError = CliRun.of("rollback", "plan.yaml");
+        CliRun textError = CliRun.of("demo");
         assertThat(textError.exit()).isEqualTo(1);
-        assertThat(textError.err()).startsWith("error: `migrator rollback` is not available").contains("remedy:");
+        assertThat(textError.err()).startsWith("error: `migrator demo` is not available").contains("remedy:");
         assertThat(textError.err()).doesNotContain("Exception").doesNotContain("\tat ");
     }
 }

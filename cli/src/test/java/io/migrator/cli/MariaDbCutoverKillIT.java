@@ -24,7 +24,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * are programs that SIGKILL the worker (their parent) the first time they run. Killed inside the freeze, before the point
  * of no return: the restarted worker undoes the cutover from its journal (the unfreeze program runs) and streams on.
  * Killed inside the switch, after it: the restarted worker finishes the cutover forward (the switch runs again) and
- * reaches CUT_OVER. Nothing written to the source before the cutover is missing on the target.
+ * reaches CUT_OVER. Nothing written to the source before the cutover is missing on the target. Then reverse replication:
+ * killed while it streams, it resumes and carries every write of the new server to the old source; a rollback killed inside
+ * its freeze is undone, one killed inside its switch is finished by the restart, and the migration streams forward again.
  */
 @ExtendWith(SandboxExtension.class)
 class MariaDbCutoverKillIT {
@@ -54,12 +56,12 @@ class MariaDbCutoverKillIT {
                   maxDowntime: 10s
                   maxLag: 5s
                   freeze: command
-                  freezeCommand: ["sh", "-c", "test -f %9$s/froze || { touch %9$s/froze; kill -9 $PPID; sleep 5; }"]
-                  unfreezeCommand: ["sh", "-c", "touch %9$s/unfroze"]
+                  freezeCommand: ["sh", "-c", "test -f %9$s/froze || { touch %9$s/froze; kill -9 $PPID; sleep 5; }; test $MIGRATOR_DIRECTION = forward || test -f %9$s/rfroze || { touch %9$s/rfroze; kill -9 $PPID; sleep 5; }"]
+                  unfreezeCommand: ["sh", "-c", "touch %9$s/unfroze; echo $MIGRATOR_DIRECTION > %9$s/unfroze-direction"]
                   switch:
-                    - command: ["sh", "-c", "test -f %9$s/switched || { touch %9$s/switched; kill -9 $PPID; sleep 5; }; echo $MIGRATOR_TARGET_PORT > %9$s/switch-done"]
+                    - command: ["sh", "-c", "test -f %9$s/switched || { touch %9$s/switched; kill -9 $PPID; sleep 5; }; test $MIGRATOR_TARGET_PORT != %11$d || test -f %9$s/rswitched || { touch %9$s/rswitched; kill -9 $PPID; sleep 5; }; echo $MIGRATOR_TARGET_PORT > %9$s/switch-done"]
                 """.formatted(db, source.host(), source.port(), source.user(), secret, target.host(), target.port(),
-                target.user(), dir, db.replace('_', '-')));
+                target.user(), dir, db.replace('_', '-'), source.port()));
         String p = plan.toString();
         try {
             workers.start(p);
@@ -97,7 +99,6 @@ class MariaDbCutoverKillIT {
 
             JsonNode status = CliRun.of("status", p, "-o", "json").json();
             assertThat(status.get("phase").asText()).isEqualTo("CUT_OVER");
-            assertThat(status.get("direction").asText()).isEqualTo("forward");
             List<String> journal = new ArrayList<>();
             status.get("phases").forEach(e -> journal.add(e.get("detail").asText()));
             assertThat(journal).contains("cutover: point of no return, switching traffic");
@@ -112,15 +113,51 @@ class MariaDbCutoverKillIT {
                  Connection t = DriverManager.getConnection(target.jdbcUrl(db), target.user(), target.password())) {
                 assertThat(rows(t)).as("every row written before the cutover is on the target").isEqualTo(rows(s)).contains("10001", "10002", "10003");
             }
-            workers.get(2).destroy();
-            assertThat(workers.get(2).waitFor(60, TimeUnit.SECONDS)).isTrue();
-            assertThat(workers.get(2).exitValue()).as("SIGTERM exits 0").isZero();
-            Thread.sleep(20); // file times have a coarse grain
+
+            // 3: reverse replication survives kill -9: the new server's writes before and while no worker runs reach the old source
+            workers.awaitStatus(p, "direction", "reverse");
+            insert(target, db, 20_001);
+            workers.get(2).destroyForcibly().waitFor();
+            insert(target, db, 20_002);
+            workers.start(p);
+            workers.awaitStatus(p, "direction", "reverse");
+            awaitSame(source, target, db, "20001", "20002");
+
+            // 4: a rollback killed inside its freeze, before its point of no return: undone, reverse replication goes on
+            CliRun rollback = CliRun.of("rollback", p, "-o", "json");
+            assertThat(rollback.exit()).as(rollback.out() + rollback.err()).isNotZero();
+            assertThat(workers.get(3).waitFor(30, TimeUnit.SECONDS)).as("the freeze program killed the worker inside the rollback").isTrue();
+            assertThat(Files.exists(dir.resolve("rfroze"))).isTrue();
+            workers.start(p);
+            workers.awaitStatus(p, "direction", "reverse");
+            assertThat(Files.readString(dir.resolve("unfroze-direction")).trim()).as("the restart undid the rollback's freeze").isEqualTo("reverse");
+            insert(target, db, 20_003);
+            awaitSame(source, target, db, "20003");
+
+            // 5: a rollback killed inside its switch, after its point of no return: finished forward by the restart, then the
+            // migration streams forward again from the old source
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
+            CliRun rollback2 = CliRun.of("rollback", p, "-o", "json");
+            assertThat(rollback2.exit()).as(rollback2.out() + rollback2.err()).isNotZero();
+            assertThat(workers.get(4).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker inside the rollback").isTrue();
+            assertThat(Files.exists(dir.resolve("rswitched"))).isTrue();
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
+            assertThat(Files.readString(dir.resolve("switch-done")).trim()).as("the restart switched the traffic back, to the end")
+                    .isEqualTo(Integer.toString(source.port()));
+            JsonNode forward = CliRun.of("status", p, "-o", "json").json();
+            assertThat(forward.get("direction").asText()).isEqualTo("forward");
+            List<String> phases = new ArrayList<>();
+            forward.get("phases").forEach(e -> phases.add(e.get("phase").asText()));
+            assertThat(phases).containsSubsequence("CUT_OVER", "ROLLED_BACK", "CATCH_UP", "STREAMING");
+            insert(source, db, 10_004); // the old source takes the writes again, and they stream forward
+            awaitSame(source, target, db, "10004", "20001", "20002", "20003");
+
+            workers.get(5).destroy();
+            assertThat(workers.get(5).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(workers.get(5).exitValue()).as("SIGTERM exits 0").isZero();
             CliRun complete = CliRun.of("complete", p, "--yes", "-o", "json");
             assertThat(complete.exit()).as(complete.out() + complete.err()).isZero();
-            assertThat(complete.json().get("released").toString()).contains("ran the unfreeze command sh");
-            assertThat(Files.getLastModifiedTime(dir.resolve("unfroze")).toMillis()).as("complete ran the unfreeze command: the lasting "
-                    + "freeze ends with the migration").isGreaterThanOrEqualTo(Files.getLastModifiedTime(dir.resolve("switch-done")).toMillis());
         } finally {
             workers.close();
             CliRun.of("complete", p, "--yes"); // after a failure too: nothing of it stays on the servers
@@ -136,6 +173,25 @@ class MariaDbCutoverKillIT {
         try (Connection c = DriverManager.getConnection(source.jdbcUrl(db), source.user(), source.password()); Statement st = c.createStatement()) {
             st.execute("INSERT INTO orders VALUES (" + id + ", 'written-" + id + "')");
         }
+    }
+
+    /** Until both servers hold the same orders, these ids among them. */
+    private static void awaitSame(SandboxEndpoint source, SandboxEndpoint target, String db, String... ids) throws Exception {
+        long deadline = System.currentTimeMillis() + 60_000;
+        List<String> s = List.of();
+        List<String> t = List.of();
+        while (System.currentTimeMillis() < deadline) {
+            try (Connection sc = DriverManager.getConnection(source.jdbcUrl(db), source.user(), source.password());
+                 Connection tc = DriverManager.getConnection(target.jdbcUrl(db), target.user(), target.password())) {
+                s = rows(sc);
+                t = rows(tc);
+            }
+            if (s.equals(t) && s.containsAll(List.of(ids))) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        assertThat(s).as("the old source against the new server").isEqualTo(t).contains(ids);
     }
 
     private static List<String> rows(Connection c) throws Exception {

@@ -54,6 +54,21 @@ final class Workers implements AutoCloseable {
         throw new AssertionError("not " + phase + " within 120 s: " + CliRun.of("status", plan).out());
     }
 
+    /** Until the last worker runs and its status has {@code field} equal to {@code value} (direction reverse, say). */
+    void awaitStatus(String plan, String field, String value) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (System.currentTimeMillis() < deadline) {
+            Process last = started.get(started.size() - 1);
+            assertThat(last.isAlive()).as("the worker died; see target/%s-worker-%d.log", name, started.size() - 1).isTrue();
+            CliRun status = CliRun.of("status", plan, "-o", "json");
+            if (status.exit() == 0 && status.json().at("/worker/running").asBoolean() && value.equals(status.json().path(field).asText())) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError(field + " not " + value + " within 120 s: " + CliRun.of("status", plan).out());
+    }
+
     @Override
     public void close() throws InterruptedException {
         for (Process w : started) {

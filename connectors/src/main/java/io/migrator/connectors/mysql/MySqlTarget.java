@@ -499,8 +499,23 @@ final class MySqlTarget implements TargetSession {
         io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
         List<String> removed = new ArrayList<>(forgotten.removed());
         if (!forgotten.othersRemain()) {
-            execute("DROP DATABASE IF EXISTS " + MySqlDialect.quote(BOOKKEEPING));
-            removed.add("database migrator (no other migration uses it)");
+            // the database may also hold what this server keeps as another migration's source (its heartbeat, migration ids,
+            // a reverse direction's): only the bookkeeping tables go, and the database once nothing else is left in it
+            for (String table : io.migrator.connectors.jdbc.Bookkeeping.TABLES) {
+                execute("DROP TABLE IF EXISTS " + MySqlDialect.quote(BOOKKEEPING) + "." + MySqlDialect.quote(table));
+            }
+            try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + BOOKKEEPING + "'")) {
+                rs.next();
+                if (rs.getInt(1) == 0) {
+                    st.execute("DROP DATABASE IF EXISTS " + MySqlDialect.quote(BOOKKEEPING));
+                    removed.add("database migrator (no other migration uses it)");
+                } else {
+                    removed.add("the bookkeeping tables of database migrator (it keeps " + rs.getInt(1) + " other table(s))");
+                }
+            } catch (SQLException e) {
+                throw MySqlErrors.translate("dropping the bookkeeping database", e);
+            }
         }
         return removed;
     }

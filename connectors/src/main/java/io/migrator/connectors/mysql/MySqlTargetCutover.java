@@ -169,7 +169,55 @@ final class MySqlTargetCutover {
         } catch (SQLException e) {
             throw MySqlErrors.translate("creating the source's triggers on the target (after " + created + ")", e);
         }
-        return triggers.isEmpty() ? "the plan's tables have no triggers on the source" : "triggers created: " + (created.isEmpty() ? "none missing" : created);
+        String opened = triggers.isEmpty() ? "the plan's tables have no triggers on the source" : "triggers created: " + (created.isEmpty() ? "none missing" : created);
+        String unlocked = unlockLogins();
+        String writable = writableAgain();
+        return opened + (unlocked.isEmpty() ? "" : "; " + unlocked) + (writable.isEmpty() ? "" : "; " + writable);
+    }
+
+    /**
+     * With {@code freeze: read-only}, a lasting freeze left this server read-only (a rollback's target is the old source,
+     * the next cutover's target the server a rollback froze): the opening makes it writable. "" when it was.
+     */
+    private String writableAgain() {
+        if (!"read-only".equals(plan.cutover().freeze())) {
+            return "";
+        }
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@GLOBAL.read_only")) {
+            if (rs.next() && rs.getInt(1) == 1) {
+                st.execute("SET GLOBAL read_only = OFF");
+                return "read_only OFF";
+            }
+            return "";
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("making the target writable (SET GLOBAL read_only = OFF)", e);
+        }
+    }
+
+    /**
+     * The application's logins that a lasting freeze left locked on this server (a rollback's target is the old source,
+     * the next cutover's target the server a rollback froze) are unlocked: the opening lets the application in. Logins that
+     * are not locked are left alone; "" when none was.
+     */
+    private String unlockLogins() {
+        List<String> unlocked = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            for (String user : plan.cutover().applicationUsers()) {
+                boolean locked;
+                try (ResultSet rs = st.executeQuery("SHOW CREATE USER " + MySqlCutover.account(user))) {
+                    locked = rs.next() && rs.getString(1).toUpperCase(java.util.Locale.ROOT).contains("ACCOUNT LOCK");
+                } catch (SQLException e) {
+                    continue; // no such login here, or no right to look: the preconditions named it
+                }
+                if (locked) {
+                    st.execute("ALTER USER " + MySqlCutover.account(user) + " ACCOUNT UNLOCK");
+                    unlocked.add(user);
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("unlocking the application's logins on the target (after " + unlocked + ")", e);
+        }
+        return unlocked.isEmpty() ? "" : "logins unlocked: " + unlocked;
     }
 
     private static void createMissing(Statement st, Map<String, String[]> triggers, Set<String> existing, List<String> created) throws SQLException {

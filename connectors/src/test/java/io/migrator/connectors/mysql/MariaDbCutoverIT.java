@@ -6,6 +6,7 @@ import io.migrator.connectors.testing.AppWriter;
 import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.state.CutoverReport;
+import io.migrator.core.state.MigrationStatus;
 import io.migrator.core.state.Phase;
 import io.migrator.sandbox.Sandbox;
 import io.migrator.sandbox.SandboxEngine;
@@ -162,6 +163,188 @@ class MariaDbCutoverIT {
             writer.stop();
         }
         assertThat(writer.failure.get()).as("the writer's own bug, not a refused write").isNull();
+    }
+
+    /**
+     * Reverse replication: once cut over, the writes the application makes on the new server (through the proxy, with the
+     * trigger created at the opening firing there) stream into the old source, whose own trigger is dropped meanwhile (it
+     * would fire a second time on the replayed rows); a worker restarted resumes from the old source's checkpoint; complete
+     * ends it, gives the old source its trigger and login back and removes the reverse bookkeeping.
+     */
+    @Test
+    void afterTheCutoverTheNewServersWritesStreamBackIntoTheOldSource(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "reverse", ", maxDowntime: 5s");
+        AppWriter writer = new AppWriter(proxyUrl(servers) + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
+        try {
+            try (MigrationHarness run = MigrationHarness.withReverse(plan)) {
+                run.awaitPhase(Phase.STREAMING);
+                writer.start();
+                run.awaitCaughtUp();
+                assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+                CutoverReport report = cutOver(run, false, null);
+                assertThat(report.ok()).as("%s", report).isTrue();
+                awaitDirection(run, "reverse");
+                assertThat(run.migration.status().phase()).isEqualTo(Phase.CUT_OVER);
+                Thread.sleep(1_500); // the application writes on the new server
+                writer.stop();
+                awaitSame("the new server's writes reach the old source");
+                assertThat(triggers(fixture.source())).as("no trigger fires on replayed rows on the old source").isEmpty();
+                assertThat(writer.acknowledged).isNotEmpty();
+                assertThat(notes(fixture.source())).as("every acknowledged write is on the old source too").containsAll(writer.acknowledged.keySet());
+                assertThat(run.migration.status().lag().seconds()).as("the reverse lag is measured").isNotNull();
+            }
+            // a new worker resumes the reverse stream from the checkpoint it keeps on the old source
+            try (Connection c = fixture.target(); Statement st = c.createStatement()) {
+                st.execute("INSERT INTO orders (note) VALUES ('while-stopped')");
+            }
+            try (MigrationHarness again = MigrationHarness.withReverse(plan)) {
+                try (Connection c = fixture.target(); Statement st = c.createStatement()) {
+                    st.execute("INSERT INTO orders (note) VALUES ('after-restart')");
+                    st.execute("UPDATE orders SET note = 'renamed' WHERE note = 'seed-7'");
+                    st.execute("DELETE FROM orders WHERE note = 'seed-8'");
+                }
+                awaitSame("after a restart");
+                assertThat(notes(fixture.source())).contains("while-stopped", "after-restart", "renamed").doesNotContain("seed-7", "seed-8");
+            }
+            var completion = io.migrator.core.run.Migrations.discover().complete(plan);
+            assertThat(String.join("; ", completion.released())).contains("reverse replication ended").contains("triggers created: [orders_audit]");
+            assertThat(triggers(fixture.source())).containsExactly("orders_audit");
+            DriverManager.getConnection(servers.mariadbSource().jdbcUrl(fixture.database), app, "app-pw").close(); // unlocked
+            try (Connection c = MariaDbFixture.connect(servers.mariadbSource()); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'migrator' "
+                         + "AND TABLE_NAME = 'state'")) {
+                rs.next();
+                if (rs.getInt(1) > 0) {
+                    try (ResultSet left = st.executeQuery("SELECT COUNT(*) FROM migrator.state WHERE migration = '"
+                            + Plan.reverseName(plan.name()) + "'")) {
+                        left.next();
+                        assertThat(left.getInt(1)).as("the reverse bookkeeping is gone from the old source").isZero();
+                    }
+                }
+            }
+        } finally {
+            writer.stop();
+        }
+        assertThat(writer.failure.get()).isNull();
+    }
+
+    /**
+     * The rollback under a writer through the proxy: after a cutover and writes on the new server, `rollback` freezes the
+     * new server, drains reverse replication, switches the proxy back and opens the old source (its trigger and the
+     * application's login back); every acknowledged write is on the old source, the writes after it land there and stream
+     * forward to the new server again (ROLLED_BACK in the phase history, then STREAMING), and a second cutover works.
+     */
+    @Test
+    void rollsBackUnderAWriterThroughTheProxyAndCutsOverAgain(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "rollback", ", maxDowntime: 5s");
+        AppWriter writer = new AppWriter(proxyUrl(servers) + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
+        try (MigrationHarness run = MigrationHarness.withReverse(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            writer.start();
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            assertThat(cutOver(run, false, null).ok()).isTrue();
+            awaitDirection(run, "reverse");
+            Thread.sleep(1_000); // the application writes on the new server
+            assertThat(run.migration.status().cutoverReady()).as("ready for a rollback once the reverse stream caught up").isTrue();
+
+            long before = System.nanoTime();
+            run.migration.startRollback(false, null);
+            CutoverReport rollback = awaitRollback(run);
+            long after = System.nanoTime();
+            assertThat(rollback.ok()).as("%s", rollback).isTrue();
+            assertThat(rollback.steps()).extracting(CutoverReport.Step::name)
+                    .containsSubsequence("preconditions", "freeze", "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
+            assertThat(rollback.steps()).filteredOn(step -> step.name().equals("open")).first()
+                    .satisfies(step -> assertThat(step.detail()).contains("triggers created: [orders_audit]").contains("logins unlocked: [" + app + "@%]"));
+            assertThat(server(runtime(admin, "show servers state mariadb"))).as("the proxy points at the old source again")
+                    .startsWith("127.0.0.1:" + servers.mariadbSource().port() + " ");
+            Thread.sleep(1_000); // the application writes on the old source again
+            writer.stop();
+            assertThat(notes(fixture.source())).as("every acknowledged write is on the old source").containsAll(writer.acknowledged.keySet());
+            assertThat(writer.acknowledgedAfter(after)).isNotEmpty();
+            assertThat(writer.longestGapMillis(before, after)).isLessThanOrEqualTo(rollback.writeFreezeMillis() + 1_000);
+
+            run.awaitPhase(Phase.STREAMING); // forward again
+            assertThat(run.migration.status().direction()).isEqualTo("forward");
+            assertThat(run.migration.status().phases()).extracting(MigrationStatus.PhaseEntry::phase)
+                    .containsSubsequence(Phase.CUT_OVER, Phase.ROLLED_BACK, Phase.CATCH_UP, Phase.STREAMING);
+            run.awaitCaughtUp();
+            awaitSame("the old source's writes after the rollback reach the new server");
+            assertThat(triggers(fixture.target())).as("the new server is a target again: no trigger fires on replayed rows").isEmpty();
+            assertThat(triggers(fixture.source())).containsExactly("orders_audit");
+            try {
+                DriverManager.getConnection(servers.mariadbTarget().jdbcUrl(fixture.database), app, "app-pw").close();
+                throw new AssertionError("the application's login still opens sessions on the new server");
+            } catch (SQLException expected) {
+                assertThat(expected.getMessage()).containsIgnoringCase("locked");
+            }
+
+            // and once more forward: a clean validation, a cutover, reverse replication again
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            CutoverReport second = cutOver(run, false, null);
+            assertThat(second.ok()).as("%s", second).isTrue();
+            awaitDirection(run, "reverse");
+            try (Connection c = DriverManager.getConnection(proxyUrl(servers), app, "app-pw"); Statement st = c.createStatement()) {
+                st.execute("INSERT INTO orders (note) VALUES ('after-second-cutover')");
+            }
+            awaitSame("reverse replication after the second cutover");
+            assertThat(notes(fixture.source())).contains("after-second-cutover");
+        } finally {
+            writer.stop();
+        }
+        assertThat(writer.failure.get()).isNull();
+    }
+
+    private static void awaitDirection(MigrationHarness run, String direction) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!direction.equals(run.migration.status().direction()) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(run.migration.status().direction()).isEqualTo(direction);
+    }
+
+    private static CutoverReport awaitRollback(MigrationHarness run) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline) {
+            var report = run.migration.rollback();
+            if (report.isPresent() && report.get().finished()) {
+                return report.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the rollback did not finish: " + run.migration.rollback());
+    }
+
+    /** Waits until the old source holds exactly the new server's orders and audit rows. */
+    private void awaitSame(String what) throws Exception {
+        long deadline = System.currentTimeMillis() + 60_000;
+        List<List<String>> source = null;
+        List<List<String>> target = null;
+        while (System.currentTimeMillis() < deadline) {
+            try (Connection s = fixture.source(); Connection t = fixture.target()) {
+                target = MariaDbFixture.rows(t, "orders", "id");
+                target.addAll(MariaDbFixture.rows(t, "audit", "id"));
+                source = MariaDbFixture.rows(s, "orders", "id");
+                source.addAll(MariaDbFixture.rows(s, "audit", "id"));
+            }
+            if (source.equals(target)) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        assertThat(source).as(what).containsExactlyElementsOf(target);
+    }
+
+    private List<String> triggers(Connection c) throws SQLException {
+        List<String> names = new ArrayList<>();
+        try (c; Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+                + "WHERE TRIGGER_SCHEMA = '" + fixture.database + "'")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        return names;
     }
 
     @Test

@@ -24,10 +24,19 @@ public final class MigrationHarness implements AutoCloseable {
     private final Thread worker;
 
     public MigrationHarness(Plan plan) {
+        this(plan, false);
+    }
+
+    /** A worker that, once cut over, streams the target's changes back into the old source, as `migrator run` does. */
+    public static MigrationHarness withReverse(Plan plan) {
+        return new MigrationHarness(plan, true);
+    }
+
+    private MigrationHarness(Plan plan, boolean reverse) {
         EngineConnector connector = EngineConnectors.discover().forEngine(plan.source().engine());
         source = connector.openSource(plan);
         target = connector.openTarget(plan);
-        migration = new Migration(plan, source, target);
+        migration = new Migration(plan, source, target, reverse ? io.migrator.core.run.Migrations.discover()::openReverse : null);
         worker = new Thread(() -> {
             try {
                 migration.run(stop);

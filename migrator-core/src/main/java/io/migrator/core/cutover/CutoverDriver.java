@@ -28,6 +28,7 @@ public final class CutoverDriver {
     private volatile Thread thread;
     /** The journal went past the cutover's point of no return (read back on a restart, or set as it is written). */
     private volatile boolean pastNoReturn;
+    private volatile String reverseFrom;
 
     public CutoverDriver(Plan plan, CutoverSource source, CutoverTarget target, Runbook.Host host) {
         this.plan = plan;
@@ -41,6 +42,8 @@ public final class CutoverDriver {
         }
         if (detail.startsWith(Runbook.STARTED)) {
             pastNoReturn = false;
+        } else if (detail.startsWith(Runbook.REVERSE_FROM)) {
+            reverseFrom = detail.substring(Runbook.REVERSE_FROM.length());
         } else if (Runbook.NO_RETURN.equals(detail)) {
             pastNoReturn = true;
         }
@@ -48,6 +51,11 @@ public final class CutoverDriver {
 
     public boolean pastNoReturn() {
         return pastNoReturn;
+    }
+
+    /** Where reverse replication starts (the target's log position at the last cutover's fence), as the journal holds it. */
+    public Optional<String> reverseFrom() {
+        return Optional.ofNullable(reverseFrom);
     }
 
     /**

@@ -36,6 +36,8 @@ public final class Runbook {
     /** The journal detail that marks the point of no return; a restart that finds it goes forward, else it undoes. */
     public static final String NO_RETURN = "cutover: point of no return, switching traffic";
     public static final String STARTED = "cutover: started";
+    /** The journal entry that holds where reverse replication starts: the target's own log position read at the fence. */
+    public static final String REVERSE_FROM = "cutover: reverse replication starts at ";
     private static final Logger LOG = LoggerFactory.getLogger(Runbook.class);
     /** Lock waits stay short (gh-ost's lesson): the application queues behind a waiting lock. */
     private static final Duration MAX_LOCK_WAIT = Duration.ofSeconds(1);
@@ -64,6 +66,14 @@ public final class Runbook {
 
         /** Holds the applier (nothing is replayed) until `migrator resume`: triggers on the target could not be dropped. */
         void holdStream();
+
+        /**
+         * This runbook is a rollback: the reverse direction's cutover. Its parity was proven at the cutover's fence and every
+         * row changed on the new server since is verified inside the freeze, so no recent clean validation is required.
+         */
+        default boolean rollback() {
+            return false;
+        }
     }
 
     private final Plan plan;
@@ -142,7 +152,9 @@ public final class Runbook {
         } else {
             checks.add(CutoverCheck.pass("lag", String.format("%.2f s (limit %.2f s)", lag, maxLag)));
         }
-        checks.add(validation(status.validation()));
+        checks.add(host.rollback() && !"mismatch".equals(status.validation().state())
+                ? CutoverCheck.pass("validation", "a rollback: parity held at the cutover's fence, and every row the new server changed since "
+                + "is verified inside the freeze") : validation(status.validation()));
         checks.addAll(switches.check());
         checks.addAll(source.cutoverChecks(context));
         checks.addAll(target.cutoverChecks(context));
@@ -255,8 +267,9 @@ public final class Runbook {
     }
 
     private String reversePosition() {
-        return target.reversePosition().map(p -> "reverse replication can start at " + p)
-                .orElse("the target keeps no log a reverse stream could read (warning)");
+        java.util.Optional<String> at = target.reversePosition();
+        at.ifPresent(p -> journal.async(REVERSE_FROM + p)); // in order, before the point of no return: a restart reads it back
+        return at.map(p -> "reverse replication can start at " + p).orElse("the target keeps no log a reverse stream could read (warning)");
     }
 
     /**
@@ -334,7 +347,7 @@ public final class Runbook {
 
     private void freeze(Duration lockWait, Duration limit) {
         switch (plan.cutover().freeze()) {
-            case "command" -> Commands.run(plan.cutover().freezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), limit, "freeze command");
+            case "command" -> Commands.run(plan.cutover().freezeCommand(), commandEnv(), limit, "freeze command");
             case "pgbouncer" -> {
                 for (SwitchStep.Pgbouncer step : pgbouncerSteps()) {
                     switches.pgbouncers().pause(step, lockWait);
@@ -346,7 +359,7 @@ public final class Runbook {
 
     private void unfreeze() {
         switch (plan.cutover().freeze()) {
-            case "command" -> Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30),
+            case "command" -> Commands.run(plan.cutover().unfreezeCommand(), commandEnv(), Duration.ofSeconds(30),
                     "unfreeze command");
             case "pgbouncer" -> {
                 for (SwitchStep.Pgbouncer step : pgbouncerSteps()) {
@@ -361,7 +374,18 @@ public final class Runbook {
         return plan.cutover().switchSteps().stream().filter(SwitchStep.Pgbouncer.class::isInstance).map(SwitchStep.Pgbouncer.class::cast).toList();
     }
 
+    /** What the freeze and unfreeze commands are told: the plan, and which way the runbook goes (a rollback is "reverse"). */
+    private Map<String, String> commandEnv() {
+        return Map.of("MIGRATOR_PLAN", plan.name(), "MIGRATOR_DIRECTION", host.rollback() ? "reverse" : "forward");
+    }
+
     private String freezeLasting() {
+        if ("command".equals(plan.cutover().freeze()) && host.rollback()) {
+            // the traffic points at the old source again: the application's freeze ends there (the cutover's lasting one too)
+            Commands.run(plan.cutover().unfreezeCommand(), commandEnv(), Duration.ofSeconds(30), "unfreeze command");
+            return "freeze: command: ran the unfreeze command " + plan.cutover().unfreezeCommand().get(0)
+                    + " once the traffic pointed at the old source";
+        }
         if ("command".equals(plan.cutover().freeze())) {
             return "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
         }

@@ -122,7 +122,8 @@ public final class ControlServer implements AutoCloseable {
                     }
                     send(exchange, 200, "application/json", StatusJson.write(migration.status()));
                 }
-                case "/api/cutover" -> cutover(exchange);
+                case "/api/cutover" -> cutover(exchange, false);
+                case "/api/rollback" -> cutover(exchange, true);
                 case "/api/validate" -> {
                     if (!post(exchange)) {
                         return;
@@ -171,16 +172,18 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /**
+     * {@code /api/cutover} or {@code /api/rollback} (the reverse direction's cutover).
      * {@code GET}: the running or last cutover's report (404 when none ran in this worker's life). {@code POST} with body
      * {@code {"dryRun": bool, "maxDowntime": "2s"}}: starts one and answers its report so far (the caller polls GET);
      * an error before it could start is the error document with HTTP 409.
      */
-    private void cutover(HttpExchange exchange) throws IOException {
+    private void cutover(HttpExchange exchange, boolean rollback) throws IOException {
+        String what = rollback ? "rollback" : "cutover";
         if ("GET".equals(exchange.getRequestMethod())) {
-            var report = migration.cutover();
+            var report = rollback ? migration.rollback() : migration.cutover();
             if (report.isEmpty()) {
-                send(exchange, 404, "application/json", "{\"ok\":false,\"error\":{\"code\":\"NO_CUTOVER\",\"message\":"
-                        + "\"no cutover ran in this worker's life\"}}");
+                send(exchange, 404, "application/json", "{\"ok\":false,\"error\":{\"code\":\"NO_" + what.toUpperCase(java.util.Locale.ROOT)
+                        + "\",\"message\":\"no " + what + " ran in this worker's life\"}}");
             } else {
                 send(exchange, 200, "application/json", StatusJson.write(report.get()));
             }
@@ -205,7 +208,8 @@ public final class ControlServer implements AutoCloseable {
             }
         }
         try {
-            send(exchange, 200, "application/json", StatusJson.write(migration.startCutover(dryRun, maxDowntime)));
+            send(exchange, 200, "application/json", StatusJson.write(rollback ? migration.startRollback(dryRun, maxDowntime)
+                    : migration.startCutover(dryRun, maxDowntime)));
         } catch (MigratorException e) {
             refused(exchange, e);
         }

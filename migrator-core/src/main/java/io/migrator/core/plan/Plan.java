@@ -29,6 +29,27 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
         Objects.requireNonNull(control, "control");
     }
 
+    /** What a reverse direction's name ends with: its bookkeeping on the old source and its metrics go by it. */
+    public static final String REVERSE_SUFFIX = "-reverse";
+
+    /**
+     * The reverse direction after a cutover: from the target (the application's server now) back to the old source, the
+     * same tables, keys, cutover steps (a rollback is this plan's cutover: its switch steps point at its target, the old
+     * source) and control endpoint, under {@link #reverseName}.
+     */
+    public Plan reversed() {
+        return new Plan(file, reverseName(name), target, source, tables, snapshot, cutover, control, validation, keys);
+    }
+
+    /** {@code orders} → {@code orders-reverse}, kept within the 63 characters a name may have (a hash keeps long ones apart). */
+    public static String reverseName(String name) {
+        if (name.length() + REVERSE_SUFFIX.length() <= 63) {
+            return name + REVERSE_SUFFIX;
+        }
+        String hash = Integer.toHexString(name.hashCode() & 0x7fffffff);
+        return name.substring(0, 63 - REVERSE_SUFFIX.length() - hash.length() - 1) + "-" + hash + REVERSE_SUFFIX;
+    }
+
     /** How the initial copy runs. */
     public record Snapshot(int parallelism, int chunkRows, long maxRowsPerSecond, int maxSourceThreadsRunning, boolean targetBinlog) {
         public Snapshot(int parallelism, int chunkRows, long maxRowsPerSecond, int maxSourceThreadsRunning) {

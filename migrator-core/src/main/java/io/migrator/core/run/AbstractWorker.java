@@ -158,7 +158,12 @@ public abstract class AbstractWorker implements Worker {
      */
     protected boolean cutoverReady(Phase p, boolean paused, Double lagSeconds) {
         return p == Phase.STREAMING && !paused && lagSeconds != null && lagSeconds * 1000 <= plan.cutover().maxLag().toMillis()
-                && validatedForCutover(validation);
+                && (validationWaived() ? !"mismatch".equals(validation.state()) : validatedForCutover(validation));
+    }
+
+    /** A reverse direction's rollback needs no recent clean validation (Runbook.Host#rollback says why). */
+    protected boolean validationWaived() {
+        return false;
     }
 
     private boolean validatedForCutover(MigrationStatus.Validation last) {

@@ -20,6 +20,7 @@ import io.migrator.core.validate.ValidationService;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -45,8 +46,26 @@ public final class Migration extends AbstractWorker {
     /** The forward stream is stopped for good (past the point of no return, or cut over) or held by the cutover. */
     private volatile boolean streamHold;
 
+    /** Opens the reverse direction's worker after a cutover (target → old source); null: this worker runs no reverse. */
+    private final java.util.function.Function<Plan, Migrations.OpenWorker> reverseOpener;
+    /** The reverse direction while it streams (after the cutover), else null. */
+    private volatile Migration reverse;
+    /** This worker is a reverse direction (target → old source): its cutover is a rollback. */
+    private volatile boolean reverseDirection;
+    /** The last rollback's report, kept once its reverse worker is gone. */
+    private volatile io.migrator.core.state.CutoverReport lastRollback;
+
     public Migration(Plan plan, SourceSession source, TargetSession target) {
+        this(plan, source, target, null);
+    }
+
+    /**
+     * {@code reverseOpener} opens the reverse direction's worker over fresh sessions when this migration is cut over: the
+     * target's changes from the cutover's fence then stream into the old source (reverse replication), ready for a rollback.
+     */
+    public Migration(Plan plan, SourceSession source, TargetSession target, java.util.function.Function<Plan, Migrations.OpenWorker> reverseOpener) {
         super(plan, "paused: the copy and the applier wait; lag grows until resume");
+        this.reverseOpener = reverseOpener;
         this.source = source;
         this.target = target;
         // the cutover's hold past its point of no return stops the applier at once, the stream itself a moment later
@@ -62,6 +81,10 @@ public final class Migration extends AbstractWorker {
      */
     @Override
     public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
+        Migration back = reverse;
+        if (back != null && phase.get() == Phase.CUT_OVER) {
+            return back.validate(patterns, repair); // cut over: parity of the reverse direction, the old source against the target
+        }
         ValidationService.requireCopied(phase.get());
         Phase now = phase.get();
         if (now == Phase.CUTTING_OVER || now == Phase.CUT_OVER || cutovers.running()) {
@@ -88,6 +111,32 @@ public final class Migration extends AbstractWorker {
     @Override
     public java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
         return cutovers.report();
+    }
+
+    /** The rollback: the reverse direction's cutover, on the worker that streams it. */
+    @Override
+    public synchronized io.migrator.core.state.CutoverReport startRollback(boolean dryRun, java.time.Duration maxDowntime) {
+        Migration back = reverse;
+        if (phase.get() != Phase.CUT_OVER || back == null) {
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, phase.get() == Phase.CUT_OVER
+                    ? "reverse replication of " + plan.name() + " is not running, so nothing would carry the new server's writes back"
+                    : "migration " + plan.name() + " is " + phase.get() + ", not cut over: there is nothing to roll back",
+                    phase.get() == Phase.CUT_OVER ? "look at `migrator status` (its error) and the worker's log; once it streams, roll back"
+                            : "a rollback follows a cutover; before one, the source still takes the writes");
+        }
+        return back.startCutover(dryRun, maxDowntime);
+    }
+
+    @Override
+    public java.util.Optional<io.migrator.core.state.CutoverReport> rollback() {
+        Migration back = reverse;
+        java.util.Optional<io.migrator.core.state.CutoverReport> running = back == null ? java.util.Optional.empty() : back.cutover();
+        return running.isPresent() ? running : java.util.Optional.ofNullable(lastRollback);
+    }
+
+    @Override
+    protected boolean validationWaived() {
+        return reverseDirection;
     }
 
     /** Step durations of the last cutover, for the metrics. */
@@ -151,11 +200,18 @@ public final class Migration extends AbstractWorker {
         public void holdStream() {
             pause();
         }
+
+        @Override
+        public boolean rollback() {
+            return reverseDirection;
+        }
     }
 
     @Override
     public MigrationStatus status() {
-        return progress.status();
+        Migration back = reverse;
+        MigrationStatus own = progress.status();
+        return back == null ? own : own.withReverse(back.status());
     }
 
     @Override
@@ -233,28 +289,25 @@ public final class Migration extends AbstractWorker {
             if (phase.get() == Phase.CUTTING_OVER) {
                 cutovers.recover(); // the worker stopped inside a cutover: the journal says whether it goes forward or is undone
             }
-            streamHold = phase.get() == Phase.CUT_OVER;
-            if (!streamHold) {
-                String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
-                AtomicBoolean streamStop = new AtomicBoolean();
-                player.play(tables, streamId, streamStop, () -> {
-                    if (stop.get() || streamHold) {
-                        streamStop.set(true); // stopped, or past the cutover's point of no return: the forward stream ends
-                        return;
-                    }
-                    if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
-                        move(Phase.STREAMING, startPosition, "caught up");
-                    }
-                    if (phase.get() == Phase.STREAMING && cutovers.idle()) {
-                        scheduled.maybeStart();
-                    }
-                });
+            if (phase.get() == Phase.ROLLED_BACK) {
+                forwardAgain(null); // stopped between the rollback's end and streaming forward again
             }
-            if (streamHold && !stop.get()) {
-                LOG.info("the forward stream has stopped (phase {}); the worker serves status until it is stopped", phase.get());
-                while (!stop.get()) {
-                    sleep(200);
+            streamHold = phase.get() == Phase.CUT_OVER;
+            while (!stop.get()) {
+                if (!streamHold) {
+                    streamForward(tables, stop);
                 }
+                if (stop.get()) {
+                    break;
+                }
+                LOG.info("the forward stream has stopped (phase {}); the worker serves status until it is stopped", phase.get());
+                if (!streamReverse(stop)) {
+                    while (!stop.get()) {
+                        sleep(200);
+                    }
+                    break;
+                }
+                streamHold = false; // rolled back: the old source takes the writes, and they stream forward again
             }
             cutovers.await();
         } catch (MigratorException e) {
@@ -270,6 +323,162 @@ public final class Migration extends AbstractWorker {
         } finally {
             progress.stopSampling();
         }
+    }
+
+    /**
+     * Cut over: the target's changes from the position read at the cutover's fence stream into the old source through a
+     * worker of the reverse plan ({@link Plan#reversed}), with its checkpoint in the old source's bookkeeping, until this
+     * worker stops or a rollback (that worker's cutover) ends: then true, and this migration streams forward again. A
+     * failure is retried every 10 s (status shows it meanwhile); each start resumes from its checkpoint. MySQL/MariaDB only
+     * in this build: a PostgreSQL reverse stream needs its slot made before the freeze.
+     */
+    private boolean streamReverse(AtomicBoolean stop) {
+        while (!stop.get() && phase.get() == Phase.CUTTING_OVER) {
+            sleep(100); // past the point of no return, the cutover's last steps still run (or wait to be run again)
+        }
+        java.util.Optional<String> from = cutovers.reverseFrom();
+        if (reverseOpener == null || phase.get() != Phase.CUT_OVER) {
+            return false;
+        }
+        if (plan.source().engine().family() != io.migrator.core.plan.Engine.Family.MYSQL) {
+            LOG.info("reverse replication for {} is not in this build: no rollback can carry the new server's writes back",
+                    plan.source().engine());
+            return false;
+        }
+        if (from.isEmpty()) {
+            LOG.warn("no reverse position was recorded at the cutover (the target keeps no log a reverse stream could read): no reverse "
+                    + "replication, so no rollback can carry the target's writes back");
+            return false;
+        }
+        Plan reversed = plan.reversed();
+        while (!stop.get()) {
+            try (Migrations.OpenWorker opened = reverseOpener.apply(reversed)) {
+                Migration back = (Migration) opened.worker();
+                back.seedReverse(new SourcePosition(from.get()));
+                LOG.info("reverse replication {} -> {} as {}, from {}", MigrationIds.describe(reversed.source()),
+                        MigrationIds.describe(reversed.target()), reversed.name(), from.get());
+                if (runReverse(back, stop)) {
+                    forwardAgain(back);
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("reverse replication stopped: {}; starting it again in 10 s", e.getMessage());
+                for (int i = 0; i < 50 && !stop.get(); i++) {
+                    sleep(200);
+                }
+            } finally {
+                reverse = null;
+            }
+        }
+        return false;
+    }
+
+    /** Runs the reverse worker on its own thread until this worker stops (false) or its cutover, the rollback, is done (true). */
+    private boolean runReverse(Migration back, AtomicBoolean stop) {
+        AtomicBoolean backStop = new AtomicBoolean();
+        AtomicReference<RuntimeException> failed = new AtomicReference<>();
+        Thread thread = new Thread(() -> {
+            try {
+                back.run(backStop);
+            } catch (RuntimeException e) {
+                failed.set(e);
+            }
+        }, "reverse");
+        reverse = back;
+        thread.start();
+        boolean rolledBack = false;
+        try {
+            while (!stop.get() && thread.isAlive()) {
+                if (back.phase.get() == Phase.CUT_OVER && back.cutovers.idle()) {
+                    rolledBack = true;
+                    break;
+                }
+                sleep(100);
+            }
+        } finally {
+            backStop.set(true);
+            try {
+                thread.join(60_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        lastRollback = back.cutover().orElse(lastRollback);
+        if (!rolledBack && failed.get() != null && !stop.get()) {
+            throw failed.get();
+        }
+        return rolledBack;
+    }
+
+    /**
+     * After a rollback: the new server is this migration's target again (its triggers dropped: they would fire on replayed
+     * rows), the checkpoint set to the old source's position read at the rollback's fence, ROLLED_BACK journaled, the reverse
+     * direction's bookkeeping removed, and the phase back to CATCH_UP so the forward stream starts there. {@code back} is
+     * null when a restart finds ROLLED_BACK (the checkpoint is set already).
+     */
+    private void forwardAgain(Migration back) {
+        if (back != null) {
+            String from = back.cutovers.reverseFrom().orElseThrow(() -> new MigratorException(ErrorCode.CUTOVER_FAILED,
+                    "the rollback recorded no position on the old source to stream forward from (it keeps no binlog)",
+                    "the application writes on the old source now; start the migration afresh (`migrator complete`, then `migrator run`) "
+                            + "to move again"));
+            LOG.info("rolled back: the new server is the target again: {}", target.closeForWrites());
+            target.apply(List.of(), new SourcePosition(from), 0);
+            move(Phase.ROLLED_BACK, startPosition, "rolled back: writes open on the old source; streaming forward again from " + from);
+        }
+        if (reverseOpener != null) {
+            try (Migrations.OpenWorker opened = reverseOpener.apply(plan.reversed())) {
+                LOG.info("the reverse direction's bookkeeping removed: {}", ((Migration) opened.worker()).forgetReverse());
+            }
+        }
+        move(Phase.CATCH_UP, startPosition, "streaming forward again after the rollback");
+    }
+
+    /** The reverse direction is done with (a rollback ended it): its heartbeat and id on the new server, its bookkeeping on the old source. */
+    List<String> forgetReverse() {
+        List<String> removed = new java.util.ArrayList<>(source.release(plan.name()));
+        if (target.loadState().isPresent()) {
+            removed.addAll(target.forget());
+        }
+        return removed;
+    }
+
+    /**
+     * A reverse direction's start: its state on the old source (its target) begins in CATCH_UP at the cutover's fence, so
+     * the stream starts there and no copy runs. While it takes replayed rows (not during or after its own cutover, the
+     * rollback), the old source's triggers on the plan's tables are dropped, as on any target: they fire where the
+     * application writes, on the new server, and their effects arrive as rows; the rollback's opening creates them again.
+     */
+    void seedReverse(SourcePosition from) {
+        reverseDirection = true;
+        target.prepare();
+        MigrationState state = target.loadState().orElse(null);
+        if (state == null) {
+            target.saveState(new MigrationState(plan.name(), Phase.CATCH_UP, from, Instant.now(),
+                    "reverse replication from the cutover's fence at " + from.text()));
+        }
+        Phase at = state == null ? Phase.CATCH_UP : state.phase() == Phase.FAILED ? state.failedIn() : state.phase();
+        if (at == Phase.CATCH_UP || at == Phase.STREAMING) {
+            LOG.info("reverse replication into the old source: {}", target.closeForWrites());
+        }
+    }
+
+    /** Plays the forward stream until this worker stops or the cutover's point of no return holds it. */
+    private void streamForward(List<TableDef> tables, AtomicBoolean stop) {
+        String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
+        AtomicBoolean streamStop = new AtomicBoolean();
+        player.play(tables, streamId, streamStop, () -> {
+            if (stop.get() || streamHold) {
+                streamStop.set(true); // stopped, or past the cutover's point of no return: the forward stream ends
+                return;
+            }
+            if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
+                move(Phase.STREAMING, startPosition, "caught up");
+            }
+            if (phase.get() == Phase.STREAMING && cutovers.idle()) {
+                scheduled.maybeStart();
+            }
+        });
     }
 
     /** Reads what the target keeps of this migration (state, journal, chunk marks, last validation); null on a first start. */

@@ -60,6 +60,15 @@ public final class Migrations {
         if (pipeline(plan) instanceof EnginePipeline.OwnWorker own) {
             return new OpenWorker(own.worker(), () -> { });
         }
+        return openRows(plan, this::openReverse);
+    }
+
+    /** A reverse direction's worker: the same row migration, run by the forward worker once it is cut over. */
+    public OpenWorker openReverse(Plan reversed) {
+        return openRows(reversed, null);
+    }
+
+    private OpenWorker openRows(Plan plan, java.util.function.Function<Plan, OpenWorker> reverse) {
         SourceSession source = openSource(plan);
         TargetSession target;
         try {
@@ -68,7 +77,7 @@ public final class Migrations {
             source.close();
             throw e;
         }
-        return new OpenWorker(new Migration(plan, source, target), () -> {
+        return new OpenWorker(new Migration(plan, source, target, reverse), () -> {
             try (source; target) {
                 // both close, the target first
             }
@@ -105,12 +114,32 @@ public final class Migrations {
                 throw insideCutover(plan);
             }
             if (state != null && state.phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                released.addAll(completeReverse(plan)); // first: its bookkeeping shares the old source's migrator database
                 // the lasting freeze ends with the migration: the old source is the DBA's again
                 released.add(io.migrator.core.cutover.Runbook.endLastingFreeze(plan, source));
             }
             released.addAll(source.release(plan.name()));
             return new Completion(released, target.forget(), pipeline.unit());
         }
+    }
+
+    /**
+     * Ends reverse replication after a cutover: the old source's triggers on the plan's tables created again (they were
+     * dropped while it took replayed rows), the reverse stream's heartbeat and id on the new server and its bookkeeping on
+     * the old source removed. Nothing when no reverse direction ever started.
+     */
+    private List<String> completeReverse(Plan plan) {
+        Plan reversed = plan.reversed();
+        List<String> done = new java.util.ArrayList<>();
+        try (SourceSession source = openSource(reversed); TargetSession target = openTarget(reversed)) {
+            if (target.loadState().isEmpty()) {
+                return done;
+            }
+            done.add("reverse replication ended; on the old source: " + target.openForWrites());
+            done.addAll(source.release(reversed.name()).stream().map(r -> "reverse: " + r).toList());
+            done.addAll(target.forget().stream().map(r -> "reverse, on the old source: " + r).toList());
+        }
+        return done;
     }
 
     private static MigratorException insideCutover(Plan plan) {

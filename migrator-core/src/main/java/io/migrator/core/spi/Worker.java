@@ -70,4 +70,19 @@ public interface Worker {
     default java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
         return java.util.Optional.empty();
     }
+
+    /**
+     * Starts the rollback (the cutover runbook of the reverse direction: the new server frozen, reverse replication drained
+     * to its fence, traffic switched back, the old source opened) and answers at once; {@link #rollback()} follows it.
+     */
+    default io.migrator.core.state.CutoverReport startRollback(boolean dryRun, java.time.Duration maxDowntime) {
+        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.CUTOVER_PRECONDITION, "the rollback of a "
+                + plan().source().engine() + " migration is not in this build: nothing was frozen or changed",
+                "go back with the engine's own tools: freeze writes on the new server, copy its changes back, switch the application");
+    }
+
+    /** The running or last rollback of this worker's life. */
+    default java.util.Optional<io.migrator.core.state.CutoverReport> rollback() {
+        return java.util.Optional.empty();
+    }
 }

@@ -11,15 +11,31 @@ import java.util.List;
  */
 public record MigrationStatus(String name, Phase phase, boolean paused, Worker worker, Lag lag, Snapshot snapshot,
                               Applied applied, Throughput throughput, Validation validation, boolean cutoverReady,
-                              List<PhaseEntry> phases, Problem error, long retries, String updatedAt) {
+                              List<PhaseEntry> phases, Problem error, long retries, String updatedAt, String direction) {
     public MigrationStatus {
         phases = phases == null ? List.of() : List.copyOf(phases);
+        direction = direction == null ? "forward" : direction;
     }
 
-    /** Which way changes flow (CLI.md): forward, source to target; reverse replication (after a cutover) is not in this build. */
-    @com.fasterxml.jackson.annotation.JsonProperty("direction")
-    public String direction() {
-        return "forward";
+    /** A forward status ({@code direction}: which way changes flow, CLI.md: forward, or reverse after a cutover). */
+    public MigrationStatus(String name, Phase phase, boolean paused, Worker worker, Lag lag, Snapshot snapshot, Applied applied,
+                           Throughput throughput, Validation validation, boolean cutoverReady, List<PhaseEntry> phases, Problem error,
+                           long retries, String updatedAt) {
+        this(name, phase, paused, worker, lag, snapshot, applied, throughput, validation, cutoverReady, phases, error, retries, updatedAt,
+                "forward");
+    }
+
+    /**
+     * This (forward) migration's status once it is cut over and its reverse direction streams: its name, phase, snapshot
+     * and phase history, with the reverse stream's lag, applied position, throughput, validation and readiness (for a
+     * rollback), direction {@code reverse}; the reverse's phase moves follow this migration's own.
+     */
+    public MigrationStatus withReverse(MigrationStatus reverse) {
+        List<PhaseEntry> all = new java.util.ArrayList<>(phases);
+        reverse.phases().forEach(e -> all.add(new PhaseEntry(e.phase(), e.at(), "reverse: " + e.detail())));
+        return new MigrationStatus(name, phase, reverse.paused(), worker, reverse.lag(), snapshot, reverse.applied(), reverse.throughput(),
+                reverse.validation(), reverse.cutoverReady(), all, error != null ? error : reverse.error(), retries + reverse.retries(),
+                reverse.updatedAt(), "reverse");
     }
 
     /** Whether a worker serves this status ({@code running}) or it was read from the durable state on the target. */

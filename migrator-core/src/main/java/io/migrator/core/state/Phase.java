@@ -18,7 +18,8 @@ public enum Phase {
             case CUT_OVER -> EnumSet.of(COMPLETED, ROLLED_BACK, FAILED);
             case PAUSED -> EnumSet.of(SNAPSHOT, CATCH_UP, STREAMING, FAILED);
             case FAILED -> EnumSet.of(PREFLIGHT, SCHEMA, SNAPSHOT, CATCH_UP, STREAMING);
-            case COMPLETED, ROLLED_BACK -> EnumSet.noneOf(Phase.class);
+            case ROLLED_BACK -> EnumSet.of(CATCH_UP, FAILED); // the old source takes the writes again: streaming forward resumes
+            case COMPLETED -> EnumSet.noneOf(Phase.class);
         };
     }
 
