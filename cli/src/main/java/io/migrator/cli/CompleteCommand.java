@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "complete", description = {"Ends the migration: drops what it holds on the source (PostgreSQL: the replication slot, so",
         "the source stops keeping WAL for it, and the publication; the heartbeat row) and its bookkeeping on the target.",
         "The migrated tables stay. Refuses while a worker of the plan runs: stop it first (SIGTERM).",
-        "After a cutover it ends the lasting freeze of the old source (the application's logins unlocked, read_only off).",
+        "After a cutover it ends reverse replication (asking for --yes while a rollback is still possible) and the lasting",
+        "freeze of the old source (the application's logins unlocked, read_only off).",
         "Refuses while a worker runs, and inside an interrupted cutover (the worker finishes or undoes it first)."},
         footer = {"", "Examples:", "  migrator complete plan.yaml", "  migrator complete plan.yaml -o json"})
 final class CompleteCommand implements Callable<Integer> {
@@ -29,7 +30,8 @@ final class CompleteCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PLAN", description = "The plan file.")
     Path planFile;
 
-    @picocli.CommandLine.Option(names = "--yes", description = "For scripts: complete never asks, so this changes nothing (CLI.md lists it).")
+    @picocli.CommandLine.Option(names = "--yes", description = "Complete even while a rollback is still possible (reverse replication "
+            + "runs after a cutover): it ends reverse replication, and with it the way back.")
     boolean yes;
 
     @Override
@@ -48,7 +50,14 @@ final class CompleteCommand implements Callable<Integer> {
                         + "again");
             }
         }
-        Migrations.Completion completion = Migrations.discover().complete(plan);
+        Migrations migrations = Migrations.discover();
+        if (!yes && migrations.rollbackPossible(plan)) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " is cut over and its reverse replication "
+                    + "keeps the old source ready for `migrator rollback`: complete ends it, and no rollback is possible afterwards",
+                    "if the new server has proven itself, run `migrator complete " + planFile + " --yes`; to go back instead, `migrator run` "
+                            + "and `migrator rollback`");
+        }
+        Migrations.Completion completion = migrations.complete(plan);
         List<String> released = completion.released();
         List<String> removed = completion.removed();
         if (output.json()) {

@@ -122,11 +122,21 @@ class MariaDbCutoverKillIT {
             workers.start(p);
             workers.awaitStatus(p, "direction", "reverse");
             awaitSame(source, target, db, "20001", "20002");
+            // while a rollback is possible, complete asks for --yes (it would end reverse replication, the way back)
+            workers.get(3).destroy();
+            assertThat(workers.get(3).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            CliRun early = CliRun.of("complete", p, "-o", "json");
+            assertThat(early.exit()).as(early.out() + early.err()).isEqualTo(4);
+            assertThat(early.json().at("/error/message").asText()).contains("no rollback is possible afterwards");
+            assertThat(early.json().at("/error/remedy").asText()).contains("--yes");
+            workers.start(p);
+            workers.awaitStatus(p, "direction", "reverse");
 
             // 4: a rollback killed inside its freeze, before its point of no return: undone, reverse replication goes on
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).as("the reverse stream's lag").isZero();
             CliRun rollback = CliRun.of("rollback", p, "-o", "json");
             assertThat(rollback.exit()).as(rollback.out() + rollback.err()).isNotZero();
-            assertThat(workers.get(3).waitFor(30, TimeUnit.SECONDS)).as("the freeze program killed the worker inside the rollback").isTrue();
+            assertThat(workers.get(4).waitFor(30, TimeUnit.SECONDS)).as("the freeze program killed the worker inside the rollback").isTrue();
             assertThat(Files.exists(dir.resolve("rfroze"))).isTrue();
             workers.start(p);
             workers.awaitStatus(p, "direction", "reverse");
@@ -139,7 +149,7 @@ class MariaDbCutoverKillIT {
             assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).isZero();
             CliRun rollback2 = CliRun.of("rollback", p, "-o", "json");
             assertThat(rollback2.exit()).as(rollback2.out() + rollback2.err()).isNotZero();
-            assertThat(workers.get(4).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker inside the rollback").isTrue();
+            assertThat(workers.get(5).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker inside the rollback").isTrue();
             assertThat(Files.exists(dir.resolve("rswitched"))).isTrue();
             workers.start(p);
             workers.awaitPhase(p, "STREAMING");
@@ -153,9 +163,9 @@ class MariaDbCutoverKillIT {
             insert(source, db, 10_004); // the old source takes the writes again, and they stream forward
             awaitSame(source, target, db, "10004", "20001", "20002", "20003");
 
-            workers.get(5).destroy();
-            assertThat(workers.get(5).waitFor(60, TimeUnit.SECONDS)).isTrue();
-            assertThat(workers.get(5).exitValue()).as("SIGTERM exits 0").isZero();
+            workers.get(6).destroy();
+            assertThat(workers.get(6).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(workers.get(6).exitValue()).as("SIGTERM exits 0").isZero();
             CliRun complete = CliRun.of("complete", p, "--yes", "-o", "json");
             assertThat(complete.exit()).as(complete.out() + complete.err()).isZero();
         } finally {

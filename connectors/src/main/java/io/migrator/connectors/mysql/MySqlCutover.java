@@ -75,6 +75,14 @@ final class MySqlCutover {
             checks.add(guarded(c, "long transactions", "GRANT PROCESS ON *.* TO the migration user (information_schema.INNODB_TRX)",
                     conn -> transactions(conn, context)));
             checks.add(marker(c));
+            if (plan.cutover().reverse()) {
+                boolean writes = List.of("INSERT", "UPDATE", "DELETE").stream().allMatch(p -> has(grants, p, db));
+                checks.add(writes ? CutoverCheck.pass("reverse replication writes", "INSERT, UPDATE, DELETE held on `" + db + "`: reverse "
+                        + "replication can write the new server's changes here") : CutoverCheck.fail("reverse replication writes", "the migration "
+                        + "user may not write on `" + db + "` of the old source: after the switch no reverse replication could carry the new "
+                        + "server's writes back", "GRANT INSERT, UPDATE, DELETE ON `" + db + "`.* TO the migration user, or cut over without a "
+                        + "way back: cutover.reverse: false"));
+            }
             checks.add(guarded(c, "sessions around the proxy", "GRANT PROCESS ON *.* TO the migration user", this::bypassing));
             checks.add(guarded(c, "foreign-key cascades", "GRANT SELECT on the database to the migration user", this::cascades));
             checks.add(has(grants, "TRIGGER", false) ? CutoverCheck.pass("triggers visible", "TRIGGER held: the source's triggers can be read")

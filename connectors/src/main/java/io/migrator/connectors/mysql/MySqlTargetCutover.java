@@ -49,15 +49,65 @@ final class MySqlTargetCutover {
                         + "are not replicated): the application could not log in after the switch", "CREATE USER " + MySqlCutover.account(user)
                         + " and GRANT it what it has on the source (SHOW GRANTS FOR it there)"));
             }
-            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@log_bin")) {
-                boolean logBin = rs.next() && rs.getInt(1) == 1;
-                checks.add(logBin ? CutoverCheck.pass("reverse position", "the target writes a binlog")
-                        : CutoverCheck.warn("reverse position", "the target writes no binlog: no reverse replication could carry its writes back",
-                        "start the target with log_bin (on RDS: automated backups on) and binlog_format=ROW"));
-            }
+            checks.addAll(reverseChecks(c));
             checks.add(triggersCreatable(c));
         } catch (SQLException e) {
             checks.add(CutoverCheck.fail("target", "the target did not answer the cutover checks: " + e.getMessage(), "check the target"));
+        }
+        return checks;
+    }
+
+    /**
+     * What reverse replication will need of the target once it is the application's server (cutover.reverse, the default):
+     * a binlog in ROW format with full images, kept long enough, that migrator's login may read. Without it the cutover is
+     * refused before anything is frozen (no rollback could carry the target's writes back), unless the plan says
+     * cutover.reverse: false.
+     */
+    private List<CutoverCheck> reverseChecks(Connection c) throws SQLException {
+        String off = "or cut over without a way back: cutover.reverse: false";
+        if (!plan.cutover().reverse()) {
+            return List.of(CutoverCheck.pass("reverse replication", "off (cutover.reverse: false): no rollback after the switch"));
+        }
+        List<CutoverCheck> checks = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image")) {
+            rs.next();
+            boolean logBin = rs.getInt(1) == 1;
+            String format = rs.getString(2);
+            String image = rs.getString(3);
+            if (!logBin || !"ROW".equalsIgnoreCase(format) || !"FULL".equalsIgnoreCase(image)) {
+                checks.add(CutoverCheck.fail("reverse replication", "the target's binlog cannot feed reverse replication ("
+                        + (logBin ? "binlog_format=" + format + ", binlog_row_image=" + image : "log_bin is OFF") + "): after the switch no "
+                        + "rollback could carry its writes back", "run the target with log_bin, binlog_format=ROW and binlog_row_image=FULL "
+                        + "(RDS/Aurora: automated backups on, those two in the parameter group), " + off));
+                return checks;
+            }
+        }
+        long keep = 0;
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@GLOBAL.binlog_expire_logs_seconds")) {
+            keep = rs.next() ? rs.getLong(1) : 0;
+        } catch (SQLException older) {
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT @@GLOBAL.expire_logs_days")) {
+                keep = rs.next() ? Math.round(rs.getDouble(1) * 86_400) : 0;
+            }
+        }
+        checks.add(keep > 0 && keep < 86_400 ? CutoverCheck.warn("reverse replication", "the target keeps its binlog " + keep / 3600 + " h: a reverse "
+                + "stream stopped longer than that loses its position, and with it the way back", "keep it a day or more (binlog_expire_logs_seconds; "
+                + "RDS: CALL mysql.rds_set_configuration('binlog retention hours', 24))")
+                : CutoverCheck.pass("reverse replication", "the target writes a ROW binlog with full images" + (keep == 0 ? "" : ", kept "
+                + keep / 3600 + " h")));
+        List<String> grants = MySqlCutover.grants(c, null);
+        boolean slave = MySqlCutover.has(grants, "REPLICATION SLAVE", null) || MySqlCutover.has(grants, "REPLICATION REPLICA", null);
+        boolean client = MySqlCutover.has(grants, "REPLICATION CLIENT", null) || MySqlCutover.has(grants, "BINLOG MONITOR", null);
+        if (!slave || !client) {
+            List<String> missing = new ArrayList<>();
+            if (!slave) {
+                missing.add("REPLICATION SLAVE");
+            }
+            if (!client) {
+                missing.add("REPLICATION CLIENT (MariaDB: BINLOG MONITOR)");
+            }
+            checks.add(CutoverCheck.fail("reverse replication privileges", "the migration user may not read the target's binlog",
+                    "GRANT " + String.join(", ", missing) + " ON *.* TO the migration user on the target, " + off));
         }
         return checks;
     }

@@ -206,7 +206,9 @@ class MariaDbCutoverIT {
                 awaitSame("after a restart");
                 assertThat(notes(fixture.source())).contains("while-stopped", "after-restart", "renamed").doesNotContain("seed-7", "seed-8");
             }
+            assertThat(io.migrator.core.run.Migrations.discover().rollbackPossible(plan)).as("reverse replication keeps the way back open").isTrue();
             var completion = io.migrator.core.run.Migrations.discover().complete(plan);
+            assertThat(io.migrator.core.run.Migrations.discover().rollbackPossible(plan)).isFalse();
             assertThat(String.join("; ", completion.released())).contains("reverse replication ended").contains("triggers created: [orders_audit]");
             assertThat(triggers(fixture.source())).containsExactly("orders_audit");
             DriverManager.getConnection(servers.mariadbSource().jdbcUrl(fixture.database), app, "app-pw").close(); // unlocked
@@ -247,6 +249,12 @@ class MariaDbCutoverIT {
             awaitDirection(run, "reverse");
             Thread.sleep(1_000); // the application writes on the new server
             assertThat(run.migration.status().cutoverReady()).as("ready for a rollback once the reverse stream caught up").isTrue();
+
+            run.migration.startRollback(true, null);
+            CutoverReport dry = awaitRollback(run);
+            assertThat(dry.dryRun()).isTrue();
+            assertThat(dry.ok()).as("a dry run of the rollback: every precondition holds, nothing frozen %s", dry).isTrue();
+            assertThat(run.migration.status().direction()).isEqualTo("reverse");
 
             long before = System.nanoTime();
             run.migration.startRollback(false, null);
@@ -417,7 +425,21 @@ class MariaDbCutoverIT {
             assertThat(noLogin.error().message()).contains("application login " + app + "@% on the target").contains("does not exist");
             try (Connection c = MariaDbFixture.connect(servers.mariadbTarget()); Statement st = c.createStatement()) {
                 st.execute("CREATE USER '" + app + "'@'%' IDENTIFIED BY 'app-pw'");
+                // a target whose binlog cannot feed reverse replication: no rollback would be possible after the switch
+                st.execute("SET GLOBAL binlog_row_image = 'MINIMAL'");
             }
+            CutoverReport noWayBack;
+            try {
+                noWayBack = cutOver(run, false, null);
+            } finally {
+                try (Connection c = MariaDbFixture.connect(servers.mariadbTarget()); Statement st = c.createStatement()) {
+                    st.execute("SET GLOBAL binlog_row_image = 'FULL'");
+                }
+            }
+            assertThat(noWayBack.error().code()).isEqualTo("CUTOVER_PRECONDITION");
+            assertThat(noWayBack.error().message()).contains("reverse replication: the target's binlog cannot feed reverse replication "
+                    + "(binlog_format=ROW, binlog_row_image=MINIMAL)");
+            assertThat(noWayBack.steps()).extracting(CutoverReport.Step::name).containsExactly("preconditions");
 
             CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
             assertThat(dry.dryRun()).isTrue();

@@ -96,15 +96,24 @@ final class CutoverBinder {
                     "how recent the last clean validation must be, e.g. 24h");
             ok = false;
         }
+        boolean mysql = source != null && source.engine().family() == Engine.Family.MYSQL;
+        boolean reverse = read.bool(section, "reverse", "cutover").orElse(mysql);
+        if (reverse && !mysql && source != null) {
+            read.problem(PlanValues.valueMark(section, "reverse"), "reverse replication after a " + source.engine() + " cutover is not in "
+                    + "this build (MySQL/MariaDB only), so no rollback could carry the target's writes back", "leave cutover.reverse out "
+                    + "(false for " + source.engine() + ")");
+            ok = false;
+        }
         if (!ok || freeze == null || steps == null) {
             return null;
         }
-        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps, users, validatedWithin);
+        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps, users, validatedWithin, reverse);
     }
 
     private static Plan.Cutover defaults(Endpoint source) {
         String freeze = source == null ? null : FREEZES.get(source.engine().family()).get(0);
-        return new Plan.Cutover(DEFAULT_MAX_DOWNTIME, DEFAULT_MAX_LAG, freeze, List.of(), List.of(), List.of(), List.of(), DEFAULT_VALIDATED_WITHIN);
+        return new Plan.Cutover(DEFAULT_MAX_DOWNTIME, DEFAULT_MAX_LAG, freeze, List.of(), List.of(), List.of(), List.of(), DEFAULT_VALIDATED_WITHIN,
+                source != null && source.engine().family() == Engine.Family.MYSQL);
     }
 
     private String freeze(YamlNode.Mapping section, Endpoint source) {

@@ -93,7 +93,13 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
      * the target must have them) and the switch steps in order.
      */
     public record Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
-                          List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin) {
+                          List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin, boolean reverse) {
+        /** With reverse replication after the switch (MySQL/MariaDB's default). */
+        public Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
+                       List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin) {
+            this(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, switchSteps, applicationUsers, validatedWithin, true);
+        }
+
         public Cutover {
             Objects.requireNonNull(maxDowntime, "maxDowntime");
             Objects.requireNonNull(maxLag, "maxLag");

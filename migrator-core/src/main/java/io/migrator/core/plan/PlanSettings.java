@@ -101,6 +101,10 @@ public final class PlanSettings {
             "With `freeze: command`: the program that stops the application's writes (exit 0 once none can commit).");
     public static final Setting CUTOVER_UNFREEZE_COMMAND = new Setting("cutover.unfreezeCommand", "list: program and arguments", "none",
             "With `freeze: command`: the program that lets them write again (an abort, a rollback's end).");
+    public static final Setting CUTOVER_REVERSE = new Setting("cutover.reverse", "boolean", "`true` for MySQL/MariaDB, `false` otherwise",
+            "After the switch, stream the target's changes back into the old source (reverse replication), so `migrator rollback` can go "
+                    + "back; the cutover's preconditions then require what that stream needs (the target's binlog on, ROW, FULL; migrator "
+                    + "may write on the old source). `false`: no reverse replication and no rollback. MySQL/MariaDB only in this build.");
     public static final Setting CUTOVER_SWITCH = new Setting("cutover.switch", "list of steps", "none",
             "How traffic moves to the target, in order, after the fence and verification; each step is one of the four below.");
     public static final Setting CUTOVER_SWITCH_HAPROXY = new Setting("cutover.switch.haproxy", "section", "",
@@ -149,7 +153,7 @@ public final class PlanSettings {
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
             VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_VALIDATED_WITHIN, CUTOVER_APPLICATION_USERS, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
-            CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER, CUTOVER_SWITCH_HAPROXY_CONFIG,
+            CUTOVER_REVERSE, CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER, CUTOVER_SWITCH_HAPROXY_CONFIG,
             CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_PGBOUNCER_USER,
             CUTOVER_SWITCH_PGBOUNCER_PASSWORD, CUTOVER_SWITCH_PGBOUNCER_CONFIG, CUTOVER_SWITCH_COMMAND,
             CUTOVER_SWITCH_HTTP, CUTOVER_SWITCH_HTTP_URL, CUTOVER_SWITCH_HTTP_METHOD, CONTROL, CONTROL_LISTEN,

@@ -340,9 +340,9 @@ public final class Migration extends AbstractWorker {
         if (reverseOpener == null || phase.get() != Phase.CUT_OVER) {
             return false;
         }
-        if (plan.source().engine().family() != io.migrator.core.plan.Engine.Family.MYSQL) {
-            LOG.info("reverse replication for {} is not in this build: no rollback can carry the new server's writes back",
-                    plan.source().engine());
+        if (!plan.cutover().reverse() || plan.source().engine().family() != io.migrator.core.plan.Engine.Family.MYSQL) {
+            LOG.info("no reverse replication ({}): no rollback can carry the new server's writes back", plan.cutover().reverse()
+                    ? "not in this build for " + plan.source().engine() : "cutover.reverse: false");
             return false;
         }
         if (from.isEmpty()) {

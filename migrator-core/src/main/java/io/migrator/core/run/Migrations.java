@@ -124,6 +124,26 @@ public final class Migrations {
     }
 
     /**
+     * Whether a rollback is still possible: the migration is cut over and its reverse direction streams into the old
+     * source (its state there is not itself cut over). `complete` asks for --yes before it ends that.
+     */
+    public boolean rollbackPossible(Plan plan) {
+        if (!(pipeline(plan) instanceof EnginePipeline.Rows) || !plan.cutover().reverse()) {
+            return false;
+        }
+        try (TargetSession target = openTarget(plan)) {
+            var state = target.loadState().orElse(null);
+            if (state == null || state.phase() != io.migrator.core.state.Phase.CUT_OVER) {
+                return false;
+            }
+        }
+        try (TargetSession oldSource = openTarget(plan.reversed())) {
+            var reverse = oldSource.loadState().orElse(null);
+            return reverse != null && reverse.phase() != io.migrator.core.state.Phase.CUT_OVER;
+        }
+    }
+
+    /**
      * Ends reverse replication after a cutover: the old source's triggers on the plan's tables created again (they were
      * dropped while it took replayed rows), the reverse stream's heartbeat and id on the new server and its bookkeeping on
      * the old source removed. Nothing when no reverse direction ever started.

@@ -111,6 +111,21 @@ class CutoverPlanTest {
     }
 
     @Test
+    void reverseReplicationIsOnForMysqlFamilyPlansAndRefusedWhereItIsNotInThisBuild() {
+        assertThat(parse("mariadb", "").cutover().reverse()).isTrue();
+        assertThat(parse("mariadb", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
+        assertThat(parse("postgresql", "").cutover().reverse()).isFalse();
+        assertThat(parse("redis", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
+        assertThat(problems("postgresql", "cutover: {reverse: true}\n")).singleElement().asString()
+                .contains("reverse replication after a postgresql cutover is not in this build").contains("leave cutover.reverse out");
+        Plan reversed = parse("mariadb", "cutover: {applicationUsers: [app@%]}\n").reversed();
+        assertThat(reversed.name()).isEqualTo("orders-reverse");
+        assertThat(reversed.source().port()).as("the target is the reverse direction's source").isEqualTo(13307);
+        assertThat(reversed.cutover().applicationUsers()).containsExactly("app@%");
+        assertThat(Plan.reverseName("x".repeat(63))).hasSize(63).endsWith("-reverse").isNotEqualTo(Plan.reverseName("x".repeat(62) + "y"));
+    }
+
+    @Test
     void everyProblemIsNamedWhereItIsWrittenWithItsRemedy() {
         assertThat(problems("mariadb", """
                 cutover:
