@@ -209,6 +209,7 @@ final class MySqlPreflight {
                         + " ON " + MySqlDialect.quote(plan.target().database()) + ".* TO " + grantee(f) + "; GRANT " + privileges + " ON "
                         + MySqlDialect.quote(MySqlTarget.BOOKKEEPING) + ".* TO " + grantee(f)
                         + " (the migrator schema holds state, chunk marks and the checkpoint)"));
+        out.add(reverseReadiness(r, f, plan));
         if (!f.migrationStateExists()) {
             List<String> busy = f.tableRows().entrySet().stream()
                     .filter(e -> plan.tables().includes(plan.source().database(), e.getKey()) && e.getValue() > 0)
@@ -220,6 +221,25 @@ final class MySqlPreflight {
             out.add(Assessment.ok(r, "empty target", "the migration has started before; it resumes from its state on the target"));
         }
         return out;
+    }
+
+    /**
+     * Whether the target's binlog could feed reverse replication after the cutover (cutover.reverse): a warning here, since
+     * it is needed only then; the cutover's preconditions refuse until it holds.
+     */
+    static Assessment reverseReadiness(Role r, MySqlServerFacts f, Plan plan) {
+        if (!plan.cutover().reverse()) {
+            return Assessment.ok(r, "reverse replication", "off (cutover.reverse: false): no rollback after the cutover");
+        }
+        String format = f.variable("binlog_format");
+        String image = f.variable("binlog_row_image");
+        boolean ready = on(f.variable("log_bin")) && format.equalsIgnoreCase("ROW") && image.equalsIgnoreCase("FULL");
+        return ready ? Assessment.ok(r, "reverse replication", "the target writes a ROW binlog with full images: after the cutover its "
+                + "writes can stream back into the old source, and `migrator rollback` can go back")
+                : Assessment.warn(r, "reverse replication", "the target's binlog cannot feed reverse replication (" + (on(f.variable("log_bin"))
+                ? "binlog_format=" + format + ", binlog_row_image=" + image : "log_bin is OFF") + "): the cutover will be refused until it "
+                + "can, since no rollback could carry the target's writes back", "run the target with log_bin, binlog_format=ROW and "
+                + "binlog_row_image=FULL (RDS/Aurora: automated backups on, those two in the parameter group), or set cutover.reverse: false");
     }
 
     /** {@code grants} upper-cased without backticks: a grant of the privilege (or ALL) on every table of {@code db}. */

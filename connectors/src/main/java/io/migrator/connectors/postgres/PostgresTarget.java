@@ -604,11 +604,30 @@ final class PostgresTarget implements TargetSession {
         List<String> removed = new ArrayList<>(forgotten.removed());
         if (!forgotten.othersRemain()) {
             try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-                st.execute("DROP SCHEMA IF EXISTS " + BOOKKEEPING + " CASCADE");
+                // the schema may also hold what this server keeps as another migration's source (its heartbeat, migration ids,
+                // revoked grants): those stay, and the schema with them
+                List<String> others = new ArrayList<>();
+                try (ResultSet rs = st.executeQuery("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        + "WHERE n.nspname = '" + BOOKKEEPING + "' AND c.relkind IN ('r', 'p', 'v')")) {
+                    while (rs.next()) {
+                        if (!io.migrator.connectors.jdbc.Bookkeeping.TABLES.contains(rs.getString(1)) && !rs.getString(1).equals("opened_triggers")) {
+                            others.add(rs.getString(1));
+                        }
+                    }
+                }
+                if (others.isEmpty()) {
+                    st.execute("DROP SCHEMA IF EXISTS " + BOOKKEEPING + " CASCADE");
+                    removed.add("schema migrator (no other migration uses it)");
+                } else {
+                    for (String table : io.migrator.connectors.jdbc.Bookkeeping.TABLES) {
+                        st.execute("DROP TABLE IF EXISTS " + BOOKKEEPING + "." + PostgresDialect.quote(table));
+                    }
+                    st.execute("DROP TABLE IF EXISTS " + BOOKKEEPING + ".opened_triggers");
+                    removed.add("the bookkeeping tables of schema migrator (it keeps " + String.join(", ", others) + ")");
+                }
             } catch (SQLException e) {
                 throw PostgresErrors.translate("dropping the bookkeeping schema", e);
             }
-            removed.add("schema migrator (no other migration uses it)");
         }
         return removed;
     }

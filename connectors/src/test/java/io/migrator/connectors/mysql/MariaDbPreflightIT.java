@@ -71,6 +71,8 @@ class MariaDbPreflightIT {
         assertThat(keys.finding()).contains("no_key").contains("nullable_unique").doesNotContain("with_key");
         Assessment busy = failed(asAdmin, "empty target");
         assertThat(busy.finding()).contains("with_key");
+        assertThat(asAdmin).filteredOn(a -> a.check().equals("reverse replication")).singleElement()
+                .satisfies(a -> assertThat(a.severity()).as("the sandbox target writes a ROW, FULL binlog").isEqualTo(Assessment.Severity.OK));
         assertThat(busy.remedy()).contains("TRUNCATE");
 
         String yaml = """

@@ -156,6 +156,20 @@ class MySqlPreflightTest {
     }
 
     @Test
+    void aTargetWhoseBinlogCannotFeedReverseReplicationIsAWarningUntilTheCutover() {
+        Assessment ready = MySqlPreflight.reverseReadiness(Role.TARGET, facts(v -> { }, ALL, Map.of(), List.of(), Map.of(), 0, false), PLAN);
+        assertThat(ready.severity()).isEqualTo(Assessment.Severity.OK);
+        Assessment minimal = MySqlPreflight.reverseReadiness(Role.TARGET, facts(v -> v.put("binlog_row_image", "MINIMAL"), ALL, Map.of(),
+                List.of(), Map.of(), 0, false), PLAN);
+        assertThat(minimal.severity()).isEqualTo(Assessment.Severity.WARN);
+        assertThat(minimal.finding()).contains("binlog_row_image=MINIMAL").contains("the cutover will be refused");
+        assertThat(minimal.remedy()).contains("cutover.reverse: false");
+        Assessment off = MySqlPreflight.reverseReadiness(Role.TARGET, facts(v -> v.put("log_bin", "OFF"), ALL, Map.of(), List.of(), Map.of(),
+                0, false), planWith("cutover: {reverse: false}"));
+        assertThat(off.severity()).as("no reverse replication wanted").isEqualTo(Assessment.Severity.OK);
+    }
+
+    @Test
     void aUniqueKeyWhoseNamesTheBinlogStreamCannotBeToldIsRefused() {
         var f = withIndexes(Map.of("odd;name", List.of(new MySqlKeys.Index("u", List.of("a"), true))));
         Assessment a = failed(MySqlPreflight.keys(Role.SOURCE, f, planWith("")), "keys");

@@ -169,9 +169,21 @@ class PostgresCutoverIT {
             writer.stop();
         }
         assertThat(writer.failure.get()).as("the writer's own bug, not a refused write").isNull();
+        try (Connection t = fixture.target(); Statement st = t.createStatement()) {
+            // as if this server also fed another migration: what it keeps for that one must outlive this one's bookkeeping
+            st.execute("CREATE TABLE migrator.heartbeat (migration text PRIMARY KEY, ts timestamptz NOT NULL)");
+            st.execute("INSERT INTO migrator.heartbeat VALUES ('another', now())");
+        }
         var completion = io.migrator.core.run.Migrations.discover().complete(plan);
         assertThat(completion.released()).anyMatch(r -> r.contains("grant(s) restored to " + app));
         assertThat(insertDirectly()).as("complete gives the application its grants back").isEqualTo("inserted");
+        assertThat(completion.removed()).anyMatch(r -> r.contains("the bookkeeping tables of schema migrator (it keeps heartbeat)"));
+        try (Connection t = fixture.target(); Statement st = t.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (SELECT count(*) FROM migrator.heartbeat), to_regclass('migrator.state') IS NULL")) {
+            rs.next();
+            assertThat(rs.getInt(1)).as("another migration's heartbeat stays").isEqualTo(1);
+            assertThat(rs.getBoolean(2)).as("this migration's bookkeeping is gone").isTrue();
+        }
     }
 
     @Test
