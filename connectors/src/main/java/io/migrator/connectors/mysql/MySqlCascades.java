@@ -31,21 +31,48 @@ final class MySqlCascades {
     private record ForeignKey(String name, String child, String childColumn, String parent, String parentColumn, String deleteRule) {
     }
 
+    /** The source's cascading foreign keys as the cutover's preconditions read them, and those skipped. */
+    private record Known(List<ForeignKey> keys, List<String> skipped) {
+    }
+
     private final Plan plan;
     private final DataSource target;
+    /** Read before the freeze by {@link #prepare}, used once by {@link #redo}: no connection or catalog query inside the freeze. */
+    private volatile Known known;
 
     MySqlCascades(Plan plan, DataSource target) {
         this.plan = plan;
         this.target = target;
     }
 
+    /**
+     * Reads the source's cascading foreign keys before the freeze (the cutover's preconditions), so that the `cascades` step
+     * inside it needs no new connection and no information_schema query (a run under load once spent a second there). A
+     * failure here leaves {@link #redo} to read them itself.
+     */
+    void prepare() {
+        List<String> skipped = new ArrayList<>();
+        try (Connection c = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+            known = new Known(foreignKeys(c, skipped), skipped);
+        } catch (SQLException | RuntimeException e) {
+            known = null;
+        }
+    }
+
     String redo(Map<TableId, List<RowKey>> changed) {
         List<ForeignKey> keys;
         List<String> skipped = new ArrayList<>();
-        try (Connection c = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10))) {
-            keys = foreignKeys(c, skipped);
-        } catch (SQLException e) {
-            throw MySqlErrors.translate("reading the source's foreign keys", e);
+        Known before = known;
+        known = null; // once: the next cutover reads them again
+        if (before != null) {
+            keys = before.keys();
+            skipped.addAll(before.skipped());
+        } else {
+            try (Connection c = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+                keys = foreignKeys(c, skipped);
+            } catch (SQLException e) {
+                throw MySqlErrors.translate("reading the source's foreign keys", e);
+            }
         }
         if (keys.isEmpty()) {
             return skipped.isEmpty() ? "no foreign key of the plan's tables cascades" : "not redone (composite or not over the parent's "

@@ -49,6 +49,7 @@ final class MySqlTarget implements TargetSession {
     private final io.migrator.connectors.jdbc.RowPrefetcher prefetcher;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
     private final MySqlTargetCutover cutover;
+    private final MySqlCascades cascades;
 
     MySqlTarget(Plan plan) {
         this.plan = plan;
@@ -61,6 +62,7 @@ final class MySqlTarget implements TargetSession {
                 plan.target().engine() == Engine.MARIADB);
         this.prefetcher = new io.migrator.connectors.jdbc.RowPrefetcher(pool, MySqlPrefetcher.LANES, new MySqlPrefetcher(this::onTarget));
         this.cutover = new MySqlTargetCutover(plan, pool);
+        this.cascades = new MySqlCascades(plan, pool);
         WorkerClaim.Dialect dialect = new WorkerClaim.Dialect() {
             @Override
             public Connection openSession() throws SQLException {
@@ -549,12 +551,13 @@ final class MySqlTarget implements TargetSession {
 
     @Override
     public List<io.migrator.core.spi.CutoverCheck> cutoverChecks(io.migrator.core.spi.CutoverCheck.Context context) {
+        cascades.prepare(); // before the freeze: the cascades step inside it then reads no catalog
         return cutover.checks(context);
     }
 
     @Override
     public String redoCascades(Map<TableId, List<io.migrator.core.change.RowKey>> changed) {
-        return new MySqlCascades(plan, pool).redo(changed);
+        return cascades.redo(changed);
     }
 
     @Override
