@@ -132,8 +132,15 @@ class MariaDbCutoverKillIT {
             workers.start(p);
             workers.awaitStatus(p, "direction", "reverse");
 
-            // 4: a rollback killed inside its freeze, before its point of no return: undone, reverse replication goes on
+            // 4: a rollback killed inside its freeze, before its point of no return: undone, reverse replication goes on. The
+            // restarted reverse worker no longer knows every row changed since the fence: a clean validation of the reverse
+            // direction (the old source against the new server) is required first, as for a cutover
             assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).as("the reverse stream's lag").isZero();
+            CliRun unvalidated = CliRun.of("rollback", p, "-o", "json");
+            assertThat(unvalidated.exit()).isEqualTo(4);
+            assertThat(unvalidated.json().at("/error/message").asText()).contains("validation: no validation has run");
+            CliRun validated = CliRun.of("validate", p, "-o", "json");
+            assertThat(validated.exit()).as(validated.out() + validated.err()).isZero();
             CliRun rollback = CliRun.of("rollback", p, "-o", "json");
             assertThat(rollback.exit()).as(rollback.out() + rollback.err()).isNotZero();
             assertThat(workers.get(4).waitFor(30, TimeUnit.SECONDS)).as("the freeze program killed the worker inside the rollback").isTrue();

@@ -75,6 +75,12 @@ final class MySqlCutover {
             checks.add(guarded(c, "long transactions", "GRANT PROCESS ON *.* TO the migration user (information_schema.INNODB_TRX)",
                     conn -> transactions(conn, context)));
             checks.add(marker(c));
+            if (plan.cutover().reverse() && "lock-tables".equals(freeze) && users.isEmpty()) {
+                checks.add(CutoverCheck.fail("reverse replication", "with freeze: lock-tables and no cutover.applicationUsers the table locks "
+                        + "stay held on the old source after the switch (its lasting freeze), so reverse replication could not write there",
+                        "name the application's logins in cutover.applicationUsers (they are locked instead and the table locks go), use "
+                                + "freeze: read-only, or cut over without a way back: cutover.reverse: false"));
+            }
             if (plan.cutover().reverse()) {
                 boolean writes = List.of("INSERT", "UPDATE", "DELETE").stream().allMatch(p -> has(grants, p, db));
                 checks.add(writes ? CutoverCheck.pass("reverse replication writes", "INSERT, UPDATE, DELETE held on `" + db + "`: reverse "

@@ -571,6 +571,11 @@ final class MySqlTarget implements TargetSession {
     }
 
     @Override
+    public String admitApplication() {
+        return cutover.admit();
+    }
+
+    @Override
     public String closeForWrites() {
         return cutover.close();
     }

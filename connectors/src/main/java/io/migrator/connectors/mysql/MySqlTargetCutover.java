@@ -219,10 +219,14 @@ final class MySqlTargetCutover {
         } catch (SQLException e) {
             throw MySqlErrors.translate("creating the source's triggers on the target (after " + created + ")", e);
         }
-        String opened = triggers.isEmpty() ? "the plan's tables have no triggers on the source" : "triggers created: " + (created.isEmpty() ? "none missing" : created);
+        return triggers.isEmpty() ? "the plan's tables have no triggers on the source" : "triggers created: " + (created.isEmpty() ? "none missing" : created);
+    }
+
+    /** After the switch: the application's logins unlocked and read_only ended where a lasting freeze left them; "" when none was. */
+    String admit() {
         String unlocked = unlockLogins();
         String writable = writableAgain();
-        return opened + (unlocked.isEmpty() ? "" : "; " + unlocked) + (writable.isEmpty() ? "" : "; " + writable);
+        return unlocked.isEmpty() ? writable : writable.isEmpty() ? unlocked : unlocked + "; " + writable;
     }
 
     /**

@@ -27,6 +27,16 @@ public final class ChangedKeys {
         this.overflowedAt = sequence++; // partial until a clean validation that starts after it
     }
 
+    /**
+     * Every change from now on is the whole story (a reverse direction starting at the cutover's fence, where parity held):
+     * nothing before it needs verifying, so the keys are complete until the limit overflows.
+     */
+    public synchronized void trackAll() {
+        if (keys.isEmpty()) {
+            overflowedAt = -1;
+        }
+    }
+
     synchronized void record(List<RowChange> changes) {
         for (RowChange change : changes) {
             RowKey key = change.key();

@@ -42,6 +42,7 @@ public final class CutoverDriver {
         }
         if (detail.startsWith(Runbook.STARTED)) {
             pastNoReturn = false;
+            reverseFrom = null; // each cutover records its own (or none: then no reverse replication, not an earlier one's)
         } else if (detail.startsWith(Runbook.REVERSE_FROM)) {
             reverseFrom = detail.substring(Runbook.REVERSE_FROM.length());
         } else if (Runbook.NO_RETURN.equals(detail)) {

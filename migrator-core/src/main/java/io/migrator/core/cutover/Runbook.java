@@ -74,6 +74,11 @@ public final class Runbook {
         default boolean rollback() {
             return false;
         }
+
+        /** A rollback whose changed keys cover every row changed since the cutover (none went untracked: no restart, no overflow). */
+        default boolean rollbackVerifiesAll() {
+            return false;
+        }
     }
 
     private final Plan plan;
@@ -152,7 +157,7 @@ public final class Runbook {
         } else {
             checks.add(CutoverCheck.pass("lag", String.format("%.2f s (limit %.2f s)", lag, maxLag)));
         }
-        checks.add(host.rollback() && !"mismatch".equals(status.validation().state())
+        checks.add(host.rollbackVerifiesAll() && !"mismatch".equals(status.validation().state())
                 ? CutoverCheck.pass("validation", "a rollback: parity held at the cutover's fence, and every row the new server changed since "
                 + "is verified inside the freeze") : validation(status.validation()));
         checks.addAll(switches.check());
@@ -386,12 +391,15 @@ public final class Runbook {
             return "freeze: command: ran the unfreeze command " + plan.cutover().unfreezeCommand().get(0)
                     + " once the traffic pointed at the old source";
         }
+        String admitted = target.admitApplication(); // the traffic points at the target: its lasting freeze (if any) ends
         if ("command".equals(plan.cutover().freeze())) {
-            return "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
+            return (admitted.isEmpty() ? "" : "on the target: " + admitted + "; ")
+                    + "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
         }
         // the application's logins are locked and their sessions ended (those queued behind the freeze too): the source's
         // table locks can go; without logins to lock they stay held while this worker runs
-        return source.freezeLasting(plan.cutover().applicationUsers());
+        String lasting = source.freezeLasting(plan.cutover().applicationUsers());
+        return admitted.isEmpty() ? lasting : "on the target: " + admitted + "; " + lasting;
     }
 
     /** Compares the rows changed since the last clean validation on both sides until {@code until} (nanoTime). */

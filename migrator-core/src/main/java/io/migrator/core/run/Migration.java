@@ -136,7 +136,7 @@ public final class Migration extends AbstractWorker {
 
     @Override
     protected boolean validationWaived() {
-        return reverseDirection;
+        return reverseDirection && !player.changedKeys().snapshot().partial();
     }
 
     /** Step durations of the last cutover, for the metrics. */
@@ -204,6 +204,11 @@ public final class Migration extends AbstractWorker {
         @Override
         public boolean rollback() {
             return reverseDirection;
+        }
+
+        @Override
+        public boolean rollbackVerifiesAll() {
+            return validationWaived();
         }
     }
 
@@ -453,7 +458,15 @@ public final class Migration extends AbstractWorker {
         reverseDirection = true;
         target.prepare();
         MigrationState state = target.loadState().orElse(null);
+        if (state != null && state.startPosition() != null && !state.startPosition().text().equals(from.text())) {
+            // another cutover's reverse direction (its rollback done, its bookkeeping not yet removed): this one starts afresh
+            LOG.info("an earlier reverse direction's state is left on the old source (from {}): removed: {}", state.startPosition().text(),
+                    forgetReverse());
+            target.prepare();
+            state = null;
+        }
         if (state == null) {
+            player.changedKeys().trackAll(); // from the fence on, every row the new server changes is known: the rollback verifies them all
             target.saveState(new MigrationState(plan.name(), Phase.CATCH_UP, from, Instant.now(),
                     "reverse replication from the cutover's fence at " + from.text()));
         }
@@ -465,7 +478,10 @@ public final class Migration extends AbstractWorker {
 
     /** Plays the forward stream until this worker stops or the cutover's point of no return holds it. */
     private void streamForward(List<TableDef> tables, AtomicBoolean stop) {
-        String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode());
+        // after a rollback the old source's schema moved on under reverse replication: a stream of its own captures it afresh
+        long rollbacks = phases.stream().filter(e -> e.phase() == Phase.ROLLED_BACK).count();
+        String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode())
+                + (rollbacks == 0 ? "" : "-r" + rollbacks);
         AtomicBoolean streamStop = new AtomicBoolean();
         player.play(tables, streamId, streamStop, () -> {
             if (stop.get() || streamHold) {
@@ -504,8 +520,8 @@ public final class Migration extends AbstractWorker {
 
     /** A failed run resumes in the phase it failed in; a stream that failed catches up first. */
     private static Phase resumePhase(Phase failedIn) {
-        if (failedIn == Phase.CUTTING_OVER || failedIn == Phase.CUT_OVER) {
-            return failedIn; // a cutover's restart finishes or undoes it from the journal; after it, nothing streams forward
+        if (failedIn == Phase.CUTTING_OVER || failedIn == Phase.CUT_OVER || failedIn == Phase.ROLLED_BACK) {
+            return failedIn; // a cutover's restart finishes or undoes it from the journal; a rollback's goes on forward
         }
         if (failedIn == null || failedIn.ordinal() < Phase.SCHEMA.ordinal() || failedIn.ordinal() > Phase.STREAMING.ordinal()) {
             return Phase.SCHEMA;

@@ -61,4 +61,13 @@ public interface CutoverTarget {
         throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.NOT_AVAILABLE,
                 "validation is not available for this target engine yet", "validate with the engine's own tools meanwhile");
     }
+
+    /**
+     * After the switch: what a lasting freeze left on this server that would keep the application out (a rollback's
+     * target is the old source, the next cutover's the server a rollback froze) is lifted; what was done, "" for nothing.
+     * Never before the point of no return: an abort must leave this server closed to the application.
+     */
+    default String admitApplication() {
+        return "";
+    }
 }

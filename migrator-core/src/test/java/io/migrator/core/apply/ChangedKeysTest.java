@@ -18,6 +18,21 @@ class ChangedKeysTest {
     }
 
     @Test
+    void aReverseDirectionStartingAtTheFenceTracksEverythingUntilTheLimit() {
+        ChangedKeys keys = new ChangedKeys(2);
+        keys.trackAll();
+        assertThat(keys.snapshot().partial()).as("from the fence on, nothing changed before is unknown").isFalse();
+        keys.record(List.of(upsert(1), upsert(2)));
+        assertThat(keys.snapshot().partial()).isFalse();
+        keys.record(List.of(upsert(3)));
+        assertThat(keys.snapshot().partial()).as("past the limit a rollback must validate first").isTrue();
+        ChangedKeys late = new ChangedKeys(10);
+        late.record(List.of(upsert(1)));
+        late.trackAll();
+        assertThat(late.snapshot().partial()).as("keys recorded before it: too late to claim everything").isTrue();
+    }
+
+    @Test
     void aCleanValidationForgetsWhatChangedBeforeItStartedOnly() {
         ChangedKeys keys = new ChangedKeys(100);
         assertThat(keys.snapshot().partial()).as("what changed before the worker started is not known").isTrue();
