@@ -53,4 +53,21 @@ public final class DebeziumKeys {
     public static boolean unnameable(String schema, String table, List<String> columns) {
         return Stream.concat(Stream.of(schema, table), columns.stream()).anyMatch(n -> n.contains(";") || n.contains(":") || n.contains(","));
     }
+
+    /**
+     * Whether a change event is the first half of a key change: the connector emits a delete of the old key (with the
+     * header {@code __debezium.newkey}) and a create of the new one, both at the same source offset. A batch must never end
+     * between them: a checkpoint at that offset would make a restart skip the create.
+     */
+    public static boolean startsKeyChange(org.apache.kafka.connect.source.SourceRecord record) {
+        if (record == null) {
+            return false;
+        }
+        for (org.apache.kafka.connect.header.Header header : record.headers()) {
+            if (header.key().equals("__debezium.newkey")) {
+                return true;
+            }
+        }
+        return false;
+    }
 }

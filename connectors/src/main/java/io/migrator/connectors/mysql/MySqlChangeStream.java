@@ -25,7 +25,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.apache.kafka.connect.data.Field;
 import org.apache.kafka.connect.data.Struct;
-import org.apache.kafka.connect.header.Header;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -265,7 +264,7 @@ final class MySqlChangeStream extends DebeziumChangeStream {
         }
         SourcePosition position = last == null ? null : position(last);
         if (!changes.isEmpty() && changes.get(changes.size() - 1) instanceof RowChange.Delete
-                && hasHeader(records.get(records.size() - 1).value(), "__debezium.newkey")) {
+                && DebeziumKeys.startsKeyChange(records.get(records.size() - 1).value())) {
             carried.add(changes.remove(changes.size() - 1));
         }
         if (position != null && (carried.isEmpty() || !changes.isEmpty())) {
@@ -292,18 +291,6 @@ final class MySqlChangeStream extends DebeziumChangeStream {
             }
         }
         return null;
-    }
-
-    private static boolean hasHeader(SourceRecord record, String name) {
-        if (record == null) {
-            return false;
-        }
-        for (Header header : record.headers()) {
-            if (header.key().equals(name)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** The source time written by {@link SourceHeartbeat}, when this event is a heartbeat row of this migration; else 0. */

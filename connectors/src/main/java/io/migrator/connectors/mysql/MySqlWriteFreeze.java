@@ -61,6 +61,7 @@ final class MySqlWriteFreeze {
                         (System.nanoTime() - started) / 1_000_000);
             }
             session = c;
+            lasting = false; // a new freeze is a new cutover's, before its switch (a worker that rolled back cuts over again)
         } catch (SQLException e) {
             closeQuietly(c);
             if (e.getErrorCode() == LOCK_WAIT_TIMEOUT) {

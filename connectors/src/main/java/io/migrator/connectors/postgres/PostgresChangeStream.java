@@ -50,6 +50,8 @@ final class PostgresChangeStream extends DebeziumChangeStream {
     private final PostgresSource source;
     private final String prefix;
 
+    /** A delete that starts a key change and ended a batch: it goes with the next batch, where its create is (engine thread only). */
+    private final List<RowChange> carried = new ArrayList<>();
     /** Batches handed on and not yet acknowledged to the slot, oldest first (engine thread only). */
     private final ArrayDeque<Emitted> emitted = new ArrayDeque<>();
     /** Positions the target committed, in order (from the applier thread). */
@@ -161,13 +163,18 @@ final class PostgresChangeStream extends DebeziumChangeStream {
     }
 
     private void handle(List<ChangeEvent<SourceRecord, SourceRecord>> records, Handler handler) throws InterruptedException {
-        List<RowChange> changes = new ArrayList<>();
+        List<RowChange> changes = new ArrayList<>(carried);
+        carried.clear();
         ChangeEvent<SourceRecord, SourceRecord> last = null;
+        ChangeEvent<SourceRecord, SourceRecord> beforeLast = null; // where a batch may end when its last record must be carried
         long sourceMillis = 0;
         for (ChangeEvent<SourceRecord, SourceRecord> event : records) {
             SourceRecord record = event.value();
             if (record == null || record.sourceOffset() == null || record.sourceOffset().isEmpty()) {
                 continue;
+            }
+            if (last != null) {
+                beforeLast = last;
             }
             if (record.topic().startsWith("__debezium-heartbeat")) {
                 last = event;
@@ -196,12 +203,24 @@ final class PostgresChangeStream extends DebeziumChangeStream {
                 }
                 emit(handler, List.of(), event, sourceMillis, List.of("TRUNCATE TABLE " + PostgresDialect.quote(table) + " CASCADE"));
                 last = null;
+                beforeLast = null;
                 continue;
             }
             if (op.equals("m")) {
                 continue; // logical decoding messages carry no rows
             }
             changes.add(toChange(record, value, op, table));
+        }
+        if (last != null && !changes.isEmpty() && changes.get(changes.size() - 1) instanceof RowChange.Delete
+                && DebeziumKeys.startsKeyChange(last.value())) {
+            // the first half of a key change ends this batch: it goes with the next one (its create shares the offset), and this
+            // batch ends before it, or nothing is emitted now
+            carried.add(changes.remove(changes.size() - 1));
+            if (beforeLast == null) {
+                carried.addAll(0, changes);
+                return;
+            }
+            last = beforeLast;
         }
         if (last != null) {
             emit(handler, changes, last, sourceMillis, List.of());

@@ -363,6 +363,7 @@ public final class Migration extends AbstractWorker {
                 LOG.info("reverse replication {} -> {} as {}, from {}", MigrationIds.describe(reversed.source()),
                         MigrationIds.describe(reversed.target()), reversed.name(), from.get());
                 if (runReverse(back, stop)) {
+                    reverse = null; // status is this migration's own again: ROLLED_BACK, then forward
                     forwardAgain(back);
                     return true;
                 }
@@ -403,7 +404,7 @@ public final class Migration extends AbstractWorker {
         } finally {
             backStop.set(true);
             try {
-                thread.join(60_000);
+                thread.join(plan.cutover().maxDowntime().toMillis() + 60_000); // a running rollback ends first (CutoverDriver.await)
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
