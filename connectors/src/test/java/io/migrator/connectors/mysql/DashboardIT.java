@@ -6,7 +6,6 @@ import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.observe.ControlServer;
 import io.migrator.core.state.Phase;
 import io.migrator.sandbox.DebianPackages;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,26 +18,14 @@ import java.util.concurrent.TimeUnit;
 import org.jsoup.Jsoup;
 import org.jsoup.nodes.Document;
 import org.jsoup.nodes.Element;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The live dashboard in headless Chromium (Debian package), against a real running migration: the DOM after its
  * scripts ran shows the phase, per-table progress and counts that match the databases, and a screenshot is kept in
  * target/dashboard.png for people to look at.
  */
-@ExtendWith(SandboxExtension.class)
-class DashboardIT {
-    private MariaDbFixture fixture;
-
-    @AfterEach
-    void drop() {
-        if (fixture != null) {
-            fixture.drop();
-        }
-    }
-
+class DashboardIT extends MariaDbFixtureBase {
     @Test
     void theDashboardShowsTheRunningMigration(SandboxServers servers) throws Exception {
         Path chromium = DebianPackages.ensure("chromium", "chromium", "the dashboard test drives headless Chromium");

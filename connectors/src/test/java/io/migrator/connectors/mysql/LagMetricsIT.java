@@ -7,7 +7,6 @@ import io.migrator.core.observe.ControlServer;
 import io.migrator.core.state.MigrationStatus;
 import io.migrator.core.state.Phase;
 import io.migrator.core.state.StatusJson;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -21,26 +20,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The metrics against known workloads, read over HTTP from /metrics as Prometheus would: copy counters equal the rows
  * on the target, heartbeats keep lag low on an idle source, lag rises while the applier is paused and falls after resume.
  */
-@ExtendWith(SandboxExtension.class)
-class LagMetricsIT {
+class LagMetricsIT extends MariaDbFixtureBase {
     private final HttpClient http = HttpClient.newHttpClient();
-    private MariaDbFixture fixture;
-
-    @AfterEach
-    void drop() {
-        if (fixture != null) {
-            fixture.drop();
-        }
-    }
-
     @Test
     void metricsFollowTheWorkload(SandboxServers servers) throws Exception {
         fixture = new MariaDbFixture(servers, "lag");

@@ -5,28 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.state.Phase;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Additive DDL on the source reaches the target while streaming; other DDL stops the stream with a remedy. */
-@ExtendWith(SandboxExtension.class)
-class MariaDbDdlIT {
-    private MariaDbFixture fixture;
-
-    @AfterEach
-    void drop() {
-        if (fixture != null) {
-            fixture.drop();
-        }
-    }
-
+class MariaDbDdlIT extends MariaDbFixtureBase {
     @Test
     void additiveDdlIsReplayedAndDestructiveDdlStopsTheStream(SandboxServers servers) throws Exception {
         fixture = new MariaDbFixture(servers, "ddl");

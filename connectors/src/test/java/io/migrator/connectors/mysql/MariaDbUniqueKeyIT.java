@@ -6,7 +6,6 @@ import io.migrator.connectors.testing.KeyedTables;
 import io.migrator.connectors.testing.MigrationHarness;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.schema.TableDef;
-import io.migrator.sandbox.junit.SandboxExtension;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,10 +14,8 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Tables without a primary key, keyed by a unique index over NOT NULL columns: a composite one migrator chooses (over a
@@ -26,18 +23,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * writer inserts, updates, deletes and changes keys from the copy through streaming; the target then equals the source
  * row for row, and a validation finds differences planted on the target by that key, and repair fixes them.
  */
-@ExtendWith(SandboxExtension.class)
 @Timeout(300)
-class MariaDbUniqueKeyIT {
-    private MariaDbFixture fixture;
-
-    @AfterEach
-    void drop() {
-        if (fixture != null) {
-            fixture.drop();
-        }
-    }
-
+class MariaDbUniqueKeyIT extends MariaDbFixtureBase {
     @Test
     void tablesKeyedByAUniqueIndexCopyStreamValidateAndRepairByIt(SandboxServers servers) throws Exception {
         fixture = new MariaDbFixture(servers, "ukey");
