@@ -12,8 +12,15 @@ import java.util.Map;
  * stream had selected, the phase, counters for status. On a cluster, each slot also keeps the offset of the last command
  * applied to it, written in that slot's own MULTI/EXEC.
  */
-record RedisCheckpoint(String replId, long offset, int db, Phase phase, long events, long keysRestored, String sync, String updatedAt) {
+record RedisCheckpoint(String replId, long offset, int db, Phase phase, long events, long keysRestored, String sync, String updatedAt,
+        String resync) {
     static final String PREFIX = "__migrator__:";
+    /** The field that says the target lost writes or refused one (see {@link RedisContinuity}): the next run syncs in full. */
+    static final String RESYNC = "resync";
+
+    RedisCheckpoint(String replId, long offset, int db, Phase phase, long events, long keysRestored, String sync, String updatedAt) {
+        this(replId, offset, db, phase, events, keysRestored, sync, updatedAt, "");
+    }
 
     static String key(String plan) {
         return PREFIX + plan + ":checkpoint";
@@ -42,6 +49,11 @@ record RedisCheckpoint(String replId, long offset, int db, Phase phase, long eve
 
     String position() {
         return replId + ":" + offset;
+    }
+
+    /** Whether the target marked this migration for a full resync (it lost or refused writes). */
+    boolean needsResync() {
+        return !resync.isEmpty();
     }
 
     /** HSET arguments (after the key). */
@@ -77,7 +89,7 @@ record RedisCheckpoint(String replId, long offset, int db, Phase phase, long eve
         return new RedisCheckpoint(f.getOrDefault("replid", "?"), Long.parseLong(f.getOrDefault("offset", "-1")),
                 Integer.parseInt(f.getOrDefault("db", "-1")), Phase.valueOf(f.getOrDefault("phase", Phase.SNAPSHOT.name())),
                 Long.parseLong(f.getOrDefault("events", "0")), Long.parseLong(f.getOrDefault("keysRestored", "0")),
-                f.getOrDefault("sync", "full"), f.getOrDefault("updatedAt", ""));
+                f.getOrDefault("sync", "full"), f.getOrDefault("updatedAt", ""), f.getOrDefault(RESYNC, ""));
     }
 
     RedisCheckpoint at(String replId, long offset, int db) {

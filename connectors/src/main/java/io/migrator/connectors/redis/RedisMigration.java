@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -78,6 +79,12 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final ArrayDeque<long[]> masterOffsets = new ArrayDeque<>(); // {millis, offset}, guarded by itself
     private volatile RedisCheckpoint checkpoint;
+    /** Whether a checkpoint of this migration was stored on the target (its absence after that means the target lost it). */
+    private boolean everStored;
+    /** Why the target's checkpoint asks for a full resync ({@link RedisContinuity}); empty when it does not. */
+    private String resyncReason = "";
+    /** Cluster slots whose offset key holds a resync mark. */
+    private final Set<Integer> markedSlots = new java.util.HashSet<>();
     private volatile boolean leaseLost;
     private volatile RedisWorkerLease lease;
     private volatile long fullSyncStartedMillis;
@@ -302,11 +309,17 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 checkpoint = new RedisCheckpoint("?", -1, -1, Phase.PREFLIGHT, 0, 0, "none", Instant.now().toString());
             } else {
                 LOG.info("resuming migration {} from {} (phase {})", plan.name(), checkpoint.position(), checkpoint.phase());
+                everStored = true;
                 phase.set(checkpoint.phase());
                 appliedEvents.set(checkpoint.events());
                 streamDb = checkpoint.db();
                 if (target.cluster()) {
                     loadSlotOffsets();
+                }
+                resyncReason = checkpoint.needsResync() ? checkpoint.resync() : markedSlots.isEmpty() ? ""
+                        : "the target lost or refused writes to " + markedSlots.size() + " cluster slot(s)";
+                if (!resyncReason.isEmpty()) {
+                    LOG.warn("the target's checkpoint of {} asks for a full resync: {}", plan.name(), resyncReason);
                 }
             }
             String cutoverState = RedisCutoverJournal.state(target.node(target.slot(bytes(RedisCheckpoint.key(plan.name())))), plan.name());
@@ -338,7 +351,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             if (!plan.source().password().isEmpty()) {
                 configuration.setAuthPassword(plan.source().password().reveal());
             }
-            if (checkpoint.offset() >= 0 && !"?".equals(checkpoint.replId()) && fullSyncDoneBefore()) {
+            if (checkpoint.offset() >= 0 && !"?".equals(checkpoint.replId()) && fullSyncDoneBefore() && resyncReason.isEmpty()) {
                 configuration.setReplId(checkpoint.replId()).setReplOffset(checkpoint.offset());
             }
             replicator = new RedisReplicator(plan.source().host(), plan.source().port(), configuration);
@@ -637,6 +650,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         String why;
         if (!again) {
             why = "full sync from the source";
+        } else if (!resyncReason.isEmpty()) {
+            why = "full resync: " + resyncReason + "; keys the target holds that the new copy lacks will be removed";
         } else if (checkpoint.phase() == Phase.SNAPSHOT || checkpoint.offset() < 0) {
             why = "full resync: the previous full sync did not finish; keys the target holds that the new copy lacks will be removed";
         } else {
@@ -646,6 +661,12 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         move(Phase.SNAPSHOT, why);
         checkpoint = checkpoint.with(Phase.SNAPSHOT, appliedEvents.get(), 0, again ? "full (resync)" : "full");
         writeCheckpoint(checkpoint);
+        if (!resyncReason.isEmpty()) { // the phase says SNAPSHOT now: a restart syncs in full anyway
+            RespConnection node = checkpointNode();
+            RedisTargetNodes.send(node, new byte[][] {bytes("HDEL"), bytes(RedisCheckpoint.key(plan.name())), bytes(RedisCheckpoint.RESYNC)});
+            node.getOne();
+            resyncReason = "";
+        }
     }
 
     /** Restores sent whose replies are not read yet (one batch stays in flight, so the target never waits for us). */
@@ -804,7 +825,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             streamDb = -1;
             checkpoint = new RedisCheckpoint(start.replId(), start.offset(), -1, Phase.CATCH_UP, appliedEvents.get(), restored,
                     checkpoint.sync(), Instant.now().toString());
-            slotOffsets.clear();
+            if (target.cluster()) {
+                clearSlotKeys();
+            } else {
+                slotOffsets.clear();
+            }
             writeCheckpoint(checkpoint);
             streamMove(Phase.CATCH_UP, restored + " keys restored; streaming from " + checkpoint.position());
         } else {
@@ -915,6 +940,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         RespConnection node = target.node(0);
         List<byte[][]> out = new ArrayList<>();
         int db = connectionDb;
+        if (db != 0) {
+            out.add(RedisTargetNodes.argv("SELECT", "0"));
+            db = 0;
+        }
+        out.add(RedisContinuity.begin(RedisCheckpoint.key(plan.name()))); // in database 0, as the checkpoint
         int count = 0;
         for (Command c : batch) {
             String name = c.name();
@@ -930,7 +960,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                         out.add(RedisTargetNodes.argv("SELECT", Integer.toString(d)));
                         byte[][] flush = c.argv().clone();
                         flush[0] = bytes("FLUSHDB");
-                        out.add(flush);
+                        out.add(d == 0 ? RedisContinuity.flushKeeping(RedisCheckpoint.key(plan.name()), flush) : flush);
                         db = d;
                     }
                     count++;
@@ -951,7 +981,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                         out.add(RedisTargetNodes.argv("SELECT", Integer.toString(streamDb)));
                         db = streamDb;
                     }
-                    out.add(argv);
+                    out.add(db == 0 && name.equals("FLUSHDB") ? RedisContinuity.flushKeeping(RedisCheckpoint.key(plan.name()), argv) : argv);
                     count++;
                 }
             }
@@ -963,7 +993,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         Phase now = phase.get() == Phase.STREAMING || phase.get() == Phase.CATCH_UP ? phase.get() : base.phase();
         RedisCheckpoint next = base.at(base.replId(), last.end(), streamDb)
                 .with(now, base.events() + count, base.keysRestored(), base.sync());
-        out.add(next.hset(plan.name()));
+        out.add(RedisContinuity.commit(RedisCheckpoint.key(plan.name()), base.offset(), next.fields()));
         RedisTargetNodes.send(node, RedisTargetNodes.argv("MULTI"));
         for (byte[][] argv : out) {
             RedisTargetNodes.send(node, argv);
@@ -978,6 +1008,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private void confirm(InFlight f) {
         checkExec(target.node(0).getMany(f.out().size() + 2), f.out());
         checkpoint = f.next();
+        everStored = true;
         appliedEvents.addAndGet(f.count());
         appliedBatches.incrementAndGet();
     }
@@ -1018,6 +1049,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 connectionDb = 0;
                 inFlight = null;
                 RedisCheckpoint stored = loadCheckpoint();
+                requireContinuity(stored, null);
                 if (stored != null && stored.offset() > checkpoint.offset()) {
                     checkpoint = stored; // committed before the connection broke
                     appliedEvents.set(stored.events());
@@ -1111,7 +1143,16 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         Command last = batch.get(batch.size() - 1);
         RedisCheckpoint next = checkpoint.at(checkpoint.replId(), Math.max(last.end(), checkpoint.offset()), streamDb)
                 .with(checkpoint.phase(), appliedEvents.get() + count, checkpoint.keysRestored(), checkpoint.sync());
-        writeCheckpoint(next);
+        byte[] key = bytes(RedisCheckpoint.key(plan.name()));
+        RespConnection node = target.node(target.slot(key));
+        byte[][] commit = RedisContinuity.commit(RedisCheckpoint.key(plan.name()), checkpoint.offset(), next.fields());
+        RedisTargetNodes.send(node, commit); // written only where the target still holds the last one
+        if (node.getOne() instanceof JedisDataException d) {
+            if (RedisContinuity.lost(d.getMessage())) {
+                throw RedisContinuity.failure(plan.name(), d.getMessage(), null);
+            }
+            throw refused(commit, d, false);
+        }
         checkpoint = next;
         return count;
     }
@@ -1141,9 +1182,63 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         }
     }
 
-    /** SET of a slot's offset, tagged with the replication id so a later history never reads it. */
+    /**
+     * SET of a slot's offset, tagged with the replication id so a later history never reads it; done only while the slot
+     * still holds the offset this worker committed last ({@link RedisContinuity#slotCommit}).
+     */
     private byte[][] slotSet(int slot, long end) {
-        return RedisTargetNodes.argv("SET", RedisCheckpoint.slotKey(plan.name(), slot), checkpoint.replId() + ":" + end);
+        return RedisContinuity.slotCommit(RedisCheckpoint.slotKey(plan.name(), slot), checkpoint.replId(), slotOffsets.get(slot), end);
+    }
+
+    /**
+     * Before a new history's first slot transaction: every slot's offset and mark of an earlier one is removed (none may
+     * pass for it), whichever replication id it carries: one pipelined DEL per slot, on the node that owns it.
+     */
+    private void clearSlotKeys() {
+        Map<RespConnection, Integer> pending = new LinkedHashMap<>();
+        for (int slot = 0; slot < RedisTargetNodes.SLOTS; slot++) {
+            RespConnection node = target.node(slot);
+            RedisTargetNodes.send(node, RedisTargetNodes.argv("DEL", RedisCheckpoint.slotKey(plan.name(), slot)));
+            pending.merge(node, 1, Integer::sum);
+        }
+        pending.forEach((node, n) -> node.getMany(n));
+        slotOffsets.clear();
+        markedSlots.clear();
+    }
+
+    /**
+     * After a reconnect: the target must still hold what this worker committed. Its checkpoint gone while this worker had
+     * stored one, or marked, means the target cannot vouch for its keys (a full resync); a checkpoint or a slot behind what
+     * this worker committed means the target lost the writes since (a failover to a replica that lagged, a restart from an
+     * older snapshot): a standalone target holds a consistent state at its checkpoint, so the next run resumes from there; a
+     * cluster's slots on different nodes do not, so it is marked for a full resync.
+     */
+    private void requireContinuity(RedisCheckpoint stored, Map<Integer, Long> committedSlots) {
+        if (stored == null && everStored) {
+            String why = "the target no longer holds this migration's checkpoint (it restarted without persistence, or was flushed)";
+            markResync(why);
+            throw RedisContinuity.failure(plan.name(), "MIGRATORLOST " + why, null);
+        }
+        if (stored != null && stored.needsResync()) {
+            throw RedisContinuity.failure(plan.name(), "MIGRATORLOST " + stored.resync(), null);
+        }
+        if (committedSlots != null) { // slotOffsets: what the slots hold now
+            for (Map.Entry<Integer, Long> e : committedSlots.entrySet()) {
+                long now = slotOffsets.getOrDefault(e.getKey(), -1L);
+                if (now < e.getValue() || markedSlots.contains(e.getKey())) {
+                    String why = "the target lost writes: slot " + e.getKey() + " holds offset " + now + ", the worker had committed "
+                            + e.getValue() + " (a failover to a replica that lagged, or a restart from an older snapshot)";
+                    markResync(why);
+                    throw RedisContinuity.failure(plan.name(), "MIGRATORLOST " + why, null);
+                }
+            }
+        }
+        if (stored != null && stored.offset() < checkpoint.offset() && !target.cluster()) {
+            throw new MigratorException(ErrorCode.TARGET_LOST, "migration " + plan.name() + ": the target lost writes: its checkpoint is at "
+                    + stored.position() + ", this worker had committed " + checkpoint.position() + " (a failover to a replica that lagged, "
+                    + "or a restart from an older snapshot)", "`migrator run` again: it resumes from the target's checkpoint, and the "
+                    + "source's backlog brings the lost writes again (or a full resync, if the backlog no longer holds them)");
+        }
     }
 
     private void commitSlots(Map<Integer, List<byte[][]>> bySlot, Map<Integer, Long> slotEnd) {
@@ -1186,8 +1281,12 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         return message.startsWith("MOVED") || message.startsWith("ASK") || message.startsWith("TRYAGAIN") || message.startsWith("CLUSTERDOWN");
     }
 
-    /** Replies of MULTI, each QUEUED, and EXEC: any refusal names the command (never its values) and stops the stream. */
-    private static void checkExec(List<Object> replies, List<byte[][]> out) {
+    /**
+     * Replies of MULTI, each QUEUED, and EXEC: any refusal names the command (never its values) and stops the stream. A
+     * command that failed inside EXEC left the others applied: the checkpoint is marked for a full resync (in the same EXEC
+     * where {@link RedisContinuity} could, else right here) and the worker stops with {@link ErrorCode#TARGET_LOST}.
+     */
+    private void checkExec(List<Object> replies, List<byte[][]> out) {
         for (int i = 1; i < replies.size() - 1; i++) {
             if (replies.get(i) instanceof JedisDataException d) {
                 throw refused(out.get(i - 1), d, false);
@@ -1198,11 +1297,42 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             throw refused(null, d, false);
         }
         if (exec instanceof List<?> results) {
+            String failed = null;
+            RuntimeException first = null;
             for (int i = 0; i < results.size(); i++) {
                 if (results.get(i) instanceof JedisDataException d) {
-                    throw refused(out.get(i), d, true);
+                    if (RedisContinuity.lost(d.getMessage())) {
+                        if (target.cluster()) { // a slot's mark: the checkpoint says it too (it may be gone with the slot's node)
+                            markResync(d.getMessage().substring("MIGRATORLOST ".length()));
+                        }
+                        throw RedisContinuity.failure(plan.name(), d.getMessage(), failed);
+                    }
+                    if (first == null) {
+                        first = refused(out.get(i), d, true);
+                        failed = first.getMessage();
+                    }
                 }
             }
+            if (first instanceof JedisConnectionException) {
+                throw first; // a slot moved: retried
+            }
+            if (first != null) { // a cluster slot's transaction (or a server without error counts): marked here
+                String why = "a command of the stream failed on the target: " + failed;
+                markResync(why);
+                throw RedisContinuity.failure(plan.name(), "MIGRATORLOST " + why, null);
+            }
+        }
+    }
+
+    /** Marks the checkpoint for a full resync, as {@link RedisContinuity} does inside a batch. */
+    private void markResync(String why) {
+        try {
+            RespConnection node = checkpointNode();
+            RedisTargetNodes.send(node, new byte[][] {bytes("HSET"), bytes(RedisCheckpoint.key(plan.name())), bytes(RedisCheckpoint.RESYNC),
+                bytes(why)});
+            node.getOne();
+        } catch (RuntimeException e) {
+            LOG.warn("could not mark the target's checkpoint for a full resync ({}): run `migrator complete` and start over", e.toString());
         }
     }
 
@@ -1305,16 +1435,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                         target.refresh();
                         connectionDb = 0;
                         RedisCheckpoint stored = loadCheckpoint();
+                        requireContinuity(stored, target.cluster() ? loadSlotOffsets() : null);
                         if (stored != null && stored.offset() > checkpoint.offset()) {
                             checkpoint = stored; // the batch did commit before the connection broke
                             streamDb = stored.db();
-                            if (target.cluster()) {
-                                loadSlotOffsets();
-                            }
                             return;
-                        }
-                        if (target.cluster()) {
-                            loadSlotOffsets();
                         }
                         break; // recovered: run the work again
                     } catch (JedisConnectionException | redis.clients.jedis.exceptions.JedisClusterOperationException again) {
@@ -1328,15 +1453,20 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     // ---------------------------------------------------------------------------------------------------------------
     // bookkeeping on the target
 
-    private RedisCheckpoint loadCheckpoint() {
-        byte[] key = bytes(RedisCheckpoint.key(plan.name()));
-        RespConnection node = target.node(target.slot(key));
+    /** The connection to the node holding the checkpoint hash, in database 0. */
+    private RespConnection checkpointNode() {
+        RespConnection node = target.node(target.slot(bytes(RedisCheckpoint.key(plan.name()))));
         if (!target.cluster() && connectionDb != 0) {
             RedisTargetNodes.send(node, RedisTargetNodes.argv("SELECT", "0"));
             node.getOne();
             connectionDb = 0;
         }
-        RedisTargetNodes.send(node, new byte[][] {bytes("HGETALL"), key});
+        return node;
+    }
+
+    private RedisCheckpoint loadCheckpoint() {
+        RespConnection node = checkpointNode();
+        RedisTargetNodes.send(node, new byte[][] {bytes("HGETALL"), bytes(RedisCheckpoint.key(plan.name()))});
         return RedisCheckpoint.parse(node.getOne());
     }
 
@@ -1351,6 +1481,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         }
         RedisTargetNodes.send(node, cp.hset(plan.name()));
         n++;
+        everStored = true;
         for (Object reply : node.getMany(n)) {
             if (reply instanceof JedisDataException d) {
                 throw refused(cp.hset(plan.name()), d, false);
@@ -1359,7 +1490,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     }
 
     /** Reads every slot's offset; values of another replication history (another replid) do not count. */
-    private void loadSlotOffsets() {
+    private Map<Integer, Long> loadSlotOffsets() {
         Map<Integer, Long> read = new HashMap<>();
         Map<RespConnection, List<Integer>> byNode = new LinkedHashMap<>();
         for (int s = 0; s < RedisTargetNodes.SLOTS; s++) {
@@ -1379,12 +1510,16 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     String value = new String(b, StandardCharsets.US_ASCII);
                     if (value.startsWith(prefix)) {
                         read.put(e.getValue().get(i), Long.parseLong(value.substring(prefix.length())));
+                    } else if (value.startsWith(RedisContinuity.SLOT_MARK)) {
+                        markedSlots.add(e.getValue().get(i));
                     }
                 }
             }
         }
+        Map<Integer, Long> committed = Map.copyOf(slotOffsets);
         slotOffsets.clear();
         slotOffsets.putAll(read);
+        return committed;
     }
 
     private void readJournal() {

@@ -237,10 +237,16 @@ final class RedisWorkerLease implements WorkerLease {
     public void close() {
         closed = true;
         WorkerLease.stop(renew);
-        try {
-            execute(nodes, "EVAL", RELEASE, "1", key(plan.name()), value);
-        } catch (RuntimeException e) {
-            LOG.debug("could not release the claim (it expires on its own)", e);
+        for (int attempt = 1; attempt <= 2; attempt++) {
+            try {
+                if (attempt > 1) {
+                    nodes.refresh(); // the target restarted or failed over: its connections broke
+                }
+                execute(nodes, "EVAL", RELEASE, "1", key(plan.name()), value);
+                break;
+            } catch (RuntimeException e) {
+                LOG.debug("could not release the claim (attempt {}; it expires on its own)", attempt, e);
+            }
         }
         nodes.close();
     }

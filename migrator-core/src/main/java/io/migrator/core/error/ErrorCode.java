@@ -34,6 +34,13 @@ public enum ErrorCode {
             "Start the migration over: `migrator complete PLAN`, then `migrator run PLAN`. Keep the log longer meanwhile "
                     + "(binlog_expire_logs_seconds; on PostgreSQL, never drop or advance a migration's slot) and watch "
                     + "lag.retentionHeadroomSeconds in `migrator status`."),
+    TARGET_LOST(ExitCode.FAILURE,
+            "The target no longer holds what migrator applied to it, or refused a command of the stream: a Redis target restarted "
+                    + "without persistence, failed over to a replica that lagged, was flushed or restored, or holds a key of another type "
+                    + "than the source's (something else writes to it). Going on would leave those writes out without a word.",
+            "Find what reset, failed over or wrote to the target, then `migrator run PLAN` again: it resumes from the position the "
+                    + "target still holds, or synchronises every key in full when the target cannot vouch for its keys (the message "
+                    + "says which)."),
     MIGRATION_NAME_TAKEN(ExitCode.PRECONDITION,
             "Another migration already uses this plan's name between these servers: the source feeds a migration of this name into "
                     + "another target, or the target holds a migration of this name started from another source. Going on would drop "
