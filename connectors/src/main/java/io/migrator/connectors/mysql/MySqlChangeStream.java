@@ -251,7 +251,7 @@ final class MySqlChangeStream extends DebeziumChangeStream {
                     changes = new ArrayList<>();
                 }
                 String truncated = value.getStruct("source").getString("table");
-                handler.onBatch(new ChangeBatch(List.of(), position(record), millis(value), List.of("TRUNCATE TABLE " + MySqlDialect.quote(truncated))));
+                handler.onBatch(new ChangeBatch(List.of(), position(record), millis(value), List.of(MySqlDdlJudge.truncate(truncated))));
                 last = null;
                 continue;
             }

@@ -275,7 +275,17 @@ final class MySqlTarget implements TargetSession {
         } catch (SQLException e) {
             throw MySqlErrors.translate("reading target table " + source.id().name(), e);
         }
-        return io.migrator.connectors.jdbc.ColumnDifferences.of(source.columns(), targetColumns, String::equalsIgnoreCase);
+        List<String> differences = new ArrayList<>(io.migrator.connectors.jdbc.ColumnDifferences.of(source.columns(), targetColumns,
+                String::equalsIgnoreCase));
+        if (!targetColumns.isEmpty() && source.createStatement() != null) {
+            java.util.Optional<String> sourceKey = MySqlDdlJudge.primaryKey(source.createStatement());
+            java.util.Optional<String> targetKey = createStatement(source.id().name()).flatMap(MySqlDdlJudge::primaryKey);
+            if (!sourceKey.equals(targetKey)) {
+                differences.add(source.id().name() + " has primary key " + sourceKey.orElse("none") + " on the source, " + targetKey.orElse("none")
+                        + " on the target");
+            }
+        }
+        return differences;
     }
 
     @Override
@@ -540,7 +550,64 @@ final class MySqlTarget implements TargetSession {
             if (e.getErrorCode() == 1060 || e.getErrorCode() == 1061 || e.getErrorCode() == 1050) {
                 return; // column, index or table already there: the statement was applied before a restart
             }
+            if (e.getErrorCode() == 1062 && statement.contains(" ADD UNIQUE KEY ")) {
+                // an index the source has now, looked for while the stream is still behind the rows it removed to build it
+                LOG.warn("not added yet (the target still holds rows the source removed before adding it; the next DDL of the table "
+                        + "tries again): {}", statement);
+                return;
+            }
             throw MySqlErrors.translate("applying source DDL on the target", e);
+        }
+    }
+
+    @Override
+    public java.util.Optional<io.migrator.core.spi.DdlJudge> ddlJudge(io.migrator.core.spi.SourceSession source,
+                                                                     io.migrator.core.plan.TableFilter tables, String sourceDatabase) {
+        return java.util.Optional.of(new MySqlDdlJudge(plan.source().engine(), sourceDatabase, tables, () -> planTablesOnTarget(tables, sourceDatabase),
+                this::createStatement, () -> source.tables(tables)));
+    }
+
+    /** SHOW CREATE TABLE of each table the plan moves that the target has, by name. */
+    private java.util.Map<String, String> planTablesOnTarget(io.migrator.core.plan.TableFilter tables, String sourceDatabase) {
+        java.util.Map<String, String> found = new java.util.LinkedHashMap<>();
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME FROM information_schema.TABLES "
+                + "WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME")) {
+            ps.setString(1, plan.target().database());
+            List<String> names = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (tables.includes(sourceDatabase, rs.getString(1))) {
+                        names.add(rs.getString(1));
+                    }
+                }
+            }
+            for (String name : names) {
+                createStatement(c, name).ifPresent(create -> found.put(name, create));
+            }
+            return found;
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the target's table definitions", e);
+        }
+    }
+
+    /** The target table's SHOW CREATE TABLE; empty when the target has no such table. */
+    java.util.Optional<String> createStatement(String table) {
+        try (Connection c = pool.getConnection()) {
+            return createStatement(c, table);
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the target's definition of " + table, e);
+        }
+    }
+
+    private java.util.Optional<String> createStatement(Connection c, String table) throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SHOW CREATE TABLE " + MySqlDialect.quote(plan.target().database()) + "." + MySqlDialect.quote(table))) {
+            return rs.next() ? java.util.Optional.of(rs.getString(2)) : java.util.Optional.empty();
+        } catch (SQLException e) {
+            if (e.getErrorCode() == 1146) { // no such table
+                return java.util.Optional.empty();
+            }
+            throw e;
         }
     }
 

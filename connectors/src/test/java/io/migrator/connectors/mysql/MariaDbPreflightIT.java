@@ -90,4 +90,18 @@ class MariaDbPreflightIT {
                 .doesNotContain("GRANT SELECT");
         assertThat(asLimited).filteredOn(a -> a.check().equals("keys")).allMatch(a -> a.severity() == Assessment.Severity.OK);
     }
+
+    @Test
+    void columnTypesTheBinlogStreamCannotCarryAreRefusedByName(SandboxServers servers) throws Exception {
+        fixture = new MariaDbFixture(servers, "pretypes");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE hosts (id INT PRIMARY KEY, addr INET6, v4 INET4, token UUID)");
+            st.execute("CREATE TABLE plain (id INT PRIMARY KEY, v VARCHAR(10))");
+        }
+        Assessment types = failed(check(fixture.plan("")), "types");
+        assertThat(types.finding()).contains("hosts(addr inet6, v4 inet4, token uuid)").doesNotContain("plain");
+        assertThat(types.remedy()).contains("tables.exclude");
+        assertThat(check(fixture.plan("tables: {exclude: [hosts]}"))).filteredOn(a -> a.check().equals("types")).singleElement()
+                .extracting(Assessment::severity).isEqualTo(Assessment.Severity.OK);
+    }
 }

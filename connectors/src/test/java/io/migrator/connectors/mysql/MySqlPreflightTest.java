@@ -185,6 +185,22 @@ class MySqlPreflightTest {
     }
 
     @Test
+    void mariadbTypesTheBinlogStreamCannotCarryAreRefusedIntoMariadbTooButOnlyForPlanTables() {
+        Plan mariadb = new PlanLoader(Map.of()).parse("m.yaml", """
+                name: m
+                source: {engine: mariadb, host: h, port: 1, user: u, password: p, database: shop}
+                target: {engine: mariadb, host: h, port: 2, user: u, password: p, database: shop}
+                tables: {exclude: [legacy]}
+                """, Path.of("."));
+        Assessment a = failed(MySqlPreflight.source(mariadb, facts(v -> { }, ALL, Map.of(), List.of(),
+                Map.of("hosts", List.of("addr inet6", "id uuid"), "legacy", List.of("ip inet4")), 0, false)), "types");
+        assertThat(a.finding()).contains("hosts(addr inet6, id uuid)").doesNotContain("legacy");
+        assertThat(a.remedy()).contains("tables.exclude").contains("INET6 -> VARBINARY(16)");
+        assertThat(MySqlPreflight.source(mariadb, facts(v -> { }, ALL, Map.of(), List.of(), Map.of("legacy", List.of("ip inet4")), 0, false)))
+                .filteredOn(x -> x.check().equals("types")).singleElement().extracting(Assessment::severity).isEqualTo(Assessment.Severity.OK);
+    }
+
+    @Test
     void readOnlyTarget() {
         Assessment a = failed(MySqlPreflight.target(PLAN, facts(v -> v.put("read_only", "ON"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "writable");
         assertThat(a.remedy()).contains("read_only = OFF");

@@ -3,8 +3,9 @@ package io.migrator.core.apply;
 import java.util.regex.Pattern;
 
 /**
- * Which source DDL the stream may replay on the target: additive changes (ADD COLUMN, ADD INDEX, CREATE
- * TABLE / INDEX) and TRUNCATE. Anything else stops the stream; the caller reports it with a remedy.
+ * The default judge of DDL met by a stream (see {@link io.migrator.core.spi.DdlJudge}), for streams that carry only
+ * statements they made themselves: PostgreSQL's TRUNCATE. MySQL/MariaDB source DDL is judged by its target from the
+ * table's definition before and after the statement, never by these patterns.
  */
 public final class DdlPolicy {
     /** A table reference: `quoted` or bare, optionally qualified. */
@@ -33,6 +34,16 @@ public final class DdlPolicy {
 
     /** One source statement as the stream judged it: read once, then applied, skipped or refused by its verdict. */
     public record Statement(String text, Verdict verdict, java.util.Optional<String> table, String summary) {
+    }
+
+    /** The policy as a judge, for streams that carry only statements they made themselves (PostgreSQL's TRUNCATE). */
+    public static io.migrator.core.spi.DdlJudge.Decision decide(String ddl) {
+        Statement s = read(ddl);
+        return switch (s.verdict()) {
+            case APPLY -> io.migrator.core.spi.DdlJudge.Decision.apply(s.table(), s.summary(), java.util.List.of(ddl));
+            case IGNORE -> io.migrator.core.spi.DdlJudge.Decision.ignore(s.table(), s.summary(), "");
+            case REFUSE -> io.migrator.core.spi.DdlJudge.Decision.refuse(s.table(), s.summary(), "");
+        };
     }
 
     public static Statement read(String ddl) {

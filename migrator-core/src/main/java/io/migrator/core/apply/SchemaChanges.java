@@ -6,9 +6,11 @@ import io.migrator.core.error.Retry;
 import io.migrator.core.plan.TableFilter;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
+import io.migrator.core.spi.DdlJudge;
 import io.migrator.core.spi.SourceSession;
 import io.migrator.core.spi.TargetSession;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
@@ -16,9 +18,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The source's DDL as the stream meets it, judged once by {@link DdlPolicy}: additive statements and TRUNCATE are
- * replayed on the target, statements on tables outside the plan and server housekeeping are skipped, anything else
- * stops the stream with a remedy, unless the DBA already made the target's table match by hand. Also keeps the
+ * The source's DDL as the stream meets it, judged once by the target's {@link DdlJudge} (MySQL/MariaDB: from the
+ * table's definition before and after the statement) or {@link DdlPolicy}: what it decides to replay runs on the target,
+ * statements on tables outside the plan and server housekeeping are skipped, anything else stops the stream with a
+ * remedy, unless the DBA already made the target's table match by hand. Also keeps the
  * tables' current definitions for repairs, read again only after a statement changed a table's shape.
  */
 final class SchemaChanges {
@@ -29,6 +32,8 @@ final class SchemaChanges {
     private final TableFilter tables;
     private final String sourceDatabase;
     private final Retry retry;
+    /** Made at the first statement: a judge may read the target's tables then (the target is where the stream brought it). */
+    private DdlJudge judge;
     private final AtomicLong changed = new AtomicLong();
     private volatile long definitionsAt = -1;
     private volatile Map<TableId, TableDef> definitions = Map.of();
@@ -43,29 +48,42 @@ final class SchemaChanges {
 
     /** Replays, skips or refuses one statement the stream delivered, before the rows that follow it in the batch. */
     void apply(String ddl) {
-        DdlPolicy.Statement statement = DdlPolicy.read(ddl);
-        Optional<String> table = statement.table();
+        if (judge == null) {
+            judge = target.ddlJudge(source, tables, sourceDatabase).orElse(DdlPolicy::decide);
+        }
+        DdlJudge.Decision decision = judge.judge(ddl);
+        Optional<String> table = decision.table();
         if (table.isPresent() && !tables.includes(sourceDatabase, table.get())) {
-            LOG.debug("ignored DDL on a table outside the plan: {}", statement.summary());
+            LOG.debug("ignored DDL on a table outside the plan: {}", decision.summary());
             return;
         }
-        switch (statement.verdict()) {
+        switch (decision.verdict()) {
             case APPLY -> {
-                retry.run("applying DDL", () -> target.applyDdl(ddl));
+                for (String statement : decision.statements()) {
+                    retry.run("applying DDL", () -> target.applyDdl(statement));
+                }
                 changed.incrementAndGet();
-                LOG.info("applied source DDL on the target: {}", statement.summary());
+                LOG.info("replayed source DDL on the target: {}{}", decision.summary(), decision.statements().equals(List.of(ddl)) ? ""
+                        : " (as: " + String.join("; ", decision.statements()) + ")");
             }
-            case IGNORE -> LOG.debug("ignored source statement: {}", statement.summary());
+            case IGNORE -> {
+                if (decision.reason().isEmpty()) {
+                    LOG.debug("ignored source statement: {}", decision.summary());
+                } else {
+                    LOG.info("not replayed on the target: {}: {}", decision.summary(), decision.reason());
+                }
+            }
             case REFUSE -> {
                 if (!matchedByHand(table)) {
                     throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "the source ran DDL that migrator does not replay: "
-                            + statement.summary(), "only additive DDL (ADD COLUMN, ADD INDEX, CREATE TABLE) and TRUNCATE are replayed: "
-                            + "apply the same change to the target by hand, then restart with `migrator run`; the stream steps over this "
-                            + "statement once the target's table matches the source's");
+                            + decision.summary() + (decision.reason().isEmpty() ? "" : " (" + decision.reason() + ")"),
+                            "only added columns and indexes, new tables and TRUNCATE are replayed: apply the same change to the target "
+                                    + "by hand, then restart with `migrator run`; the stream steps over this statement once the target's "
+                                    + "table matches the source's");
                 }
                 changed.incrementAndGet(); // the table's shape changed: definitions are read again
                 LOG.info("the target's {} already matches the source after: {} (applied by hand); the stream goes on", table.get(),
-                        statement.summary());
+                        decision.summary());
             }
         }
     }

@@ -129,8 +129,16 @@ public interface TargetSession extends CutoverTarget, AutoCloseable {
         return List.of();
     }
 
-    /** Runs a DDL statement from the source on the target (additive DDL only; callers check). */
+    /** Runs a DDL statement on the target: one a {@link DdlJudge} decided to run. */
     void applyDdl(String statement);
+
+    /**
+     * How this target judges the source's DDL the stream meets, from one stream's start on (a judge may keep a model of
+     * the tables). Empty: the stream carries only statements it made itself (TRUNCATE), judged by the core's policy.
+     */
+    default java.util.Optional<DdlJudge> ddlJudge(SourceSession source, io.migrator.core.plan.TableFilter tables, String sourceDatabase) {
+        return java.util.Optional.empty();
+    }
 
     @Override
     void close();
