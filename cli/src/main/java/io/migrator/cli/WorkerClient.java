@@ -235,24 +235,28 @@ final class WorkerClient implements AutoCloseable {
     private HttpRequest.Builder request(String address, String path) {
         HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://" + address + path)).timeout(Duration.ofSeconds(10))
                 .header("Content-Type", "application/json"); // the worker takes control POSTs only as JSON
-        if (!plan.control().token().isEmpty() && trusted(address)) {
-            builder.header("Authorization", "Bearer " + plan.control().token().reveal());
+        if (trusted(address)) {
+            String token = !plan.control().token().isEmpty() ? plan.control().token().reveal()
+                    : io.migrator.core.observe.ControlToken.read(plan.name()).orElse("");
+            if (!token.isEmpty()) {
+                builder.header("Authorization", "Bearer " + token);
+            }
         }
         return builder;
     }
 
     /** The answer of the located worker to a control request. */
     /**
-     * Whether the control token may go to {@code address}: the plan's control.listen host, or loopback. An address read
-     * from the target's registration is otherwise not trusted with it (whoever can write there could collect it).
+     * Whether the control token may go to {@code address}: the host the plan's control.listen names (any port: `run
+     * --listen` may choose another). An address read from the target's registration is otherwise not trusted with it
+     * (whoever can write there could collect it), loopback included (another local program may listen there).
      */
     private boolean trusted(String address) {
         if (address.equals(plan.control().listen())) {
             return true;
         }
         String host = address.substring(0, Math.max(0, address.lastIndexOf(':'))).replace("[", "").replace("]", "");
-        return host.equals(plan.control().listenHost().replace("[", "").replace("]", "")) || host.equals("localhost")
-                || host.startsWith("127.") || host.equals("::1");
+        return host.equalsIgnoreCase(plan.control().listenHost().replace("[", "").replace("]", ""));
     }
 
     private MigrationStatus check(HttpResponse<String> response) {

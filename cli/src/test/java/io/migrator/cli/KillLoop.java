@@ -56,6 +56,10 @@ final class KillLoop {
                 .redirectErrorStream(true)
                 .redirectOutput(new File(logFile(round)));
         builder.environment().putAll(env);
+        String state = System.getProperty("migrator.stateDir"); // where the in-process CLI looks for the worker's control token
+        if (state != null) {
+            builder.environment().putIfAbsent("MIGRATOR_STATE_DIR", state);
+        }
         return builder.start();
     }
 

@@ -87,7 +87,7 @@ class MariaDbKillRestartIT {
         int kills = Integer.getInteger("migrator.kills", 6);
         Random random = new Random(Long.getLong("migrator.seed", System.nanoTime()));
         KillLoop loop = new KillLoop("kill", Map.of("KILL_IT_PW", source.password(),
-                "MIGRATOR_STATE_DIR", Path.of("target", "kill-state").toAbsolutePath().toString()), this::phase);
+                "MIGRATOR_STATE_DIR", System.getProperty("migrator.stateDir")), this::phase);
         try {
             loop.kill(plan, kills, random, (worker, i) -> i < 2 ? loop.untilPast(worker, "PREFLIGHT", "SCHEMA") // the first two in the copy
                     : i == kills - 1 ? loop.untilPast(worker, "PREFLIGHT", "SCHEMA", "SNAPSHOT", "CATCH_UP") // the last one streaming

@@ -71,7 +71,7 @@ class StatusWaitIT {
 
             ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
                     "-jar", JAR.toString(), "run", p).redirectErrorStream(true).redirectOutput(new File("target/status-wait-worker.log"));
-            builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "status-wait-state").toAbsolutePath().toString());
+            builder.environment().put("MIGRATOR_STATE_DIR", System.getProperty("migrator.stateDir"));
             worker = builder.start();
 
             CliRun streaming = CliRun.of("wait", p, "--for", "STREAMING", "--timeout", "120s", "-o", "json");

@@ -357,7 +357,7 @@ class WorkerClaimIT {
     private static Process start(String plan, int port, String log) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
                 JAR.toString(), "run", plan, "--listen", "127.0.0.1:" + port).redirectErrorStream(true).redirectOutput(new File("target/" + log));
-        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", "claim-state").toAbsolutePath().toString());
+        builder.environment().put("MIGRATOR_STATE_DIR", System.getProperty("migrator.stateDir"));
         return builder.start();
     }
 

@@ -23,7 +23,7 @@ final class Workers implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
                 "-jar", KillLoop.JAR.toString(), "run", plan, "--listen", "127.0.0.1:0").redirectErrorStream(true)
                 .redirectOutput(new File("target/" + name + "-worker-" + started.size() + ".log"));
-        builder.environment().put("MIGRATOR_STATE_DIR", Path.of("target", name + "-state").toAbsolutePath().toString());
+        builder.environment().put("MIGRATOR_STATE_DIR", System.getProperty("migrator.stateDir"));
         Process worker = builder.start();
         started.add(worker);
         return worker;

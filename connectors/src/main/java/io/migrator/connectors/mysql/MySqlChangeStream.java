@@ -60,9 +60,7 @@ final class MySqlChangeStream extends DebeziumChangeStream {
     }
 
     static Path stateDir() {
-        String configured = System.getenv("MIGRATOR_STATE_DIR");
-        return configured != null && !configured.isBlank() ? Path.of(configured)
-                : Path.of(System.getProperty("user.home"), ".migrator", "state");
+        return io.migrator.core.state.StateDir.path();
     }
 
     @Override

@@ -135,8 +135,9 @@ class LagMetricsIT extends MariaDbFixtureBase {
     }
 
     private void post(String url) throws Exception {
+        String token = io.migrator.core.observe.ControlToken.read(fixture.plan("").name()).orElseThrow(); // as the CLI on this host
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.noBody()).build(),
+                .header("Authorization", "Bearer " + token).POST(HttpRequest.BodyPublishers.noBody()).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(url).isEqualTo(200);
     }

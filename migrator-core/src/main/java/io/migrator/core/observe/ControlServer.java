@@ -35,14 +35,21 @@ public final class ControlServer implements AutoCloseable {
     private final Worker migration;
     private final Supplier<String> scrape;
     private final byte[] token;
+    /** What a request that changes something must carry: the configured token, else the one issued for this worker. */
+    private final byte[] changeToken;
+    private final String issued;
+    private final Plan.Control control;
     private final boolean loopback;
 
-    private ControlServer(HttpServer server, Worker migration, Supplier<String> scrape, String token, boolean loopback) {
+    private ControlServer(HttpServer server, Worker migration, Supplier<String> scrape, String token, String issued, Plan.Control control) {
         this.server = server;
-        this.loopback = loopback;
+        this.control = control;
+        this.loopback = control.loopback();
+        this.issued = issued;
         this.migration = migration;
         this.scrape = scrape;
         this.token = token == null || token.isEmpty() ? null : token.getBytes(StandardCharsets.UTF_8);
+        this.changeToken = this.token != null ? this.token : issued == null ? null : issued.getBytes(StandardCharsets.UTF_8);
         this.executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "control-http");
             t.setDaemon(true);
@@ -70,7 +77,11 @@ public final class ControlServer implements AutoCloseable {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot listen on " + control.listen() + ": " + e.getMessage(),
                     "check control.listen in the plan", e);
         }
-        ControlServer control1 = new ControlServer(server, migration, scrape, control.token().reveal(), control.loopback());
+        String configured = control.token().reveal();
+        // without a configured token, reads stay open on loopback; changes need a token this worker makes and keeps
+        // where only its user (and the CLI on this host) can read it
+        String issued = configured.isEmpty() ? ControlToken.issue(migration.plan().name()).orElse(null) : null;
+        ControlServer control1 = new ControlServer(server, migration, scrape, configured, issued, control);
         server.start();
         String at = control.at(control.listenHost(), server.getAddress().getPort()).listen();
         migration.servedAt(at);
@@ -107,6 +118,14 @@ public final class ControlServer implements AutoCloseable {
             }
             String path = exchange.getRequestURI().getPath();
             String method = exchange.getRequestMethod();
+            if ("POST".equals(method) && !mayChange(exchange)) {
+                exchange.getResponseHeaders().add("WWW-Authenticate", "Bearer realm=\"migrator\"");
+                send(exchange, 401, "application/json", "{\"ok\":false,\"error\":{\"code\":\"UNAUTHORIZED\",\"message\":"
+                        + "\"requests that change something need this worker's control token\",\"remedy\":\"the migrator CLI on the "
+                        + "worker's host sends it (it reads " + json(ControlToken.file(migration.plan().name()).toString()) + "); "
+                        + "elsewhere set control.token in the plan; open the dashboard as /#token=...\"}}");
+                return;
+            }
             switch (path) {
                 case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", scrape.get());
                 case "/api/status" -> send(exchange, 200, "application/json", StatusJson.write(migration.status()));
@@ -262,9 +281,26 @@ public final class ControlServer implements AutoCloseable {
         }
         if (loopback && host != null) {
             String name = host.startsWith("[") ? host.substring(0, host.indexOf(']') + 1) : host.contains(":") ? host.substring(0, host.lastIndexOf(':')) : host;
-            return name.equals("localhost") || name.equals("[::1]") || name.startsWith("127.");
+            // a literal loopback address or the name the plan listens on; any other name may be a rebinding attacker's
+            // (127.attacker.example resolves wherever its owner wants)
+            return Plan.Control.isLoopback(name) || name.equalsIgnoreCase(control.listenHost())
+                    || name.equalsIgnoreCase("[" + control.listenHost() + "]");
         }
         return true;
+    }
+
+    /** A POST: carries the token that lets requests change something (no such token could be kept: refused). */
+    private boolean mayChange(HttpExchange exchange) {
+        if (changeToken == null) {
+            return false;
+        }
+        String header = exchange.getRequestHeaders().getFirst("Authorization");
+        return header != null && header.startsWith("Bearer ")
+                && MessageDigest.isEqual(changeToken, header.substring(7).trim().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String json(String text) {
+        return text.replace("\\", "\\\\").replace("\"", "\\\"");
     }
 
     private boolean authorized(HttpExchange exchange) {
@@ -308,5 +344,8 @@ public final class ControlServer implements AutoCloseable {
     public void close() {
         server.stop(0);
         executor.shutdownNow();
+        if (issued != null) {
+            ControlToken.withdraw(migration.plan().name(), issued);
+        }
     }
 }

@@ -236,7 +236,8 @@ final class CutoverBinder {
             return null;
         }
         if (!HOST_PORT.matcher(admin.get().trim()).matches()) {
-            read.problem(PlanValues.valueMark(body, "admin"), "cutover.switch " + kind + " admin '" + admin.get() + "' is not host:port",
+            read.problem(PlanValues.valueMark(body, "admin"), "cutover.switch " + kind + " admin '"
+                    + PlanValues.shown(body.entries().get("admin"), admin.get()) + "' is not host:port",
                     "write where its " + (kind.equals("haproxy") ? "runtime API" : "admin console") + " listens, e.g. 127.0.0.1:"
                             + (kind.equals("haproxy") ? "13399" : "15400"));
             return null;

@@ -145,8 +145,33 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
             return isLoopback(listenHost);
         }
 
+        /**
+         * Whether {@code host} is {@code localhost} or a literal loopback address (an IPv4 address in 127.0.0.0/8, ::1 in
+         * any spelling, with or without brackets), decided by parsing, never by a text prefix: {@code 127.attacker.example}
+         * is a name anyone can point anywhere. No name is looked up.
+         */
         public static boolean isLoopback(String host) {
-            return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1");
+            String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+            if (h.equalsIgnoreCase("localhost")) {
+                return true;
+            }
+            java.util.regex.Matcher v4 = java.util.regex.Pattern.compile("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})").matcher(h);
+            if (v4.matches()) {
+                for (int i = 1; i <= 4; i++) {
+                    if (Integer.parseInt(v4.group(i)) > 255) {
+                        return false;
+                    }
+                }
+                return v4.group(1).equals("127");
+            }
+            if (h.contains(":") && h.matches("[0-9A-Fa-f:.]+")) { // an IPv6 literal: parsed, not looked up
+                try {
+                    return java.net.InetAddress.getByName(h).isLoopbackAddress();
+                } catch (java.net.UnknownHostException e) {
+                    return false;
+                }
+            }
+            return false;
         }
     }
 }

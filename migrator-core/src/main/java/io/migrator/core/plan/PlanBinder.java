@@ -36,8 +36,9 @@ final class PlanBinder {
 
         String name = read.requiredString(top, PlanSettings.NAME.key(), "the plan").orElse(null);
         if (name != null && !NAME.matcher(name).matches()) {
-            read.problem(PlanValues.valueMark(top, "name"), "name '" + name + "' may use only a-z, 0-9, '_' and '-' (1 to 63 characters)",
-                    "rename it, e.g. '" + suggestName(name) + "'");
+            String shown = PlanValues.shown(top.entries().get("name"), name);
+            read.problem(PlanValues.valueMark(top, "name"), "name '" + shown + "' may use only a-z, 0-9, '_' and '-' (1 to 63 characters)",
+                    shown.equals(name) ? "rename it, e.g. '" + suggestName(name) + "'" : "rename it");
         }
         Endpoint source = endpoint(top, "source");
         Endpoint target = endpoint(top, "target");
@@ -76,14 +77,16 @@ final class PlanBinder {
         if (engineText.isPresent()) {
             engine = Engine.fromId(engineText.get()).orElse(null);
             if (engine == null) {
-                read.problem(PlanValues.valueMark(section, "engine"), role + ".engine '" + engineText.get() + "' is not an engine migrator knows"
-                        + Suggestions.didYouMean(engineText.get(), List.of("mysql", "mariadb", "postgresql", "redis", "postgres")
-                        ).replace("'postgres'", "'postgresql'"), "use one of: " + Engine.ids());
+                String shown = PlanValues.shown(section.entries().get("engine"), engineText.get());
+                read.problem(PlanValues.valueMark(section, "engine"), role + ".engine '" + shown + "' is not an engine migrator knows"
+                        + (shown.equals(engineText.get()) ? Suggestions.didYouMean(engineText.get(), List.of("mysql", "mariadb", "postgresql",
+                        "redis", "postgres")).replace("'postgres'", "'postgresql'") : ""), "use one of: " + Engine.ids());
             }
         }
         String host = read.requiredString(section, "host", role).orElse(null);
         if (host != null && (host.isBlank() || host.chars().anyMatch(Character::isWhitespace))) {
-            read.problem(PlanValues.valueMark(section, "host"), role + ".host '" + host + "' is not a host name or address",
+            read.problem(PlanValues.valueMark(section, "host"), role + ".host '" + PlanValues.shown(section.entries().get("host"), host)
+                            + "' is not a host name or address",
                     "write a host name or IP address, e.g. 127.0.0.1");
         }
         int port = read.integer(section, "port", role, 1, 65535).orElse(engine == null ? 1 : engine.defaultPort());
@@ -183,7 +186,9 @@ final class PlanBinder {
             try {
                 globs.add(Glob.compile(text.get()));
             } catch (IllegalArgumentException e) {
-                read.problem(item.mark(), name + "." + key + " pattern '" + text.get() + "' is not a valid glob: " + e.getMessage(),
+                String shown = PlanValues.shown(item, text.get());
+                read.problem(item.mark(), name + "." + key + " pattern '" + shown + "' is not a valid glob"
+                        + (shown.equals(text.get()) ? ": " + e.getMessage() : ""),
                         "use * for any characters, ? for one, [abc] for a set; quote patterns that start with * or [");
             }
         }
@@ -205,7 +210,8 @@ final class PlanBinder {
         if (text.isPresent() && !text.get().equalsIgnoreCase("off")) {
             every = read.duration(section.get(), "every", "validation").orElse(Duration.ZERO);
             if (!every.isZero() && every.compareTo(Duration.ofMinutes(1)) < 0) {
-                read.problem(PlanValues.valueMark(section.get(), "every"), "validation.every " + text.get() + " is shorter than a minute",
+                read.problem(PlanValues.valueMark(section.get(), "every"), "validation.every "
+                        + PlanValues.shown(section.get().entries().get("every"), text.get()) + " is shorter than a minute",
                         "validate at most once a minute (e.g. 30m), or write off");
             }
         }
@@ -242,13 +248,15 @@ final class PlanBinder {
         try {
             Plan.Control control = parseListen(listen.get());
             if (!control.loopback() && token.isEmpty()) {
-                read.problem(PlanValues.valueMark(section.get(), "listen"), "control.listen " + listen.get() + " is reachable from other hosts, "
+                read.problem(PlanValues.valueMark(section.get(), "listen"), "control.listen "
+                        + PlanValues.shown(section.get().entries().get("listen"), listen.get()) + " is reachable from other hosts, "
                         + "and the control API can pause the migration", "set control.token: ${env:MIGRATOR_TOKEN} (clients send it as "
                         + "'Authorization: Bearer ...'), or listen on 127.0.0.1");
             }
             return new Plan.Control(control.listenHost(), control.listenPort(), token);
         } catch (IllegalArgumentException e) {
-            read.problem(PlanValues.valueMark(section.get(), "listen"), "control.listen '" + listen.get() + "' " + e.getMessage(),
+            read.problem(PlanValues.valueMark(section.get(), "listen"), "control.listen '"
+                    + PlanValues.shown(section.get().entries().get("listen"), listen.get()) + "' " + e.getMessage(),
                     "write host:port, e.g. 127.0.0.1:9464");
             return null;
         }

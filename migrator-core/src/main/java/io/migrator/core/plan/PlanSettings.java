@@ -147,7 +147,8 @@ public final class PlanSettings {
     public static final Setting CONTROL_TOKEN = new Setting("control.token", "secret (`${env:X}`, `${file:path}`)", "none",
             "Bearer token every request must carry (`Authorization: Bearer ...`; the dashboard takes it as `/#token=...`). "
                     + "Required when `control.listen` is not loopback; `status`, `wait`, `pause`, `resume` and `validate` send it, to a "
-                    + "worker found through its registration only when that address is loopback or on the `control.listen` host.");
+                    + "worker found through its registration only when that address is on the `control.listen` host. Without it, a "
+                    + "loopback worker makes its own token for requests that change something (docs/cli.md, Endpoint).");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,

@@ -85,6 +85,14 @@ final class PlanValues {
         }
     }
 
+    /**
+     * How a value is shown in a problem: as the plan wrote it when it came from a reference ({@code ${env:...}},
+     * {@code ${file:...}}), never resolved: {@code port: ${env:PW}} must not print the password.
+     */
+    static String shown(YamlNode node, String resolved) {
+        return node instanceof YamlNode.Scalar scalar && scalar.text().contains("${") ? scalar.text() : resolved;
+    }
+
     Optional<Integer> integer(YamlNode.Mapping section, String key, String where, int min, int max) {
         Optional<String> text = string(section, key, where);
         if (text.isEmpty()) {
@@ -93,13 +101,14 @@ final class PlanValues {
         try {
             int value = Integer.parseInt(text.get().trim().replace("_", ""));
             if (value < min || value > max) {
-                problem(valueMark(section, key), where + "." + key + " " + value + " is outside " + min + ".." + max,
+                problem(valueMark(section, key), where + "." + key + " " + shown(section.entries().get(key), Integer.toString(value))
+                        + " is outside " + min + ".." + max,
                         "choose a value from " + min + " to " + max);
                 return Optional.empty();
             }
             return Optional.of(value);
         } catch (NumberFormatException e) {
-            problem(valueMark(section, key), where + "." + key + " '" + text.get() + "' is not a whole number",
+            problem(valueMark(section, key), where + "." + key + " '" + shown(section.entries().get(key), text.get()) + "' is not a whole number",
                     "write a number from " + min + " to " + max);
             return Optional.empty();
         }
@@ -123,7 +132,7 @@ final class PlanValues {
                 }
                 values.add(value);
             } catch (NumberFormatException e) {
-                problem(item.mark(), where + "." + key + " entry '" + text.get() + "' is not a database number",
+                problem(item.mark(), where + "." + key + " entry '" + shown(item, text.get()) + "' is not a database number",
                         "list database numbers, e.g. [0, 1]");
             }
         }
@@ -139,7 +148,7 @@ final class PlanValues {
             case "true", "yes", "on" -> Optional.of(true);
             case "false", "no", "off" -> Optional.of(false);
             default -> {
-                problem(valueMark(section, key), where + "." + key + " '" + text.get() + "' is not true or false",
+                problem(valueMark(section, key), where + "." + key + " '" + shown(section.entries().get(key), text.get()) + "' is not true or false",
                         "write true or false");
                 yield Optional.empty();
             }
@@ -154,7 +163,7 @@ final class PlanValues {
         try {
             return Optional.of(Durations.parse(text.get()));
         } catch (IllegalArgumentException e) {
-            problem(valueMark(section, key), where + "." + key + " '" + text.get() + "' is not a duration",
+            problem(valueMark(section, key), where + "." + key + " '" + shown(section.entries().get(key), text.get()) + "' is not a duration",
                     "write a number with a unit: 500ms, 30s, 5m, 2h");
             return Optional.empty();
         }

@@ -41,6 +41,74 @@ class ControlServerTest {
         return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    @org.junit.jupiter.api.io.TempDir
+    static java.nio.file.Path stateDir;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void ownStateFolder() {
+        System.setProperty("migrator.stateDir", stateDir.toString()); // where the worker keeps the token it issues
+    }
+
+    /** A POST the CLI on the worker's host would send: JSON, with the token the worker issued. */
+    private static HttpRequest.Builder change(String url) {
+        return HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
+                .header("Authorization", "Bearer " + ControlToken.read("orders").orElseThrow())
+                .POST(HttpRequest.BodyPublishers.noBody());
+    }
+
+    /** The status line of a request sent with this Host header (HttpClient does not let a caller set it). */
+    private static int statusWithHost(int port, String method, String path, String host) throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            String request = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 0\r\nConnection: close\r\n\r\n";
+            socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String line = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+            return Integer.parseInt(line.split(" ")[1]);
+        }
+    }
+
+    @Test
+    void loopbackIsALiteralAddressNeverANamePrefix() {
+        for (String yes : List.of("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1")) {
+            assertThat(Plan.Control.isLoopback(yes)).as(yes).isTrue();
+        }
+        for (String no : List.of("127.attacker.example", "127.0.0.256", "10.0.0.1", "0.0.0.0", "::", "localhost.example", "1127.0.0.1")) {
+            assertThat(Plan.Control.isLoopback(no)).as(no).isFalse();
+        }
+    }
+
+    @Test
+    void onLoopbackChangesNeedTheTokenTheWorkerIssuedAndOnlyItsHostNamesAreServed() throws Exception {
+        Plan plan = plan(new Plan.Control("127.0.0.1", 0));
+        Migration migration = new Migration(plan, null, null);
+        java.nio.file.Path file = ControlToken.file("orders");
+        try (ControlServer server = ControlServer.start(plan.control(), migration, () -> "")) {
+            String base = "http://127.0.0.1:" + server.port();
+            assertThat(java.nio.file.Files.getPosixFilePermissions(file)).as("only the worker's user reads the token")
+                    .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            assertThat(send(HttpRequest.newBuilder(URI.create(base + "/api/status"))).statusCode()).as("reads stay open").isEqualTo(200);
+            for (String path : List.of("/api/pause", "/api/resume", "/api/validate", "/api/cutover", "/api/rollback")) {
+                HttpResponse<String> refused = send(HttpRequest.newBuilder(URI.create(base + path)).header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.noBody()));
+                assertThat(refused.statusCode()).as(path).isEqualTo(401);
+                assertThat(refused.body()).contains(file.toString());
+            }
+            HttpResponse<String> wrong = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).header("Content-Type", "application/json")
+                    .header("Authorization", "Bearer nope").POST(HttpRequest.BodyPublishers.noBody()));
+            assertThat(wrong.statusCode()).isEqualTo(401);
+            assertThat(migration.paused()).as("nothing paused the migration").isFalse();
+            assertThat(send(change(base + "/api/pause")).statusCode()).isEqualTo(200);
+            assertThat(migration.paused()).isTrue();
+
+            assertThat(statusWithHost(server.port(), "GET", "/api/status", "127.attacker.example:" + server.port()))
+                    .as("a rebinding name that only starts like loopback").isEqualTo(403);
+            assertThat(statusWithHost(server.port(), "GET", "/api/status", "localhost:" + server.port())).isEqualTo(200);
+            assertThat(statusWithHost(server.port(), "GET", "/api/status", "127.0.0.1:" + server.port())).isEqualTo(200);
+        }
+        assertThat(file).as("the token goes with the worker").doesNotExist();
+    }
+
     @Test
     void servesStatusMetricsDashboardAndChartLibraryAndPausesAndResumes() throws Exception {
         Plan plan = plan(new Plan.Control("127.0.0.1", 0));
@@ -66,7 +134,7 @@ class ControlServerTest {
             HttpResponse<String> get = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")));
             assertThat(get.statusCode()).as("pause is a POST").isEqualTo(405);
             assertThat(migration.paused()).isFalse();
-            HttpResponse<String> pause = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
+            HttpResponse<String> pause = send(change(base + "/api/pause"));
             assertThat(pause.statusCode()).isEqualTo(200);
             assertThat(StatusJson.read(pause.body()).paused()).isTrue();
             assertThat(migration.paused()).isTrue();
@@ -76,10 +144,11 @@ class ControlServerTest {
                     .contains("migrator_phase{migration=\"orders\",phase=\"STREAMING\"} 0.0")
                     .contains("migrator_lag_seconds{migration=\"orders\"} NaN")
                     .contains("migrator_events_applied_total{migration=\"orders\"} 0.0");
-            send(HttpRequest.newBuilder(URI.create(base + "/api/resume")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
+            send(change(base + "/api/resume"));
             assertThat(migration.paused()).isFalse();
             // what a page on another site could send to a loopback port: a plain form POST, or any request with its Origin
             HttpResponse<String> form = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
+                    .header("Authorization", "Bearer " + ControlToken.read("orders").orElseThrow()) // even with the token
                     .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("a=b")));
             assertThat(form.statusCode()).isEqualTo(415);
             HttpResponse<String> foreign = send(HttpRequest.newBuilder(URI.create(base + "/api/pause")).header("Origin", "http://evil.example")
@@ -87,7 +156,8 @@ class ControlServerTest {
             assertThat(foreign.statusCode()).isEqualTo(403);
             assertThat(migration.paused()).as("neither paused the migration").isFalse();
             HttpResponse<String> badJson = send(HttpRequest.newBuilder(URI.create(base + "/api/validate"))
-                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{not json")));
+                    .header("Content-Type", "application/json").header("Authorization", "Bearer " + ControlToken.read("orders").orElseThrow())
+                    .POST(HttpRequest.BodyPublishers.ofString("{not json")));
             assertThat(badJson.statusCode()).isEqualTo(400);
 
             HttpResponse<String> page = send(HttpRequest.newBuilder(URI.create(base + "/")));

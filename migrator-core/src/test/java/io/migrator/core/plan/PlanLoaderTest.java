@@ -112,6 +112,25 @@ class PlanLoaderTest {
     }
 
     @Test
+    void aReferenceInAFieldThatIsNotASecretIsShownAsWrittenNeverResolved() {
+        String yaml = """
+                name: ${env:SOURCE_PASSWORD}
+                source: {engine: "${env:SOURCE_PASSWORD}", host: "${env:TARGET_PASSWORD} x", port: "${env:SOURCE_PASSWORD}", user: u,
+                         password: "${env:SOURCE_PASSWORD}", database: shop}
+                target: {engine: mariadb, host: h, port: 2, user: u, password: p, database: shop}
+                tables: {include: ["${env:TARGET_PASSWORD}["]}
+                cutover: {maxDowntime: "${env:TARGET_PASSWORD}"}
+                control: {listen: "${env:SOURCE_PASSWORD}"}
+                """;
+        List<PlanProblem> problems = problems(yaml);
+        assertThat(problems).hasSizeGreaterThanOrEqualTo(6);
+        assertThat(problems).allSatisfy(p -> {
+            assertThat(p.message() + p.remedy()).doesNotContain("s3cret-source").doesNotContain("s3cret-target");
+        });
+        assertThat(problems).anySatisfy(p -> assertThat(p.message()).contains("source.port '${env:SOURCE_PASSWORD}'"));
+    }
+
+    @Test
     void missingEnvironmentVariableIsAProblemAtItsLine() {
         try {
             new PlanLoader(Map.of("TARGET_PASSWORD", "tt")).parse("plan.yaml", VALID, Path.of("."));
