@@ -50,6 +50,11 @@ final class PlanBinder {
         if (source != null && source.engine().isSql() && top.entries().containsKey("keys")) {
             read.problem(top.keyMarks().get("keys"), "'keys' applies to Redis sources only", "choose tables with 'tables:' on SQL engines");
         }
+        if (source != null && source.engine() == Engine.REDIS && top.entries().containsKey("tables")) {
+            // accepted silently, it would move every key: a Redis plan has no tables
+            read.problem(top.keyMarks().get("tables"), "'tables' applies to SQL sources only; this plan would move every key",
+                    "choose keys with 'keys: {include: [\"session:*\"], exclude: [...]}' and databases with source.databases");
+        }
         Plan.Snapshot snapshot = snapshot(top);
         Plan.Cutover cutover = new CutoverBinder(read).bind(top, source);
         Plan.Control control = control(top);
@@ -84,7 +89,11 @@ final class PlanBinder {
             }
         }
         String host = read.requiredString(section, "host", role).orElse(null);
-        if (host != null && (host.isBlank() || host.chars().anyMatch(Character::isWhitespace))) {
+        if (host != null && host.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
+            read.problem(PlanValues.valueMark(section, "host"), role + ".host is a URL ('"
+                            + PlanValues.shown(section.entries().get("host"), host.replaceAll("(?<=://)[^@/]*@", "…@")) + "'), not a host name",
+                    "write the parts under their own keys: host (name or address only), port, user, password, database");
+        } else if (host != null && (host.isBlank() || host.chars().anyMatch(Character::isWhitespace))) {
             read.problem(PlanValues.valueMark(section, "host"), role + ".host '" + PlanValues.shown(section.entries().get("host"), host)
                             + "' is not a host name or address",
                     "write a host name or IP address, e.g. 127.0.0.1");

@@ -131,6 +131,30 @@ class PlanLoaderTest {
     }
 
     @Test
+    void aRedisPlanWithTablesAndAUrlShapedHostAreRefused() {
+        List<PlanProblem> redis = problems("""
+                name: cache
+                source: {engine: redis, host: 127.0.0.1, port: 16379}
+                target: {engine: redis, host: 127.0.0.1, port: 16380}
+                tables: {include: ["orders"]}
+                """);
+        assertThat(redis).singleElement().satisfies(p -> {
+            assertThat(p.message()).contains("'tables' applies to SQL sources only").contains("every key");
+            assertThat(p.remedy()).contains("keys:");
+            assertThat(p.line()).isEqualTo(4);
+        });
+        List<PlanProblem> url = problems("""
+                name: pg
+                source: {engine: postgresql, host: "postgres://app:s3cret-source@db.example:5432/shop", user: u, database: shop}
+                target: {engine: postgresql, host: 127.0.0.1, user: u, database: shop}
+                """);
+        assertThat(url).singleElement().satisfies(p -> {
+            assertThat(p.message()).contains("source.host is a URL").doesNotContain("s3cret-source");
+            assertThat(p.remedy()).contains("port, user, password, database");
+        });
+    }
+
+    @Test
     void missingEnvironmentVariableIsAProblemAtItsLine() {
         try {
             new PlanLoader(Map.of("TARGET_PASSWORD", "tt")).parse("plan.yaml", VALID, Path.of("."));
