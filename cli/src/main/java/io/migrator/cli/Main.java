@@ -36,6 +36,16 @@ public final class Main {
             configureLogging(root.global);
             return new CommandLine.RunLast().execute(parseResult);
         });
+        // a usage error says what is wrong and where the help is, as every error does, in JSON too when -o json was given
+        cli.setParameterExceptionHandler((e, argv) -> {
+            String command = e.getCommandLine() == null ? "migrator" : e.getCommandLine().getCommandSpec().qualifiedName();
+            MigratorException usage = new MigratorException(ErrorCode.USAGE, e.getMessage(), "run `" + command + " --help` for its "
+                    + "options and the form of each value");
+            GlobalOptions options = new GlobalOptions();
+            options.output = wantsJson(argv) ? GlobalOptions.Format.json : GlobalOptions.Format.text;
+            new Output(options, out, err).error(usage, Map.of());
+            return ExitCode.USAGE.code();
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             Output output = new Output(root.global, out, err);
             MigratorException failure = e instanceof MigratorException m ? m
@@ -46,6 +56,18 @@ public final class Main {
         });
         addExitCodeTable(cli);
         return cli.execute(args);
+    }
+
+    /** Whether the command line asks for JSON output, read from the words themselves (parsing may have failed). */
+    static boolean wantsJson(String[] argv) {
+        for (int i = 0; i < argv.length; i++) {
+            String a = argv[i];
+            if (a.equals("-ojson") || a.equals("--output=json") || (a.equals("-o") || a.equals("--output")) && i + 1 < argv.length
+                    && argv[i + 1].equals("json")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Every command's --help ends with the exit-code table of the contract. */

@@ -54,6 +54,7 @@ final class PlanCommand implements Runnable {
         @Override
         public Integer call() {
             Output output = CommandSupport.output(spec);
+            Duration timeout = CommandSupport.duration(spec, "--connect-timeout", connectTimeout); // before anything is read
             Plan plan;
             try {
                 plan = new PlanLoader().load(planFile);
@@ -70,7 +71,6 @@ final class PlanCommand implements Runnable {
                 }
                 return 0;
             }
-            Duration timeout = io.migrator.core.plan.Durations.parse(connectTimeout);
             PlanCheckReport report = new PlanChecker(EngineConnectors.discover(), timeout).check(plan);
             int exit = !report.allReachable() ? ErrorCode.CANNOT_CONNECT.exitCode().code()
                     : !report.preflightPassed() ? ErrorCode.PREFLIGHT_FAILED.exitCode().code() : 0;

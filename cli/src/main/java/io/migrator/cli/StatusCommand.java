@@ -33,8 +33,8 @@ final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Output output = CommandSupport.output(spec);
+        long every = Math.max(100, CommandSupport.duration(spec, "--interval", interval).toMillis());
         Plan plan = new PlanLoader().load(planFile);
-        long every = Math.max(100, io.migrator.core.plan.Durations.parse(interval).toMillis());
         boolean clear = watch && !output.json() && System.console() != null;
         EnginePipeline.Unit unit = Migrations.discover().unit(plan);
         try (WorkerClient client = new WorkerClient(plan)) {

@@ -155,11 +155,7 @@ final class WaitCommand implements Callable<Integer> {
     }
 
     private Duration option(String name, String value) {
-        try {
-            return Durations.parse(value);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), name + " '" + value + "' is not a duration: write e.g. 500ms, 30s, 10m");
-        }
+        return CommandSupport.duration(spec, name, value);
     }
 
     private static String describe(MigrationStatus s) {

@@ -27,6 +27,23 @@ class CliTest {
     }
 
     @Test
+    void badOptionValuesAndUnknownOptionsAreUsageErrorsInJsonToo() {
+        CliRun timeout = CliRun.of("plan", "check", FIVE_MISTAKES, "--connect-timeout", "5");
+        assertThat(timeout.exit()).as(timeout.err()).isEqualTo(2);
+        assertThat(timeout.err()).contains("--connect-timeout '5' is not a duration").contains("remedy: run `migrator plan check --help`")
+                .doesNotContain("INTERNAL").doesNotContain("report it");
+        CliRun interval = CliRun.of("status", FIVE_MISTAKES, "--interval", "abc", "-o", "json");
+        assertThat(interval.exit()).isEqualTo(2);
+        JsonNode error = interval.json().get("error");
+        assertThat(error.get("code").asText()).isEqualTo("USAGE");
+        assertThat(error.get("message").asText()).contains("--interval 'abc' is not a duration");
+        CliRun unknown = CliRun.of("status", FIVE_MISTAKES, "--frobnicate", "-o", "json");
+        assertThat(unknown.exit()).isEqualTo(2);
+        assertThat(unknown.json().get("ok").asBoolean()).isFalse();
+        assertThat(unknown.json().get("error").get("message").asText()).contains("--frobnicate");
+    }
+
+    @Test
     void fiveMistakesGiveFiveProblemsWithLineColumnAndExit3() {
         CliRun text = CliRun.of("plan", "check", FIVE_MISTAKES);
         assertThat(text.exit()).isEqualTo(3);

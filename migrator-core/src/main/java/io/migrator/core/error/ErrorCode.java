@@ -8,6 +8,10 @@ public enum ErrorCode {
     PLAN_INVALID(ExitCode.INVALID_PLAN,
             "The plan file has one or more problems: unknown or missing keys, bad values, unresolved secrets.",
             "Fix every listed problem at the line:column given; `migrator plan check PLAN` repeats the static checks."),
+    USAGE(ExitCode.USAGE,
+            "The command line is not one migrator takes: an unknown command or option, a missing argument, or an option "
+                    + "value it cannot read (a duration without its unit, a word where a number goes).",
+            "Run `migrator COMMAND --help` for the command's options and the form of each value."),
     PLAN_NOT_FOUND(ExitCode.INVALID_PLAN,
             "The plan file does not exist or cannot be read.",
             "Pass the path of an existing YAML plan; examples are in plans/."),

@@ -3,7 +3,9 @@ package io.migrator.core.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.ExitCode;
+import io.migrator.core.error.MigratorException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -151,6 +153,31 @@ class PlanLoaderTest {
         assertThat(url).singleElement().satisfies(p -> {
             assertThat(p.message()).contains("source.host is a URL").doesNotContain("s3cret-source");
             assertThat(p.remedy()).contains("port, user, password, database");
+        });
+    }
+
+    @Test
+    void aBinaryANonUtf8AHugeAndATabIndentedPlanEachSayWhatIsWrong(@TempDir Path dir) throws Exception {
+        Path binary = Files.write(dir.resolve("binary.yaml"), new byte[] {'n', 'a', 0, 1, 2});
+        assertThatThrownBy(() -> new PlanLoader(env).load(binary)).isInstanceOfSatisfying(MigratorException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.PLAN_INVALID);
+            assertThat(e.getMessage()).contains("not text").contains("offset 2");
+        });
+        Path latin1 = Files.write(dir.resolve("latin1.yaml"), "name: caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        assertThatThrownBy(() -> new PlanLoader(env).load(latin1)).isInstanceOfSatisfying(MigratorException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.PLAN_INVALID);
+            assertThat(e.getMessage()).contains("not UTF-8").contains("0xE9").contains("line 1").doesNotContain("Input length");
+        });
+        Path huge = Files.write(dir.resolve("huge.yaml"), new byte[10 * 1024 * 1024]);
+        assertThatThrownBy(() -> new PlanLoader(env).load(huge)).isInstanceOfSatisfying(MigratorException.class, e -> {
+            assertThat(e.getMessage()).contains("10485760 bytes");
+            assertThat(e.remedy()).doesNotContain("indent");
+        });
+        List<PlanProblem> tabs = problems("name: t\nsource:\n\tengine: mariadb\n");
+        assertThat(tabs).singleElement().satisfies(p -> {
+            assertThat(p.message()).contains("a tab in the indentation of line 3");
+            assertThat(p.line()).isEqualTo(3);
+            assertThat(p.column()).isEqualTo(1);
         });
     }
 
