@@ -172,6 +172,40 @@ final class MySqlPreflight {
                 String.join("; ", missing));
     }
 
+    /**
+     * Settings that must not differ from the source's for rows to land as they left: table-name case (two source tables
+     * `Orders` and `orders` would become one, or a name would not be found), and the largest packet (a row or statement the
+     * source took, the target would refuse in the middle of the stream).
+     */
+    static List<Assessment> sameServerSettings(MySqlServerFacts target, MySqlServerFacts source) {
+        Role r = Role.TARGET;
+        List<Assessment> out = new ArrayList<>();
+        String sourceCase = source.variable("lower_case_table_names");
+        String targetCase = target.variable("lower_case_table_names");
+        out.add(sourceCase.isEmpty() || targetCase.isEmpty() || sourceCase.equals(targetCase)
+                ? Assessment.ok(r, "table name case", "lower_case_table_names is " + (targetCase.isEmpty() ? "unknown" : targetCase) + " on both")
+                : Assessment.fail(r, "table name case", "lower_case_table_names is " + sourceCase + " on the source, " + targetCase
+                + " on the target: tables whose names differ only in case would not map one to one",
+                "create the target with the source's lower_case_table_names (it can only be set when the server is initialised; on RDS "
+                        + "in the parameter group before the instance is created)"));
+        long sourcePacket = number(source.variable("max_allowed_packet"));
+        long targetPacket = number(target.variable("max_allowed_packet"));
+        out.add(sourcePacket <= 0 || targetPacket <= 0 || targetPacket >= sourcePacket
+                ? Assessment.ok(r, "packet size", "max_allowed_packet on the target is at least the source's")
+                : Assessment.fail(r, "packet size", "max_allowed_packet is " + targetPacket + " on the target, " + sourcePacket
+                + " on the source: a row the source took could be refused by the target in the middle of the copy or the stream",
+                "SET GLOBAL max_allowed_packet = " + sourcePacket + " on the target (on RDS: the parameter group), then check again"));
+        return out;
+    }
+
+    private static long number(String value) {
+        try {
+            return Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     static List<Assessment> target(Plan plan, MySqlServerFacts f) {
         return target(plan, f, null);
     }
@@ -201,6 +235,7 @@ final class MySqlPreflight {
             out.add(differences.isEmpty() ? Assessment.ok(r, "table definitions", "existing target tables match the source")
                     : Assessment.fail(r, "table definitions", "existing target tables differ from the source: " + String.join("; ", differences),
                     "drop those target tables so migrator creates them from the source, or alter them to match"));
+            out.addAll(sameServerSettings(f, sourceFacts));
         }
         boolean readOnly = on(f.variable("read_only")) || on(f.variable("super_read_only"));
         out.add(!readOnly ? Assessment.ok(r, "writable", "read_only is OFF")

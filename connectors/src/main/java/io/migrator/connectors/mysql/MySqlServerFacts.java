@@ -21,7 +21,7 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
 
     static final List<String> VARIABLES = List.of("log_bin", "binlog_format", "binlog_row_image", "server_id", "gtid_mode",
             "gtid_strict_mode", "binlog_expire_logs_seconds", "expire_logs_days", "read_only", "super_read_only", "max_allowed_packet",
-            "gtid_binlog_pos", "sql_mode");
+            "gtid_binlog_pos", "sql_mode", "lower_case_table_names");
 
     static MySqlServerFacts read(Connection c, String database, String migration) throws SQLException {
         String version;

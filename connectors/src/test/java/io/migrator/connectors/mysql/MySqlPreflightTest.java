@@ -201,6 +201,30 @@ class MySqlPreflightTest {
     }
 
     @Test
+    void aTargetWithAnotherTableNameCaseOrASmallerPacketIsRefusedBesideTheSource() {
+        MySqlServerFacts source = facts(v -> {
+            v.put("lower_case_table_names", "0");
+            v.put("max_allowed_packet", "67108864");
+        }, ALL, Map.of(), List.of(), Map.of(), 0, false);
+        MySqlServerFacts same = facts(v -> {
+            v.put("lower_case_table_names", "0");
+            v.put("max_allowed_packet", "1073741824");
+        }, ALL, Map.of(), List.of(), Map.of(), 0, false);
+        assertThat(MySqlPreflight.target(PLAN, same, source)).filteredOn(a -> a.check().equals("table name case") || a.check().equals("packet size"))
+                .hasSize(2).allMatch(a -> a.severity() == Assessment.Severity.OK);
+        MySqlServerFacts other = facts(v -> {
+            v.put("lower_case_table_names", "1");
+            v.put("max_allowed_packet", "16777216");
+        }, ALL, Map.of(), List.of(), Map.of(), 0, false);
+        Assessment names = failed(MySqlPreflight.target(PLAN, other, source), "table name case");
+        assertThat(names.finding()).contains("0 on the source, 1 on the target");
+        assertThat(names.remedy()).contains("initialised");
+        Assessment packet = failed(MySqlPreflight.target(PLAN, other, source), "packet size");
+        assertThat(packet.finding()).contains("16777216 on the target, 67108864 on the source");
+        assertThat(packet.remedy()).contains("SET GLOBAL max_allowed_packet = 67108864");
+    }
+
+    @Test
     void readOnlyTarget() {
         Assessment a = failed(MySqlPreflight.target(PLAN, facts(v -> v.put("read_only", "ON"), ALL, Map.of(), List.of(), Map.of(), 0, false)), "writable");
         assertThat(a.remedy()).contains("read_only = OFF");
