@@ -115,9 +115,65 @@ final class RedisPreflight {
         return out;
     }
 
+    /**
+     * The commands the applier sends on the target: present (not renamed or disabled by rename-command) and allowed to the
+     * plan's target user. Every stream batch is a MULTI ... EXEC opened and closed by an EVAL script that checks the target
+     * still holds what was applied (RedisContinuity); the full sync uses RESTORE; the checkpoint is a hash.
+     */
+    static Assessment commands(Plan plan, Jedis jedis) {
+        Role r = Role.TARGET;
+        List<String> needed = new ArrayList<>(List.of("RESTORE", "MULTI", "EXEC", "EVAL", "HSET", "HGETALL", "DEL", "UNLINK", "SCAN", "INFO"));
+        if (!plan.target().cluster()) {
+            needed.add("SELECT");
+        }
+        List<String> missing = new ArrayList<>();
+        for (String command : needed) {
+            List<?> info = (List<?>) jedis.sendCommand(redis.clients.jedis.Protocol.Command.COMMAND, "INFO", command.toLowerCase(java.util.Locale.ROOT));
+            if (info.isEmpty() || info.get(0) == null) {
+                missing.add(command);
+            }
+        }
+        if (!missing.isEmpty()) {
+            return Assessment.fail(r, "commands", "the target lacks " + String.join(", ", missing) + " (renamed or disabled with rename-command)",
+                    "restore them in the target's configuration: migrator restores keys with RESTORE and applies each batch as MULTI ... "
+                            + "EXEC with a small EVAL script that checks the target still holds what was applied");
+        }
+        String user = plan.target().user().isEmpty() ? "default" : plan.target().user();
+        List<String> denied = new ArrayList<>();
+        try {
+            for (String command : needed) {
+                String[] args = switch (command) {
+                    case "RESTORE" -> new String[] {"__migrator__:k", "0", "x"};
+                    case "EVAL" -> new String[] {"return 1", "0"};
+                    case "HSET" -> new String[] {"__migrator__:k", "f", "v"};
+                    case "HGETALL", "DEL", "UNLINK" -> new String[] {"__migrator__:k"};
+                    case "SCAN", "SELECT" -> new String[] {"0"};
+                    default -> new String[0];
+                };
+                String[] argv = new String[args.length + 3];
+                argv[0] = "DRYRUN";
+                argv[1] = user;
+                argv[2] = command;
+                System.arraycopy(args, 0, argv, 3, args.length);
+                String answer = RedisCommandTable.text(jedis.sendCommand(redis.clients.jedis.Protocol.Command.ACL, argv));
+                if (!"OK".equals(answer)) {
+                    denied.add(command);
+                }
+            }
+        } catch (JedisDataException e) {
+            return Assessment.ok(r, "commands", String.join(", ", needed) + " present; the user's rights not checked (" + e.getMessage() + ")");
+        }
+        if (!denied.isEmpty()) {
+            return Assessment.fail(r, "commands", "user " + user + " may not run " + String.join(", ", denied) + " on the target",
+                    "ACL SETUSER " + user + " " + String.join(" ", denied.stream().map(c -> "+" + c.toLowerCase(java.util.Locale.ROOT)).toList()));
+        }
+        return Assessment.ok(r, "commands", "the target has and allows " + String.join(", ", needed));
+    }
+
     private static List<Assessment> target(Plan plan, Jedis jedis) {
         List<Assessment> out = new ArrayList<>();
         Role r = Role.TARGET;
+        out.add(commands(plan, jedis));
         String targetVersion = RedisConnector.parseInfo(jedis.info("server")).getOrDefault("redis_version", "0");
         String sourceVersion;
         long sourceData;

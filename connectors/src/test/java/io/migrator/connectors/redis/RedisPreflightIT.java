@@ -123,4 +123,27 @@ class RedisPreflightIT {
             }
         }
     }
+
+    @Test
+    void aTargetUserWithoutTheCommandsTheApplierSendsIsRefusedByName(SandboxServers servers) {
+        source = servers.redisSource();
+        target = servers.redisTarget();
+        try (Jedis t = RedisData.jedis(target, 0)) {
+            t.aclSetUser("preflight-noeval", "on", ">noeval-pw-1", "~*", "+@all", "-eval", "-restore");
+            try {
+                String yaml = """
+                        name: redis-preflight
+                        source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [12]}
+                        target: {engine: redis, host: %s, port: %d, user: preflight-noeval, password: noeval-pw-1}
+                        """.formatted(source.host(), source.port(), target.host(), target.port());
+                Plan plan = new PlanLoader(Map.of("PW", source.password())).parse("p.yaml", yaml, Path.of("."));
+                Assessment commands = find(RedisPreflight.check(plan, Role.TARGET, Duration.ofSeconds(5)), "commands");
+                assertThat(commands.severity()).isEqualTo(Assessment.Severity.FAIL);
+                assertThat(commands.finding()).contains("preflight-noeval may not run RESTORE, EVAL");
+                assertThat(commands.remedy()).contains("ACL SETUSER preflight-noeval +restore +eval");
+            } finally {
+                t.aclDelUser("preflight-noeval");
+            }
+        }
+    }
 }
