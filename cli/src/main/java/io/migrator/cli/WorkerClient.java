@@ -256,7 +256,10 @@ final class WorkerClient implements AutoCloseable {
             return true;
         }
         String host = address.substring(0, Math.max(0, address.lastIndexOf(':'))).replace("[", "").replace("]", "");
-        return host.equalsIgnoreCase(plan.control().listenHost().replace("[", "").replace("]", ""));
+        String planned = plan.control().listenHost().replace("[", "").replace("]", "");
+        // a plan listening on every address of the worker's host names its loopback too
+        boolean wildcard = planned.equals("0.0.0.0") || planned.equals("::");
+        return host.equalsIgnoreCase(planned) || wildcard && Plan.Control.isLoopback(host);
     }
 
     private MigrationStatus check(HttpResponse<String> response) {

@@ -141,8 +141,15 @@ final class MySqlDdlJudge implements DdlJudge {
             return;
         }
         parser.setCurrentDatabase(database);
-        for (String create : targetTables.get().values()) {
-            parser.parse(create, model); // SHOW CREATE TABLE names the table without its schema: the model's is the source's
+        for (Map.Entry<String, String> table : targetTables.get().entrySet()) {
+            try {
+                parser.parse(table.getValue(), model); // SHOW CREATE TABLE names the table without its schema: the model's is the source's
+            } catch (RuntimeException e) {
+                throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.PREFLIGHT_FAILED, "the stream's DDL "
+                        + "grammar cannot read the target's definition of " + table.getKey() + ", so it cannot tell what source DDL does "
+                        + "to it: " + e.getMessage(), "exclude the table from the plan (tables.exclude) and move it by hand, or change "
+                        + "its definition to one the grammar reads", e);
+            }
         }
         model.drainChanges();
         loaded = true;
