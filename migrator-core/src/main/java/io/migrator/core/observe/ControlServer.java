@@ -120,10 +120,14 @@ public final class ControlServer implements AutoCloseable {
             String method = exchange.getRequestMethod();
             if ("POST".equals(method) && !mayChange(exchange)) {
                 exchange.getResponseHeaders().add("WWW-Authenticate", "Bearer realm=\"migrator\"");
+                String remedy = changeToken == null
+                        // the worker could not keep a token of its own (its state folder is not writable): only a configured one works
+                        ? "this worker could not write its token to " + json(ControlToken.file(migration.plan().name()).toString())
+                                + ": set control.token in the plan (or MIGRATOR_STATE_DIR to a writable folder) and restart the worker"
+                        : "the migrator CLI on the worker's host sends it (it reads " + json(ControlToken.file(migration.plan().name())
+                                .toString()) + "); elsewhere set control.token in the plan; open the dashboard as /#token=...";
                 send(exchange, 401, "application/json", "{\"ok\":false,\"error\":{\"code\":\"UNAUTHORIZED\",\"message\":"
-                        + "\"requests that change something need this worker's control token\",\"remedy\":\"the migrator CLI on the "
-                        + "worker's host sends it (it reads " + json(ControlToken.file(migration.plan().name()).toString()) + "); "
-                        + "elsewhere set control.token in the plan; open the dashboard as /#token=...\"}}");
+                        + "\"requests that change something need this worker's control token\",\"remedy\":\"" + remedy + "\"}}");
                 return;
             }
             switch (path) {

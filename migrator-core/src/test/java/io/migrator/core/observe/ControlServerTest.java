@@ -69,6 +69,27 @@ class ControlServerTest {
     }
 
     @Test
+    void aWorkerThatCannotKeepItsTokenRefusesChangesAndSaysWhy() throws Exception {
+        java.nio.file.Path notAFolder = java.nio.file.Files.writeString(stateDir.resolve("a-file"), "x");
+        System.setProperty("migrator.stateDir", notAFolder.resolve("state").toString());
+        try {
+            Plan plan = plan(new Plan.Control("127.0.0.1", 0));
+            Migration migration = new Migration(plan, null, null);
+            try (ControlServer server = ControlServer.start(plan.control(), migration, () -> "")) {
+                String base = "http://127.0.0.1:" + server.port();
+                assertThat(send(HttpRequest.newBuilder(URI.create(base + "/api/status"))).statusCode()).isEqualTo(200);
+                HttpResponse<String> refused = send(HttpRequest.newBuilder(URI.create(base + "/api/pause"))
+                        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.noBody()));
+                assertThat(refused.statusCode()).isEqualTo(401);
+                assertThat(refused.body()).contains("could not write its token").contains("set control.token");
+                assertThat(migration.paused()).isFalse();
+            }
+        } finally {
+            System.setProperty("migrator.stateDir", stateDir.toString());
+        }
+    }
+
+    @Test
     void loopbackIsALiteralAddressNeverANamePrefix() {
         for (String yes : List.of("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1")) {
             assertThat(Plan.Control.isLoopback(yes)).as(yes).isTrue();
