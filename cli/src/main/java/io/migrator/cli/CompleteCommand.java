@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
         "After a cutover it ends reverse replication (asking for --yes while a rollback is still possible) and the lasting",
         "freeze of the old source (the application's logins unlocked, read_only off).",
         "Refuses while a worker runs, and inside an interrupted cutover (the worker finishes or undoes it first)."},
-        footer = {"", "Examples:", "  migrator complete plan.yaml", "  migrator complete plan.yaml -o json"})
+        footer = {"", "Examples:", "  migrator complete plan.yaml --dry-run", "  migrator complete plan.yaml", "  migrator complete plan.yaml -o json"})
 final class CompleteCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -33,6 +33,10 @@ final class CompleteCommand implements Callable<Integer> {
     @picocli.CommandLine.Option(names = "--yes", description = "Complete even while a rollback is still possible (reverse replication "
             + "runs after a cutover): it ends reverse replication, and with it the way back.")
     boolean yes;
+
+    @picocli.CommandLine.Option(names = "--dry-run", description = "Say what complete would drop and remove, change nothing; refused in the "
+            + "same cases as complete itself (a running worker, an interrupted cutover, a possible rollback without --yes).")
+    boolean dryRun;
 
     @Override
     public Integer call() {
@@ -57,9 +61,12 @@ final class CompleteCommand implements Callable<Integer> {
                     "if the new server has proven itself, run `migrator complete " + planFile + " --yes`; to go back instead, `migrator run` "
                             + "and `migrator rollback`");
         }
-        Migrations.Completion completion = migrations.complete(plan);
+        Migrations.Completion completion = dryRun ? migrations.completionPreview(plan) : migrations.complete(plan);
         List<String> released = completion.released();
         List<String> removed = completion.removed();
+        if (dryRun) {
+            return preview(output, plan, released, removed);
+        }
         if (output.json()) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("ok", true);
@@ -74,6 +81,24 @@ final class CompleteCommand implements Callable<Integer> {
                     ? ": nothing was left to drop" : completion.unit() == EnginePipeline.Unit.KEYS ? ": the migrated keys stay on the target"
                     : ": the migrated tables stay on the target"));
         }
+        return 0;
+    }
+
+    private static int preview(Output output, Plan plan, List<String> released, List<String> removed) {
+        if (output.json()) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("ok", true);
+            json.put("dryRun", true);
+            json.put("name", plan.name());
+            json.put("released", released);
+            json.put("removed", removed);
+            output.json(json);
+            return 0;
+        }
+        released.forEach(r -> output.out().println("source: would drop " + r));
+        removed.forEach(r -> output.out().println("target: would remove " + r));
+        output.out().println("dry run: nothing was changed" + (released.isEmpty() && removed.isEmpty() ? "; nothing is left to drop for "
+                + plan.name() : "; `migrator complete` without --dry-run does the above"));
         return 0;
     }
 }

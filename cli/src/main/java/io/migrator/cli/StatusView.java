@@ -48,11 +48,15 @@ final class StatusView {
                         : "about " + duration(lag.retentionHeadroomSeconds()) + " of writes until it drops the checkpoint (then a restart "
                         + "costs a full resync)"));
             } else {
-                out.println("retention  " + (lag.retentionHeadroomSeconds() == null ? "source does not purge its log by age"
-                        : "at least " + duration(lag.retentionHeadroomSeconds()) + " before the source may purge log still needed"));
+                String server = "reverse".equals(s.direction()) ? "the new server" : "source";
+                out.println("retention  " + (lag.retentionHeadroomSeconds() == null ? server + " does not purge its log by age"
+                        : "at least " + duration(lag.retentionHeadroomSeconds()) + " before " + server + " may purge log still needed"));
             }
             if (lag.retainedBytes() != null) {
-                out.println("slot       the source keeps " + bytes(lag.retainedBytes()) + " of WAL for this migration's replication slot"
+                out.println("reverse".equals(s.direction())
+                        ? "slot       the new server keeps " + bytes(lag.retainedBytes()) + " of WAL for reverse replication's slot (it grows "
+                        + "while that stream stalls; a rollback or `migrator complete` drops it)"
+                        : "slot       the source keeps " + bytes(lag.retainedBytes()) + " of WAL for this migration's replication slot"
                         + " (`migrator complete` drops it)");
             }
         } else {

@@ -33,7 +33,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * of no return (a switch program before the pgbouncer step kills it): the restarted worker pauses, fences and switches
  * again and reaches CUT_OVER; pgbouncer then sends the application to the target, the application role has lost DML on
  * the old source until `complete`, and every row written before the cutover, one written during the restart included,
- * is on the target.
+ * is on the target. Then reverse replication survives kill -9, `complete --dry-run` changes nothing, and a rollback killed
+ * inside its switch is finished by the restart: pgbouncer points at the old source again, the migration streams forward.
  */
 @ExtendWith(SandboxExtension.class)
 class PostgresCutoverKillIT {
@@ -64,6 +65,7 @@ class PostgresCutoverKillIT {
                   maxDowntime: 10s
                   maxLag: 5s
                   freeze: pgbouncer
+                  reverse: false
                   applicationUsers: [%10$s]
                   switch:
                     - command: ["sh", "-c", "test -f %11$s/switched || { touch %11$s/switched; kill -9 $PPID; sleep 5; }"]
@@ -105,6 +107,9 @@ class PostgresCutoverKillIT {
             assertThat(first.exit()).as(first.out() + first.err()).isNotZero();
             assertThat(paused(db)).as("a PAUSE outlives the worker that said it").isTrue();
             assertThat(Workers.durablePhase(p)).isEqualTo("CUTTING_OVER");
+            // from here on with reverse replication (the default): the test's lock above kept a transaction open on the
+            // target, and the reverse slot, made on the target before the freeze, waits for every one that is open
+            Files.writeString(plan, Files.readString(plan).replace("  reverse: false\n", ""));
             workers.start(p);
             workers.awaitPhase(p, "STREAMING");
             assertThat(paused(db)).as("the restart undid the freeze: RESUME").isFalse();
@@ -134,18 +139,79 @@ class PostgresCutoverKillIT {
                     .contains("cut over: writes open on the target");
             try (Connection s = connect(source, db); Connection t = connect(target, db)) {
                 List<String> onSource = rows(s);
-                assertThat(onSource).contains("10002", "10003", "10004").doesNotContain("10005");
+                onSource.removeAll(List.of("10005", "app-10005")); // it streams back to the old source (reverse replication)
+                assertThat(onSource).contains("10002", "10003", "10004");
                 assertThat(rows(t)).as("every row written before the cutover is on the target, and the one after it").containsAll(onSource)
                         .contains("10005");
             }
             assertThat(directInsert(source, db, app)).as("the application role lost DML on the old source").contains("permission denied");
 
-            workers.get(2).destroy();
-            assertThat(workers.get(2).waitFor(60, TimeUnit.SECONDS)).isTrue();
-            CliRun complete = CliRun.of("complete", p, "--yes", "-o", "json");
+            // 3: reverse replication survives kill -9: the new server's writes before and while no worker runs reach the old
+            // source; the forward slot on the old source is gone, the reverse one is on the new server
+            String forwardSlot = "migrator_" + db; // and a hash: the plan's name has a dash
+            String reverseSlot = forwardSlot + "_reverse";
+            workers.awaitStatus(p, "direction", "reverse");
+            assertThat(slots(source, db)).as("the forward slot is dropped once cut over").isEmpty();
+            assertThat(slots(target, db)).singleElement().asString().startsWith(reverseSlot);
+            insert(target, db, 20_001);
+            workers.get(2).destroyForcibly().waitFor();
+            insert(target, db, 20_002);
+            workers.start(p);
+            workers.awaitStatus(p, "direction", "reverse");
+            awaitSame(source, target, db, "20001", "20002");
+
+            // complete --dry-run says what complete would do and changes nothing; without --yes it is refused like complete
+            workers.get(3).destroy();
+            assertThat(workers.get(3).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            CliRun refused = CliRun.of("complete", p, "--dry-run", "-o", "json");
+            assertThat(refused.exit()).as(refused.out() + refused.err()).isEqualTo(4);
+            assertThat(refused.json().at("/error/message").asText()).contains("no rollback is possible afterwards");
+            CliRun preview = CliRun.of("complete", p, "--dry-run", "--yes", "-o", "json");
+            assertThat(preview.exit()).as(preview.out() + preview.err()).isZero();
+            assertThat(preview.json().get("dryRun").asBoolean()).isTrue();
+            assertThat(preview.json().get("released").toString()).contains("reverse replication " + db.replace('_', '-') + "-reverse ends")
+                    .contains("reverse, on the new server: replication slot " + reverseSlot).contains("the lasting freeze on the old "
+                            + "source ends: what it took from " + app + " there is given back");
+            assertThat(preview.json().get("removed").toString()).contains("the bookkeeping of this migration");
+            assertThat(slots(target, db)).as("a dry run drops nothing").singleElement().asString().startsWith(reverseSlot);
+            assertThat(directInsert(source, db, app)).as("a dry run gives nothing back").contains("permission denied");
+            workers.start(p);
+            workers.awaitStatus(p, "direction", "reverse");
+
+            // 4: a rollback killed inside its switch, after its point of no return (the switch program kills once more): the
+            // restart finishes it, pgbouncer sends the application to the old source, whose grants are back, and the
+            // migration streams forward again from a slot the rollback made on the old source before its freeze
+            Files.delete(dir.resolve("switched"));
+            assertThat(CliRun.of("wait", p, "--for", "lag<5s", "--timeout", "60s").exit()).as("the reverse stream's lag").isZero();
+            CliRun validated = CliRun.of("validate", p, "-o", "json");
+            assertThat(validated.exit()).as(validated.out() + validated.err()).isZero();
+            CliRun rollback = CliRun.of("rollback", p, "-o", "json");
+            assertThat(rollback.exit()).as(rollback.out() + rollback.err()).isNotZero();
+            assertThat(workers.get(4).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker inside the rollback").isTrue();
+            assertThat(paused(db)).as("the rollback's PAUSE outlives the worker").isTrue();
+            insert(target, db, 20_003); // straight into the new server while no worker runs: the restart carries it back
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING");
+            assertThat(paused(db)).isFalse();
+            assertThat(console("SHOW DATABASES")).as("pgbouncer sends the database to the old source again")
+                    .containsPattern("(?m)^" + db + "\\|127\\.0\\.0\\.1\\|" + source.port() + "\\|");
+            JsonNode forward = CliRun.of("status", p, "-o", "json").json();
+            assertThat(forward.get("direction").asText()).isEqualTo("forward");
+            List<String> phases = new ArrayList<>();
+            forward.get("phases").forEach(e -> phases.add(e.get("phase").asText()));
+            assertThat(phases).containsSubsequence("CUT_OVER", "ROLLED_BACK", "CATCH_UP", "STREAMING");
+            assertThat(appInsert(db, 10_006)).as("the application writes on the old source through pgbouncer").isEqualTo("inserted");
+            awaitSame(source, target, db, "10005", "10006", "20001", "20002", "20003");
+            assertThat(slots(source, db)).as("the forward slot, made before the rollback's freeze").singleElement().asString()
+                    .startsWith(forwardSlot).doesNotContain("_reverse");
+            assertThat(slots(target, db)).as("the reverse slot is dropped").isEmpty();
+
+            workers.get(5).destroy();
+            assertThat(workers.get(5).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            CliRun complete = CliRun.of("complete", p, "-o", "json");
             assertThat(complete.exit()).as(complete.out() + complete.err()).isZero();
-            assertThat(complete.json().get("released").toString()).contains("grant(s) restored to " + app);
-            assertThat(directInsert(source, db, app)).as("complete gave the grants back").isEqualTo("inserted");
+            assertThat(complete.json().get("released").toString()).contains("replication slot " + forwardSlot);
+            assertThat(slots(source, db)).isEmpty();
         } finally {
             workers.close();
             Files.writeString(ini, iniBefore);
@@ -163,7 +229,8 @@ class PostgresCutoverKillIT {
 
     /**
      * The revoke freeze killed inside the fence: the REVOKE committed with its record in migrator.revoked_grants, the
-     * worker gone; the restart's undo grants exactly those back and streams on.
+     * worker gone; the restart's undo grants exactly those back and streams on. Without reverse replication: the lock that
+     * holds the applier keeps a transaction open on the target, which the reverse slot (made before the freeze) would wait for.
      */
     @Test
     void aKilledRevokeFreezeGivesTheGrantsBackOnRestart(SandboxServers servers) throws Exception {
@@ -180,7 +247,7 @@ class PostgresCutoverKillIT {
                 name: %1$s
                 source: {engine: postgresql, host: %2$s, port: %3$d, user: %4$s, password: "${file:%5$s}", database: %6$s}
                 target: {engine: postgresql, host: %7$s, port: %8$d, user: %9$s, password: "${file:%5$s}", database: %6$s}
-                cutover: {maxDowntime: 10s, maxLag: 5s, freeze: revoke, applicationUsers: [%10$s]}
+                cutover: {maxDowntime: 10s, maxLag: 5s, freeze: revoke, applicationUsers: [%10$s], reverse: false}
                 """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), dir.resolve("pw"), db, target.host(),
                 target.port(), target.user(), app));
         String p = plan.toString();
@@ -313,6 +380,39 @@ class PostgresCutoverKillIT {
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(process.waitFor()).as("psql %s: %s", command, out).isZero();
         return out;
+    }
+
+    /** The replication slots of the database on one server. */
+    private static List<String> slots(SandboxEndpoint side, String db) throws SQLException {
+        List<String> slots = new ArrayList<>();
+        try (Connection c = connect(side, "postgres"); java.sql.PreparedStatement ps = c.prepareStatement(
+                "SELECT slot_name FROM pg_replication_slots WHERE database = ?")) {
+            ps.setString(1, db);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    slots.add(rs.getString(1));
+                }
+            }
+        }
+        return slots;
+    }
+
+    /** Until both servers hold the same orders, these ids among them. */
+    private static void awaitSame(SandboxEndpoint source, SandboxEndpoint target, String db, String... ids) throws Exception {
+        long deadline = System.currentTimeMillis() + 60_000;
+        List<String> s = List.of();
+        List<String> t = List.of();
+        while (System.currentTimeMillis() < deadline) {
+            try (Connection sc = connect(source, db); Connection tc = connect(target, db)) {
+                s = rows(sc);
+                t = rows(tc);
+            }
+            if (s.equals(t) && s.containsAll(List.of(ids))) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        assertThat(s).as("the old source against the new server").isEqualTo(t).contains(ids);
     }
 
     private static List<String> rows(Connection c) throws SQLException {

@@ -529,6 +529,36 @@ final class MySqlSource implements SourceSession {
     }
 
     @Override
+    public List<String> held(String migration) {
+        List<String> held = new ArrayList<>();
+        String heartbeat = MySqlDialect.quote(SourceHeartbeat.DATABASE) + "." + MySqlDialect.quote(SourceHeartbeat.TABLE);
+        String ids = MySqlDialect.quote(SourceHeartbeat.DATABASE) + ".`migrations`";
+        try (Connection c = pool.getConnection()) {
+            for (String table : List.of(heartbeat, ids)) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM " + table + " WHERE migration = ?"
+                        + (table.equals(ids) ? " AND source_database = ?" : ""))) {
+                    ps.setString(1, migration);
+                    if (table.equals(ids)) {
+                        ps.setString(2, plan.source().database());
+                    }
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next() && rs.getInt(1) > 0) {
+                            held.add((table.equals(heartbeat) ? "heartbeat row in " : "migration id in ") + table);
+                        }
+                    }
+                } catch (SQLException e) {
+                    if (e.getErrorCode() != 1146 && e.getErrorCode() != 1049 && e.getErrorCode() != 1142) { // none recorded, or not readable
+                        throw e;
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading what " + migration + " holds on the source", e);
+        }
+        return held;
+    }
+
+    @Override
     public List<String> release(String migration) {
         List<String> dropped = new ArrayList<>();
         String table = MySqlDialect.quote(SourceHeartbeat.DATABASE) + "." + MySqlDialect.quote(SourceHeartbeat.TABLE);

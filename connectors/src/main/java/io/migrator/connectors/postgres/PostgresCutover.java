@@ -96,6 +96,9 @@ final class PostgresCutover {
             if ("pgbouncer".equals(freeze) && !existing.isEmpty()) {
                 checks.add(bypassing(c, existing));
             }
+            if (plan.cutover().reverse() && !context.rollback()) {
+                checks.add(reverseWrites(c, superuser));
+            }
             if (roles.isEmpty() && !"revoke".equals(freeze)) {
                 checks.add(CutoverCheck.warn("lasting freeze", "cutover.applicationUsers names no role: after the switch nothing stops a "
                         + "client that connects to the old source directly", "list the application's roles in cutover.applicationUsers"));
@@ -104,6 +107,76 @@ final class PostgresCutover {
             checks.add(CutoverCheck.fail("source", "the source did not answer the cutover checks: " + e.getMessage(), "check the source"));
         }
         return checks;
+    }
+
+    /**
+     * Reverse replication writes the new server's changes into this server with migrator's own login after the switch: that
+     * login needs INSERT, UPDATE, DELETE and TRUNCATE on the plan's tables here, and — when they have triggers — the right
+     * to set session_replication_role (the apply's way to keep them from firing a second time on rows that already carry
+     * their effects).
+     */
+    private CutoverCheck reverseWrites(Connection c, boolean superuser) throws SQLException {
+        String name = "reverse replication";
+        String off = "; or cut over without a way back: cutover.reverse: false";
+        List<String> lacking = new ArrayList<>();
+        String example = null;
+        for (TableId table : tables.get()) {
+            List<String> lacks = new ArrayList<>();
+            for (String privilege : DML) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT has_table_privilege(current_user, ?::regclass, ?)")) {
+                    ps.setString(1, PostgresDialect.quote(table));
+                    ps.setString(2, privilege);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next() && !rs.getBoolean(1)) {
+                            lacks.add(privilege);
+                        }
+                    }
+                }
+            }
+            if (!lacks.isEmpty()) {
+                lacking.add(table + " (" + String.join(", ", lacks) + ")");
+                example = example != null ? example : "GRANT " + String.join(", ", lacks) + " ON " + PostgresDialect.quote(table) + " TO "
+                        + PostgresDialect.quote(plan.source().user());
+            }
+        }
+        if (!lacking.isEmpty()) {
+            return CutoverCheck.fail(name, "migrator's login " + plan.source().user() + " may not write on the old source: "
+                    + String.join(", ", lacking.subList(0, Math.min(6, lacking.size()))) + (lacking.size() > 6 ? ", ..." : "")
+                    + "; reverse replication could not carry the new server's writes back", "grant it there (e.g. " + example + ")" + off);
+        }
+        if (!superuser && !replicaRoleAllowed(c) && triggered(c)) {
+            return CutoverCheck.fail(name, "the plan's tables have triggers on the old source, and migrator's login may not set "
+                    + "session_replication_role there: they would fire a second time on every row reverse replication writes",
+                    "GRANT SET ON PARAMETER session_replication_role TO " + PostgresDialect.quote(plan.source().user())
+                            + " (PostgreSQL 15+; on RDS the rds_superuser role may)" + off);
+        }
+        return CutoverCheck.pass(name, "migrator's login may write the plan's tables on the old source");
+    }
+
+    /** Whether a plan table has a trigger of its own (not a foreign key's) on this server. */
+    private boolean triggered(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal "
+                + "AND tgrelid = ANY (?::text[]::regclass[]))")) {
+            ps.setArray(1, c.createArrayOf("text", tables.get().stream().map(PostgresDialect::quote).toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    /** Whether this login may set session_replication_role (tried in a transaction rolled back). */
+    private static boolean replicaRoleAllowed(Connection c) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try (Statement st = c.createStatement()) {
+            st.execute("SET LOCAL session_replication_role = replica");
+            return true;
+        } catch (SQLException e) {
+            return false;
+        } finally {
+            c.rollback();
+            c.setAutoCommit(auto);
+        }
     }
 
     /**
@@ -383,6 +456,53 @@ final class PostgresCutover {
      * role was dropped meanwhile) keeps its record and is reported; the others are restored. Idempotent.
      */
     String restore() {
+        return restore(plan.name());
+    }
+
+    /**
+     * The grants a lasting freeze of the direction opposite to {@code migration} recorded on this server (role, table and
+     * privilege joined by NUL): they come back when the traffic switches here.
+     */
+    static Set<String> revokedHere(Connection c, String migration) throws SQLException {
+        Set<String> grants = new java.util.HashSet<>();
+        if (!"t".equals(scalar(c, "SELECT to_regclass('" + PostgresHeartbeat.SCHEMA + ".revoked_grants') IS NOT NULL"))) {
+            return grants;
+        }
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT migration, role, schema_name, table_name, privilege FROM "
+                + GRANTS)) {
+            while (rs.next()) {
+                String by = rs.getString(1);
+                if (by.equals(Plan.reverseName(migration)) || Plan.reverseName(by).equals(migration)) {
+                    grants.add(rs.getString(2) + "\u0000" + new TableId(rs.getString(3), rs.getString(4)) + "\u0000" + rs.getString(5));
+                }
+            }
+        }
+        return grants;
+    }
+
+    /** The migrations whose revoked grants this server records (none when it has no record table). */
+    static List<String> revokedBy(DataSource pool) {
+        List<String> migrations = new ArrayList<>();
+        try (Connection c = pool.getConnection()) {
+            if (!"t".equals(scalar(c, "SELECT to_regclass('" + PostgresHeartbeat.SCHEMA + ".revoked_grants') IS NOT NULL"))) {
+                return migrations;
+            }
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT DISTINCT migration FROM " + GRANTS)) {
+                while (rs.next()) {
+                    migrations.add(rs.getString(1));
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the grants a lasting freeze revoked", e);
+        }
+        return migrations;
+    }
+
+    /**
+     * Where this server's lasting freeze came from the other direction (a rollback froze the new server under the reverse
+     * plan's name, a cutover froze the old source under the forward plan's): the grants {@code migration} recorded here.
+     */
+    String restore(String migration) {
         try (Connection c = pool.getConnection()) {
             if (!"t".equals(scalar(c, "SELECT to_regclass('" + PostgresHeartbeat.SCHEMA + ".revoked_grants') IS NOT NULL"))) {
                 return "no revoked grant to restore";
@@ -395,7 +515,7 @@ final class PostgresCutover {
             try (Statement st = c.createStatement(); PreparedStatement ps = c.prepareStatement("SELECT role, schema_name, table_name, privilege, grantable FROM "
                     + GRANTS + " WHERE migration = ? ORDER BY 1, 2, 3, 4"); PreparedStatement done = c.prepareStatement("DELETE FROM " + GRANTS
                     + " WHERE migration = ? AND role = ? AND schema_name = ? AND table_name = ? AND privilege = ?")) {
-                ps.setString(1, plan.name());
+                ps.setString(1, migration);
                 List<Object[]> records = new ArrayList<>();
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
@@ -414,7 +534,7 @@ final class PostgresCutover {
                     try {
                         st.execute("GRANT " + privilege + " ON " + PostgresDialect.quote(table) + " TO " + PostgresDialect.quote(role)
                                 + (((Boolean) r[3]) ? " WITH GRANT OPTION" : ""));
-                        done.setString(1, plan.name());
+                        done.setString(1, migration);
                         done.setString(2, role);
                         done.setString(3, table.schema());
                         done.setString(4, table.name());

@@ -115,11 +115,31 @@ final class PostgresSource implements SourceSession {
     @Override
     public SourcePosition beginSnapshot() {
         List<TableDef> tables = tables(plan.tables());
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+        try (Connection c = pool.getConnection()) {
             boolean heartbeat = PostgresHeartbeat.ensureTable(c, plan.name());
             if (dropSlot(c)) {
                 LOG.warn("dropped the replication slot {} left by an interrupted start (no row was copied under it)", slot);
             }
+            ensurePublication(c, tables, heartbeat);
+        } catch (SQLException e) {
+            throw publicationFailed(e);
+        }
+        try {
+            exported = PostgresCopy.createSlot(plan.source(), plan.source().database(), slot);
+        } catch (SQLException e) {
+            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot create the replication slot " + slot + ": " + e.getMessage(),
+                    "the migrator user needs the REPLICATION attribute (ALTER ROLE ... WITH REPLICATION), the source needs "
+                            + "wal_level = logical and a free slot (max_replication_slots) and WAL sender (max_wal_senders)", e);
+        }
+        snapshotLost = false;
+        LOG.info("slot {} created at {} with exported snapshot {}; publication {} holds {} tables", slot, exported.consistentPoint(),
+                exported.name(), publication, tables.size());
+        return PostgresPosition.start(LogSequenceNumber.valueOf(exported.consistentPoint()));
+    }
+
+    /** The migration's publication holding exactly the plan's tables (and the heartbeat table), made afresh when it does not. */
+    private void ensurePublication(Connection c, List<TableDef> tables, boolean heartbeat) throws SQLException {
+        try (Statement st = c.createStatement()) {
             java.util.Set<io.migrator.core.schema.TableId> wanted = new java.util.TreeSet<>(tables.stream().map(TableDef::id).toList());
             Publication existing = publication(c, wanted);
             String problem = existing == null ? "missing" : existing.problem(wanted, true);
@@ -140,20 +160,96 @@ final class PostgresSource implements SourceSession {
                         + (members.isEmpty() ? "" : " FOR TABLE " + String.join(", ", members))
                         + (viaRoot ? " WITH (publish_via_partition_root = true)" : ""));
             }
+        }
+    }
+
+    /**
+     * Before a cutover's freeze, on the server this direction will stream from after the switch (the new server for the
+     * reverse direction; the old source for the forward direction again, before a rollback's freeze): the heartbeat table,
+     * the publication and the logical slot, made afresh. Creating a slot waits for every transaction running on the server,
+     * which a freeze must never do; the stream later starts at the fence position, after the slot's consistent point, so
+     * nothing committed before the fence (the forward direction's own applied rows) comes back. Returns what was made.
+     */
+    public String prepareStream() {
+        List<TableDef> tables = tables(plan.tables());
+        String at;
+        try (Connection c = pool.getConnection()) {
+            boolean heartbeat = PostgresHeartbeat.ensureTable(c, plan.name());
+            if (dropSlot(c)) {
+                LOG.info("dropped the replication slot {} left by an earlier cutover attempt (nothing has streamed from it)", slot);
+            }
+            ensurePublication(c, tables, heartbeat);
         } catch (SQLException e) {
             throw publicationFailed(e);
         }
-        try {
-            exported = PostgresCopy.createSlot(plan.source(), plan.source().database(), slot);
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT lsn::text FROM pg_create_logical_replication_slot(?, 'pgoutput')")) {
+            ps.setString(1, slot);
+            try (Statement st = c.createStatement()) {
+                st.execute("SET statement_timeout = '" + SLOT_WAIT.toMillis() + "ms'");
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                at = rs.getString(1);
+            } catch (SQLException e) {
+                if ("57014".equals(e.getSQLState())) { // canceled by the statement timeout
+                    throw slotWaited(c);
+                }
+                throw e;
+            } finally {
+                try (Statement st = c.createStatement()) {
+                    st.execute("RESET statement_timeout");
+                }
+            }
         } catch (SQLException e) {
-            throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "cannot create the replication slot " + slot + ": " + e.getMessage(),
-                    "the migrator user needs the REPLICATION attribute (ALTER ROLE ... WITH REPLICATION), the source needs "
-                            + "wal_level = logical and a free slot (max_replication_slots) and WAL sender (max_wal_senders)", e);
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "cannot create the replication slot " + slot + " on "
+                    + plan.source().address() + " for " + plan.name() + ": " + e.getMessage(), "the login needs the "
+                    + "REPLICATION attribute there (ALTER ROLE ... WITH REPLICATION; on RDS GRANT rds_replication), the server wal_level = "
+                    + "logical (on RDS rds.logical_replication = 1) and a free slot (max_replication_slots); or cut over without a way "
+                    + "back: cutover.reverse: false", e);
         }
-        snapshotLost = false;
-        LOG.info("slot {} created at {} with exported snapshot {}; publication {} holds {} tables", slot, exported.consistentPoint(),
-                exported.name(), publication, tables.size());
-        return PostgresPosition.start(LogSequenceNumber.valueOf(exported.consistentPoint()));
+        LOG.info("slot {} created at {}, publication {} holds {} tables, for {}", slot, at, publication, tables.size(), plan.name());
+        return "replication slot " + slot + " and publication " + publication + " made at " + at + " for " + plan.name();
+    }
+
+    /** How long making a slot may wait for the transactions running on the server (before any freeze: the cutover is refused). */
+    private static final java.time.Duration SLOT_WAIT = java.time.Duration.ofSeconds(10);
+
+    /** Making the slot waited too long: the transactions it waited for, named, and nothing frozen. */
+    private MigratorException slotWaited(Connection c) throws SQLException {
+        List<String> open = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pid, usename, "
+                + "extract(epoch FROM now() - xact_start)::bigint, left(coalesce(query, ''), 60) FROM pg_stat_activity "
+                + "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5")) {
+            while (rs.next()) {
+                open.add("pid " + rs.getInt(1) + " (" + rs.getString(2) + ", open " + rs.getLong(3) + " s: " + rs.getString(4) + ")");
+            }
+        }
+        return new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "making the replication slot " + slot + " on " + plan.source().address()
+                + " waited " + SLOT_WAIT.toSeconds() + " s for the transactions running there" + (open.isEmpty() ? "" : ": " + String.join(", ", open))
+                + "; nothing is frozen", "a new logical slot waits for every transaction open on the server to end: end or wait for those, "
+                + "then cut over again (or cut over without a way back: cutover.reverse: false)");
+    }
+
+    /** Cut over (or an aborted cutover's preparation): this migration's slot and publication dropped; what went. */
+    @Override
+    public List<String> releaseStream() {
+        List<String> dropped = new ArrayList<>();
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            if (dropSlot(c)) {
+                dropped.add("replication slot " + slot);
+            }
+            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_publication WHERE pubname = '" + publication.replace("'", "''") + "'")) {
+                rs.next();
+                if (rs.getInt(1) > 0) {
+                    st.execute("DROP PUBLICATION " + PostgresDialect.quote(publication));
+                    dropped.add("publication " + publication);
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("dropping the slot and publication of " + plan.name(), e);
+        }
+        return dropped;
     }
 
     /** The migration's publication as the source has it: its tables (the heartbeat table left out) and what it publishes. */
@@ -628,6 +724,46 @@ final class PostgresSource implements SourceSession {
             throw PostgresErrors.translate("releasing the slot and publication of " + migration, e);
         }
         return dropped;
+    }
+
+    @Override
+    public List<String> held(String migration) {
+        List<String> held = new ArrayList<>();
+        try (Connection c = pool.getConnection()) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) "
+                    + "FROM pg_replication_slots WHERE slot_name = ?")) {
+                ps.setString(1, slot);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        held.add("replication slot " + slot + (rs.getString(1) == null ? "" : " (it keeps " + rs.getString(1) + " of WAL)"));
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_publication WHERE pubname = ?")) {
+                ps.setString(1, publication);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next() && rs.getInt(1) > 0) {
+                        held.add("publication " + publication);
+                    }
+                }
+            }
+            for (String table : List.of(PostgresHeartbeat.TABLE_SQL, PostgresDialect.quote(PostgresHeartbeat.SCHEMA) + ".migrations")) {
+                if (!"t".equals(PostgresCutover.scalar(c, "SELECT to_regclass('" + table.replace("'", "''") + "') IS NOT NULL"))) {
+                    continue;
+                }
+                try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + table + " WHERE migration = ?")) {
+                    ps.setString(1, migration);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next() && rs.getInt(1) > 0) {
+                            held.add((table.equals(PostgresHeartbeat.TABLE_SQL) ? "heartbeat row in " : "migration id in ") + table);
+                        }
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading what " + migration + " holds on the source", e);
+        }
+        return held;
     }
 
     // ---- the cutover (PostgresCutover): the revoke freeze, the fence, the lasting freeze ----

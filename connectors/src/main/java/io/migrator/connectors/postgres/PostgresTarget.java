@@ -546,6 +546,46 @@ final class PostgresTarget implements TargetSession {
         return cutover().close();
     }
 
+    /**
+     * The direction that streams out of this server after the switch gets its slot and publication here now, before the
+     * freeze (PostgresSource#prepareStream): the reverse direction on the new server at a cutover, the forward direction on
+     * the old source at a rollback.
+     */
+    @Override
+    public String prepareReverse(String direction) {
+        try (PostgresSource server = new PostgresSource(plan.reversed(direction))) {
+            return server.prepareStream();
+        }
+    }
+
+    @Override
+    public String dropReverse(String direction) {
+        try (PostgresSource server = new PostgresSource(plan.reversed(direction))) {
+            List<String> dropped = server.releaseStream();
+            return dropped.isEmpty() ? "" : "dropped on the target: " + String.join(", ", dropped);
+        }
+    }
+
+    /**
+     * The traffic points here now: the grants a lasting freeze of the other direction revoked on this server come back (a
+     * rollback's on the new server, recorded under the reverse plan's name; a cutover's on the old source, under the forward
+     * plan's). Grants recorded by any other migration are not touched.
+     */
+    @Override
+    public String admitApplication() {
+        List<String> restored = new ArrayList<>();
+        PostgresCutover grants = new PostgresCutover(plan, pool, List::of);
+        for (String migration : PostgresCutover.revokedBy(pool)) {
+            if (migration.equals(Plan.reverseName(plan.name())) || Plan.reverseName(migration).equals(plan.name())) {
+                String done = grants.restore(migration);
+                if (!done.startsWith("no revoked")) {
+                    restored.add(done);
+                }
+            }
+        }
+        return String.join("; ", restored);
+    }
+
     @Override
     public long appliedEvents() {
         return bookkeeping.appliedEvents();

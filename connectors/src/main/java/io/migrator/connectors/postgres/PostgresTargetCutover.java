@@ -57,10 +57,7 @@ final class PostgresTargetCutover {
             for (String role : context.applicationUsers()) {
                 checks.add(role(s, t, role));
             }
-            String wal = PostgresCutover.scalar(t, "SHOW wal_level");
-            checks.add("logical".equals(wal) ? CutoverCheck.pass("reverse position", "the target's wal_level is logical")
-                    : CutoverCheck.warn("reverse position", "the target's wal_level is " + wal + ": no reverse stream could carry its writes back",
-                    "set wal_level = logical on the target (on RDS: rds.logical_replication = 1) and restart it before the cutover"));
+            checks.add(reverse(t, context.rollback()));
             List<Trigger> triggers = sourceTriggers(s);
             List<String> missingLanguages = new ArrayList<>();
             for (Trigger trigger : triggers) {
@@ -81,6 +78,41 @@ final class PostgresTargetCutover {
         return checks;
     }
 
+    /**
+     * What the direction that streams out of this server after the switch needs here (cutover.reverse: the reverse stream
+     * on the new server; in a rollback, the forward stream again on the old source): wal_level logical, a login that may
+     * create a logical slot (REPLICATION, or rds_replication on RDS), a free slot. Its slot is made before the freeze.
+     */
+    private CutoverCheck reverse(Connection t, boolean rollback) throws SQLException {
+        String name = rollback ? "forward replication again" : "reverse replication";
+        String off = rollback ? "" : "; or cut over without a way back: cutover.reverse: false";
+        if (!plan.cutover().reverse()) {
+            return CutoverCheck.pass(name, "off (cutover.reverse: false): no rollback after the switch");
+        }
+        String wal = PostgresCutover.scalar(t, "SHOW wal_level");
+        if (!"logical".equals(wal)) {
+            return CutoverCheck.fail(name, "the " + (rollback ? "old source's" : "target's") + " wal_level is " + wal + ": no stream could "
+                    + "carry its writes " + (rollback ? "forward again" : "back"), "set wal_level = logical there (on RDS: "
+                    + "rds.logical_replication = 1) and restart it before the " + (rollback ? "rollback" : "cutover") + off);
+        }
+        if (!"t".equals(PostgresCutover.scalar(t, "SELECT r.rolsuper OR r.rolreplication OR EXISTS (SELECT 1 FROM pg_roles g "
+                + "WHERE g.rolname = 'rds_replication' AND pg_has_role(current_user, g.oid, 'MEMBER')) FROM pg_roles r WHERE r.rolname = current_user"))) {
+            return CutoverCheck.fail(name, "migrator's login " + plan.target().user() + " may not create a replication slot there",
+                    "ALTER ROLE " + PostgresDialect.quote(plan.target().user()) + " WITH REPLICATION (on RDS: GRANT rds_replication TO "
+                            + PostgresDialect.quote(plan.target().user()) + ")" + off);
+        }
+        String free = PostgresCutover.scalar(t, "SELECT current_setting('max_replication_slots')::int - count(*) FROM pg_replication_slots");
+        String senders = PostgresCutover.scalar(t, "SELECT current_setting('max_wal_senders')::int");
+        if (Integer.parseInt(free) < 1) {
+            return CutoverCheck.fail(name, "no replication slot is free there (max_replication_slots is used up)", "drop an unused slot "
+                    + "(SELECT slot_name, active FROM pg_replication_slots), or raise max_replication_slots and restart" + off);
+        }
+        if (Integer.parseInt(senders) < 1) {
+            return CutoverCheck.fail(name, "max_wal_senders is 0 there: no stream can read a slot", "raise max_wal_senders and restart" + off);
+        }
+        return CutoverCheck.pass(name, "wal_level logical, a free slot; the slot is made before the freeze");
+    }
+
     /** The role exists on the target and holds there every table privilege it holds on the source. */
     private CutoverCheck role(Connection s, Connection t, String role) throws SQLException {
         String name = "application role " + role + " on the target";
@@ -93,10 +125,13 @@ final class PostgresTargetCutover {
         }
         List<String> missing = new ArrayList<>();
         String example = null;
+        // what a lasting freeze of the other direction took here comes back at the switch (PostgresTarget#admitApplication)
+        java.util.Set<String> comingBack = PostgresCutover.revokedHere(t, plan.name());
         for (TableId table : tables.get()) {
             List<String> lacks = new ArrayList<>();
             for (String privilege : PRIVILEGES) {
-                if (PostgresCutover.has(s, role, table, privilege) && !PostgresCutover.has(t, role, table, privilege)) {
+                if (PostgresCutover.has(s, role, table, privilege) && !PostgresCutover.has(t, role, table, privilege)
+                        && !comingBack.contains(role + "\u0000" + table + "\u0000" + privilege)) {
                     lacks.add(privilege);
                 }
             }
@@ -116,7 +151,9 @@ final class PostgresTargetCutover {
 
     Optional<String> reversePosition() {
         try (Connection c = pool.getConnection()) {
-            return Optional.of("lsn " + PostgresCutover.scalar(c, "SELECT pg_current_wal_lsn()::text"));
+            // the stream of the other direction starts there: its slot, made before the freeze, skips what committed before
+            return Optional.of(PostgresPosition.start(org.postgresql.replication.LogSequenceNumber.valueOf(
+                    PostgresCutover.scalar(c, "SELECT pg_current_wal_lsn()::text"))).text());
         } catch (SQLException e) {
             LOG.warn("could not read the target's WAL position: {}", e.getMessage());
             return Optional.empty();

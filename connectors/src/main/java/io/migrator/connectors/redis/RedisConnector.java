@@ -142,6 +142,18 @@ public final class RedisConnector implements EngineConnector {
             public java.util.List<String> complete() {
                 return RedisMigration.forget(plan);
             }
+
+            @Override
+            public java.util.List<String> completionPreview() {
+                java.util.List<String> would = new java.util.ArrayList<>();
+                if (RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                    would.add("the lasting freeze on the old source ends: the application users' ACL rules kept at the cutover given back, "
+                            + "the old source's write pause ended");
+                }
+                would.add(RedisMigration.bookkeepingKeys(plan) + " bookkeeping keys " + RedisCheckpoint.PREFIX + plan.name()
+                        + ":* on the target (checkpoint, journal, slot offsets)");
+                return would;
+            }
         };
     }
 

@@ -1874,6 +1874,24 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         return count;
     }
 
+    /** How many bookkeeping keys this migration keeps on the target (what {@link #forget} would remove). */
+    static long bookkeepingKeys(Plan plan) {
+        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(30))) {
+            String pattern = RedisCheckpoint.PREFIX + plan.name() + ":*";
+            long count = 0;
+            for (RespConnection node : nodes.masters()) {
+                byte[] cursor = bytes("0");
+                do {
+                    RedisTargetNodes.send(node, new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"), bytes(pattern), bytes("COUNT"), bytes("1000")});
+                    List<?> reply = (List<?>) node.getOne();
+                    cursor = (byte[]) reply.get(0);
+                    count += ((List<?>) reply.get(1)).size();
+                } while (!Arrays.equals(cursor, bytes("0")));
+            }
+            return count;
+        }
+    }
+
     /** Removes this migration's bookkeeping keys from the target; returns what it removed. */
     static List<String> forget(Plan plan) {
         List<String> removed = new ArrayList<>();

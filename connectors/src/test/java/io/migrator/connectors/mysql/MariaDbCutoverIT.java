@@ -265,9 +265,12 @@ class MariaDbCutoverIT {
                     .containsSubsequence("preconditions", "freeze", "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
             assertThat(rollback.steps()).filteredOn(step -> step.name().equals("open")).first()
                     .satisfies(step -> assertThat(step.detail()).contains("triggers created: [orders_audit]").doesNotContain("unlocked"));
-            assertThat(rollback.steps()).filteredOn(step -> step.name().equals("freeze-lasting")).first().as("the old source admits the "
-                    + "application only once the traffic points at it").satisfies(step -> assertThat(step.detail())
-                    .contains("on the target: logins unlocked: [" + app + "@%]").contains("locked [" + app + "@%]"));
+            assertThat(rollback.steps()).extracting(CutoverReport.Step::name).as("the old source admits the application past the point "
+                    + "of no return, before the traffic moves to it").containsSubsequence("open", "admit", "switch", "freeze-lasting");
+            assertThat(rollback.steps()).filteredOn(step -> step.name().equals("admit")).first()
+                    .satisfies(step -> assertThat(step.detail()).contains("on the target: logins unlocked: [" + app + "@%]"));
+            assertThat(rollback.steps()).filteredOn(step -> step.name().equals("freeze-lasting")).first()
+                    .satisfies(step -> assertThat(step.detail()).contains("locked [" + app + "@%]"));
             assertThat(server(runtime(admin, "show servers state mariadb"))).as("the proxy points at the old source again")
                     .startsWith("127.0.0.1:" + servers.mariadbSource().port() + " ");
             Thread.sleep(1_000); // the application writes on the old source again

@@ -307,9 +307,216 @@ class PostgresCutoverIT {
         }
     }
 
+    /**
+     * Reverse replication and the rollback under a writer through pgbouncer: the cutover makes the reverse direction's slot
+     * on the new server before its freeze and drops the forward slot on the old source once cut over; the new server's
+     * writes stream back (the old source's trigger does not fire on them); `rollback` freezes the new server (PAUSE),
+     * drains the reverse stream, repoints pgbouncer at the old source and gives the application its grants back there,
+     * having made the forward slot again before its freeze; every acknowledged write is on the old source, the writes after
+     * it stream forward to the new server again (ROLLED_BACK, then STREAMING), and a second cutover streams back again.
+     */
+    @Test
+    void rollsBackUnderAWriterThroughPgbouncerAndCutsOverAgain(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "pgroll", ", freeze: pgbouncer, maxDowntime: 5s");
+        String forwardSlot = PostgresSource.slotName(plan.name());
+        String reverseSlot = PostgresSource.slotName(Plan.reverseName(plan.name()));
+        AppWriter writer = new AppWriter(proxyUrl(), app, "app-pw");
+        try (MigrationHarness run = MigrationHarness.withReverse(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            grantOnTarget();
+            writer.start();
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            CutoverReport cutover = cutOver(run, false, null);
+            assertThat(cutover.ok()).as("%s", cutover).isTrue();
+            assertThat(cutover.steps()).extracting(CutoverReport.Step::name).containsSubsequence("preconditions", "reverse-slot", "freeze",
+                    "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
+            assertThat(cutover.steps().get(0).detail()).contains("ok reverse replication: migrator's login may write the plan's tables on the old source")
+                    .contains("ok reverse replication: wal_level logical, a free slot");
+            awaitDirection(run, "reverse");
+            assertThat(slots(fixture.source())).as("the forward slot is dropped once cut over").doesNotContain(forwardSlot);
+            assertThat(slots(fixture.target())).as("the reverse direction's slot on the new server").contains(reverseSlot);
+            Thread.sleep(1_500); // the application writes on the new server (and goes on through the rollback)
+            Set<String> acknowledged = new HashSet<>(writer.acknowledged.keySet());
+            assertThat(writer.acknowledgedAfter(System.nanoTime() - 1_000_000_000L)).as("writes on the new server").isNotEmpty();
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (!notes(fixture.source()).containsAll(acknowledged) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(100);
+            }
+            assertThat(notes(fixture.source())).as("every acknowledged write reaches the old source").containsAll(acknowledged);
+            assertThat(run.migration.status().lag().seconds()).as("the reverse lag is measured").isNotNull();
+            awaitReady(run);
+
+            run.migration.startRollback(true, null);
+            CutoverReport dry = awaitRollback(run);
+            assertThat(dry.ok()).as("a dry run of the rollback: every precondition holds, nothing frozen %s", dry).isTrue();
+            assertThat(slots(fixture.source())).as("a dry run makes no slot").doesNotContain(forwardSlot);
+
+            long before = System.nanoTime();
+            run.migration.startRollback(false, null);
+            CutoverReport rollback = awaitRollback(run);
+            long after = System.nanoTime();
+            assertThat(rollback.ok()).as("%s", rollback).isTrue();
+            assertThat(rollback.steps()).extracting(CutoverReport.Step::name).containsSubsequence("preconditions", "reverse-slot", "freeze",
+                    "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
+            assertThat(rollback.steps()).filteredOn(step -> step.name().equals("reverse-slot")).singleElement()
+                    .satisfies(step -> assertThat(step.detail()).contains("replication slot " + forwardSlot));
+            assertThat(rollback.steps()).extracting(CutoverReport.Step::name).as("the old source takes the application back before the "
+                    + "traffic moves to it").containsSubsequence("open", "admit", "switch", "freeze-lasting");
+            assertThat(rollback.steps()).filteredOn(step -> step.name().equals("admit")).singleElement()
+                    .satisfies(step -> assertThat(step.detail()).contains("on the target: ").contains("grant(s) restored to " + app));
+            Thread.sleep(1_000); // the application writes on the old source again
+            writer.stop();
+            assertThat(writer.errors.get()).as("clients queued behind PAUSE see no error: %s", writer.lastError.get()).isZero();
+            assertThat(notes(fixture.source())).as("every acknowledged write is on the old source").containsAll(writer.acknowledged.keySet());
+            assertThat(writer.acknowledgedAfter(after)).isNotEmpty();
+            assertThat(writer.longestGapMillis(before, after)).isLessThanOrEqualTo(rollback.writeFreezeMillis() + 1_000);
+            assertThat(insertDirectly()).as("the old source admits the application again").isEqualTo("inserted");
+            assertThat(insertDirectly(servers.postgresTarget())).as("the new server is frozen for good").contains("permission denied");
+
+            run.awaitPhase(Phase.STREAMING); // forward again
+            assertThat(run.migration.status().direction()).isEqualTo("forward");
+            assertThat(run.migration.status().phases()).extracting(io.migrator.core.state.MigrationStatus.PhaseEntry::phase)
+                    .containsSubsequence(Phase.CUT_OVER, Phase.ROLLED_BACK, Phase.CATCH_UP, Phase.STREAMING);
+            run.awaitCaughtUp();
+            awaitSame("the old source's writes after the rollback reach the new server");
+            assertThat(slots(fixture.target())).as("the reverse slot is gone from the new server").doesNotContain(reverseSlot);
+            assertThat(slots(fixture.source())).as("the forward slot, made before the rollback's freeze").contains(forwardSlot);
+            try (Connection c = fixture.target(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")) {
+                rs.next();
+                // kept: the apply runs with session_replication_role = replica, so it does not fire on replayed rows (the
+                // audit tables compared equal above show it)
+                assertThat(rs.getInt(1)).as("the opening's trigger on the new server").isEqualTo(1);
+            }
+
+            // once more forward: a clean validation, a cutover (the new server's grants back), reverse replication again
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            CutoverReport second = cutOver(run, false, null);
+            assertThat(second.ok()).as("%s", second).isTrue();
+            assertThat(second.steps()).filteredOn(step -> step.name().equals("admit")).singleElement()
+                    .satisfies(step -> assertThat(step.detail()).contains("on the target: ").contains("grant(s) restored to " + app));
+            awaitDirection(run, "reverse");
+            try (Connection c = DriverManager.getConnection(proxyUrl(), app, "app-pw"); Statement st = c.createStatement()) {
+                st.execute("INSERT INTO orders (note) VALUES ('after-second-cutover')");
+            }
+            awaitSame("reverse replication after the second cutover");
+            assertThat(notes(fixture.source())).contains("after-second-cutover");
+        } finally {
+            writer.stop();
+        }
+        assertThat(writer.failure.get()).isNull();
+        var completion = io.migrator.core.run.Migrations.discover().complete(plan);
+        assertThat(String.join("; ", completion.released())).contains("reverse replication ended");
+        assertThat(slots(fixture.target())).as("complete drops the reverse slot").doesNotContain(reverseSlot);
+        assertThat(insertDirectly()).as("complete gives the application its grants back on the old source").isEqualTo("inserted");
+    }
+
+    /**
+     * The reverse slot is made on the target before the freeze, and a new logical slot waits for every transaction open on
+     * its server: one left open there refuses the cutover after a bounded wait, naming it, with nothing frozen; once it
+     * ends, the cutover goes through.
+     */
+    @Test
+    void aTransactionOpenOnTheTargetRefusesTheCutoverBeforeAnyFreeze(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "pgslotwait", ", freeze: revoke, maxDowntime: 5s");
+        try (MigrationHarness run = MigrationHarness.withReverse(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            grantOnTarget();
+            run.awaitCaughtUp();
+            assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+            CutoverReport refused;
+            int pid;
+            try (Connection open = fixture.target(); Statement st = open.createStatement()) {
+                open.setAutoCommit(false);
+                try (ResultSet rs = st.executeQuery("SELECT pg_backend_pid(), txid_current()")) { // a transaction id, held
+                    rs.next();
+                    pid = rs.getInt(1);
+                }
+                refused = cutOver(run, false, null);
+                open.rollback();
+            }
+            assertThat(refused.exitCode()).as("%s", refused).isEqualTo(4);
+            assertThat(refused.error().code()).isEqualTo("CUTOVER_PRECONDITION");
+            assertThat(refused.error().message()).contains("waited 10 s for the transactions running there").contains("pid " + pid)
+                    .contains("nothing is frozen");
+            assertThat(refused.steps()).extracting(CutoverReport.Step::name).doesNotContain("freeze");
+            assertThat(insertDirectly()).as("nothing revoked").isEqualTo("inserted");
+            assertThat(slots(fixture.target())).noneMatch(slot -> slot.contains("reverse"));
+            assertThat(run.migration.status().phase()).isEqualTo(Phase.STREAMING);
+
+            run.awaitCaughtUp();
+            CutoverReport report = cutOver(run, false, null);
+            assertThat(report.ok()).as("%s", report).isTrue();
+        }
+    }
+
+    private static void awaitDirection(MigrationHarness run, String direction) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!direction.equals(run.migration.status().direction()) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(run.migration.status().direction()).isEqualTo(direction);
+    }
+
+    private static void awaitReady(MigrationHarness run) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!run.migration.status().cutoverReady() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(run.migration.status().cutoverReady()).as("ready for a rollback once the reverse stream caught up: %s",
+                run.migration.status()).isTrue();
+    }
+
+    private static CutoverReport awaitRollback(MigrationHarness run) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline) {
+            var report = run.migration.rollback();
+            if (report.isPresent() && report.get().finished()) {
+                return report.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the rollback did not finish: " + run.migration.rollback());
+    }
+
+    /** Waits until the old source holds exactly the new server's orders and audit rows. */
+    private void awaitSame(String what) throws Exception {
+        long deadline = System.currentTimeMillis() + 60_000;
+        List<String> source = null;
+        List<String> target = null;
+        while (System.currentTimeMillis() < deadline) {
+            try (Connection s = fixture.source(); Connection t = fixture.target()) {
+                target = new java.util.ArrayList<>(PostgresFixture.rows(t, "orders", "id"));
+                target.addAll(PostgresFixture.rows(t, "audit", "id"));
+                source = new java.util.ArrayList<>(PostgresFixture.rows(s, "orders", "id"));
+                source.addAll(PostgresFixture.rows(s, "audit", "id"));
+            }
+            if (source.equals(target)) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        assertThat(source).as(what).containsExactlyElementsOf(target);
+    }
+
+    private Set<String> slots(Connection c) throws SQLException {
+        Set<String> names = new HashSet<>();
+        try (c; Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT slot_name FROM pg_replication_slots")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        return names;
+    }
+
     /** One insert as the application role straight into the old source (not through pgbouncer): "inserted" or the error. */
     private String insertDirectly() {
-        try (Connection c = DriverManager.getConnection(fixture.source.jdbcUrl(fixture.db), app, "app-pw"); Statement st = c.createStatement()) {
+        return insertDirectly(fixture.source);
+    }
+
+    private String insertDirectly(io.migrator.sandbox.SandboxEndpoint side) {
+        try (Connection c = DriverManager.getConnection(side.jdbcUrl(fixture.db), app, "app-pw"); Statement st = c.createStatement()) {
             st.executeUpdate("INSERT INTO orders (note) VALUES ('direct') ON CONFLICT (note) DO NOTHING");
             return "inserted";
         } catch (SQLException e) {

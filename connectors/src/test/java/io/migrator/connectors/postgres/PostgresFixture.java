@@ -44,9 +44,14 @@ final class PostgresFixture implements AutoCloseable {
 
     /** Drops the migration's slot on the source (a database with a slot cannot be dropped). */
     void dropSlot() throws SQLException {
+        dropSlots(source);
+    }
+
+    /** Drops every slot of the fixture's database on one side (a reverse direction's is on the target). */
+    void dropSlots(SandboxEndpoint side) throws SQLException {
         // a stream closed a moment ago may still hold the slot until its WAL sender exits
         for (int attempt = 0; ; attempt++) {
-            try (Connection c = connect(source, "postgres"); Statement st = c.createStatement()) {
+            try (Connection c = connect(side, "postgres"); Statement st = c.createStatement()) {
                 st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "'");
                 return;
             } catch (SQLException e) {
@@ -85,6 +90,7 @@ final class PostgresFixture implements AutoCloseable {
     @Override
     public void close() throws SQLException {
         dropSlot();
+        dropSlots(target);
         for (SandboxEndpoint e : List.of(source, target)) {
             try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
                 st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");

@@ -53,6 +53,11 @@ public final class CutoverProgress {
         }
     }
 
+    /** A step that ran outside {@link #step} (one that only some engines have), recorded as passed. */
+    void stepDone(String step, long millis, String detail) {
+        add(new CutoverReport.Step(step, millis, true, detail));
+    }
+
     /** A step journaled on the target before and after it runs. */
     String journaled(String step, Consumer<String> journal, Supplier<String> work) {
         journal.accept("cutover: step " + step + " started");

@@ -79,6 +79,14 @@ public final class Runbook {
         default boolean rollbackVerifiesAll() {
             return false;
         }
+
+        /**
+         * The direction that streams out of the target once this runbook has switched: the reverse direction after a cutover,
+         * the forward one after a rollback; null when none will (reverse replication off, or an engine without it).
+         */
+        default String oppositeDirection() {
+            return null;
+        }
     }
 
     private final Plan plan;
@@ -108,7 +116,7 @@ public final class Runbook {
     /** Runs the whole cutover (or, with {@code dryRun}, its checks and predictions), reporting each step to {@code progress}. */
     public void run(CutoverProgress progress, boolean dryRun, Duration budget) {
         try {
-            CutoverCheck.Context context = new CutoverCheck.Context(budget, plan.cutover().applicationUsers(), dryRun);
+            CutoverCheck.Context context = new CutoverCheck.Context(budget, plan.cutover().applicationUsers(), dryRun, host.rollback());
             List<CutoverCheck> checks = progress.step("preconditions", () -> preconditions(context));
             List<CutoverCheck> failed = checks.stream().filter(c -> !c.passed() && c.blocking()).toList();
             if (!failed.isEmpty()) {
@@ -120,6 +128,15 @@ public final class Runbook {
             if (dryRun) {
                 predict(progress, budget);
                 return;
+            }
+            String opposite = host.oppositeDirection();
+            if (opposite != null) {
+                // before the freeze, so it costs the budget nothing: a PostgreSQL slot waits for every running transaction
+                long started = System.nanoTime();
+                String prepared = target.prepareReverse(opposite); // a failure refuses the cutover: nothing is frozen yet
+                if (!prepared.isEmpty()) {
+                    progress.stepDone("reverse-slot", (System.nanoTime() - started) / 1_000_000, prepared);
+                }
             }
             cutOver(progress, budget);
         } catch (MigratorException e) {
@@ -287,6 +304,13 @@ public final class Runbook {
                 source.keepFrozen(); // however long the switch takes (a failed step run again later): no write lands on the old source
             }
             host.stopStream();
+            // past the point of no return and before the traffic moves: what a lasting freeze left on the target (a
+            // rollback's old source, the next cutover's new server) is lifted, so the first session the switch sends there
+            // is let in; an abort can no longer need this server closed
+            progress.journaled("admit", journal::async, () -> {
+                String admitted = target.admitApplication();
+                return admitted.isEmpty() ? "nothing to lift on the target" : "on the target: " + admitted;
+            });
             for (SwitchStep step : plan.cutover().switchSteps()) {
                 Duration limit = Duration.ofMillis(Math.max(2_000, (deadline - System.nanoTime()) / 1_000_000));
                 progress.journaled("switch", journal::async, () -> step.describe() + ": " + switches.run(step, limit));
@@ -331,6 +355,8 @@ public final class Runbook {
             // no abort is possible any more: the fence may take as long as the stream needs, within a generous limit
             progress.journaled("fence", journal::async, () -> fence(budget.plus(Duration.ofMinutes(5))));
             progress.journaled("sequences", journal::async, this::sequences);
+            // read again after this fence: what the stream carried to the target since the first one must not come back
+            progress.journaled("reverse-position", journal::async, this::reversePosition);
             progress.journaled("open", journal::async, target::openForWrites);
         } catch (RuntimeException e) {
             LOG.error("finishing the interrupted cutover failed: {}", e.getMessage());
@@ -391,15 +417,12 @@ public final class Runbook {
             return "freeze: command: ran the unfreeze command " + plan.cutover().unfreezeCommand().get(0)
                     + " once the traffic pointed at the old source";
         }
-        String admitted = target.admitApplication(); // the traffic points at the target: its lasting freeze (if any) ends
         if ("command".equals(plan.cutover().freeze())) {
-            return (admitted.isEmpty() ? "" : "on the target: " + admitted + "; ")
-                    + "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
+            return "freeze: command: the application stays frozen on the old source until your unfreeze command runs (rollback, complete)";
         }
         // the application's logins are locked and their sessions ended (those queued behind the freeze too): the source's
         // table locks can go; without logins to lock they stay held while this worker runs
-        String lasting = source.freezeLasting(plan.cutover().applicationUsers());
-        return admitted.isEmpty() ? lasting : "on the target: " + admitted + "; " + lasting;
+        return source.freezeLasting(plan.cutover().applicationUsers());
     }
 
     /** Compares the rows changed since the last clean validation on both sides until {@code until} (nanoTime). */
@@ -511,6 +534,18 @@ public final class Runbook {
             return;
         }
         progress.writesOpen();
+        String opposite = host.oppositeDirection();
+        if (opposite != null) {
+            try {
+                String dropped = target.dropReverse(opposite);
+                if (!dropped.isEmpty()) {
+                    LOG.info("the cutover aborted: {}", dropped);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("could not drop what was prepared for {} on the target (drop it by hand: it holds the target's log): {}", opposite,
+                        e.getMessage());
+            }
+        }
         try {
             journal.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
         } catch (RuntimeException e) {
@@ -528,6 +563,17 @@ public final class Runbook {
      * Ends the lasting freeze when the migration ends (`complete` after CUT_OVER): your unfreeze command for freeze:
      * command, else the engine's (logins unlocked, read_only off). Returns what was done.
      */
+    /** What {@link #endLastingFreeze} would do, said without doing it (`complete --dry-run`). */
+    public static String lastingFreezeEnd(Plan plan) {
+        if ("command".equals(plan.cutover().freeze())) {
+            return "the lasting freeze ends: the unfreeze command " + plan.cutover().unfreezeCommand().get(0) + " runs";
+        }
+        return "the lasting freeze on the old source ends: " + (plan.cutover().applicationUsers().isEmpty() ? "what it holds there is lifted"
+                : "what it took from " + String.join(", ", plan.cutover().applicationUsers()) + " there is given back")
+                + (plan.source().engine().family() == io.migrator.core.plan.Engine.Family.MYSQL && "read-only".equals(plan.cutover().freeze())
+                ? ", read_only OFF" : "");
+    }
+
     public static String endLastingFreeze(Plan plan, CutoverSource source) {
         if ("command".equals(plan.cutover().freeze())) {
             Commands.run(plan.cutover().unfreezeCommand(), Map.of("MIGRATOR_PLAN", plan.name()), Duration.ofSeconds(30), "unfreeze command");

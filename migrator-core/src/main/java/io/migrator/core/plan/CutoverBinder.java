@@ -96,12 +96,12 @@ final class CutoverBinder {
                     "how recent the last clean validation must be, e.g. 24h");
             ok = false;
         }
-        boolean mysql = source != null && source.engine().family() == Engine.Family.MYSQL;
-        boolean reverse = read.bool(section, "reverse", "cutover").orElse(mysql);
-        if (reverse && !mysql && source != null) {
+        boolean rows = source != null && source.engine().family() != Engine.Family.REDIS;
+        boolean reverse = read.bool(section, "reverse", "cutover").orElse(rows);
+        if (reverse && !rows && source != null) {
             read.problem(PlanValues.valueMark(section, "reverse"), "reverse replication after a " + source.engine() + " cutover is not in "
-                    + "this build (MySQL/MariaDB only), so no rollback could carry the target's writes back", "leave cutover.reverse out "
-                    + "(false for " + source.engine() + ")");
+                    + "this build (MySQL/MariaDB and PostgreSQL only), so no rollback could carry the target's writes back", "leave "
+                    + "cutover.reverse out (false for " + source.engine() + ")");
             ok = false;
         }
         if (!ok || freeze == null || steps == null) {
@@ -113,7 +113,7 @@ final class CutoverBinder {
     private static Plan.Cutover defaults(Endpoint source) {
         String freeze = source == null ? null : FREEZES.get(source.engine().family()).get(0);
         return new Plan.Cutover(DEFAULT_MAX_DOWNTIME, DEFAULT_MAX_LAG, freeze, List.of(), List.of(), List.of(), List.of(), DEFAULT_VALIDATED_WITHIN,
-                source != null && source.engine().family() == Engine.Family.MYSQL);
+                source != null && source.engine().family() != Engine.Family.REDIS);
     }
 
     private String freeze(YamlNode.Mapping section, Endpoint source) {

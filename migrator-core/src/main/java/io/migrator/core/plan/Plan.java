@@ -38,7 +38,12 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
      * source) and control endpoint, under {@link #reverseName}.
      */
     public Plan reversed() {
-        return new Plan(file, reverseName(name), target, source, tables, snapshot, cutover, control, validation, keys);
+        return reversed(reverseName(name));
+    }
+
+    /** This plan the other way round under {@code name}: a reverse direction's own reverse is the forward migration again. */
+    public Plan reversed(String name) {
+        return new Plan(file, name, target, source, tables, snapshot, cutover, control, validation, keys);
     }
 
     /** {@code orders} → {@code orders-reverse}, kept within the 63 characters a name may have (a hash keeps long ones apart). */
@@ -94,7 +99,7 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
      */
     public record Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
                           List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin, boolean reverse) {
-        /** With reverse replication after the switch (MySQL/MariaDB's default). */
+        /** With reverse replication after the switch (the default of the SQL engines). */
         public Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
                        List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin) {
             this(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, switchSteps, applicationUsers, validatedWithin, true);

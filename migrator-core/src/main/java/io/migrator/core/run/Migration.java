@@ -52,6 +52,8 @@ public final class Migration extends AbstractWorker {
     private volatile Migration reverse;
     /** This worker is a reverse direction (target → old source): its cutover is a rollback. */
     private volatile boolean reverseDirection;
+    /** A reverse direction's forward migration: the direction that streams again after its cutover, the rollback. */
+    private volatile String forwardName;
     /** The last rollback's report, kept once its reverse worker is gone. */
     private volatile io.migrator.core.state.CutoverReport lastRollback;
 
@@ -210,6 +212,14 @@ public final class Migration extends AbstractWorker {
         public boolean rollbackVerifiesAll() {
             return validationWaived();
         }
+
+        @Override
+        public String oppositeDirection() {
+            if (reverseDirection) {
+                return forwardName;
+            }
+            return reverseOpener != null && plan.cutover().reverse() ? Plan.reverseName(plan.name()) : null;
+        }
     }
 
     @Override
@@ -334,8 +344,9 @@ public final class Migration extends AbstractWorker {
      * Cut over: the target's changes from the position read at the cutover's fence stream into the old source through a
      * worker of the reverse plan ({@link Plan#reversed}), with its checkpoint in the old source's bookkeeping, until this
      * worker stops or a rollback (that worker's cutover) ends: then true, and this migration streams forward again. A
-     * failure is retried every 10 s (status shows it meanwhile); each start resumes from its checkpoint. MySQL/MariaDB only
-     * in this build: a PostgreSQL reverse stream needs its slot made before the freeze.
+     * failure is retried every 10 s (status shows it meanwhile); each start resumes from its checkpoint. First, the forward
+     * stream's hold on the old source (a PostgreSQL slot) is let go: a PostgreSQL reverse stream reads a slot of its own, made
+     * on the new server before the cutover's freeze ({@link io.migrator.core.spi.CutoverTarget#prepareReverse}).
      */
     private boolean streamReverse(AtomicBoolean stop) {
         while (!stop.get() && phase.get() == Phase.CUTTING_OVER) {
@@ -345,9 +356,9 @@ public final class Migration extends AbstractWorker {
         if (reverseOpener == null || phase.get() != Phase.CUT_OVER) {
             return false;
         }
-        if (!plan.cutover().reverse() || plan.source().engine().family() != io.migrator.core.plan.Engine.Family.MYSQL) {
-            LOG.info("no reverse replication ({}): no rollback can carry the new server's writes back", plan.cutover().reverse()
-                    ? "not in this build for " + plan.source().engine() : "cutover.reverse: false");
+        if (!plan.cutover().reverse()) {
+            releaseForward();
+            LOG.info("no reverse replication (cutover.reverse: false): no rollback can carry the new server's writes back");
             return false;
         }
         if (from.isEmpty()) {
@@ -359,7 +370,11 @@ public final class Migration extends AbstractWorker {
         while (!stop.get()) {
             try (Migrations.OpenWorker opened = reverseOpener.apply(reversed)) {
                 Migration back = (Migration) opened.worker();
-                back.seedReverse(new SourcePosition(from.get()));
+                if (back.target.loadState().isEmpty()) {
+                    // the first start after the cutover; later, a rollback may have made the forward slot again already
+                    releaseForward();
+                }
+                back.seedReverse(new SourcePosition(from.get()), plan.name());
                 LOG.info("reverse replication {} -> {} as {}, from {}", MigrationIds.describe(reversed.source()),
                         MigrationIds.describe(reversed.target()), reversed.name(), from.get());
                 if (runReverse(back, stop)) {
@@ -377,6 +392,18 @@ public final class Migration extends AbstractWorker {
             }
         }
         return false;
+    }
+
+    /** Cut over: the forward stream's hold on the old source (a PostgreSQL slot) let go; a failure only logged. */
+    private void releaseForward() {
+        try {
+            List<String> released = source.releaseStream();
+            if (!released.isEmpty()) {
+                LOG.info("cut over: the forward stream's hold on the old source let go: {}", released);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("could not let go of the forward stream's hold on the old source ({}); `migrator complete` drops it", e.getMessage());
+        }
     }
 
     /** Runs the reverse worker on its own thread until this worker stops (false) or its cutover, the rollback, is done (true). */
@@ -455,8 +482,9 @@ public final class Migration extends AbstractWorker {
      * rollback), the old source's triggers on the plan's tables are dropped, as on any target: they fire where the
      * application writes, on the new server, and their effects arrive as rows; the rollback's opening creates them again.
      */
-    void seedReverse(SourcePosition from) {
+    void seedReverse(SourcePosition from, String forward) {
         reverseDirection = true;
+        forwardName = forward;
         target.prepare();
         MigrationState state = target.loadState().orElse(null);
         if (state != null && state.startPosition() != null && !state.startPosition().text().equals(from.text())) {

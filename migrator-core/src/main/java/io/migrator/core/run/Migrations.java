@@ -124,6 +124,42 @@ public final class Migrations {
     }
 
     /**
+     * What {@link #complete} would do now, read without changing anything: the same refusals (inside a cutover), then
+     * what it would release on the source (released) and remove on the target (removed).
+     */
+    public Completion completionPreview(Plan plan) {
+        EnginePipeline pipeline = pipeline(plan);
+        if (pipeline instanceof EnginePipeline.OwnWorker own) {
+            if (own.storedStatus().phase() == io.migrator.core.state.Phase.CUTTING_OVER) {
+                throw insideCutover(plan);
+            }
+            return new Completion(List.of(), own.completionPreview(), own.unit());
+        }
+        try (SourceSession source = openSource(plan); TargetSession target = openTarget(plan)) {
+            var state = target.loadState().orElse(null);
+            if (state != null && (state.phase() == io.migrator.core.state.Phase.CUTTING_OVER
+                    || state.phase() == io.migrator.core.state.Phase.FAILED && state.failedIn() == io.migrator.core.state.Phase.CUTTING_OVER)) {
+                throw insideCutover(plan);
+            }
+            List<String> released = new java.util.ArrayList<>();
+            if (state != null && state.phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                Plan reversed = plan.reversed();
+                try (SourceSession newServer = openSource(reversed); TargetSession oldSource = openTarget(reversed)) {
+                    if (oldSource.loadState().isPresent()) {
+                        released.add("reverse replication " + reversed.name() + " ends (no rollback afterwards): the old source's triggers "
+                                + "created again");
+                        released.addAll(newServer.held(reversed.name()).stream().map(r -> "reverse, on the new server: " + r).toList());
+                        released.addAll(oldSource.kept().stream().map(r -> "reverse, on the old source: " + r).toList());
+                    }
+                }
+                released.add(io.migrator.core.cutover.Runbook.lastingFreezeEnd(plan));
+            }
+            released.addAll(source.held(plan.name()));
+            return new Completion(released, target.kept(), pipeline.unit());
+        }
+    }
+
+    /**
      * Whether a rollback is still possible: the migration is cut over and its reverse direction streams into the old
      * source (its state there is not itself cut over). `complete` asks for --yes before it ends that.
      */

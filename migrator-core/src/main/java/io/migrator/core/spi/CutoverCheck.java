@@ -21,9 +21,14 @@ public record CutoverCheck(String name, boolean passed, boolean blocking, String
     }
 
     /** What the sessions need to know to check: the budget, and the application's logins named in the plan. */
-    public record Context(Duration maxDowntime, List<String> applicationUsers, boolean dryRun) {
+    /** {@code rollback}: the runbook is a rollback (its source is the new server, its target the old source). */
+    public record Context(Duration maxDowntime, List<String> applicationUsers, boolean dryRun, boolean rollback) {
         public Context {
             applicationUsers = List.copyOf(applicationUsers);
+        }
+
+        public Context(Duration maxDowntime, List<String> applicationUsers, boolean dryRun) {
+            this(maxDowntime, applicationUsers, dryRun, false);
         }
     }
 }

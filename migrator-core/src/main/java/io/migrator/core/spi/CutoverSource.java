@@ -51,6 +51,15 @@ public interface CutoverSource {
         throw CutoverSeams.notYet("the lasting freeze on a " + getClass().getSimpleName());
     }
 
+    /**
+     * Cut over: what the forward stream holds on the old source is let go (PostgreSQL: its slot and publication; kept,
+     * they would hold the old source's WAL for good, and a rollback makes its own before its freeze). Returns what was
+     * dropped. Idempotent.
+     */
+    default java.util.List<String> releaseStream() {
+        return java.util.List.of();
+    }
+
     /** Undoes {@link #freezeLasting} (rollback, complete); returns what was done. Idempotent. */
     default String unfreezeLasting(java.util.List<String> applicationUsers) {
         return "nothing to undo";

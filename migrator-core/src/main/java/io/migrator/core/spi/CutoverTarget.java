@@ -48,6 +48,24 @@ public interface CutoverTarget {
     }
 
     /**
+     * Before the freeze: what the direction that will stream out of this server after the switch (named {@code direction}:
+     * the reverse direction of a cutover, the forward direction again after a rollback) needs here to start at the fence.
+     * PostgreSQL: its publication and logical slot, made now because creating a slot waits for every running transaction,
+     * which a freeze must not; any left by an earlier attempt are made afresh. Returns what was done, "" for nothing.
+     */
+    default String prepareReverse(String direction) {
+        return "";
+    }
+
+    /**
+     * An abort: what {@link #prepareReverse} made is dropped again (a slot nothing reads would hold this server's WAL for
+     * good). Returns what was done, "" for nothing. Idempotent.
+     */
+    default String dropReverse(String direction) {
+        return "";
+    }
+
+    /**
      * Undoes {@link #openForWrites} (an abort before the switch, a rollback's freeze of the new server): the objects it
      * created dropped again so replayed rows do not fire them. Returns what was done. Idempotent.
      */

@@ -113,6 +113,11 @@ public interface SourceSession extends CutoverSource, AutoCloseable {
         return List.of();
     }
 
+    /** What {@link #release} would drop now, read without changing anything (`complete --dry-run`). */
+    default List<String> held(String migration) {
+        return List.of();
+    }
+
     @Override
     void close();
 

@@ -129,6 +129,15 @@ public interface TargetSession extends CutoverTarget, AutoCloseable {
         return List.of();
     }
 
+    /** What {@link #forget} would remove now, read without changing anything (`complete --dry-run`). */
+    default List<String> kept() {
+        if (loadState().isEmpty()) {
+            return List.of();
+        }
+        return List.of("the bookkeeping of this migration: its state, " + journal().size() + " journal entries, " + allChunks().size()
+                + " chunk marks, its checkpoint and validation results (the bookkeeping schema too, once no other migration uses it)");
+    }
+
     /** Runs a DDL statement on the target: one a {@link DdlJudge} decided to run. */
     void applyDdl(String statement);
 

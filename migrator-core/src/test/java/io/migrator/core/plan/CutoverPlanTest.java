@@ -111,13 +111,17 @@ class CutoverPlanTest {
     }
 
     @Test
-    void reverseReplicationIsOnForMysqlFamilyPlansAndRefusedWhereItIsNotInThisBuild() {
+    void reverseReplicationIsOnForSqlPlansAndRefusedWhereItIsNotInThisBuild() {
         assertThat(parse("mariadb", "").cutover().reverse()).isTrue();
         assertThat(parse("mariadb", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
-        assertThat(parse("postgresql", "").cutover().reverse()).isFalse();
+        assertThat(parse("postgresql", "").cutover().reverse()).isTrue();
+        assertThat(parse("postgresql", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
+        assertThat(parse("redis", "").cutover().reverse()).isFalse();
         assertThat(parse("redis", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
-        assertThat(problems("postgresql", "cutover: {reverse: true}\n")).singleElement().asString()
-                .contains("reverse replication after a postgresql cutover is not in this build").contains("leave cutover.reverse out");
+        assertThat(problems("redis", "cutover: {reverse: true}\n")).singleElement().asString()
+                .contains("reverse replication after a redis cutover is not in this build").contains("leave cutover.reverse out");
+        assertThat(parse("postgresql", "").reversed().reversed("orders").name()).as("a reverse direction's reverse is the forward one")
+                .isEqualTo("orders");
         Plan reversed = parse("mariadb", "cutover: {applicationUsers: [app@%]}\n").reversed();
         assertThat(reversed.name()).isEqualTo("orders-reverse");
         assertThat(reversed.source().port()).as("the target is the reverse direction's source").isEqualTo(13307);
