@@ -62,6 +62,11 @@ final class StatusView {
         } else {
             out.println("lag        unknown" + (s.worker() != null && s.worker().running() ? " (nothing applied yet)" : " (no worker measures it)"));
         }
+        MigrationStatus.Degraded degraded = s.degraded();
+        if (degraded != null) {
+            out.println("health     DEGRADED since " + degraded.since() + ": reconnecting (" + degraded.attempts() + " failed attempt(s), "
+                    + "for up to " + degraded.maxOutageSeconds() + " s): " + degraded.lastError());
+        }
         MigrationStatus.Applied applied = s.applied();
         if (applied != null) {
             out.println("applied    " + applied.events() + " events" + (applied.eventsPerSecond() == null ? ""

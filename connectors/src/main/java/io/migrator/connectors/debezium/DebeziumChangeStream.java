@@ -3,6 +3,7 @@ package io.migrator.connectors.debezium;
 import io.debezium.embedded.Connect;
 import io.debezium.engine.ChangeEvent;
 import io.debezium.engine.DebeziumEngine;
+import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Endpoint;
 import io.migrator.core.spi.ChangeStream;
@@ -89,6 +90,40 @@ public abstract class DebeziumChangeStream implements ChangeStream {
     }
 
     /** The error's own message where it has one, else the engine's: what a stream's failure reports. */
+    /**
+     * Whether the engine ended because the source went away (a restart, a failover, a cut or reset connection): the stream
+     * is then started again from the target's checkpoint for as long as network.maxOutage allows. Anything else (a refused
+     * change, a lost slot, a configuration error) stops the worker at once.
+     */
+    protected static boolean sourceWentAway(String message, Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t.getClass().getSimpleName().equals("ServerException")) {
+                return false; // the server answered with an error (a purged binlog, a packet too large): reconnecting will not help
+            }
+            if (t instanceof java.io.IOException || t instanceof java.sql.SQLTransientConnectionException
+                    || t instanceof java.sql.SQLNonTransientConnectionException
+                    || t instanceof java.sql.SQLException sql && sql.getSQLState() != null
+                    && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("57P"))) {
+                return true;
+            }
+            String text = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+            if (text.contains("i/o error") || text.contains("connection refused") || text.contains("communications link failure")
+                    || text.contains("terminating connection") || text.contains("connection reset") || text.contains("broken pipe")
+                    || text.contains("the database system is") || text.contains("is active for pid")) {
+                // the slot still held by the previous connection's walsender: it ends once the server notices (wal_sender_timeout)
+                return true;
+            }
+        }
+        String text = message == null ? "" : message.toLowerCase(java.util.Locale.ROOT);
+        return error == null && (text.contains("connection refused") || text.contains("connection reset") || text.contains("i/o error"));
+    }
+
+    /** The failure that ended the stream: retriable (reconnect) when the source went away, final otherwise. */
+    protected static MigratorException stopped(ErrorCode code, String message, String remedy, String engineMessage, Throwable error) {
+        return sourceWentAway(engineMessage, error) ? new io.migrator.core.error.RetriableException(code, message, remedy, error)
+                : new MigratorException(code, message, remedy, error);
+    }
+
     protected static String reason(String message, Throwable error) {
         return error != null && error.getMessage() != null ? error.getMessage() : message;
     }
@@ -142,19 +177,32 @@ public abstract class DebeziumChangeStream implements ChangeStream {
         return running;
     }
 
-    /** Stops the engine and waits up to 30 s for its thread to end. */
+    /**
+     * Stops the engine and waits up to 30 s for its thread to end. An engine whose connection hangs (half-open: it never
+     * answers, never fails) cannot stop in time: after 10 s it is left to end by itself, so a reconnect is not held up.
+     */
     @Override
     public void close() {
-        try {
-            if (engine != null) {
-                engine.close();
+        Thread closer = new Thread(() -> {
+            try {
+                if (engine != null) {
+                    engine.close();
+                }
+            } catch (IOException | IllegalStateException e) {
+                // IllegalStateException: the engine already stopped by itself (a failure, or our handler asked it to)
+                log.debug("closing the {}", stream, e);
             }
-        } catch (IOException | IllegalStateException e) {
-            // IllegalStateException: the engine already stopped by itself (a failure, or our handler asked it to)
-            log.debug("closing the {}", stream, e);
-        }
-        executor.shutdown();
+        }, stream.replace(' ', '-') + "-close");
+        closer.setDaemon(true);
+        closer.start();
         try {
+            closer.join(10_000);
+            if (closer.isAlive()) {
+                log.warn("the {} did not stop within 10 s (its connection hangs): left to end by itself", stream);
+                executor.shutdownNow();
+                return;
+            }
+            executor.shutdown();
             executor.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -144,7 +144,7 @@ public final class Bookkeeping {
             try {
                 fence(c); // a worker that lost its claim writes no phase (no FAILED) over the new owner's
             } catch (RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             }
             try (PreparedStatement ps = c.prepareStatement(dialect.upsertState());

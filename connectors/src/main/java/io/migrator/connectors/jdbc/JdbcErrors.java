@@ -31,6 +31,45 @@ public final class JdbcErrors {
                 "check host, port, user and password of " + role.id() + " in the plan", e);
     }
 
+    /**
+     * Whether the connection itself was lost (a server restarting or failing over, a reset or timed-out socket, a pool
+     * with no live connection), whatever the driver's SQLState says: worth retrying on a new connection.
+     */
+    public static boolean connectionLost(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SQLException sql && (sql.getSQLState() != null && sql.getSQLState().startsWith("28") || sql.getErrorCode() == 1045)) {
+                return false; // refused credentials (a pool wraps them too): no reconnect makes them right
+            }
+        }
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.sql.SQLRecoverableException || t instanceof java.sql.SQLTransientConnectionException
+                    || t instanceof java.sql.SQLNonTransientConnectionException || t instanceof java.io.IOException) {
+                return true;
+            }
+            if (t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08")) {
+                return true;
+            }
+            String m = t.getMessage() == null ? "" : t.getMessage();
+            if (m.contains("Connection is closed") || m.contains("This connection has been closed") || m.contains("Connection is not available")
+                    || m.contains("An I/O error occurred") || m.contains("Communications link failure") || m.contains("Read timed out")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Rolls back after a failure without hiding it: a connection that died with the failure cannot roll back either (the
+     * server did it), and that second error is only attached to the first.
+     */
+    public static void rollbackAfter(java.sql.Connection c, Throwable failure) {
+        try {
+            c.rollback();
+        } catch (SQLException rollback) {
+            failure.addSuppressed(rollback);
+        }
+    }
+
     /** Drivers may echo connection properties; make sure the password never travels on. */
     static String scrub(String message, Endpoint endpoint) {
         if (message == null) {

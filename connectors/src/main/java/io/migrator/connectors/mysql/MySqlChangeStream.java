@@ -141,9 +141,9 @@ final class MySqlChangeStream extends DebeziumChangeStream {
             return failure;
         }
         if (!success || error != null) {
-            MigratorException failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
+            MigratorException failure = stopped(ErrorCode.CANNOT_CONNECT, "the binlog stream stopped: "
                     + reason(message, error), "check that the source is reachable and still holds the binlogs from "
-                    + "the last checkpoint (binlog_expire_logs_seconds); `migrator run` again resumes from that checkpoint", error);
+                    + "the last checkpoint (binlog_expire_logs_seconds); `migrator run` again resumes from that checkpoint", message, error);
             LOG.warn("binlog stream stopped: {}", message);
             return failure;
         }

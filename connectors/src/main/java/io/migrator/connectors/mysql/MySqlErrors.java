@@ -15,7 +15,7 @@ final class MySqlErrors {
         int code = e.getErrorCode();
         String message = doing + " failed: " + (e.getMessage() == null ? "" : e.getMessage().split("\n")[0])
                 + " (SQLState " + state + ", error " + code + ")";
-        if (state.startsWith("08") || state.equals("40001") || code == 1213 || code == 1205 || code == 1020 || code == 2013 || code == 2006) {
+        if (state.startsWith("08") || io.migrator.connectors.jdbc.JdbcErrors.connectionLost(e) || state.equals("40001") || code == 1213 || code == 1205 || code == 1020 || code == 2013 || code == 2006) {
             return new RetriableException(ErrorCode.CANNOT_CONNECT, message, "migrator retries this; if it persists, check the server", e);
         }
         if (code == 1142 || code == 1044 || code == 1045 || state.startsWith("28")) {

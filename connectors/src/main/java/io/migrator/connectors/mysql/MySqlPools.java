@@ -25,12 +25,14 @@ final class MySqlPools {
         HikariConfig config = new HikariConfig();
         config.setPoolName(name);
         config.setJdbcUrl(MySqlFamilyConnector.serverUrl(endpoint) + (endpoint.engine() == Engine.MARIADB
-                ? "?useBulkStmts=true&allowLocalInfile=" + localInfile : "?rewriteBatchedStatements=true&allowPublicKeyRetrieval=true"));
+                ? "?useBulkStmts=true&allowLocalInfile=" + localInfile : "?rewriteBatchedStatements=true&allowPublicKeyRetrieval=true")
+                // a read that waits longer counts the connection dead (a half-open one would hang for hours); retried on a new one
+                + "&socketTimeout=" + endpoint.readTimeout().toMillis() + "&tcpKeepAlive=true&connectTimeout=10000");
         config.setUsername(endpoint.user());
         config.setPassword(endpoint.password().reveal());
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
-        config.setConnectionTimeout(30_000);
+        config.setConnectionTimeout(10_000); // a server that does not answer shows as an outage (degraded) within seconds
         config.setConnectionInitSql(initSql);
         config.setInitializationFailTimeout(10_000);
         try {

@@ -529,6 +529,16 @@ final class MySqlSource implements SourceSession {
     }
 
     @Override
+    public java.util.OptionalLong clockMillis() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)")) {
+            return rs.next() ? java.util.OptionalLong.of(rs.getLong(1)) : java.util.OptionalLong.empty();
+        } catch (SQLException e) {
+            throw MySqlErrors.translate("reading the source's clock", e);
+        }
+    }
+
+    @Override
     public List<String> held(String migration) {
         List<String> held = new ArrayList<>();
         String heartbeat = MySqlDialect.quote(SourceHeartbeat.DATABASE) + "." + MySqlDialect.quote(SourceHeartbeat.TABLE);

@@ -227,6 +227,7 @@ final class MySqlTarget implements TargetSession {
             return;
         }
         try (Connection c = pool.getConnection()) {
+            c.setNetworkTimeout(Runnable::run, 0); // an index build may take hours: network.readTimeout is lifted for it
             List<String> existing = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS "
                     + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
@@ -498,7 +499,7 @@ final class MySqlTarget implements TargetSession {
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             }
         } catch (SQLException e) {

@@ -128,10 +128,10 @@ final class PostgresChangeStream extends DebeziumChangeStream {
     /** Why the engine ended by itself, its own handler aside: null when it ended cleanly. */
     private MigratorException ended(boolean success, String message, Throwable error) {
         if (!success || error != null) {
-            MigratorException failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "the WAL stream stopped: "
+            MigratorException failure = stopped(ErrorCode.CANNOT_CONNECT, "the WAL stream stopped: "
                     + reason(message, error), "check that the source is reachable and that the replication slot "
                     + slot + " still exists (SELECT * FROM pg_replication_slots); `migrator run` again resumes from the last "
-                    + "checkpoint", error);
+                    + "checkpoint", message, error);
             LOG.warn("WAL stream stopped: {}", message);
             return failure;
         }

@@ -165,7 +165,7 @@ final class PostgresCutover {
     }
 
     /** Whether this login may set session_replication_role (tried in a transaction rolled back). */
-    private static boolean replicaRoleAllowed(Connection c) throws SQLException {
+    static boolean replicaRoleAllowed(Connection c) throws SQLException {
         boolean auto = c.getAutoCommit();
         c.setAutoCommit(false);
         try (Statement st = c.createStatement()) {
@@ -388,7 +388,7 @@ final class PostgresCutover {
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             } finally {
                 c.setAutoCommit(auto);
@@ -550,7 +550,7 @@ final class PostgresCutover {
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             } finally {
                 c.setAutoCommit(auto);

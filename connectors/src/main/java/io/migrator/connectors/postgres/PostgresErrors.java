@@ -13,7 +13,7 @@ final class PostgresErrors {
     static MigratorException translate(String doing, SQLException e) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String message = doing + " failed: " + (e.getMessage() == null ? "" : e.getMessage().split("\n")[0]) + " (SQLState " + state + ")";
-        if (state.startsWith("08") || state.equals("40001") || state.equals("40P01") || state.equals("57P01") || state.equals("57P03")
+        if (state.startsWith("08") || io.migrator.connectors.jdbc.JdbcErrors.connectionLost(e) || state.equals("40001") || state.equals("40P01") || state.equals("57P01") || state.equals("57P03")
                 || state.equals("53300")) {
             return new RetriableException(ErrorCode.CANNOT_CONNECT, message, "migrator retries this; if it persists, check the server", e);
         }

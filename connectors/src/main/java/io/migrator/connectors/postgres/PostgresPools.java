@@ -22,9 +22,13 @@ final class PostgresPools {
         config.setPassword(endpoint.password().reveal());
         config.addDataSourceProperty("ApplicationName", "migrator");
         config.addDataSourceProperty("reWriteBatchedInserts", "true");
+        // a read that waits longer counts the connection dead (a half-open one would hang for hours); retried on a new one
+        config.addDataSourceProperty("socketTimeout", Long.toString(Math.max(1, endpoint.readTimeout().toSeconds())));
+        config.addDataSourceProperty("tcpKeepAlive", "true");
+        config.addDataSourceProperty("connectTimeout", "10");
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
-        config.setConnectionTimeout(30_000);
+        config.setConnectionTimeout(10_000); // a server that does not answer shows as an outage (degraded) within seconds
         if (initSql != null) {
             config.setConnectionInitSql(initSql);
         }

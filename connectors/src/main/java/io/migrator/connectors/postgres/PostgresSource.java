@@ -667,26 +667,8 @@ final class PostgresSource implements SourceSession {
 
     @Override
     public List<String> release(String migration) {
-        List<String> dropped = new ArrayList<>();
+        List<String> dropped = new ArrayList<>(releaseStream());
         try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            boolean slotExists;
-            try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_replication_slots WHERE slot_name = ?")) {
-                ps.setString(1, slot);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    slotExists = rs.getInt(1) > 0;
-                }
-            }
-            if (slotExists && dropSlot(c)) {
-                dropped.add("replication slot " + slot);
-            }
-            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_publication WHERE pubname = '" + publication.replace("'", "''") + "'")) {
-                rs.next();
-                if (rs.getInt(1) > 0) {
-                    st.execute("DROP PUBLICATION " + PostgresDialect.quote(publication));
-                    dropped.add("publication " + publication);
-                }
-            }
             dropped.addAll(PostgresMigrationIds.forget(c, migration));
             if (PostgresHeartbeat.exists(c)) {
                 try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + PostgresHeartbeat.TABLE_SQL + " WHERE migration = ?")) {
@@ -724,6 +706,16 @@ final class PostgresSource implements SourceSession {
             throw PostgresErrors.translate("releasing the slot and publication of " + migration, e);
         }
         return dropped;
+    }
+
+    @Override
+    public java.util.OptionalLong clockMillis() {
+        try (Connection c = pool.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")) {
+            return rs.next() ? java.util.OptionalLong.of(rs.getLong(1)) : java.util.OptionalLong.empty();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("reading the source's clock", e);
+        }
     }
 
     @Override

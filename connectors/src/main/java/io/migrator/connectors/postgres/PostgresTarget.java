@@ -231,6 +231,7 @@ final class PostgresTarget implements TargetSession {
     public void buildDeferredIndexes(TableDef table) {
         List<TableDef> one = List.of(table);
         try (Connection s = source(); Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+            c.setNetworkTimeout(Runnable::run, 0); // an index build may take hours: network.readTimeout is lifted for it
             for (String sql : PostgresSchema.deferred(s, one)) {
                 long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
                 while (true) {
@@ -466,7 +467,7 @@ final class PostgresTarget implements TargetSession {
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             }
         } catch (SQLException e) {
@@ -683,7 +684,7 @@ final class PostgresTarget implements TargetSession {
                 st.execute(statement);
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             }
             writer.forgetAll();

@@ -155,8 +155,8 @@ final class PostgresTargetCutover {
             return Optional.of(PostgresPosition.start(org.postgresql.replication.LogSequenceNumber.valueOf(
                     PostgresCutover.scalar(c, "SELECT pg_current_wal_lsn()::text"))).text());
         } catch (SQLException e) {
-            LOG.warn("could not read the target's WAL position: {}", e.getMessage());
-            return Optional.empty();
+            // before the point of no return: the cutover aborts rather than go on without a way back it prepared
+            throw PostgresErrors.translate("reading the target's WAL position (where reverse replication starts)", e);
         }
     }
 
@@ -207,7 +207,7 @@ final class PostgresTargetCutover {
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
                 throw e;
             } finally {
                 c.setAutoCommit(auto);
@@ -277,17 +277,7 @@ final class PostgresTargetCutover {
     /** Whether the migration user may set session_replication_role (the apply's way to keep triggers and FKs quiet). */
     private boolean replicaRoleAllowed() {
         try (Connection c = pool.getConnection()) {
-            boolean auto = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try (Statement st = c.createStatement()) {
-                st.execute("SET LOCAL session_replication_role = replica");
-                return true;
-            } catch (SQLException e) {
-                return false;
-            } finally {
-                c.rollback();
-                c.setAutoCommit(auto);
-            }
+            return PostgresCutover.replicaRoleAllowed(c);
         } catch (SQLException e) {
             return false;
         }

@@ -342,7 +342,10 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             SourceFacts facts = sourceFacts();
             commands = facts.commands();
             sampler = daemon("status-sampler", () -> sampleLoop(stop));
-            Configuration configuration = Configuration.defaultSetting().setRetries(10).setRetryTimeInterval(1000)
+            // a source that restarts or fails over is reconnected for network.maxOutage (one attempt a second), not 10 s
+            Configuration configuration = Configuration.defaultSetting()
+                    .setRetries((int) Math.max(10, Math.min(Integer.MAX_VALUE, plan.network().maxOutage().toSeconds())))
+                    .setRetryTimeInterval(1000)
                     .setConnectionTimeout((int) timeout.toMillis()).setReadTimeout((int) timeout.toMillis())
                     .setUseDefaultExceptionListener(false).setHeartbeatPeriod(1000).setAsyncCachedBytes(4 << 20);
             if (!plan.source().user().isEmpty()) {
@@ -884,11 +887,16 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
      */
     private void fenceLease() {
         RedisWorkerLease held = lease;
-        if (leaseLost || held != null && !held.fresh()) {
-            leaseLost = true; // nor is its failure written over what another worker may have stored meanwhile
-            throw new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + plan.name() + "'s claim on the target was not renewed "
-                    + "in time (or another worker took it); this worker stops before writing more", "follow the other worker with "
-                    + "`migrator status PLAN`, or run `migrator run` again: it resumes from the target's checkpoint");
+        if (leaseLost) { // nor is its failure written over what another worker may have stored meanwhile
+            throw new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + plan.name() + "'s claim on the target was taken by "
+                    + "another worker; this worker stops before writing more", "follow the other worker with `migrator status PLAN`, or "
+                    + "run `migrator run` again: it resumes from the target's checkpoint");
+        }
+        if (held != null && !held.fresh()) {
+            // the target did not answer the renewals lately (or this process was paused): no write until the claim is confirmed
+            // this worker's again; waited out as an outage, and the claim's loss to another worker stops the worker
+            throw new JedisConnectionException("the claim on the target has not been renewed for " + (RedisWorkerLease.TTL_MILLIS
+                    - RedisWorkerLease.STOP_MARGIN_MILLIS) / 1000 + " s (the target does not answer): no write until it is");
         }
     }
 
@@ -1034,15 +1042,15 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private void recoverStandalone(List<List<Command>> candidates, RuntimeException failure) {
         RuntimeException cause = failure;
         long backoff = 200;
-        for (int attempt = 1; ; attempt++) {
-            if (attempt >= 10 || stopping.get()) {
+        while (true) {
+            if (stopping.get()) {
                 throw new MigratorException(ErrorCode.CANNOT_CONNECT, "applying commands on the target at " + plan.target().address()
-                        + (stopping.get() ? " was interrupted by the stop" : " failed " + attempt + " times") + ": " + cause.getMessage(),
-                        "check the target runs, then `migrator run` again: it resumes from the target's checkpoint", cause);
+                        + " was interrupted by the stop: " + cause.getMessage(), "`migrator run` again: it resumes from the target's "
+                        + "checkpoint", cause);
             }
             retried.incrementAndGet();
-            LOG.warn("applying commands failed (attempt {} of 10), retrying in {} ms: {}", attempt, backoff, cause.getMessage());
-            sleep(backoff);
+            // waited out for network.maxOutage (status: degraded), then given up with how long it lasted
+            sleep(retry.failed("applying commands on the target", lostTarget("applying commands", cause), backoff));
             backoff = Math.min(backoff * 2, 10_000);
             try {
                 target.refresh();
@@ -1061,6 +1069,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     }
                     confirm(sendStandalone(b, checkpoint));
                 }
+                retry.recovered();
                 return;
             } catch (JedisConnectionException again) {
                 cause = again;
@@ -1410,26 +1419,29 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
      * Runs a target operation; after a lost connection or a moved slot, reconnects and rereads what committed (the checkpoint,
      * the slots' offsets) until that succeeds, and only then runs the operation again, stepping over what did commit.
      */
+    /** A lost target connection as the shared outage budget takes it. */
+    private io.migrator.core.error.RetriableException lostTarget(String what, RuntimeException cause) {
+        return new io.migrator.core.error.RetriableException(ErrorCode.CANNOT_CONNECT, what + " on the target at " + plan.target().address()
+                + " failed: " + cause.getMessage(), "check the target runs; `migrator run` again resumes from the target's checkpoint", cause);
+    }
+
     private void withRetry(String what, Runnable work) {
         long backoff = 200;
-        int attempt = 1;
         while (true) {
             try {
                 work.run();
+                retry.recovered();
                 return;
             } catch (JedisConnectionException | redis.clients.jedis.exceptions.JedisClusterOperationException e) {
                 RuntimeException cause = e;
                 while (true) {
-                    if (attempt >= 10 || stopping.get()) {
+                    if (stopping.get()) {
                         throw new MigratorException(ErrorCode.CANNOT_CONNECT, what + " on the target at " + plan.target().address()
-                                + (stopping.get() ? " was interrupted by the stop" : " failed " + attempt + " times") + ": "
-                                + cause.getMessage(), "check the target runs, then `migrator run` again: it resumes from the target's "
-                                + "checkpoint", cause);
+                                + " was interrupted by the stop: " + cause.getMessage(), "`migrator run` again: it resumes from the "
+                                + "target's checkpoint", cause);
                     }
                     retried.incrementAndGet();
-                    LOG.warn("{} failed (attempt {} of 10), retrying in {} ms: {}", what, attempt, backoff, cause.getMessage());
-                    attempt++;
-                    sleep(backoff);
+                    sleep(retry.failed(what + " on the target", lostTarget(what, cause), backoff));
                     backoff = Math.min(backoff * 2, 10_000);
                     try {
                         target.refresh();
@@ -1793,7 +1805,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 new MigrationStatus.Snapshot(done, databases.size(), copied, estimated, dbs),
                 new MigrationStatus.Applied(appliedEvents.get(), cp == null || cp.offset() < 0 ? "" : cp.position(), eventRate.value()),
                 new MigrationStatus.Throughput(keyRate.value(), eventRate.value()), validation, ready, List.copyOf(phases), error,
-                retried.get(), Instant.ofEpochMilli(now).toString());
+                retried.get(), Instant.ofEpochMilli(now).toString()).withDegraded(degraded());
     }
 
     /** Status from the target's bookkeeping while no worker runs. */
@@ -1876,25 +1888,21 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
 
     /** How many bookkeeping keys this migration keeps on the target (what {@link #forget} would remove). */
     static long bookkeepingKeys(Plan plan) {
-        try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(30))) {
-            String pattern = RedisCheckpoint.PREFIX + plan.name() + ":*";
-            long count = 0;
-            for (RespConnection node : nodes.masters()) {
-                byte[] cursor = bytes("0");
-                do {
-                    RedisTargetNodes.send(node, new byte[][] {bytes("SCAN"), cursor, bytes("MATCH"), bytes(pattern), bytes("COUNT"), bytes("1000")});
-                    List<?> reply = (List<?>) node.getOne();
-                    cursor = (byte[]) reply.get(0);
-                    count += ((List<?>) reply.get(1)).size();
-                } while (!Arrays.equals(cursor, bytes("0")));
-            }
-            return count;
-        }
+        return eachBookkeepingKey(plan, false);
     }
 
     /** Removes this migration's bookkeeping keys from the target; returns what it removed. */
     static List<String> forget(Plan plan) {
         List<String> removed = new ArrayList<>();
+        long count = eachBookkeepingKey(plan, true);
+        if (count > 0) {
+            removed.add(count + " bookkeeping keys " + RedisCheckpoint.PREFIX + plan.name() + ":* (checkpoint, journal, slot offsets)");
+        }
+        return removed;
+    }
+
+    /** Scans every master of the target for this migration's bookkeeping keys, deleting them with {@code delete}; how many. */
+    private static long eachBookkeepingKey(Plan plan, boolean delete) {
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(30))) {
             String pattern = RedisCheckpoint.PREFIX + plan.name() + ":*";
             long count = 0;
@@ -1905,20 +1913,19 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     List<?> reply = (List<?>) node.getOne();
                     cursor = (byte[]) reply.get(0);
                     List<?> keys = (List<?>) reply.get(1);
-                    for (Object k : keys) {
-                        RedisTargetNodes.send(node, new byte[][] {bytes("DEL"), (byte[]) k});
-                    }
-                    if (!keys.isEmpty()) {
-                        node.getMany(keys.size());
+                    if (delete) {
+                        for (Object k : keys) {
+                            RedisTargetNodes.send(node, new byte[][] {bytes("DEL"), (byte[]) k});
+                        }
+                        if (!keys.isEmpty()) {
+                            node.getMany(keys.size());
+                        }
                     }
                     count += keys.size();
                 } while (!Arrays.equals(cursor, bytes("0")));
             }
-            if (count > 0) {
-                removed.add(count + " bookkeeping keys " + pattern + " (checkpoint, journal" + (nodes.cluster() ? ", slot offsets" : "") + ")");
-            }
+            return count;
         }
-        return removed;
     }
 
     /** A phase move of the stream's own (a resync): inside a cutover the phase is the cutover's, the event only logged. */

@@ -175,16 +175,8 @@ final class RedisWorkerLease implements WorkerLease {
                 return;
             }
             long sent = System.nanoTime();
-            if (sent - renewedAt > (TTL_MILLIS - STOP_MARGIN_MILLIS) * 1_000_000) {
-                // an attempt now (up to its 2 s timeout) could end after the key expired: another worker could then claim it
-                // while this one applies
-                MigratorException expiring = new MigratorException(ErrorCode.CANNOT_CONNECT, "could not renew migration " + plan.name()
-                        + "'s claim on the target for " + (TTL_MILLIS - STOP_MARGIN_MILLIS) / 1000 + " s; this worker stops before the "
-                        + "claim expires", "check that the target runs, then `migrator run` again: it resumes from the target's checkpoint");
-                LOG.error(expiring.getMessage());
-                lost.accept(expiring);
-                return;
-            }
+            // not renewed for TTL minus the margin: the worker writes nothing (fresh() is false) until a renewal, or a claim of
+            // the expired key that no other worker took meanwhile, succeeds; the outage is the applier's to wait out
             try {
                 Object renewed = execute(nodes, "EVAL", RENEW, "1", k, value, Long.toString(TTL_MILLIS));
                 if (Long.valueOf(1).equals(renewed)) {

@@ -18,6 +18,7 @@ import org.slf4j.MDC;
  * The stream player owns it; it keeps no state beyond the batch in flight.
  */
 final class ApplyPipeline implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ApplyPipeline.class);
     /** Where a batch goes: its rows are read ahead on the stream's thread, then it commits with its checkpoint. */
     interface Applier {
         /** Reads the target rows a coalesced batch will change (best effort). */
@@ -42,6 +43,12 @@ final class ApplyPipeline implements AutoCloseable {
     /** Hold requests made ({@link #awaitHeld}) and the last one the applier saw while paused, between batches. */
     private final java.util.concurrent.atomic.AtomicLong holdRequests = new java.util.concurrent.atomic.AtomicLong();
     private volatile long holdSeen;
+    /** When a batch last arrived from the stream or was applied (nanoTime); and whether one is being handed on or applied. */
+    private volatile long lastActivity = System.nanoTime();
+    /** Whether the stream has delivered anything yet: its start-up (a schema capture) is not a stall. */
+    private volatile boolean delivered;
+    private volatile boolean submitting;
+    private volatile boolean applying;
 
     ApplyPipeline(String migration, AtomicBoolean stop, Applier target, RepairQueue repairs, java.util.function.BooleanSupplier paused) {
         this.stop = stop;
@@ -87,7 +94,13 @@ final class ApplyPipeline implements AutoCloseable {
                 }
             }
             if (work != null && !stop.get()) {
-                target.apply(work.batch(), work.coalesced());
+                applying = true;
+                try {
+                    target.apply(work.batch(), work.coalesced());
+                } finally {
+                    applying = false;
+                    lastActivity = System.nanoTime();
+                }
                 inFlight.addAndGet(-work.batch().changes().size());
             }
         }
@@ -119,6 +132,9 @@ final class ApplyPipeline implements AutoCloseable {
 
     /** Called by the stream, in order; blocks while the applier is busy (the backlog stays in the source's log). */
     void submit(ChangeBatch batch) throws InterruptedException {
+        lastActivity = System.nanoTime();
+        delivered = true;
+        submitting = true;
         try {
             enqueue(batch);
         } catch (InterruptedException e) {
@@ -127,7 +143,20 @@ final class ApplyPipeline implements AutoCloseable {
                 throw new io.migrator.core.spi.ChangeStream.Stopping();
             }
             throw e;
+        } finally {
+            submitting = false;
         }
+    }
+
+    /**
+     * How long the stream has delivered nothing while the applier waited for it (ms): 0 while a batch is being handed on,
+     * queued or applied (a slow or unreachable target is the applier's retries, not a silent stream).
+     */
+    long silentMillis() {
+        if (!delivered || submitting || applying || !queue.isEmpty()) {
+            return 0;
+        }
+        return (System.nanoTime() - lastActivity) / 1_000_000;
     }
 
     private void enqueue(ChangeBatch batch) throws InterruptedException {
@@ -166,9 +195,21 @@ final class ApplyPipeline implements AutoCloseable {
     @Override
     public void close() {
         stop.set(true);
-        try {
-            applier.join(60_000);
-        } catch (InterruptedException e) {
+        // a batch waiting out an outage stops waiting (its transaction commits whole or not at all); and this returns only
+        // once the applier has ended: a stream started again after this must never race an old batch to the target
+        applier.interrupt();
+        boolean interrupted = false;
+        while (applier.isAlive()) {
+            try {
+                applier.join(60_000);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+            if (applier.isAlive()) {
+                LOG.warn("the applier has not ended yet (a statement still waits for the target, at most network.readTimeout)");
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }

@@ -111,6 +111,14 @@ public final class StreamPlayer implements Fence {
                     throw new MigratorException(ErrorCode.INTERNAL, "the change stream stopped: "
                             + (failure == null ? "no reason given" : failure.toString()), null, failure);
                 }
+                long silent = running.silentMillis();
+                if (silent > plan.network().stallTimeout().toMillis() && !paused.getAsBoolean()) {
+                    // a half-open connection, a source that hangs: nothing arrives, not even the heartbeat written every second
+                    throw new io.migrator.core.error.RetriableException(ErrorCode.CANNOT_CONNECT, "the change stream delivered nothing for "
+                            + silent / 1000 + " s, not even the source's heartbeat (network.stallTimeout " + plan.network().stallTimeout()
+                            .toSeconds() + " s)", "migrator reconnects it from the checkpoint; if it goes on, check the source and the "
+                            + "network between them", null);
+                }
                 tick.run();
                 sleep(100);
             }

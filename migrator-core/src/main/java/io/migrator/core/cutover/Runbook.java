@@ -138,7 +138,12 @@ public final class Runbook {
                     progress.stepDone("reverse-slot", (System.nanoTime() - started) / 1_000_000, prepared);
                 }
             }
-            cutOver(progress, budget);
+            try {
+                cutOver(progress, budget);
+            } catch (RuntimeException e) {
+                dropPrepared(opposite); // refused before anything was frozen (its journal could not be written)
+                throw e;
+            }
         } catch (MigratorException e) {
             progress.refused(e);
         } catch (RuntimeException e) {
@@ -501,6 +506,22 @@ public final class Runbook {
         return detail;
     }
 
+    /** What {@link CutoverTarget#prepareReverse} made for a cutover that does not happen, dropped; failures logged. */
+    private void dropPrepared(String opposite) {
+        if (opposite == null) {
+            return;
+        }
+        try {
+            String dropped = target.dropReverse(opposite);
+            if (!dropped.isEmpty()) {
+                LOG.info("no cutover: {}", dropped);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("could not drop what was prepared for {} on the target (drop it by hand, or `migrator complete` does: it holds "
+                    + "the target's log): {}", opposite, e.getMessage());
+        }
+    }
+
     /**
      * Undoes what ran before the point of no return: the triggers the opening created are dropped first (the stream
      * runs, and the source's writes after the unfreeze must not fire them on the target), then the source unfrozen.
@@ -534,18 +555,7 @@ public final class Runbook {
             return;
         }
         progress.writesOpen();
-        String opposite = host.oppositeDirection();
-        if (opposite != null) {
-            try {
-                String dropped = target.dropReverse(opposite);
-                if (!dropped.isEmpty()) {
-                    LOG.info("the cutover aborted: {}", dropped);
-                }
-            } catch (RuntimeException e) {
-                LOG.warn("could not drop what was prepared for {} on the target (drop it by hand: it holds the target's log): {}", opposite,
-                        e.getMessage());
-            }
-        }
+        dropPrepared(host.oppositeDirection());
         try {
             journal.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
         } catch (RuntimeException e) {

@@ -78,6 +78,8 @@ public final class MigrationMetrics {
         gauge("migrator.snapshot.tables.done", null, "Tables whose copy is done", s -> s.snapshot().tablesDone());
         gauge("migrator.snapshot.tables", null, "Tables in the plan", s -> s.snapshot().tablesTotal());
         gauge("migrator.paused", null, "1 while paused through the control API", s -> s.paused() ? 1 : 0);
+        gauge("migrator.degraded", null, "1 while the worker rides out an outage (a server restarting, failing over, cut off): it "
+                + "reconnects for up to network.maxOutage; status says since when and why", s -> s.degraded() != null ? 1 : 0);
         gauge("migrator.reverse", null, "1 while reverse replication streams (cut over: the lag and log series then describe the "
                 + "new server -> old source stream)", s -> "reverse".equals(s.direction()) ? 1 : 0);
         gauge("migrator.validation.mismatches", null, "Rows found different by the last validation", s -> s.validation().mismatches());

@@ -9,8 +9,17 @@ import java.util.Objects;
  * target, {@code cluster}. {@link #toString()} never shows the password.
  */
 public record Endpoint(Engine engine, String host, int port, String user, Secret password, String database,
-                       List<Integer> databases, boolean cluster) {
+                       List<Integer> databases, boolean cluster, java.time.Duration readTimeout) {
+    /** How long a read on a connection may wait by default before the connection counts as dead (network.readTimeout). */
+    public static final java.time.Duration DEFAULT_READ_TIMEOUT = java.time.Duration.ofMinutes(5);
+
+    public Endpoint(Engine engine, String host, int port, String user, Secret password, String database, List<Integer> databases,
+                    boolean cluster) {
+        this(engine, host, port, user, password, database, databases, cluster, DEFAULT_READ_TIMEOUT);
+    }
+
     public Endpoint {
+        readTimeout = readTimeout == null ? DEFAULT_READ_TIMEOUT : readTimeout;
         Objects.requireNonNull(engine, "engine");
         Objects.requireNonNull(host, "host");
         if (port < 1 || port > 65535) {
@@ -20,6 +29,11 @@ public record Endpoint(Engine engine, String host, int port, String user, Secret
         user = user == null ? "" : user;
         database = database == null ? "" : database;
         databases = databases == null ? List.of() : List.copyOf(databases);
+    }
+
+    /** This endpoint with another read timeout. */
+    public Endpoint withReadTimeout(java.time.Duration timeout) {
+        return new Endpoint(engine, host, port, user, password, database, databases, cluster, timeout);
     }
 
     /** host:port as a user would type it. */

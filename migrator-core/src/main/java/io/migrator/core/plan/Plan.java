@@ -6,7 +6,12 @@ import java.util.Objects;
 
 /** A validated migration plan. Built only by {@link PlanLoader}; immutable. */
 public record Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables,
-                   Snapshot snapshot, Cutover cutover, Control control, Validation validation, TableFilter keys) {
+                   Snapshot snapshot, Cutover cutover, Control control, Validation validation, TableFilter keys, Network network) {
+    public Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables, Snapshot snapshot, Cutover cutover,
+                Control control, Validation validation, TableFilter keys) {
+        this(file, name, source, target, tables, snapshot, cutover, control, validation, keys, Network.DEFAULT);
+    }
+
     public Plan(String file, String name, Endpoint source, Endpoint target, TableFilter tables, Snapshot snapshot, Cutover cutover,
                 Control control, Validation validation) {
         this(file, name, source, target, tables, snapshot, cutover, control, validation, TableFilter.ALL);
@@ -19,6 +24,7 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
 
     public Plan {
         validation = validation == null ? Validation.DEFAULT : validation;
+        network = network == null ? Network.DEFAULT : network;
         keys = keys == null ? TableFilter.ALL : keys;
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(source, "source");
@@ -43,7 +49,7 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
 
     /** This plan the other way round under {@code name}: a reverse direction's own reverse is the forward migration again. */
     public Plan reversed(String name) {
-        return new Plan(file, name, target, source, tables, snapshot, cutover, control, validation, keys);
+        return new Plan(file, name, target, source, tables, snapshot, cutover, control, validation, keys, network);
     }
 
     /** {@code orders} → {@code orders-reverse}, kept within the 63 characters a name may have (a hash keeps long ones apart). */
@@ -118,6 +124,20 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
         /** The defaults with this budget (tests, and plans without a cutover section). */
         public Cutover(Duration maxDowntime) {
             this(maxDowntime, Duration.ofSeconds(1), null, List.of(), List.of(), List.of(), List.of(), null);
+        }
+    }
+
+    /**
+     * How the worker rides out network faults: the read timeout of its connections (also on each {@link Endpoint}), how
+     * long a silent change stream may be before it is reconnected, and how long an outage it waits out.
+     */
+    public record Network(Duration readTimeout, Duration stallTimeout, Duration maxOutage) {
+        public static final Network DEFAULT = new Network(Endpoint.DEFAULT_READ_TIMEOUT, Duration.ofMinutes(2), Duration.ofMinutes(30));
+
+        public Network {
+            Objects.requireNonNull(readTimeout, "readTimeout");
+            Objects.requireNonNull(stallTimeout, "stallTimeout");
+            Objects.requireNonNull(maxOutage, "maxOutage");
         }
     }
 

@@ -64,10 +64,12 @@ final class PlanBinder {
             return null;
         }
         Plan.Validation validation = validation(top);
-        if (validation == null) {
+        Plan.Network network = network(top);
+        if (validation == null || network == null) {
             return null;
         }
-        return new Plan(file, name, source, target, tables, snapshot, cutover, control, validation, keys);
+        return new Plan(file, name, source.withReadTimeout(network.readTimeout()), target.withReadTimeout(network.readTimeout()), tables,
+                snapshot, cutover, control, validation, keys, network);
     }
 
     private Endpoint endpoint(YamlNode.Mapping top, String role) {
@@ -206,6 +208,28 @@ final class PlanBinder {
                     "list at least one pattern, e.g. [\"*\"]");
         }
         return Optional.of(globs);
+    }
+
+    private Plan.Network network(YamlNode.Mapping top) {
+        Optional<YamlNode.Mapping> section = read.section(top, "network", false);
+        if (section.isEmpty()) {
+            return top.entries().containsKey("network") ? null : Plan.Network.DEFAULT;
+        }
+        read.rejectUnknownKeys(section.get(), "network", "network");
+        int before = problems.size();
+        Duration readTimeout = atLeast(section.get(), "readTimeout", Duration.ofSeconds(1), Plan.Network.DEFAULT.readTimeout());
+        Duration stall = atLeast(section.get(), "stallTimeout", Duration.ofSeconds(5), Plan.Network.DEFAULT.stallTimeout());
+        Duration outage = atLeast(section.get(), "maxOutage", Duration.ofSeconds(1), Plan.Network.DEFAULT.maxOutage());
+        return problems.size() > before ? null : new Plan.Network(readTimeout, stall, outage);
+    }
+
+    private Duration atLeast(YamlNode.Mapping section, String key, Duration min, Duration otherwise) {
+        Duration value = read.duration(section, key, "network").orElse(otherwise);
+        if (value.compareTo(min) < 0) {
+            read.problem(PlanValues.valueMark(section, key), "network." + key + " must be at least " + min.toMillis() / 1000 + " s",
+                    "a duration like 30s, 5m or 1h (docs/plan.md)");
+        }
+        return value;
     }
 
     private Plan.Validation validation(YamlNode.Mapping top) {

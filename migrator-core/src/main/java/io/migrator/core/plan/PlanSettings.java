@@ -151,6 +151,20 @@ public final class PlanSettings {
                     + "worker found through its registration only when that address is on the `control.listen` host. Without it, a "
                     + "loopback worker makes its own token for requests that change something (docs/cli.md, Endpoint).");
 
+    public static final Setting NETWORK = new Setting("network", "section", "defaults below",
+            "How the worker rides out network faults, server restarts and failovers (docs/reliability.md).");
+    public static final Setting NETWORK_READ_TIMEOUT = new Setting("network.readTimeout", "duration ≥ 1s", "`5m`",
+            "How long a read on a database connection may wait for the server before the connection counts as dead (a half-open "
+                    + "connection otherwise hangs for the operating system's keepalive, hours): it is closed and the work retried on a "
+                    + "new one. Long statements (index builds) lift it for their duration.");
+    public static final Setting NETWORK_STALL_TIMEOUT = new Setting("network.stallTimeout", "duration ≥ 5s", "`2m`",
+            "A change stream that delivers nothing, not even the source's heartbeat (written every second), for this long while "
+                    + "the applier waits is reconnected from the checkpoint.");
+    public static final Setting NETWORK_MAX_OUTAGE = new Setting("network.maxOutage", "duration ≥ 1s", "`30m`",
+            "How long the worker keeps reconnecting (backoff from 200 ms to 30 s) to a source or target that does not answer, "
+                    + "shown as `degraded` in status and `migrator_degraded` meanwhile; never longer than the source's retention "
+                    + "headroom. Then it stops with the error, and `migrator run` resumes from the checkpoint.");
+
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
@@ -159,7 +173,7 @@ public final class PlanSettings {
             CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_PGBOUNCER_USER,
             CUTOVER_SWITCH_PGBOUNCER_PASSWORD, CUTOVER_SWITCH_PGBOUNCER_CONFIG, CUTOVER_SWITCH_COMMAND,
             CUTOVER_SWITCH_HTTP, CUTOVER_SWITCH_HTTP_URL, CUTOVER_SWITCH_HTTP_METHOD, CONTROL, CONTROL_LISTEN,
-            CONTROL_TOKEN);
+            CONTROL_TOKEN, NETWORK, NETWORK_READ_TIMEOUT, NETWORK_STALL_TIMEOUT, NETWORK_MAX_OUTAGE);
 
     private PlanSettings() {
     }

@@ -30,7 +30,8 @@ public abstract class AbstractWorker implements Worker {
     private static final Logger LOG = LoggerFactory.getLogger(AbstractWorker.class);
 
     protected final Plan plan;
-    protected final Retry retry = new Retry(10, Duration.ofMillis(200));
+    /** Outages are waited out for network.maxOutage, never past the source's retention headroom. */
+    protected final Retry retry;
     protected final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
     protected final AtomicBoolean paused = new AtomicBoolean();
     protected final Instant startedAt = Instant.now();
@@ -46,6 +47,7 @@ public abstract class AbstractWorker implements Worker {
     private final String pausedMessage;
 
     protected AbstractWorker(Plan plan, String pausedMessage) {
+        this.retry = new Retry(() -> plan.network().maxOutage(), Duration.ofMillis(200), this::retentionHeadroomSeconds);
         this.plan = plan;
         this.pausedMessage = pausedMessage;
     }
@@ -159,6 +161,18 @@ public abstract class AbstractWorker implements Worker {
     protected boolean cutoverReady(Phase p, boolean paused, Double lagSeconds) {
         return p == Phase.STREAMING && !paused && lagSeconds != null && lagSeconds * 1000 <= plan.cutover().maxLag().toMillis()
                 && (validationWaived() ? !"mismatch".equals(validation.state()) : validatedForCutover(validation));
+    }
+
+    /** The outage this worker rides out now, as status shows it; null when none. */
+    protected MigrationStatus.Degraded degraded() {
+        Retry.Outage outage = retry.outage();
+        return outage == null ? null : new MigrationStatus.Degraded(outage.since().toString(), outage.what(), outage.attempts(),
+                outage.lastError(), outage.maxOutage().toSeconds());
+    }
+
+    /** The source's retention headroom now, for how long an outage may be waited out (null: unknown or unlimited). */
+    protected Double retentionHeadroomSeconds() {
+        return null;
     }
 
     /** A reverse direction's rollback needs no recent clean validation (Runbook.Host#rollback says why). */

@@ -362,6 +362,7 @@ public final class Migration extends AbstractWorker {
             return false;
         }
         if (from.isEmpty()) {
+            releaseForward();
             LOG.warn("no reverse position was recorded at the cutover (the target keeps no log a reverse stream could read): no reverse "
                     + "replication, so no rollback can carry the target's writes back");
             return false;
@@ -392,6 +393,11 @@ public final class Migration extends AbstractWorker {
             }
         }
         return false;
+    }
+
+    @Override
+    protected Double retentionHeadroomSeconds() {
+        return progress == null ? null : progress.headroomSeconds();
     }
 
     /** Cut over: the forward stream's hold on the old source (a PostgreSQL slot) let go; a failure only logged. */
@@ -511,19 +517,42 @@ public final class Migration extends AbstractWorker {
         long rollbacks = phases.stream().filter(e -> e.phase() == Phase.ROLLED_BACK).count();
         String streamId = plan.name() + "-" + Integer.toHexString(startPosition == null ? 0 : startPosition.text().hashCode())
                 + (rollbacks == 0 ? "" : "-r" + rollbacks);
-        AtomicBoolean streamStop = new AtomicBoolean();
-        player.play(tables, streamId, streamStop, () -> {
-            if (stop.get() || streamHold) {
-                streamStop.set(true); // stopped, or past the cutover's point of no return: the forward stream ends
+        long backoff = 200;
+        java.time.Instant outageStarted = null; // the stream's own: batches applied between reconnects do not renew it
+        while (true) {
+            long playing = System.nanoTime();
+            AtomicBoolean streamStop = new AtomicBoolean(); // each attempt's own: the pipeline sets it when it closes
+            try {
+                player.play(tables, streamId, streamStop, () -> {
+                    if (stop.get() || streamHold) {
+                        streamStop.set(true); // stopped, or past the cutover's point of no return: the forward stream ends
+                        return;
+                    }
+                    if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
+                        move(Phase.STREAMING, startPosition, "caught up");
+                    }
+                    if (phase.get() == Phase.STREAMING && cutovers.idle()) {
+                        scheduled.maybeStart();
+                    }
+                });
                 return;
+            } catch (io.migrator.core.error.RetriableException e) {
+                if (stop.get() || streamHold) {
+                    return; // stopping, or past the cutover's point of no return: the forward stream ends here anyway
+                }
+                // the source went away (a restart, a failover, a cut or stalled connection): the stream starts again from
+                // the target's checkpoint, which commits with the rows, so nothing is skipped or applied twice
+                if (outageStarted == null || System.nanoTime() - playing > 60_000_000_000L) {
+                    backoff = 200; // the first failure, or it ran a while: a new outage, not the same one going on
+                    outageStarted = java.time.Instant.now();
+                }
+                long wait = retry.failed("the change stream", e, backoff, outageStarted);
+                for (long slept = 0; slept < wait && !stop.get(); slept += 100) {
+                    sleep(100);
+                }
+                backoff = Math.min(backoff * 2, 30_000);
             }
-            if (phase.get() == Phase.CATCH_UP && progress.caughtUp()) {
-                move(Phase.STREAMING, startPosition, "caught up");
-            }
-            if (phase.get() == Phase.STREAMING && cutovers.idle()) {
-                scheduled.maybeStart();
-            }
-        });
+        }
     }
 
     /** Reads what the target keeps of this migration (state, journal, chunk marks, last validation); null on a first start. */

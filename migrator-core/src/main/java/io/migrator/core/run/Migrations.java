@@ -117,6 +117,11 @@ public final class Migrations {
                 released.addAll(completeReverse(plan)); // first: its bookkeeping shares the old source's migrator database
                 // the lasting freeze ends with the migration: the old source is the DBA's again
                 released.add(io.migrator.core.cutover.Runbook.endLastingFreeze(plan, source));
+            } else if (state != null && plan.cutover().reverse()) {
+                // a cutover refused or killed right after making the reverse direction's slot on the target leaves it there
+                try (SourceSession newServer = openSource(plan.reversed())) {
+                    released.addAll(newServer.releaseStream().stream().map(r -> "on the target, left by a cutover attempt: " + r).toList());
+                }
             }
             released.addAll(source.release(plan.name()));
             return new Completion(released, target.forget(), pipeline.unit());
@@ -148,9 +153,9 @@ public final class Migrations {
                     if (oldSource.loadState().isPresent()) {
                         released.add("reverse replication " + reversed.name() + " ends (no rollback afterwards): the old source's triggers "
                                 + "created again");
-                        released.addAll(newServer.held(reversed.name()).stream().map(r -> "reverse, on the new server: " + r).toList());
-                        released.addAll(oldSource.kept().stream().map(r -> "reverse, on the old source: " + r).toList());
                     }
+                    released.addAll(newServer.held(reversed.name()).stream().map(r -> "reverse, on the new server: " + r).toList());
+                    released.addAll(oldSource.kept().stream().map(r -> "reverse, on the old source: " + r).toList());
                 }
                 released.add(io.migrator.core.cutover.Runbook.lastingFreezeEnd(plan));
             }
@@ -189,6 +194,8 @@ public final class Migrations {
         List<String> done = new java.util.ArrayList<>();
         try (SourceSession source = openSource(reversed); TargetSession target = openTarget(reversed)) {
             if (target.loadState().isEmpty()) {
+                // no reverse direction ever streamed: only what a cutover made for it before its freeze (a slot) is left
+                done.addAll(source.releaseStream().stream().map(r -> "reverse (never started): " + r).toList());
                 return done;
             }
             done.add("reverse replication ended; on the old source: " + target.openForWrites());

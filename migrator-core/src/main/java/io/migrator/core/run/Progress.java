@@ -75,14 +75,49 @@ final class Progress {
     /** Whether the applied changes are close enough to the source to call the migration streaming. */
     boolean caughtUp() {
         long applied = player.lastSourceMillis();
-        return applied > 0 && System.currentTimeMillis() - applied < STREAMING_LAG_MILLIS;
+        return applied > 0 && sourceNow() - applied < STREAMING_LAG_MILLIS;
+    }
+
+    /**
+     * The worker's clock. {@code migrator.clockSkewMillis} shifts it, to test that a skewed worker host changes no lag
+     * (the lag is read on the source's clock).
+     */
+    private static long workerNow() {
+        return System.currentTimeMillis() + Long.getLong("migrator.clockSkewMillis", 0L);
+    }
+
+    /** The source's clock now: the worker's, corrected by the offset sampled from the source. */
+    private long sourceNow() {
+        return workerNow() + clockOffsetMillis;
+    }
+
+    /** Source clock minus worker clock, as last sampled (0 until then, or when the source cannot say). */
+    private volatile long clockOffsetMillis;
+    private long clockSampledNanos;
+
+    /** Every 10 s: the source's clock against the worker's, read half-way through the round trip. */
+    private void sampleClock() {
+        if (clockSampledNanos != 0 && System.nanoTime() - clockSampledNanos < 10_000_000_000L) {
+            return;
+        }
+        clockSampledNanos = System.nanoTime();
+        try {
+            long before = workerNow();
+            java.util.OptionalLong at = source.clockMillis();
+            long after = workerNow();
+            if (at.isPresent() && after - before < 2_000) {
+                clockOffsetMillis = at.getAsLong() - (before + after) / 2;
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("could not read the source's clock: {}", e.toString());
+        }
     }
 
     MigrationStatus status() {
         Phase p = worker.phase.get();
         boolean paused = worker.paused.get();
         long now = System.currentTimeMillis();
-        Double lagSeconds = lagSeconds(p, now);
+        Double lagSeconds = lagSeconds(p);
         // cut over: the forward stream has ended, and a lag growing from its last event would page someone for nothing
         SourceLogStatus log = p == Phase.CUT_OVER ? null : logStatus;
         Long bytes = log == null ? null : log.bytesBehind();
@@ -104,19 +139,31 @@ final class Progress {
         return new MigrationStatus(worker.plan.name(), p, paused, new MigrationStatus.Worker(true, worker.listen, worker.startedAt.toString()),
                 lag, copyStatus(p), new MigrationStatus.Applied(player.appliedEvents(), player.appliedPositionText(), events),
                 new MigrationStatus.Throughput(rowRate.value(), events), validation, ready, List.copyOf(worker.phases), worker.error,
-                worker.retry.retries(), Instant.ofEpochMilli(now).toString());
+                worker.retry.retries(), Instant.ofEpochMilli(now).toString()).withDegraded(worker.degraded());
     }
 
-    private Double lagSeconds(Phase p, long now) {
+    /** The source's retention headroom as last sampled (null: unknown, or the source does not purge by age). */
+    Double headroomSeconds() {
+        SourceLogStatus log = logStatus;
+        if (log == null || log.retentionHeadroomSeconds() == null) {
+            return null;
+        }
+        // not refreshed while the source cannot be reached: the headroom shrinks by the time since it was read
+        return log.retentionHeadroomSeconds() - (System.nanoTime() - logSampledNanos) / 1e9;
+    }
+
+    private volatile long logSampledNanos = System.nanoTime();
+
+    private Double lagSeconds(Phase p) {
         if (p == Phase.CUT_OVER) {
             return null;
         }
-        long applied = player.lastSourceMillis();
+        long applied = player.lastSourceMillis(); // stamped by the source's clock: compared with the source's clock
         if (applied > 0) {
-            return Math.max(0, now - applied) / 1000.0;
+            return Math.max(0, sourceNow() - applied) / 1000.0;
         }
         if ((p == Phase.SNAPSHOT || p == Phase.CATCH_UP) && snapshotStartedMillis > 0) {
-            return Math.max(0, now - snapshotStartedMillis) / 1000.0; // nothing applied yet: behind since P0
+            return Math.max(0, System.currentTimeMillis() - snapshotStartedMillis) / 1000.0; // nothing applied yet: behind since P0
         }
         return null;
     }
@@ -162,6 +209,9 @@ final class Progress {
         long nanos = System.nanoTime();
         Phase p = worker.phase.get();
         if (p == Phase.SNAPSHOT || p == Phase.CATCH_UP || p == Phase.STREAMING) {
+            sampleClock();
+        }
+        if (p == Phase.SNAPSHOT || p == Phase.CATCH_UP || p == Phase.STREAMING) {
             SourcePosition applied = player.appliedPosition();
             SourcePosition at = applied != null ? applied : worker.startPosition();
             if (at != null) {
@@ -169,6 +219,7 @@ final class Progress {
                 try {
                     SourceLogStatus log = source.logStatus(at, neededSince > 0 ? neededSince : System.currentTimeMillis()).orElse(null);
                     logStatus = log;
+                    logSampledNanos = System.nanoTime();
                     if (log != null) {
                         closingRate.update(-log.bytesBehind(), nanos);
                     }

@@ -113,6 +113,14 @@ public interface SourceSession extends CutoverSource, AutoCloseable {
         return List.of();
     }
 
+    /**
+     * The source's own clock now (ms since the epoch), so lag is measured on the clock that stamped the changes and a
+     * skewed worker host shows no lag that is not there; empty when the engine cannot say (the worker's clock is used).
+     */
+    default java.util.OptionalLong clockMillis() {
+        return java.util.OptionalLong.empty();
+    }
+
     /** What {@link #release} would drop now, read without changing anything (`complete --dry-run`). */
     default List<String> held(String migration) {
         return List.of();

@@ -11,10 +11,30 @@ import java.util.List;
  */
 public record MigrationStatus(String name, Phase phase, boolean paused, Worker worker, Lag lag, Snapshot snapshot,
                               Applied applied, Throughput throughput, Validation validation, boolean cutoverReady,
-                              List<PhaseEntry> phases, Problem error, long retries, String updatedAt, String direction) {
+                              List<PhaseEntry> phases, Problem error, long retries, String updatedAt, String direction, Degraded degraded) {
     public MigrationStatus {
         phases = phases == null ? List.of() : List.copyOf(phases);
         direction = direction == null ? "forward" : direction;
+    }
+
+    public MigrationStatus(String name, Phase phase, boolean paused, Worker worker, Lag lag, Snapshot snapshot, Applied applied,
+                           Throughput throughput, Validation validation, boolean cutoverReady, List<PhaseEntry> phases, Problem error,
+                           long retries, String updatedAt, String direction) {
+        this(name, phase, paused, worker, lag, snapshot, applied, throughput, validation, cutoverReady, phases, error, retries, updatedAt,
+                direction, null);
+    }
+
+    /**
+     * An outage the worker is riding out (null when none): since when, what failed first, how many attempts failed so far,
+     * the last error, and how long it is waited out at most ({@code network.maxOutage}). The worker reconnects meanwhile.
+     */
+    public record Degraded(String since, String what, long attempts, String lastError, long maxOutageSeconds) {
+    }
+
+    /** This status with the outage the worker rides out now (null: none). */
+    public MigrationStatus withDegraded(Degraded now) {
+        return new MigrationStatus(name, phase, paused, worker, lag, snapshot, applied, throughput, validation, cutoverReady, phases, error,
+                retries, updatedAt, direction, now);
     }
 
     /** A forward status ({@code direction}: which way changes flow, CLI.md: forward, or reverse after a cutover). */
@@ -35,7 +55,7 @@ public record MigrationStatus(String name, Phase phase, boolean paused, Worker w
         reverse.phases().forEach(e -> all.add(new PhaseEntry(e.phase(), e.at(), "reverse: " + e.detail())));
         return new MigrationStatus(name, phase, reverse.paused(), worker, reverse.lag(), snapshot, reverse.applied(), reverse.throughput(),
                 reverse.validation(), reverse.cutoverReady(), all, error != null ? error : reverse.error(), retries + reverse.retries(),
-                reverse.updatedAt(), "reverse");
+                reverse.updatedAt(), "reverse", degraded != null ? degraded : reverse.degraded());
     }
 
     /** Whether a worker serves this status ({@code running}) or it was read from the durable state on the target. */
