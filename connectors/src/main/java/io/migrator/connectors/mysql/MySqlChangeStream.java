@@ -46,6 +46,13 @@ final class MySqlChangeStream extends DebeziumChangeStream {
     private Path historyComplete;
     private boolean streaming;
     private SourceHeartbeat heartbeat;
+    /** Whether the source heartbeat runs (a login without write access to migrator.* has none): see {@link #beats}. */
+    private volatile boolean beating = true;
+
+    @Override
+    public boolean beats() {
+        return beating;
+    }
 
     /** Debezium's message.key.columns: the tables keyed by a unique index, so their events carry that key ("" for none). */
     private final String keyColumns;
@@ -91,6 +98,7 @@ final class MySqlChangeStream extends DebeziumChangeStream {
         props.setProperty("database.server.id", Integer.toString(serverId(plan.name())));
         heartbeat = new SourceHeartbeat(plan);
         boolean beating = heartbeat.start();
+        this.beating = beating;
         String heartbeatTable = Pattern.quote(SourceHeartbeat.DATABASE) + "\\." + Pattern.quote(SourceHeartbeat.TABLE);
         props.setProperty("database.include.list", Pattern.quote(plan.source().database())
                 + (beating ? "," + Pattern.quote(SourceHeartbeat.DATABASE) : ""));

@@ -49,6 +49,13 @@ final class PostgresChangeStream extends DebeziumChangeStream {
     private final String publication;
     private final PostgresSource source;
     private final String prefix;
+    /** Whether the heartbeat table exists (its action query then writes a row every second): see {@link #beats}. */
+    private volatile boolean beating = true;
+
+    @Override
+    public boolean beats() {
+        return beating;
+    }
 
     /** A delete that starts a key change and ended a batch: it goes with the next batch, where its create is (engine thread only). */
     private final List<RowChange> carried = new ArrayList<>();
@@ -93,6 +100,7 @@ final class PostgresChangeStream extends DebeziumChangeStream {
         boolean beating;
         try (var c = PostgresConnector.connect(plan.source(), plan.source().database(), java.time.Duration.ofSeconds(10))) {
             beating = PostgresHeartbeat.exists(c);
+            this.beating = beating;
         } catch (java.sql.SQLException e) {
             throw PostgresErrors.translate("connecting to the source for the change stream", e);
         }

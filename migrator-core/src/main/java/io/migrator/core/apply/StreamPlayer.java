@@ -111,7 +111,7 @@ public final class StreamPlayer implements Fence {
                     throw new MigratorException(ErrorCode.INTERNAL, "the change stream stopped: "
                             + (failure == null ? "no reason given" : failure.toString()), null, failure);
                 }
-                long silent = running.silentMillis();
+                long silent = opened.beats() ? running.silentMillis() : 0; // without a heartbeat an idle source is silent too
                 if (silent > plan.network().stallTimeout().toMillis() && !paused.getAsBoolean()) {
                     // a half-open connection, a source that hangs: nothing arrives, not even the heartbeat written every second
                     throw new io.migrator.core.error.RetriableException(ErrorCode.CANNOT_CONNECT, "the change stream delivered nothing for "

@@ -21,6 +21,14 @@ public interface ChangeStream extends AutoCloseable {
 
     boolean running();
 
+    /**
+     * Whether the stream delivers something at least every few seconds even on an idle source (a heartbeat the source
+     * writes): only then does a silent stream mean a stalled connection (network.stallTimeout). Asked once started.
+     */
+    default boolean beats() {
+        return true;
+    }
+
     @Override
     void close();
 

@@ -150,4 +150,50 @@ class ApplyPipelineTest {
         stop.set(true);
         pipeline.close();
     }
+
+    /**
+     * The stall detector's measure: nothing counts before the stream's first delivery (its start-up is no stall), nor while a
+     * batch is applied (a slow target is the applier's retries); after that, the time since the last batch.
+     */
+    @Test
+    void silenceCountsOnlyOnceTheStreamDeliveredAndTheApplierWaits() throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        Recorder stages = new Recorder();
+        ApplyPipeline pipeline = pipeline(stop, stages);
+        Thread.sleep(300);
+        assertThat(pipeline.silentMillis()).as("nothing delivered yet").isZero();
+        pipeline.submit(batch("1"));
+        assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue();
+        Thread.sleep(300);
+        assertThat(pipeline.silentMillis()).as("a batch is being applied").isZero();
+        stages.release.countDown();
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (stages.applied.isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(10);
+        }
+        Thread.sleep(300);
+        assertThat(pipeline.silentMillis()).as("idle since the batch was applied").isBetween(250L, 5_000L);
+        pipeline.submit(batch("2"));
+        Thread.sleep(50);
+        assertThat(pipeline.silentMillis()).as("a delivery resets it").isLessThan(250L);
+        stop.set(true);
+        pipeline.close();
+    }
+
+    /**
+     * A stream started again must never race an old batch to the target: close() returns only once the applier thread has
+     * ended, the batch it was applying finished (committed whole or not at all), nothing applied after.
+     */
+    @Test
+    void closeReturnsOnlyOnceTheApplierHasEnded() throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        Recorder stages = new Recorder();
+        ApplyPipeline pipeline = pipeline(stop, stages);
+        pipeline.submit(batch("1"));
+        assertThat(stages.applying.await(5, TimeUnit.SECONDS)).isTrue();
+        pipeline.close(); // interrupts the applier's wait in apply(): it finishes the batch and ends
+        assertThat(stages.applied).as("the batch in flight ended before close returned").containsExactly(new SourcePosition("1"));
+        Thread.sleep(200);
+        assertThat(stages.applied).as("nothing after close").containsExactly(new SourcePosition("1"));
+    }
 }
