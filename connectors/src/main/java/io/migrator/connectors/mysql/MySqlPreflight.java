@@ -264,6 +264,16 @@ final class MySqlPreflight {
             out.add(busy.isEmpty() ? Assessment.ok(r, "empty target", "no target table of the plan holds rows")
                     : Assessment.fail(r, "empty target", "target tables already hold rows, which the copy would collide with: "
                     + String.join(", ", busy), "empty them (TRUNCATE TABLE) or drop them so migrator creates them, or exclude them"));
+            // MySQL has no replica mode for triggers: one on a target table fires on every copied and replayed row, whose
+            // effects (an audit row, a counter) the source's own trigger already wrote and the stream brings too
+            List<String> firing = f.triggers().entrySet().stream()
+                    .filter(e -> plan.tables().includes(plan.source().database(), e.getKey()))
+                    .flatMap(e -> e.getValue().stream().map(t -> e.getKey() + "." + t)).toList();
+            out.add(firing.isEmpty() ? Assessment.ok(r, "target triggers", "no target table of the plan has a trigger")
+                    : Assessment.fail(r, "target triggers", "target tables have triggers that would fire on every copied and replayed "
+                    + "row, doubling what the source's triggers already did: " + String.join(", ", firing), "keep their definitions "
+                    + "(SHOW CREATE TRIGGER) and drop them on the target (DROP TRIGGER); the cutover's open step creates the source's "
+                    + "triggers on the target when the application moves there"));
         } else {
             out.add(Assessment.ok(r, "empty target", "the migration has started before; it resumes from its state on the target"));
         }

@@ -17,7 +17,13 @@ import java.util.Map;
 record MySqlServerFacts(boolean mariadb, String version, Map<String, String> variables, List<String> grants,
                         Map<String, Long> tableRows, Map<String, List<MySqlKeys.Index>> uniqueIndexes, Map<String, List<String>> unsupportedColumns,
                         long dataBytes, boolean databaseExists, boolean migrationStateExists,
-                        Map<String, Map<String, String>> columnTypes) {
+                        Map<String, Map<String, String>> columnTypes, Map<String, List<String>> triggers) {
+    MySqlServerFacts(boolean mariadb, String version, Map<String, String> variables, List<String> grants, Map<String, Long> tableRows,
+                     Map<String, List<MySqlKeys.Index>> uniqueIndexes, Map<String, List<String>> unsupportedColumns, long dataBytes,
+                     boolean databaseExists, boolean migrationStateExists, Map<String, Map<String, String>> columnTypes) {
+        this(mariadb, version, variables, grants, tableRows, uniqueIndexes, unsupportedColumns, dataBytes, databaseExists,
+                migrationStateExists, columnTypes, Map.of());
+    }
 
     static final List<String> VARIABLES = List.of("log_bin", "binlog_format", "binlog_row_image", "server_id", "gtid_mode",
             "gtid_strict_mode", "binlog_expire_logs_seconds", "expire_logs_days", "read_only", "super_read_only", "max_allowed_packet",
@@ -105,7 +111,20 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
                 }
             }
         }
-        return new MySqlServerFacts(mariadb, version, variables, grants, rows, uniques, unsupported, bytes, exists, state, columnTypes);
+        Map<String, List<String>> triggers = new LinkedHashMap<>();
+        if (exists) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
+                    + "WHERE EVENT_OBJECT_SCHEMA = ? ORDER BY 1, 2")) {
+                ps.setString(1, database);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        triggers.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(rs.getString(2));
+                    }
+                }
+            }
+        }
+        return new MySqlServerFacts(mariadb, version, variables, grants, rows, uniques, unsupported, bytes, exists, state, columnTypes,
+                triggers);
     }
 
     String variable(String name) {

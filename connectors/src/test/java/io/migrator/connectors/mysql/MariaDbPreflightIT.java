@@ -66,7 +66,15 @@ class MariaDbPreflightIT {
             st.execute("INSERT INTO `" + fixture.database + "`.with_key VALUES (1), (2)");
             st.execute("ANALYZE TABLE `" + fixture.database + "`.with_key");
         }
+        try (Connection c = MariaDbFixture.connect(fixture.target); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE `" + fixture.database + "`.no_key (a INT, b INT)");
+            st.execute("CREATE TRIGGER `" + fixture.database + "`.count_rows AFTER INSERT ON `" + fixture.database + "`.no_key "
+                    + "FOR EACH ROW SET @rows = COALESCE(@rows, 0) + 1");
+        }
         List<Assessment> asAdmin = check(fixture.plan(""));
+        Assessment triggers = failed(asAdmin, "target triggers");
+        assertThat(triggers.finding()).contains("no_key.count_rows");
+        assertThat(triggers.remedy()).contains("DROP TRIGGER");
         Assessment keys = failed(asAdmin, "keys");
         assertThat(keys.finding()).contains("no_key").contains("nullable_unique").doesNotContain("with_key");
         Assessment busy = failed(asAdmin, "empty target");
