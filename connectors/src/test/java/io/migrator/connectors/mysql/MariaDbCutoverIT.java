@@ -183,7 +183,7 @@ class MariaDbCutoverIT {
                 assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
                 CutoverReport report = cutOver(run, false, null);
                 assertThat(report.ok()).as("%s", report).isTrue();
-                awaitDirection(run, "reverse");
+                io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.migration, "reverse");
                 assertThat(run.migration.status().phase()).isEqualTo(Phase.CUT_OVER);
                 Thread.sleep(1_500); // the application writes on the new server
                 writer.stop();
@@ -246,19 +246,19 @@ class MariaDbCutoverIT {
             run.awaitCaughtUp();
             assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
             assertThat(cutOver(run, false, null).ok()).isTrue();
-            awaitDirection(run, "reverse");
+            io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.migration, "reverse");
             Thread.sleep(1_000); // the application writes on the new server
             assertThat(run.migration.status().cutoverReady()).as("ready for a rollback once the reverse stream caught up").isTrue();
 
             run.migration.startRollback(true, null);
-            CutoverReport dry = awaitRollback(run);
+            CutoverReport dry = io.migrator.connectors.testing.CutoverRuns.awaitRollback(run.migration);
             assertThat(dry.dryRun()).isTrue();
             assertThat(dry.ok()).as("a dry run of the rollback: every precondition holds, nothing frozen %s", dry).isTrue();
             assertThat(run.migration.status().direction()).isEqualTo("reverse");
 
             long before = System.nanoTime();
             run.migration.startRollback(false, null);
-            CutoverReport rollback = awaitRollback(run);
+            CutoverReport rollback = io.migrator.connectors.testing.CutoverRuns.awaitRollback(run.migration);
             long after = System.nanoTime();
             assertThat(rollback.ok()).as("%s", rollback).isTrue();
             assertThat(rollback.steps()).extracting(CutoverReport.Step::name)
@@ -298,7 +298,7 @@ class MariaDbCutoverIT {
             assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
             CutoverReport second = cutOver(run, false, null);
             assertThat(second.ok()).as("%s", second).isTrue();
-            awaitDirection(run, "reverse");
+            io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.migration, "reverse");
             try (Connection c = DriverManager.getConnection(proxyUrl(servers), app, "app-pw"); Statement st = c.createStatement()) {
                 st.execute("INSERT INTO orders (note) VALUES ('after-second-cutover')");
             }
@@ -310,25 +310,7 @@ class MariaDbCutoverIT {
         assertThat(writer.failure.get()).isNull();
     }
 
-    private static void awaitDirection(MigrationHarness run, String direction) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (!direction.equals(run.migration.status().direction()) && System.currentTimeMillis() < deadline) {
-            Thread.sleep(100);
-        }
-        assertThat(run.migration.status().direction()).isEqualTo(direction);
-    }
 
-    private static CutoverReport awaitRollback(MigrationHarness run) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (System.currentTimeMillis() < deadline) {
-            var report = run.migration.rollback();
-            if (report.isPresent() && report.get().finished()) {
-                return report.get();
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("the rollback did not finish: " + run.migration.rollback());
-    }
 
     /** Waits until the old source holds exactly the new server's orders and audit rows. */
     private void awaitSame(String what) throws Exception {

@@ -333,7 +333,7 @@ class PostgresCutoverIT {
                     "fence", "verify", "sequences", "reverse-position", "open", "switch", "freeze-lasting");
             assertThat(cutover.steps().get(0).detail()).contains("ok reverse replication: migrator's login may write the plan's tables on the old source")
                     .contains("ok reverse replication: wal_level logical, a free slot");
-            awaitDirection(run, "reverse");
+            io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.migration, "reverse");
             assertThat(slots(fixture.source())).as("the forward slot is dropped once cut over").doesNotContain(forwardSlot);
             assertThat(slots(fixture.target())).as("the reverse direction's slot on the new server").contains(reverseSlot);
             Thread.sleep(1_500); // the application writes on the new server (and goes on through the rollback)
@@ -348,13 +348,13 @@ class PostgresCutoverIT {
             awaitReady(run);
 
             run.migration.startRollback(true, null);
-            CutoverReport dry = awaitRollback(run);
+            CutoverReport dry = io.migrator.connectors.testing.CutoverRuns.awaitRollback(run.migration);
             assertThat(dry.ok()).as("a dry run of the rollback: every precondition holds, nothing frozen %s", dry).isTrue();
             assertThat(slots(fixture.source())).as("a dry run makes no slot").doesNotContain(forwardSlot);
 
             long before = System.nanoTime();
             run.migration.startRollback(false, null);
-            CutoverReport rollback = awaitRollback(run);
+            CutoverReport rollback = io.migrator.connectors.testing.CutoverRuns.awaitRollback(run.migration);
             long after = System.nanoTime();
             assertThat(rollback.ok()).as("%s", rollback).isTrue();
             assertThat(rollback.steps()).extracting(CutoverReport.Step::name).containsSubsequence("preconditions", "reverse-slot", "freeze",
@@ -396,7 +396,7 @@ class PostgresCutoverIT {
             assertThat(second.ok()).as("%s", second).isTrue();
             assertThat(second.steps()).filteredOn(step -> step.name().equals("admit")).singleElement()
                     .satisfies(step -> assertThat(step.detail()).contains("on the target: ").contains("grant(s) restored to " + app));
-            awaitDirection(run, "reverse");
+            io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.migration, "reverse");
             try (Connection c = DriverManager.getConnection(proxyUrl(), app, "app-pw"); Statement st = c.createStatement()) {
                 st.execute("INSERT INTO orders (note) VALUES ('after-second-cutover')");
             }
@@ -451,13 +451,6 @@ class PostgresCutoverIT {
         }
     }
 
-    private static void awaitDirection(MigrationHarness run, String direction) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (!direction.equals(run.migration.status().direction()) && System.currentTimeMillis() < deadline) {
-            Thread.sleep(100);
-        }
-        assertThat(run.migration.status().direction()).isEqualTo(direction);
-    }
 
     private static void awaitReady(MigrationHarness run) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 30_000;
@@ -468,17 +461,6 @@ class PostgresCutoverIT {
                 run.migration.status()).isTrue();
     }
 
-    private static CutoverReport awaitRollback(MigrationHarness run) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (System.currentTimeMillis() < deadline) {
-            var report = run.migration.rollback();
-            if (report.isPresent() && report.get().finished()) {
-                return report.get();
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("the rollback did not finish: " + run.migration.rollback());
-    }
 
     /** Waits until the old source holds exactly the new server's orders and audit rows. */
     private void awaitSame(String what) throws Exception {

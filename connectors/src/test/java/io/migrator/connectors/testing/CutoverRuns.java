@@ -25,4 +25,26 @@ public final class CutoverRuns {
         }
         throw new AssertionError("the cutover did not finish: " + worker.cutover());
     }
+
+    /** Until the migration's status shows {@code direction} ("reverse" once reverse replication streams), at most 30 s. */
+    public static void awaitDirection(io.migrator.core.run.Migration migration, String direction) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!direction.equals(migration.status().direction()) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(100);
+        }
+        org.assertj.core.api.Assertions.assertThat(migration.status().direction()).isEqualTo(direction);
+    }
+
+    /** Follows the rollback started on {@code migration} until its report says it finished, at most 60 s. */
+    public static CutoverReport awaitRollback(io.migrator.core.run.Migration migration) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline) {
+            var report = migration.rollback();
+            if (report.isPresent() && report.get().finished()) {
+                return report.get();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the rollback did not finish: " + migration.rollback());
+    }
 }
