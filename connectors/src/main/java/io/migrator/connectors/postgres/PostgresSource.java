@@ -199,6 +199,9 @@ final class PostgresSource implements SourceSession {
             } finally {
                 try (Statement st = c.createStatement()) {
                     st.execute("RESET statement_timeout");
+                } catch (SQLException reset) {
+                    LOG.debug("could not reset statement_timeout (the connection is discarded): {}", reset.getMessage());
+                    c.abort(Runnable::run); // never back into the pool with the 10 s limit, and never hiding the first error
                 }
             }
         } catch (SQLException e) {

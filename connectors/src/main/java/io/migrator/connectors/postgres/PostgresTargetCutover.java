@@ -101,7 +101,16 @@ final class PostgresTargetCutover {
                     "ALTER ROLE " + PostgresDialect.quote(plan.target().user()) + " WITH REPLICATION (on RDS: GRANT rds_replication TO "
                             + PostgresDialect.quote(plan.target().user()) + ")" + off);
         }
-        String free = PostgresCutover.scalar(t, "SELECT current_setting('max_replication_slots')::int - count(*) FROM pg_replication_slots");
+        // a slot an earlier attempt of this cutover left is made afresh (dropped first): it does not take a free one
+        String free;
+        try (PreparedStatement ps = t.prepareStatement("SELECT current_setting('max_replication_slots')::int - count(*) FROM "
+                + "pg_replication_slots WHERE slot_name <> ?")) {
+            ps.setString(1, PostgresSource.slotName(Plan.reverseName(plan.name())));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                free = rs.getString(1);
+            }
+        }
         String senders = PostgresCutover.scalar(t, "SELECT current_setting('max_wal_senders')::int");
         if (Integer.parseInt(free) < 1) {
             return CutoverCheck.fail(name, "no replication slot is free there (max_replication_slots is used up)", "drop an unused slot "
