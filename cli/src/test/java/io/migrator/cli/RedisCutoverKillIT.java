@@ -31,7 +31,11 @@ import redis.clients.jedis.exceptions.JedisException;
  * journal undoes the cutover at once (CLIENT UNPAUSE) and the application writes to the source again. Killed after the
  * point of no return (a switch program before the HAProxy step kills it): the restarted worker pauses, fences and switches
  * again and reaches CUT_OVER; HAProxy sends the application to the target, its ACL user has lost its writes on the old
- * source until `complete`, and every key written before the cutover is on the target.
+ * source until `complete`, and every key written before the cutover is on the target. Killed while reverse replication
+ * streams: what the application wrote on the new server while no worker ran reaches the old source after the restart.
+ * Then a rollback killed after its point of no return (the same switch program, on the reverse plan): the restart
+ * finishes it, HAProxy sends the application back to the old source with its writes there, and the migration streams
+ * forward again.
  */
 @ExtendWith(SandboxExtension.class)
 class RedisCutoverKillIT {
@@ -61,7 +65,7 @@ class RedisCutoverKillIT {
                   maxLag: 5s
                   applicationUsers: [%8$s]
                   switch:
-                    - command: ["sh", "-c", "test -f %9$s/switched || { touch %9$s/switched; kill -9 $PPID; sleep 5; }"]
+                    - command: ["sh", "-c", "f=%9$s/switched; case $MIGRATOR_PLAN in *-reverse) f=%9$s/rolled;; esac; test -f $f || { touch $f; kill -9 $PPID; sleep 5; }"]
                     - haproxy: {admin: "127.0.0.1:%10$d", backend: redis, server: primary}
                 """.formatted(name, source.host(), source.port(), dir.resolve("pw"), DB, target.host(), target.port(), app, dir,
                 Sandbox.REDIS_PROXY_ADMIN_PORT + servers.sandbox().portOffset()));
@@ -127,12 +131,50 @@ class RedisCutoverKillIT {
             }
             assertThat(appSetWithin(source, "k-after", 20_000)).as("the application's user lost its writes on the old source").contains("NOPERM");
 
-            workers.get(2).destroy();
-            assertThat(workers.get(2).waitFor(60, TimeUnit.SECONDS)).isTrue();
+            // 3: killed while reverse replication streams; the new server takes writes while no worker runs
+            workers.awaitStatus(p, "direction", "reverse");
+            assertThat(appSet(target, "n-1")).isEqualTo("OK");
+            awaitKey(source, "n-1");
+            workers.get(2).destroyForcibly();
+            assertThat(workers.get(2).waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(appSet(target, "n-2")).isEqualTo("OK");
+            try (Jedis t = jedis(target)) {
+                t.incr("n-counter"); // counted once on the old source: a replayed INCR would count twice
+            }
+            workers.start(p);
+            workers.awaitStatus(p, "direction", "reverse");
+            awaitKey(source, "n-2");
+
+            // 4: a rollback killed after its point of no return, by the switch program on the reverse plan
+            workers.awaitStatus(p, "cutoverReady", "true");
+            CliRun rollback = CliRun.of("rollback", p, "-o", "json");
+            assertThat(rollback.exit()).as(rollback.out() + rollback.err()).isNotZero();
+            assertThat(workers.get(3).waitFor(30, TimeUnit.SECONDS)).as("the switch program killed the worker").isTrue();
+            assertThat(Files.exists(dir.resolve("rolled"))).isTrue();
+            workers.start(p);
+            workers.awaitPhase(p, "STREAMING"); // the rollback finished, and the migration streams forward again
+            assertThat(runtime("show servers state redis")).as("HAProxy sends the application back to the old source")
+                    .contains(" " + source.port() + " ");
+            JsonNode back = CliRun.of("status", p, "-o", "json").json();
+            assertThat(back.get("direction").asText()).isEqualTo("forward");
+            assertThat(back.get("phases").toString()).contains("ROLLED_BACK");
+            assertThat(appSetWithin(source, "o-1", 5_000)).as("the application writes on the old source again").isEqualTo("OK");
+            assertThat(appSetWithin(target, "o-blocked", 5_000)).as("and no longer on the new server").contains("NOPERM");
+            awaitKey(target, "o-1"); // forward again
+            try (Jedis s = jedis(source); Jedis t = jedis(target)) {
+                for (String key : List.of("seed-0", "seed-999", "k-1", "k-2", "n-1", "n-2", "o-1")) {
+                    assertThat(s.get(key)).as("%s on the old source", key).isEqualTo(key.startsWith("seed-") ? key.substring(5) : key);
+                    assertThat(t.get(key)).as("%s on the new server", key).isEqualTo(s.get(key));
+                }
+                assertThat(s.get("n-counter")).isEqualTo("1");
+            }
+
+            workers.get(4).destroy();
+            assertThat(workers.get(4).waitFor(60, TimeUnit.SECONDS)).isTrue();
             CliRun complete = CliRun.of("complete", p, "--yes", "-o", "json");
             assertThat(complete.exit()).as(complete.out() + complete.err()).isZero();
             assertThat(complete.json().get("released").toString()).contains("ACL rules restored for " + app);
-            assertThat(appSetWithin(source, "k-3", 2_000)).as("complete gave the writes back").isEqualTo("OK");
+            assertThat(appSetWithin(target, "k-3", 2_000)).as("complete gave the new server's writes back").isEqualTo("OK");
         } finally {
             workers.close();
             runtime("set server redis/primary addr 127.0.0.1 port " + source.port());
@@ -144,6 +186,17 @@ class RedisCutoverKillIT {
                     j.aclDelUser(app);
                 }
             }
+        }
+    }
+
+    /** Until the server holds {@code key}, at most 30 s. */
+    private static void awaitKey(SandboxEndpoint e, String key) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        try (Jedis j = jedis(e)) {
+            while (!j.exists(key) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(j.get(key)).as("%s reached %s", key, e.port()).isEqualTo(key);
         }
     }
 

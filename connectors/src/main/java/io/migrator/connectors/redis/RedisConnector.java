@@ -126,6 +126,13 @@ public final class RedisConnector implements EngineConnector {
             }
 
             @Override
+            public boolean rollbackPossible() {
+                io.migrator.core.plan.Plan reversed = plan.reversed();
+                return RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER && RedisReverse.exists(reversed)
+                        && !"cut-over".equals(RedisReverse.state(reversed));
+            }
+
+            @Override
             public java.util.List<String> release() {
                 java.util.List<String> done = new java.util.ArrayList<>();
                 String acl = RedisCutover.restoreAcl(plan); // the lasting freeze's rules are kept in the bookkeeping complete removes
@@ -134,6 +141,18 @@ public final class RedisConnector implements EngineConnector {
                 }
                 if (RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
                     done.add(RedisCutover.unpause(plan)); // the old source's pause, renewed past the point of no return
+                }
+                if (plan.cutover().reverse()) {
+                    io.migrator.core.plan.Plan reversed = plan.reversed();
+                    String back = RedisCutover.restoreAcl(reversed); // a rollback's lasting freeze on the new server, if one is left
+                    if (!back.startsWith("no ")) {
+                        done.add(back);
+                    }
+                    long keys = RedisMigration.bookkeepingKeys(reversed);
+                    if (keys > 0) {
+                        RedisMigration.forget(reversed);
+                        done.add("reverse replication " + reversed.name() + " ended: " + keys + " bookkeeping key(s) removed from the old source");
+                    }
                 }
                 return done;
             }
@@ -149,6 +168,10 @@ public final class RedisConnector implements EngineConnector {
                 if (RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
                     would.add("the lasting freeze on the old source ends: the application users' ACL rules kept at the cutover given back, "
                             + "the old source's write pause ended");
+                }
+                if (plan.cutover().reverse() && RedisMigration.bookkeepingKeys(plan.reversed()) > 0) {
+                    would.add("reverse replication " + plan.reversed().name() + " ends (no rollback afterwards): "
+                            + RedisMigration.bookkeepingKeys(plan.reversed()) + " bookkeeping key(s) on the old source removed");
                 }
                 would.add(RedisMigration.bookkeepingKeys(plan) + " bookkeeping keys " + RedisCheckpoint.PREFIX + plan.name()
                         + ":* on the target (checkpoint, journal, slot offsets)");

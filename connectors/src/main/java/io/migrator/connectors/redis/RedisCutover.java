@@ -42,7 +42,7 @@ final class RedisCutover {
         return RedisCheckpoint.PREFIX + plan + ":acl";
     }
 
-    private static RespConnection connect(Endpoint e) {
+    static RespConnection connect(Endpoint e) {
         return new RespConnection(e.host(), e.port(), e.user(), e.password().isEmpty() ? null : e.password().reveal(), 10_000);
     }
 
@@ -70,10 +70,17 @@ final class RedisCutover {
     /** The source side: the pause, the fence offset, the ACL lasting freeze. */
     static final class Source implements CutoverSource {
         private final Plan plan;
+        /** The server this runbook freezes for good, as messages name it: the old source, or the new server for a rollback. */
+        private final String frozen;
         private volatile long fenceOffset = -1;
 
         Source(Plan plan) {
+            this(plan, false);
+        }
+
+        Source(Plan plan, boolean rollback) {
             this.plan = plan;
+            this.frozen = rollback ? "the new server" : "the old source";
         }
 
         @Override
@@ -215,7 +222,7 @@ final class RedisCutover {
                 RespConnection node = target.node(target.slot(key));
                 for (String user : users) {
                     String before = rules(c, user).orElseThrow(() -> new MigratorException(ErrorCode.CUTOVER_FAILED, "the ACL user " + user
-                            + " is gone from the old source", "recreate it or remove it from cutover.applicationUsers, then cut over again"));
+                            + " is gone from " + frozen, "recreate it or remove it from cutover.applicationUsers, then cut over again"));
                     Object kept = node.execute(new byte[][] {bytes("HSETNX"), key, bytes(user), bytes(before)});
                     if (kept instanceof JedisDataException e) {
                         throw e;
@@ -229,10 +236,23 @@ final class RedisCutover {
                     done.add(user);
                 }
             } catch (JedisConnectionException | JedisDataException e) {
-                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "taking the application's writes on the old source failed after "
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "taking the application's writes on " + frozen + " failed after "
                         + done + ": " + e.getMessage(), "fix the cause, then `migrator cutover PLAN` again: it goes on from here", e);
             }
-            return "write commands taken from " + String.join(", ", done) + " on the old source (ACL -@write); migrator keeps its own";
+            String taken = "write commands taken from " + String.join(", ", done) + " on " + frozen + " (ACL -@write); migrator keeps its own";
+            if (!plan.cutover().reverse()) {
+                return taken;
+            }
+            // reverse replication writes into the old source: its pause (which stops every client's writes, migrator's too)
+            // ends once the application's users can no longer write there
+            try (RespConnection c = connect(plan.source())) {
+                call(c, "CLIENT", "UNPAUSE");
+            } catch (JedisConnectionException | JedisDataException e) {
+                throw new MigratorException(ErrorCode.CUTOVER_FAILED, "ending the pause of " + frozen + " failed: " + e.getMessage(),
+                        "run CLIENT UNPAUSE on " + frozen + " (its application users can no longer write there)", e);
+            }
+            return taken + "; its pause ended, so " + (frozen.equals("the old source") ? "reverse replication" : "the forward stream")
+                    + " can write there";
         }
 
         @Override
@@ -254,6 +274,15 @@ final class RedisCutover {
 
     /** The rules kept on the target given back to each user on the old source, then forgotten. Idempotent. */
     static String restoreAcl(Plan plan) {
+        return restoreAcl(plan, true);
+    }
+
+    /**
+     * The rules kept on the plan's target given back to each user on its source; {@code forget}: the kept rules removed
+     * after. A cutover's admit step keeps them: the server they are kept on is paused then (it takes no write), and the
+     * direction that streams next removes them ({@link #forgetAcl}).
+     */
+    static String restoreAcl(Plan plan, boolean forget) {
         List<String> restored = new ArrayList<>();
         try (RedisTargetNodes target = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
             byte[] key = aclKey(plan.name()).getBytes(StandardCharsets.UTF_8);
@@ -268,7 +297,9 @@ final class RedisCutover {
                     List<String> argv = new ArrayList<>(List.of("ACL", "SETUSER", user, "reset"));
                     argv.addAll(aclTokens(RedisCommandTable.text(pairs.get(i + 1))));
                     call(c, argv.toArray(new String[0]));
-                    node.execute(new byte[][] {bytes("HDEL"), key, bytes(user)});
+                    if (forget) {
+                        node.execute(new byte[][] {bytes("HDEL"), key, bytes(user)});
+                    }
                     restored.add(user);
                 }
             }
@@ -276,7 +307,19 @@ final class RedisCutover {
             throw new MigratorException(ErrorCode.CUTOVER_FAILED, "giving the application's ACL users their rules back failed after " + restored
                     + ": " + e.getMessage(), "run the same command again once the old source answers (the rules stay kept on the target)", e);
         }
-        return "ACL rules restored for " + String.join(", ", restored) + " on the old source";
+        return "ACL rules restored for " + String.join(", ", restored) + " on " + (plan.name().endsWith(Plan.REVERSE_SUFFIX)
+                ? "the new server" : "the old source");
+    }
+
+    /** The rules a lasting freeze of {@code plan} kept (on its target), removed once they were given back. */
+    static void forgetAcl(Plan plan) {
+        try (RedisTargetNodes target = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
+            byte[] key = aclKey(plan.name()).getBytes(StandardCharsets.UTF_8);
+            Object reply = target.node(target.slot(key)).execute(new byte[][] {bytes("DEL"), key});
+            if (reply instanceof JedisDataException e) {
+                throw e;
+            }
+        }
     }
 
     /** The rules of an ACL LIST line as ACL SETUSER takes them: split on spaces, a selector "(...)" kept whole. */
@@ -308,9 +351,12 @@ final class RedisCutover {
     /** The target side: nothing to open; a cluster behind a TCP proxy refused; the application's users must exist. */
     static final class Target implements CutoverTarget {
         private final Plan plan;
+        /** The direction that streams out of this target after the switch (reverse after a cutover, forward after a rollback). */
+        private final Plan opposite;
 
-        Target(Plan plan) {
+        Target(Plan plan, String oppositeName) {
             this.plan = plan;
+            this.opposite = plan.reversed(oppositeName);
         }
 
         @Override
@@ -341,23 +387,35 @@ final class RedisCutover {
                             + "replicated): the application could not log in after the switch", "ACL SETUSER " + user + " on the target with its "
                             + "rules on the source (ACL LIST there)"));
                 }
+                if (plan.cutover().reverse()) {
+                    checks.addAll(RedisReverse.checks(plan, node, context));
+                }
             } catch (JedisConnectionException e) {
                 checks.add(CutoverCheck.fail("target", "the target did not answer the cutover checks: " + e.getMessage(), "check the target"));
             }
             return checks;
         }
 
+        /** Before the freeze: the target keeps a replication backlog, so the opposite direction can PSYNC from the fence. */
+        @Override
+        public String prepareReverse(String oppositeDirection) {
+            return plan.cutover().reverse() ? RedisReverse.ensureBacklog(plan.target()) : "";
+        }
+
+        /** The target's replication id and offset, read in one MULTI/EXEC with a write in database 0 (RedisReverse says why). */
         @Override
         public Optional<String> reversePosition() {
-            if (plan.target().cluster()) {
+            if (plan.target().cluster() || !plan.cutover().reverse()) {
                 return Optional.empty();
             }
-            try (RedisTargetNodes target = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
-                Map<String, String> info = RedisConnector.parseInfo(RedisCommandTable.text(call(target.node(0), "INFO", "replication")));
-                return Optional.of(info.getOrDefault("master_replid", "?") + ":" + info.getOrDefault("master_repl_offset", "?"));
-            } catch (JedisConnectionException | JedisDataException e) {
-                return Optional.empty();
-            }
+            return RedisReverse.position(plan.target(), plan.name());
+        }
+
+        /** What the opposite direction's lasting freeze took on this target (its application users' writes) given back. */
+        @Override
+        public String admitApplication() {
+            String restored = restoreAcl(opposite, false);
+            return restored.startsWith("no ") ? "" : restored;
         }
 
         @Override

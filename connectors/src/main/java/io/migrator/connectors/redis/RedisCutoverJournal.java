@@ -29,7 +29,7 @@ final class RedisCutoverJournal implements AutoCloseable {
     synchronized String write(Phase p, String detail) {
         String at = Instant.now().toString();
         String state = detail.startsWith(Runbook.STARTED) ? "started" : Runbook.NO_RETURN.equals(detail) ? "no-return"
-                : p == Phase.CUT_OVER ? "cut-over" : p == Phase.STREAMING ? "" : null;
+                : p == Phase.CUT_OVER ? "cut-over" : p == Phase.STREAMING || p == Phase.ROLLED_BACK ? "" : null;
         for (int attempt = 0; ; attempt++) {
             try {
                 if (nodes == null) {

@@ -145,12 +145,26 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private volatile boolean streamStopped;
     private volatile boolean streamStoppedAck;
 
+    // ---- reverse replication (RedisReverse) ----
+    /** Set when this worker is a reverse direction (new server → old source): the forward migration's name. */
+    private final String forwardName;
+    /** The reverse direction while it streams (this migration cut over), else null. */
+    private volatile RedisMigration reverse;
+    /** A reverse direction that has streamed from the cutover's fence without a full sync: its parity follows from the fence. */
+    private volatile boolean continuous = true;
+
     RedisMigration(Plan plan) {
+        this(plan, null);
+    }
+
+    /** {@code forwardName}: this is the reverse direction of that migration (its plan reversed), started at its cutover. */
+    RedisMigration(Plan plan, String forwardName) {
         super(plan, "paused: the applier waits; the source keeps the stream in its backlog until resume");
+        this.forwardName = forwardName;
         this.databases = plan.source().databases().isEmpty() ? List.of(0) : List.copyOf(plan.source().databases());
         this.keyFilter = RedisKeys.filter(plan);
-        this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, new RedisCutover.Source(plan), new RedisCutover.Target(plan),
-                new CutoverHost());
+        this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, new RedisCutover.Source(plan, forwardName != null), new RedisCutover.Target(plan,
+                forwardName != null ? forwardName : Plan.reverseName(plan.name())), new CutoverHost());
         this.cutoverJournal = new RedisCutoverJournal(plan);
     }
 
@@ -162,6 +176,112 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     @Override
     public java.util.Optional<io.migrator.core.state.CutoverReport> cutover() {
         return cutovers.report();
+    }
+
+    @Override
+    protected io.migrator.core.spi.Worker reverseWorker() {
+        return reverse;
+    }
+
+    @Override
+    protected boolean validationWaived() {
+        return forwardName != null && continuous;
+    }
+
+    /**
+     * Cut over: the reverse direction streams the new server's writes into the old source from the cutover's fence until
+     * the worker stops (false) or its cutover, the rollback, is done (true): then this migration streams forward again from
+     * the old source's position read at the rollback's fence. Without a reverse direction: status until stopped (false).
+     */
+    private boolean followReverse(AtomicBoolean stop) {
+        streamStopped = true;
+        java.util.Optional<String> from = forwardName == null && plan.cutover().reverse() ? recordedReverseFrom() : java.util.Optional.empty();
+        if (from.isEmpty()) {
+            LOG.info("migration {} is cut over: the forward stream has ended{}; the worker serves status until it is stopped", plan.name(),
+                    forwardName != null ? " (this is a reverse direction: rolled back)" : plan.cutover().reverse()
+                            ? " and the cutover recorded no position a reverse stream could start at" : " (cutover.reverse: false)");
+            while (!stop.get()) {
+                sleep(200);
+            }
+            return false;
+        }
+        Plan reversed = plan.reversed();
+        while (!stop.get()) {
+            try {
+                if ("cut-over".equals(RedisReverse.state(reversed))) {
+                    forwardAgain(reversed); // rolled back, and this worker stopped before it streamed forward again
+                    return true;
+                }
+                if (RedisReverse.seed(reversed, from.get())) {
+                    RedisCutover.forgetAcl(reversed); // a rollback's lasting freeze, given back at this cutover's admit step
+                    LOG.info("reverse replication {} -> {} as {}, from the cutover's fence at {}", plan.target().address(),
+                            plan.source().address(), reversed.name(), from.get());
+                }
+                RedisMigration back = new RedisMigration(reversed, plan.name());
+                back.listen = listen;
+                if (runReverse(back, stop)) {
+                    forwardAgain(reversed);
+                    return true;
+                }
+                return false;
+            } catch (MigratorException | JedisConnectionException | JedisDataException e) {
+                if (stop.get()) {
+                    return false;
+                }
+                LOG.warn("reverse replication stopped: {}; starting it again in 10 s", e.getMessage());
+                for (int i = 0; i < 100 && !stop.get(); i++) {
+                    sleep(100);
+                }
+            }
+        }
+        return false;
+    }
+
+    /** The new server's position this migration's last cutover recorded (its journal's REVERSE_FROM entry). */
+    private java.util.Optional<String> recordedReverseFrom() {
+        String found = null;
+        for (MigrationStatus.PhaseEntry e : List.copyOf(phases)) {
+            if (e.detail().startsWith(io.migrator.core.cutover.Runbook.STARTED)) {
+                found = null;
+            } else if (e.detail().startsWith(io.migrator.core.cutover.Runbook.REVERSE_FROM)) {
+                found = e.detail().substring(io.migrator.core.cutover.Runbook.REVERSE_FROM.length());
+            }
+        }
+        return java.util.Optional.ofNullable(found);
+    }
+
+    /** Runs the reverse worker on its own thread until this worker stops (false) or the rollback is done (true). */
+    private boolean runReverse(RedisMigration back, AtomicBoolean stop) {
+        reverse = back;
+        try {
+            return runReverse(back, () -> back.phase.get() == Phase.CUT_OVER && back.cutovers.idle(), stop,
+                    plan.cutover().maxDowntime().plusSeconds(60));
+        } finally {
+            lastRollback = back.cutover().orElse(lastRollback);
+            reverse = null;
+        }
+    }
+
+    /**
+     * After the rollback: this migration's checkpoint set to the old source's position read at the rollback's fence (first:
+     * a restart before the rest finds it there), ROLLED_BACK journaled and the cutover state cleared, then what the
+     * rollback's admit step gave back and the reverse direction's stream state removed. The stream starts there.
+     */
+    private void forwardAgain(Plan reversed) {
+        String from = RedisReverse.recordedFrom(reversed).orElseThrow(() -> new MigratorException(ErrorCode.CUTOVER_FAILED, "the rollback "
+                + "of " + plan.name() + " recorded no position on the old source to stream forward from", "look at the worker's log; "
+                + "`migrator complete` and a fresh migration start over"));
+        int colon = from.lastIndexOf(':');
+        checkpoint = new RedisCheckpoint(from.substring(0, colon), Long.parseLong(from.substring(colon + 1)), 0, Phase.CATCH_UP,
+                appliedEvents.get(), checkpoint.keysRestored(), "partial", Instant.now().toString());
+        streamDb = 0;
+        writeCheckpoint(checkpoint);
+        cutoverJournal(Phase.ROLLED_BACK, "rolled back: the old source takes the application's writes again; streaming forward from "
+                + from);
+        phase.set(Phase.CATCH_UP);
+        cutoverJournal(Phase.CATCH_UP, "forward again from the old source at " + from + ", ready for another cutover");
+        RedisCutover.forgetAcl(plan); // the cutover's lasting freeze, given back at the rollback's admit step
+        LOG.info("the reverse direction is done with: {}", RedisReverse.forgetStream(reversed));
     }
 
     /** The applier passed {@code position} (a replication offset): everything the source had then is on the target. */
@@ -234,6 +354,21 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         public void holdStream() {
             pause();
         }
+
+        @Override
+        public boolean rollback() {
+            return forwardName != null;
+        }
+
+        @Override
+        public boolean rollbackVerifiesAll() {
+            return forwardName != null && continuous;
+        }
+
+        @Override
+        public String oppositeDirection() {
+            return forwardName != null ? forwardName : plan.cutover().reverse() ? Plan.reverseName(plan.name()) : null;
+        }
     }
 
     /** The cutover's journal and state on the target, on its own connection (the applier's belongs to the applier thread). */
@@ -248,6 +383,10 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
 
     @Override
     public ValidationReport validate(List<String> patterns, boolean repair) throws InterruptedException {
+        RedisMigration back = reverse;
+        if (back != null && phase.get() == Phase.CUT_OVER) {
+            return back.validate(patterns, repair); // cut over: parity of the reverse direction, the old source against the new server
+        }
         if (phase.get() == Phase.CUTTING_OVER || phase.get() == Phase.CUT_OVER || cutovers.running()) {
             throw new MigratorException(ErrorCode.PREFLIGHT_FAILED, "migration " + plan.name() + " is " + (phase.get() == Phase.CUT_OVER
                     ? "cut over: the target takes the application's writes, and a repair would overwrite them" : "cutting over"),
@@ -290,13 +429,13 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
             stopping.set(true);
         });
-        Thread sampler = null;
-        Thread applier = null;
-        Replicator replicator = null;
         try {
             RedisConnector connector = new RedisConnector(); // named errors for unreachable servers and refused logins
             connector.probe(plan.source(), io.migrator.core.spi.Role.SOURCE, Duration.ofSeconds(10));
             connector.probe(plan.target(), io.migrator.core.spi.Role.TARGET, Duration.ofSeconds(10));
+            if (forwardName == null && plan.cutover().reverse()) {
+                RedisReverse.endInterruptedFreeze(plan); // a rollback killed inside its freeze pauses this worker's own target
+            }
             lease = RedisWorkerLease.claim(plan, io.migrator.core.state.WorkerRecord.self(listen), lost -> {
                 leaseLost = true; // the other worker owns the target's bookkeeping now: this one writes nothing more there
                 failure = lost;
@@ -331,17 +470,55 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             if (phase.get() == Phase.CUTTING_OVER && !cutovers.pastNoReturn()) {
                 cutovers.recover(); // short of the point of no return: undone before anything streams (it needs no stream)
             }
-            if (phase.get() == Phase.CUT_OVER) {
-                streamStopped = true;
-                LOG.info("migration {} is cut over: the forward stream has ended; the worker serves status until it is stopped", plan.name());
-                while (!stop.get()) {
-                    sleep(200);
+            while (!stop.get()) {
+                if (phase.get() == Phase.CUT_OVER && !followReverse(stop)) {
+                    break; // stopping (or no reverse direction: the worker served status until stopped)
                 }
-                return;
+                if (!stop.get() && !stream(stop)) {
+                    break;
+                }
             }
+        } catch (MigratorException e) {
+            fail(e);
+            throw e;
+        } catch (RuntimeException e) {
+            fail(e);
+            throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " failed: " + e, null, e);
+        } finally {
+            stop.set(true);
+            stopping.set(true);
+            cutovers.await(); // a failing worker too: the cutover ends (or aborts) before the claim is released
+            cutoverJournal.close();
+            if (target != null) {
+                target.close();
+            }
+            if (sourceForKeys != null) {
+                sourceForKeys.close();
+            }
+            if (lease != null) {
+                lease.close(); // last: until the failure is recorded, no other worker may claim the migration
+            }
+            MDC.remove("migration");
+        }
+    }
+
+    /**
+     * The stream from the target's checkpoint until the worker stops (false) or the migration is cut over (true: past the
+     * point of no return nothing more is applied, and the reverse direction follows; a reverse direction's cutover is the
+     * rollback, and its worker ends with it).
+     */
+    private boolean stream(AtomicBoolean stop) {
+        AtomicBoolean ended = new AtomicBoolean(); // this stream's own end: the worker's stop, or the cutover
+        Thread sampler = null;
+        Thread applier = null;
+        Replicator replicator = null;
+        failure = null;
+        streamStopped = false;
+        streamStoppedAck = false;
+        try {
             SourceFacts facts = sourceFacts();
             commands = facts.commands();
-            sampler = daemon("status-sampler", () -> sampleLoop(stop));
+            sampler = daemon("status-sampler", () -> sampleLoop(ended));
             // a source that restarts or fails over is reconnected for network.maxOutage (one attempt a second), not 10 s
             Configuration configuration = Configuration.defaultSetting()
                     .setRetries((int) Math.max(10, Math.min(Integer.MAX_VALUE, plan.network().maxOutage().toSeconds())))
@@ -375,11 +552,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 }
                 LOG.debug("replication listener failed", e);
             });
-            applier = daemon("redis-applier", () -> applyLoop(stop));
+            applier = daemon("redis-applier", () -> applyLoop(ended));
             Thread replication = daemon("redis-replication", () -> {
                 try {
                     r.open();
-                    if (!stop.get() && failure == null) {
+                    if (!ended.get() && failure == null) {
                         failure = new MigratorException(ErrorCode.CANNOT_CONNECT, "lost the replication link to the source at "
                                 + plan.source().address() + " and could not get it back after 10 attempts",
                                 "check that the source runs and accepts this replica (see its log), then `migrator run` again: it "
@@ -399,18 +576,15 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 if (f != null) {
                     throw translate(f);
                 }
+                if (phase.get() == Phase.CUT_OVER && cutovers.idle()) {
+                    return forwardName == null;
+                }
                 sleep(100);
             }
             cutovers.await();
-        } catch (MigratorException e) {
-            fail(e);
-            throw e;
-        } catch (RuntimeException e) {
-            fail(e);
-            throw new MigratorException(ErrorCode.INTERNAL, "migration " + plan.name() + " failed: " + e, null, e);
+            return false;
         } finally {
-            stop.set(true);
-            stopping.set(true);
+            ended.set(true);
             if (replicator != null) {
                 try {
                     replicator.close();
@@ -419,21 +593,13 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 }
             }
             join(applier);
-            cutovers.await(); // a failing worker too: the cutover ends (or aborts) before the claim is released
-            cutoverJournal.close();
             if (sampler != null) {
                 sampler.interrupt();
             }
-            if (target != null) {
-                target.close();
-            }
-            if (sourceForKeys != null) {
-                sourceForKeys.close();
-            }
-            if (lease != null) {
-                lease.close(); // last: until the failure is recorded, no other worker may claim the migration
-            }
-            MDC.remove("migration");
+            queue.clear(); // what the stream read past the point of no return is never applied
+            room.drainPermits();
+            room.release(QUEUE_KIB);
+            queued.set(0);
         }
     }
 
@@ -637,6 +803,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                     + "application, then `migrator complete`), or undo it by pointing the application back at the old source");
         }
         boolean again = checkpoint.phase() != Phase.PREFLIGHT;
+        continuous = false; // a reverse direction synced in full: its parity is no longer the fence's
         restoredKeys = again ? new LongHashSet() : null;
         keysRestored.clear();
         fullSyncStartedMillis = System.currentTimeMillis();
@@ -1369,6 +1536,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     /** Drops keys outside the plan's patterns; a command whose keys are partly in splits when it can, else stops. */
     private byte[][] filtered(Command c) {
         byte[][] argv = c.argv();
+        if (argv.length > 1 && RedisCheckpoint.bookkeeping(argv[1])) {
+            return null; // migrator's own keys on the source (a reverse direction's checkpoint, a cutover's mark) stay there
+        }
         if (RedisKeys.all(keyFilter)) {
             return argv;
         }
@@ -1800,12 +1970,14 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             done += synced ? 1 : 0;
         }
         boolean ready = cutoverReady(p, paused.get(), lag);
-        return new MigrationStatus(plan.name(), p, paused.get(), new MigrationStatus.Worker(true, listen, startedAt.toString()),
+        MigrationStatus own = new MigrationStatus(plan.name(), p, paused.get(), new MigrationStatus.Worker(true, listen, startedAt.toString()),
                 new MigrationStatus.Lag(lag, queued.get(), bytes, eta, headroom, null),
                 new MigrationStatus.Snapshot(done, databases.size(), copied, estimated, dbs),
                 new MigrationStatus.Applied(appliedEvents.get(), cp == null || cp.offset() < 0 ? "" : cp.position(), eventRate.value()),
                 new MigrationStatus.Throughput(keyRate.value(), eventRate.value()), validation, ready, List.copyOf(phases), error,
                 retried.get(), Instant.ofEpochMilli(now).toString()).withDegraded(degraded());
+        RedisMigration back = reverse;
+        return back == null ? own : own.withReverse(back.status());
     }
 
     /** Status from the target's bookkeeping while no worker runs. */

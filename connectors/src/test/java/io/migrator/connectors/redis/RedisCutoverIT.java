@@ -104,7 +104,7 @@ class RedisCutoverIT {
 
     @Test
     void cutsOverUnderAWriterThroughHaproxyAndCompleteGivesTheWritesBack(SandboxServers servers) throws Exception {
-        Plan plan = setUp(servers, "redis-cut", ", maxDowntime: 5s");
+        Plan plan = setUp(servers, "redis-cut", ", maxDowntime: 5s, reverse: false");
         Writer writer = new Writer();
         RedisData.Running run = RedisData.start(plan);
         try {
@@ -148,6 +148,114 @@ class RedisCutoverIT {
         List<String> released = io.migrator.core.run.Migrations.discover().complete(plan).released();
         assertThat(released).anyMatch(r -> r.contains("ACL rules restored for " + app));
         assertThat(directSet(servers.redisSource())).as("complete gave them back").isEqualTo("OK");
+    }
+
+    /**
+     * Cutover, reverse replication, rollback, forward again and a second cutover, with the application writing through
+     * HAProxy all along (a SET of a new key and an INCR of one counter every 5 ms): after each leg every acknowledged key is
+     * on the server the application now uses and on the other one, and the counter is equal on both and counts every
+     * acknowledged INCR exactly once (a replayed INCR would count twice).
+     */
+    @Test
+    void rollsBackWithEveryWriteCarriedBackThenCutsOverAgain(SandboxServers servers) throws Exception {
+        Plan plan = setUp(servers, "redis-back", ", maxDowntime: 5s");
+        assertThat(plan.cutover().reverse()).as("on by default when the plan names application users").isTrue();
+        RedisMigration.forget(plan.reversed());
+        Writer writer = new Writer();
+        RedisData.Running run = RedisData.start(plan);
+        try {
+            awaitPhase(run, Phase.STREAMING);
+            writer.start();
+            Thread.sleep(500);
+            assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
+            CutoverReport first = cutOver(run, false, null);
+            assertThat(first.ok()).as("%s", first).isTrue();
+            assertThat(first.steps()).extracting(CutoverReport.Step::name).containsSubsequence("preconditions", "reverse-slot", "freeze",
+                    "fence", "reverse-position", "admit", "switch", "freeze-lasting");
+            io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.worker(), "reverse");
+            awaitReversePhase(run, Phase.STREAMING);
+            Thread.sleep(1_000); // the application writes on the new server; reverse replication carries it back
+            assertBothHoldEveryAcknowledgedWrite(writer, "after the cutover", false);
+
+            // the rollback: the new server frozen, the reverse stream drained to its fence, traffic back on the old source
+            run.worker().startRollback(false, null);
+            CutoverReport back = io.migrator.connectors.testing.CutoverRuns.awaitRollback(run.worker());
+            assertThat(back.ok()).as("%s", back).isTrue();
+            assertThat(back.steps()).extracting(CutoverReport.Step::name).containsSubsequence("preconditions", "reverse-slot", "freeze",
+                    "fence", "reverse-position", "admit", "switch", "freeze-lasting");
+            assertThat(back.writeFreezeMillis()).isPositive().isLessThanOrEqualTo(5_000);
+            awaitPhase(run, Phase.STREAMING); // forward again, from the old source's position at the rollback's fence
+            assertThat(run.worker().status().direction()).isEqualTo("forward");
+            assertThat(run.worker().status().phases()).anyMatch(e -> e.phase() == Phase.ROLLED_BACK);
+            Thread.sleep(1_000);
+            assertThat(directSet(servers.redisSource())).as("the application writes on the old source again").isEqualTo("OK");
+            assertThat(directSet(servers.redisTarget())).as("and no longer on the new server").contains("NOPERM");
+            assertBothHoldEveryAcknowledgedWrite(writer, "after the rollback", false);
+
+            // and once more forward: the second cutover gives the application its writes on the new server back
+            assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
+            CutoverReport second = cutOver(run, false, null);
+            assertThat(second.ok()).as("%s", second).isTrue();
+            io.migrator.connectors.testing.CutoverRuns.awaitDirection(run.worker(), "reverse");
+            awaitReversePhase(run, Phase.STREAMING);
+            Thread.sleep(1_000);
+            writer.stop();
+            assertThat(directSet(servers.redisTarget())).as("the new server is the application's again").isEqualTo("OK");
+            assertBothHoldEveryAcknowledgedWrite(writer, "after the second cutover", true);
+            assertThat(writer.acknowledged).as("acknowledged writes").hasSizeGreaterThan(300);
+            assertThat(io.migrator.core.run.Migrations.discover().rollbackPossible(plan)).isTrue();
+        } finally {
+            writer.stop();
+            run.halt();
+        }
+        List<String> released = io.migrator.core.run.Migrations.discover().complete(plan).released();
+        assertThat(released).anyMatch(r -> r.startsWith("reverse replication " + plan.reversed().name() + " ended"));
+        assertThat(directSet(servers.redisSource())).as("complete gave the old source's writes back").isEqualTo("OK");
+        try (Jedis s = RedisData.jedis(servers.redisSource(), 0)) {
+            assertThat(s.keys(io.migrator.connectors.redis.RedisCheckpoint.PREFIX + plan.reversed().name() + ":*")).isEmpty();
+        }
+    }
+
+    /** Waits until the reverse stream, as status shows it, is in {@code phase}. */
+    private static void awaitReversePhase(RedisData.Running run, Phase phase) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (System.currentTimeMillis() < deadline && !run.worker().status().cutoverReady()) {
+            Thread.sleep(100);
+        }
+        assertThat(run.worker().status().cutoverReady()).as("the reverse direction is %s and ready: %s", phase, run.worker().status())
+                .isTrue();
+    }
+
+    /**
+     * Waits until both servers hold every key acknowledged so far; once the writer has stopped ({@code quiet}), also the
+     * same counter, which counts every acknowledged INCR once (at most the failed, unacknowledged ones more).
+     */
+    private void assertBothHoldEveryAcknowledgedWrite(Writer writer, String when, boolean quiet) throws InterruptedException {
+        List<String> keys = new ArrayList<>(writer.acknowledged.keySet());
+        long deadline = System.currentTimeMillis() + 30_000;
+        String problem;
+        do {
+            problem = null;
+            try (Jedis t = RedisData.jedis(servers.redisTarget(), DB); Jedis s = RedisData.jedis(servers.redisSource(), DB)) {
+                for (String key : keys) {
+                    if (!key.equals(t.get(key)) || !key.equals(s.get(key))) {
+                        problem = key + " target=" + t.get(key) + " source=" + s.get(key);
+                        break;
+                    }
+                }
+                String ts = t.get("counter");
+                String ss = s.get("counter");
+                long acked = writer.increments.get();
+                if (problem == null && quiet && (ts == null || !ts.equals(ss) || Long.parseLong(ts) < acked
+                        || Long.parseLong(ts) > acked + writer.errors.get())) {
+                    problem = "counter target=" + ts + " source=" + ss + ", acknowledged INCRs " + acked + ", errors " + writer.errors.get();
+                }
+            }
+            if (problem != null) {
+                Thread.sleep(200);
+            }
+        } while (problem != null && System.currentTimeMillis() < deadline);
+        assertThat(problem).as(when + " (" + keys.size() + " acknowledged keys)").isNull();
     }
 
     @Test
@@ -254,6 +362,7 @@ class RedisCutoverIT {
         final io.migrator.connectors.testing.AckLog log = new io.migrator.connectors.testing.AckLog();
         final ConcurrentMap<String, Long> acknowledged = log.acknowledged;
         final AtomicLong errors = new AtomicLong();
+        final AtomicLong increments = new AtomicLong();
         private final AtomicBoolean stop = new AtomicBoolean();
         private Thread thread;
 
@@ -280,6 +389,8 @@ class RedisCutoverIT {
                         String key = "w-" + seq++;
                         j.set(key, key);
                         log.acknowledged(key);
+                        j.incr("counter");
+                        increments.incrementAndGet();
                         Thread.sleep(5);
                     }
                 } catch (JedisException e) {

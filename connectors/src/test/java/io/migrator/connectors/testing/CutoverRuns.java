@@ -27,7 +27,7 @@ public final class CutoverRuns {
     }
 
     /** Until the migration's status shows {@code direction} ("reverse" once reverse replication streams), at most 30 s. */
-    public static void awaitDirection(io.migrator.core.run.Migration migration, String direction) throws InterruptedException {
+    public static void awaitDirection(Worker migration, String direction) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 30_000;
         while (!direction.equals(migration.status().direction()) && System.currentTimeMillis() < deadline) {
             Thread.sleep(100);
@@ -36,7 +36,7 @@ public final class CutoverRuns {
     }
 
     /** Follows the rollback started on {@code migration} until its report says it finished, at most 60 s. */
-    public static CutoverReport awaitRollback(io.migrator.core.run.Migration migration) throws InterruptedException {
+    public static CutoverReport awaitRollback(Worker migration) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 60_000;
         while (System.currentTimeMillis() < deadline) {
             var report = migration.rollback();

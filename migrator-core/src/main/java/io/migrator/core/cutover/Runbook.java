@@ -180,8 +180,9 @@ public final class Runbook {
             checks.add(CutoverCheck.pass("lag", String.format("%.2f s (limit %.2f s)", lag, maxLag)));
         }
         checks.add(host.rollbackVerifiesAll() && !"mismatch".equals(status.validation().state())
-                ? CutoverCheck.pass("validation", "a rollback: parity held at the cutover's fence, and every row the new server changed since "
-                + "is verified inside the freeze") : validation(status.validation()));
+                ? CutoverCheck.pass("validation", host.tables().isEmpty() ? "a rollback: parity held at the cutover's fence, and the reverse "
+                + "stream has carried every write since from that very position (no full sync)" : "a rollback: parity held at the "
+                + "cutover's fence, and every row the new server changed since is verified inside the freeze") : validation(status.validation()));
         checks.addAll(switches.check());
         checks.addAll(source.cutoverChecks(context));
         checks.addAll(target.cutoverChecks(context));

@@ -33,7 +33,7 @@ final class CutoverBinder {
     }
 
     /** The section bound, or null when a problem was recorded; {@code source} is null when the source itself was invalid. */
-    Plan.Cutover bind(YamlNode.Mapping top, Endpoint source) {
+    Plan.Cutover bind(YamlNode.Mapping top, Endpoint source, Endpoint target) {
         Optional<YamlNode.Mapping> found = read.section(top, "cutover", false);
         if (found.isEmpty()) {
             return top.entries().containsKey("cutover") ? null : defaults(source);
@@ -97,11 +97,19 @@ final class CutoverBinder {
             ok = false;
         }
         boolean rows = source != null && source.engine().family() != Engine.Family.REDIS;
-        boolean reverse = read.bool(section, "reverse", "cutover").orElse(rows);
-        if (reverse && !rows && source != null) {
-            read.problem(PlanValues.valueMark(section, "reverse"), "reverse replication after a " + source.engine() + " cutover is not in "
-                    + "this build (MySQL/MariaDB and PostgreSQL only), so no rollback could carry the target's writes back", "leave "
-                    + "cutover.reverse out (false for " + source.engine() + ")");
+        // Redis: reverse replication needs a lasting freeze of the old source (ACL users): without one it takes writes again
+        boolean cluster = target != null && target.cluster();
+        boolean reverse = read.bool(section, "reverse", "cutover").orElse(rows || !cluster && users != null && !users.isEmpty());
+        if (reverse && !rows && cluster) {
+            read.problem(PlanValues.valueMark(section, "reverse"), "reverse replication from a Redis Cluster target is not in this build "
+                    + "(it reads one server's replication stream)", "leave cutover.reverse out (false for a cluster target)");
+            ok = false;
+        }
+        if (reverse && !rows && source != null && (users == null || users.isEmpty())) {
+            read.problem(PlanValues.valueMark(section, "reverse"), "reverse replication after a Redis cutover needs cutover.applicationUsers: "
+                    + "without ACL users to take the writes from, the old source takes the application's writes again when the pause "
+                    + "lapses, and the reverse stream would mix with them", "name the application's ACL users in cutover.applicationUsers, "
+                    + "or leave cutover.reverse out");
             ok = false;
         }
         if (!ok || freeze == null || steps == null) {

@@ -36,6 +36,11 @@ public record Endpoint(Engine engine, String host, int port, String user, Secret
         return new Endpoint(engine, host, port, user, password, database, databases, cluster, timeout);
     }
 
+    /** This endpoint with other Redis databases (a reverse direction reads the databases the forward one wrote). */
+    public Endpoint withDatabases(List<Integer> dbs) {
+        return new Endpoint(engine, host, port, user, password, database, dbs, cluster, readTimeout);
+    }
+
     /** host:port as a user would type it. */
     public String address() {
         return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;

@@ -49,7 +49,9 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
 
     /** This plan the other way round under {@code name}: a reverse direction's own reverse is the forward migration again. */
     public Plan reversed(String name) {
-        return new Plan(file, name, target, source, tables, snapshot, cutover, control, validation, keys, network);
+        // Redis: the new server holds the databases the forward direction read (a target's own list is not read)
+        Endpoint from = target.engine().family() == Engine.Family.REDIS ? target.withDatabases(source.databases()) : target;
+        return new Plan(file, name, from, source, tables, snapshot, cutover, control, validation, keys, network);
     }
 
     /** {@code orders} → {@code orders-reverse}, kept within the 63 characters a name may have (a hash keeps long ones apart). */

@@ -56,7 +56,7 @@ final class PlanBinder {
                     "choose keys with 'keys: {include: [\"session:*\"], exclude: [...]}' and databases with source.databases");
         }
         Plan.Snapshot snapshot = snapshot(top);
-        Plan.Cutover cutover = new CutoverBinder(read).bind(top, source);
+        Plan.Cutover cutover = new CutoverBinder(read).bind(top, source, target);
         Plan.Control control = control(top);
 
         if (problems.size() > before || name == null || source == null || target == null || tables == null || keys == null

@@ -101,11 +101,13 @@ public final class PlanSettings {
             "With `freeze: command`: the program that stops the application's writes (exit 0 once none can commit).");
     public static final Setting CUTOVER_UNFREEZE_COMMAND = new Setting("cutover.unfreezeCommand", "list: program and arguments", "none",
             "With `freeze: command`: the program that lets them write again (an abort, a rollback's end).");
-    public static final Setting CUTOVER_REVERSE = new Setting("cutover.reverse", "boolean", "`true` for MySQL/MariaDB and PostgreSQL, `false` for Redis",
+    public static final Setting CUTOVER_REVERSE = new Setting("cutover.reverse", "boolean",
+            "`true` for MySQL/MariaDB and PostgreSQL; Redis: `true` when cutover.applicationUsers names users and the target is not a cluster",
             "After the switch, stream the target's changes back into the old source (reverse replication), so `migrator rollback` can go "
                     + "back; the cutover's preconditions then require what that stream needs (MySQL/MariaDB: the target's binlog on, ROW, FULL; "
-                    + "PostgreSQL: the target's wal_level logical, a free replication slot, REPLICATION for migrator's target login; both: "
-                    + "migrator may write on the old source). `false`: no reverse replication and no rollback. Not for Redis in this build.");
+                    + "PostgreSQL: the target's wal_level logical, a free replication slot, REPLICATION for migrator's target login; "
+                    + "Redis: PSYNC on the target for migrator's user, the old source's application users under the lasting freeze; all: "
+                    + "migrator may write on the old source). `false`: no reverse replication and no rollback.");
     public static final Setting CUTOVER_SWITCH = new Setting("cutover.switch", "list of steps", "none",
             "How traffic moves to the target, in order, after the fence and verification; each step is one of the four below.");
     public static final Setting CUTOVER_SWITCH_HAPROXY = new Setting("cutover.switch.haproxy", "section", "",

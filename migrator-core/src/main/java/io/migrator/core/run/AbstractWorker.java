@@ -191,6 +191,79 @@ public abstract class AbstractWorker implements Worker {
         }
     }
 
+    /** The last rollback's report, kept once its reverse worker is gone. */
+    protected volatile io.migrator.core.state.CutoverReport lastRollback;
+
+    /** The reverse direction's worker while it streams (this migration cut over), else null; none for engines without it. */
+    protected Worker reverseWorker() {
+        return null;
+    }
+
+    /** The rollback: the reverse direction's cutover, on the worker that streams it. */
+    @Override
+    public synchronized io.migrator.core.state.CutoverReport startRollback(boolean dryRun, Duration maxDowntime) {
+        Worker back = reverseWorker();
+        if (phase.get() != Phase.CUT_OVER || back == null) {
+            boolean cut = phase.get() == Phase.CUT_OVER;
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, !cut ? "migration " + plan.name() + " is " + phase.get()
+                    + ", not cut over: there is nothing to roll back" : plan.cutover().reverse() ? "reverse replication of " + plan.name()
+                    + " is not running, so nothing would carry the new server's writes back" : "migration " + plan.name() + " runs no "
+                    + "reverse replication (cutover.reverse: false): nothing would carry the new server's writes back",
+                    !cut ? "a rollback follows a cutover; before one, the source still takes the writes" : plan.cutover().reverse()
+                    ? "look at `migrator status` (its error) and the worker's log; once it streams, roll back" : "point the "
+                    + "application back at the old source yourself (it is as it was at the cutover) and give its users their writes "
+                    + "back there (`migrator complete` does)");
+        }
+        return back.startCutover(dryRun, maxDowntime);
+    }
+
+    @Override
+    public java.util.Optional<io.migrator.core.state.CutoverReport> rollback() {
+        Worker back = reverseWorker();
+        java.util.Optional<io.migrator.core.state.CutoverReport> running = back == null ? java.util.Optional.empty() : back.cutover();
+        return running.isPresent() ? running : java.util.Optional.ofNullable(lastRollback);
+    }
+
+    /**
+     * Runs a reverse direction's worker on its own thread until this worker stops (false) or {@code rolledBack} says its
+     * cutover, the rollback, is done (true); the reverse worker has ended either way (a running rollback ends first). Its
+     * failure is thrown when it ended on its own.
+     */
+    protected static boolean runReverse(io.migrator.core.spi.Worker back, java.util.function.BooleanSupplier rolledBack, AtomicBoolean stop,
+                                        Duration grace) {
+        AtomicBoolean backStop = new AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<RuntimeException> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread thread = new Thread(() -> {
+            try {
+                back.run(backStop);
+            } catch (RuntimeException e) {
+                failed.set(e);
+            }
+        }, "reverse");
+        thread.start();
+        boolean done = false;
+        try {
+            while (!stop.get() && thread.isAlive()) {
+                if (rolledBack.getAsBoolean()) {
+                    done = true;
+                    break;
+                }
+                sleep(100);
+            }
+        } finally {
+            backStop.set(true);
+            try {
+                thread.join(grace.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (!done && failed.get() != null && !stop.get()) {
+            throw failed.get();
+        }
+        return done;
+    }
+
     protected static void sleep(long millis) {
         try {
             Thread.sleep(millis);

@@ -20,7 +20,6 @@ import io.migrator.core.validate.ValidationService;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -54,8 +53,6 @@ public final class Migration extends AbstractWorker {
     private volatile boolean reverseDirection;
     /** A reverse direction's forward migration: the direction that streams again after its cutover, the rollback. */
     private volatile String forwardName;
-    /** The last rollback's report, kept once its reverse worker is gone. */
-    private volatile io.migrator.core.state.CutoverReport lastRollback;
 
     public Migration(Plan plan, SourceSession source, TargetSession target) {
         this(plan, source, target, null);
@@ -115,25 +112,9 @@ public final class Migration extends AbstractWorker {
         return cutovers.report();
     }
 
-    /** The rollback: the reverse direction's cutover, on the worker that streams it. */
     @Override
-    public synchronized io.migrator.core.state.CutoverReport startRollback(boolean dryRun, java.time.Duration maxDowntime) {
-        Migration back = reverse;
-        if (phase.get() != Phase.CUT_OVER || back == null) {
-            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, phase.get() == Phase.CUT_OVER
-                    ? "reverse replication of " + plan.name() + " is not running, so nothing would carry the new server's writes back"
-                    : "migration " + plan.name() + " is " + phase.get() + ", not cut over: there is nothing to roll back",
-                    phase.get() == Phase.CUT_OVER ? "look at `migrator status` (its error) and the worker's log; once it streams, roll back"
-                            : "a rollback follows a cutover; before one, the source still takes the writes");
-        }
-        return back.startCutover(dryRun, maxDowntime);
-    }
-
-    @Override
-    public java.util.Optional<io.migrator.core.state.CutoverReport> rollback() {
-        Migration back = reverse;
-        java.util.Optional<io.migrator.core.state.CutoverReport> running = back == null ? java.util.Optional.empty() : back.cutover();
-        return running.isPresent() ? running : java.util.Optional.ofNullable(lastRollback);
+    protected io.migrator.core.spi.Worker reverseWorker() {
+        return reverse;
     }
 
     @Override
@@ -414,39 +395,14 @@ public final class Migration extends AbstractWorker {
 
     /** Runs the reverse worker on its own thread until this worker stops (false) or its cutover, the rollback, is done (true). */
     private boolean runReverse(Migration back, AtomicBoolean stop) {
-        AtomicBoolean backStop = new AtomicBoolean();
-        AtomicReference<RuntimeException> failed = new AtomicReference<>();
-        Thread thread = new Thread(() -> {
-            try {
-                back.run(backStop);
-            } catch (RuntimeException e) {
-                failed.set(e);
-            }
-        }, "reverse");
         reverse = back;
-        thread.start();
-        boolean rolledBack = false;
         try {
-            while (!stop.get() && thread.isAlive()) {
-                if (back.phase.get() == Phase.CUT_OVER && back.cutovers.idle()) {
-                    rolledBack = true;
-                    break;
-                }
-                sleep(100);
-            }
+            // a running rollback ends first (CutoverDriver.await)
+            return runReverse(back, () -> back.phase.get() == Phase.CUT_OVER && back.cutovers.idle(), stop,
+                    plan.cutover().maxDowntime().plusSeconds(60));
         } finally {
-            backStop.set(true);
-            try {
-                thread.join(plan.cutover().maxDowntime().toMillis() + 60_000); // a running rollback ends first (CutoverDriver.await)
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            lastRollback = back.cutover().orElse(lastRollback);
         }
-        lastRollback = back.cutover().orElse(lastRollback);
-        if (!rolledBack && failed.get() != null && !stop.get()) {
-            throw failed.get();
-        }
-        return rolledBack;
     }
 
     /**

@@ -76,6 +76,11 @@ public sealed interface EnginePipeline permits EnginePipeline.Rows, EnginePipeli
         /** Ends the migration: removes its bookkeeping; what was removed. */
         List<String> complete();
 
+        /** Cut over, with a reverse direction that streams into the old source: `complete` asks for --yes before it ends that. */
+        default boolean rollbackPossible() {
+            return false;
+        }
+
         /** What {@link #release} and {@link #complete} would do now, read without changing anything (`complete --dry-run`). */
         default List<String> completionPreview() {
             return List.of("the migration's bookkeeping on the target");

@@ -1,6 +1,7 @@
 package io.migrator.core.plan;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -111,21 +112,35 @@ class CutoverPlanTest {
     }
 
     @Test
-    void reverseReplicationIsOnForSqlPlansAndRefusedWhereItIsNotInThisBuild() {
+    void reverseReplicationIsOnForSqlPlansAndForRedisPlansWithALastingFreeze() {
         assertThat(parse("mariadb", "").cutover().reverse()).isTrue();
         assertThat(parse("mariadb", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
         assertThat(parse("postgresql", "").cutover().reverse()).isTrue();
         assertThat(parse("postgresql", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
-        assertThat(parse("redis", "").cutover().reverse()).isFalse();
-        assertThat(parse("redis", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
+        assertThat(parse("redis", "").cutover().reverse()).as("no application users: no lasting freeze to stream back under").isFalse();
+        assertThat(parse("redis", "cutover: {applicationUsers: [app]}\n").cutover().reverse()).isTrue();
+        assertThat(parse("redis", "cutover: {applicationUsers: [app], reverse: false}\n").cutover().reverse()).isFalse();
         assertThat(problems("redis", "cutover: {reverse: true}\n")).singleElement().asString()
-                .contains("reverse replication after a redis cutover is not in this build").contains("leave cutover.reverse out");
+                .contains("reverse replication after a Redis cutover needs cutover.applicationUsers").contains("name the application's ACL users");
+        Plan toCluster = new PlanLoader(Map.of()).parse("plan.yaml", REDIS_ENDPOINTS.replace("port: 16380}", "port: 17001, cluster: true}")
+                + "cutover: {applicationUsers: [app]}\n", Path.of("."));
+        assertThat(toCluster.cutover().reverse()).as("a cluster target has no one stream to read back").isFalse();
+        assertThat(parse("redis", "cutover: {applicationUsers: [app], reverse: true}\n").cutover().reverse()).isTrue();
+        assertThatThrownBy(() -> new PlanLoader(Map.of()).parse("plan.yaml", REDIS_ENDPOINTS.replace("port: 16380}",
+                "port: 17001, cluster: true}") + "cutover: {applicationUsers: [app], reverse: true}\n", Path.of(".")))
+                .isInstanceOfSatisfying(InvalidPlanException.class, e -> assertThat(e.problems()).singleElement().asString()
+                        .contains("reverse replication from a Redis Cluster target is not in this build"));
         assertThat(parse("postgresql", "").reversed().reversed("orders").name()).as("a reverse direction's reverse is the forward one")
                 .isEqualTo("orders");
         Plan reversed = parse("mariadb", "cutover: {applicationUsers: [app@%]}\n").reversed();
         assertThat(reversed.name()).isEqualTo("orders-reverse");
         assertThat(reversed.source().port()).as("the target is the reverse direction's source").isEqualTo(13307);
         assertThat(reversed.cutover().applicationUsers()).containsExactly("app@%");
+        Plan redis = new PlanLoader(Map.of()).parse("plan.yaml", REDIS_ENDPOINTS.replace("port: 16379}", "port: 16379, databases: [3, 5]}")
+                + "cutover: {applicationUsers: [app]}\n", Path.of("."));
+        assertThat(redis.reversed().source().databases()).as("the new server holds the databases the forward direction read")
+                .containsExactly(3, 5);
+        assertThat(redis.reversed().reversed("orders").source().databases()).containsExactly(3, 5);
         assertThat(Plan.reverseName("x".repeat(63))).hasSize(63).endsWith("-reverse").isNotEqualTo(Plan.reverseName("x".repeat(62) + "y"));
     }
 
