@@ -14,16 +14,20 @@ import java.util.List;
  * The application's view of a Redis cutover, for bench/cutover-benchmark.sh --engine redis: one SET every 5 ms through the
  * proxy as the application's ACL user, each acknowledged key and time recorded; a write that fails is not acknowledged
  * and the probe reconnects. When the file STOP appears it stops and prints one line:
- * {@code acked=N errors=E gap_ms=G lost=L} — the longest time between two acknowledged writes, and the acknowledged keys
- * missing on the target. Plain RESP over a socket: no client library on the class path.
+ * {@code acked=N errors=E gap_ms=G lost=L mark_gap_ms=M} — the longest time between two acknowledged writes, the
+ * acknowledged keys missing on TARGET (the old source, for a rollback), and with MARK_FILE the longest gap after that file
+ * appeared (the rollback's, when the benchmark touches it just before `migrator rollback`; G is then the cutover's). Plain
+ * RESP over a socket: no client library on the class path.
  *
- *   java bench/RedisCutoverProbe.java PROXY_HOST PROXY_PORT USER PASSWORD DB TARGET_HOST TARGET_PORT TARGET_PASSWORD STOP_FILE
+ *   java bench/RedisCutoverProbe.java PROXY_HOST PROXY_PORT USER PASSWORD DB TARGET_HOST TARGET_PORT TARGET_PASSWORD STOP_FILE [MARK_FILE]
  */
 public class RedisCutoverProbe {
     public static void main(String[] args) throws Exception {
         String host = args[0], user = args[2], password = args[3], db = args[4], targetHost = args[5], targetPassword = args[7];
         int port = Integer.parseInt(args[1]), targetPort = Integer.parseInt(args[6]);
         Path stop = Path.of(args[8]);
+        Path mark = args.length > 9 ? Path.of(args[9]) : null;
+        long markedAt = Long.MAX_VALUE;
         List<long[]> acked = new ArrayList<>(); // {id, nanoTime}
         long errors = 0;
         long id = 0;
@@ -34,6 +38,9 @@ public class RedisCutoverProbe {
                 expectOk(call(out, in, "AUTH", user, password));
                 expectOk(call(out, in, "SELECT", db));
                 while (!Files.exists(stop)) {
+                    if (markedAt == Long.MAX_VALUE && mark != null && Files.exists(mark)) {
+                        markedAt = System.nanoTime();
+                    }
                     long next = ++id;
                     expectOk(call(out, in, "SET", "probe:" + next, Long.toString(next)));
                     acked.add(new long[] {next, System.nanoTime()});
@@ -45,8 +52,14 @@ public class RedisCutoverProbe {
             }
         }
         long gap = 0;
+        long markGap = 0;
         for (int i = 1; i < acked.size(); i++) {
-            gap = Math.max(gap, acked.get(i)[1] - acked.get(i - 1)[1]);
+            long between = acked.get(i)[1] - acked.get(i - 1)[1];
+            if (acked.get(i)[1] > markedAt) {
+                markGap = Math.max(markGap, between);
+            } else {
+                gap = Math.max(gap, between);
+            }
         }
         long lost = 0;
         try (Socket s = connect(targetHost, targetPort)) {
@@ -60,7 +73,8 @@ public class RedisCutoverProbe {
                 }
             }
         }
-        System.out.printf("acked=%d errors=%d gap_ms=%d lost=%d%n", acked.size(), errors, gap / 1_000_000, lost);
+        System.out.printf("acked=%d errors=%d gap_ms=%d lost=%d mark_gap_ms=%d%n", acked.size(), errors, gap / 1_000_000, lost,
+                markGap / 1_000_000);
     }
 
     private static Socket connect(String host, int port) throws IOException {

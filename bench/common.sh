@@ -28,3 +28,19 @@ logged() {
   done
   awk -v t="$(date -d "$(date +%F) ${line%% *}" +%s.%N)" -v n="$(now)" 'BEGIN { if (t > n + 1) t -= 86400; printf "%.3f", t }'
 }
+
+# A round trip's second half (bench/cutover-benchmark*.sh --rollback), PLAN WORK ROUND: 3 s of load on the new server
+# while reverse replication carries it back, then `migrator rollback` under the same load, the probe's mark file touched
+# just before it (the probe measures the rollback's gap apart), and the wait until the migration streams forward again.
+rollback_round() {
+  sleep 3
+  "$ROOT/migrator" wait "$1" --for "lag<2s" --timeout 120s >/dev/null || true
+  log "round $3: rollback under load"
+  touch "$2/mark"
+  "$ROOT/migrator" rollback "$1" -o json > "$2/rollback-$3.json" || true
+  "$ROOT/migrator" wait "$1" --for STREAMING --timeout 120s >/dev/null || true
+}
+# freeze_millis REPORT.json: a cutover's or rollback's writeFreezeMillis, or why there is none
+freeze_millis() {
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$1" 2>/dev/null || echo "no report"
+}

@@ -6,7 +6,7 @@
 #   redis:      redis-benchmark through HAProxy as an ACL user, freeze client-pause, switch haproxy, lasting freeze by ACL
 # Per round: the write gap the probe saw, its failed writes, acknowledged writes missing on the target, the load tool's
 # errors, and the report's writeFreezeMillis. Prints a table; docs/benchmarks.md records the results with this command.
-# --rollback (mariadb): each round is a round trip: the cutover, 3 s of load on the new server while reverse replication
+# --rollback (every engine): each round is a round trip: the cutover, 3 s of load on the new server while reverse replication
 # carries it back, then `migrator rollback` under the same load; the probe's gap is measured for each, and every
 # acknowledged write must be on the old source at the end.
 #
@@ -37,9 +37,8 @@ WORK="$ROOT/target/bench/cutover-$ENGINE"
 mkdir -p "$WORK"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 APP=bench_app APP_PW=bench-app-pw DB=cutbench
-[ -n "$ROLLBACK" ] && [ "$ENGINE" != mariadb ] && { echo "--rollback is MySQL/MariaDB only in this build" >&2; exit 2; }
-[ "$ENGINE" = postgresql ] && exec "$(dirname "$0")/cutover-benchmark-postgres.sh" "$ROUNDS" "$ROWS" "$THREADS" "$RATE" "$BUDGET"
-[ "$ENGINE" = redis ] && exec "$(dirname "$0")/cutover-benchmark-redis.sh" "$ROUNDS" "$ROWS" "$THREADS" "$BUDGET"
+[ "$ENGINE" = postgresql ] && exec "$(dirname "$0")/cutover-benchmark-postgres.sh" "$ROUNDS" "$ROWS" "$THREADS" "$RATE" "$BUDGET" "$ROLLBACK"
+[ "$ENGINE" = redis ] && exec "$(dirname "$0")/cutover-benchmark-redis.sh" "$ROUNDS" "$ROWS" "$THREADS" "$BUDGET" "$ROLLBACK"
 require "apt-get install -y sysbench mariadb-client" sysbench mariadb
 PW=$(cat "$ROOT/.sandbox/secrets/mariadb.password")
 DRIVER=$(ls "$HOME"/.m2/repository/org/mariadb/jdbc/mariadb-java-client/*/mariadb-java-client-*.jar | grep -v sources | head -1)
@@ -101,14 +100,7 @@ for round in $(seq 1 "$ROUNDS"); do
   "$ROOT/migrator" wait "$PLAN" --for "lag<2s" --timeout 120s >/dev/null
   log "round $round: cutover under load"
   "$ROOT/migrator" cutover "$PLAN" -o json > "$WORK/cutover-$round.json" || true
-  if [ -n "$ROLLBACK" ]; then
-    sleep 3 # the load on the new server, carried back by reverse replication
-    "$ROOT/migrator" wait "$PLAN" --for "lag<2s" --timeout 120s >/dev/null || true
-    log "round $round: rollback under load"
-    touch "$WORK/mark"
-    "$ROOT/migrator" rollback "$PLAN" -o json > "$WORK/rollback-$round.json" || true
-    "$ROOT/migrator" wait "$PLAN" --for STREAMING --timeout 120s >/dev/null || true
-  fi
+  [ -n "$ROLLBACK" ] && rollback_round "$PLAN" "$WORK" "$round"
   sleep 2
   touch "$WORK/stop"
   wait $PROBE || true
@@ -116,13 +108,13 @@ for round in $(seq 1 "$ROUNDS"); do
   kill -KILL $SYSBENCH 2>/dev/null || true; wait $SYSBENCH 2>/dev/null || true
   kill -TERM $WORKER 2>/dev/null || true; wait $WORKER || true
 
-  FREEZE=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/cutover-$round.json" 2>/dev/null || echo "no report")
+  FREEZE=$(freeze_millis "$WORK/cutover-$round.json")
   read -r ACKED ERRS GAP LOST MARK_GAP < <(sed -n 's/acked=\([0-9]*\) errors=\([0-9]*\) gap_ms=\([0-9]*\) lost=\([0-9]*\) mark_gap_ms=\([0-9]*\)/\1 \2 \3 \4 \5/p' "$WORK/probe-$round.log")
   # per-second lines: "[ 5s ] thds: 4 tps: 199.96 ... err/s: 0.00 reconn/s: 0.00"
   read -r SB_TPS SB_ERR < <(awk '/ tps: / { for (i = 1; i <= NF; i++) { if ($i == "tps:") { t += $(i + 1); n++ } if ($i == "err/s:" || $i == "reconn/s:") e += $(i + 1) } }
       END { printf "%.0f %.0f\n", n ? t / n : 0, e }' "$WORK/sysbench-$round.log")
   if [ -n "$ROLLBACK" ]; then
-    BACK=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["writeFreezeMillis"] if r.get("ok") else "aborted: " + (r.get("error") or {}).get("code", "?"))' "$WORK/rollback-$round.json" 2>/dev/null || echo "no report")
+    BACK=$(freeze_millis "$WORK/rollback-$round.json")
     printf '| %d | %s | %s | %s | %s | %s | %s of %s | %s | %s |\n' "$round" "${FREEZE:-?}" "${GAP:-?}" "${BACK:-?}" "${MARK_GAP:-?}" "${ERRS:-?}" \
         "${LOST:-?}" "${ACKED:-?}" "${SB_ERR:-?}" "${SB_TPS:-?}" >> "$WORK/table.md"
   else
@@ -134,12 +126,4 @@ done
 haproxy "set server mariadb/primary addr 127.0.0.1 port 13306" >/dev/null
 ./migrator complete "$PLAN" >/dev/null 2>&1 || true
 cat "$WORK/table.md"
-if [ -n "$ROLLBACK" ]; then
-  awk -F'|' 'NR > 2 && $5 ~ /^ *[0-9]+ *$/ { n++; g[n] = $6 + 0; f[n] = $5 + 0; if ($6 + 0 > gw) gw = $6 + 0; if ($5 + 0 > fw) fw = $5 + 0 }
-    NR > 2 { lost += $8 + 0 } NR > 2 && $5 !~ /^ *[0-9]+ *$/ { bad++ }
-    function median(a, n) { asort(a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    END { printf "\nrollback probe write gap: median %d ms, worst %d ms; rollback writeFreezeMillis: median %d ms, worst %d ms; over %d round trips (%d without a rollback); acknowledged writes lost: %d\n",
-          median(g, n), gw, median(f, n), fw, n, bad, lost }' "$WORK/table.md"
-else
-  "$ROOT/bench/cutover-summary.sh" "$WORK/table.md"
-fi
+"$ROOT/bench/cutover-summary.sh" "$WORK/table.md" ${ROLLBACK:+--rollback}

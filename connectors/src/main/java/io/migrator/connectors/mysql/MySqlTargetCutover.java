@@ -109,7 +109,66 @@ final class MySqlTargetCutover {
             checks.add(CutoverCheck.fail("reverse replication privileges", "the migration user may not read the target's binlog",
                     "GRANT " + String.join(", ", missing) + " ON *.* TO the migration user on the target, " + off));
         }
+        checks.add(reverseSchema(c, off));
         return checks;
+    }
+
+    /**
+     * The reverse stream writes the target's rows into the old source's tables: every column of the plan's tables on the
+     * target must exist there, with a collation the old source has (a reverse direction is often a downgrade: MySQL 8.0's
+     * utf8mb4_0900_ai_ci has no counterpart on MariaDB or MySQL 5.7). Found before the freeze, not when the first reverse
+     * row fails after the switch.
+     */
+    private CutoverCheck reverseSchema(Connection target, String off) throws SQLException {
+        Map<String, String> onTarget = columns(target, plan.target().database());
+        try (Connection old = MySqlFamilyConnector.connect(plan.source(), Duration.ofSeconds(10))) {
+            Map<String, String> onSource = columns(old, plan.source().database());
+            Set<String> collations = new java.util.HashSet<>();
+            try (Statement st = old.createStatement(); ResultSet rs = st.executeQuery("SELECT COLLATION_NAME FROM information_schema.COLLATIONS")) {
+                while (rs.next()) {
+                    collations.add(rs.getString(1));
+                }
+            }
+            List<String> missing = new ArrayList<>();
+            List<String> foreign = new ArrayList<>();
+            for (Map.Entry<String, String> column : onTarget.entrySet()) {
+                if (!onSource.containsKey(column.getKey())) {
+                    missing.add(column.getKey());
+                } else if (column.getValue() != null && !collations.contains(column.getValue())) {
+                    foreign.add(column.getKey() + " (" + column.getValue() + ")");
+                }
+            }
+            if (missing.isEmpty() && foreign.isEmpty()) {
+                return CutoverCheck.pass("reverse: schema", onTarget.size() + " column(s) of the plan's tables exist on the old source, with "
+                        + "collations it has");
+            }
+            return CutoverCheck.fail("reverse: schema", "the reverse stream could not write the target's rows into the old source: "
+                    + (missing.isEmpty() ? "" : "column(s) " + String.join(", ", missing.subList(0, Math.min(10, missing.size())))
+                    + (missing.size() > 10 ? " and " + (missing.size() - 10) + " more" : "") + " missing there")
+                    + (!missing.isEmpty() && !foreign.isEmpty() ? "; " : "") + (foreign.isEmpty() ? "" : "collation(s) it does not have: "
+                    + String.join(", ", foreign.subList(0, Math.min(10, foreign.size())))), "give the old source the same columns (the "
+                    + "same ALTER TABLE) and the target's columns collations both servers have, " + off);
+        } catch (SQLException e) {
+            return CutoverCheck.warn("reverse: schema", "could not compare the plan's columns with the old source's: " + e.getMessage(),
+                    "make sure the old source has every column of the plan's tables, with collations it has");
+        }
+    }
+
+    /** "table.column" → collation (null for a column without one) of the plan's tables in {@code db}. */
+    private Map<String, String> columns(Connection c, String db) throws SQLException {
+        Map<String, String> columns = new java.util.TreeMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT TABLE_NAME, COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+                + "WHERE TABLE_SCHEMA = ?")) {
+            ps.setString(1, db);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (plan.tables().includes(plan.source().database(), rs.getString(1))) {
+                        columns.put(rs.getString(1) + "." + rs.getString(2), rs.getString(3));
+                    }
+                }
+            }
+        }
+        return columns;
     }
 
     /** The opening creates the source's triggers: a target writing a binlog lets only SUPER or log_bin_trust_function_creators do it. */

@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
@@ -58,6 +59,9 @@ final class PostgresTargetCutover {
                 checks.add(role(s, t, role));
             }
             checks.add(reverse(t, context.rollback()));
+            if (plan.cutover().reverse()) {
+                checks.add(reverseSchema(s, t, context.rollback()));
+            }
             List<Trigger> triggers = sourceTriggers(s);
             List<String> missingLanguages = new ArrayList<>();
             for (Trigger trigger : triggers) {
@@ -120,6 +124,66 @@ final class PostgresTargetCutover {
             return CutoverCheck.fail(name, "max_wal_senders is 0 there: no stream can read a slot", "raise max_wal_senders and restart" + off);
         }
         return CutoverCheck.pass(name, "wal_level logical, a free slot; the slot is made before the freeze");
+    }
+
+    /**
+     * The stream out of this server after the switch writes its rows into the other one: every column of the plan's tables
+     * here must exist there, with a collation it has; a type that differs is named (a reverse direction is often a
+     * downgrade, and a type made on the new server only has no counterpart on the old one).
+     */
+    private CutoverCheck reverseSchema(Connection s, Connection t, boolean rollback) throws SQLException {
+        String name = rollback ? "forward replication again: schema" : "reverse: schema";
+        String there = rollback ? "the new server" : "the old source";
+        List<String> missing = new ArrayList<>();
+        List<String> foreign = new ArrayList<>();
+        List<String> differing = new ArrayList<>();
+        int compared = 0;
+        for (TableId table : tables.get()) {
+            Map<String, String[]> here = columns(t, table);
+            Map<String, String[]> other = columns(s, table);
+            for (Map.Entry<String, String[]> column : here.entrySet()) {
+                compared++;
+                String[] theirs = other.get(column.getKey());
+                String where = table + "." + column.getKey();
+                if (theirs == null) {
+                    missing.add(where);
+                } else if (column.getValue()[1] != null && !"t".equals(bool(s, "SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = ?)",
+                        column.getValue()[1]))) {
+                    foreign.add(where + " (" + column.getValue()[1] + ")");
+                } else if (!column.getValue()[0].equals(theirs[0])) {
+                    differing.add(where + " (" + column.getValue()[0] + " here, " + theirs[0] + " there)");
+                }
+            }
+        }
+        if (!missing.isEmpty() || !foreign.isEmpty()) {
+            return CutoverCheck.fail(name, "the stream after the switch could not write this server's rows into " + there + ": "
+                    + (missing.isEmpty() ? "" : "column(s) " + String.join(", ", missing.subList(0, Math.min(10, missing.size())))
+                    + " missing there") + (!missing.isEmpty() && !foreign.isEmpty() ? "; " : "") + (foreign.isEmpty() ? ""
+                    : "collation(s) it does not have: " + String.join(", ", foreign.subList(0, Math.min(10, foreign.size())))),
+                    "give " + there + " the same columns (the same ALTER TABLE) and collations both servers have"
+                            + (rollback ? "" : "; or cut over without a way back: cutover.reverse: false"));
+        }
+        if (!differing.isEmpty()) {
+            return CutoverCheck.warn(name, "column types differ from " + there + "'s: " + String.join(", ", differing.subList(0,
+                    Math.min(10, differing.size()))) + "; values the other type cannot hold would stop the stream", "give both the same types");
+        }
+        return CutoverCheck.pass(name, compared + " column(s) of the plan's tables exist on " + there + " with the same types");
+    }
+
+    /** Column name → {type as format_type shows it, collation name or null} of a table, in order. */
+    private static Map<String, String[]> columns(Connection c, TableId table) throws SQLException {
+        Map<String, String[]> columns = new java.util.LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod), co.collname "
+                + "FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0 "
+                + "AND co.collname <> 'default' WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
+            ps.setString(1, PostgresDialect.quote(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    columns.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)});
+                }
+            }
+        }
+        return columns;
     }
 
     /** The role exists on the target and holds there every table privilege it holds on the source. */

@@ -128,7 +128,11 @@ public final class RedisConnector implements EngineConnector {
             @Override
             public boolean rollbackPossible() {
                 io.migrator.core.plan.Plan reversed = plan.reversed();
-                return RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER && RedisReverse.exists(reversed)
+                if (RedisMigration.stored(plan).phase() != io.migrator.core.state.Phase.CUT_OVER) {
+                    return false;
+                }
+                // a reverse stream that runs (or will resume); under rollback.cache a rollback needs none
+                return (RedisReverse.exists(reversed) || !plan.cutover().rollbackCache().isEmpty())
                         && !"cut-over".equals(RedisReverse.state(reversed));
             }
 

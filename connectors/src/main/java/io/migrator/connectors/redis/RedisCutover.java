@@ -240,19 +240,15 @@ final class RedisCutover {
                         + done + ": " + e.getMessage(), "fix the cause, then `migrator cutover PLAN` again: it goes on from here", e);
             }
             String taken = "write commands taken from " + String.join(", ", done) + " on " + frozen + " (ACL -@write); migrator keeps its own";
-            if (!plan.cutover().reverse()) {
-                return taken;
-            }
-            // reverse replication writes into the old source: its pause (which stops every client's writes, migrator's too)
-            // ends once the application's users can no longer write there
+            // the users' ACL now holds their writes: the pause (which stops every client's writes, migrator's too) ends, so
+            // reverse replication, a rollback's flush of the old cache (rollback.cache) or the forward stream can write here
             try (RespConnection c = connect(plan.source())) {
                 call(c, "CLIENT", "UNPAUSE");
             } catch (JedisConnectionException | JedisDataException e) {
                 throw new MigratorException(ErrorCode.CUTOVER_FAILED, "ending the pause of " + frozen + " failed: " + e.getMessage(),
                         "run CLIENT UNPAUSE on " + frozen + " (its application users can no longer write there)", e);
             }
-            return taken + "; its pause ended, so " + (frozen.equals("the old source") ? "reverse replication" : "the forward stream")
-                    + " can write there";
+            return taken + "; its pause ended (the users' ACL holds their writes)";
         }
 
         @Override
@@ -389,6 +385,8 @@ final class RedisCutover {
                 }
                 if (plan.cutover().reverse()) {
                     checks.addAll(RedisReverse.checks(plan, node, context));
+                } else if (!plan.cutover().rollbackCache().isEmpty()) {
+                    checks.add(CutoverCheck.pass("rollback", RedisReverse.policy(plan, context.rollback())));
                 }
             } catch (JedisConnectionException e) {
                 checks.add(CutoverCheck.fail("target", "the target did not answer the cutover checks: " + e.getMessage(), "check the target"));
@@ -399,7 +397,11 @@ final class RedisCutover {
         /** Before the freeze: the target keeps a replication backlog, so the opposite direction can PSYNC from the fence. */
         @Override
         public String prepareReverse(String oppositeDirection) {
-            return plan.cutover().reverse() ? RedisReverse.ensureBacklog(plan.target()) : "";
+            if (plan.cutover().reverse()) {
+                return RedisReverse.ensureBacklog(plan.target());
+            }
+            // a rollback under rollback.cache (this plan is the reverse one: its target is the old cache), before its freeze
+            return plan.cutover().rollbackCache().isEmpty() ? "" : RedisReverse.applyPolicy(plan);
         }
 
         /** The target's replication id and offset, read in one MULTI/EXEC with a write in database 0 (RedisReverse says why). */

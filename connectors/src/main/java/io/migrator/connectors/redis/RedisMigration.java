@@ -183,6 +183,25 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         return reverse;
     }
 
+    /** The rollback without a reverse stream (rollback.cache) while this migration is cut over, else null. */
+    private volatile RedisCachePolicy policy;
+
+    @Override
+    public synchronized io.migrator.core.state.CutoverReport startRollback(boolean dryRun, Duration maxDowntime) {
+        RedisCachePolicy p = policy;
+        if (p != null && phase.get() == Phase.CUT_OVER) {
+            return p.driver.start(dryRun, maxDowntime, p.phase(), false);
+        }
+        return super.startRollback(dryRun, maxDowntime);
+    }
+
+    @Override
+    public java.util.Optional<io.migrator.core.state.CutoverReport> rollback() {
+        RedisCachePolicy p = policy;
+        java.util.Optional<io.migrator.core.state.CutoverReport> running = p == null ? java.util.Optional.empty() : p.driver.report();
+        return running.isPresent() ? running : super.rollback();
+    }
+
     @Override
     protected boolean validationWaived() {
         return forwardName != null && continuous;
@@ -195,6 +214,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
      */
     private boolean followReverse(AtomicBoolean stop) {
         streamStopped = true;
+        if (forwardName == null && !plan.cutover().reverse() && !plan.cutover().rollbackCache().isEmpty()) {
+            return followPolicy(stop);
+        }
         java.util.Optional<String> from = forwardName == null && plan.cutover().reverse() ? recordedReverseFrom() : java.util.Optional.empty();
         if (from.isEmpty()) {
             LOG.info("migration {} is cut over: the forward stream has ended{}; the worker serves status until it is stopped", plan.name(),
@@ -235,6 +257,64 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
         }
         return false;
+    }
+
+    /**
+     * Cut over with a rollback policy and no reverse stream: until the worker stops (false) or `migrator rollback` has sent
+     * the application back to the old cache (true): then the new server syncs in full from it. A rollback a restart finds
+     * interrupted is undone (before its point of no return) or finished (after), as a cutover is.
+     */
+    private boolean followPolicy(AtomicBoolean stop) {
+        LOG.info("migration {} is cut over; no reverse stream (rollback.cache: {}): a rollback sends the application back to the old "
+                + "cache without the new server's writes", plan.name(), plan.cutover().rollbackCache());
+        RedisCachePolicy p = new RedisCachePolicy(plan, this::status);
+        policy = p;
+        try {
+            String state = p.recover();
+            if ("cut-over".equals(state)) {
+                forwardAgainInFull(p);
+                return true;
+            }
+            if (state != null) {
+                p.driver.recover(); // before its point of no return: undone here; after: finished on the cutover thread
+            }
+            while (!stop.get()) {
+                if (p.done()) {
+                    forwardAgainInFull(p);
+                    return true;
+                }
+                sleep(100);
+            }
+            p.driver.await();
+            return false;
+        } finally {
+            lastRollback = p.driver.report().orElse(lastRollback);
+            policy = null;
+            p.close();
+        }
+    }
+
+    /**
+     * After a rollback under rollback.cache: the checkpoint marked for a full resync (first: a restart before the rest
+     * syncs in full too), ROLLED_BACK journaled and the cutover state cleared, then what the rollback's admit step gave
+     * back and its state on the old source removed. The new server's keys the old cache lacks go in the resync.
+     */
+    private void forwardAgainInFull(RedisCachePolicy p) {
+        String why = "rolled back under rollback.cache: " + plan.cutover().rollbackCache() + " (no reverse stream carried the new server's "
+                + "writes back)";
+        RespConnection node = checkpointNode();
+        RedisTargetNodes.send(node, new byte[][] {bytes("HSET"), bytes(RedisCheckpoint.key(plan.name())), bytes(RedisCheckpoint.RESYNC),
+            bytes(why)});
+        if (node.getOne() instanceof JedisDataException e) {
+            throw e;
+        }
+        resyncReason = why;
+        fullSyncDone = false; // not STREAMING before the full sync has run
+        cutoverJournal(Phase.ROLLED_BACK, "rolled back: the old cache takes the application's writes again (rollback.cache: "
+                + plan.cutover().rollbackCache() + "); the new server syncs in full from it");
+        phase.set(Phase.CATCH_UP);
+        RedisCutover.forgetAcl(plan); // the cutover's lasting freeze, given back at the rollback's admit step
+        LOG.info("the rollback is done with: {}", RedisReverse.forgetStream(p.reversed()));
     }
 
     /** The new server's position this migration's last cutover recorded (its journal's REVERSE_FROM entry). */
@@ -361,8 +441,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
         }
 
         @Override
-        public boolean rollbackVerifiesAll() {
-            return forwardName != null && continuous;
+        public String validationWaiver() {
+            return forwardName != null && continuous ? "a rollback: parity held at the cutover's fence, and the reverse stream has carried "
+                    + "every write since from that very position (a partial resync, no full sync)" : null;
         }
 
         @Override

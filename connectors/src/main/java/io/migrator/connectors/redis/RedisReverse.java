@@ -93,6 +93,60 @@ final class RedisReverse {
         return checks;
     }
 
+    /** What the plan's rollback policy means, for the preconditions of a cutover ({@code rollback} false) and of a rollback. */
+    static String policy(Plan plan, boolean rollback) {
+        String cache = plan.cutover().rollbackCache();
+        String what = "flush".equals(cache) ? "the old cache is emptied of the plan's keys before the freeze, and the application rebuilds "
+                + "them" : "the old cache serves what it held at the cutover (stale values until they expire or are written)";
+        return "rollback.cache: " + cache + " — no reverse stream" + (rollback ? "" : " after this cutover") + ": a rollback gives up "
+                + "the new server's writes since the cutover; " + what + "; then the new server syncs in full from the old cache";
+    }
+
+    /**
+     * A rollback under rollback.cache, before its freeze: {@code flush} removes the plan's keys (its databases, its key
+     * patterns, never migrator's own) from the old cache with SCAN and UNLINK, so the application rebuilds them; {@code keep}
+     * leaves it as it was at the cutover. {@code reversed}'s target is the old cache. What was done.
+     */
+    static String applyPolicy(Plan reversed) {
+        if (!"flush".equals(reversed.cutover().rollbackCache())) {
+            return "rollback.cache: keep — the old cache serves what it held at the cutover; the new server's writes since stay behind";
+        }
+        java.util.function.Predicate<byte[]> filter = RedisKeys.filter(reversed);
+        long removed = 0;
+        try (RespConnection c = RedisCutover.connect(reversed.target())) {
+            for (int db : reversed.target().databases().isEmpty() ? List.of(0) : reversed.target().databases()) {
+                RedisCutover.call(c, "SELECT", Integer.toString(db));
+                byte[] cursor = bytes("0");
+                do {
+                    List<?> page = (List<?>) RedisCutover.call(c, "SCAN", new String(cursor, StandardCharsets.US_ASCII), "COUNT", "1000");
+                    cursor = (byte[]) page.get(0);
+                    List<byte[][]> unlinks = new ArrayList<>();
+                    for (Object k : (List<?>) page.get(1)) {
+                        byte[] key = (byte[]) k;
+                        if (!RedisCheckpoint.bookkeeping(key) && filter.test(key)) {
+                            unlinks.add(new byte[][] {bytes("UNLINK"), key});
+                        }
+                    }
+                    for (byte[][] u : unlinks) {
+                        RedisTargetNodes.send(c, u);
+                    }
+                    for (Object reply : unlinks.isEmpty() ? List.of() : c.getMany(unlinks.size())) {
+                        if (reply instanceof JedisDataException e) {
+                            throw e;
+                        }
+                    }
+                    removed += unlinks.size();
+                } while (!"0".equals(new String(cursor, StandardCharsets.US_ASCII)));
+            }
+        } catch (JedisConnectionException | JedisDataException e) {
+            throw new MigratorException(ErrorCode.CUTOVER_PRECONDITION, "emptying the old cache for the rollback (rollback.cache: flush) "
+                    + "failed after " + removed + " key(s): " + e.getMessage(), "check the old cache and migrator's rights there (SCAN, "
+                    + "UNLINK), then roll back again; nothing was frozen", e);
+        }
+        return "rollback.cache: flush — " + removed + " key(s) of databases " + reversed.target().databases() + " removed from the old cache "
+                + "before the freeze; the application rebuilds them";
+    }
+
     /** The server keeps a replication backlog (made by a replica's PSYNC, closed at once, when it has none); what was done. */
     static String ensureBacklog(Endpoint server) {
         try (RespConnection c = RedisCutover.connect(server)) {

@@ -429,6 +429,22 @@ class MariaDbCutoverIT {
                     + "(binlog_format=ROW, binlog_row_image=MINIMAL)");
             assertThat(noWayBack.steps()).extracting(CutoverReport.Step::name).containsExactly("preconditions");
 
+            // a column the target has and the old source lacks: the reverse stream could not write the target's rows back
+            try (Connection c = fixture.target(); Statement st = c.createStatement()) {
+                st.execute("ALTER TABLE orders ADD COLUMN extra INT NULL");
+            }
+            CutoverReport drifted;
+            try {
+                drifted = cutOver(run, true, Duration.ofSeconds(3));
+            } finally {
+                try (Connection c = fixture.target(); Statement st = c.createStatement()) {
+                    st.execute("ALTER TABLE orders DROP COLUMN extra");
+                }
+            }
+            assertThat(drifted.exitCode()).isEqualTo(4);
+            assertThat(drifted.error().message()).contains("reverse: schema: the reverse stream could not write the target's rows into the "
+                    + "old source: column(s) orders.extra missing there");
+
             CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
             assertThat(dry.dryRun()).isTrue();
             assertThat(dry.ok()).as("%s", dry).isTrue();

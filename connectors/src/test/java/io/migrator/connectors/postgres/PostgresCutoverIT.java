@@ -284,6 +284,21 @@ class PostgresCutoverIT {
                 st.execute("REVOKE ALL ON orders FROM " + group);
                 st.execute("DROP ROLE " + group);
             }
+            // a column the target has and the old source lacks: the reverse stream could not write the target's rows back
+            try (Connection c = fixture.target(); Statement st = c.createStatement()) {
+                st.execute("ALTER TABLE orders ADD COLUMN extra int");
+            }
+            CutoverReport drifted;
+            try {
+                drifted = cutOver(run, true, Duration.ofSeconds(3));
+            } finally {
+                try (Connection c = fixture.target(); Statement st = c.createStatement()) {
+                    st.execute("ALTER TABLE orders DROP COLUMN extra");
+                }
+            }
+            assertThat(drifted.exitCode()).isEqualTo(4);
+            assertThat(drifted.error().message()).contains("reverse: schema: the stream after the switch could not write this server's "
+                    + "rows into the old source: column(s) public.orders.extra missing there");
             CutoverReport dry = cutOver(run, true, Duration.ofSeconds(3));
             assertThat(dry.ok()).as("%s", dry).isTrue();
             assertThat(dry.exitCode()).isZero();

@@ -216,6 +216,67 @@ class RedisCutoverIT {
         }
     }
 
+    /**
+     * A target that cannot be read back (ElastiCache refuses PSYNC): `rollback.cache` says what a rollback does with the old
+     * cache. Under a writer through HAProxy: cutover, writes on the new server, rollback; with `flush` the old cache holds
+     * none of the keys from before the rollback, with `keep` all it held at the cutover and none written on the new server
+     * since; either way the application writes on the old cache again and the new server, synced in full from it, ends up
+     * holding exactly its keys.
+     */
+    @Test
+    void rollsBackUnderTheCachePolicyWhenNothingCanStreamBack(SandboxServers servers) throws Exception {
+        for (String cache : List.of("flush", "keep")) {
+            Plan plan = setUp(servers, "redis-" + cache, ", maxDowntime: 5s}\nrollback: {cache: " + cache);
+            assertThat(plan.cutover().reverse()).as("the policy says the target cannot be read back").isFalse();
+            RedisMigration.forget(plan.reversed());
+            Writer writer = new Writer();
+            RedisData.Running run = RedisData.start(plan);
+            try {
+                awaitPhase(run, Phase.STREAMING);
+                writer.start();
+                Thread.sleep(300);
+                assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
+                CutoverReport cut = cutOver(run, false, null);
+                assertThat(cut.ok()).as("%s", cut).isTrue();
+                assertThat(cut.steps()).filteredOn(step -> step.name().equals("preconditions")).singleElement().isNotNull();
+                Thread.sleep(800); // the application writes on the new server: given up by the rollback
+                List<String> beforeRollback = new ArrayList<>(writer.acknowledged.keySet());
+
+                run.worker().startRollback(false, null);
+                CutoverReport back = io.migrator.connectors.testing.CutoverRuns.awaitRollback(run.worker());
+                long rolledBack = System.nanoTime();
+                assertThat(back.ok()).as("%s", back).isTrue();
+                assertThat(back.steps()).filteredOn(step -> step.name().equals("reverse-slot")).singleElement()
+                        .satisfies(step -> assertThat(step.detail()).startsWith("rollback.cache: " + cache));
+                awaitPhase(run, Phase.STREAMING); // a full sync of the new server from the old cache
+                assertThat(run.worker().status().phases()).anyMatch(e -> e.phase() == Phase.ROLLED_BACK);
+                Thread.sleep(500);
+                writer.stop();
+                assertThat(directSet(servers.redisSource())).as("the application writes on the old cache again").isEqualTo("OK");
+                assertThat(directSet(servers.redisTarget())).as("and no longer on the new server").contains("NOPERM");
+                Thread.sleep(500);
+                try (Jedis s = RedisData.jedis(servers.redisSource(), DB); Jedis t = RedisData.jedis(servers.redisTarget(), DB)) {
+                    java.util.Set<String> old = s.keys("*");
+                    assertThat(t.keys("*")).as("the new server holds exactly the old cache's keys").isEqualTo(old);
+                    if (cache.equals("flush")) {
+                        assertThat(old).as("nothing from before the rollback").doesNotContain("seed-0").doesNotContainAnyElementsOf(beforeRollback);
+                    } else {
+                        assertThat(old).as("what it held at the cutover").contains("seed-0", "seed-499");
+                    }
+                    List<String> afterwards = writer.acknowledged.entrySet().stream().filter(e -> e.getValue() > rolledBack)
+                            .map(Map.Entry::getKey).toList();
+                    assertThat(afterwards).as("the writer wrote on after the rollback").isNotEmpty();
+                    assertThat(old).as("every write acknowledged after the rollback").containsAll(afterwards);
+                }
+            } finally {
+                writer.stop();
+                run.halt();
+            }
+            io.migrator.core.run.Migrations.discover().complete(plan);
+            cleanUp();
+        }
+    }
+
     /** Waits until the reverse stream, as status shows it, is in {@code phase}. */
     private static void awaitReversePhase(RedisData.Running run, Phase phase) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 60_000;

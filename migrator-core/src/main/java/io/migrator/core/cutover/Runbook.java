@@ -81,6 +81,19 @@ public final class Runbook {
         }
 
         /**
+         * What the fence drains, or null when it drains the stream (the usual case); a rollback that carries nothing back
+         * (Redis rollback.cache) says why nothing is waited for.
+         */
+        default String nothingToDrain() {
+            return null;
+        }
+
+        /** Why this runbook needs no recent clean validation (a reason engines without row verification give), or null. */
+        default String validationWaiver() {
+            return null;
+        }
+
+        /**
          * The direction that streams out of the target once this runbook has switched: the reverse direction after a cutover,
          * the forward one after a rollback; null when none will (reverse replication off, or an engine without it).
          */
@@ -180,9 +193,9 @@ public final class Runbook {
             checks.add(CutoverCheck.pass("lag", String.format("%.2f s (limit %.2f s)", lag, maxLag)));
         }
         checks.add(host.rollbackVerifiesAll() && !"mismatch".equals(status.validation().state())
-                ? CutoverCheck.pass("validation", host.tables().isEmpty() ? "a rollback: parity held at the cutover's fence, and the reverse "
-                + "stream has carried every write since from that very position (no full sync)" : "a rollback: parity held at the "
-                + "cutover's fence, and every row the new server changed since is verified inside the freeze") : validation(status.validation()));
+                ? CutoverCheck.pass("validation", "a rollback: parity held at the cutover's fence, and every row the new server changed "
+                + "since is verified inside the freeze") : host.validationWaiver() != null && !"mismatch".equals(status.validation().state())
+                ? CutoverCheck.pass("validation", host.validationWaiver()) : validation(status.validation()));
         checks.addAll(switches.check());
         checks.addAll(source.cutoverChecks(context));
         checks.addAll(target.cutoverChecks(context));
@@ -281,6 +294,9 @@ public final class Runbook {
 
     private String fence(Duration wait) {
         SourcePosition at = source.positionInFreeze();
+        if (host.nothingToDrain() != null) {
+            return "at " + at.text() + ": " + host.nothingToDrain();
+        }
         if (!awaitApplied(at, wait)) {
             throw new MigratorException(ErrorCode.CUTOVER_ABORTED, "the target had not applied the source's position read inside the freeze "
                     + "within the " + wait.toMillis() + " ms the budget left (" + at.text() + "): the applier is held up or behind",

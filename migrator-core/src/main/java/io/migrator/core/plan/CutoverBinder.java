@@ -34,9 +34,13 @@ final class CutoverBinder {
 
     /** The section bound, or null when a problem was recorded; {@code source} is null when the source itself was invalid. */
     Plan.Cutover bind(YamlNode.Mapping top, Endpoint source, Endpoint target) {
+        String cache = rollbackCache(top, source);
         Optional<YamlNode.Mapping> found = read.section(top, "cutover", false);
         if (found.isEmpty()) {
-            return top.entries().containsKey("cutover") ? null : defaults(source);
+            Plan.Cutover defaults = top.entries().containsKey("cutover") ? null : defaults(source);
+            return defaults == null || cache == null ? null : new Plan.Cutover(defaults.maxDowntime(), defaults.maxLag(), defaults.freeze(),
+                    defaults.freezeCommand(), defaults.unfreezeCommand(), defaults.switchSteps(), defaults.applicationUsers(),
+                    defaults.validatedWithin(), defaults.reverse(), cache);
         }
         YamlNode.Mapping section = found.get();
         read.rejectUnknownKeys(section, "cutover", "cutover");
@@ -99,7 +103,15 @@ final class CutoverBinder {
         boolean rows = source != null && source.engine().family() != Engine.Family.REDIS;
         // Redis: reverse replication needs a lasting freeze of the old source (ACL users): without one it takes writes again
         boolean cluster = target != null && target.cluster();
-        boolean reverse = read.bool(section, "reverse", "cutover").orElse(rows || !cluster && users != null && !users.isEmpty());
+        // a rollback policy says the target cannot be read back (no PSYNC): no reverse replication then
+        boolean policy = cache != null && !cache.isEmpty();
+        boolean reverse = read.bool(section, "reverse", "cutover").orElse(rows || !cluster && !policy && users != null && !users.isEmpty());
+        if (reverse && policy) {
+            read.problem(PlanValues.valueMark(section, "reverse"), "rollback.cache says the target cannot be read back (no reverse "
+                    + "replication), and cutover.reverse asks for it", "choose one: rollback.cache for a target that refuses PSYNC "
+                    + "(ElastiCache), cutover.reverse for one that allows it");
+            ok = false;
+        }
         if (reverse && !rows && cluster) {
             read.problem(PlanValues.valueMark(section, "reverse"), "reverse replication from a Redis Cluster target is not in this build "
                     + "(it reads one server's replication stream)", "leave cutover.reverse out (false for a cluster target)");
@@ -112,10 +124,38 @@ final class CutoverBinder {
                     + "or leave cutover.reverse out");
             ok = false;
         }
-        if (!ok || freeze == null || steps == null) {
+        if (!ok || freeze == null || steps == null || cache == null) {
             return null;
         }
-        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps, users, validatedWithin, reverse);
+        return new Plan.Cutover(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, steps, users, validatedWithin, reverse, cache);
+    }
+
+    /** The top-level {@code rollback.cache} policy ("" when none), or null when a problem was recorded. */
+    private String rollbackCache(YamlNode.Mapping top, Endpoint source) {
+        Optional<YamlNode.Mapping> found = read.section(top, "rollback", false);
+        if (found.isEmpty()) {
+            return top.entries().containsKey("rollback") ? null : "";
+        }
+        YamlNode.Mapping section = found.get();
+        read.rejectUnknownKeys(section, "rollback", "rollback");
+        Optional<String> written = read.string(section, "cache", "rollback");
+        if (written.isEmpty()) {
+            return section.entries().containsKey("cache") ? null : "";
+        }
+        String cache = written.get().trim();
+        if (source != null && source.engine().family() != Engine.Family.REDIS) {
+            read.problem(PlanValues.valueMark(section, "cache"), "rollback.cache applies to Redis plans: a " + source.engine() + " rollback "
+                    + "carries the new server's rows back by reverse replication", "remove the rollback section");
+            return null;
+        }
+        List<String> policies = List.of("flush", "keep");
+        if (!policies.contains(cache)) {
+            read.problem(PlanValues.valueMark(section, "cache"), "rollback.cache '" + cache + "' is not a cache policy"
+                    + Suggestions.didYouMean(cache, policies), "flush (the old cache emptied of the plan's keys before a rollback) or "
+                    + "keep (it serves what it held at the cutover)");
+            return null;
+        }
+        return cache;
     }
 
     private static Plan.Cutover defaults(Endpoint source) {

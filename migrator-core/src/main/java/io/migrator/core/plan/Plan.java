@@ -106,7 +106,14 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
      * the target must have them) and the switch steps in order.
      */
     public record Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
-                          List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin, boolean reverse) {
+                          List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin, boolean reverse,
+                          String rollbackCache) {
+        /** Without a rollback policy (rollback.cache). */
+        public Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
+                       List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin, boolean reverse) {
+            this(maxDowntime, maxLag, freeze, freezeCommand, unfreezeCommand, switchSteps, applicationUsers, validatedWithin, reverse, "");
+        }
+
         /** With reverse replication after the switch (the default of the SQL engines). */
         public Cutover(Duration maxDowntime, Duration maxLag, String freeze, List<String> freezeCommand, List<String> unfreezeCommand,
                        List<SwitchStep> switchSteps, List<String> applicationUsers, Duration validatedWithin) {
@@ -121,6 +128,7 @@ public record Plan(String file, String name, Endpoint source, Endpoint target, T
             switchSteps = switchSteps == null ? List.of() : List.copyOf(switchSteps);
             applicationUsers = applicationUsers == null ? List.of() : List.copyOf(applicationUsers);
             validatedWithin = validatedWithin == null ? Duration.ofHours(24) : validatedWithin;
+            rollbackCache = rollbackCache == null ? "" : rollbackCache;
         }
 
         /** The defaults with this budget (tests, and plans without a cutover section). */

@@ -167,6 +167,16 @@ public final class PlanSettings {
                     + "shown as `degraded` in status and `migrator_degraded` meanwhile; never longer than the source's retention "
                     + "headroom. Then it stops with the error, and `migrator run` resumes from the checkpoint.");
 
+    public static final Setting ROLLBACK = new Setting("rollback", "section", "none",
+            "What `migrator rollback` does where no reverse stream can carry the new server's writes back.");
+    public static final Setting ROLLBACK_CACHE = new Setting("rollback.cache", "`flush` or `keep`", "none",
+            "Redis targets that refuse SYNC/PSYNC (ElastiCache) cannot be read back: no reverse replication (it implies "
+                    + "`cutover.reverse: false`), and a rollback sends the application back to the old cache without the new server's "
+                    + "writes. `flush`: the plan's keys on the old cache are removed first (before the rollback's freeze), so the "
+                    + "application rebuilds them from its database; `keep`: the old cache serves what it held at the cutover (stale "
+                    + "values until they expire or are written). Either way the migration then syncs the new server in full from the "
+                    + "old cache, ready for another cutover. The cutover's preconditions say which applies.");
+
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
@@ -175,7 +185,7 @@ public final class PlanSettings {
             CUTOVER_SWITCH_PGBOUNCER, CUTOVER_SWITCH_PGBOUNCER_ADMIN, CUTOVER_SWITCH_PGBOUNCER_DATABASE, CUTOVER_SWITCH_PGBOUNCER_USER,
             CUTOVER_SWITCH_PGBOUNCER_PASSWORD, CUTOVER_SWITCH_PGBOUNCER_CONFIG, CUTOVER_SWITCH_COMMAND,
             CUTOVER_SWITCH_HTTP, CUTOVER_SWITCH_HTTP_URL, CUTOVER_SWITCH_HTTP_METHOD, CONTROL, CONTROL_LISTEN,
-            CONTROL_TOKEN, NETWORK, NETWORK_READ_TIMEOUT, NETWORK_STALL_TIMEOUT, NETWORK_MAX_OUTAGE);
+            CONTROL_TOKEN, NETWORK, NETWORK_READ_TIMEOUT, NETWORK_STALL_TIMEOUT, NETWORK_MAX_OUTAGE, ROLLBACK, ROLLBACK_CACHE);
 
     private PlanSettings() {
     }

@@ -169,7 +169,7 @@ public final class Migrations {
      * source (its state there is not itself cut over). `complete` asks for --yes before it ends that.
      */
     public boolean rollbackPossible(Plan plan) {
-        if (plan.cutover().reverse() && pipeline(plan) instanceof EnginePipeline.OwnWorker own) {
+        if (pipeline(plan) instanceof EnginePipeline.OwnWorker own) {
             return own.rollbackPossible();
         }
         if (!(pipeline(plan) instanceof EnginePipeline.Rows) || !plan.cutover().reverse()) {

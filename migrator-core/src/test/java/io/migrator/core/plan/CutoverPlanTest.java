@@ -112,6 +112,23 @@ class CutoverPlanTest {
     }
 
     @Test
+    void aRedisRollbackPolicyMeansNoReverseStreamAndIsRefusedElsewhere() {
+        Plan flush = parse("redis", "cutover: {applicationUsers: [app]}\nrollback: {cache: flush}\n");
+        assertThat(flush.cutover().rollbackCache()).isEqualTo("flush");
+        assertThat(flush.cutover().reverse()).as("a target that cannot be read back: no reverse replication").isFalse();
+        assertThat(flush.reversed().cutover().rollbackCache()).as("the rollback runbook reads it").isEqualTo("flush");
+        assertThat(parse("redis", "rollback: {cache: keep}\n").cutover().rollbackCache()).isEqualTo("keep");
+        assertThat(parse("redis", "").cutover().rollbackCache()).isEmpty();
+        assertThat(problems("redis", "rollback: {cache: flsh}\n")).singleElement().asString()
+                .contains("rollback.cache 'flsh' is not a cache policy").contains("did you mean 'flush'");
+        assertThat(problems("redis", "rollback: {cache: keep, other: 1}\n")).singleElement().asString().contains("unknown key 'other'");
+        assertThat(problems("redis", "cutover: {applicationUsers: [app], reverse: true}\nrollback: {cache: flush}\n")).singleElement()
+                .asString().contains("rollback.cache says the target cannot be read back").contains("choose one");
+        assertThat(problems("mariadb", "rollback: {cache: flush}\n")).singleElement().asString()
+                .contains("rollback.cache applies to Redis plans");
+    }
+
+    @Test
     void reverseReplicationIsOnForSqlPlansAndForRedisPlansWithALastingFreeze() {
         assertThat(parse("mariadb", "").cutover().reverse()).isTrue();
         assertThat(parse("mariadb", "cutover: {reverse: false}\n").cutover().reverse()).isFalse();
