@@ -63,8 +63,14 @@ for round in $(seq 1 "$ROUNDS"); do
 
   rm -f "$WORK/stop" "$WORK/mark"
   CHECK_PORT=16380; [ -n "$ROLLBACK" ] && CHECK_PORT=16379 # a round trip ends on the old source: every acknowledged write must be there
-  redis-benchmark -h 127.0.0.1 -p 16300 --user $APP -a $APP_PW --dbnum $DB -c "$CLIENTS" -n 20000 -r "$KEYS" \
-      -t set,incr,lpush -l --csv > "$WORK/redis-benchmark-$round.log" 2>&1 &
+  # redis-benchmark does not reconnect once a switch shut its connections: started again until the round ends, so the
+  # load goes on on the new server and through the rollback (each restart logs the error that ended the run before)
+  : > "$WORK/redis-benchmark-$round.log"
+  ( while [ ! -f "$WORK/stop" ]; do
+      redis-benchmark -h 127.0.0.1 -p 16300 --user $APP -a $APP_PW --dbnum $DB -c "$CLIENTS" -n 20000 -r "$KEYS" \
+          -t set,incr,lpush -l --csv >> "$WORK/redis-benchmark-$round.log" 2>&1
+      sleep 0.2
+    done ) &
   LOAD=$!
   "$JAVA" "$ROOT/bench/RedisCutoverProbe.java" 127.0.0.1 16300 $APP $APP_PW $DB 127.0.0.1 $CHECK_PORT "$PW" "$WORK/stop" "$WORK/mark" \
       > "$WORK/probe-$round.log" 2>&1 &
@@ -77,7 +83,8 @@ for round in $(seq 1 "$ROUNDS"); do
   sleep 2
   touch "$WORK/stop"
   wait $PROBE || true
-  kill -INT $LOAD 2>/dev/null || true; sleep 1; kill -KILL $LOAD 2>/dev/null || true; wait $LOAD 2>/dev/null || true
+  pkill -INT -f "redis-benchmark -h 127.0.0.1 -p 16300" 2>/dev/null || true; sleep 1
+  pkill -KILL -f "redis-benchmark -h 127.0.0.1 -p 16300" 2>/dev/null || true; wait $LOAD 2>/dev/null || true
   kill -TERM $WORKER 2>/dev/null || true; wait $WORKER || true
 
   FREEZE=$(freeze_millis "$WORK/cutover-$round.json")

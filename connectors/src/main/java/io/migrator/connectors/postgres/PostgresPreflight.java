@@ -25,6 +25,12 @@ final class PostgresPreflight {
         out.add(f.versionNum() >= 100000 ? Assessment.ok(r, "version", "PostgreSQL " + f.version())
                 : Assessment.fail(r, "version", "PostgreSQL " + f.version() + " has no pgoutput logical decoding",
                 "upgrade the source to PostgreSQL 10 or later"));
+        if (f.inRecovery()) {
+            // PostgreSQL 16 decodes on a standby, but migrator writes on its source: the publication, the heartbeat row
+            out.add(Assessment.fail(r, "primary", "the source is a standby (in recovery): migrator creates a publication and writes "
+                    + "a heartbeat row there, which a standby refuses" + (f.versionNum() < 160000 ? ", and PostgreSQL " + f.version()
+                    + " cannot decode changes on a standby at all" : ""), "point the plan's source at the primary"));
+        }
         String wal = f.settings().getOrDefault("wal_level", "?");
         out.add(wal.equals("logical") ? Assessment.ok(r, "wal_level", "wal_level is logical")
                 : Assessment.fail(r, "wal_level", "wal_level is " + wal + ": changes cannot be decoded",

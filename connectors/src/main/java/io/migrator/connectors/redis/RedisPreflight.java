@@ -170,10 +170,42 @@ final class RedisPreflight {
         return Assessment.ok(r, "commands", "the target has and allows " + String.join(", ", needed));
     }
 
+    /**
+     * Which rollback the plan gets after a cutover: reverse replication (it reads the target by PSYNC, which a managed
+     * cache may refuse), the plan's rollback.cache policy, or none.
+     */
+    static Assessment rollback(Plan plan, Jedis target) {
+        Role r = Role.TARGET;
+        if (plan.cutover().reverse()) {
+            String user = plan.target().user().isEmpty() ? "default" : plan.target().user();
+            try {
+                String answer = RedisCommandTable.text(target.sendCommand(redis.clients.jedis.Protocol.Command.ACL, "DRYRUN", user, "PSYNC",
+                        "?", "-1"));
+                if (!"OK".equals(answer)) {
+                    return Assessment.fail(r, "rollback", "reverse replication after the cutover reads the target by PSYNC, which user "
+                            + user + " may not run there (" + answer + "): no rollback could carry the new server's writes back",
+                            "allow it +psync +replconf on the target; for a managed cache that refuses PSYNC (ElastiCache) set "
+                                    + "rollback.cache: flush or keep");
+                }
+            } catch (JedisDataException e) {
+                // no ACL DRYRUN (before 7.0): the cutover's preconditions find out
+            }
+            return Assessment.ok(r, "rollback", "reverse replication after the cutover (PSYNC on the target): `migrator rollback` carries "
+                    + "the new server's writes back");
+        }
+        if (!plan.cutover().rollbackCache().isEmpty()) {
+            return Assessment.ok(r, "rollback", RedisReverse.policy(plan, false));
+        }
+        return Assessment.ok(r, "rollback", "none after the cutover: cutover.reverse is off (" + (plan.target().cluster() ? "a cluster target"
+                : plan.cutover().applicationUsers().isEmpty() ? "no cutover.applicationUsers" : "cutover.reverse: false")
+                + ") and no rollback.cache is set");
+    }
+
     private static List<Assessment> target(Plan plan, Jedis jedis) {
         List<Assessment> out = new ArrayList<>();
         Role r = Role.TARGET;
         out.add(commands(plan, jedis));
+        out.add(rollback(plan, jedis));
         String targetVersion = RedisConnector.parseInfo(jedis.info("server")).getOrDefault("redis_version", "0");
         String sourceVersion;
         long sourceData;

@@ -63,7 +63,8 @@ final class RedisReverse {
                     checks.add(CutoverCheck.fail("reverse: PSYNC", "migrator's user " + self + " may not read the target's replication "
                             + "stream (PSYNC): " + (dry instanceof JedisDataException e ? e.getMessage() : RedisCommandTable.text(dry))
                             + " — no rollback could carry the target's writes back", "allow it +psync +replconf on the target "
-                            + "(a managed cache that refuses SYNC/PSYNC cannot be a reverse source: set cutover.reverse: false)"));
+                            + "(a managed cache that refuses SYNC/PSYNC, as ElastiCache does, cannot be a reverse source: set rollback.cache: flush "
+                            + "or keep)"));
                 } else {
                     checks.add(CutoverCheck.pass("reverse: PSYNC", direction + " reads the target's stream as " + self));
                 }

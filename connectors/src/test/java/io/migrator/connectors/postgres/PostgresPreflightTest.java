@@ -76,6 +76,10 @@ class PostgresPreflightTest {
                 true, false);
         List<Assessment> all = PostgresPreflight.target(PLAN, standby, source, false);
         assertThat(only(all, "writable", Assessment.Severity.FAIL).remedy()).contains("primary");
+        Assessment standbySource = only(PostgresPreflight.source(PLAN, standby), "primary", Assessment.Severity.FAIL);
+        assertThat(standbySource.finding()).contains("the source is a standby").contains("PostgreSQL 14.5 cannot decode changes on a standby");
+        assertThat(standbySource.remedy()).contains("primary");
+        assertThat(PostgresPreflight.source(PLAN, source)).noneMatch(a -> a.check().equals("primary"));
         assertThat(only(all, "version", Assessment.Severity.WARN).finding()).contains("14.5").contains("16.3");
     }
 

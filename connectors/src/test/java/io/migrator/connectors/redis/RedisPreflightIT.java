@@ -61,6 +61,28 @@ class RedisPreflightIT {
                 s.aclDelUser("preflight-reader");
             }
 
+            // a target that refuses PSYNC (as ElastiCache does): no reverse replication; rollback.cache says what a rollback does
+            t.aclSetUser("preflight-nopsync", "on", ">np-pw-1", "~*", "&*", "+@all", "-psync", "-sync");
+            try {
+                String yaml = """
+                        name: redis-preflight
+                        source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [12]}
+                        target: {engine: redis, host: %s, port: %d, user: preflight-nopsync, password: np-pw-1}
+                        cutover: {applicationUsers: [app]}
+                        """.formatted(source.host(), source.port(), target.host(), target.port());
+                Plan reverse = new PlanLoader(Map.of("PW", source.password())).parse("p.yaml", yaml, Path.of("."));
+                Assessment refused = find(RedisPreflight.check(reverse, Role.TARGET, Duration.ofSeconds(5)), "rollback");
+                assertThat(refused.severity()).isEqualTo(Assessment.Severity.FAIL);
+                assertThat(refused.finding()).contains("user preflight-nopsync may not run there");
+                assertThat(refused.remedy()).contains("rollback.cache: flush or keep");
+                Plan policy = new PlanLoader(Map.of("PW", source.password())).parse("p.yaml", yaml + "rollback: {cache: flush}\n", Path.of("."));
+                Assessment flush = find(RedisPreflight.check(policy, Role.TARGET, Duration.ofSeconds(5)), "rollback");
+                assertThat(flush.severity()).isEqualTo(Assessment.Severity.OK);
+                assertThat(flush.finding()).startsWith("rollback.cache: flush — no reverse stream after this cutover");
+            } finally {
+                t.aclDelUser("preflight-nopsync");
+            }
+
             // a target database that already holds keys
             t.set("someone-elses", "x");
             Assessment empty = find(RedisPreflight.check(plan(null, source.password(), List.of(12)), Role.TARGET, Duration.ofSeconds(5)),

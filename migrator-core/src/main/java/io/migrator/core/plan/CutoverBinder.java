@@ -85,9 +85,12 @@ final class CutoverBinder {
             }
         }
         List<String> users = argv(section, "applicationUsers");
-        for (String user : users) {
+        List<YamlNode> userNodes = read.list(section, "applicationUsers", "cutover").orElse(List.of());
+        for (int i = 0; i < users.size(); i++) {
+            String user = users.get(i);
             if (!USER.matcher(user).matches()) {
-                read.problem(PlanValues.valueMark(section, "applicationUsers"), "cutover.applicationUsers entry '" + user
+                String shown = users.size() == userNodes.size() ? PlanValues.shown(userNodes.get(i), user) : "(entry " + (i + 1) + ")";
+                read.problem(PlanValues.valueMark(section, "applicationUsers"), "cutover.applicationUsers entry '" + shown
                         + "' is not a login name" + (source != null && source.engine().family() == Engine.Family.MYSQL ? " (user@host)" : ""),
                         source != null && source.engine().family() == Engine.Family.MYSQL ? "write each as user@host, e.g. app@'%' as app@%"
                                 : "write each role's name, e.g. app");
@@ -150,7 +153,7 @@ final class CutoverBinder {
         }
         List<String> policies = List.of("flush", "keep");
         if (!policies.contains(cache)) {
-            read.problem(PlanValues.valueMark(section, "cache"), "rollback.cache '" + cache + "' is not a cache policy"
+            read.problem(PlanValues.valueMark(section, "cache"), "rollback.cache '" + PlanValues.shown(section.entries().get("cache"), cache) + "' is not a cache policy"
                     + Suggestions.didYouMean(cache, policies), "flush (the old cache emptied of the plan's keys before a rollback) or "
                     + "keep (it serves what it held at the cutover)");
             return null;
@@ -176,7 +179,7 @@ final class CutoverBinder {
         }
         String method = written.get().trim();
         if (!offered.contains(method)) {
-            read.problem(PlanValues.valueMark(section, "freeze"), "cutover.freeze '" + method + "' is not a way to freeze a "
+            read.problem(PlanValues.valueMark(section, "freeze"), "cutover.freeze '" + PlanValues.shown(section.entries().get("freeze"), method) + "' is not a way to freeze a "
                     + source.engine() + " source" + Suggestions.didYouMean(method, offered), "use one of: " + String.join(", ", offered));
             return null;
         }
@@ -271,7 +274,7 @@ final class CutoverBinder {
         }
         String method = read.string(body.get(), "method", "cutover.switch http").orElse("POST").trim().toUpperCase(java.util.Locale.ROOT);
         if (!METHODS.contains(method)) {
-            read.problem(PlanValues.valueMark(body.get(), "method"), "cutover.switch http method '" + method + "' is not one of "
+            read.problem(PlanValues.valueMark(body.get(), "method"), "cutover.switch http method '" + PlanValues.shown(body.get().entries().get("method"), method) + "' is not one of "
                     + String.join(", ", new java.util.TreeSet<>(METHODS)), "use POST (the default), PUT, PATCH or GET");
             return null;
         }

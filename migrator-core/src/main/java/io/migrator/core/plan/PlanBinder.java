@@ -167,15 +167,19 @@ final class PlanBinder {
         for (var entry : section.get().entries().entrySet()) {
             Optional<List<YamlNode>> items = read.list(section.get(), entry.getKey(), "tables.keys");
             List<String> columns = new ArrayList<>();
+            List<String> shown = new ArrayList<>(); // as written: a ${env:...} entry is never printed resolved
             for (YamlNode item : items.orElse(List.of())) {
-                read.scalarText(item, "tables.keys." + entry.getKey() + " entry").ifPresent(columns::add);
+                read.scalarText(item, "tables.keys." + entry.getKey() + " entry").ifPresent(c -> {
+                    columns.add(c);
+                    shown.add(PlanValues.shown(item, c));
+                });
             }
             if (columns.isEmpty()) {
                 read.problem(section.get().keyMarks().get(entry.getKey()), "tables.keys." + entry.getKey() + " names no column",
                         "list the columns of a unique index over NOT NULL columns, e.g. " + entry.getKey() + ": [region, code]");
             } else if (new java.util.HashSet<>(columns).size() < columns.size()) {
                 read.problem(section.get().keyMarks().get(entry.getKey()), "tables.keys." + entry.getKey() + " names a column twice: "
-                        + columns, "list each column of the unique index once");
+                        + shown, "list each column of the unique index once");
             } else {
                 keys.put(entry.getKey(), columns);
             }

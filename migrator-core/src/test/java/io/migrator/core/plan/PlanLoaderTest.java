@@ -133,6 +133,32 @@ class PlanLoaderTest {
     }
 
     @Test
+    void referencesInCutoverRollbackAndKeyFieldsAreShownAsWrittenToo() {
+        String sql = """
+                name: orders
+                source: {engine: mariadb, host: h, port: 1, user: u, password: p, database: shop}
+                target: {engine: mariadb, host: h, port: 2, user: u, password: p, database: shop}
+                tables: {keys: {orders: ["${env:SOURCE_PASSWORD}", "${env:SOURCE_PASSWORD}"]}}
+                cutover:
+                  freeze: "${env:SOURCE_PASSWORD}"
+                  applicationUsers: ["${env:TARGET_PASSWORD} x"]
+                  switch: [{http: {url: "https://deploy.example/flip", method: "${env:TARGET_PASSWORD}"}}]
+                """;
+        String redis = """
+                name: cache
+                source: {engine: redis, host: 127.0.0.1, port: 16379}
+                target: {engine: redis, host: 127.0.0.1, port: 16380}
+                rollback: {cache: "${env:SOURCE_PASSWORD}"}
+                """;
+        List<PlanProblem> problems = new java.util.ArrayList<>(problems(sql));
+        problems.addAll(problems(redis));
+        assertThat(problems).hasSizeGreaterThanOrEqualTo(5);
+        assertThat(problems).allSatisfy(p -> assertThat(p.message() + p.remedy()).doesNotContain("s3cret-source").doesNotContain("s3cret-target"));
+        assertThat(problems).anySatisfy(p -> assertThat(p.message()).contains("rollback.cache '${env:SOURCE_PASSWORD}'"));
+        assertThat(problems).anySatisfy(p -> assertThat(p.message()).contains("cutover.freeze '${env:SOURCE_PASSWORD}'"));
+    }
+
+    @Test
     void aRedisPlanWithTablesAndAUrlShapedHostAreRefused() {
         List<PlanProblem> redis = problems("""
                 name: cache
