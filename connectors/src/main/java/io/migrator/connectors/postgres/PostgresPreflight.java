@@ -191,6 +191,12 @@ final class PostgresPreflight {
                 : Assessment.fail(r, "writable", target.inRecovery() ? "the target is a standby (in recovery)" : "default_transaction_read_only is on",
                 target.inRecovery() ? "point the plan at the primary" : "ALTER DATABASE " + PostgresDialect.quote(plan.target().database())
                         + " SET default_transaction_read_only = off (or ALTER SYSTEM ...), then reconnect"));
+        out.add(target.replicaRole() ? Assessment.ok(r, "replica role", user + " may set session_replication_role: the stream's rows "
+                + "do not fire the target's triggers and foreign keys a second time")
+                : Assessment.warn(r, "replica role", user + " may not set session_replication_role on the target: while the stream "
+                + "replays rows, foreign keys on the target are checked in the source's commit order and its triggers fire (their "
+                + "effects are in the stream already)", "GRANT SET ON PARAMETER session_replication_role TO " + PostgresDialect.quote(user)
+                + " (PostgreSQL 15+; on RDS grant rds_superuser), or run migrator's target login as a superuser"));
         out.add(target.canCreateInDatabase() ? Assessment.ok(r, "create privilege", user + " may create schemas and tables")
                 : Assessment.fail(r, "create privilege", user + " cannot CREATE in database " + plan.target().database(),
                 "GRANT CREATE ON DATABASE " + PostgresDialect.quote(plan.target().database()) + " TO " + PostgresDialect.quote(user)));

@@ -31,12 +31,23 @@ import java.util.Map;
  * @param bitVaryingKeys the plan's tables whose primary key holds a bit varying column (Debezium loses its leading zeros)
  * @param usedExtensions extensions whose objects the plan's tables use: column types (arrays of them too), functions in
  *        defaults, constraints and index expressions, index operator classes
+ * @param replicaRole the user may set session_replication_role (superuser, rds_superuser, or SET granted on PostgreSQL 15+)
  */
 record PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                            boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                            Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
                            boolean inRecovery, boolean readOnly, List<String> enumDomains,
-                           Map<TableId, Map<String, String>> columnTypes, List<TableId> bitVaryingKeys, List<String> usedExtensions) {
+                           Map<TableId, Map<String, String>> columnTypes, List<TableId> bitVaryingKeys, List<String> usedExtensions,
+                           boolean replicaRole) {
+
+    PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
+                        boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
+                        Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
+                        boolean inRecovery, boolean readOnly, List<String> enumDomains,
+                        Map<TableId, Map<String, String>> columnTypes, List<TableId> bitVaryingKeys, List<String> usedExtensions) {
+        this(versionNum, version, settings, slotsUsed, sendersUsed, replication, canCreateInDatabase, tables, extensions,
+                availableExtensions, walBytesPerSecond, inRecovery, readOnly, enumDomains, columnTypes, bitVaryingKeys, usedExtensions, true);
+    }
 
     PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                         boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
@@ -246,8 +257,15 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                 }
             }
         }
+        boolean replicaRole;
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT r.rolsuper OR EXISTS (SELECT 1 FROM pg_roles g "
+                + "WHERE g.rolname = 'rds_superuser' AND pg_has_role(current_user, g.oid, 'member'))"
+                + (versionNum >= 150000 ? " OR has_parameter_privilege('session_replication_role', 'SET')" : "")
+                + " FROM pg_roles r WHERE r.rolname = current_user")) {
+            replicaRole = rs.next() && rs.getBoolean(1);
+        }
         return new PostgresServerFacts(versionNum, version, settings, slots, senders, replication, create, tables, extensions, available,
-                walRate, inRecovery, readOnly, enumDomains, columnTypes, bitVaryingKeys, usedExtensions);
+                walRate, inRecovery, readOnly, enumDomains, columnTypes, bitVaryingKeys, usedExtensions, replicaRole);
     }
 
     private static int count(Connection c, String sql) throws SQLException {

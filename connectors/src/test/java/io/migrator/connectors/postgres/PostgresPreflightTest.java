@@ -80,6 +80,13 @@ class PostgresPreflightTest {
         assertThat(standbySource.finding()).contains("the source is a standby").contains("PostgreSQL 14.5 cannot decode changes on a standby");
         assertThat(standbySource.remedy()).contains("primary");
         assertThat(PostgresPreflight.source(PLAN, source)).noneMatch(a -> a.check().equals("primary"));
+        PostgresServerFacts noReplicaRole = new PostgresServerFacts(160001, "16.1", Map.of(), 0, 0, true, true, Map.of(), Map.of(), List.of(),
+                -1, false, false, List.of(), Map.of(), List.of(), List.of(), false);
+        Assessment replicaRole = only(PostgresPreflight.target(PLAN, noReplicaRole, source, false), "replica role", Assessment.Severity.WARN);
+        assertThat(replicaRole.finding()).contains("may not set session_replication_role on the target");
+        assertThat(replicaRole.remedy()).contains("GRANT SET ON PARAMETER session_replication_role TO");
+        assertThat(PostgresPreflight.target(PLAN, source, source, false)).filteredOn(a -> a.check().equals("replica role"))
+                .singleElement().extracting(Assessment::severity).isEqualTo(Assessment.Severity.OK);
         assertThat(only(all, "version", Assessment.Severity.WARN).finding()).contains("14.5").contains("16.3");
     }
 
