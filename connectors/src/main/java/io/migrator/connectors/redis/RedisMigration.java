@@ -514,7 +514,7 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             RedisConnector connector = new RedisConnector(); // named errors for unreachable servers and refused logins
             connector.probe(plan.source(), io.migrator.core.spi.Role.SOURCE, Duration.ofSeconds(10));
             connector.probe(plan.target(), io.migrator.core.spi.Role.TARGET, Duration.ofSeconds(10));
-            if (forwardName == null && plan.cutover().reverse()) {
+            if (forwardName == null && (plan.cutover().reverse() || !plan.cutover().rollbackCache().isEmpty())) {
                 RedisReverse.endInterruptedFreeze(plan); // a rollback killed inside its freeze pauses this worker's own target
             }
             lease = RedisWorkerLease.claim(plan, io.migrator.core.state.WorkerRecord.self(listen), lost -> {

@@ -235,6 +235,38 @@ class RedisCutoverIT {
                 awaitPhase(run, Phase.STREAMING);
                 writer.start();
                 Thread.sleep(300);
+                if (cache.equals("flush")) {
+                    // a worker killed inside a rollback's freeze: the new server paused, the rollback's state "started" on the old
+                    // source; the restarted worker ends the pause before it claims the new server, and undoes the rollback
+                    assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
+                    CutoverReport first = cutOver(run, false, null);
+                    assertThat(first.ok()).as("%s", first).isTrue();
+                    run.halt();
+                    try (Jedis t = RedisData.jedis(servers.redisTarget(), 0); Jedis s = RedisData.jedis(servers.redisSource(), 0)) {
+                        s.hset(RedisCheckpoint.key(plan.reversed().name()), "cutover", "started");
+                        t.sendCommand(redis.clients.jedis.Protocol.Command.CLIENT, "PAUSE", "60000", "WRITE");
+                    }
+                    run = RedisData.start(plan);
+                    long deadline = System.currentTimeMillis() + 30_000;
+                    while (RedisReverse.state(plan.reversed()) != null && System.currentTimeMillis() < deadline) {
+                        Thread.sleep(100);
+                    }
+                    assertThat(RedisReverse.state(plan.reversed())).as("the interrupted rollback undone").isNull();
+                    assertThat(run.worker().status().phase()).isEqualTo(Phase.CUT_OVER);
+                    assertThat(directSetWithin(servers.redisTarget(), 2_000)).as("the new server's pause ended").isEqualTo("OK");
+                    assertThat(run.failure().get()).isNull();
+                    // and forward again for the round trip below: a fresh migration
+                    run.halt();
+                    writer.stop();
+                    io.migrator.core.run.Migrations.discover().complete(plan);
+                    cleanUp();
+                    plan = setUp(servers, "redis-" + cache, ", maxDowntime: 5s}\nrollback: {cache: " + cache);
+                    writer = new Writer();
+                    run = RedisData.start(plan);
+                    awaitPhase(run, Phase.STREAMING);
+                    writer.start();
+                    Thread.sleep(300);
+                }
                 assertThat(run.worker().validate(List.of(), false).ok()).isTrue();
                 CutoverReport cut = cutOver(run, false, null);
                 assertThat(cut.ok()).as("%s", cut).isTrue();
@@ -398,7 +430,11 @@ class RedisCutoverIT {
 
     /** One SET as the application's user straight into the server: "OK" or the error. */
     private String directSet(SandboxEndpoint e) {
-        try (Jedis j = new Jedis(e.host(), e.port(), 5_000)) {
+        return directSetWithin(e, 5_000);
+    }
+
+    private String directSetWithin(SandboxEndpoint e, int millis) {
+        try (Jedis j = new Jedis(e.host(), e.port(), millis)) {
             j.auth(app, "app-pw");
             j.select(DB);
             return j.set("direct", "1");

@@ -34,7 +34,7 @@ final class CutoverBinder {
 
     /** The section bound, or null when a problem was recorded; {@code source} is null when the source itself was invalid. */
     Plan.Cutover bind(YamlNode.Mapping top, Endpoint source, Endpoint target) {
-        String cache = rollbackCache(top, source);
+        String cache = rollbackCache(top, source, target);
         Optional<YamlNode.Mapping> found = read.section(top, "cutover", false);
         if (found.isEmpty()) {
             Plan.Cutover defaults = top.entries().containsKey("cutover") ? null : defaults(source);
@@ -134,7 +134,7 @@ final class CutoverBinder {
     }
 
     /** The top-level {@code rollback.cache} policy ("" when none), or null when a problem was recorded. */
-    private String rollbackCache(YamlNode.Mapping top, Endpoint source) {
+    private String rollbackCache(YamlNode.Mapping top, Endpoint source, Endpoint target) {
         Optional<YamlNode.Mapping> found = read.section(top, "rollback", false);
         if (found.isEmpty()) {
             return top.entries().containsKey("rollback") ? null : "";
@@ -149,6 +149,12 @@ final class CutoverBinder {
         if (source != null && source.engine().family() != Engine.Family.REDIS) {
             read.problem(PlanValues.valueMark(section, "cache"), "rollback.cache applies to Redis plans: a " + source.engine() + " rollback "
                     + "carries the new server's rows back by reverse replication", "remove the rollback section");
+            return null;
+        }
+        if (target != null && target.cluster()) {
+            read.problem(PlanValues.valueMark(section, "cache"), "rollback.cache with a Redis Cluster target is not in this build: the "
+                    + "rollback's freeze and lasting freeze would reach one node of the cluster only", "remove the rollback section; "
+                    + "to go back, point the application at the old cache yourself and run `migrator complete`");
             return null;
         }
         List<String> policies = List.of("flush", "keep");

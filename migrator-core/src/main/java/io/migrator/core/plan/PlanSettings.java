@@ -175,7 +175,7 @@ public final class PlanSettings {
                     + "writes. `flush`: the plan's keys on the old cache are removed first (before the rollback's freeze), so the "
                     + "application rebuilds them from its database; `keep`: the old cache serves what it held at the cutover (stale "
                     + "values until they expire or are written). Either way the migration then syncs the new server in full from the "
-                    + "old cache, ready for another cutover. The cutover's preconditions say which applies.");
+                    + "old cache, ready for another cutover. The cutover's preconditions say which applies. Standalone targets in this build.");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
             DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,

@@ -126,6 +126,10 @@ class CutoverPlanTest {
                 .asString().contains("rollback.cache says the target cannot be read back").contains("choose one");
         assertThat(problems("mariadb", "rollback: {cache: flush}\n")).singleElement().asString()
                 .contains("rollback.cache applies to Redis plans");
+        assertThatThrownBy(() -> new PlanLoader(Map.of()).parse("plan.yaml", REDIS_ENDPOINTS.replace("port: 16380}",
+                "port: 17001, cluster: true}") + "rollback: {cache: flush}\n", Path.of(".")))
+                .isInstanceOfSatisfying(InvalidPlanException.class, e -> assertThat(e.problems()).singleElement().asString()
+                        .contains("rollback.cache with a Redis Cluster target is not in this build"));
     }
 
     @Test
