@@ -256,8 +256,8 @@ final class RedisReverse {
                 try (RespConnection c = RedisCutover.connect(forward.target())) {
                     RedisCutover.call(c, "CLIENT", "UNPAUSE");
                 }
-                LOG.warn("the rollback of {} was interrupted ({}): the new server's pause ended; the reverse direction {} it", forward.name(),
-                        state, "started".equals(state) ? "undoes" : "freezes it again and finishes");
+                LOG.warn("the rollback of {} was interrupted ({}): the new server's pause ended; {}", forward.name(), state,
+                        "started".equals(state) ? "the rollback is undone" : "the rollback pauses it again, fences and finishes");
             }
         } catch (JedisConnectionException | JedisDataException e) {
             LOG.debug("could not read the reverse direction's state on the old source: {}", e.toString());
