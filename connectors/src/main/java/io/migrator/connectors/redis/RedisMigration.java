@@ -334,11 +334,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     private boolean runReverse(RedisMigration back, AtomicBoolean stop) {
         reverse = back;
         try {
-            return runReverse(back, () -> back.phase.get() == Phase.CUT_OVER && back.cutovers.idle(), stop,
-                    plan.cutover().maxDowntime().plusSeconds(60));
+            return runReverse(back, () -> back.phase.get() == Phase.CUT_OVER && back.cutovers.idle(), stop);
         } finally {
-            lastRollback = back.cutover().orElse(lastRollback);
-            reverse = null;
+            reverse = null; // status is this migration's own again
         }
     }
 

@@ -226,11 +226,11 @@ public abstract class AbstractWorker implements Worker {
 
     /**
      * Runs a reverse direction's worker on its own thread until this worker stops (false) or {@code rolledBack} says its
-     * cutover, the rollback, is done (true); the reverse worker has ended either way (a running rollback ends first). Its
-     * failure is thrown when it ended on its own.
+     * cutover, the rollback, is done (true); the reverse worker has ended either way (a running rollback ends first) and its
+     * last rollback report is kept for {@link #rollback()}. Its failure is thrown when it ended on its own.
      */
-    protected static boolean runReverse(io.migrator.core.spi.Worker back, java.util.function.BooleanSupplier rolledBack, AtomicBoolean stop,
-                                        Duration grace) {
+    protected boolean runReverse(Worker back, java.util.function.BooleanSupplier rolledBack, AtomicBoolean stop) {
+        Duration grace = plan.cutover().maxDowntime().plusSeconds(60);
         AtomicBoolean backStop = new AtomicBoolean();
         java.util.concurrent.atomic.AtomicReference<RuntimeException> failed = new java.util.concurrent.atomic.AtomicReference<>();
         Thread thread = new Thread(() -> {
@@ -257,6 +257,7 @@ public abstract class AbstractWorker implements Worker {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            lastRollback = back.cutover().orElse(lastRollback);
         }
         if (!done && failed.get() != null && !stop.get()) {
             throw failed.get();

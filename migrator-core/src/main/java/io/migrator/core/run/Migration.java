@@ -396,13 +396,7 @@ public final class Migration extends AbstractWorker {
     /** Runs the reverse worker on its own thread until this worker stops (false) or its cutover, the rollback, is done (true). */
     private boolean runReverse(Migration back, AtomicBoolean stop) {
         reverse = back;
-        try {
-            // a running rollback ends first (CutoverDriver.await)
-            return runReverse(back, () -> back.phase.get() == Phase.CUT_OVER && back.cutovers.idle(), stop,
-                    plan.cutover().maxDowntime().plusSeconds(60));
-        } finally {
-            lastRollback = back.cutover().orElse(lastRollback);
-        }
+        return runReverse(back, () -> back.phase.get() == Phase.CUT_OVER && back.cutovers.idle(), stop);
     }
 
     /**
