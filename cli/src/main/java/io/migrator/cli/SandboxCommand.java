@@ -66,12 +66,18 @@ final class SandboxCommand implements Runnable {
             line.append("  password in ").append(sandbox.dir().resolve("secrets").resolve(s.engine().id() + ".password"));
             output.out().println(line);
         }
+        java.nio.file.Path ca = sandbox.dir().resolve("tls").resolve("ca.pem");
+        if (java.nio.file.Files.isRegularFile(ca)) {
+            output.out().println("  TLS: every server above but the cluster offers it; tls: {mode: verify-full, ca: " + ca
+                    + "}; Redis on port + " + io.migrator.sandbox.SandboxTls.REDIS_TLS_PORT_OFFSET + " (docs/plan.md, TLS)");
+        }
     }
 
     @Command(name = "up", description = {"Starts source and target servers configured for CDC; idempotent.",
             "Installs the Debian packages (mariadb-server, postgresql-15, redis-server) when missing."},
             footer = {"", "Default ports: MariaDB 13306/13307, PostgreSQL 15432/15433, Redis 16379/16380, Redis Cluster 17001-17003;",
                     "with --proxies: HAProxy 13300 (runtime API 13399), pgbouncer 15400, HAProxy 16300 (runtime API 16399).",
+                    "TLS with the sandbox's own CA (.sandbox/tls/ca.pem) on every server but the cluster; Redis's on 16479/16480.",
                     "", "Examples:", "  migrator sandbox up", "  migrator sandbox up --engines postgresql -o json",
                     "  migrator sandbox up --engines mariadb --proxies",
                     "  migrator sandbox up --dir /tmp/sbx --port-offset 100"})

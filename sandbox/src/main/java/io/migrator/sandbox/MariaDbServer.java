@@ -92,6 +92,8 @@ final class MariaDbServer extends SandboxServer {
                 "--skip-name-resolve", "--local-infile=ON", "--max-allowed-packet=256M",
                 "--innodb-buffer-pool-size=256M", "--innodb-log-file-size=256M", "--performance-schema=OFF",
                 "--max-connections=300"));
+        SandboxTls tls = SandboxTls.ensure(dir.getParent(), progress); // TLS offered, not required: plans choose
+        command.addAll(List.of("--ssl-ca=" + tls.ca(), "--ssl-cert=" + tls.serverCert(), "--ssl-key=" + tls.serverKey()));
         if (Processes.isRoot()) {
             command.add("--user=root");
         }

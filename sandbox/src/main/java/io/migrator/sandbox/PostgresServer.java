@@ -62,6 +62,12 @@ final class PostgresServer extends SandboxServer {
         Path bin = tools.postgresBin();
         try {
             Files.createDirectories(dir);
+            // PostgreSQL reads its key only when its own user owns it with no access for others: a copy in its folder
+            SandboxTls tls = SandboxTls.ensure(dir.getParent(), progress);
+            Files.copy(tls.serverCert(), dir.resolve("server.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(tls.serverKey(), dir.resolve("server.key"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(tls.ca(), dir.resolve("ca.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(dir.resolve("server.key"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             if (Processes.isRoot()) {
                 Processes.Result chown = Processes.run(List.of("chown", "-R", OS_USER + ":", dir.toString()), Duration.ofSeconds(30));
                 if (!chown.ok()) {
@@ -99,7 +105,8 @@ final class PostgresServer extends SandboxServer {
         }
         progress.println("starting " + name + " on " + HOST + ":" + port);
         Processes.Result started = Processes.run(asServerUser(List.of(bin.resolve("pg_ctl").toString(), "-D", data().toString(),
-                "-l", log().toString(), "-w", "-t", "90", "-o", "-p " + port + " -k " + dir, "start")), Duration.ofSeconds(120));
+                "-l", log().toString(), "-w", "-t", "90", "-o", "-p " + port + " -k " + dir + " -c ssl=on -c ssl_cert_file=" + dir.resolve("server.pem")
+                + " -c ssl_key_file=" + dir.resolve("server.key") + " -c ssl_ca_file=" + dir.resolve("ca.pem"), "start")), Duration.ofSeconds(120));
         if (!started.ok()) {
             throw failure("pg_ctl start", started, "read " + log());
         }

@@ -63,6 +63,10 @@ class RedisServer extends SandboxServer {
         }
         try {
             Files.createDirectories(dir);
+            SandboxTls tls = clusterNode ? null : SandboxTls.ensure(dir.getParent(), progress);
+            if (tls != null) {
+                requirePortFree(port + SandboxTls.REDIS_TLS_PORT_OFFSET);
+            }
             String conf = String.join("\n",
                     "# migrator sandbox: " + name,
                     "port " + port,
@@ -77,6 +81,13 @@ class RedisServer extends SandboxServer {
                     "repl-diskless-sync-delay 0",
                     "requirepass " + password,
                     "masterauth " + password,
+                    // TLS on a port of its own beside the plain one (as ElastiCache's in-transit encryption would be)
+                    tls == null ? "" : "tls-port " + (port + SandboxTls.REDIS_TLS_PORT_OFFSET),
+                    tls == null ? "" : "tls-cert-file " + tls.serverCert(),
+                    tls == null ? "" : "tls-key-file " + tls.serverKey(),
+                    tls == null ? "" : "tls-ca-cert-file " + tls.ca(),
+                    tls == null ? "" : "tls-auth-clients optional",
+                    tls == null ? "" : "tls-replication no",
                     clusterNode ? "cluster-enabled yes" : "",
                     clusterNode ? "cluster-config-file " + dir.resolve("nodes.conf") : "",
                     clusterNode ? "cluster-node-timeout 5000" : "",

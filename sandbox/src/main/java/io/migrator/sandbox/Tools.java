@@ -90,6 +90,10 @@ final class Tools {
     void ensure(Set<SandboxEngine> engines, boolean withProxies) {
         Set<String> packages = new LinkedHashSet<>();
         List<String> why = new ArrayList<>();
+        if (!engines.isEmpty() && first("openssl").isEmpty()) {
+            packages.add("openssl");
+            why.add("openssl for the sandbox's TLS certificates");
+        }
         if (withProxies && (engines.contains(SandboxEngine.MARIADB) || engines.contains(SandboxEngine.REDIS)) && first("haproxy").isEmpty()) {
             packages.add("haproxy");
             why.add("HAProxy in front of the MariaDB and Redis sources (--proxies)");

@@ -79,6 +79,7 @@ public abstract class DebeziumChangeStream implements ChangeStream {
         props.setProperty("database.user", source.user());
         props.setProperty("database.password", source.password().reveal());
         props.setProperty("topic.prefix", prefix);
+        io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.debezium(source));
         props.setProperty("heartbeat.interval.ms", "1000");
         props.setProperty("tombstones.on.delete", "false");
         props.setProperty("skipped.operations", "none"); // the default skips TRUNCATE, which would leave the target's rows behind
@@ -96,6 +97,9 @@ public abstract class DebeziumChangeStream implements ChangeStream {
      * change, a lost slot, a configuration error) stops the worker at once.
      */
     protected static boolean sourceWentAway(String message, Throwable error) {
+        if (error != null && io.migrator.core.tls.TlsErrors.isTlsRefusal(error)) {
+            return false; // a certificate the plan does not trust: reconnecting meets the same certificate
+        }
         for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t.getClass().getSimpleName().equals("ServerException")) {
                 return false; // the server answered with an error (a purged binlog, a packet too large): reconnecting will not help

@@ -14,6 +14,10 @@ public final class JdbcErrors {
     public static MigratorException connectFailed(Role role, Endpoint endpoint, SQLException e) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String where = role.id() + " " + endpoint.engine() + " at " + endpoint.address();
+        var tls = io.migrator.core.tls.TlsErrors.explain(e, role.id(), endpoint);
+        if (tls.isPresent()) {
+            return tls.get();
+        }
         String reason = scrub(e.getMessage(), endpoint);
         if (state.startsWith("28") || e.getErrorCode() == 1045 || reason.contains("password authentication failed")) {
             return new MigratorException(ErrorCode.CANNOT_CONNECT, where + " refused user '" + endpoint.user()
@@ -40,6 +44,9 @@ public final class JdbcErrors {
             if (t instanceof SQLException sql && (sql.getSQLState() != null && sql.getSQLState().startsWith("28") || sql.getErrorCode() == 1045)) {
                 return false; // refused credentials (a pool wraps them too): no reconnect makes them right
             }
+        }
+        if (io.migrator.core.tls.TlsErrors.isTlsRefusal(e)) {
+            return false; // a certificate the plan does not trust stays untrusted on every reconnect
         }
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof java.sql.SQLRecoverableException || t instanceof java.sql.SQLTransientConnectionException

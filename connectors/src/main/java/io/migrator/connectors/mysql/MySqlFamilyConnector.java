@@ -36,10 +36,7 @@ public final class MySqlFamilyConnector implements EngineConnector {
         props.setProperty("user", endpoint.user());
         props.setProperty("password", endpoint.password().reveal());
         props.setProperty("connectTimeout", Long.toString(timeout.toMillis()));
-        if (endpoint.engine() == Engine.MYSQL) {
-            props.setProperty("allowPublicKeyRetrieval", "true");
-            props.setProperty("sslMode", "PREFERRED");
-        }
+        io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.mysqlFamily(endpoint));
         return DriverManager.getConnection(serverUrl(endpoint), props);
     }
 
@@ -62,14 +59,27 @@ public final class MySqlFamilyConnector implements EngineConnector {
                 return MySqlPreflight.source(plan, facts);
             }
             MySqlServerFacts sourceFacts = null;
+            MySqlRowSizes rows = null;
             try (Connection s = connect(plan.source(), Duration.ofSeconds(10))) {
                 sourceFacts = MySqlServerFacts.read(s, plan.source().database(), plan.name());
+                long targetPacket = packet(facts);
+                if (targetPacket > 0 && targetPacket < packet(sourceFacts)) {
+                    rows = MySqlRowSizes.measure(s, plan.source().database(), plan.tables(), targetPacket);
+                }
             } catch (SQLException e) {
                 // the source check reports why it cannot be reached; compare nothing here
             }
-            return MySqlPreflight.target(plan, facts, sourceFacts);
+            return MySqlPreflight.target(plan, facts, sourceFacts, rows);
         } catch (SQLException e) {
             throw JdbcErrors.connectFailed(role, endpoint, e);
+        }
+    }
+
+    private static long packet(MySqlServerFacts facts) {
+        try {
+            return Long.parseLong(facts.variable("max_allowed_packet").trim());
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 

@@ -25,9 +25,10 @@ final class MySqlPools {
         HikariConfig config = new HikariConfig();
         config.setPoolName(name);
         config.setJdbcUrl(MySqlFamilyConnector.serverUrl(endpoint) + (endpoint.engine() == Engine.MARIADB
-                ? "?useBulkStmts=true&allowLocalInfile=" + localInfile : "?rewriteBatchedStatements=true&allowPublicKeyRetrieval=true")
+                ? "?useBulkStmts=true&allowLocalInfile=" + localInfile : "?rewriteBatchedStatements=true")
                 // a read that waits longer counts the connection dead (a half-open one would hang for hours); retried on a new one
                 + "&socketTimeout=" + endpoint.readTimeout().toMillis() + "&tcpKeepAlive=true&connectTimeout=10000");
+        io.migrator.connectors.jdbc.DriverTls.mysqlFamily(endpoint).forEach(config::addDataSourceProperty);
         config.setUsername(endpoint.user());
         config.setPassword(endpoint.password().reveal());
         config.setMaximumPoolSize(size);
@@ -39,6 +40,10 @@ final class MySqlPools {
             return new HikariDataSource(config);
         } catch (HikariPool.PoolInitializationException e) {
             Throwable cause = e.getCause() instanceof java.sql.SQLException sql ? sql : e;
+            var tls = io.migrator.core.tls.TlsErrors.explain(cause, name.contains("target") ? "target" : "source", endpoint);
+            if (tls.isPresent()) {
+                throw tls.get();
+            }
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot connect to " + endpoint.engine() + " at " + endpoint.address()
                     + ": " + (cause.getMessage() == null ? cause : cause.getMessage().split("\n")[0]).toString()
                     .replace(endpoint.password().isEmpty() ? "\0" : endpoint.password().reveal(), "******"),

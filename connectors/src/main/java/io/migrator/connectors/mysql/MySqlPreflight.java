@@ -148,24 +148,20 @@ final class MySqlPreflight {
     }
 
     private static Assessment grants(Role role, MySqlServerFacts f, Plan plan) {
-        String all = String.join("\n", f.grants()).toUpperCase(Locale.ROOT).replace("`", "");
-        boolean everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
-        String db = plan.source().database().toUpperCase(Locale.ROOT);
+        MySqlGrants granted = new MySqlGrants(f.grants());
         List<String> missing = new ArrayList<>();
-        if (!everything) {
-            if (!(hasGlobal(all, "SELECT") || all.contains("ON " + db + ".*") && (all.contains("GRANT SELECT") || all.contains("GRANT ALL")))) {
-                missing.add("GRANT SELECT ON `" + plan.source().database() + "`.* TO " + grantee(f));
-            }
-            List<String> replication = new ArrayList<>();
-            if (!hasGlobal(all, "REPLICATION SLAVE") && !hasGlobal(all, "REPLICATION REPLICA")) {
-                replication.add("REPLICATION SLAVE");
-            }
-            if (!hasGlobal(all, "REPLICATION CLIENT") && !hasGlobal(all, "BINLOG MONITOR")) {
-                replication.add(f.mariadb() ? "BINLOG MONITOR" : "REPLICATION CLIENT");
-            }
-            if (!replication.isEmpty()) {
-                missing.add("GRANT " + String.join(", ", replication) + " ON *.* TO " + grantee(f));
-            }
+        if (!granted.onDatabase("SELECT", plan.source().database())) {
+            missing.add("GRANT SELECT ON `" + plan.source().database() + "`.* TO " + grantee(f));
+        }
+        List<String> replication = new ArrayList<>();
+        if (!granted.global("REPLICATION SLAVE") && !granted.global("REPLICATION REPLICA")) {
+            replication.add("REPLICATION SLAVE");
+        }
+        if (!granted.global("REPLICATION CLIENT") && !granted.global("BINLOG MONITOR")) {
+            replication.add(f.mariadb() ? "BINLOG MONITOR" : "REPLICATION CLIENT");
+        }
+        if (!replication.isEmpty()) {
+            missing.add("GRANT " + String.join(", ", replication) + " ON *.* TO " + grantee(f));
         }
         return missing.isEmpty() ? Assessment.ok(role, "privileges", "the user may read the tables and the binary log")
                 : Assessment.fail(role, "privileges", "the user lacks privileges to read the tables or the binary log",
@@ -177,7 +173,7 @@ final class MySqlPreflight {
      * `Orders` and `orders` would become one, or a name would not be found), and the largest packet (a row or statement the
      * source took, the target would refuse in the middle of the stream).
      */
-    static List<Assessment> sameServerSettings(MySqlServerFacts target, MySqlServerFacts source) {
+    static List<Assessment> sameServerSettings(MySqlServerFacts target, MySqlServerFacts source, MySqlRowSizes rows) {
         Role r = Role.TARGET;
         List<Assessment> out = new ArrayList<>();
         String sourceCase = source.variable("lower_case_table_names");
@@ -190,12 +186,41 @@ final class MySqlPreflight {
                         + "in the parameter group before the instance is created)"));
         long sourcePacket = number(source.variable("max_allowed_packet"));
         long targetPacket = number(target.variable("max_allowed_packet"));
-        out.add(sourcePacket <= 0 || targetPacket <= 0 || targetPacket >= sourcePacket
-                ? Assessment.ok(r, "packet size", "max_allowed_packet on the target is at least the source's")
-                : Assessment.fail(r, "packet size", "max_allowed_packet is " + targetPacket + " on the target, " + sourcePacket
-                + " on the source: a row the source took could be refused by the target in the middle of the copy or the stream",
-                "SET GLOBAL max_allowed_packet = " + sourcePacket + " on the target (on RDS: the parameter group), then check again"));
+        out.add(packetSize(sourcePacket, targetPacket, rows));
         return out;
+    }
+
+    /**
+     * Every row must fit the target's packet. A target that allows at least the source's is fine; a smaller one is judged by
+     * the rows the plan's tables hold (measured where their columns could reach it), not by the setting alone.
+     */
+    static Assessment packetSize(long sourcePacket, long targetPacket, MySqlRowSizes rows) {
+        Role r = Role.TARGET;
+        if (sourcePacket <= 0 || targetPacket <= 0 || targetPacket >= sourcePacket) {
+            return Assessment.ok(r, "packet size", "max_allowed_packet on the target is at least the source's");
+        }
+        String settings = "max_allowed_packet is " + targetPacket + " on the target, " + sourcePacket + " on the source";
+        String remedy = "SET GLOBAL max_allowed_packet = " + sourcePacket + " on the target (on RDS: the parameter group), then check again";
+        if (rows == null) {
+            return Assessment.fail(r, "packet size", settings + ": a row the source took could be refused by the target in the middle "
+                    + "of the copy or the stream", remedy);
+        }
+        long headroom = 64 * 1024; // the statement around the row
+        List<String> over = rows.largest().entrySet().stream().filter(e -> e.getValue() + headroom > targetPacket)
+                .map(e -> e.getKey() + " (largest row " + e.getValue() + " bytes)").toList();
+        if (!over.isEmpty()) {
+            return Assessment.fail(r, "packet size", settings + ", and rows of the plan's tables do not fit the target's: "
+                    + String.join(", ", over) + " — the copy would stop at the first of them", remedy);
+        }
+        if (!rows.unmeasured().isEmpty()) {
+            return Assessment.warn(r, "packet size", settings + "; tables of more than " + MySqlRowSizes.MEASURED_ROWS
+                    + " rows whose columns could hold larger rows were not read: " + String.join(", ", rows.unmeasured())
+                    + " — a row over " + targetPacket + " bytes would stop the copy or the stream", remedy + " (or measure: SELECT "
+                    + "MAX(OCTET_LENGTH(col)) on their long columns)");
+        }
+        var top = rows.largest().entrySet().stream().max(Map.Entry.comparingByValue());
+        return Assessment.ok(r, "packet size", settings + ", and every row of the plan's tables fits the target's" + top
+                .map(e -> " (the largest, in " + e.getKey() + ": " + e.getValue() + " bytes)").orElse(" (no table's columns can reach it)"));
     }
 
     private static long number(String value) {
@@ -210,8 +235,15 @@ final class MySqlPreflight {
         return target(plan, f, null);
     }
 
-    /** {@code sourceFacts} (when known) lets the target's existing tables be compared with the source's. */
     static List<Assessment> target(Plan plan, MySqlServerFacts f, MySqlServerFacts sourceFacts) {
+        return target(plan, f, sourceFacts, null);
+    }
+
+    /**
+     * {@code sourceFacts} (when known) lets the target's existing tables be compared with the source's; {@code rows} (when
+     * measured) the target's packet size with the source's largest rows.
+     */
+    static List<Assessment> target(Plan plan, MySqlServerFacts f, MySqlServerFacts sourceFacts, MySqlRowSizes rows) {
         Role r = Role.TARGET;
         List<Assessment> out = new ArrayList<>();
         if (sourceFacts != null) {
@@ -235,20 +267,17 @@ final class MySqlPreflight {
             out.add(differences.isEmpty() ? Assessment.ok(r, "table definitions", "existing target tables match the source")
                     : Assessment.fail(r, "table definitions", "existing target tables differ from the source: " + String.join("; ", differences),
                     "drop those target tables so migrator creates them from the source, or alter them to match"));
-            out.addAll(sameServerSettings(f, sourceFacts));
+            out.addAll(sameServerSettings(f, sourceFacts, rows));
         }
         boolean readOnly = on(f.variable("read_only")) || on(f.variable("super_read_only"));
         out.add(!readOnly ? Assessment.ok(r, "writable", "read_only is OFF")
                 : Assessment.fail(r, "writable", "the target is read-only (read_only or super_read_only is ON)",
                 "SET GLOBAL read_only = OFF on the target (on RDS: the parameter group), or point the plan at the writer endpoint"));
-        String all = String.join("\n", f.grants()).toUpperCase(Locale.ROOT).replace("`", "");
-        boolean everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
+        MySqlGrants granted = new MySqlGrants(f.grants());
         List<String> needed = List.of("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX");
         // on every database, or on the two the worker writes: the plan's and the bookkeeping one
-        String db = plan.target().database().toUpperCase(Locale.ROOT);
-        String bookkeeping = MySqlTarget.BOOKKEEPING.toUpperCase(Locale.ROOT);
-        List<String> missing = everything ? List.of() : needed.stream()
-                .filter(p -> !hasGlobal(all, p) && !(hasOn(all, p, db) && hasOn(all, p, bookkeeping))).toList();
+        List<String> missing = needed.stream().filter(p -> !(granted.onDatabase(p, plan.target().database())
+                && granted.onDatabase(p, MySqlTarget.BOOKKEEPING))).toList();
         String privileges = String.join(", ", missing);
         out.add(missing.isEmpty() ? Assessment.ok(r, "privileges", "the user may create and write the tables and the bookkeeping schema")
                 : Assessment.fail(r, "privileges", "the user lacks " + privileges + " on the target",
@@ -297,26 +326,6 @@ final class MySqlPreflight {
                 ? "binlog_format=" + format + ", binlog_row_image=" + image : "log_bin is OFF") + "): the cutover will be refused until it "
                 + "can, since no rollback could carry the target's writes back", "run the target with log_bin, binlog_format=ROW and "
                 + "binlog_row_image=FULL (RDS/Aurora: automated backups on, those two in the parameter group), or set cutover.reverse: false");
-    }
-
-    /** {@code grants} upper-cased without backticks: a grant of the privilege (or ALL) on every table of {@code db}. */
-    private static boolean hasOn(String grants, String privilege, String db) {
-        for (String line : grants.split("\n")) {
-            if (line.contains(" ON " + db + ".* ") && (line.contains(privilege + ",") || line.contains(privilege + " ON")
-                    || line.contains("ALL PRIVILEGES"))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean hasGlobal(String grants, String privilege) {
-        for (String line : grants.split("\n")) {
-            if (line.contains(" ON *.* ") && (line.contains(privilege + ",") || line.contains(privilege + " ON") || line.contains("ALL PRIVILEGES"))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static String grantee(MySqlServerFacts f) {

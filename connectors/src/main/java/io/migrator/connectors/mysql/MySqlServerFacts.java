@@ -49,6 +49,23 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
                 grants.add(rs.getString(1));
             }
         }
+        if (!mariadb) {
+            // MySQL lists a user's roles but not their privileges; USING the session's roles (its default ones) adds them
+            // (MariaDB's SHOW GRANTS already lists the current role's grants, nested roles included)
+            String roles = null;
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT CURRENT_ROLE()")) {
+                roles = rs.next() ? rs.getString(1) : null;
+            }
+            if (roles != null && !roles.isBlank() && !"NONE".equalsIgnoreCase(roles.strip())) {
+                List<String> expanded = new ArrayList<>();
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW GRANTS FOR CURRENT_USER() USING " + roles)) {
+                    while (rs.next()) {
+                        expanded.add(rs.getString(1));
+                    }
+                }
+                grants = expanded;
+            }
+        }
         Map<String, Long> rows = new LinkedHashMap<>();
         long bytes = 0;
         boolean exists = false;

@@ -40,6 +40,7 @@ public final class PostgresConnector implements EngineConnector {
         props.setProperty("password", endpoint.password().reveal());
         props.setProperty("connectTimeout", Long.toString(Math.max(1, timeout.toSeconds())));
         props.setProperty("ApplicationName", "migrator");
+        io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
         return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
     }
 

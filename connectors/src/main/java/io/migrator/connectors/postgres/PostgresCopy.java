@@ -41,6 +41,7 @@ final class PostgresCopy {
         props.setProperty("assumeMinServerVersion", "10");
         props.setProperty("preferQueryMode", "simple");
         props.setProperty("ApplicationName", "migrator-slot");
+        io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
         Connection replication = DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
         try {
             ReplicationSlotInfo info = replication.unwrap(PGConnection.class).getReplicationAPI().createReplicationSlot().logical()

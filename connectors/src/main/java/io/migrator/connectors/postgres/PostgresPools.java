@@ -21,6 +21,7 @@ final class PostgresPools {
         config.setUsername(endpoint.user());
         config.setPassword(endpoint.password().reveal());
         config.addDataSourceProperty("ApplicationName", "migrator");
+        io.migrator.connectors.jdbc.DriverTls.postgres(endpoint).forEach(config::addDataSourceProperty);
         config.addDataSourceProperty("reWriteBatchedInserts", "true");
         // a read that waits longer counts the connection dead (a half-open one would hang for hours); retried on a new one
         config.addDataSourceProperty("socketTimeout", Long.toString(Math.max(1, endpoint.readTimeout().toSeconds())));

@@ -36,6 +36,10 @@ public final class RedisConnector implements EngineConnector {
         if (!endpoint.password().isEmpty()) {
             config.password(endpoint.password().reveal());
         }
+        if (endpoint.tls().mode() != io.migrator.core.plan.Tls.Mode.DISABLE) {
+            io.migrator.core.tls.TlsMaterial tls = io.migrator.core.tls.TlsMaterial.of(endpoint.tls());
+            config.ssl(true).sslSocketFactory(tls.socketFactory()).sslParameters(tls.parameters());
+        }
         return config.build();
     }
 
@@ -55,13 +59,19 @@ public final class RedisConnector implements EngineConnector {
                 facts.put("clusterState", parseInfo(jedis.clusterInfo()).getOrDefault("cluster_state", "unknown"));
             }
             return new ServerInfo("Redis", server.getOrDefault("redis_version", "unknown"), facts);
+        } catch (JedisConnectionException e) {
+            var tls = io.migrator.core.tls.TlsErrors.explain(e, role.id(), endpoint);
+            if (tls.isPresent()) {
+                throw tls.get();
+            }
+            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot reach " + where + ": "
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()),
+                    "check that Redis runs and listens on " + endpoint.address() + (endpoint.tls().mode() == io.migrator.core.plan.Tls.Mode.DISABLE
+                            ? " (a port that speaks TLS only needs " + role.id() + ".tls: verify-full)" : "")
+                            + "; for the sandbox: ./migrator sandbox up", e);
         } catch (JedisAccessControlException e) {
             throw new MigratorException(ErrorCode.CANNOT_CONNECT, where + " refused the login: " + e.getMessage(),
                     "check " + role.id() + ".user and " + role.id() + ".password", e);
-        } catch (JedisConnectionException e) {
-            throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot reach " + where + ": "
-                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()),
-                    "check that Redis runs and listens on " + endpoint.address() + "; for the sandbox: ./migrator sandbox up", e);
         } catch (JedisDataException e) {
             String message = e.getMessage() == null ? "" : e.getMessage();
             String remedy = message.startsWith("NOAUTH") ? "set " + role.id() + ".password: the server requires one"

@@ -43,7 +43,7 @@ final class RedisCutover {
     }
 
     static RespConnection connect(Endpoint e) {
-        return new RespConnection(e.host(), e.port(), e.user(), e.password().isEmpty() ? null : e.password().reveal(), 10_000);
+        return new RespConnection(e.host(), e.port(), e.user(), e.password().isEmpty() ? null : e.password().reveal(), 10_000, e.tls());
     }
 
     /** One command; an error reply is thrown as {@link JedisDataException}. */

@@ -68,7 +68,11 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
 
     private final List<Integer> databases;
     private final Predicate<byte[]> keyFilter;
-    private final Duration timeout = Duration.ofSeconds(60);
+    /**
+     * How long a read on a Redis connection may wait (network.readTimeout, at most 60 s: Redis answers at once, and a master
+     * pings its replicas every 10 s, so at least 15 s): a half-open connection is then dropped and made again.
+     */
+    private final Duration timeout;
     private final Rate eventRate = new Rate();
     private final Rate keyRate = new Rate();
     private final Map<Integer, AtomicLong> keysRestored = new java.util.concurrent.ConcurrentHashMap<>();
@@ -161,6 +165,9 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
     RedisMigration(Plan plan, String forwardName) {
         super(plan, "paused: the applier waits; the source keeps the stream in its backlog until resume");
         this.forwardName = forwardName;
+        Duration read = plan.network().readTimeout();
+        this.timeout = read.compareTo(Duration.ofSeconds(15)) < 0 ? Duration.ofSeconds(15)
+                : read.compareTo(Duration.ofSeconds(60)) > 0 ? Duration.ofSeconds(60) : read;
         this.databases = plan.source().databases().isEmpty() ? List.of(0) : List.copyOf(plan.source().databases());
         this.keyFilter = RedisKeys.filter(plan);
         this.cutovers = new io.migrator.core.cutover.CutoverDriver(plan, new RedisCutover.Source(plan, forwardName != null), new RedisCutover.Target(plan,
@@ -609,6 +616,10 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
             }
             if (!plan.source().password().isEmpty()) {
                 configuration.setAuthPassword(plan.source().password().reveal());
+            }
+            if (plan.source().tls().mode() != io.migrator.core.plan.Tls.Mode.DISABLE) {
+                io.migrator.core.tls.TlsMaterial tls = io.migrator.core.tls.TlsMaterial.of(plan.source().tls());
+                configuration.setSsl(true).setSslSocketFactory(tls.socketFactory()).setSslParameters(tls.parameters());
             }
             if (checkpoint.offset() >= 0 && !"?".equals(checkpoint.replId()) && fullSyncDoneBefore() && resyncReason.isEmpty()) {
                 configuration.setReplId(checkpoint.replId()).setReplOffset(checkpoint.offset());
@@ -1133,16 +1144,33 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
      */
     private void fenceLease() {
         RedisWorkerLease held = lease;
-        if (leaseLost) { // nor is its failure written over what another worker may have stored meanwhile
-            throw new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + plan.name() + "'s claim on the target was taken by "
-                    + "another worker; this worker stops before writing more", "follow the other worker with `migrator status PLAN`, or "
-                    + "run `migrator run` again: it resumes from the target's checkpoint");
-        }
-        if (held != null && !held.fresh()) {
+        long backoff = 200;
+        boolean waited = false;
+        while (true) {
+            if (leaseLost) { // nor is its failure written over what another worker may have stored meanwhile
+                throw new MigratorException(ErrorCode.WORKER_RUNNING, "migration " + plan.name() + "'s claim on the target was taken by "
+                        + "another worker; this worker stops before writing more", "follow the other worker with `migrator status PLAN`, "
+                        + "or run `migrator run` again: it resumes from the target's checkpoint");
+            }
+            if (held == null || held.fresh()) {
+                if (waited) {
+                    retry.recovered();
+                }
+                return;
+            }
             // the target did not answer the renewals lately (or this process was paused): no write until the claim is confirmed
-            // this worker's again; waited out as an outage, and the claim's loss to another worker stops the worker
-            throw new JedisConnectionException("the claim on the target has not been renewed for " + (RedisWorkerLease.TTL_MILLIS
-                    - RedisWorkerLease.STOP_MARGIN_MILLIS) / 1000 + " s (the target does not answer): no write until it is");
+            // this worker's again, waited out as an outage (degraded) for network.maxOutage; the applier's own connection may
+            // be back first (a half-open one is replaced sooner than the claim's), and must not end the worker meanwhile
+            if (stopping.get()) {
+                throw new MigratorException(ErrorCode.CANNOT_CONNECT, "the claim on the target could not be confirmed before the stop",
+                        "`migrator run` again: it resumes from the target's checkpoint");
+            }
+            JedisConnectionException stale = new JedisConnectionException("the claim on the target has not been renewed for "
+                    + (RedisWorkerLease.TTL_MILLIS - RedisWorkerLease.STOP_MARGIN_MILLIS) / 1000 + " s (the target does not answer): "
+                    + "no write until it is");
+            sleep(retry.failed("confirming the claim on the target", lostTarget("confirming the claim", stale), backoff));
+            backoff = Math.min(backoff * 2, 2_000);
+            waited = true;
         }
     }
 
@@ -1966,10 +1994,8 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 lastMillis = now;
             } catch (RuntimeException e) {
                 LOG.debug("could not read the source's replication offset: {}", e.toString());
-                if (source != null) {
-                    source.close();
-                    source = null;
-                }
+                closeQuietly(source); // a broken connection's close fails too: it must not end the sampler (status, lag)
+                source = null;
             }
             if (tick++ % 4 == 0) {
                 long nanos = System.nanoTime();
@@ -1985,8 +2011,16 @@ final class RedisMigration extends io.migrator.core.run.AbstractWorker {
                 break;
             }
         }
-        if (source != null) {
-            source.close();
+        closeQuietly(source);
+    }
+
+    private static void closeQuietly(Jedis jedis) {
+        if (jedis != null) {
+            try {
+                jedis.close();
+            } catch (RuntimeException ignored) {
+                // the connection is gone either way
+            }
         }
     }
 

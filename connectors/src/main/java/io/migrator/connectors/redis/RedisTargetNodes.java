@@ -145,7 +145,7 @@ final class RedisTargetNodes implements AutoCloseable {
 
     private RespConnection connect(String host, int port) {
         return new RespConnection(host, port, endpoint.user(), endpoint.password().isEmpty() ? null : endpoint.password().reveal(),
-                (int) timeout.toMillis());
+                (int) timeout.toMillis(), endpoint.tls());
     }
 
     /** Queues a raw command on a connection (sent with the next read). */

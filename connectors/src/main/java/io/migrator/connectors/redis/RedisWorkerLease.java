@@ -180,6 +180,9 @@ final class RedisWorkerLease implements WorkerLease {
             try {
                 Object renewed = execute(nodes, "EVAL", RENEW, "1", k, value, Long.toString(TTL_MILLIS));
                 if (Long.valueOf(1).equals(renewed)) {
+                    if (warned) {
+                        LOG.info("renewed migration {}'s claim on the target again", plan.name());
+                    }
                     warned = false;
                     renewedAt = sent;
                     pause = RENEW_MILLIS;
@@ -188,6 +191,7 @@ final class RedisWorkerLease implements WorkerLease {
                 // expired (the target was unreachable too long, or flushed): claim again unless another worker has
                 if (isOk(execute(nodes, "SET", k, value, "NX", "PX", Long.toString(TTL_MILLIS)))) {
                     renewedAt = sent;
+                    warned = false;
                     LOG.warn("migration {}'s claim on the target had expired; claimed it again", plan.name());
                     continue;
                 }

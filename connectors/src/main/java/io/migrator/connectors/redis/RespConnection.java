@@ -32,13 +32,32 @@ final class RespConnection implements AutoCloseable {
     private final byte[] digits = new byte[20];
 
     RespConnection(String host, int port, String user, String password, int timeoutMillis) {
+        this(host, port, user, password, timeoutMillis, null);
+    }
+
+    /** @param tls the endpoint's TLS settings (null or disable: plain text); with verify-full the host is checked */
+    RespConnection(String host, int port, String user, String password, int timeoutMillis, io.migrator.core.plan.Tls tls) {
         this.address = host + ":" + port;
         try {
-            socket = new Socket();
-            socket.setTcpNoDelay(true);
-            socket.setKeepAlive(true);
-            socket.setSoTimeout(timeoutMillis);
-            socket.connect(new InetSocketAddress(host, port), timeoutMillis);
+            Socket plain = new Socket();
+            plain.setTcpNoDelay(true);
+            plain.setKeepAlive(true);
+            plain.setSoTimeout(timeoutMillis);
+            plain.connect(new InetSocketAddress(host, port), timeoutMillis);
+            if (tls != null && tls.mode() != io.migrator.core.plan.Tls.Mode.DISABLE) {
+                try {
+                    plain = io.migrator.core.tls.TlsMaterial.of(tls).wrap(plain, host, port);
+                } catch (IOException e) {
+                    plain.close();
+                    if (io.migrator.core.tls.TlsErrors.isTlsRefusal(e)) { // not an outage: every reconnect meets the same certificate
+                        throw new io.migrator.core.error.MigratorException(io.migrator.core.error.ErrorCode.CANNOT_CONNECT,
+                                address + " failed the TLS check (" + tls.mode().id() + "): " + e.getMessage(),
+                                "check the plan's tls settings for this server (docs/plan.md, TLS); `migrator plan check` names the key", e);
+                    }
+                    throw e;
+                }
+            }
+            socket = plain;
             out = new BufferedOutputStream(socket.getOutputStream(), 1 << 16);
             in = new BufferedInputStream(socket.getInputStream(), 1 << 16);
         } catch (IOException e) {

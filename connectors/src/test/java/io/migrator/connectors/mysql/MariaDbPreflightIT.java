@@ -100,6 +100,82 @@ class MariaDbPreflightIT {
     }
 
     @Test
+    void privilegesThroughNestedDefaultRolesAndADatabasePatternPass(SandboxServers servers) throws Exception {
+        fixture = new MariaDbFixture(servers, "prerole");
+        String suffix = fixture.database.substring(fixture.database.length() - 8);
+        user = "viarole_" + suffix;
+        String outer = "r_outer_" + suffix;
+        String inner = "r_inner_" + suffix;
+        // the database name's prefix, as a LIKE pattern with its underscore escaped: `prerole\_%`
+        String pattern = fixture.database.substring(0, fixture.database.indexOf('_')) + "\\_%";
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE with_key (id INT PRIMARY KEY)");
+            st.execute("CREATE ROLE " + inner);
+            st.execute("CREATE ROLE " + outer);
+            st.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO " + inner);
+            st.execute("GRANT " + inner + " TO " + outer);
+            st.execute("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'role-pw'");
+            st.execute("GRANT SELECT ON `" + pattern + "`.* TO '" + user + "'@'%'");
+            st.execute("GRANT " + outer + " TO '" + user + "'@'%'");
+            st.execute("SET DEFAULT ROLE " + outer + " FOR '" + user + "'@'%'");
+        }
+        try {
+            String yaml = """
+                    name: viarole
+                    source: {engine: mariadb, host: %s, port: %d, user: %s, password: role-pw, database: %s}
+                    target: {engine: mariadb, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
+                    """.formatted(fixture.source.host(), fixture.source.port(), user, fixture.database, fixture.target.host(),
+                    fixture.target.port(), fixture.target.user(), fixture.database);
+            Plan plan = new PlanLoader(Map.of("PW", fixture.target.password())).parse("r.yaml", yaml, Path.of("."));
+            assertThat(check(plan)).filteredOn(a -> a.check().equals("privileges") && a.role().id().equals("source")).singleElement()
+                    .satisfies(a -> assertThat(a.severity()).as(a.finding() + " " + a.remedy()).isEqualTo(Assessment.Severity.OK));
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("REVOKE " + outer + " FROM '" + user + "'@'%'"); // the replication privileges went with the role
+            }
+            assertThat(failed(check(plan), "privileges").remedy()).isEqualTo("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `" + user + "`@`%`");
+        } finally {
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("DROP ROLE IF EXISTS " + outer);
+                st.execute("DROP ROLE IF EXISTS " + inner);
+            }
+        }
+    }
+
+    @Test
+    void aTargetPacketSmallerThanTheSourcesPassesUntilARowDoesNotFitIt(SandboxServers servers) throws Exception {
+        fixture = new MariaDbFixture(servers, "prepacket");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE docs (id INT PRIMARY KEY, body LONGTEXT)");
+            st.execute("CREATE TABLE small (id INT PRIMARY KEY, v VARCHAR(20))");
+            st.execute("INSERT INTO docs VALUES (1, REPEAT('a', 100000)), (2, REPEAT('b', 300000))");
+        }
+        long before;
+        try (Connection c = MariaDbFixture.connect(fixture.target); Statement st = c.createStatement();
+             var rs = st.executeQuery("SELECT @@GLOBAL.max_allowed_packet")) {
+            rs.next();
+            before = rs.getLong(1);
+        }
+        try {
+            try (Connection c = MariaDbFixture.connect(fixture.target); Statement st = c.createStatement()) {
+                st.execute("SET GLOBAL max_allowed_packet = 1048576"); // 1 MB, the sandbox source allows 256 MB
+            }
+            Assessment fits = check(fixture.plan("")).stream().filter(a -> a.check().equals("packet size")).findFirst().orElseThrow();
+            assertThat(fits.severity()).as(fits.finding()).isEqualTo(Assessment.Severity.OK);
+            assertThat(fits.finding()).contains("the largest, in docs: 300001 bytes").doesNotContain("small");
+            try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                st.execute("UPDATE docs SET body = REPEAT('c', 2000000) WHERE id = 2");
+            }
+            Assessment over = failed(check(fixture.plan("")), "packet size");
+            assertThat(over.finding()).contains("docs (largest row 2000001 bytes)");
+            assertThat(over.remedy()).contains("SET GLOBAL max_allowed_packet");
+        } finally {
+            try (Connection c = MariaDbFixture.connect(fixture.target); Statement st = c.createStatement()) {
+                st.execute("SET GLOBAL max_allowed_packet = " + before);
+            }
+        }
+    }
+
+    @Test
     void columnTypesTheBinlogStreamCannotCarryAreRefusedByName(SandboxServers servers) throws Exception {
         fixture = new MariaDbFixture(servers, "pretypes");
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {

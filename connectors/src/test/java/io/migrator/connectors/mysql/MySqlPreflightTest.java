@@ -110,6 +110,27 @@ class MySqlPreflightTest {
     }
 
     @Test
+    void grantsThroughRolesAndDatabasePatternsCountAndTableGrantsDoNot() {
+        // MySQL's SHOW GRANTS ... USING the current roles: the role's lines name the role, not the user
+        List<String> viaRole = List.of("GRANT USAGE ON *.* TO `app`@`%`", "GRANT `reader`@`%` TO `app`@`%`",
+                "GRANT REPLICATION SLAVE,REPLICATION CLIENT ON *.* TO `app`@`%`", "GRANT SELECT ON `sh%`.* TO `app`@`%`");
+        assertThat(MySqlPreflight.source(PLAN, facts(v -> { }, viaRole, Map.of(), List.of(), Map.of(), 0, false)))
+                .filteredOn(a -> a.check().equals("privileges")).singleElement()
+                .satisfies(a -> assertThat(a.severity()).as("SELECT through `sh%`, replication through the role").isEqualTo(Assessment.Severity.OK));
+        // a pattern that does not match, table and column grants: SELECT on the database is still missing
+        List<String> narrow = List.of("GRANT USAGE ON *.* TO `app`@`%`", "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `app`@`%`",
+                "GRANT SELECT ON `shop\\_archive`.* TO `app`@`%`", "GRANT SELECT ON `shop`.`orders` TO `app`@`%`",
+                "GRANT SELECT (`id`), INSERT ON TABLE `shop`.`customers` TO `app`@`%`");
+        assertThat(failed(MySqlPreflight.source(PLAN, facts(v -> { }, narrow, Map.of(), List.of(), Map.of(), 0, false)), "privileges").remedy())
+                .isEqualTo("GRANT SELECT ON `shop`.* TO `app`@`%`");
+        assertThat(MySqlGrants.like("sh\\_%", "sh_prod")).isTrue();
+        assertThat(MySqlGrants.like("sh\\_%", "shxprod")).isFalse();
+        assertThat(MySqlGrants.like("s_op", "shop")).isTrue();
+        assertThat(MySqlGrants.like("%", "")).isTrue();
+        assertThat(MySqlGrants.like("shop", "shop2")).isFalse();
+    }
+
+    @Test
     void tablesWithoutKeys() {
         Assessment a = failed(MySqlPreflight.source(PLAN, facts(v -> { }, ALL, Map.of(), List.of("audit_log", "tmp"), Map.of(), 0, false)), "keys");
         assertThat(a.finding()).contains("audit_log has no primary key and no unique index over NOT NULL columns")
@@ -222,6 +243,26 @@ class MySqlPreflightTest {
         Assessment packet = failed(MySqlPreflight.target(PLAN, other, source), "packet size");
         assertThat(packet.finding()).contains("16777216 on the target, 67108864 on the source");
         assertThat(packet.remedy()).contains("SET GLOBAL max_allowed_packet = 67108864");
+    }
+
+    @Test
+    void aSmallerTargetPacketIsJudgedByTheLargestRowsNotBySettingsAlone() {
+        long source = 1L << 30;
+        long target = 16L << 20;
+        Assessment fits = MySqlPreflight.packetSize(source, target, new MySqlRowSizes(Map.of("docs", 3_000_000L), List.of()));
+        assertThat(fits.severity()).isEqualTo(Assessment.Severity.OK);
+        assertThat(fits.finding()).contains("the largest, in docs: 3000000 bytes");
+        assertThat(MySqlPreflight.packetSize(source, target, new MySqlRowSizes(Map.of(), List.of())).finding())
+                .contains("no table's columns can reach it");
+        Assessment over = MySqlPreflight.packetSize(source, target,
+                new MySqlRowSizes(Map.of("docs", 3_000_000L, "blobs", 20_000_000L), List.of()));
+        assertThat(over.severity()).isEqualTo(Assessment.Severity.FAIL);
+        assertThat(over.finding()).contains("blobs (largest row 20000000 bytes)").doesNotContain("docs (");
+        assertThat(over.remedy()).contains("SET GLOBAL max_allowed_packet = " + source);
+        Assessment unread = MySqlPreflight.packetSize(source, target, new MySqlRowSizes(Map.of(), List.of("events")));
+        assertThat(unread.severity()).isEqualTo(Assessment.Severity.WARN);
+        assertThat(unread.finding()).contains("were not read: events");
+        assertThat(MySqlPreflight.packetSize(source, source * 2, null).severity()).isEqualTo(Assessment.Severity.OK);
     }
 
     @Test

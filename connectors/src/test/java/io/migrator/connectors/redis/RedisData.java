@@ -61,6 +61,34 @@ final class RedisData {
     private RedisData() {
     }
 
+    /** Waits up to 90 s for a condition, failing at once when the worker fails. */
+    static void await(String what, Running running, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(90).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (running.failure().get() != null) {
+                throw new AssertionError("the worker failed while waiting for " + what, running.failure().get());
+            }
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("timed out waiting for " + what + ": " + running.worker().status());
+    }
+
+    /** Applied everything the source wrote: the checkpoint reached the source's replication offset, nothing queued. */
+    static void awaitCaughtUp(SandboxEndpoint source, Running running) throws InterruptedException {
+        long goal;
+        try (Jedis s = jedis(source, 0)) {
+            goal = Long.parseLong(RedisConnector.parseInfo(s.info("replication")).get("master_repl_offset"));
+        }
+        await("the stream to reach offset " + goal, running, () -> {
+            io.migrator.core.state.MigrationStatus st = running.worker().status();
+            String position = st.applied().position();
+            return !position.isEmpty() && Long.parseLong(position.substring(position.indexOf(':') + 1)) >= goal && st.lag().events() == 0;
+        });
+    }
+
     static Jedis jedis(SandboxEndpoint e, int db) {
         Jedis j = new Jedis(e.host(), e.port(), 30_000);
         j.auth(e.password());

@@ -28,12 +28,14 @@ import redis.clients.jedis.Jedis;
  * The network between the Redis worker and real Redis servers, broken on purpose by a {@link FaultProxy} on each side while
  * a writer changes keys of every type on the source: the target cut off for longer than the ten attempts the applier used
  * to give up after (status shows the outage as {@code degraded} meanwhile), then the source cut off under the replication
- * stream (PSYNC continues from the offset once it answers). The target ends holding exactly the source's keys and values,
+ * stream (PSYNC continues from the offset once it answers), then each side half-open for longer than network.readTimeout
+ * (the connection is dropped and made again). The target ends holding exactly the source's keys and values,
  * compared by type on both servers, not by the validator.
  */
 @ExtendWith(SandboxExtension.class)
 @Timeout(300)
 class RedisFaultIT {
+    private Plan plan;
     private static final int DB = 8;
     private SandboxEndpoint source;
     private SandboxEndpoint target;
@@ -47,6 +49,11 @@ class RedisFaultIT {
             running.stop().set(true);
             running.thread().join(60_000);
         }
+        if (plan != null) {
+            sourceProxy.restore();
+            targetProxy.restore();
+            RedisMigration.forget(plan); // checkpoint, phase history, claim: a later run starts with none of this one's
+        }
         if (sourceProxy != null) {
             sourceProxy.close();
         }
@@ -57,9 +64,6 @@ class RedisFaultIT {
             try (Jedis j = RedisData.jedis(e, DB)) {
                 j.flushDB();
             }
-        }
-        try (Jedis t = RedisData.jedis(target, 0)) {
-            t.del(RedisCheckpoint.key("redis-fault"));
         }
     }
 
@@ -81,9 +85,10 @@ class RedisFaultIT {
                 name: redis-fault
                 source: {engine: redis, host: 127.0.0.1, port: %d, password: "${env:PW}", databases: [%d]}
                 target: {engine: redis, host: 127.0.0.1, port: %d, password: "${env:PW}"}
-                network: {maxOutage: 2m}
+                network: {maxOutage: 2m, readTimeout: 15s}
                 """.formatted(sourceProxy.port(), DB, targetProxy.port());
-        Plan plan = new PlanLoader(Map.of("PW", source.password())).parse("f.yaml", yaml, Path.of("."));
+        plan = new PlanLoader(Map.of("PW", source.password())).parse("f.yaml", yaml, Path.of("."));
+        RedisMigration.forget(plan); // what an earlier, interrupted run left behind
         running = RedisData.start(plan);
         await("streaming", () -> running.worker().status().phase() == Phase.STREAMING);
         AtomicBoolean stopWriter = new AtomicBoolean();
@@ -110,6 +115,23 @@ class RedisFaultIT {
             sourceProxy.restore();
             Thread.sleep(2_000);
             assertThat(sourceProxy.accepted()).as("the stream reconnected to the source").isGreaterThan(before);
+
+            // half-open: the target stops answering without closing anything (a hung server, a dropped NAT entry); the
+            // applier's read gives up after network.readTimeout and reconnects
+            targetProxy.stall();
+            await("the stalled target shown", () -> running.worker().status().degraded() != null);
+            assertThat(running.worker().status().degraded().lastError()).contains("on the target");
+            Thread.sleep(3_000);
+            targetProxy.restore();
+            await("recovered from the stall", () -> running.worker().status().degraded() == null);
+
+            // the replication link half-open: the reader's read gives up and continues with PSYNC from its offset
+            long beforeStall = sourceProxy.accepted();
+            sourceProxy.stall();
+            Thread.sleep(20_000);
+            sourceProxy.restore();
+            await("the stream reconnected after the stall", () -> sourceProxy.accepted() > beforeStall);
+            Thread.sleep(2_000);
         } finally {
             stopWriter.set(true);
             writer.join(10_000);

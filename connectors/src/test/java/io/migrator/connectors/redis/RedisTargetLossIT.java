@@ -7,7 +7,6 @@ import io.migrator.core.error.ErrorCode;
 import io.migrator.core.error.MigratorException;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.PlanLoader;
-import io.migrator.core.state.MigrationStatus;
 import io.migrator.core.state.Phase;
 import io.migrator.sandbox.SandboxEndpoint;
 import io.migrator.sandbox.SandboxEngine;
@@ -22,7 +21,6 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -95,20 +93,6 @@ class RedisTargetLossIT {
         }
     }
 
-    private static void await(String what, Running running, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (running.failure().get() != null) {
-                throw new AssertionError("the worker failed while waiting for " + what, running.failure().get());
-            }
-            if (condition.getAsBoolean()) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("timed out waiting for " + what + ": " + running.worker().status());
-    }
-
     /** The worker stops by itself with TARGET_LOST; returns its message. */
     private static String awaitTargetLost(Running running) throws InterruptedException {
         running.thread().join(120_000);
@@ -120,15 +104,7 @@ class RedisTargetLossIT {
     }
 
     private void awaitCaughtUp(Running running) throws InterruptedException {
-        long goal;
-        try (Jedis s = RedisData.jedis(source, 0)) {
-            goal = Long.parseLong(RedisConnector.parseInfo(s.info("replication")).get("master_repl_offset"));
-        }
-        await("the stream to reach offset " + goal, running, () -> {
-            MigrationStatus st = running.worker().status();
-            String position = st.applied().position();
-            return !position.isEmpty() && Long.parseLong(position.substring(position.indexOf(':') + 1)) >= goal && st.lag().events() == 0;
-        });
+        RedisData.awaitCaughtUp(source, running);
     }
 
     private void assertSame(List<Integer> dbs, String prefix) {
@@ -151,7 +127,7 @@ class RedisTargetLossIT {
 
     private Loaded streamingUnderLoad(Plan plan, List<Integer> dbs, String prefix, long seed) throws InterruptedException {
         Running running = start(plan);
-        await("streaming", running, () -> running.worker().status().phase() == Phase.STREAMING);
+        RedisData.await("streaming", running, () -> running.worker().status().phase() == Phase.STREAMING);
         AtomicBoolean stopWriter = new AtomicBoolean();
         AtomicReference<Throwable> writerError = new AtomicReference<>();
         Thread writer = RedisData.writer(source, dbs, prefix, 300, stopWriter, new AtomicLong(), seed, writerError);
@@ -162,7 +138,7 @@ class RedisTargetLossIT {
     /** Runs the migration again while the writer goes on, stops the writer, and compares once the stream caught up. */
     private Running rerunUntilSame(Plan plan, List<Integer> dbs, String prefix, Loaded load) throws InterruptedException {
         Running again = start(plan);
-        await("streaming again", again, () -> again.worker().status().phase() == Phase.STREAMING);
+        RedisData.await("streaming again", again, () -> again.worker().status().phase() == Phase.STREAMING);
         Thread.sleep(500);
         load.stopWriter().set(true);
         load.writer().join(10_000);
@@ -227,7 +203,7 @@ class RedisTargetLossIT {
         List<Integer> dbs = List.of(DB);
         Plan plan = seeded(servers, "redis-refused", "w:", dbs);
         Running running = start(plan);
-        await("streaming", running, () -> running.worker().status().phase() == Phase.STREAMING);
+        RedisData.await("streaming", running, () -> running.worker().status().phase() == Phase.STREAMING);
         try (Jedis t = RedisData.jedis(target, DB)) { // something else writes the target: the key is a list there now
             t.del("w:odd");
             t.rpush("w:odd", "not the source's");
@@ -306,7 +282,7 @@ class RedisTargetLossIT {
         assertThat(message).contains("lost writes").contains("full resync");
 
         Running again = start(plan);
-        await("streaming again", again, () -> again.worker().status().phase() == Phase.STREAMING);
+        RedisData.await("streaming again", again, () -> again.worker().status().phase() == Phase.STREAMING);
         load.stopWriter().set(true);
         load.writer().join(10_000);
         assertThat(load.writerError().get()).as("the writer ran to the end").isNull();

@@ -15,11 +15,13 @@ final class PlanBinder {
     private static final String ENDPOINT = "source|target";
 
     private final String file;
+    private final java.nio.file.Path baseDir;
     private final List<PlanProblem> problems;
     private final PlanValues read;
 
     PlanBinder(String file, SecretResolver secrets, List<PlanProblem> problems) {
         this.file = file;
+        this.baseDir = secrets.baseDir();
         this.problems = problems;
         this.read = new PlanValues(file, secrets, problems);
     }
@@ -121,10 +123,92 @@ final class PlanBinder {
                         "migrate each source master with its own plan (cluster: false), or use a standalone source");
             }
         }
+        Tls tls = engine == null ? null : tls(section, role, engine);
         if (problems.size() > before || engine == null || host == null) {
             return null;
         }
-        return new Endpoint(engine, host, port, user, password, database, databases, cluster);
+        return new Endpoint(engine, host, port, user, password, database, databases, cluster, null, tls);
+    }
+
+    /** {@code tls: MODE} or {@code tls: {mode, ca, cert, key, allowPublicKeyRetrieval}}; files must exist and be readable. */
+    private Tls tls(YamlNode.Mapping section, String role, Engine engine) {
+        YamlNode node = section.entries().get("tls");
+        if (node == null || node instanceof YamlNode.Null) {
+            return Tls.defaultFor(engine);
+        }
+        String where = role + ".tls";
+        Optional<String> modeText;
+        String ca = null;
+        String cert = null;
+        String key = null;
+        boolean publicKey = false;
+        Mark modeMark;
+        if (node instanceof YamlNode.Mapping tls) {
+            read.rejectUnknownKeys(tls, ENDPOINT + ".tls", where);
+            modeText = read.string(tls, "mode", where);
+            modeMark = PlanValues.valueMark(tls, "mode");
+            ca = file(tls, "ca", where);
+            cert = file(tls, "cert", where);
+            key = file(tls, "key", where);
+            publicKey = read.bool(tls, "allowPublicKeyRetrieval", where).orElse(false);
+            if (publicKey && engine != Engine.MYSQL) {
+                read.problem(PlanValues.valueMark(tls, "allowPublicKeyRetrieval"), where + ".allowPublicKeyRetrieval applies to MySQL only",
+                        "remove it: " + engine + " logins do not use it");
+            }
+            if (tls.entries().containsKey("cert") != tls.entries().containsKey("key")) {
+                read.problem(tls.mark(), where + " has a client " + (tls.entries().containsKey("key") ? "key without its certificate"
+                                : "certificate without its key"),
+                        "set both " + where + ".cert and " + where + ".key, or neither");
+            }
+        } else {
+            modeText = read.scalarText(node, where);
+            modeMark = node.mark();
+        }
+        Tls.Mode mode = null;
+        if (modeText.isPresent()) {
+            mode = Tls.Mode.fromId(modeText.get()).orElse(null);
+            if (mode == null) {
+                read.problem(modeMark, where + " mode '" + PlanValues.shown(node instanceof YamlNode.Mapping m ? m.entries().get("mode") : node,
+                        modeText.get()) + "' is not a TLS mode", "use one of: " + Tls.Mode.ids());
+                return null;
+            }
+        } else if (node instanceof YamlNode.Mapping) {
+            mode = ca != null ? Tls.Mode.VERIFY_FULL : Tls.Mode.REQUIRE;
+        } else {
+            return null;
+        }
+        if (mode == Tls.Mode.PREFER && engine != Engine.MYSQL && engine != Engine.POSTGRESQL) {
+            read.problem(modeMark, where + " mode 'prefer' is not possible for " + engine
+                            + (engine == Engine.REDIS ? " (a Redis server takes TLS on its own port, there is nothing to fall back from)"
+                            : " (its driver cannot fall back to plain text)"),
+                    "use require or verify-full when the server speaks TLS, disable when it does not");
+        }
+        if (mode == Tls.Mode.DISABLE && (ca != null || cert != null)) {
+            read.problem(modeMark, where + " names certificate files but its mode is disable",
+                    "set the mode to verify-full (or remove the files)");
+        }
+        if (mode.compareTo(Tls.Mode.REQUIRE) <= 0 && ca != null && mode != Tls.Mode.DISABLE) {
+            read.problem(modeMark, where + ".ca is set but mode " + mode.id() + " does not check the server's certificate",
+                    "use verify-full (or verify-ca) so the CA is used, or remove ca");
+        }
+        return new Tls(mode, ca, cert, key, publicKey);
+    }
+
+    /** A TLS file: relative to the plan's folder, and readable now (a missing file is a plan error, not a handshake failure). */
+    private String file(YamlNode.Mapping tls, String key, String where) {
+        Optional<String> text = read.string(tls, key, where);
+        if (text.isEmpty()) {
+            return null;
+        }
+        java.nio.file.Path path = (baseDir == null ? java.nio.file.Path.of("") : baseDir).toAbsolutePath().resolve(text.get());
+        if (!java.nio.file.Files.isRegularFile(path) || !java.nio.file.Files.isReadable(path)) {
+            read.problem(PlanValues.valueMark(tls, key), where + "." + key + " '" + PlanValues.shown(tls.entries().get(key), text.get())
+                            + "' is not a readable file" + (java.nio.file.Files.exists(path) ? "" : " (" + path + " does not exist)"),
+                    "point it at the PEM file" + (key.equals("ca") ? " of the certificate authorities (RDS: the region's bundle)" : "")
+                            + "; relative paths start at the plan's folder");
+            return null;
+        }
+        return path.normalize().toString();
     }
 
     private void crossCheck(YamlNode.Mapping top, Endpoint source, Endpoint target) {

@@ -32,6 +32,24 @@ public final class PlanSettings {
     public static final Setting CLUSTER = new Setting("source|target.cluster", "boolean", "`false`",
             "Redis target only: the target is a Redis Cluster (ElastiCache cluster mode); keys are routed by slot.");
 
+    public static final Setting TLS = new Setting("source|target.tls", "a mode, or a section with the keys below",
+            "`prefer` for MySQL and PostgreSQL (the drivers' default), `disable` for MariaDB and Redis",
+            "TLS on every connection migrator opens to this server (pools, the change stream, preflight, cutover). "
+                    + "`tls: verify-full` alone checks the certificate against the JVM's trusted authorities (docs/plan.md, TLS).");
+    public static final Setting TLS_MODE = new Setting("source|target.tls.mode", "`disable` `prefer` `require` `verify-ca` `verify-full`",
+            "`verify-full` when `ca` is set, else `require`",
+            "`prefer`: TLS when the server offers it, unchecked (MySQL and PostgreSQL only); `require`: always TLS, certificate "
+                    + "unchecked; `verify-ca`: signed by `ca`; `verify-full`: signed by `ca` and naming `host` (RDS, Aurora, ElastiCache: use this).");
+    public static final Setting TLS_CA = new Setting("source|target.tls.ca", "path to a PEM file", "the JVM's trusted authorities",
+            "The certificate authorities that may sign the server's certificate (RDS: the region's bundle). Relative to the plan's folder.");
+    public static final Setting TLS_CERT = new Setting("source|target.tls.cert", "path to a PEM file", "none",
+            "A client certificate, for servers that ask for one (MySQL `REQUIRE X509`, PostgreSQL `clientcert`, Redis `tls-auth-clients`).");
+    public static final Setting TLS_KEY = new Setting("source|target.tls.key", "path to a PEM file (PKCS#8 or RSA, unencrypted)", "none",
+            "The client certificate's private key; keep it readable by migrator's user only.");
+    public static final Setting TLS_PUBLIC_KEY_RETRIEVAL = new Setting("source|target.tls.allowPublicKeyRetrieval", "boolean", "`false`",
+            "MySQL only: lets the driver fetch the server's RSA key to send a `caching_sha2_password` login without TLS (open to an "
+                    + "impostor server); not needed with TLS.");
+
     public static final Setting TABLES = new Setting("tables", "section", "all tables",
             "Which tables move.");
     public static final Setting TABLES_INCLUDE = new Setting("tables.include", "list of glob patterns", "`[\"*\"]`",
@@ -178,7 +196,7 @@ public final class PlanSettings {
                     + "old cache, ready for another cutover. The cutover's preconditions say which applies. Standalone targets in this build.");
 
     public static final List<Setting> ALL = List.of(NAME, SOURCE, TARGET, ENGINE, HOST, PORT, USER, PASSWORD,
-            DATABASE, DATABASES, CLUSTER, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
+            DATABASE, DATABASES, CLUSTER, TLS, TLS_MODE, TLS_CA, TLS_CERT, TLS_KEY, TLS_PUBLIC_KEY_RETRIEVAL, TABLES, TABLES_INCLUDE, TABLES_EXCLUDE, TABLES_KEYS, KEYS, KEYS_INCLUDE, KEYS_EXCLUDE, SNAPSHOT, SNAPSHOT_PARALLELISM,
             SNAPSHOT_CHUNK_ROWS, SNAPSHOT_MAX_ROWS_PER_SECOND, SNAPSHOT_MAX_SOURCE_THREADS_RUNNING, SNAPSHOT_TARGET_BINLOG, VALIDATION, VALIDATION_EVERY,
             VALIDATION_CHUNK_ROWS, VALIDATION_PARALLELISM, CUTOVER, CUTOVER_MAX_DOWNTIME, CUTOVER_MAX_LAG, CUTOVER_VALIDATED_WITHIN, CUTOVER_APPLICATION_USERS, CUTOVER_FREEZE, CUTOVER_FREEZE_COMMAND, CUTOVER_UNFREEZE_COMMAND,
             CUTOVER_REVERSE, CUTOVER_SWITCH, CUTOVER_SWITCH_HAPROXY, CUTOVER_SWITCH_HAPROXY_ADMIN, CUTOVER_SWITCH_HAPROXY_BACKEND, CUTOVER_SWITCH_HAPROXY_SERVER, CUTOVER_SWITCH_HAPROXY_CONFIG,

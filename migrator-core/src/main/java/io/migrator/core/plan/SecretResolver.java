@@ -19,6 +19,11 @@ public final class SecretResolver {
     private final Map<String, String> environment;
     private final Path baseDir;
 
+    /** The folder relative paths start from (the plan's). */
+    Path baseDir() {
+        return baseDir;
+    }
+
     public SecretResolver(Map<String, String> environment, Path baseDir) {
         this.environment = environment;
         this.baseDir = baseDir;

@@ -35,6 +35,7 @@ public final class PlanChecker {
                 ServerInfo info = connector.probe(endpoint, role, timeout);
                 endpoints.add(new PlanCheckReport.EndpointCheck(role.id(), endpoint.engine().id(), endpoint.address(), true,
                         info.product(), info.version(), null, null));
+                assessments.add(tls(role, endpoint));
                 assessments.addAll(common(role, endpoint, info));
                 assessments.addAll(connector.preflight(plan, role, info));
             } catch (MigratorException e) {
@@ -83,6 +84,48 @@ public final class PlanChecker {
         log.info("preflight passed in {} ms: {} checks on {} and {}, {} warning(s)", (System.nanoTime() - started) / 1_000_000,
                 report.assessments().size(), plan.source().address(), plan.target().address(), warnings);
         return report;
+    }
+
+    /**
+     * How the connections to this server are protected: off the local host, plain text (or TLS only if offered) and an
+     * unchecked certificate are warnings — passwords and every row cross the network, and an impostor is not noticed.
+     */
+    static Assessment tls(Role role, Endpoint endpoint) {
+        io.migrator.core.plan.Tls tls = endpoint.tls();
+        String key = role.id() + ".tls";
+        String said = key + ": " + tls.mode().id();
+        if (loopback(endpoint.host())) {
+            return Assessment.ok(role, "tls", said + " (the server is on this host)");
+        }
+        String fix = "set " + key + ": {mode: verify-full, ca: <the server's CA bundle>} (RDS/Aurora: the region's bundle; "
+                + "ElastiCache: in-transit encryption on, the JVM's authorities suffice)";
+        return switch (tls.mode()) {
+            case DISABLE -> Assessment.warn(role, "tls", said + ": passwords and rows cross the network to " + endpoint.address()
+                    + " in plain text", fix);
+            case PREFER -> Assessment.warn(role, "tls", said + ": TLS only if " + endpoint.address() + " offers it, and its certificate "
+                    + "is not checked", fix);
+            case REQUIRE -> Assessment.warn(role, "tls", said + ": encrypted, but the certificate of " + endpoint.address()
+                    + " is not checked (an impostor would not be noticed)", fix);
+            case VERIFY_CA -> Assessment.ok(role, "tls", said + ": encrypted, certificate signed by "
+                    + (tls.ca() == null ? "the JVM's trusted authorities" : tls.ca()) + " (host name not checked)");
+            case VERIFY_FULL -> Assessment.ok(role, "tls", said + ": encrypted, certificate signed by "
+                    + (tls.ca() == null ? "the JVM's trusted authorities" : tls.ca()) + " and naming " + endpoint.host());
+        };
+    }
+
+    private static boolean loopback(String host) {
+        String h = host.toLowerCase(java.util.Locale.ROOT);
+        if (h.equals("localhost") || h.endsWith(".localhost")) {
+            return true;
+        }
+        if (!h.matches("[0-9.]+|\\[?[0-9a-f:]+\\]?")) {
+            return false; // a name: resolving it here would ask DNS at every check
+        }
+        try {
+            return java.net.InetAddress.getByName(h.replace("[", "").replace("]", "")).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     /** Checks every engine shares: the named database exists. */

@@ -69,7 +69,7 @@ class PlanCheckerTest {
     @Test
     void aRestartPassesCopyTimeChecksAsWarningsButNotTheOthers() {
         PlanCheckReport passed = checker(true, "replication slots", "WAL retention", "table definitions").require(PLAN);
-        assertThat(passed.assessments()).filteredOn(a -> a.role() == Role.SOURCE).hasSize(3)
+        assertThat(passed.assessments()).filteredOn(a -> a.role() == Role.SOURCE && !a.check().equals("tls")).hasSize(3)
                 .allSatisfy(a -> assertThat(a.severity()).isEqualTo(Assessment.Severity.WARN))
                 .allSatisfy(a -> assertThat(a.finding()).endsWith("this migration resumes past it)"));
         assertThatThrownBy(() -> checker(true, "replication slots", "keys").require(PLAN)).isInstanceOf(MigratorException.class)
