@@ -36,15 +36,24 @@ class MariaDbFaultIT {
 
     @Test
     void ridesOutCutAndHalfOpenConnectionsOnBothSidesAndLosesNothing(SandboxServers servers) throws Exception {
+        scenario(servers, "mfault").run();
+    }
+
+    @Test
+    void ridesOutCutAndHalfOpenConnectionsDuringTheCopyAndLosesNothing(SandboxServers servers) throws Exception {
+        scenario(servers, "mfaultcopy").runDuringCopy();
+    }
+
+    private NetworkFaultScenario scenario(SandboxServers servers, String prefix) throws Exception {
         servers.sandbox().up(java.util.EnumSet.of(SandboxEngine.MARIADB), false);
-        fixture = new MariaDbFixture(servers, "mfault");
+        fixture = new MariaDbFixture(servers, prefix);
         sourceProxy = new FaultProxy(fixture.source.host(), fixture.source.port());
         targetProxy = new FaultProxy(fixture.target.host(), fixture.target.port());
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR(2000) NOT NULL, n INT NOT NULL DEFAULT 0)");
             st.execute("INSERT INTO orders SELECT seq, CONCAT('seed-', seq), 0 FROM seq_1_to_3000");
         }
-        new NetworkFaultScenario(sourceProxy, targetProxy) {
+        return new NetworkFaultScenario(sourceProxy, targetProxy) {
             @Override
             protected Plan plan(String network) {
                 String yaml = """
@@ -77,6 +86,6 @@ class MariaDbFaultIT {
             protected String updateSql() {
                 return "UPDATE orders SET n = n + 1, note = CONCAT(LEFT(note, 1000), '+') WHERE id = ?";
             }
-        }.run();
+        };
     }
 }

@@ -36,15 +36,24 @@ class PostgresFaultIT {
 
     @Test
     void ridesOutCutAndHalfOpenConnectionsOnBothSidesAndLosesNothing(SandboxServers servers) throws Exception {
+        scenario(servers, "pgfault").run();
+    }
+
+    @Test
+    void ridesOutCutAndHalfOpenConnectionsDuringTheCopyAndLosesNothing(SandboxServers servers) throws Exception {
+        scenario(servers, "pgfaultcopy").runDuringCopy();
+    }
+
+    private NetworkFaultScenario scenario(SandboxServers servers, String prefix) throws Exception {
         servers.sandbox().up(java.util.EnumSet.of(SandboxEngine.POSTGRESQL), false);
-        fixture = new PostgresFixture(servers, "pgfault");
+        fixture = new PostgresFixture(servers, prefix);
         sourceProxy = new FaultProxy(fixture.source.host(), fixture.source.port());
         targetProxy = new FaultProxy(fixture.target.host(), fixture.target.port());
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE orders (id bigint PRIMARY KEY, note text NOT NULL, n int NOT NULL DEFAULT 0)");
             st.execute("INSERT INTO orders SELECT g, 'seed-' || g, 0 FROM generate_series(1, 3000) g");
         }
-        new NetworkFaultScenario(sourceProxy, targetProxy) {
+        return new NetworkFaultScenario(sourceProxy, targetProxy) {
             @Override
             protected Plan plan(String network) {
                 String yaml = """
@@ -77,6 +86,6 @@ class PostgresFaultIT {
             protected String updateSql() {
                 return "UPDATE orders SET n = n + 1, note = note || '+' WHERE id = ?";
             }
-        }.run();
+        };
     }
 }

@@ -119,6 +119,57 @@ public abstract class NetworkFaultScenario {
         assertThat(notes(target())).contains("during-the-outage");
     }
 
+    /**
+     * The same faults while the copy runs (throttled so it lasts): the target cut off and made half-open in the middle of
+     * chunks, then the source cut under the chunk reads. A chunk commits with its done-mark, so one cut off is copied again
+     * whole; the copy goes on, the stream follows, and the target ends equal to the source. The source's {@code orders} must
+     * hold ids 1 to 3000 and the target must be empty.
+     */
+    public final void runDuringCopy() throws Exception {
+        Plan plan = plan("{readTimeout: 3s, stallTimeout: 5s, maxOutage: 2m}\nsnapshot: {parallelism: 2, chunkRows: 100, maxRowsPerSecond: 150}");
+        Writer writer = new Writer();
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (!(run.migration.status().phase() == Phase.SNAPSHOT && run.migration.status().snapshot().rowsCopied() > 0)
+                    && System.currentTimeMillis() < deadline) {
+                assertThat(run.failure()).as("the worker starts").isNull();
+                Thread.sleep(50);
+            }
+            writer.start();
+
+            targetProxy.cut();
+            awaitDegraded(run);
+            assertThat(run.migration.status().phase()).as("the target cut lands in the copy").isEqualTo(Phase.SNAPSHOT);
+            Thread.sleep(3_000);
+            targetProxy.restore();
+            awaitHealthy(run);
+
+            targetProxy.stall();
+            awaitDegraded(run);
+            assertThat(run.migration.status().phase()).as("the target stall lands in the copy").isEqualTo(Phase.SNAPSHOT);
+            Thread.sleep(2_000);
+            targetProxy.restore();
+            awaitHealthy(run);
+
+            long copied = run.migration.status().snapshot().rowsCopied();
+            assertThat(run.migration.status().phase()).as("the source cut lands in the copy").isEqualTo(Phase.SNAPSHOT);
+            sourceProxy.cut();
+            Thread.sleep(3_000);
+            sourceProxy.restore();
+            awaitHealthy(run);
+            writer.hold.set(true); // the faults are over: the copy ends sooner without new rows to chase
+            run.awaitPhase(Phase.STREAMING);
+            writer.hold.set(false);
+            assertThat(run.migration.status().snapshot().rowsCopied()).as("the copy went on after the source cut").isGreaterThan(copied);
+            awaitSame(writer, "after faults during the copy");
+            assertThat(run.failure()).isNull();
+        } finally {
+            writer.stop();
+        }
+        assertThat(writer.failure.get()).isNull();
+        assertThat(writer.done.get()).as("writes made during the copy").isGreaterThan(100);
+    }
+
     private static MigrationStatus.Degraded awaitDegraded(MigrationHarness run) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 45_000;
         while (System.currentTimeMillis() < deadline) {
