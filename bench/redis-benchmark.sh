@@ -9,15 +9,18 @@
 #   The worker starts through ./migrator, as users start it (with its class-data archive once a first run made one).
 #
 #   [JAVA_OPTS=...] bench/redis-benchmark.sh [--keys 1000000] [--value 100] [--requests 2000000] [--clients 50] [--pipeline 16]
-#                                            [--sync-only]
+#                                            [--sync-only] [--tls]
+#   --tls: every server also listens for TLS (port + 1000, a CA made here with openssl); the native replica and migrator
+#          both sync over it (tls-replication yes; the plan's tls: {ca: ...}, verify-full).
 #
 # Needs: redis-server and redis-benchmark (apt-get install -y redis-server redis-tools).
 set -euo pipefail
 
-KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16 SYNC_ONLY=0
+KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16 SYNC_ONLY=0 TLS=0
 while [ $# -gt 0 ]; do
   case $1 in
     --sync-only) SYNC_ONLY=1; shift ;;
+    --tls) TLS=1; shift ;;
     --keys) KEYS=$2; shift 2 ;;
     --value) VALUE=$2; shift 2 ;;
     --requests) REQUESTS=$2; shift 2 ;;
@@ -37,12 +40,26 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 cli() { local port=$1; shift; REDISCLI_AUTH=$PW redis-cli -p "$port" "$@"; }
 info() { cli "$1" info "$2" | tr -d '\r' | awk -F: -v k="$3" '$1 == k { print $2 }'; }
 
+TLS_ARGS=()
+tls_setup() { # a CA and a server certificate for 127.0.0.1, made with openssl
+  local d="$WORK/tls"; mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj "/CN=bench CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > "$d/ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -out "$d/server.pem" -days 2 \
+    -extfile "$d/ext" 2>/dev/null
+}
 start() { # port [extra redis-server options]
   local port=$1; shift
   mkdir -p "$WORK/$port"
+  if [ "$TLS" = 1 ]; then
+    TLS_ARGS=(--tls-port $((port + 1000)) --tls-cert-file "$WORK/tls/server.pem" --tls-key-file "$WORK/tls/server.key"
+              --tls-ca-cert-file "$WORK/tls/ca.pem" --tls-auth-clients no --tls-replication yes)
+  fi
   redis-server --port "$port" --bind 127.0.0.1 --dir "$WORK/$port" --daemonize yes --logfile "$WORK/$port/log" \
     --pidfile "$WORK/$port/pid" --save "" --appendonly no --requirepass "$PW" --masterauth "$PW" \
-    --repl-backlog-size 256mb --repl-diskless-sync-delay 0 "$@"
+    --repl-backlog-size 256mb --repl-diskless-sync-delay 0 "${TLS_ARGS[@]}" "$@"
   for _ in $(seq 1 100); do cli "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
   echo "redis-server on $port did not start; see $WORK/$port/log" >&2; exit 1
 }
@@ -53,7 +70,10 @@ stop_all() {
 trap stop_all EXIT
 stop_all
 rm -rf "$WORK"; mkdir -p "$WORK"
+[ "$TLS" = 1 ] && { require "apt-get install -y openssl" openssl; tls_setup; }
 start $SRC; start $NATIVE; start $TGT
+P=0; PLAN_TLS=""; OVER=""
+[ "$TLS" = 1 ] && { P=1000; PLAN_TLS=", tls: {ca: \"$WORK/tls/ca.pem\"}"; OVER=" over TLS"; }
 
 log "filling the source: $KEYS keys of $VALUE bytes (strings, hashes, lists, sets, sorted sets)"
 redis-benchmark -p $SRC -a "$PW" -q -n "$KEYS" -r "$KEYS" -d "$VALUE" -P 64 -c 8 -t set >/dev/null
@@ -64,7 +84,7 @@ log "source holds $TOTAL keys ($USED)"
 
 log "native: REPLICAOF"
 T0=$(now)
-cli $NATIVE replicaof 127.0.0.1 $SRC >/dev/null
+cli $NATIVE replicaof 127.0.0.1 $((SRC + P)) >/dev/null
 until [ "$(info $NATIVE replication master_link_status)" = up ] && [ "$(info $NATIVE replication master_sync_in_progress)" = 0 ] \
       && [ "$(info $NATIVE persistence loading)" = 0 ]; do sleep 0.05; done
 T1=$(now)
@@ -75,8 +95,8 @@ cli $NATIVE replicaof no one >/dev/null
 log "migrator: full sync until the stream starts"
 cat > "$WORK/plan.yaml" <<EOF
 name: bench-redis
-source: {engine: redis, host: 127.0.0.1, port: $SRC, password: "\${env:BENCH_PW}", databases: [0]}
-target: {engine: redis, host: 127.0.0.1, port: $TGT, password: "\${env:BENCH_PW}"}
+source: {engine: redis, host: 127.0.0.1, port: $((SRC + P)), password: "\${env:BENCH_PW}", databases: [0]$PLAN_TLS}
+target: {engine: redis, host: 127.0.0.1, port: $((TGT + P)), password: "\${env:BENCH_PW}"$PLAN_TLS}
 control: {listen: "$LISTEN"}
 EOF
 cpu() { ps -o times= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }
@@ -96,8 +116,8 @@ MIGRATOR_KEYS=$(( $(cli $TGT dbsize) - $(cli $TGT --scan --pattern '__migrator__
 HEAP=$(jcmd $WORKER GC.heap_info 2>/dev/null | awk '/used/ { for (i = 1; i <= NF; i++) if ($i == "used") { print $(i + 1); exit } }' || true)
 row() {
   printf '\n| Redis 7.0, %s keys (%s), 2 cores | seconds | keys/s | vs native |\n|---|---|---|---|\n' "$TOTAL" "$USED"
-  printf '| native replica: REPLICAOF full sync (%s keys) | %s | %s | 1.00 |\n' "$NATIVE_KEYS" "$NATIVE_S" "$(rate "$NATIVE_KEYS" "$NATIVE_S")"
-  printf '| migrator: full sync, RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$MIGRATOR_KEYS" "$MIGRATOR_S" \
+  printf '| native replica: REPLICAOF full sync%s (%s keys) | %s | %s | 1.00 |\n' "$OVER" "$NATIVE_KEYS" "$NATIVE_S" "$(rate "$NATIVE_KEYS" "$NATIVE_S")"
+  printf '| migrator: full sync%s, RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$OVER" "$MIGRATOR_KEYS" "$MIGRATOR_S" \
     "$(rate "$MIGRATOR_KEYS" "$MIGRATOR_S")" "$(ratio "$NATIVE_S" "$MIGRATOR_S")"
   printf '| … CPU seconds used meanwhile: migrator JVM %s, target redis-server (RESTORE) %s | | | |\n' "$JVM_CPU" "$TGT_CPU"
 }

@@ -44,6 +44,8 @@ class MariaDbCutoverIT {
     private SandboxServers servers;
     private String app;
     private String admin;
+    /** When set, the plan reaches the target through this port (a fault proxy). */
+    private int targetPort;
 
     @AfterEach
     void cleanUp() throws Exception {
@@ -84,7 +86,8 @@ class MariaDbCutoverIT {
                 st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON `" + fixture.database + "`.* TO '" + app + "'@'%'");
             }
         }
-        return fixture.plan("cutover: {maxLag: 3s, applicationUsers: [\"" + app + "@%\"]" + cutover + switchStep() + "}");
+        return fixture.plan("cutover: {maxLag: 3s, applicationUsers: [\"" + app + "@%\"]" + cutover + switchStep() + "}",
+                targetPort > 0 ? targetPort : fixture.target.port());
     }
 
     private String switchStep() {
@@ -387,6 +390,61 @@ class MariaDbCutoverIT {
             writer.stop();
         }
         assertThat(writer.failure.get()).isNull();
+    }
+
+    /**
+     * The network to the target fails inside the freeze (a fault proxy cuts it as soon as the freeze step is done): the
+     * fence cannot be reached, the cutover aborts within its budget before any switch, the source takes writes again, and
+     * once the target answers the stream carries every acknowledged write there.
+     */
+    @Test
+    void aTargetCutInsideTheFreezeAbortsBeforeTheSwitchAndLosesNothing(SandboxServers servers) throws Exception {
+        try (io.migrator.connectors.testing.FaultProxy targetProxy = new io.migrator.connectors.testing.FaultProxy(
+                servers.mariadbTarget().host(), servers.mariadbTarget().port())) {
+            targetPort = targetProxy.port();
+            Plan plan = setUp(servers, "cutfault", ", maxDowntime: 2s");
+            AppWriter writer = new AppWriter(proxyUrl(servers) + "?connectTimeout=2000&socketTimeout=10000", app, "app-pw");
+            try (MigrationHarness run = new MigrationHarness(plan)) {
+                run.awaitPhase(Phase.STREAMING);
+                writer.start();
+                run.awaitCaughtUp();
+                assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+                run.migration.startCutover(false, null);
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (System.currentTimeMillis() < deadline) {
+                    CutoverReport now = run.migration.cutover().orElseThrow();
+                    if (now.finished() || now.steps().stream().anyMatch(s -> s.name().equals("freeze"))) {
+                        break;
+                    }
+                    Thread.sleep(2);
+                }
+                targetProxy.cut();
+                CutoverReport report = io.migrator.connectors.testing.CutoverRuns.awaitFinished(run.migration);
+                targetProxy.restore();
+                assertThat(report.ok()).as(report.toString()).isFalse();
+                assertThat(report.aborted()).as(report.toString()).isTrue();
+                assertThat(report.exitCode()).isEqualTo(4);
+                assertThat(report.steps()).extracting(CutoverReport.Step::name).contains("freeze", "unfreeze").doesNotContain("switch");
+                try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                    st.execute("INSERT INTO orders (note) VALUES ('after-cut-abort')"); // the source takes writes again
+                }
+                assertThat(runtime(admin, "show servers state mariadb")).as("the proxy still points at the source")
+                        .contains(" " + servers.mariadbSource().port() + " ");
+                Thread.sleep(500);
+                writer.stop();
+                run.awaitCaughtUp();
+                assertThat(run.failure()).isNull();
+                assertThat(run.migration.status().phase()).isEqualTo(Phase.STREAMING);
+                Set<String> onTarget = notes(fixture.target());
+                assertThat(onTarget).containsAll(writer.acknowledged.keySet()).contains("after-cut-abort");
+            } finally {
+                writer.stop();
+            }
+            assertThat(writer.failure.get()).isNull();
+            assertThat(writer.acknowledged).as("writes acknowledged around the cutover").isNotEmpty();
+        } finally {
+            targetPort = 0;
+        }
     }
 
     @Test

@@ -45,13 +45,18 @@ final class MariaDbFixture {
     }
 
     Plan plan(String extra) {
+        return plan(extra, target.port());
+    }
+
+    /** As {@link #plan(String)}, with the target reached on another port (a fault proxy in front of it). */
+    Plan plan(String extra, int targetPort) {
         String yaml = """
                 name: %s
                 source: {engine: mariadb, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
                 target: {engine: mariadb, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
                 %s
                 """.formatted(database.replace('_', '-'), source.host(), source.port(), source.user(), database,
-                target.host(), target.port(), target.user(), database, extra);
+                target.host(), targetPort, target.user(), database, extra);
         return new PlanLoader(Map.of("PW", source.password())).parse("it.yaml", yaml, Path.of("."));
     }
 

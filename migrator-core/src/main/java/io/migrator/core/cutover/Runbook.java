@@ -573,10 +573,14 @@ public final class Runbook {
         }
         progress.writesOpen();
         dropPrepared(host.oppositeDirection());
+        String aborted = "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage();
         try {
-            journal.move(Phase.STREAMING, "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage());
+            journal.move(Phase.STREAMING, aborted);
         } catch (RuntimeException e) {
-            LOG.warn("could not journal the abort: {}", e.getMessage());
+            // the target is what failed (a cut, a failover): the abort is reported now, and the move back to STREAMING is
+            // made as soon as the target answers; until then status says CUTTING_OVER, and a restart undoes the cutover
+            LOG.warn("could not journal the abort yet ({}); trying again until the target answers", e.getMessage());
+            journalLater(aborted);
         }
         if (closeFailed != null) {
             progress.failed(closeFailed);
@@ -584,6 +588,28 @@ public final class Runbook {
         }
         progress.aborted(why.code() == ErrorCode.CUTOVER_ABORTED ? why
                 : new MigratorException(ErrorCode.CUTOVER_ABORTED, why.getMessage(), why.remedy(), why));
+    }
+
+    /** Retries the move back to STREAMING every second for network.maxOutage (the worker's own outage limit). */
+    private void journalLater(String aborted) {
+        Thread t = new Thread(() -> {
+            long deadline = System.nanoTime() + plan.network().maxOutage().toNanos();
+            while (System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(1_000);
+                    journal.move(Phase.STREAMING, aborted);
+                    LOG.info("the cutover's abort is journaled: the migration streams again");
+                    return;
+                } catch (InterruptedException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    LOG.debug("journaling the abort failed again: {}", e.getMessage());
+                }
+            }
+            LOG.error("the cutover's abort could not be journaled within network.maxOutage; the restarted worker undoes the cutover");
+        }, "cutover-abort-journal");
+        t.setDaemon(true);
+        t.start();
     }
 
     /**
