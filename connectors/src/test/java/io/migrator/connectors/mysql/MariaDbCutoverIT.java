@@ -409,18 +409,7 @@ class MariaDbCutoverIT {
                 writer.start();
                 run.awaitCaughtUp();
                 assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
-                run.migration.startCutover(false, null);
-                long deadline = System.currentTimeMillis() + 30_000;
-                while (System.currentTimeMillis() < deadline) {
-                    CutoverReport now = run.migration.cutover().orElseThrow();
-                    if (now.finished() || now.steps().stream().anyMatch(s -> s.name().equals("freeze"))) {
-                        break;
-                    }
-                    Thread.sleep(2);
-                }
-                targetProxy.cut();
-                CutoverReport report = io.migrator.connectors.testing.CutoverRuns.awaitFinished(run.migration);
-                targetProxy.restore();
+                CutoverReport report = io.migrator.connectors.testing.CutoverRuns.cutTargetAfterFreeze(run.migration, targetProxy);
                 assertThat(report.ok()).as(report.toString()).isFalse();
                 assertThat(report.aborted()).as(report.toString()).isTrue();
                 assertThat(report.exitCode()).isEqualTo(4);

@@ -64,6 +64,9 @@ class PostgresCutoverIT {
         }
     }
 
+    /** When set, the plan reaches the target through this port (a fault proxy). */
+    private int targetPort;
+
     /** Tables with an identity key and a trigger on the source, the application's role on both sides and in pgbouncer. */
     private Plan setUp(SandboxServers servers, String prefix, String cutover) throws Exception {
         this.servers = servers;
@@ -93,7 +96,7 @@ class PostgresCutoverIT {
             grant(st);
         }
         return fixture.plan("cutover: {maxLag: 3s, applicationUsers: [" + app + "], switch: [{pgbouncer: {admin: \"" + admin()
-                + "\", database: " + fixture.db + "}}]" + cutover + "}");
+                + "\", database: " + fixture.db + "}}]" + cutover + "}", targetPort > 0 ? targetPort : fixture.target.port());
     }
 
     private void grant(Statement st) throws SQLException {
@@ -236,6 +239,44 @@ class PostgresCutoverIT {
             writer.stop();
         }
         assertThat(writer.failure.get()).isNull();
+    }
+
+    /**
+     * The network to the target fails inside the freeze (the application's write privileges revoked): the fence cannot be
+     * proven, the cutover aborts within its budget before any switch and gives the privileges back, and once the target
+     * answers the migration streams again with every acknowledged write there.
+     */
+    @Test
+    void aTargetCutInsideTheFreezeAbortsBeforeTheSwitchAndLosesNothing(SandboxServers servers) throws Exception {
+        try (io.migrator.connectors.testing.FaultProxy targetProxy = new io.migrator.connectors.testing.FaultProxy(
+                servers.postgresTarget().host(), servers.postgresTarget().port())) {
+            targetPort = targetProxy.port();
+            Plan plan = setUp(servers, "pgcutfault", ", maxDowntime: 2s");
+            AppWriter writer = new AppWriter(proxyUrl(), app, "app-pw");
+            try (MigrationHarness run = new MigrationHarness(plan)) {
+                run.awaitPhase(Phase.STREAMING);
+                grantOnTarget();
+                writer.start();
+                run.awaitCaughtUp();
+                assertThat(run.migration.validate(List.of(), false).ok()).isTrue();
+                CutoverReport report = io.migrator.connectors.testing.CutoverRuns.cutTargetAfterFreeze(run.migration, targetProxy);
+                assertThat(report.aborted()).as("%s", report).isTrue();
+                assertThat(report.exitCode()).isEqualTo(4);
+                assertThat(report.steps()).extracting(CutoverReport.Step::name).contains("freeze", "unfreeze").doesNotContain("switch");
+                Thread.sleep(500);
+                writer.stop();
+                run.awaitCaughtUp();
+                assertThat(run.failure()).isNull();
+                assertThat(run.migration.status().phase()).isEqualTo(Phase.STREAMING);
+                assertThat(notes(fixture.target())).as("every acknowledged write is on the target").containsAll(writer.acknowledged.keySet());
+            } finally {
+                writer.stop();
+            }
+            assertThat(writer.failure.get()).isNull();
+            assertThat(writer.acknowledged).as("writes acknowledged around the cutover").isNotEmpty();
+        } finally {
+            targetPort = 0;
+        }
     }
 
     @Test

@@ -32,12 +32,17 @@ final class PostgresFixture implements AutoCloseable {
 
     /** A plan from this fixture's source database to its target database, with extra YAML appended. */
     io.migrator.core.plan.Plan plan(String extra) {
+        return plan(extra, target.port());
+    }
+
+    /** As {@link #plan(String)}, with the target reached on another port (a fault proxy in front of it). */
+    io.migrator.core.plan.Plan plan(String extra, int targetPort) {
         String yaml = """
                 name: %s
                 source: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
                 target: {engine: postgresql, host: %s, port: %d, user: %s, password: "${env:PW}", database: %s}
                 %s
-                """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), db, target.host(), target.port(), target.user(),
+                """.formatted(db.replace('_', '-'), source.host(), source.port(), source.user(), db, target.host(), targetPort, target.user(),
                 db, extra);
         return new io.migrator.core.plan.PlanLoader(java.util.Map.of("PW", source.password())).parse("it.yaml", yaml, java.nio.file.Path.of("."));
     }

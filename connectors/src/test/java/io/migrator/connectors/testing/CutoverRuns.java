@@ -14,6 +14,28 @@ public final class CutoverRuns {
         return awaitFinished(worker);
     }
 
+    /**
+     * Starts a cutover and cuts the network to the target (through {@code targetProxy}) as soon as its freeze step is done,
+     * then follows it until it finished; the proxy passes connections again before this returns.
+     */
+    public static CutoverReport cutTargetAfterFreeze(Worker worker, FaultProxy targetProxy) throws InterruptedException {
+        worker.startCutover(false, null);
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (System.currentTimeMillis() < deadline) {
+            CutoverReport now = worker.cutover().orElseThrow();
+            if (now.finished() || now.steps().stream().anyMatch(s -> s.name().equals("freeze"))) {
+                break;
+            }
+            Thread.sleep(2);
+        }
+        targetProxy.cut();
+        try {
+            return awaitFinished(worker);
+        } finally {
+            targetProxy.restore();
+        }
+    }
+
     public static CutoverReport awaitFinished(Worker worker) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 60_000;
         while (System.currentTimeMillis() < deadline) {

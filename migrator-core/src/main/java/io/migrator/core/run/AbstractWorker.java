@@ -259,6 +259,11 @@ public abstract class AbstractWorker implements Worker {
             }
             lastRollback = back.cutover().orElse(lastRollback);
         }
+        // the reverse worker ends by itself once its cutover (the rollback) is done: it may be gone before the loop above
+        // looked, and a finished rollback must not read as a stop (the forward worker would end without a word)
+        if (!done && !stop.get() && failed.get() == null && rolledBack.getAsBoolean()) {
+            done = true;
+        }
         if (!done && failed.get() != null && !stop.get()) {
             throw failed.get();
         }
