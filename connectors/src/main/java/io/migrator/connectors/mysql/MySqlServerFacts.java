@@ -29,6 +29,29 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
             "gtid_strict_mode", "binlog_expire_logs_seconds", "expire_logs_days", "read_only", "super_read_only", "max_allowed_packet",
             "gtid_binlog_pos", "sql_mode", "lower_case_table_names");
 
+    /**
+     * MySQL 8 lists a user's roles but not their privileges: SHOW GRANTS ... USING the session's active roles adds them.
+     * MySQL 5.7 and Aurora MySQL 2 have no roles (no CURRENT_ROLE()): their plain SHOW GRANTS is the whole answer.
+     */
+    private static List<String> withActiveRoles(Connection c, List<String> grants) throws SQLException {
+        String roles;
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT CURRENT_ROLE()")) {
+            roles = rs.next() ? rs.getString(1) : null;
+        } catch (SQLException noRoles) {
+            return grants; // before MySQL 8: no roles to expand
+        }
+        if (roles == null || roles.isBlank() || "NONE".equalsIgnoreCase(roles.strip())) {
+            return grants;
+        }
+        List<String> expanded = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW GRANTS FOR CURRENT_USER() USING " + roles)) {
+            while (rs.next()) {
+                expanded.add(rs.getString(1));
+            }
+        }
+        return expanded;
+    }
+
     static MySqlServerFacts read(Connection c, String database, String migration) throws SQLException {
         String version;
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT VERSION()")) {
@@ -52,19 +75,7 @@ record MySqlServerFacts(boolean mariadb, String version, Map<String, String> var
         if (!mariadb) {
             // MySQL lists a user's roles but not their privileges; USING the session's roles (its default ones) adds them
             // (MariaDB's SHOW GRANTS already lists the current role's grants, nested roles included)
-            String roles = null;
-            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT CURRENT_ROLE()")) {
-                roles = rs.next() ? rs.getString(1) : null;
-            }
-            if (roles != null && !roles.isBlank() && !"NONE".equalsIgnoreCase(roles.strip())) {
-                List<String> expanded = new ArrayList<>();
-                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW GRANTS FOR CURRENT_USER() USING " + roles)) {
-                    while (rs.next()) {
-                        expanded.add(rs.getString(1));
-                    }
-                }
-                grants = expanded;
-            }
+            grants = withActiveRoles(c, grants);
         }
         Map<String, Long> rows = new LinkedHashMap<>();
         long bytes = 0;
