@@ -6,13 +6,16 @@
 #
 #   [JAVA_OPTS=...] bench/postgres-benchmark.sh [--scale 100] [--jobs 2] [--txns 100000] [--skip-prepare] [--snapshot-only]
 #                                               [--catchup-only]   (no peer snapshots: migrator's copy, then the catch-up)
+#                                               [--big-txn N]      (a third backlog: one transaction updating N rows)
+#                                               [--tls MODE]       (prefer, the drivers' default and this script's, or
+#                                                                   disable: migrator's plan and the native subscription alike)
 # CATCHUP_JAVA_OPTS: more JVM options for the catch-up runs only; @MODE@ becomes uniform or hot, e.g.
 #   CATCHUP_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/catchup-@MODE@.jfr,settings=profile
 #
 # Needs: ./migrator sandbox up --engines postgresql; apt-get install -y pgcopydb (pg_dump, psql, pgbench come with postgresql).
 set -euo pipefail
 
-SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1
+SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1 BIG=0 TLS=prefer
 CATCHUP_JAVA_OPTS=${CATCHUP_JAVA_OPTS:-}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -22,6 +25,8 @@ while [ $# -gt 0 ]; do
     --skip-prepare) PREPARE=0; shift ;;
     --snapshot-only) SNAPSHOT_ONLY=1; shift ;;
     --catchup-only) PEERS=0; shift ;;
+    --big-txn) BIG=$2; shift 2 ;;
+    --tls) TLS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -87,8 +92,8 @@ fi
 PLAN="$WORK/pg-bench.yaml"
 cat >"$PLAN" <<EOF
 name: bench-pg
-source: {engine: postgresql, host: 127.0.0.1, port: 15432, user: migrator, password: "\${env:PGPASSWORD}", database: bench}
-target: {engine: postgresql, host: 127.0.0.1, port: 15433, user: migrator, password: "\${env:PGPASSWORD}", database: bench}
+source: {engine: postgresql, host: 127.0.0.1, port: 15432, user: migrator, password: "\${env:PGPASSWORD}", database: bench, tls: $TLS}
+target: {engine: postgresql, host: 127.0.0.1, port: 15433, user: migrator, password: "\${env:PGPASSWORD}", database: bench, tls: $TLS}
 tables: {include: ["public.*"], exclude: ["public.pgbench_history"]}
 snapshot: {parallelism: $JOBS, chunkRows: 500000}
 EOF
@@ -143,14 +148,21 @@ until_reached() {
 }
 src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
 declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR
-for mode in uniform hot; do
+MODES="uniform hot"
+[ "$BIG" -gt 0 ] && MODES="$MODES big"
+for mode in $MODES; do
   tgt -c "DROP SUBSCRIPTION IF EXISTS bench_native" >/dev/null 2>&1 || true
-  tgt -c "CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=15432 dbname=bench user=migrator password=$PGPASSWORD' \
+  tgt -c "CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=15432 dbname=bench user=migrator password=$PGPASSWORD sslmode=$TLS' \
     PUBLICATION bench_native WITH (copy_data = false, enabled = false)"
-  if [ $mode = uniform ]; then RANGE="100000 * $SCALE"; else RANGE=100; fi
-  printf '\\set aid random(1, %s)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' "$RANGE" >"$WORK/update-$mode.sql"
-  log "catch-up ($mode): writing a backlog of $TXNS single-row update transactions"
-  pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update-$mode.sql" "$SRC/bench" >/dev/null 2>&1
+  if [ $mode = big ]; then
+    log "catch-up ($mode): writing a backlog of one transaction updating $BIG rows"
+    src -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= $BIG"
+  else
+    if [ $mode = uniform ]; then RANGE="100000 * $SCALE"; else RANGE=100; fi
+    printf '\\set aid random(1, %s)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' "$RANGE" >"$WORK/update-$mode.sql"
+    log "catch-up ($mode): writing a backlog of $TXNS single-row update transactions"
+    pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update-$mode.sql" "$SRC/bench" >/dev/null 2>&1
+  fi
   GOAL=$(lsn)
   log "catch-up ($mode): native subscription"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
@@ -165,23 +177,29 @@ for mode in uniform hot; do
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
   JAVA_OPTS="${JAVA_OPTS:--Xmx512m} ${CATCHUP_JAVA_OPTS//@MODE@/$mode}" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
   PID=$!
+  # the heap in use, sampled every second: its largest value is reported (not only the last)
+  (while kill -0 "$PID" 2>/dev/null; do jstat -gc "$PID" 2>/dev/null | awk 'NR==2 { printf "%.0f\n", ($3 + $4 + $6 + $8) / 1024 }'; sleep 1; done) \
+    >"$WORK/heap-$mode.log" &
+  SAMPLER=$!
   until_reached "$TGT/bench" "$MIGRATOR_LSN" "$GOAL"
   MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")
   CPU_MIGRATOR[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, JVM $(cpu "$PID") s"
-  HEAP_CU[$mode]=$(jstat -gc "$PID" | awk 'NR==2 { printf "%.0f", ($3 + $4 + $6 + $8) / 1024 }')
   kill "$PID"; wait "$PID" 2>/dev/null || true
+  wait "$SAMPLER" 2>/dev/null || true
+  HEAP_CU[$mode]=$(sort -n "$WORK/heap-$mode.log" | tail -1)
 done
 [ "$(digest tgt)" = "$(digest src)" ] && CU_OK=yes || CU_OK=NO
 src -c "DROP PUBLICATION bench_native"
 java -jar "$JAR" complete "$PLAN" -q >/dev/null # the slot would keep WAL on the source for ever
 
-printf '\n## PostgreSQL catch-up: %s single-row update transactions (pgbench, 4 clients), %s\n\n' "$TXNS" "$(date -u +%F)"
-printf '| backlog | native subscription | migrator (start-up included) | migrator speed-up | heap MB |\n|---|---|---|---|---|\n'
-for mode in uniform hot; do
+printf '\n## PostgreSQL catch-up: %s single-row update transactions (pgbench, 4 clients)%s, %s\n\n' "$TXNS" \
+  "$([ "$BIG" -gt 0 ] && echo "; big: one transaction updating $BIG rows")" "$(date -u +%F)"
+printf '| backlog | native subscription | migrator (start-up included) | migrator speed-up | largest heap MB |\n|---|---|---|---|---|\n'
+for mode in $MODES; do
   printf '| %s | %s s | %s s | %s× | %s |\n' "$mode" "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}" "$(ratio "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}")" "${HEAP_CU[$mode]}"
 done
 printf '\nsource and target equal afterwards: %s\n' "$CU_OK"
 printf '\nCPU used while applying (2 cores):\n'
-for mode in uniform hot; do
+for mode in $MODES; do
   printf -- '- %s: native: %s; migrator: %s\n' "$mode" "${CPU_NATIVE[$mode]}" "${CPU_MIGRATOR[$mode]}"
 done

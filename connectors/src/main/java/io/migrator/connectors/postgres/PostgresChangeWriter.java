@@ -272,7 +272,7 @@ final class PostgresChangeWriter {
         }
         if (value instanceof byte[] b) {
             if (!"bytea".equals(cols.types().get(column))) {
-                return new String(b, StandardCharsets.UTF_8); // an unknown type's text, as Debezium passed it on
+                return new String(b, StandardCharsets.UTF_8); // bytes for a column that is not bytea: their text
             }
             char[] hex = new char[2 + b.length * 2];
             hex[0] = '\\';
@@ -389,7 +389,7 @@ final class PostgresChangeWriter {
             if (bytea) {
                 ps.setBytes(index, b);
             } else {
-                ps.setString(index, new String(b, StandardCharsets.UTF_8)); // an unknown type's text, as Debezium passed it on
+                ps.setString(index, new String(b, StandardCharsets.UTF_8)); // bytes for a column that is not bytea: their text
             }
         } else {
             ps.setString(index, value.toString());

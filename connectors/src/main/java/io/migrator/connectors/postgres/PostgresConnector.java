@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 
-/** PostgreSQL: preflight, exported-snapshot COPY, pgoutput CDC through Debezium and apply into a PostgreSQL target. */
+/** PostgreSQL: preflight, exported-snapshot COPY, pgoutput CDC read straight from the slot ({@link PgOutputStream}) and apply into a PostgreSQL target. */
 public final class PostgresConnector implements EngineConnector {
     @Override
     public Set<Engine> engines() {

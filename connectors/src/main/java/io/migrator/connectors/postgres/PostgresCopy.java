@@ -34,15 +34,7 @@ final class PostgresCopy {
     }
 
     static Snapshot createSlot(Endpoint endpoint, String database, String slot) throws SQLException {
-        Properties props = new Properties();
-        props.setProperty("user", endpoint.user());
-        props.setProperty("password", endpoint.password().reveal());
-        props.setProperty("replication", "database");
-        props.setProperty("assumeMinServerVersion", "10");
-        props.setProperty("preferQueryMode", "simple");
-        props.setProperty("ApplicationName", "migrator-slot");
-        io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
-        Connection replication = DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
+        Connection replication = replicationConnection(endpoint, database, "migrator-slot");
         try {
             ReplicationSlotInfo info = replication.unwrap(PGConnection.class).getReplicationAPI().createReplicationSlot().logical()
                     .withSlotName(slot).withOutputPlugin("pgoutput").make();
@@ -51,6 +43,21 @@ final class PostgresCopy {
             replication.close();
             throw e;
         }
+    }
+
+    /** A logical replication connection to the database (simple query mode, TLS as the plan says), named {@code application}. */
+    static Connection replicationConnection(Endpoint endpoint, String database, String application) throws SQLException {
+        Properties props = new Properties();
+        props.setProperty("user", endpoint.user());
+        props.setProperty("password", endpoint.password().reveal());
+        props.setProperty("replication", "database");
+        props.setProperty("assumeMinServerVersion", "10");
+        props.setProperty("preferQueryMode", "simple");
+        props.setProperty("ApplicationName", application);
+        props.setProperty("connectTimeout", "10");
+        props.setProperty("tcpKeepAlive", "true");
+        io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
+        return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
     }
 
     /** Starts a read-only transaction on the exported snapshot: every worker sees the database as of the slot's creation. */

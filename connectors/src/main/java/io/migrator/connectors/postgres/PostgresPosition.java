@@ -8,9 +8,11 @@ import java.util.Map;
 import org.postgresql.replication.LogSequenceNumber;
 
 /**
- * A position in PostgreSQL's WAL as the change stream records it: Debezium's offset (lsn, lsn_proc, lsn_commit, txId)
- * as JSON, so a restart resumes exactly after the last applied change, even inside a transaction. The start position
- * is the slot's consistent point alone: {@code {"lsn": ...}}.
+ * A position in PostgreSQL's WAL as the change stream records it, as JSON: {@code lsn_commit} the end of the last
+ * transaction applied whole, and inside a transaction its {@code txId} and the ordinal {@code seq} of the last applied
+ * change ({@link PgOutputStream}); {@code lsn} and {@code lsn_proc} where the position is. It is the form the
+ * Debezium-based stream of earlier versions stored (without {@code seq}), so their checkpoints resume. The start
+ * position is the slot's consistent point alone: {@code {"lsn": ...}}.
  */
 final class PostgresPosition {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -34,7 +36,7 @@ final class PostgresPosition {
         try {
             Map<String, Object> map = JSON.readValue(position.text(), new TypeReference<LinkedHashMap<String, Object>>() {
             });
-            // JSON numbers come back as Integer when small; Debezium's offset loader wants Long where it reads LSNs
+            // JSON numbers come back as Integer when small: LSNs and xids are read as Long
             map.replaceAll((k, v) -> v instanceof Integer i ? Long.valueOf(i) : v);
             return map;
         } catch (java.io.IOException e) {

@@ -1,6 +1,5 @@
 package io.migrator.connectors.postgres;
 
-import io.migrator.connectors.debezium.DebeziumKeys;
 import io.migrator.core.plan.Plan;
 import io.migrator.core.plan.TableFilter;
 import io.migrator.core.spi.Assessment;
@@ -31,6 +30,13 @@ final class PostgresPreflight {
                     + "a heartbeat row there, which a standby refuses" + (f.versionNum() < 160000 ? ", and PostgreSQL " + f.version()
                     + " cannot decode changes on a standby at all" : ""), "point the plan's source at the primary"));
         }
+        if ("SQL_ASCII".equals(f.settings().get("server_encoding"))) {
+            // SQL_ASCII stores whatever bytes clients send, unchecked; the stream reads every value as UTF-8 text
+            out.add(Assessment.fail(r, "encoding", "the source database's encoding is SQL_ASCII: PostgreSQL keeps whatever bytes clients "
+                    + "sent, unchecked, and migrator reads values as UTF-8 text: bytes that are not UTF-8 would arrive changed or be "
+                    + "refused by the target", "convert the data to UTF8 first (for example pg_dump, iconv from the encoding the "
+                    + "applications really wrote, and a restore into a database created WITH ENCODING 'UTF8'), then migrate that database"));
+        }
         String wal = f.settings().getOrDefault("wal_level", "?");
         out.add(wal.equals("logical") ? Assessment.ok(r, "wal_level", "wal_level is logical")
                 : Assessment.fail(r, "wal_level", "wal_level is " + wal + ": changes cannot be decoded",
@@ -56,7 +62,6 @@ final class PostgresPreflight {
         List<String> fullIdentity = new ArrayList<>();
         List<String> notOwned = new ArrayList<>();
         List<String> byIndex = new ArrayList<>();
-        List<String> unnameable = new ArrayList<>();
         for (Map.Entry<TableId, PostgresServerFacts.TableFacts> e : f.tables().entrySet()) {
             PostgresServerFacts.TableFacts t = e.getValue();
             if (!t.selectable()) {
@@ -80,9 +85,6 @@ final class PostgresPreflight {
                 fullIdentity.add(e.getKey() + (t.uniqueNotNull() ? " (" + useIndex + ")" : ""));
             } else if (t.replicaIdentity() == 'i' && !t.primaryKey()) {
                 byIndex.add(e.getKey() + ": unique index " + t.identityIndex() + " (" + String.join(", ", t.identityColumns()) + ")");
-                if (DebeziumKeys.unnameable(e.getKey().schema(), e.getKey().name(), t.identityColumns())) {
-                    unnameable.add(e.getKey().toString());
-                }
             }
             List<String> carried = t.primaryKey() ? t.primaryColumns() : t.identityColumns();
             if (named.isPresent() && !new java.util.HashSet<>(named.get()).equals(new java.util.HashSet<>(carried))) {
@@ -102,7 +104,7 @@ final class PostgresPreflight {
                 "GRANT SELECT ON " + String.join(", ", f.tables().entrySet().stream().filter(e -> !e.getValue().selectable())
                         .map(e -> PostgresDialect.quote(e.getKey())).toList()) + " TO "
                         + PostgresDialect.quote(user)));
-        if (keyless.isEmpty() && fullIdentity.isEmpty() && unnameable.isEmpty()) {
+        if (keyless.isEmpty() && fullIdentity.isEmpty()) {
             out.add(Assessment.ok(r, "keys", byIndex.isEmpty() ? "every table has a primary key"
                     : "every table has a key; without a primary key, rows are identified by their REPLICA IDENTITY index: "
                     + String.join("; ", byIndex)));
@@ -117,31 +119,6 @@ final class PostgresPreflight {
                     + "key is not replayed (matching whole rows can duplicate or lose identical rows after a restart)",
                     "REPLICA IDENTITY USING INDEX over a unique index of NOT NULL columns, or add a primary key; or leave the table out "
                             + "with tables.exclude"));
-        }
-        if (!unnameable.isEmpty()) {
-            out.add(Assessment.fail(r, "keys", "these tables are keyed by their REPLICA IDENTITY index, and their schema, table or key "
-                    + "column names hold ; : or , which the change stream cannot be told: " + String.join(", ", unnameable),
-                    "rename them, give them a primary key, or leave them out with tables.exclude"));
-        }
-        List<String> quoted = f.tables().keySet().stream().filter(t -> t.schema().contains("\"") || t.name().contains("\""))
-                .map(PostgresDialect::quote).toList();
-        if (!quoted.isEmpty()) {
-            out.add(Assessment.fail(r, "table names", "Debezium's PostgreSQL connector cannot parse table names that contain a double quote: "
-                    + String.join(", ", quoted), "rename them (ALTER TABLE ... RENAME TO ...) or leave them out with tables.exclude"));
-        }
-        if (!f.enumDomains().isEmpty()) {
-            // Debezium 3.5's TypeRegistry reads enum labels for every type of the enum category, and a domain over an enum
-            // is of that category without labels of its own: the connector fails at start, whichever tables the plan moves
-            out.add(Assessment.fail(r, "types", "the database has domains over enum types, on which Debezium's PostgreSQL connector "
-                    + "fails at start (whichever tables the plan moves): " + String.join(", ", f.enumDomains()),
-                    "recreate each as a domain over text with CHECK (VALUE IN (...the enum's labels...)), or use the enum type "
-                            + "itself in its columns; then run again"));
-        }
-        if (!f.bitVaryingKeys().isEmpty()) {
-            out.add(Assessment.fail(r, "types", "these tables' primary keys hold a bit varying column, whose leading zeros Debezium's "
-                    + "connector loses, so their changes could not find their rows: " + String.join(", ",
-                    f.bitVaryingKeys().stream().map(TableId::toString).toList()), "key them by another column, or leave them out with "
-                    + "tables.exclude"));
         }
         if (!notOwned.isEmpty()) {
             out.add(Assessment.warn(r, "publication", user + " does not own " + String.join(", ", notOwned) + ", and PostgreSQL lets only "

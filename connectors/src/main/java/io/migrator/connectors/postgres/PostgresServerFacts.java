@@ -26,9 +26,7 @@ import java.util.Map;
  * @param walBytesPerSecond average WAL rate since the statistics were reset; -1 unknown
  * @param inRecovery a standby (read-only)
  * @param readOnly default_transaction_read_only is on
- * @param enumDomains domains over enum types anywhere in the database (schema.name), which Debezium's type registry cannot load
  * @param columnTypes the plan's tables' columns in order, with their types as {@code format_type} prints them
- * @param bitVaryingKeys the plan's tables whose primary key holds a bit varying column (Debezium loses its leading zeros)
  * @param usedExtensions extensions whose objects the plan's tables use: column types (arrays of them too), functions in
  *        defaults, constraints and index expressions, index operator classes
  * @param replicaRole the user may set session_replication_role (superuser, rds_superuser, or SET granted on PostgreSQL 15+)
@@ -36,17 +34,17 @@ import java.util.Map;
 record PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                            boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                            Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
-                           boolean inRecovery, boolean readOnly, List<String> enumDomains,
-                           Map<TableId, Map<String, String>> columnTypes, List<TableId> bitVaryingKeys, List<String> usedExtensions,
+                           boolean inRecovery, boolean readOnly,
+                           Map<TableId, Map<String, String>> columnTypes, List<String> usedExtensions,
                            boolean replicaRole) {
 
     PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
                         boolean replication, boolean canCreateInDatabase, Map<TableId, TableFacts> tables,
                         Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
-                        boolean inRecovery, boolean readOnly, List<String> enumDomains,
-                        Map<TableId, Map<String, String>> columnTypes, List<TableId> bitVaryingKeys, List<String> usedExtensions) {
+                        boolean inRecovery, boolean readOnly,
+                        Map<TableId, Map<String, String>> columnTypes, List<String> usedExtensions) {
         this(versionNum, version, settings, slotsUsed, sendersUsed, replication, canCreateInDatabase, tables, extensions,
-                availableExtensions, walBytesPerSecond, inRecovery, readOnly, enumDomains, columnTypes, bitVaryingKeys, usedExtensions, true);
+                availableExtensions, walBytesPerSecond, inRecovery, readOnly, columnTypes, usedExtensions, true);
     }
 
     PostgresServerFacts(int versionNum, String version, Map<String, String> settings, int slotsUsed, int sendersUsed,
@@ -54,7 +52,7 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
                         Map<String, String> extensions, List<String> availableExtensions, double walBytesPerSecond,
                         boolean inRecovery, boolean readOnly) {
         this(versionNum, version, settings, slotsUsed, sendersUsed, replication, canCreateInDatabase, tables, extensions,
-                availableExtensions, walBytesPerSecond, inRecovery, readOnly, List.of(), Map.of(), List.of(), List.copyOf(extensions.keySet()));
+                availableExtensions, walBytesPerSecond, inRecovery, readOnly, Map.of(), List.copyOf(extensions.keySet()));
     }
 
     /**
@@ -100,7 +98,7 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
         Map<String, String> settings = new LinkedHashMap<>();
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name, setting FROM pg_settings WHERE name IN "
                 + "('server_version_num', 'server_version', 'wal_level', 'max_replication_slots', 'max_wal_senders', "
-                + "'max_slot_wal_keep_size', 'default_transaction_read_only', 'rds.logical_replication')")) {
+                + "'max_slot_wal_keep_size', 'default_transaction_read_only', 'rds.logical_replication', 'server_encoding')")) {
             while (rs.next()) {
                 settings.put(rs.getString(1), rs.getString(2));
             }
@@ -191,14 +189,6 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
             }
         }
         boolean readOnly = "on".equalsIgnoreCase(settings.get("default_transaction_read_only"));
-        List<String> enumDomains = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
-                SELECT n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-                WHERE t.typtype = 'd' AND t.typcategory = 'E' AND n.nspname <> 'pg_toast' ORDER BY 1""")) {
-            while (rs.next()) {
-                enumDomains.add(rs.getString(1));
-            }
-        }
         Map<TableId, Map<String, String>> columnTypes = new LinkedHashMap<>();
         // format_type qualifies a type only when the session's search_path does not show it: with pg_catalog alone, both
         // servers print user types schema-qualified, whoever connects
@@ -222,19 +212,6 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
         }
         try (Statement st = c.createStatement()) {
             st.execute("RESET search_path");
-        }
-        List<TableId> bitVaryingKeys = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("""
-                SELECT DISTINCT n.nspname, k.relname FROM pg_index i JOIN pg_class k ON k.oid = i.indrelid
-                JOIN pg_namespace n ON n.oid = k.relnamespace JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-                JOIN pg_type t ON t.oid = a.atttypid
-                WHERE i.indisprimary AND (t.typname = 'varbit' OR t.typbasetype = 'varbit'::regtype) ORDER BY 1, 2""")) {
-            while (rs.next()) {
-                TableId table = new TableId(rs.getString(1), rs.getString(2));
-                if (tables.containsKey(table)) {
-                    bitVaryingKeys.add(table);
-                }
-            }
         }
         List<String> usedExtensions = new ArrayList<>();
         try (java.sql.PreparedStatement ps = c.prepareStatement("""
@@ -265,7 +242,7 @@ record PostgresServerFacts(int versionNum, String version, Map<String, String> s
             replicaRole = rs.next() && rs.getBoolean(1);
         }
         return new PostgresServerFacts(versionNum, version, settings, slots, senders, replication, create, tables, extensions, available,
-                walRate, inRecovery, readOnly, enumDomains, columnTypes, bitVaryingKeys, usedExtensions, replicaRole);
+                walRate, inRecovery, readOnly, columnTypes, usedExtensions, replicaRole);
     }
 
     private static int count(Connection c, String sql) throws SQLException {

@@ -559,11 +559,16 @@ final class PostgresSource implements SourceSession {
                 "migrate PostgreSQL into PostgreSQL (RDS, Aurora PostgreSQL)");
     }
 
+    /** Connections for reading the source's catalog (the stream's column judge reads added columns' definitions). */
+    javax.sql.DataSource catalog() {
+        return pool;
+    }
+
     @Override
     public ChangeStream openStream(List<TableDef> tables, SourcePosition from, String streamId) {
         requirePublication(tables);
         requireSlotAt(from);
-        return new PostgresChangeStream(plan, tables, from, slot, publication, this);
+        return new PgOutputStream(plan, tables, from, slot, publication, this);
     }
 
     @Override
@@ -599,6 +604,42 @@ final class PostgresSource implements SourceSession {
             out.add(readRow(table, decodeKey(key)));
         }
         return out;
+    }
+
+    /**
+     * Waits (5 s at most, then a retriable failure) until transaction {@code xid} — 32 bits, as the WAL names it — is visible to a new snapshot on the
+     * source. The walsender may send a commit a moment before the committing session has left the list of running
+     * transactions, so a row read right then could still miss what that transaction wrote.
+     */
+    void awaitVisible(long xid) {
+        String sql = "SELECT txid_visible_in_snapshot(CASE WHEN ?::bigint > (x.m & 4294967295) THEN (((x.m >> 32) - 1) << 32) | ?::bigint "
+                + "ELSE ((x.m >> 32) << 32) | ?::bigint END, x.s) FROM (SELECT txid_current_snapshot() AS s, "
+                + "txid_snapshot_xmax(txid_current_snapshot()) AS m) x";
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 1; i <= 3; i++) {
+                ps.setLong(i, xid);
+            }
+            while (true) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getBoolean(1)) {
+                        return;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        // read anyway, the row could be missed: the stream starts again from the checkpoint instead
+                        throw new io.migrator.core.error.RetriableException(ErrorCode.CANNOT_CONNECT, "transaction " + xid + " was sent by the "
+                                + "walsender but is not visible on the source after 5 s", "nothing to do: the stream starts again from the "
+                                + "last checkpoint", null);
+                    }
+                }
+                Thread.sleep(2);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("waiting for a transaction to be visible on the source", e);
+        }
     }
 
     /** The current row with this key (values as text; bytea as bytes), or a delete when it is gone. */

@@ -703,6 +703,21 @@ final class PostgresTarget implements TargetSession {
         return checksums;
     }
 
+    /**
+     * The PostgreSQL stream delivers only statements it made itself: TRUNCATEs and relation descriptions
+     * ({@link PostgresColumnJudge}: columns added on the source are added here). They are judged by what they are, not by
+     * the default policy's text patterns, which read MySQL quoting and took {@code "public"."t"} for a table named TABLE
+     * outside the plan.
+     */
+    @Override
+    public java.util.Optional<io.migrator.core.spi.DdlJudge> ddlJudge(io.migrator.core.spi.SourceSession source,
+                                                                     io.migrator.core.plan.TableFilter tables, String sourceDatabase) {
+        if (!(source instanceof PostgresSource postgres)) {
+            throw new IllegalStateException("a PostgreSQL target streams from a PostgreSQL source, not " + source.getClass().getSimpleName());
+        }
+        return java.util.Optional.of(new PostgresColumnJudge(pool, postgres.catalog()));
+    }
+
     @Override
     public void close() {
         pool.close();

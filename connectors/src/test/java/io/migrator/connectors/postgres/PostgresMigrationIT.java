@@ -112,7 +112,8 @@ class PostgresMigrationIT extends PostgresFixtureBase {
                 st.execute("COMMIT");
             }
             harness.awaitCaughtUp();
-            io.migrator.connectors.debezium.DebeziumMeters.assertLastEventNotRendered("debezium.postgres");
+            assertThat(java.lang.management.ManagementFactory.getPlatformMBeanServer().queryNames(new javax.management.ObjectName("debezium.postgres:*"), null))
+                    .as("the WAL is read with pgoutput straight, no Debezium engine").isEmpty();
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
                 for (String table : List.of("\"Odd Name-1\"", "notes", "events", "scratch", "scratch_ref")) {
                     List<String> sourceRows = PostgresFixture.rows(s, table, "id");
@@ -123,7 +124,7 @@ class PostgresMigrationIT extends PostgresFixtureBase {
                         String tr = targetRows.get(i);
                         assertThat(tr).as("%s row %d", table, i).isEqualTo(sr);
                     }
-                    assertThat(String.join("\n", targetRows)).doesNotContain(PostgresValues.PLACEHOLDER);
+                    assertThat(String.join("\n", targetRows)).doesNotContain(io.migrator.core.change.RowChange.UNCHANGED.toString());
                 }
                 try (Statement st = t.createStatement(); ResultSet rs = st.executeQuery("SELECT (SELECT relkind FROM pg_class WHERE relname = 'events'), "
                         + "(SELECT count(*) FROM pg_inherits WHERE inhparent IN ('events'::regclass, 'events_2026'::regclass)), "

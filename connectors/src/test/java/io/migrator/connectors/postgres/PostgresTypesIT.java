@@ -13,8 +13,10 @@ import org.junit.jupiter.api.Test;
  * Types beyond the issue's list, through the copy and the stream: geometric types (Debezium turns {@code point} into a
  * struct), text search, xml, pg_lsn, MAC addresses, bit varying with leading zeros (Debezium keeps only the bits' value),
  * oid, and user-defined types built from each other: a composite holding a domain and an enum, arrays of composites, a
- * domain with a default, a range type, in a schema of their own. (A domain over an enum is refused by preflight: Debezium's
- * connector fails at start on one.) Every row is compared as the server prints it.
+ * domain with a default, a range type, in a schema of their own. Then what the Debezium-based stream could not carry
+ * (preflight refused it): a domain over an enum, a bit varying primary key with leading zeros, a table whose name holds a
+ * double quote and a table keyed by a unique index whose column names hold {@code ;}, {@code :} and {@code ,}. Every row is
+ * compared as the server prints it.
  */
 class PostgresTypesIT extends PostgresFixtureBase {
     private static final String SET = """
@@ -48,6 +50,15 @@ class PostgresTypesIT extends PostgresFixtureBase {
                       kinds.floatrange(0.25, g), 5, '{[1,2), [3,4)}'
                     FROM generate_series(1, 30) g""");
         }
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE DOMAIN kinds.feeling AS kinds.mood CHECK (VALUE <> 'sad')");
+            st.execute("CREATE TABLE kinds.\"say \"\"hi\"\"\" (k bit varying(16) PRIMARY KEY, f kinds.feeling, fs kinds.feeling[])");
+            st.execute("INSERT INTO kinds.\"say \"\"hi\"\"\" VALUES (B'0001', 'ok', '{ok,happy}'), (B'001', 'happy', NULL), (B'01', NULL, '{}')");
+            st.execute("CREATE TABLE odd_key (\"a;b\" int NOT NULL, \"c:d,e\" text NOT NULL, v text)");
+            st.execute("CREATE UNIQUE INDEX odd_key_k ON odd_key (\"a;b\", \"c:d,e\")");
+            st.execute("ALTER TABLE odd_key REPLICA IDENTITY USING INDEX odd_key_k");
+            st.execute("INSERT INTO odd_key VALUES (1, 'x,y', 'one'), (2, 'x:y', 'two'), (3, 'z', 'three')");
+        }
         try (MigrationHarness harness = new MigrationHarness(fixture.plan("snapshot: {parallelism: 2, chunkRows: 100}"))) {
             harness.awaitPhase(Phase.STREAMING);
             try (Connection c = fixture.source(); Statement st = c.createStatement()) {
@@ -55,10 +66,21 @@ class PostgresTypesIT extends PostgresFixtureBase {
                 st.execute("INSERT INTO g (id, p, vb, c, ca) VALUES (100, point(1, 2), B'0000000000000000001', row(1, 'new', 'ok')::kinds.pair, '{}')");
                 st.execute("UPDATE g SET vb = NULL, c = NULL, ca = NULL, tv = NULL WHERE id = 11");
                 st.execute("DELETE FROM g WHERE id = 12");
+                st.execute("INSERT INTO kinds.\"say \"\"hi\"\"\" VALUES (B'0000', 'happy', '{happy}'), (B'00', 'ok', NULL), (B'0010', NULL, NULL)");
+                st.execute("UPDATE kinds.\"say \"\"hi\"\"\" SET f = 'happy', fs = '{ok}' WHERE k = B'001'");
+                st.execute("UPDATE kinds.\"say \"\"hi\"\"\" SET k = B'00001' WHERE k = B'01'"); // a key change
+                st.execute("DELETE FROM kinds.\"say \"\"hi\"\"\" WHERE k = B'0010'");
+                st.execute("INSERT INTO odd_key VALUES (4, 'w;v', 'four'), (5, 'q', 'five')");
+                st.execute("UPDATE odd_key SET v = 'changed' WHERE \"a;b\" = 1");
+                st.execute("UPDATE odd_key SET \"c:d,e\" = 'moved,again' WHERE \"a;b\" = 2");
+                st.execute("DELETE FROM odd_key WHERE \"a;b\" = 3");
             }
             harness.awaitCaughtUp();
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
                 assertThat(PostgresFixture.rows(t, "g", "id")).hasSize(30).isEqualTo(PostgresFixture.rows(s, "g", "id"));
+                assertThat(PostgresFixture.rows(t, "kinds.\"say \"\"hi\"\"\"", "k")).hasSize(5).isEqualTo(PostgresFixture.rows(s, "kinds.\"say \"\"hi\"\"\"", "k"));
+                assertThat(PostgresFixture.rows(t, "odd_key", "\"a;b\", \"c:d,e\"")).hasSize(4)
+                        .isEqualTo(PostgresFixture.rows(s, "odd_key", "\"a;b\", \"c:d,e\""));
                 try (Statement st = t.createStatement(); var rs = st.executeQuery("SELECT vb::text, (c).m::text, mo::text FROM g WHERE id = 1")) {
                     rs.next();
                     assertThat(rs.getString(1)).as("bit varying keeps its leading zeros").isEqualTo("0001");

@@ -112,7 +112,7 @@ public final class StreamPlayer implements Fence {
                             + (failure == null ? "no reason given" : failure.toString()), null, failure);
                 }
                 long silent = opened.beats() ? running.silentMillis() : 0; // without a heartbeat an idle source is silent too
-                if (silent > plan.network().stallTimeout().toMillis() && !paused.getAsBoolean()) {
+                if (silent > plan.network().stallTimeout().toMillis() && !paused.getAsBoolean() && opened.stalled()) {
                     // a half-open connection, a source that hangs: nothing arrives, not even the heartbeat written every second
                     throw new io.migrator.core.error.RetriableException(ErrorCode.CANNOT_CONNECT, "the change stream delivered nothing for "
                             + silent / 1000 + " s, not even the source's heartbeat (network.stallTimeout " + plan.network().stallTimeout()

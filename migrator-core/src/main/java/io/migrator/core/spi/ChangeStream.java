@@ -29,6 +29,15 @@ public interface ChangeStream extends AutoCloseable {
         return true;
     }
 
+    /**
+     * Asked when the stream has delivered nothing for network.stallTimeout: whether the source still shows this stream's
+     * connection alive and busy (PostgreSQL: its walsender decoding a large transaction, which sends nothing until it is
+     * done), so the silence is work, not a broken connection. True (the default) reconnects the stream.
+     */
+    default boolean stalled() {
+        return true;
+    }
+
     @Override
     void close();
 

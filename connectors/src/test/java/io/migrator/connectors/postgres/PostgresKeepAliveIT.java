@@ -1,0 +1,69 @@
+package io.migrator.connectors.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.connectors.testing.MigrationHarness;
+import io.migrator.core.plan.Plan;
+import io.migrator.core.state.Phase;
+import io.migrator.sandbox.junit.SandboxServers;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A paused worker (or one waiting on a slow target) takes no batch, so its stream reads nothing from the replication
+ * connection for as long: the stream still sends standby status, and the walsender keeps the connection past
+ * wal_sender_timeout (5 s here, for the test) — the same walsender before and after 15 s of pause, nothing lost.
+ */
+@Timeout(300)
+class PostgresKeepAliveIT extends PostgresFixtureBase {
+    @Test
+    void aPauseLongerThanTheWalSenderTimeoutKeepsTheReplicationConnection(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "pgkeep");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE t (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO t SELECT g, 'copied' FROM generate_series(1, 10) g");
+        }
+        Plan plan = fixture.plan("");
+        String slot = PostgresSource.slotName(plan.name());
+        try (Connection admin = fixture.source(); Statement sys = admin.createStatement()) {
+            sys.execute("ALTER SYSTEM SET wal_sender_timeout = '5s'");
+            sys.execute("SELECT pg_reload_conf()");
+            try (MigrationHarness harness = new MigrationHarness(plan)) {
+                harness.awaitPhase(Phase.STREAMING);
+                harness.awaitCaughtUp();
+                int before = walsender(admin, slot);
+                assertThat(before).as("the stream's walsender").isPositive();
+                harness.migration.pause();
+                try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                    for (int i = 0; i < 300; i++) { // many transactions: the stream's thread waits with batches in hand
+                        st.execute("INSERT INTO t VALUES (" + (100 + i) + ", 'paused')");
+                    }
+                }
+                Thread.sleep(15_000);
+                assertThat(walsender(admin, slot)).as("the same walsender after a pause of 15 s, wal_sender_timeout 5 s").isEqualTo(before);
+                harness.migration.resume();
+                try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+                    st.execute("UPDATE t SET v = 'after' WHERE id <= 5");
+                }
+                harness.awaitCaughtUp();
+                assertThat(harness.failure()).isNull();
+            } finally {
+                sys.execute("ALTER SYSTEM RESET wal_sender_timeout");
+                sys.execute("SELECT pg_reload_conf()");
+            }
+        }
+        try (Connection s = fixture.source(); Connection t = fixture.target()) {
+            assertThat(PostgresFixture.rows(t, "t", "id")).hasSize(310).isEqualTo(PostgresFixture.rows(s, "t", "id"));
+        }
+    }
+
+    private static int walsender(Connection c, String slot) throws Exception {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = '" + slot + "'")) {
+            return rs.next() ? rs.getInt(1) : 0;
+        }
+    }
+}
