@@ -9,18 +9,21 @@
 #   The worker starts through ./migrator, as users start it (with its class-data archive once a first run made one).
 #
 #   [JAVA_OPTS=...] bench/redis-benchmark.sh [--keys 1000000] [--value 100] [--requests 2000000] [--clients 50] [--pipeline 16]
-#                                            [--sync-only] [--tls]
+#                                            [--sync-only] [--tls] [--small]
+#   --small: the small-key data set instead of the mixed one: KEYS string keys `SET key:N value-N` (sessions, carts,
+#            counters: what most caches hold), written with redis-cli --pipe.
 #   --tls: every server also listens for TLS (port + 1000, a CA made here with openssl); the native replica and migrator
 #          both sync over it (tls-replication yes; the plan's tls: {ca: ...}, verify-full).
 #
 # Needs: redis-server and redis-benchmark (apt-get install -y redis-server redis-tools).
 set -euo pipefail
 
-KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16 SYNC_ONLY=0 TLS=0
+KEYS=1000000 VALUE=100 REQUESTS=2000000 CLIENTS=50 PIPELINE=16 SYNC_ONLY=0 TLS=0 SMALL=0
 while [ $# -gt 0 ]; do
   case $1 in
     --sync-only) SYNC_ONLY=1; shift ;;
     --tls) TLS=1; shift ;;
+    --small) SMALL=1; shift ;;
     --keys) KEYS=$2; shift 2 ;;
     --value) VALUE=$2; shift 2 ;;
     --requests) REQUESTS=$2; shift 2 ;;
@@ -75,9 +78,16 @@ start $SRC; start $NATIVE; start $TGT
 P=0; PLAN_TLS=""; OVER=""
 [ "$TLS" = 1 ] && { P=1000; PLAN_TLS=", tls: {ca: \"$WORK/tls/ca.pem\"}"; OVER=" over TLS"; }
 
-log "filling the source: $KEYS keys of $VALUE bytes (strings, hashes, lists, sets, sorted sets)"
-redis-benchmark -p $SRC -a "$PW" -q -n "$KEYS" -r "$KEYS" -d "$VALUE" -P 64 -c 8 -t set >/dev/null
-redis-benchmark -p $SRC -a "$PW" -q -n $((KEYS / 10)) -r $((KEYS / 10)) -d "$VALUE" -P 64 -c 8 -t hset,lpush,sadd,zadd >/dev/null
+if [ "$SMALL" = 1 ]; then
+  log "filling the source: $KEYS small string keys (SET key:N value-N)"
+  awk -v n="$KEYS" 'BEGIN { for (i = 1; i <= n; i++) { k = "key:" i; v = "value-" i
+    printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v } }' \
+    | REDISCLI_AUTH=$PW redis-cli -p $SRC --pipe >/dev/null
+else
+  log "filling the source: $KEYS keys of $VALUE bytes (strings, hashes, lists, sets, sorted sets)"
+  redis-benchmark -p $SRC -a "$PW" -q -n "$KEYS" -r "$KEYS" -d "$VALUE" -P 64 -c 8 -t set >/dev/null
+  redis-benchmark -p $SRC -a "$PW" -q -n $((KEYS / 10)) -r $((KEYS / 10)) -d "$VALUE" -P 64 -c 8 -t hset,lpush,sadd,zadd >/dev/null
+fi
 TOTAL=$(cli $SRC dbsize)
 USED=$(info $SRC memory used_memory_human)
 log "source holds $TOTAL keys ($USED)"
@@ -114,12 +124,16 @@ MIGRATOR_S=$(secs "$T0" "$T1")
 TGT_CPU=$(( $(cpu "$TGT_PID") - TGT_CPU0 )); JVM_CPU=$(cpu $WORKER)
 MIGRATOR_KEYS=$(( $(cli $TGT dbsize) - $(cli $TGT --scan --pattern '__migrator__:*' | wc -l) ))
 HEAP=$(jcmd $WORKER GC.heap_info 2>/dev/null | awk '/used/ { for (i = 1; i <= NF; i++) if ($i == "used") { print $(i + 1); exit } }' || true)
+log "independent key-by-key comparison (bench/redis-parity.py: DUMP bytes or value by type, and PTTL)"
+if python3 "$ROOT/bench/redis-parity.py" "$PW" $SRC $TGT 0 > "$WORK/parity.txt" 2>&1; then PARITY=equal; else PARITY="DIFFERENT (see $WORK/parity.txt)"; fi
+tail -1 "$WORK/parity.txt" >&2
 row() {
   printf '\n| Redis 7.0, %s keys (%s), 2 cores | seconds | keys/s | vs native |\n|---|---|---|---|\n' "$TOTAL" "$USED"
   printf '| native replica: REPLICAOF full sync%s (%s keys) | %s | %s | 1.00 |\n' "$OVER" "$NATIVE_KEYS" "$NATIVE_S" "$(rate "$NATIVE_KEYS" "$NATIVE_S")"
-  printf '| migrator: full sync%s, RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$OVER" "$MIGRATOR_KEYS" "$MIGRATOR_S" \
+  printf '| migrator: full sync%s, SET/MSET and RESTORE on the target, start-up included (%s keys) | %s | %s | %s |\n' "$OVER" "$MIGRATOR_KEYS" "$MIGRATOR_S" \
     "$(rate "$MIGRATOR_KEYS" "$MIGRATOR_S")" "$(ratio "$NATIVE_S" "$MIGRATOR_S")"
-  printf '| … CPU seconds used meanwhile: migrator JVM %s, target redis-server (RESTORE) %s | | | |\n' "$JVM_CPU" "$TGT_CPU"
+  printf '| … CPU seconds used meanwhile: migrator JVM %s, target redis-server %s | | | |\n' "$JVM_CPU" "$TGT_CPU"
+  printf '| … worker heap used after the full sync %s; key-by-key comparison: %s | | | |\n' "${HEAP:-?}" "$PARITY"
 }
 if [ "$SYNC_ONLY" = 1 ]; then
   row

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Independent Redis parity check (no migrator code): every key of the given databases, DUMP bytes compared on both
-sides, values compared by type where the bytes differ; keys starting with __migrator__: are bookkeeping and left out.
+sides, values compared by type where the bytes differ, and the remaining time to live (PTTL, within 2 s: the two sides
+are read a moment apart); keys starting with __migrator__: are bookkeeping and left out.
 
     bench/redis-parity.py PASSWORD [SOURCE_PORT 16379] [TARGET_PORT 16380] [DBS 0,1]
 
@@ -57,8 +58,11 @@ for db in dbs:
     for i in range(0, len(keys), 1000):
         b = keys[i:i+1000]
         sd = pipe(s, [[b"DUMP", k] for k in b]); td = pipe(t, [[b"DUMP", k] for k in b])
-        for k, x, y in zip(b, sd, td):
+        sp = pipe(s, [[b"PTTL", k] for k in b]); tp = pipe(t, [[b"PTTL", k] for k in b])
+        for k, x, y, px, py in zip(b, sd, td, sp, tp):
             total += 1
+            if (px < 0 or py < 0) and px != py or px >= 0 and py >= 0 and abs(px - py) > 2000:
+                bad += 1; print("TTL DIFF", db, k, px, py); continue
             if x == y: bydump += 1; continue
             ty = cmd(s, [b"TYPE", k])
             if value(s, k, ty) != value(t, k, cmd(t, [b"TYPE", k])): bad += 1; print("DIFF", db, k)

@@ -261,8 +261,23 @@ final class MySqlDdlJudge implements DdlJudge {
         return Optional.empty();
     }
 
+    /**
+     * The source's table now, read again a few times when it is missing: a later ALTER that copies the table (MyISAM, or
+     * ALGORITHM=COPY) swaps it in by renames, and a listing taken between them does not show it.
+     */
     private Optional<TableDef> sourceTable(String name) {
-        return sourceTables.get().stream().filter(t -> t.id().name().equalsIgnoreCase(name)).findFirst();
+        for (int attempt = 0; ; attempt++) {
+            Optional<TableDef> found = sourceTables.get().stream().filter(t -> t.id().name().equalsIgnoreCase(name)).findFirst();
+            if (found.isPresent() || attempt >= 4) {
+                return found;
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return found;
+            }
+        }
     }
 
     private static Optional<String> ownTruncate(String statement) {

@@ -89,7 +89,7 @@ public final class RedisConnector implements EngineConnector {
     @Override
     public boolean resumes(io.migrator.core.plan.Plan plan) {
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
-            return RedisMigration.hasCheckpoint(nodes, plan.name());
+            return RedisStoredState.hasCheckpoint(nodes, plan.name());
         } catch (RuntimeException e) {
             return false;
         }
@@ -116,7 +116,7 @@ public final class RedisConnector implements EngineConnector {
 
             @Override
             public io.migrator.core.state.MigrationStatus storedStatus() {
-                return RedisMigration.stored(plan);
+                return RedisStoredState.stored(plan);
             }
 
             @Override
@@ -138,7 +138,7 @@ public final class RedisConnector implements EngineConnector {
             @Override
             public boolean rollbackPossible() {
                 io.migrator.core.plan.Plan reversed = plan.reversed();
-                if (RedisMigration.stored(plan).phase() != io.migrator.core.state.Phase.CUT_OVER) {
+                if (RedisStoredState.stored(plan).phase() != io.migrator.core.state.Phase.CUT_OVER) {
                     return false;
                 }
                 // a reverse stream that runs (or will resume); under rollback.cache a rollback needs none
@@ -153,7 +153,7 @@ public final class RedisConnector implements EngineConnector {
                 if (!acl.startsWith("no ")) {
                     done.add(acl);
                 }
-                if (RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                if (RedisStoredState.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
                     done.add(RedisCutover.unpause(plan)); // the old source's pause, renewed past the point of no return
                 }
                 if (plan.cutover().reverse()) {
@@ -162,9 +162,9 @@ public final class RedisConnector implements EngineConnector {
                     if (!back.startsWith("no ")) {
                         done.add(back);
                     }
-                    long keys = RedisMigration.bookkeepingKeys(reversed);
+                    long keys = RedisStoredState.bookkeepingKeys(reversed);
                     if (keys > 0) {
-                        RedisMigration.forget(reversed);
+                        RedisStoredState.forget(reversed);
                         done.add("reverse replication " + reversed.name() + " ended: " + keys + " bookkeeping key(s) removed from the old source");
                     }
                 }
@@ -173,21 +173,21 @@ public final class RedisConnector implements EngineConnector {
 
             @Override
             public java.util.List<String> complete() {
-                return RedisMigration.forget(plan);
+                return RedisStoredState.forget(plan);
             }
 
             @Override
             public java.util.List<String> completionPreview() {
                 java.util.List<String> would = new java.util.ArrayList<>();
-                if (RedisMigration.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
+                if (RedisStoredState.stored(plan).phase() == io.migrator.core.state.Phase.CUT_OVER) {
                     would.add("the lasting freeze on the old source ends: the application users' ACL rules kept at the cutover given back, "
                             + "the old source's write pause ended");
                 }
-                if (plan.cutover().reverse() && RedisMigration.bookkeepingKeys(plan.reversed()) > 0) {
+                if (plan.cutover().reverse() && RedisStoredState.bookkeepingKeys(plan.reversed()) > 0) {
                     would.add("reverse replication " + plan.reversed().name() + " ends (no rollback afterwards): "
-                            + RedisMigration.bookkeepingKeys(plan.reversed()) + " bookkeeping key(s) on the old source removed");
+                            + RedisStoredState.bookkeepingKeys(plan.reversed()) + " bookkeeping key(s) on the old source removed");
                 }
-                would.add(RedisMigration.bookkeepingKeys(plan) + " bookkeeping keys " + RedisCheckpoint.PREFIX + plan.name()
+                would.add(RedisStoredState.bookkeepingKeys(plan) + " bookkeeping keys " + RedisCheckpoint.PREFIX + plan.name()
                         + ":* on the target (checkpoint, journal, slot offsets)");
                 return would;
             }

@@ -158,6 +158,9 @@ final class RedisKeyParity {
     private final Plan plan;
     private final Duration timeout = Duration.ofSeconds(30);
 
+    /** How often a suspect key whose source value moves under the recheck is read again before it is reported unsettled. */
+    private static final int RECHECK_ATTEMPTS = 4;
+
     RedisKeyParity(Plan plan) {
         this.plan = plan;
     }
@@ -230,19 +233,31 @@ final class RedisKeyParity {
                 long repaired = 0;
                 for (Map.Entry<String, String> e : suspects.entrySet()) {
                     String key = e.getKey();
-                    KeyState before = states(source, List.of(key)).get(key);
-                    if (!fence.await(Duration.ofSeconds(30))) {
+                    // a key written all the time (a counter) can change between the two source reads: read again, a few times;
+                    // a target equal to either source read is settled (the stream applied up to that state)
+                    KeyState before = null;
+                    String why = null;
+                    boolean settled = false;
+                    for (int attempt = 0; attempt < RECHECK_ATTEMPTS && !settled; attempt++) {
+                        before = states(source, List.of(key)).get(key);
+                        if (!fence.await(Duration.ofSeconds(30))) {
+                            break;
+                        }
+                        KeyState t = states(target, List.of(key)).get(key);
+                        KeyState after = states(source, List.of(key)).get(key);
+                        why = difference(source, target, key, before, t);
+                        if (why == null || difference(source, target, key, after, t) == null) {
+                            why = null;
+                            settled = true;
+                        } else if (same(before, after)) {
+                            settled = true; // the source held still and the target differs: a real mismatch
+                        }
+                    }
+                    if (!settled) {
                         unsettled.add(Map.of("db", db, "key", display(key)));
                         continue;
                     }
-                    KeyState t = states(target, List.of(key)).get(key);
-                    KeyState after = states(source, List.of(key)).get(key);
-                    String why = difference(source, target, key, before, t);
                     if (why == null) {
-                        continue;
-                    }
-                    if (!same(before, after)) {
-                        unsettled.add(Map.of("db", db, "key", display(key)));
                         continue;
                     }
                     boolean fixed = false;

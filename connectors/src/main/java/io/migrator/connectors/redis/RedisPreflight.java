@@ -78,7 +78,7 @@ final class RedisPreflight {
         long before = Long.parseLong(RedisConnector.parseInfo(jedis.info(section)).getOrDefault(field, "0"));
         long started = System.nanoTime();
         try {
-            Thread.sleep(1000);
+            Thread.sleep(250); // the write rate over a quarter second: enough for the warning, and `migrator run` waits for it
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -118,11 +118,12 @@ final class RedisPreflight {
     /**
      * The commands the applier sends on the target: present (not renamed or disabled by rename-command) and allowed to the
      * plan's target user. Every stream batch is a MULTI ... EXEC opened and closed by an EVAL script that checks the target
-     * still holds what was applied (RedisContinuity); the full sync uses RESTORE; the checkpoint is a hash.
+     * still holds what was applied (RedisContinuity); the full sync uses SET and MSET for strings, RESTORE for other types;
+     * the checkpoint is a hash.
      */
     static Assessment commands(Plan plan, Jedis jedis) {
         Role r = Role.TARGET;
-        List<String> needed = new ArrayList<>(List.of("RESTORE", "MULTI", "EXEC", "EVAL", "HSET", "HGETALL", "DEL", "UNLINK", "SCAN", "INFO"));
+        List<String> needed = new ArrayList<>(List.of("RESTORE", "SET", "MSET", "MULTI", "EXEC", "EVAL", "HSET", "HGETALL", "DEL", "UNLINK", "SCAN", "INFO"));
         if (!plan.target().cluster()) {
             needed.add("SELECT");
         }
@@ -135,7 +136,7 @@ final class RedisPreflight {
         }
         if (!missing.isEmpty()) {
             return Assessment.fail(r, "commands", "the target lacks " + String.join(", ", missing) + " (renamed or disabled with rename-command)",
-                    "restore them in the target's configuration: migrator restores keys with RESTORE and applies each batch as MULTI ... "
+                    "restore them in the target's configuration: migrator copies keys with SET, MSET and RESTORE and applies each batch as MULTI ... "
                             + "EXEC with a small EVAL script that checks the target still holds what was applied");
         }
         String user = plan.target().user().isEmpty() ? "default" : plan.target().user();
@@ -144,6 +145,7 @@ final class RedisPreflight {
             for (String command : needed) {
                 String[] args = switch (command) {
                     case "RESTORE" -> new String[] {"__migrator__:k", "0", "x"};
+                    case "SET", "MSET" -> new String[] {"__migrator__:k", "v"};
                     case "EVAL" -> new String[] {"return 1", "0"};
                     case "HSET" -> new String[] {"__migrator__:k", "f", "v"};
                     case "HGETALL", "DEL", "UNLINK" -> new String[] {"__migrator__:k"};
@@ -251,10 +253,10 @@ final class RedisPreflight {
         }
         List<Integer> dbs = plan.source().databases().isEmpty() ? List.of(0) : plan.source().databases();
         try (RedisTargetNodes nodes = new RedisTargetNodes(plan.target(), Duration.ofSeconds(10))) {
-            if (RedisMigration.hasCheckpoint(nodes, plan.name())) {
+            if (RedisStoredState.hasCheckpoint(nodes, plan.name())) {
                 out.add(Assessment.ok(r, "empty target", "the target holds this migration's checkpoint: `migrator run` resumes it"));
             } else {
-                String occupied = RedisMigration.occupied(nodes, dbs);
+                String occupied = RedisStoredState.occupied(nodes, dbs);
                 if (occupied != null) {
                     out.add(Assessment.fail(r, "empty target", "the target " + occupied,
                             "migrate into empty databases: FLUSHDB them if their keys are disposable, or choose another target"));

@@ -153,6 +153,10 @@ final class RedisTargetNodes implements AutoCloseable {
         connection.send(argv);
     }
 
+    static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
     static byte[][] argv(String... parts) {
         byte[][] argv = new byte[parts.length][];
         for (int i = 0; i < parts.length; i++) {

@@ -52,7 +52,7 @@ class RedisFaultIT {
         if (plan != null) {
             sourceProxy.restore();
             targetProxy.restore();
-            RedisMigration.forget(plan); // checkpoint, phase history, claim: a later run starts with none of this one's
+            RedisStoredState.forget(plan); // checkpoint, phase history, claim: a later run starts with none of this one's
         }
         if (sourceProxy != null) {
             sourceProxy.close();
@@ -88,7 +88,7 @@ class RedisFaultIT {
                 network: {maxOutage: 2m, readTimeout: 15s}
                 """.formatted(sourceProxy.port(), DB, targetProxy.port());
         plan = new PlanLoader(Map.of("PW", source.password())).parse("f.yaml", yaml, Path.of("."));
-        RedisMigration.forget(plan); // what an earlier, interrupted run left behind
+        RedisStoredState.forget(plan); // what an earlier, interrupted run left behind
         running = RedisData.start(plan);
         await("streaming", () -> running.worker().status().phase() == Phase.STREAMING);
         AtomicBoolean stopWriter = new AtomicBoolean();

@@ -166,7 +166,7 @@ class RedisMigrationIT {
         MigrationStatus stopped = second.worker().status();
 
         // the stored status, read from the target's bookkeeping, and `complete` removing it
-        MigrationStatus stored = RedisMigration.stored(plan);
+        MigrationStatus stored = RedisStoredState.stored(plan);
         assertThat(stored.phase()).isEqualTo(Phase.STREAMING);
         assertThat(stored.applied().position()).isEqualTo(stopped.applied().position());
         for (MigrationStatus.TableProgress db : stored.snapshot().tables()) { // the keys each database holds on the target
@@ -174,7 +174,7 @@ class RedisMigrationIT {
                 assertThat(db.rowsCopied()).as(db.table()).isEqualTo(t.dbSize()).isGreaterThan(0);
             }
         }
-        assertThat(RedisMigration.forget(plan)).hasSize(1);
+        assertThat(RedisStoredState.forget(plan)).hasSize(1);
         try (Jedis t0 = RedisData.jedis(target, 0)) {
             assertThat(RedisData.keys(t0, "__migrator__:redis-it")).as("bookkeeping removed").isEmpty();
         }
@@ -213,7 +213,7 @@ class RedisMigrationIT {
                     s.del("b:str:" + i); // deleted while no worker runs
                 }
                 s.incrBy("b:ctr:1", 1000);
-                long applied = Long.parseLong(RedisMigration.stored(plan).applied().position().replaceAll("^.*:", ""));
+                long applied = Long.parseLong(RedisStoredState.stored(plan).applied().position().replaceAll("^.*:", ""));
                 // write until the backlog no longer holds the checkpoint (the source trims it a block at a time)
                 for (int round = 0; round < 200 && backlogStart(s) <= applied + 1; round++) {
                     for (int i = 0; i < 100; i++) {
@@ -237,7 +237,7 @@ class RedisMigrationIT {
             }
         }
         assertStandaloneSame(target, dbs, "b:");
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     private static long backlogStart(Jedis s) {
@@ -297,7 +297,7 @@ class RedisMigrationIT {
                 .hasMessageContaining("RENAME").hasMessageContaining("different cluster slots");
         assertThat(((MigratorException) second.failure().get()).remedy()).contains("hash tag");
         assertThat(second.worker().status().phase()).isEqualTo(Phase.FAILED);
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     @Test
@@ -332,7 +332,7 @@ class RedisMigrationIT {
         assertThat(running.worker().status().retries()).as("the worker reconnected").isGreaterThan(0);
         running.halt();
         assertStandaloneSame(target, dbs, "d:"); // counters and lists show a batch lost or applied twice
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     @Test
@@ -385,6 +385,6 @@ class RedisMigrationIT {
         try (Jedis t = RedisData.jedis(target, 9)) {
             assertThat(new java.util.TreeSet<>(RedisData.keys(t, "k:"))).containsExactly("k:session:2", "k:session:3");
         }
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 }

@@ -89,7 +89,7 @@ class RedisOlderTargetIT {
                 RedisData.assertSame(s, key -> RedisData.value(t, key), RedisData.keys(t, ""), "v:", "Redis 6.2 target");
                 assertThat(t.hget("v:hash:1", "added")).isEqualTo("later");
             }
-            RedisMigration.forget(plan);
+            RedisStoredState.forget(plan);
         } finally {
             server.destroy();
             server.waitFor(10, TimeUnit.SECONDS);

@@ -175,7 +175,7 @@ class RedisTargetLossIT {
         Running again = rerunUntilSame(plan, dbs, "t:", load);
         assertThat(again.worker().status().phases()).as("the rerun continued from the held position (PSYNC), no full sync")
                 .anyMatch(p -> p.detail().startsWith("partial resync")).noneMatch(p -> p.detail().startsWith("full resync"));
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     @Test
@@ -195,7 +195,7 @@ class RedisTargetLossIT {
         assertThat(again.worker().status().phases()).as("the rerun synchronised in full and said why")
                 .anyMatch(p -> p.detail().startsWith("full resync") && p.detail().contains("lost writes"));
         assertThat(storedCheckpoint(plan)).as("the mark is gone once the full resync began").doesNotContainKey("resync");
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     @Test
@@ -224,7 +224,7 @@ class RedisTargetLossIT {
         try (Jedis t = RedisData.jedis(target, DB)) {
             assertThat(t.get("w:odd")).isEqualTo("source's value");
         }
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     @Test
@@ -252,7 +252,7 @@ class RedisTargetLossIT {
         assertThat(running.failure().get()).as("the worker went on").isNull();
         assertSame(dbs, "z:");
         assertThat(storedCheckpoint(plan)).containsKey("offset").doesNotContainKey("resync");
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     @Test
@@ -300,7 +300,7 @@ class RedisTargetLossIT {
             }
             RedisData.assertSame(s, key -> RedisData.value(c, key), targetKeys, "k:", "cluster");
         }
-        RedisMigration.forget(plan);
+        RedisStoredState.forget(plan);
     }
 
     private static void flushCluster(SandboxEndpoint cluster) {

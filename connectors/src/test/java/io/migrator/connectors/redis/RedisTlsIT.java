@@ -89,7 +89,7 @@ class RedisTlsIT {
             assertThat(new RedisKeyParity(plan).validate(false).ok()).as("key parity, itself over TLS").isTrue();
         } finally {
             running.halt();
-            RedisMigration.forget(plan);
+            RedisStoredState.forget(plan);
         }
     }
 

@@ -29,8 +29,13 @@ public final class CutoverRuns {
             Thread.sleep(2);
         }
         targetProxy.cut();
+        long cut = System.nanoTime();
         try {
-            return awaitFinished(worker);
+            CutoverReport report = awaitFinished(worker);
+            // the abort waits at most 2 s for the target to journal it, not for the target's connection timeouts (~20 s)
+            org.assertj.core.api.Assertions.assertThat((System.nanoTime() - cut) / 1_000_000).as("ms from the cut to the report: %s", report)
+                    .isLessThan(12_000);
+            return report;
         } finally {
             targetProxy.restore();
         }

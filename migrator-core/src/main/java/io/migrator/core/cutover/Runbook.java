@@ -41,6 +41,8 @@ public final class Runbook {
     private static final Logger LOG = LoggerFactory.getLogger(Runbook.class);
     /** Lock waits stay short (gh-ost's lesson): the application queues behind a waiting lock. */
     private static final Duration MAX_LOCK_WAIT = Duration.ofSeconds(1);
+    /** How long an aborted cutover waits for its move back to STREAMING to be journaled before it reports (the target may be down). */
+    private static final Duration JOURNAL_WAIT = Duration.ofSeconds(2);
 
     /** What the runbook needs of the worker that owns the stream. */
     public interface Host {
@@ -103,7 +105,7 @@ public final class Runbook {
     }
 
     private final Plan plan;
-    private final Journal journal;
+    private final CutoverJournal journal;
     private final CutoverSource source;
     private final CutoverTarget target;
     private final Host host;
@@ -115,7 +117,7 @@ public final class Runbook {
         this.source = source;
         this.target = target;
         this.host = host;
-        this.journal = new Journal(host);
+        this.journal = new CutoverJournal(host);
         this.switches = new Switches(plan);
         this.progressFactory = () -> new CutoverProgress(plan.name());
     }
@@ -574,42 +576,16 @@ public final class Runbook {
         progress.writesOpen();
         dropPrepared(host.oppositeDirection());
         String aborted = "cutover aborted after " + (System.nanoTime() - started) / 1_000_000 + " ms: " + why.getMessage();
-        try {
-            journal.move(Phase.STREAMING, aborted);
-        } catch (RuntimeException e) {
-            // the target is what failed (a cut, a failover): the abort is reported now, and the move back to STREAMING is
-            // made as soon as the target answers; until then status says CUTTING_OVER, and a restart undoes the cutover
-            LOG.warn("could not journal the abort yet ({}); trying again until the target answers", e.getMessage());
-            journalLater(aborted);
-        }
+        // the move back to STREAMING is journaled on the target, which may be what failed (a cut, a failover): the abort is
+        // reported after at most JOURNAL_WAIT, and the move is made as soon as the target answers; until then status says
+        // CUTTING_OVER, and a restart undoes the cutover
+        journal.moveAfterAbort(aborted, JOURNAL_WAIT, plan.network().maxOutage());
         if (closeFailed != null) {
             progress.failed(closeFailed);
             return;
         }
         progress.aborted(why.code() == ErrorCode.CUTOVER_ABORTED ? why
                 : new MigratorException(ErrorCode.CUTOVER_ABORTED, why.getMessage(), why.remedy(), why));
-    }
-
-    /** Retries the move back to STREAMING every second for network.maxOutage (the worker's own outage limit). */
-    private void journalLater(String aborted) {
-        Thread t = new Thread(() -> {
-            long deadline = System.nanoTime() + plan.network().maxOutage().toNanos();
-            while (System.nanoTime() < deadline) {
-                try {
-                    Thread.sleep(1_000);
-                    journal.move(Phase.STREAMING, aborted);
-                    LOG.info("the cutover's abort is journaled: the migration streams again");
-                    return;
-                } catch (InterruptedException e) {
-                    return;
-                } catch (RuntimeException e) {
-                    LOG.debug("journaling the abort failed again: {}", e.getMessage());
-                }
-            }
-            LOG.error("the cutover's abort could not be journaled within network.maxOutage; the restarted worker undoes the cutover");
-        }, "cutover-abort-journal");
-        t.setDaemon(true);
-        t.start();
     }
 
     /**
@@ -646,61 +622,6 @@ public final class Runbook {
                     "cut over again"), System.nanoTime(), true);
         } finally {
             finished(progress);
-        }
-    }
-
-    /**
-     * The journal as the runbook writes it. The step entries ("step X started/done") go to the target in order on their
-     * own thread, off the freeze's path: they say where a cutover was, nothing recovery reads. The entries recovery
-     * depends on — the phase moves, the point of no return — are written after every step entry before them, and
-     * synchronously: the cutover goes on only once the target holds them.
-     */
-    private static final class Journal {
-        private final Host host;
-        private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "cutover-journal");
-            t.setDaemon(true);
-            return t;
-        });
-        private volatile java.util.concurrent.Future<?> last;
-
-        Journal(Host host) {
-            this.host = host;
-        }
-
-        void async(String detail) {
-            last = writer.submit(() -> {
-                try {
-                    host.journal(detail);
-                } catch (RuntimeException e) {
-                    LOG.warn("could not journal '{}': {}", detail, e.getMessage());
-                }
-            });
-        }
-
-        /** Until every step entry queued so far is on the target (or failed, which was logged). */
-        void flush() {
-            java.util.concurrent.Future<?> f = last;
-            if (f == null) {
-                return;
-            }
-            try {
-                f.get(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-                LOG.warn("the cutover's step entries were not all journaled: {}", e.toString());
-            }
-        }
-
-        void sync(String detail) {
-            flush();
-            host.journal(detail);
-        }
-
-        void move(Phase next, String why) {
-            flush();
-            host.move(next, why);
         }
     }
 }

@@ -52,6 +52,20 @@ public abstract class AbstractWorker implements Worker {
         this.pausedMessage = pausedMessage;
     }
 
+    /**
+     * Moves the phase to {@code next} through the state machine ({@link Phase#next()}): a move it does not allow throws
+     * {@link IllegalStateException} and nothing moves. Returns the phase before.
+     */
+    protected Phase moveChecked(Phase next) {
+        while (true) {
+            Phase current = phase.get();
+            current.requireMoveTo(next);
+            if (phase.compareAndSet(current, next)) {
+                return current;
+            }
+        }
+    }
+
     @Override
     public Plan plan() {
         return plan;

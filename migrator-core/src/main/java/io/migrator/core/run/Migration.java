@@ -556,8 +556,8 @@ public final class Migration extends AbstractWorker {
 
     private void move(Phase next, SourcePosition start, String why) {
         Phase current = phase.get();
-        if (current != next && !current.canMoveTo(next) && current != Phase.PREFLIGHT) {
-            throw new IllegalStateException("phase " + current + " cannot move to " + next);
+        if (current != Phase.PREFLIGHT) { // a resumed worker's first move starts wherever its stored state was
+            current.requireMoveTo(next);
         }
         Instant at = Instant.now();
         target.saveState(new MigrationState(plan.name(), next, start, at, why));

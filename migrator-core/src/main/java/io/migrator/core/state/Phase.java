@@ -9,11 +9,12 @@ public enum Phase {
 
     public Set<Phase> next() {
         return switch (this) {
-            case PREFLIGHT -> EnumSet.of(SCHEMA, FAILED);
+            case PREFLIGHT -> EnumSet.of(SCHEMA, SNAPSHOT, FAILED); // SNAPSHOT: Redis has no schema to create
             case SCHEMA -> EnumSet.of(SNAPSHOT, FAILED);
             case SNAPSHOT -> EnumSet.of(CATCH_UP, PAUSED, FAILED);
-            case CATCH_UP -> EnumSet.of(STREAMING, PAUSED, FAILED);
-            case STREAMING -> EnumSet.of(CATCH_UP, CUTTING_OVER, PAUSED, FAILED);
+            // SNAPSHOT again: a Redis source whose backlog no longer holds the position syncs in full (a full resync)
+            case CATCH_UP -> EnumSet.of(STREAMING, SNAPSHOT, PAUSED, FAILED);
+            case STREAMING -> EnumSet.of(CATCH_UP, SNAPSHOT, CUTTING_OVER, PAUSED, FAILED);
             case CUTTING_OVER -> EnumSet.of(CUT_OVER, STREAMING, FAILED);
             case CUT_OVER -> EnumSet.of(COMPLETED, ROLLED_BACK, FAILED);
             case PAUSED -> EnumSet.of(SNAPSHOT, CATCH_UP, STREAMING, FAILED);
@@ -25,5 +26,12 @@ public enum Phase {
 
     public boolean canMoveTo(Phase target) {
         return next().contains(target);
+    }
+
+    /** Throws when the state machine does not allow this move (staying in a phase is not a move). */
+    public void requireMoveTo(Phase target) {
+        if (this != target && !canMoveTo(target)) {
+            throw new IllegalStateException("phase " + this + " cannot move to " + target + " (allowed: " + next() + ")");
+        }
     }
 }
