@@ -55,6 +55,85 @@ class MySqlContainerIT {
         }
     }
 
+    /**
+     * TLS against MySQL 8.4 (RDS and Aurora MySQL offer it the same way): each container's own auto-generated CA, a login
+     * that may only connect over TLS (REQUIRE SSL), verify-ca (the auto-generated certificate names no host): the copy and
+     * the binlog stream run over TLS and the target equals the source; a CA that did not sign the server's certificate is
+     * refused naming the plan key, and verify-full against a certificate without the host's name is refused too.
+     */
+    @Test
+    void copiesAndStreamsFromMySql84OverVerifiedTls(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        requireDocker();
+        try (MySQLContainer source = new MySQLContainer("mysql:8.4").withUsername("root");
+             MySQLContainer target = new MySQLContainer("mysql:8.4").withUsername("root")) {
+            source.start();
+            target.start();
+            java.nio.file.Path sourceCa = tmp.resolve("source-ca.pem");
+            java.nio.file.Path targetCa = tmp.resolve("target-ca.pem");
+            source.copyFileFromContainer("/var/lib/mysql/ca.pem", sourceCa.toString());
+            target.copyFileFromContainer("/var/lib/mysql/ca.pem", targetCa.toString());
+            String db = source.getDatabaseName();
+            for (MySQLContainer m : List.of(source, target)) {
+                try (Connection c = java.sql.DriverManager.getConnection(m.getJdbcUrl(), "root", m.getPassword()); Statement st = c.createStatement()) {
+                    st.execute("CREATE USER 'tlsonly'@'%' IDENTIFIED BY 'tls-pw' REQUIRE SSL");
+                    st.execute("GRANT ALL PRIVILEGES ON *.* TO 'tlsonly'@'%'");
+                }
+            }
+            try (Connection c = java.sql.DriverManager.getConnection(source.getJdbcUrl(), "root", source.getPassword());
+                 Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR(200) NOT NULL)");
+                for (int i = 1; i <= 500; i++) {
+                    st.addBatch("INSERT INTO orders VALUES (" + i + ", 'seed-" + i + "')");
+                }
+                st.executeBatch();
+            }
+            String yaml = """
+                    name: mysql-tls
+                    source: {engine: mysql, host: %s, port: %d, user: tlsonly, password: "${env:PW}", database: %s, tls: {mode: %s, ca: '%s'}}
+                    target: {engine: mysql, host: %s, port: %d, user: tlsonly, password: "${env:PW}", database: %s, tls: {mode: verify-ca, ca: '%s'}}
+                    """;
+            io.migrator.core.plan.PlanLoader loader = new io.migrator.core.plan.PlanLoader(java.util.Map.of("PW", "tls-pw"));
+            io.migrator.core.plan.Plan wrongCa = loader.parse("w.yaml", yaml.formatted(source.getHost(), source.getFirstMappedPort(), db,
+                    "verify-ca", targetCa, target.getHost(), target.getFirstMappedPort(), db, targetCa), java.nio.file.Path.of("."));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new MySqlFamilyConnector().probe(wrongCa.source(), Role.SOURCE,
+                    Duration.ofSeconds(10))).isInstanceOfSatisfying(io.migrator.core.error.MigratorException.class,
+                    e -> assertThat(e.getMessage()).contains("no authority in source.tls.ca (" + targetCa + ") signed"));
+            io.migrator.core.plan.Plan noName = loader.parse("n.yaml", yaml.formatted(source.getHost(), source.getFirstMappedPort(), db,
+                    "verify-full", sourceCa, target.getHost(), target.getFirstMappedPort(), db, targetCa), java.nio.file.Path.of("."));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new MySqlFamilyConnector().probe(noName.source(), Role.SOURCE,
+                    Duration.ofSeconds(10))).isInstanceOf(io.migrator.core.error.MigratorException.class);
+
+            io.migrator.core.plan.Plan plan = loader.parse("m.yaml", yaml.formatted(source.getHost(), source.getFirstMappedPort(), db,
+                    "verify-ca", sourceCa, target.getHost(), target.getFirstMappedPort(), db, targetCa), java.nio.file.Path.of("."));
+            try (io.migrator.connectors.testing.MigrationHarness run = new io.migrator.connectors.testing.MigrationHarness(plan)) {
+                run.awaitPhase(io.migrator.core.state.Phase.STREAMING);
+                try (Connection c = java.sql.DriverManager.getConnection(source.getJdbcUrl(), "root", source.getPassword());
+                     Statement st = c.createStatement()) {
+                    st.execute("INSERT INTO orders VALUES (501, 'streamed over TLS')");
+                    st.execute("UPDATE orders SET note = 'changed' WHERE id % 7 = 0");
+                    st.execute("DELETE FROM orders WHERE id % 11 = 0");
+                }
+                run.awaitCaughtUp();
+            }
+            try (Connection s = java.sql.DriverManager.getConnection(source.getJdbcUrl(), "root", source.getPassword());
+                 Connection t = java.sql.DriverManager.getConnection(target.getJdbcUrl(), "root", target.getPassword())) {
+                List<String> expected = notes(s);
+                assertThat(expected).hasSize(501 - 501 / 11).contains("501:streamed over TLS");
+                assertThat(notes(t)).containsExactlyElementsOf(expected);
+            }
+        }
+    }
+
+    private static List<String> notes(Connection c) throws Exception {
+        List<String> out = new java.util.ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id, note FROM orders ORDER BY id")) {
+            while (rs.next()) {
+                out.add(rs.getLong(1) + ":" + rs.getString(2));
+            }
+        }
+        return out;
+    }
+
     private static final String TYPES = """
             CREATE TABLE types (
               id INT PRIMARY KEY,

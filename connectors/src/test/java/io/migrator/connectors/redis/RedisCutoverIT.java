@@ -45,6 +45,8 @@ class RedisCutoverIT {
     private SandboxServers servers;
     private String app;
     private String admin;
+    /** Where the plan sends the worker to the target: the sandbox's target, or a fault proxy in front of it. */
+    private int targetPort;
 
     @AfterEach
     void cleanUp() throws Exception {
@@ -98,7 +100,7 @@ class RedisCutoverIT {
                 source: {engine: redis, host: %s, port: %d, password: "${env:PW}", databases: [%d]}
                 target: {engine: redis, host: %s, port: %d, password: "${env:PW}"}
                 %s
-                """.formatted(name, source.host(), source.port(), DB, target.host(), target.port(), extra);
+                """.formatted(name, source.host(), source.port(), DB, target.host(), targetPort > 0 ? targetPort : target.port(), extra);
         return new PlanLoader(Map.of("PW", source.password())).parse(name + ".yaml", yaml, Path.of("."));
     }
 
@@ -409,6 +411,50 @@ class RedisCutoverIT {
             assertThat(t.get("before-the-cutover")).as("the stream went on after the abort").isEqualTo("1");
         }
         io.migrator.core.run.Migrations.discover().complete(plan);
+    }
+
+    /**
+     * The network to the target fails inside the freeze (the source paused with CLIENT PAUSE WRITE, the fence offset read):
+     * the fence cannot be proven on the target, the cutover aborts within its budget before any switch and unpauses the
+     * source, and once the target answers again the migration streams on with every acknowledged write there and the
+     * counter counting each acknowledged INCR once.
+     */
+    @Test
+    void aTargetCutInsideTheFreezeAbortsBeforeTheSwitchAndLosesNothing(SandboxServers servers) throws Exception {
+        try (io.migrator.connectors.testing.FaultProxy targetProxy = new io.migrator.connectors.testing.FaultProxy(
+                servers.redisTarget().host(), servers.redisTarget().port())) {
+            targetPort = targetProxy.port();
+            Plan plan = setUp(servers, "redis-cut-fault", ", maxDowntime: 2s");
+            Writer writer = new Writer();
+            RedisData.Running run = RedisData.start(plan);
+            try {
+                awaitPhase(run, Phase.STREAMING);
+                writer.start();
+                Thread.sleep(1_000);
+                assertValidates(run);
+                CutoverReport report = io.migrator.connectors.testing.CutoverRuns.cutTargetAfterFreeze(run.worker(), targetProxy);
+                assertThat(report.aborted()).as("%s", report).isTrue();
+                assertThat(report.exitCode()).isEqualTo(4);
+                assertThat(report.steps()).extracting(CutoverReport.Step::name).contains("freeze", "unfreeze").doesNotContain("switch");
+                assertThat(directSetWithin(servers.redisSource(), 5_000)).as("the source takes writes again").isEqualTo("OK");
+                Thread.sleep(1_000);
+                writer.stop();
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (run.worker().status().phase() != Phase.STREAMING && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(100);
+                }
+                assertThat(run.failure().get()).isNull();
+                assertThat(run.worker().status().phase()).isEqualTo(Phase.STREAMING);
+                assertThat(writer.acknowledged).as("writes acknowledged around the cutover").hasSizeGreaterThan(100);
+                assertBothHoldEveryAcknowledgedWrite(writer, "after the aborted cutover", true);
+            } finally {
+                writer.stop();
+                run.halt();
+            }
+            io.migrator.core.run.Migrations.discover().complete(plan);
+        } finally {
+            targetPort = 0;
+        }
     }
 
     /**
