@@ -67,16 +67,17 @@ prepare() {
   esac
 }
 
-# one run of the workload; the loop around it starts it again when a restart of the source ended it
+# one slice of the workload, at most a minute: sysbench 1.0 does not reconnect (a source restart ends its threads, and
+# the process then waits out its --time), so the loop around it starts a new slice, each printing what it wrote
 workload() {
-  local left=$2
+  local left=$(( $2 < 60 ? $2 : 60 ))
   case $1 in
     mariadb) sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql-user=migrator --mysql-password="$MPW" \
                --mysql-db=soak --tables=4 --table-size=100000 --threads=2 --rate=100 --time="$left" \
                --mysql-ignore-errors=all oltp_write_only run ;;
     postgresql) PGPASSWORD=$PPW pgbench -h 127.0.0.1 -p 15432 -U migrator -n -c 2 -R 150 -T "$left" soak ;;
     redis)
-      local a=(-h 127.0.0.1 -p 16379 -a "$RPW" -r 200000 -q)
+      local a=(-h 127.0.0.1 -p 16379 -a "$RPW" -r 200000 -c 4 -q)
       redis-benchmark "${a[@]}" -n 20000 -t set,incr,hset,sadd
       redis-benchmark "${a[@]}" -n 2000 SETEX ttl:__rand_int__ 900 value-__rand_int__
       redis-benchmark "${a[@]}" -n 1000 DEL key:__rand_int__
@@ -118,7 +119,7 @@ compare() {
 
 size() {
   case $1 in
-    mariadb) my 13306 -e "SELECT SUM(TABLE_ROWS) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'soak'" | sed 's/$/ rows (estimate)/' ;;
+    mariadb) my 13306 -e "SELECT (SELECT COUNT(*) FROM soak.sbtest1) + (SELECT COUNT(*) FROM soak.sbtest2) + (SELECT COUNT(*) FROM soak.sbtest3) + (SELECT COUNT(*) FROM soak.sbtest4)" | sed 's/$/ rows/' ;;
     postgresql) pg 15432 -d soak -c "SELECT (SELECT count(*) FROM pgbench_accounts) + (SELECT count(*) FROM pgbench_tellers) + (SELECT count(*) FROM pgbench_branches)" | sed 's/$/ rows/' ;;
     redis) rc 16379 DBSIZE | sed 's/$/ keys/' ;;
   esac
@@ -159,7 +160,7 @@ faults() {
     local wpid; wpid=$(cat "$WORK/worker-$e.pid")
     if ! kill -0 "$wpid" 2>/dev/null; then
       wait "$wpid" 2>/dev/null
-      echo "$(date +%T) $e worker-exited (not killed by the soak; see worker-$e.log) -> started again" >> "$WORK/faults.log"
+      echo "$(date +%T) $e worker-exited (not killed by the soak): $(grep -a '^error:' "$WORK/worker-$e.log" | tail -n 1 | cut -c1-160) -> started again" >> "$WORK/faults.log"
       start_worker "$e"
       continue
     fi
@@ -190,7 +191,6 @@ writers() { # the workload of one engine in a loop until END
 }
 
 IFS=, read -r -a ENGS <<< "$ENGINES"
-END=$(( $(date +%s) + MINUTES * 60 ))
 declare -A WRITER FAULTER
 for e in "${ENGS[@]}"; do
   log "$e: preparing the source"
@@ -203,6 +203,7 @@ for e in "${ENGS[@]}"; do
   plan "$e" > "$WORK/soak-$e.yaml"
 done
 sleep 1
+END=$(( $(date +%s) + MINUTES * 60 ))
 for e in "${ENGS[@]}"; do
   writers "$e" "$END" & WRITER[$e]=$!
   faults "$e" & FAULTER[$e]=$!
@@ -212,8 +213,12 @@ done
 while [ "$(date +%s)" -lt "$END" ]; do sleep 5; done
 touch "$WORK/STOP"
 log "writers and faults stop"
-for e in "${ENGS[@]}"; do wait "${WRITER[$e]}" "${FAULTER[$e]}" 2>/dev/null; done
+for e in "${ENGS[@]}"; do wait "${FAULTER[$e]}" 2>/dev/null; done
+# a workload client stuck reconnecting after a restart would hold the end: the writers are stopped, not waited for
+pkill -f "sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306" 2>/dev/null
+pkill -f "pgbench -h 127.0.0.1 -p 15432" 2>/dev/null
 pkill -f "redis-benchmark -h 127.0.0.1 -p 16379" 2>/dev/null
+for e in "${ENGS[@]}"; do wait "${WRITER[$e]}" 2>/dev/null; done
 sandbox_up "$ENGINES" # a restart the soak began ends with the server running
 
 declare -A CONVERGE PARITY
@@ -242,12 +247,18 @@ pg 15432 -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_repl
 {
   echo "Soak — $MINUTES min, a fault every ~${EVERY}s per engine, engines side by side on $(nproc) cores; $(date -u +%FT%TZ)"
   echo
-  printf '| %-10s | %-66s | %-13s | %-9s | %-22s | %-9s |\n' engine "faults (count)" "worker exits" "converged" "source at the end" parity
-  printf '|%s|%s|%s|%s|%s|%s|\n' ------------ "$(printf -- '-%.0s' {1..68})" --------------- ----------- ------------------------ -----------
+  printf '| %-10s | %-66s | %-13s | %-9s | %-22s | %-9s | %s |\n' engine "faults (count)" "worker stops" "converged" "source at the end" parity "written (completed slices)"
+  printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------ "$(printf -- '-%.0s' {1..68})" --------------- ----------- ------------------------ ----------- ----
   for e in "${ENGS[@]}"; do
     counts=$(awk -v e="$e" '$2 == e && $3 != "worker-exited" {print $3}' "$WORK/faults.log" | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}' | sed 's/, $//')
-    exits=$(awk -v e="$e" '$2 == e && $3 == "worker-exited"' "$WORK/faults.log" | wc -l)
-    printf '| %-10s | %-66s | %-13s | %-9s | %-22s | %-9s |\n' "$e" "$counts" "$exits" "${CONVERGE[$e]} s" "$(size "$e")" "${PARITY[$e]}"
+    exits=$(awk -v e="$e" '$2 == e && $3 == "worker-exited"' "$WORK/faults.log" | grep -o 'error: migration [^:]*: [a-z ]*' | sed 's/error: migration [^:]*: //' | sort | uniq -c | awk '{n=$1; $1=""; printf "%d:%s; ", n, $0}')
+    [ -n "$exits" ] || exits=0
+    case $e in
+      mariadb) writes="$(grep -a 'transactions:' "$WORK/writer-$e.log" | awk '{s+=$2} END {print s+0}') sysbench transactions" ;;
+      postgresql) writes="$(grep -a 'actually processed' "$WORK/writer-$e.log" | awk -F': ' '{split($2,a,"/"); s+=a[1]} END {print s+0}') pgbench transactions" ;;
+      redis) writes="$(grep -a -c 'requests per second' "$WORK/writer-$e.log") redis-benchmark runs" ;;
+    esac
+    printf '| %-10s | %-66s | %-13s | %-9s | %-22s | %-9s | %s |\n' "$e" "$counts" "$exits" "${CONVERGE[$e]} s" "$(size "$e")" "${PARITY[$e]}" "$writes"
   done
   echo
   echo "Parity by an independent comparison after the writers stopped (parity-ENGINE.txt); fault log: faults.log; worker logs: worker-ENGINE.log"

@@ -66,16 +66,21 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         EngineConnectors connectors = EngineConnectors.discover();
-        // PREFLIGHT: nothing is created on either server (slot, publication, tables) before every check passes
-        new io.migrator.core.preflight.PlanChecker(connectors, java.time.Duration.ofSeconds(10)).require(plan);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger exit = new AtomicInteger(ExitCode.OK.code());
         CountDownLatch finished = new CountDownLatch(1);
         SignalHandlers.install(stop, exit, finished);
-        try (Migrations.OpenWorker opened = new Migrations(connectors).open(plan)) {
-            serve(opened.worker(), control, stop);
+        // PREFLIGHT: nothing is created on either server (slot, publication, tables) before every check passes; a server
+        // that is down (restarting, failing over) is waited for, for network.maxOutage
+        try {
+            if (new io.migrator.core.preflight.PlanChecker(connectors, java.time.Duration.ofSeconds(10)).requireWaiting(plan, stop::get) == null) {
+                return exit.get(); // stopped while waiting for a server
+            }
+            try (Migrations.OpenWorker opened = new Migrations(connectors).open(plan)) {
+                serve(opened.worker(), control, stop);
+            }
         } finally {
-            finished.countDown();
+            finished.countDown(); // also when the preflight fails: the shutdown hook must not wait for a worker that never ran
         }
         return exit.get();
     }

@@ -86,7 +86,7 @@ class CliTest {
     void exitCodesOfTheContract(@TempDir Path dir) throws Exception {
         Path redisPlan = dir.resolve("redis.yaml");
         Files.writeString(redisPlan, "name: cache\nsource: {engine: redis, host: 127.0.0.1, port: 1}\n"
-                + "target: {engine: redis, host: 127.0.0.1, port: 2}\n");
+                + "target: {engine: redis, host: 127.0.0.1, port: 2}\nnetwork: {maxOutage: 1s}\n"); // waited for 1 s, then the error
         assertThat(CliRun.of("no-such-command").exit()).isEqualTo(2);
         assertThat(CliRun.of("plan", "check", "--no-such-option", "x.yaml").exit()).isEqualTo(2);
         assertThat(CliRun.of("plan", "check", "does/not/exist.yaml").exit()).isEqualTo(3);

@@ -26,6 +26,11 @@ public final class PlanChecker {
     }
 
     public PlanCheckReport check(Plan plan) {
+        return check(plan, new java.util.HashSet<>());
+    }
+
+    /** As {@link #check(Plan)}; the roles whose server did not answer because of the network (not a refusal) go to {@code down}. */
+    private PlanCheckReport check(Plan plan, java.util.Set<Role> down) {
         List<PlanCheckReport.EndpointCheck> endpoints = new ArrayList<>();
         List<Assessment> assessments = new ArrayList<>();
         for (Role role : Role.values()) {
@@ -41,9 +46,87 @@ public final class PlanChecker {
             } catch (MigratorException e) {
                 endpoints.add(new PlanCheckReport.EndpointCheck(role.id(), endpoint.engine().id(), endpoint.address(), false,
                         null, null, e.getMessage(), e.remedy()));
+                if (outage(e)) {
+                    down.add(role);
+                }
             }
         }
         return new PlanCheckReport(plan.file(), plan.name(), endpoints, assessments);
+    }
+
+    /**
+     * Whether a server did not answer because it is down or out of reach (refused, reset, timed out, starting up or
+     * shutting down, its name not resolving) — an outage a restart or failover ends — rather than because it refused this
+     * login or certificate, which waiting does not change.
+     */
+    static boolean outage(Throwable failure) {
+        if (io.migrator.core.tls.TlsErrors.isTlsRefusal(failure)) {
+            return false;
+        }
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("28")) {
+                return false; // the login was refused
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof io.migrator.core.error.RetriableException || t instanceof java.net.ConnectException
+                    || t instanceof java.net.SocketTimeoutException || t instanceof java.net.NoRouteToHostException
+                    || t instanceof java.net.UnknownHostException || t instanceof java.net.SocketException
+                    || t instanceof java.io.EOFException) {
+                return true;
+            }
+            if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
+                    && (sql.getSQLState().startsWith("08") || sql.getSQLState().equals("57P03") || sql.getSQLState().equals("57P01"))) {
+                return true; // no connection, or the server is starting up or shutting down
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The gate of `migrator run` when a server is down: a worker started while its source or target restarts or fails over
+     * (an RDS reboot or Multi-AZ failover takes minutes; a runbook may start the worker at any moment) waits for it with
+     * backoff (1 s doubling to 30 s) for {@code network.maxOutage}, saying on every attempt which server it waits for and
+     * why. A server that answers and refuses (a password, a certificate) or a failed assessment ends it at once, as does
+     * {@code stop} (SIGTERM, Ctrl-C), returning null then.
+     */
+    public PlanCheckReport requireWaiting(Plan plan, java.util.function.BooleanSupplier stop) {
+        long started = System.nanoTime();
+        long maxNanos = plan.network().maxOutage().toNanos();
+        long backoff = 1_000;
+        for (int attempt = 1; ; attempt++) {
+            java.util.Set<Role> down = new java.util.HashSet<>();
+            PlanCheckReport report = check(plan, down);
+            long waited = System.nanoTime() - started;
+            boolean unreachable = report.endpoints().stream().anyMatch(e -> !e.reachable());
+            if (!unreachable || down.size() < report.endpoints().stream().filter(e -> !e.reachable()).count() || waited > maxNanos) {
+                if (attempt > 1 && unreachable) {
+                    org.slf4j.LoggerFactory.getLogger(PlanChecker.class).warn("gave up waiting after {} s (network.maxOutage {})",
+                            waited / 1_000_000_000L, plan.network().maxOutage());
+                }
+                return require(plan, report, started);
+            }
+            for (PlanCheckReport.EndpointCheck e : report.endpoints()) {
+                if (!e.reachable()) {
+                    org.slf4j.LoggerFactory.getLogger(PlanChecker.class).warn("waiting for the {} at {}, which does not answer ({}): "
+                            + "attempt {}, {} s of at most network.maxOutage {}; next try in {} s (SIGTERM or Ctrl-C stops)",
+                            e.role(), e.address(), e.error(), attempt, waited / 1_000_000_000L, plan.network().maxOutage(), backoff / 1000);
+                }
+            }
+            long until = System.currentTimeMillis() + backoff;
+            while (System.currentTimeMillis() < until) {
+                if (stop.getAsBoolean()) {
+                    return null;
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
+            backoff = Math.min(backoff * 2, 30_000);
+        }
     }
 
     /**
@@ -61,7 +144,11 @@ public final class PlanChecker {
      */
     public PlanCheckReport require(Plan plan) {
         long started = System.nanoTime();
-        PlanCheckReport report = check(plan);
+        return require(plan, check(plan), started);
+    }
+
+    private PlanCheckReport require(Plan plan, PlanCheckReport checked, long started) {
+        PlanCheckReport report = checked;
         if (report.allReachable() && report.assessments().stream().anyMatch(a -> a.severity() == Assessment.Severity.FAIL
                 && COPY_TIME.contains(a.check())) && connectors.forEngine(plan.target().engine()).resumes(plan)) {
             report = new PlanCheckReport(report.plan(), report.name(), report.endpoints(), report.assessments().stream()
