@@ -101,16 +101,17 @@ public final class PlanChecker {
             boolean unreachable = report.endpoints().stream().anyMatch(e -> !e.reachable());
             if (!unreachable || down.size() < report.endpoints().stream().filter(e -> !e.reachable()).count() || waited > maxNanos) {
                 if (attempt > 1 && unreachable) {
-                    org.slf4j.LoggerFactory.getLogger(PlanChecker.class).warn("gave up waiting after {} s (network.maxOutage {})",
-                            waited / 1_000_000_000L, plan.network().maxOutage());
+                    org.slf4j.LoggerFactory.getLogger(PlanChecker.class).warn("gave up waiting after {} s (network.maxOutage: {} s)",
+                            waited / 1_000_000_000L, plan.network().maxOutage().toSeconds());
                 }
                 return require(plan, report, started);
             }
             for (PlanCheckReport.EndpointCheck e : report.endpoints()) {
                 if (!e.reachable()) {
                     org.slf4j.LoggerFactory.getLogger(PlanChecker.class).warn("waiting for the {} at {}, which does not answer ({}): "
-                            + "attempt {}, {} s of at most network.maxOutage {}; next try in {} s (SIGTERM or Ctrl-C stops)",
-                            e.role(), e.address(), e.error(), attempt, waited / 1_000_000_000L, plan.network().maxOutage(), backoff / 1000);
+                            + "attempt {}, {} s of at most {} s (network.maxOutage); next try in {} s (SIGTERM or Ctrl-C stops)",
+                            e.role(), e.address(), e.error(), attempt, waited / 1_000_000_000L, plan.network().maxOutage().toSeconds(),
+                            backoff / 1000);
                 }
             }
             long until = System.currentTimeMillis() + backoff;
