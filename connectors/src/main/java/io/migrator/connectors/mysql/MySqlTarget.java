@@ -228,28 +228,44 @@ final class MySqlTarget implements TargetSession {
         }
         try (Connection c = pool.getConnection()) {
             c.setNetworkTimeout(Runnable::run, 0); // an index build may take hours: network.readTimeout is lifted for it
-            List<String> existing = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS "
-                    + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
-                ps.setString(1, plan.target().database());
-                ps.setString(2, table.id().name());
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        existing.add(rs.getString(1));
-                    }
+            for (int attempt = 1; ; attempt++) {
+                List<String> existing = indexNames(c, table);
+                List<String> missing = deferred.stream().filter(d -> !existing.contains(SecondaryIndexes.name(d))).toList();
+                if (missing.isEmpty()) {
+                    return;
                 }
-            }
-            List<String> missing = deferred.stream().filter(d -> !existing.contains(SecondaryIndexes.name(d))).toList();
-            if (missing.isEmpty()) {
-                return;
-            }
-            try (Statement st = c.createStatement()) {
-                st.execute("ALTER TABLE " + MySqlDialect.quote(onTarget(table.id())) + " "
-                        + missing.stream().map(d -> "ADD " + d).collect(java.util.stream.Collectors.joining(", ")));
+                try (Statement st = c.createStatement()) {
+                    st.execute("ALTER TABLE " + MySqlDialect.quote(onTarget(table.id())) + " "
+                            + missing.stream().map(d -> "ADD " + d).collect(java.util.stream.Collectors.joining(", ")));
+                    return;
+                } catch (SQLException e) {
+                    // 1061: an index of that name exists after all. An earlier attempt's ALTER whose connection was cut goes on
+                    // in the server and finishes while this one waits for the table behind it: read what exists again
+                    if (e.getErrorCode() != 1061 || attempt >= 3) {
+                        throw e;
+                    }
+                    LOG.info("an earlier attempt's index build on {} finished meanwhile ({}); adding only what is still missing",
+                            table.id(), e.getMessage());
+                }
             }
         } catch (SQLException e) {
             throw MySqlErrors.translate("building the secondary indexes of " + table.id().name(), e);
         }
+    }
+
+    private List<String> indexNames(Connection c, TableDef table) throws SQLException {
+        List<String> existing = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS "
+                + "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")) {
+            ps.setString(1, plan.target().database());
+            ps.setString(2, table.id().name());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    existing.add(rs.getString(1));
+                }
+            }
+        }
+        return existing;
     }
 
     @Override

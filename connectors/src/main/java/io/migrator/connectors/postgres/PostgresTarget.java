@@ -239,8 +239,17 @@ final class PostgresTarget implements TargetSession {
                         st.execute(sql);
                         break;
                     } catch (SQLException e) {
-                        if (!"42830".equals(e.getSQLState()) || System.nanoTime() > deadline) {
-                            throw e; // 42830: the referenced unique key is not built yet
+                        String state = e.getSQLState() == null ? "" : e.getSQLState();
+                        // 42830: the referenced unique key is not built yet. 42P07, 42710, 23505: the index or constraint came
+                        // into being while this statement ran — an earlier attempt's statement, its connection cut, went on
+                        // in the server and committed first; the statement skips it when run again
+                        boolean raced = state.equals("42P07") || state.equals("42710") || state.equals("23505");
+                        if (!(state.equals("42830") || raced) || System.nanoTime() > deadline) {
+                            throw e;
+                        }
+                        if (raced) {
+                            LOG.info("an earlier attempt's build on {} finished meanwhile ({}); running the statement again", table.id(),
+                                    e.getMessage());
                         }
                         Thread.sleep(500);
                     }
