@@ -88,6 +88,8 @@ final class PgOutputStream implements ChangeStream {
     // the transaction being read (stream thread only)
     private long xid = -1;
     private long txMillis;
+    /** Where the transaction being read commits (its Begin says): the slot may be confirmed up to there and still send it again. */
+    private long txFinal;
     private long seq;
     private boolean skipping;
     private long lastCommitEnd;
@@ -98,6 +100,7 @@ final class PgOutputStream implements ChangeStream {
     private long pendingTx;
     private long pendingSeq;
     private long pendingCommit;
+    private long pendingFinal;
     private long pendingMillis;
 
     /** A relation as the walsender described it, and what migrator makes of it. */
@@ -300,6 +303,10 @@ final class PgOutputStream implements ChangeStream {
                     .withSlotOption("proto_version", 1)
                     .withSlotOption("publication_names", PostgresDialect.quote(publication))
                     .withStatusInterval(1, TimeUnit.SECONDS)
+                    // pgjdbc would otherwise confirm a keepalive's LSN once the flush position reaches the start of the last
+                    // message: inside a large transaction that holds as soon as a heartbeat committed meanwhile was confirmed,
+                    // and the slot passed the transaction's end while half of it was on the target (see confirmIdle)
+                    .withAutomaticFlush(false)
                     .start();
             live = stream;
             long reported = 0;
@@ -313,6 +320,8 @@ final class PgOutputStream implements ChangeStream {
                     data = stream.readPending();
                     if (data != null) {
                         lsn = stream.getLastReceiveLSN().asLong();
+                    } else {
+                        reported = confirmIdle(stream, reported);
                     }
                 } finally {
                     wire.unlock();
@@ -405,10 +414,30 @@ final class PgOutputStream implements ChangeStream {
         return flush;
     }
 
+    /**
+     * Between transactions, with every transaction seen applied and nothing read left unhandled, the server's keepalive
+     * position is confirmed: all the transactions that ended before it were sent, so the slot keeps no WAL for tables the
+     * plan does not hold (or for a source without the heartbeat table). Never inside a transaction, whatever its LSNs.
+     */
+    private long confirmIdle(PGReplicationStream stream, long reported) {
+        if (xid >= 0 || positionPending || skipping || reported < lastCommitEnd) {
+            return reported;
+        }
+        long server = stream.getLastReceiveLSN().asLong();
+        if (server <= reported) {
+            return reported;
+        }
+        LogSequenceNumber lsn = LogSequenceNumber.valueOf(server);
+        stream.setFlushedLSN(lsn);
+        stream.setAppliedLSN(lsn);
+        return server;
+    }
+
     private void handle(Handler handler, PgOutput.Message message, long lsn) throws InterruptedException {
         if (message instanceof PgOutput.Begin b) {
             xid = b.xid();
             txMillis = b.commitMillis();
+            txFinal = b.finalLsn();
             seq = 0;
             skipping = resumeCommit > 0 && b.finalLsn() < resumeCommit; // ended before the checkpoint: the target has it all
         } else if (message instanceof PgOutput.Commit c) {
@@ -504,7 +533,7 @@ final class PgOutputStream implements ChangeStream {
             emit(handler);
         }
         String statement = PostgresColumnJudge.relationStatement(rel.id(), java.util.Arrays.asList(rel.names()));
-        handler.onBatch(new ChangeBatch(List.of(), position(lsn, xid, seq - 1, lastCommitEnd), txMillis, List.of(statement)));
+        handler.onBatch(new ChangeBatch(List.of(), position(lsn, xid, seq - 1, lastCommitEnd, txFinal), txMillis, List.of(statement)));
         positionPending = false;
         pendingMillis = 0;
     }
@@ -539,7 +568,7 @@ final class PgOutputStream implements ChangeStream {
         if (!pending.isEmpty()) {
             emit(handler); // the rows before the TRUNCATE go first
         }
-        SourcePosition position = position(lsn, xid, seq, lastCommitEnd);
+        SourcePosition position = position(lsn, xid, seq, lastCommitEnd, txFinal);
         handler.onBatch(new ChangeBatch(List.of(), position, Math.max(pendingMillis, txMillis), statements));
         positionPending = false;
         pendingMillis = 0;
@@ -551,21 +580,25 @@ final class PgOutputStream implements ChangeStream {
         pendingTx = tx;
         pendingSeq = ordinal;
         pendingCommit = lastCommitEnd;
+        pendingFinal = txFinal;
     }
 
     private void emit(Handler handler) throws InterruptedException {
         if (!positionPending) {
             return;
         }
-        ChangeBatch batch = new ChangeBatch(pending, position(pendingLsn, pendingTx, pendingSeq, pendingCommit), pendingMillis, List.of());
+        ChangeBatch batch = new ChangeBatch(pending, position(pendingLsn, pendingTx, pendingSeq, pendingCommit, pendingFinal), pendingMillis, List.of());
         handler.onBatch(batch);
         pending.clear();
         positionPending = false;
         pendingMillis = 0;
     }
 
-    /** A transaction's end ({@code tx} negative), or the change {@code seq} of transaction {@code tx} at {@code lsn}. */
-    private static SourcePosition position(long lsn, long tx, long ordinal, long lastCommitEnd) {
+    /**
+     * A transaction's end ({@code tx} negative), or the change {@code seq} of transaction {@code tx} at {@code lsn}, which
+     * commits at {@code finalLsn} ({@code lsn_final}: a resume needs the slot confirmed no further than there).
+     */
+    private static SourcePosition position(long lsn, long tx, long ordinal, long lastCommitEnd, long finalLsn) {
         Map<String, Object> offset = new LinkedHashMap<>();
         offset.put("lsn", lsn);
         offset.put("lsn_proc", lsn);
@@ -573,6 +606,7 @@ final class PgOutputStream implements ChangeStream {
         if (tx >= 0) {
             offset.put("txId", tx);
             offset.put("seq", ordinal);
+            offset.put("lsn_final", finalLsn);
         }
         return PostgresPosition.of(offset);
     }

@@ -56,6 +56,20 @@ final class PostgresPosition {
         return reach;
     }
 
+    /**
+     * How far the slot may have been confirmed for the server to send from this position everything the target lacks: a
+     * position inside a transaction needs that transaction sent again, which the server does while the slot is confirmed
+     * no further than where it commits ({@code lsn_final}, the Begin's final LSN; a keepalive between transactions may
+     * have confirmed the slot past the transaction's first changes); otherwise its {@link #reach}.
+     */
+    static long resumeLimit(SourcePosition position) {
+        Map<String, Object> offset = offset(position);
+        if (offset.get("txId") != null && offset.get("lsn_final") instanceof Number n) {
+            return Math.max(n.longValue(), reach(position));
+        }
+        return reach(position);
+    }
+
     /** Whether the position is only a start (nothing applied yet). */
     static boolean isStart(SourcePosition position) {
         Map<String, Object> offset = offset(position);

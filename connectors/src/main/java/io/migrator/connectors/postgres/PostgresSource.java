@@ -369,7 +369,7 @@ final class PostgresSource implements SourceSession {
         if (!exists) {
             throw positionLost("the replication slot " + slot + " that holds the migration's changes no longer exists on the source");
         }
-        long reach = PostgresPosition.reach(from);
+        long reach = PostgresPosition.resumeLimit(from);
         if (confirmed != null && LogSequenceNumber.valueOf(confirmed).asLong() > reach) {
             throw positionLost("the replication slot " + slot + " was confirmed up to " + confirmed + ", past the migration's checkpoint "
                     + LogSequenceNumber.valueOf(reach).asString() + ": it was made again or advanced since, and the changes in between "

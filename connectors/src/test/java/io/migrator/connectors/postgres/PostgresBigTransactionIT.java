@@ -26,10 +26,6 @@ class PostgresBigTransactionIT extends PostgresFixtureBase {
     private static final int ROWS = 400_000;
 
     @Test
-    @org.junit.jupiter.api.Disabled("open bug (issue 24): stopped two or more batches into a large transaction, the slot is found "
-            + "confirmed past the stored checkpoint (at a WAL page boundary, as a keepalive's LSN) and the resume refuses with "
-            + "'confirmed up to X, past the migration's checkpoint' — nothing is lost, but the migration cannot resume; stopped "
-            + "after the first batch it passes. Reproduce: remove this line and run the test")
     void aStopInsideALargeTransactionResumesAfterItsLastAppliedChange(SandboxServers servers) throws Exception {
         fixture = new PostgresFixture(servers, "pgbigtx");
         try (Connection c = fixture.source(); Statement st = c.createStatement()) {
