@@ -101,6 +101,9 @@ final class PgOutputStream implements ChangeStream {
     private long pendingSeq;
     private long pendingCommit;
     private long pendingFinal;
+    /** Open batches of the transaction being read went out (a target transaction holds them until a closed batch), the last one's position. */
+    private boolean partsOpen;
+    private SourcePosition lastPart;
     private long pendingMillis;
 
     /** A relation as the walsender described it, and what migrator makes of it. */
@@ -529,9 +532,7 @@ final class PgOutputStream implements ChangeStream {
      * this change, so a restart that stops after the statement applies this change and none before it again.
      */
     private void describe(Handler handler, long lsn, Rel rel) throws InterruptedException {
-        if (!pending.isEmpty()) {
-            emit(handler);
-        }
+        emit(handler, false); // the rows before it go first, and a target transaction the transaction's open batches hold commits
         String statement = PostgresColumnJudge.relationStatement(rel.id(), java.util.Arrays.asList(rel.names()));
         handler.onBatch(new ChangeBatch(List.of(), position(lsn, xid, seq - 1, lastCommitEnd, txFinal), txMillis, List.of(statement)));
         positionPending = false;
@@ -565,9 +566,7 @@ final class PgOutputStream implements ChangeStream {
         // or the source's own TRUNCATE would have failed), with the source's options
         List<String> statements = List.of(TRUNCATE + String.join(", ", names) + (t.restartIdentity() ? " RESTART IDENTITY" : "")
                 + (t.cascade() ? " CASCADE" : ""));
-        if (!pending.isEmpty()) {
-            emit(handler); // the rows before the TRUNCATE go first
-        }
+        emit(handler, false); // the rows before the TRUNCATE go first (and commit what open batches of the transaction wrote)
         SourcePosition position = position(lsn, xid, seq, lastCommitEnd, txFinal);
         handler.onBatch(new ChangeBatch(List.of(), position, Math.max(pendingMillis, txMillis), statements));
         positionPending = false;
@@ -583,12 +582,25 @@ final class PgOutputStream implements ChangeStream {
         pendingFinal = txFinal;
     }
 
+    /** What is pending goes; open when it ends inside a transaction (the target commits it with the transaction's last batch). */
     private void emit(Handler handler) throws InterruptedException {
+        emit(handler, pendingTx >= 0);
+    }
+
+    private void emit(Handler handler, boolean open) throws InterruptedException {
         if (!positionPending) {
+            if (!open && partsOpen) {
+                // a statement inside the transaction: the open batches commit first, at the last one's position inside it
+                handler.onBatch(new ChangeBatch(List.of(), lastPart, 0, List.of(), false));
+                partsOpen = false;
+            }
             return;
         }
-        ChangeBatch batch = new ChangeBatch(pending, position(pendingLsn, pendingTx, pendingSeq, pendingCommit, pendingFinal), pendingMillis, List.of());
+        SourcePosition at = position(pendingLsn, pendingTx, pendingSeq, pendingCommit, pendingFinal);
+        ChangeBatch batch = new ChangeBatch(pending, at, pendingMillis, List.of(), open);
         handler.onBatch(batch);
+        partsOpen = open;
+        lastPart = at;
         pending.clear();
         positionPending = false;
         pendingMillis = 0;

@@ -463,19 +463,78 @@ final class PostgresTarget implements TargetSession {
         return bookkeeping.checkpoint();
     }
 
+    /** The target transaction a large source transaction's open batches write into (applier thread only), and their events. */
+    private Connection open;
+    private long openEvents;
+
+    @Override
+    public boolean holdsTransactions() {
+        return true;
+    }
+
+    @Override
+    public boolean inOpenTransaction() {
+        return open != null;
+    }
+
+    @Override
+    public void applyOpen(List<RowChange> changes, long eventCount) {
+        try {
+            if (open == null) {
+                Connection c = pool.getConnection();
+                open = c;
+                c.setAutoCommit(false);
+                bookkeeping.fence(c);
+            }
+            writer.write(open, changes);
+            openEvents += eventCount;
+        } catch (SQLException e) {
+            abandonOpen();
+            throw PostgresErrors.translate("applying " + changes.size() + " changes of a large source transaction", e);
+        } catch (RuntimeException e) {
+            abandonOpen();
+            throw e;
+        }
+    }
+
+    @Override
+    public void abandonOpen() {
+        Connection c = open;
+        open = null;
+        openEvents = 0;
+        if (c != null) {
+            try {
+                c.rollback();
+            } catch (SQLException e) {
+                LOG.debug("rolling back a large transaction's target transaction", e);
+            }
+            try {
+                c.close();
+            } catch (SQLException e) {
+                LOG.debug("closing a large transaction's target connection", e);
+            }
+        }
+    }
+
     @Override
     public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
-        try (Connection c = pool.getConnection()) {
+        Connection held = open;
+        long heldEvents = openEvents;
+        open = null;
+        openEvents = 0;
+        try (Connection c = held != null ? held : pool.getConnection()) {
             c.setAutoCommit(false);
             try {
-                bookkeeping.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
+                if (held == null) {
+                    bookkeeping.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
+                }
                 writer.write(c, changes);
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
                         + "VALUES (?, ?, ?, clock_timestamp()) ON CONFLICT (migration) DO UPDATE SET position = EXCLUDED.position, "
                         + "events = migrator.checkpoint.events + EXCLUDED.events, updated_at = EXCLUDED.updated_at")) {
                     ps.setString(1, plan.name());
                     ps.setString(2, position.text());
-                    ps.setLong(3, eventCount);
+                    ps.setLong(3, eventCount + heldEvents);
                     ps.executeUpdate();
                 }
                 c.commit();

@@ -26,6 +26,14 @@ final class ApplyPipeline implements AutoCloseable {
 
         /** Applies one batch with its checkpoint, on the applier thread. */
         void apply(ChangeBatch batch, List<RowChange> coalesced);
+
+        /**
+         * Whether a source transaction's open batches hold a target transaction open: until its closing batch commits it,
+         * no repair runs (its rows may wait for that transaction's locks) and a pause does not hold the applier.
+         */
+        default boolean midTransaction() {
+            return false;
+        }
     }
 
     private record Work(ChangeBatch batch, List<RowChange> coalesced) {
@@ -76,10 +84,11 @@ final class ApplyPipeline implements AutoCloseable {
 
     private void loop() throws InterruptedException {
         while (!stop.get() && failure == null) {
-            if (repairs.runOne()) {
+            boolean between = !target.midTransaction();
+            if (between && repairs.runOne()) {
                 continue; // repairs go first, paused or not: a validation waits on them
             }
-            if (paused.getAsBoolean()) {
+            if (between && paused.getAsBoolean()) {
                 holdSeen = holdRequests.get(); // between batches, none being applied: a hold asked for is in place
                 Thread.sleep(5);
                 continue;
@@ -87,7 +96,7 @@ final class ApplyPipeline implements AutoCloseable {
             Work work = queue.poll(10, TimeUnit.MILLISECONDS);
             // a pause that came while this poll waited holds the batch it returned (not applied; on stop, the next run
             // replays it from the checkpoint)
-            while (work != null && paused.getAsBoolean() && !stop.get()) {
+            while (work != null && between && paused.getAsBoolean() && !stop.get()) {
                 holdSeen = holdRequests.get();
                 if (!repairs.runOne()) {
                     Thread.sleep(5);

@@ -94,6 +94,11 @@ public final class StreamPlayer implements Fence {
             public void apply(ChangeBatch batch, List<RowChange> coalesced) {
                 applyBatch(batch, coalesced);
             }
+
+            @Override
+            public boolean midTransaction() {
+                return target.inOpenTransaction();
+            }
         }, repairs, paused);
         pipeline = running;
         try (ChangeStream opened = source.openStream(tables, from, streamId)) {
@@ -124,6 +129,9 @@ public final class StreamPlayer implements Fence {
             }
         } finally {
             running.close();
+            if (target.inOpenTransaction()) {
+                target.abandonOpen(); // the applier has ended: what the source transaction's open batches wrote is rolled back
+            }
             stream = null;
             pipeline = null;
         }
@@ -132,14 +140,28 @@ public final class StreamPlayer implements Fence {
         }
     }
 
-    /** On the applier thread: the batch's DDL first, then its rows with the checkpoint, in one target transaction. */
+    /**
+     * On the applier thread: the batch's DDL first, then its rows with the checkpoint, in one target transaction. The
+     * open batches of a large source transaction go into one target transaction that the batch closing it commits
+     * ({@link ChangeBatch#open}); a failure inside it is not retried batch by batch (what the transaction wrote is gone
+     * with it) but ends the stream, which starts again from the checkpoint before the transaction.
+     */
     private void applyBatch(ChangeBatch batch, List<RowChange> coalesced) {
+        if (batch.open() && target.holdsTransactions()) {
+            insideOpenTransaction(() -> target.applyOpen(coalesced, batch.changes().size()));
+            changed.record(coalesced);
+            return;
+        }
         for (String ddl : batch.ddl()) {
             schemaChanges.apply(ddl);
         }
         long started = System.nanoTime();
-        retry.run("applying a batch of " + coalesced.size() + " changes",
-                () -> target.apply(coalesced, batch.position(), batch.changes().size()));
+        if (target.inOpenTransaction()) {
+            insideOpenTransaction(() -> target.apply(coalesced, batch.position(), batch.changes().size()));
+        } else {
+            retry.run("applying a batch of " + coalesced.size() + " changes",
+                    () -> target.apply(coalesced, batch.position(), batch.changes().size()));
+        }
         LOG.debug("applied {} changes ({} after coalescing) in {} ms", batch.changes().size(), coalesced.size(),
                 (System.nanoTime() - started) / 1_000_000);
         appliedEvents.addAndGet(batch.changes().size());
@@ -152,6 +174,20 @@ public final class StreamPlayer implements Fence {
         ChangeStream current = stream;
         if (current != null) {
             current.applied(batch.position());
+        }
+    }
+
+    private void insideOpenTransaction(Runnable work) {
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            target.abandonOpen();
+            if (e instanceof io.migrator.core.error.RetriableException r) {
+                throw new io.migrator.core.error.RetriableException(r.code(), "applying a large source transaction as one target "
+                        + "transaction failed: " + r.getMessage(), "migrator streams it again from the checkpoint before it; if it "
+                        + "goes on, check the target and the network between them", r);
+            }
+            throw e;
         }
     }
 

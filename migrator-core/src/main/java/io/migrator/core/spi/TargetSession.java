@@ -76,6 +76,32 @@ public interface TargetSession extends CutoverTarget, AutoCloseable {
     void apply(List<RowChange> changes, SourcePosition position, long eventCount);
 
     /**
+     * Whether this target can hold a source transaction open across batches ({@link #applyOpen}): then {@link #apply}
+     * commits what the open batches wrote with its own changes and checkpoint, in the same target transaction.
+     */
+    default boolean holdsTransactions() {
+        return false;
+    }
+
+    /**
+     * Writes changes of a source transaction that goes on in later batches, in a target transaction left open (begun by
+     * the first such call); the next {@link #apply} commits it. Not retried: a failure rolls back everything written
+     * since the transaction began ({@link #abandonOpen}), and the stream starts again from the last checkpoint.
+     */
+    default void applyOpen(List<RowChange> changes, long eventCount) {
+        throw new UnsupportedOperationException("this target does not hold transactions open");
+    }
+
+    /** Whether a target transaction begun by {@link #applyOpen} is open. */
+    default boolean inOpenTransaction() {
+        return false;
+    }
+
+    /** Rolls back the open target transaction, if any (the worker stops, or a write in it failed). */
+    default void abandonOpen() {
+    }
+
+    /**
      * Reads, without changing anything, the rows {@link #apply} is about to change, so their pages are in memory
      * when the transaction runs. Called for batch N+1 while batch N is being applied. Best effort.
      */
