@@ -7,8 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The messages of PostgreSQL's pgoutput plugin, protocol version 1 (the logical replication message formats of the
- * PostgreSQL documentation, "Logical Replication Message Formats"): read from the data of one XLogData message. Values
+ * The messages of PostgreSQL's pgoutput plugin, protocol versions 1 and 2 (the logical replication message formats of
+ * the PostgreSQL documentation, "Logical Replication Message Formats"): read from the data of one XLogData message.
+ * Version 2 adds the streaming of transactions still in progress: Stream Start, Stop, Commit and Abort, and inside a
+ * stream block every change, relation and type message begins with the (sub)transaction's xid ({@link #streamedXid}). Values
  * stay as the walsender wrote them — each column's output text, in the connection's client encoding — so a PostgreSQL
  * target parses them with the column's own type and nothing is lost in a conversion.
  */
@@ -69,10 +71,64 @@ final class PgOutput {
     record LogicalMessage(boolean transactional, long lsn, String prefix, byte[] content) implements Message {
     }
 
+    /** A block of a transaction still in progress begins (protocol 2): its top-level xid, and whether it is its first block. */
+    record StreamStart(long xid, boolean first) implements Message {
+    }
+
+    /** The stream block ends. */
+    record StreamStop() implements Message {
+    }
+
+    /** A streamed transaction committed: apply what its blocks sent. */
+    record StreamCommit(long xid, long commitLsn, long endLsn, long commitMillis) implements Message {
+    }
+
+    /** A streamed transaction ({@code subxid == xid}) or one of its subtransactions rolled back: drop what it sent. */
+    record StreamAbort(long xid, long subxid) implements Message {
+    }
+
+    /**
+     * Inside a stream block: the xid of the (sub)transaction a change, relation, type or transactional message belongs
+     * to, which precedes the message's own fields; -1 for the stream control messages.
+     */
+    static long streamedXid(ByteBuffer b) {
+        return switch (b.get(b.position())) {
+            case 'R', 'Y', 'I', 'U', 'D', 'T', 'M' -> Integer.toUnsignedLong(b.getInt(b.position() + 1));
+            default -> -1;
+        };
+    }
+
     /** Reads one message; a kind migrator does not know (a newer protocol's) fails loudly rather than being skipped. */
     static Message read(ByteBuffer b) {
+        return read(b, false);
+    }
+
+    /** Reads one message, sent inside a stream block when {@code streamed} (its xid before its fields is skipped). */
+    static Message read(ByteBuffer b, boolean streamed) {
         byte kind = b.get();
+        if (streamed && streamedXid(kind)) {
+            b.getInt();
+        }
         switch (kind) {
+            case 'S' -> {
+                long xid = Integer.toUnsignedLong(b.getInt());
+                return new StreamStart(xid, b.get() == 1);
+            }
+            case 'E' -> {
+                return new StreamStop();
+            }
+            case 'c' -> {
+                long xid = Integer.toUnsignedLong(b.getInt());
+                b.get(); // flags, unused
+                long commitLsn = b.getLong();
+                long endLsn = b.getLong();
+                long ts = b.getLong();
+                return new StreamCommit(xid, commitLsn, endLsn, millis(ts));
+            }
+            case 'A' -> {
+                long xid = Integer.toUnsignedLong(b.getInt());
+                return new StreamAbort(xid, Integer.toUnsignedLong(b.getInt())); // protocol 4's abort LSN and time are not asked for
+            }
             case 'B' -> {
                 long finalLsn = b.getLong();
                 long ts = b.getLong();
@@ -148,6 +204,7 @@ final class PgOutput {
                 return new Truncate(relations, (options & 1) != 0, (options & 2) != 0);
             }
             case 'M' -> {
+                // a transactional message in a stream block carries its xid; a non-transactional one is never in a block
                 boolean transactional = (b.get() & 1) != 0;
                 long lsn = b.getLong();
                 String prefix = string(b);
@@ -156,8 +213,15 @@ final class PgOutput {
                 return new LogicalMessage(transactional, lsn, prefix, content);
             }
             default -> throw new IllegalStateException("pgoutput sent a message of kind '" + (char) kind + "' (" + kind
-                    + ") that protocol version 1 does not have");
+                    + ") that protocol versions 1 and 2 do not have");
         }
+    }
+
+    private static boolean streamedXid(byte kind) {
+        return switch (kind) {
+            case 'R', 'Y', 'I', 'U', 'D', 'T', 'M' -> true;
+            default -> false;
+        };
     }
 
     /** A tuple's values: the output text of each column, null for NULL, {@link RowChange#UNCHANGED} for an unsent TOAST value. */

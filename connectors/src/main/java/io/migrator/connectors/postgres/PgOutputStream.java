@@ -29,7 +29,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The WAL as a change stream, read straight from the migration's slot with pgoutput (protocol 1) over pgjdbc's
+ * The WAL as a change stream, read straight from the migration's slot with pgoutput (protocol 1; 2 on PostgreSQL 14+, which
+ * streams large transactions before their commit into {@link PgOutputSpool}) over pgjdbc's
  * replication API. Values stay the walsender's output text — the session pins TimeZone, DateStyle, IntervalStyle,
  * extra_float_digits and bytea_output so that text is unambiguous — and go to the target cast to each column's type
  * ({@link PostgresChangeWriter}); bytea arrives as bytes.
@@ -101,6 +102,12 @@ final class PgOutputStream implements ChangeStream {
     private long pendingSeq;
     private long pendingCommit;
     private long pendingFinal;
+    /** Protocol 2 (PostgreSQL 14+): transactions in progress stream ahead of their commit, each kept in a spool until then. */
+    private boolean streaming;
+    private final Map<Long, PgOutputSpool> spools = new HashMap<>();
+    /** The spool of the stream block being read; null outside blocks. */
+    private PgOutputSpool block;
+    private java.nio.file.Path spoolDirectory;
     /** Open batches of the transaction being read went out (a target transaction holds them until a closed batch), the last one's position. */
     private boolean partsOpen;
     private SourcePosition lastPart;
@@ -300,11 +307,19 @@ final class PgOutputStream implements ChangeStream {
         PGReplicationStream stream = null;
         try {
             connection = connect();
-            stream = connection.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
+            // PostgreSQL 14 on streams a transaction past its logical_decoding_work_mem while it is still in progress
+            // (protocol 2) instead of spilling it to its own disk until the commit: kept here (PgOutputSpool) until then
+            // (-Dmigrator.pgoutput.streaming=off keeps protocol 1: the walsender then decodes a large transaction in silence)
+            streaming = serverVersion(connection) >= 140000 && !"off".equals(System.getProperty("migrator.pgoutput.streaming"));
+            var builder = connection.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
                     .withSlotName(slot)
                     .withStartPosition(LogSequenceNumber.valueOf(resumeCommit))
-                    .withSlotOption("proto_version", 1)
-                    .withSlotOption("publication_names", PostgresDialect.quote(publication))
+                    .withSlotOption("proto_version", streaming ? 2 : 1)
+                    .withSlotOption("publication_names", PostgresDialect.quote(publication));
+            if (streaming) {
+                builder = builder.withSlotOption("streaming", "on");
+            }
+            stream = builder
                     .withStatusInterval(1, TimeUnit.SECONDS)
                     // pgjdbc would otherwise confirm a keepalive's LSN once the flush position reaches the start of the last
                     // message: inside a large transaction that holds as soon as a heartbeat committed meanwhile was confirmed,
@@ -339,7 +354,7 @@ final class PgOutputStream implements ChangeStream {
                     continue;
                 }
                 idle = 0;
-                handle(handler, PgOutput.read(data), lsn);
+                receive(handler, data, lsn);
             }
         } catch (ChangeStream.Stopping stopping) {
             // the worker stops: the batch was not taken, the next run replays it from the checkpoint
@@ -356,6 +371,11 @@ final class PgOutputStream implements ChangeStream {
                 LOG.warn("WAL stream stopped: {}", e.getMessage());
             }
         } finally {
+            for (PgOutputSpool spool : spools.values()) {
+                spool.close();
+            }
+            spools.clear();
+            PgOutputSpool.deleteDirectory(spoolDirectory);
             running = false;
             live = null;
             wire.lock();
@@ -364,6 +384,67 @@ final class PgOutputStream implements ChangeStream {
             } finally {
                 wire.unlock();
             }
+        }
+    }
+
+    private static int serverVersion(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery("SHOW server_version_num")) {
+            rs.next();
+            return Integer.parseInt(rs.getString(1).trim());
+        }
+    }
+
+    /**
+     * One message from the walsender. Inside a stream block (protocol 2) a message is spooled to its transaction's file as
+     * it came; its Stream Commit replays them as a transaction sent whole (Begin, the changes, Commit), so positions,
+     * batches and the target transaction are the same as for one sent at its commit; its Stream Abort drops them.
+     */
+    private void receive(Handler handler, ByteBuffer data, long lsn) throws InterruptedException {
+        if (block != null) {
+            if (data.get(data.position()) == 'E') {
+                block = null;
+                return;
+            }
+            long subxid = PgOutput.streamedXid(data);
+            if (subxid < 0) {
+                throw new IllegalStateException("pgoutput sent a message of kind '" + (char) data.get(data.position())
+                        + "' inside a stream block");
+            }
+            block.add(subxid, lsn, data);
+            return;
+        }
+        PgOutput.Message message = PgOutput.read(data);
+        if (message instanceof PgOutput.StreamStart start) {
+            if (spoolDirectory == null) {
+                spoolDirectory = PgOutputSpool.directory(slot);
+            }
+            block = spools.computeIfAbsent(start.xid(), x -> new PgOutputSpool(spoolDirectory, x));
+        } else if (message instanceof PgOutput.StreamAbort abort) {
+            PgOutputSpool spool = spools.get(abort.xid());
+            if (spool == null) {
+                return;
+            }
+            if (abort.subxid() == abort.xid()) {
+                spools.remove(abort.xid()).close();
+            } else {
+                spool.abort(abort.subxid());
+            }
+        } else if (message instanceof PgOutput.StreamCommit commit) {
+            PgOutputSpool spool = spools.remove(commit.xid());
+            if (spool == null) {
+                throw new IllegalStateException("pgoutput committed streamed transaction " + commit.xid() + " without streaming it");
+            }
+            try (spool; PgOutputSpool.Reader messages = spool.reader()) {
+                LOG.debug("transaction {} committed after streaming {} messages ({} bytes) ahead of its commit", commit.xid(),
+                        spool.messages(), spool.bytes());
+                handle(handler, new PgOutput.Begin(commit.commitLsn(), commit.commitMillis(), commit.xid()), commit.commitLsn());
+                while (messages.next()) {
+                    handle(handler, PgOutput.read(messages.message(), true), messages.lsn());
+                }
+                handle(handler, new PgOutput.Commit(commit.commitLsn(), commit.endLsn(), commit.commitMillis()), commit.endLsn());
+            }
+        } else {
+            handle(handler, message, lsn);
         }
     }
 
@@ -423,7 +504,7 @@ final class PgOutputStream implements ChangeStream {
      * plan does not hold (or for a source without the heartbeat table). Never inside a transaction, whatever its LSNs.
      */
     private long confirmIdle(PGReplicationStream stream, long reported) {
-        if (xid >= 0 || positionPending || skipping || reported < lastCommitEnd) {
+        if (xid >= 0 || positionPending || skipping || reported < lastCommitEnd || !spools.isEmpty()) {
             return reported;
         }
         long server = stream.getLastReceiveLSN().asLong();

@@ -11,7 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-/** pgoutput's protocol 1 messages as the documentation lays them out, read back field by field. */
+/** pgoutput's protocol 1 and 2 messages as the documentation lays them out, read back field by field. */
 class PgOutputTest {
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     private final DataOutputStream out = new DataOutputStream(bytes);
@@ -46,6 +46,48 @@ class PgOutputTest {
         assertThat(commit.commitLsn()).isEqualTo(0x200);
         assertThat(commit.endLsn()).isEqualTo(0x230);
         assertThat(commit.commitMillis()).isEqualTo(946_684_800_000L);
+    }
+
+    @Test
+    void theStreamMessagesOfProtocol2CarryTheirXidsAndAChangeInABlockBeginsWithItsOwn() throws IOException {
+        out.write('S');
+        out.writeInt(700);
+        out.write(1);
+        assertThat(PgOutput.read(message())).isEqualTo(new PgOutput.StreamStart(700, true));
+
+        bytes.reset();
+        out.write('I');
+        out.writeInt(701); // the subtransaction's xid, in a stream block only
+        out.writeInt(16384);
+        out.write('N');
+        out.writeShort(1);
+        out.write('t');
+        out.writeInt(2);
+        out.write("42".getBytes(StandardCharsets.UTF_8));
+        assertThat(PgOutput.streamedXid(message())).isEqualTo(701);
+        PgOutput.Insert insert = (PgOutput.Insert) PgOutput.read(message(), true);
+        assertThat(insert.relation()).isEqualTo(16384);
+        assertThat(insert.values()).containsExactly("42");
+
+        bytes.reset();
+        out.write('E');
+        assertThat(PgOutput.read(message())).isEqualTo(new PgOutput.StreamStop());
+        assertThat(PgOutput.streamedXid(message())).isEqualTo(-1);
+
+        bytes.reset();
+        out.write('A');
+        out.writeInt(700);
+        out.writeInt(-3);
+        assertThat(PgOutput.read(message())).isEqualTo(new PgOutput.StreamAbort(700, 4_294_967_293L));
+
+        bytes.reset();
+        out.write('c');
+        out.writeInt(700);
+        out.write(0);
+        out.writeLong(0x500);
+        out.writeLong(0x530);
+        out.writeLong(2_000_000L);
+        assertThat(PgOutput.read(message())).isEqualTo(new PgOutput.StreamCommit(700, 0x500, 0x530, 946_684_802_000L));
     }
 
     @Test
@@ -106,8 +148,8 @@ class PgOutputTest {
         assertThat(t.restartIdentity()).isFalse();
 
         bytes.reset();
-        out.write('S'); // Stream Start: protocol 2, never asked for
-        assertThatThrownBy(() -> PgOutput.read(message())).hasMessageContaining("'S'").hasMessageContaining("protocol version 1");
+        out.write('P'); // Stream Prepare: protocol 3 (two-phase commit), never asked for
+        assertThatThrownBy(() -> PgOutput.read(message())).hasMessageContaining("'P'").hasMessageContaining("protocol versions 1 and 2");
     }
 
     @Test
