@@ -48,7 +48,7 @@ final class PostgresColumnJudge implements io.migrator.core.spi.DdlJudge {
         json.put("table", table.name());
         json.put("columns", columns);
         try {
-            return PgOutputStream.RELATION + JSON.writeValueAsString(json);
+            return PgOutputTransactions.RELATION + JSON.writeValueAsString(json);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
@@ -57,17 +57,17 @@ final class PostgresColumnJudge implements io.migrator.core.spi.DdlJudge {
     @Override
     public Decision judge(String statement) {
         String summary = io.migrator.core.apply.DdlPolicy.summary(statement);
-        if (statement.startsWith(PgOutputStream.TRUNCATE)) {
+        if (statement.startsWith(PgOutputTransactions.TRUNCATE)) {
             return Decision.apply(Optional.empty(), summary, List.of(statement));
         }
-        if (!statement.startsWith(PgOutputStream.RELATION)) {
+        if (!statement.startsWith(PgOutputTransactions.RELATION)) {
             return Decision.refuse(Optional.empty(), summary, "the PostgreSQL stream delivers no statement but its own TRUNCATE and "
                     + "relation descriptions");
         }
         TableId table;
         List<String> sent = new ArrayList<>();
         try {
-            JsonNode json = JSON.readTree(statement.substring(PgOutputStream.RELATION.length()));
+            JsonNode json = JSON.readTree(statement.substring(PgOutputTransactions.RELATION.length()));
             table = new TableId(json.get("schema").asText(), json.get("table").asText());
             json.get("columns").forEach(c -> sent.add(c.asText()));
         } catch (java.io.IOException e) {
