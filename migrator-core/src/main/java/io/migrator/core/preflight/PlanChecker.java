@@ -17,20 +17,35 @@ import java.util.List;
  * for its assessments. Every finding is collected; nothing stops at the first.
  */
 public final class PlanChecker {
+    /**
+     * How long {@link #requireWaiting} waits for a host name that does not resolve: a DNS hiccup ends in seconds and an RDS
+     * failover changes where a name points, not whether it resolves; a typo in the plan never ends.
+     */
+    static final Duration NAME_WAIT = Duration.ofSeconds(60);
+
     private final EngineConnectors connectors;
     private final Duration timeout;
+    private final Duration nameWait;
 
     public PlanChecker(EngineConnectors connectors, Duration timeout) {
+        this(connectors, timeout, NAME_WAIT);
+    }
+
+    PlanChecker(EngineConnectors connectors, Duration timeout, Duration nameWait) {
         this.connectors = connectors;
         this.timeout = timeout;
+        this.nameWait = nameWait;
     }
 
     public PlanCheckReport check(Plan plan) {
-        return check(plan, new java.util.HashSet<>());
+        return check(plan, new java.util.HashSet<>(), new java.util.HashSet<>());
     }
 
-    /** As {@link #check(Plan)}; the roles whose server did not answer because of the network (not a refusal) go to {@code down}. */
-    private PlanCheckReport check(Plan plan, java.util.Set<Role> down) {
+    /**
+     * As {@link #check(Plan)}; the roles whose server did not answer because of the network (not a refusal) go to {@code down},
+     * those whose host name did not resolve to {@code unresolved} as well.
+     */
+    private PlanCheckReport check(Plan plan, java.util.Set<Role> down, java.util.Set<Role> unresolved) {
         List<PlanCheckReport.EndpointCheck> endpoints = new ArrayList<>();
         List<Assessment> assessments = new ArrayList<>();
         for (Role role : Role.values()) {
@@ -48,6 +63,9 @@ public final class PlanChecker {
                         null, null, e.getMessage(), e.remedy()));
                 if (outage(e)) {
                     down.add(role);
+                }
+                if (unresolved(e)) {
+                    unresolved.add(role);
                 }
             }
         }
@@ -83,21 +101,41 @@ public final class PlanChecker {
         return false;
     }
 
+    static boolean unresolved(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.net.UnknownHostException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * The gate of `migrator run` when a server is down: a worker started while its source or target restarts or fails over
      * (an RDS reboot or Multi-AZ failover takes minutes; a runbook may start the worker at any moment) waits for it with
      * backoff (1 s doubling to 30 s) for {@code network.maxOutage}, saying on every attempt which server it waits for and
      * why. A server that answers and refuses (a password, a certificate) or a failed assessment ends it at once, as does
-     * {@code stop} (SIGTERM, Ctrl-C), returning null then.
+     * {@code stop} (SIGTERM, Ctrl-C), returning null then; a host name that does not resolve ends it after
+     * {@link #NAME_WAIT} (or network.maxOutage, if shorter).
      */
     public PlanCheckReport requireWaiting(Plan plan, java.util.function.BooleanSupplier stop) {
         long started = System.nanoTime();
         long maxNanos = plan.network().maxOutage().toNanos();
         long backoff = 1_000;
+        long unresolvedSince = -1;
         for (int attempt = 1; ; attempt++) {
             java.util.Set<Role> down = new java.util.HashSet<>();
-            PlanCheckReport report = check(plan, down);
+            java.util.Set<Role> unresolved = new java.util.HashSet<>();
+            PlanCheckReport report = check(plan, down, unresolved);
             long waited = System.nanoTime() - started;
+            unresolvedSince = unresolved.isEmpty() ? -1 : unresolvedSince < 0 ? System.nanoTime() : unresolvedSince;
+            if (unresolvedSince >= 0 && System.nanoTime() - unresolvedSince >= Math.min(nameWait.toNanos(), maxNanos)) {
+                org.slf4j.LoggerFactory.getLogger(PlanChecker.class).warn("the host name of the {} has not resolved for {} s: a name "
+                        + "that does not resolve is waited for at most {} s (a typo in the plan's host never ends)", unresolved.stream()
+                        .map(Role::id).sorted().collect(java.util.stream.Collectors.joining(" and ")),
+                        (System.nanoTime() - unresolvedSince) / 1_000_000_000L, Math.min(nameWait.toSeconds(), plan.network().maxOutage().toSeconds()));
+                return require(plan, report, started);
+            }
             boolean unreachable = report.endpoints().stream().anyMatch(e -> !e.reachable());
             if (!unreachable || down.size() < report.endpoints().stream().filter(e -> !e.reachable()).count() || waited > maxNanos) {
                 if (attempt > 1 && unreachable) {

@@ -76,4 +76,35 @@ class PlanCheckerTest {
                 .hasMessageStartingWith("1 preflight assessment(s) failed").hasMessageContaining("source keys")
                 .hasMessageNotContaining("replication slots");
     }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aHostNameThatDoesNotResolveIsWaitedForBrieflyNotForTheWholeOutageBudget() {
+        EngineConnector unresolvable = new EngineConnector() {
+            @Override
+            public Set<Engine> engines() {
+                return Set.of(Engine.POSTGRESQL);
+            }
+
+            @Override
+            public ServerInfo probe(Endpoint endpoint, Role role, Duration timeout) {
+                if (role == Role.TARGET) {
+                    throw new MigratorException(ErrorCode.CANNOT_CONNECT, "cannot reach db.exmaple.com:5432", "check host",
+                            new java.net.UnknownHostException("db.exmaple.com"));
+                }
+                return new ServerInfo("PostgreSQL", "15", Map.of());
+            }
+
+            @Override
+            public List<Assessment> preflight(Plan plan, Role role, ServerInfo server) {
+                return List.of();
+            }
+        };
+        PlanChecker checker = new PlanChecker(new EngineConnectors(List.of(unresolvable)), Duration.ofSeconds(1), Duration.ofSeconds(2));
+        assertThat(PLAN.network().maxOutage()).as("the budget for a server that is down").isGreaterThan(Duration.ofMinutes(1));
+        assertThatThrownBy(() -> checker.requireWaiting(PLAN, () -> false)).isInstanceOf(MigratorException.class)
+                .hasMessageContaining("db.exmaple.com");
+        assertThat(PlanChecker.unresolved(new MigratorException(ErrorCode.CANNOT_CONNECT, "x", "y", new java.net.ConnectException())))
+                .as("a refused connection is an outage, not a name").isFalse();
+    }
 }
