@@ -60,7 +60,8 @@ prepare() {
     postgresql)
       pg 15432 -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '%soak%' AND NOT active" >/dev/null
       for p in 15432 15433; do pg $p -d postgres -c "DROP DATABASE IF EXISTS soak WITH (FORCE)" -c "CREATE DATABASE soak"; done
-      PGPASSWORD=$PPW pgbench -h 127.0.0.1 -p 15432 -U migrator -i -s 10 -q soak >/dev/null 2>&1 ;;
+      PGPASSWORD=$PPW pgbench -h 127.0.0.1 -p 15432 -U migrator -i -s 10 -q soak >/dev/null 2>&1
+      pg 15432 -d postgres -c "ALTER SYSTEM SET logical_decoding_work_mem = '1MB'" -c "SELECT pg_reload_conf()" >/dev/null ;;
     redis)
       rc 16379 FLUSHALL >/dev/null; rc 16380 FLUSHALL >/dev/null
       REDISCLI_AUTH=$RPW redis-benchmark -h 127.0.0.1 -p 16379 -a "$RPW" -r 200000 -n 300000 -t set,incr,hset,sadd -q >/dev/null 2>&1 ;;
@@ -75,7 +76,12 @@ workload() {
     mariadb) sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql-user=migrator --mysql-password="$MPW" \
                --mysql-db=soak --tables=4 --table-size=100000 --threads=2 --rate=100 --time="$left" \
                --mysql-ignore-errors=all oltp_write_only run ;;
-    postgresql) PGPASSWORD=$PPW pgbench -h 127.0.0.1 -p 15432 -U migrator -n -c 2 -R 150 -T "$left" soak ;;
+    postgresql) # pgbench, and once a slice one transaction updating 50,000 rows: with logical_decoding_work_mem at 1MB the
+      # walsender streams it before its commit (protocol 2) and the target applies it as one transaction in 25 batches
+      ( sleep $(( left / 2 )); PGPASSWORD=$PPW psql -h 127.0.0.1 -p 15432 -U migrator -d soak -X -c \
+          "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 20 = $(( RANDOM % 20 ))" ) &
+      PGPASSWORD=$PPW pgbench -h 127.0.0.1 -p 15432 -U migrator -n -c 2 -R 150 -T "$left" soak
+      wait ;;
     redis)
       local a=(-h 127.0.0.1 -p 16379 -a "$RPW" -r 200000 -c 4 -q)
       redis-benchmark "${a[@]}" -n 20000 -t set,incr,hset,sadd
@@ -243,6 +249,7 @@ for e in "${ENGS[@]}"; do
   kill "$(cat "$WORK/proxy-$e-source.pid")" "$(cat "$WORK/proxy-$e-target.pid")" 2>/dev/null
 done
 pg 15432 -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '%soak%' AND NOT active" >/dev/null 2>&1
+pg 15432 -d postgres -c "ALTER SYSTEM RESET logical_decoding_work_mem" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
 
 {
   echo "Soak — $MINUTES min, a fault every ~${EVERY}s per engine, engines side by side on $(nproc) cores; $(date -u +%FT%TZ)"
@@ -255,7 +262,7 @@ pg 15432 -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_repl
     [ -n "$exits" ] || exits=0
     case $e in
       mariadb) writes="$(grep -a 'transactions:' "$WORK/writer-$e.log" | awk '{s+=$2} END {print s+0}') sysbench transactions" ;;
-      postgresql) writes="$(grep -a 'actually processed' "$WORK/writer-$e.log" | awk -F': ' '{split($2,a,"/"); s+=a[1]} END {print s+0}') pgbench transactions" ;;
+      postgresql) writes="$(grep -a 'actually processed' "$WORK/writer-$e.log" | awk -F': ' '{split($2,a,"/"); s+=a[1]} END {print s+0}') pgbench transactions, $(grep -a -c '^UPDATE 50000' "$WORK/writer-$e.log") of 50,000 rows" ;;
       redis) writes="$(grep -a -c 'requests per second' "$WORK/writer-$e.log") redis-benchmark runs" ;;
     esac
     printf '| %-10s | %-66s | %-13s | %-9s | %-22s | %-9s | %s |\n' "$e" "$counts" "$exits" "${CONVERGE[$e]} s" "$(size "$e")" "${PARITY[$e]}" "$writes"

@@ -256,7 +256,8 @@ final class PgOutputStream implements ChangeStream {
                     .withStatusInterval(1, TimeUnit.SECONDS)
                     // pgjdbc would otherwise confirm a keepalive's LSN once the flush position reaches the start of the last
                     // message: inside a large transaction that holds as soon as a heartbeat committed meanwhile was confirmed,
-                    // and the slot passed the transaction's end while half of it was on the target (see confirmIdle)
+                    // and the slot passed the transaction's end while half of it was on the target; and a slot confirmed past
+                    // the target's checkpoint refuses the resume (PgOutputTransactions#idleTo moves the checkpoint first)
                     .withAutomaticFlush(false)
                     .start();
             live = stream;
@@ -265,6 +266,7 @@ final class PgOutputStream implements ChangeStream {
             while (!stop) {
                 ByteBuffer data;
                 long lsn = 0;
+                long server = 0;
                 wire.lock();
                 try {
                     reported = confirm(stream, reported);
@@ -272,12 +274,15 @@ final class PgOutputStream implements ChangeStream {
                     if (data != null) {
                         lsn = stream.getLastReceiveLSN().asLong();
                     } else {
-                        reported = confirmIdle(stream, reported, transactions);
+                        server = stream.getLastReceiveLSN().asLong(); // a keepalive's, when one came last
                     }
                 } finally {
                     wire.unlock();
                 }
                 if (data == null) {
+                    if (transactions.idleTo(handler, server)) {
+                        continue;
+                    }
                     if (transactions.hasPending() && (!transactions.inTransaction() || ++idle > 3)) {
                         transactions.flush(handler); // a transaction's end, or a transaction whose rest is slow to come
                         idle = 0;
@@ -370,25 +375,6 @@ final class PgOutputStream implements ChangeStream {
             stream.setAppliedLSN(lsn);
         }
         return flush;
-    }
-
-    /**
-     * Between transactions, with every transaction seen applied and nothing read left unhandled, the server's keepalive
-     * position is confirmed: all the transactions that ended before it were sent, so the slot keeps no WAL for tables the
-     * plan does not hold (or for a source without the heartbeat table). Never inside a transaction, whatever its LSNs.
-     */
-    private long confirmIdle(PGReplicationStream stream, long reported, PgOutputTransactions transactions) {
-        if (!transactions.idleAt(reported)) {
-            return reported;
-        }
-        long server = stream.getLastReceiveLSN().asLong();
-        if (server <= reported) {
-            return reported;
-        }
-        LogSequenceNumber lsn = LogSequenceNumber.valueOf(server);
-        stream.setFlushedLSN(lsn);
-        stream.setAppliedLSN(lsn);
-        return server;
     }
 
     /**

@@ -117,12 +117,27 @@ final class PgOutputTransactions implements AutoCloseable {
         emit(handler);
     }
 
+    /** How often at most the stream's position moves to a keepalive's while no transaction comes ({@link #idleTo}). */
+    private static final long IDLE_EVERY_NANOS = 5_000_000_000L;
+    private long idleSent = System.nanoTime();
+
     /**
-     * Whether the stream stands between transactions with nothing left to send and every transaction seen ended at or
-     * before {@code confirmed}: then a keepalive's position may be confirmed to the slot.
+     * Between transactions, with nothing read left to send: every transaction that ended before the server's keepalive
+     * position {@code serverLsn} was sent, so that position is where a restart may begin. It goes to the target as an empty
+     * batch (at most every 5 s), the checkpoint moves there, and the slot is confirmed there only once the target holds it:
+     * the slot keeps no WAL for tables the plan does not hold (or for a source without the heartbeat table) and is never
+     * confirmed past the checkpoint. Never inside a transaction or while one streams. True when a batch went.
      */
-    boolean idleAt(long confirmed) {
-        return xid < 0 && !positionPending && !skipping && confirmed >= lastCommitEnd && spools.isEmpty();
+    boolean idleTo(Handler handler, long serverLsn) throws InterruptedException {
+        if (xid >= 0 || positionPending || skipping || !spools.isEmpty() || block != null || serverLsn <= lastCommitEnd
+                || System.nanoTime() - idleSent < IDLE_EVERY_NANOS) {
+            return false;
+        }
+        idleSent = System.nanoTime();
+        lastCommitEnd = serverLsn;
+        pendingAt(serverLsn, -1, 0);
+        emit(handler);
+        return true;
     }
 
     /** Deletes the spools of transactions that did not commit while the stream ran (the server sends them again). */

@@ -60,6 +60,54 @@ class PostgresKeepAliveIT extends PostgresFixtureBase {
         }
     }
 
+    /**
+     * Found by bench/soak.sh: an idle stream confirmed a keepalive's position to the slot, past the target's checkpoint
+     * (the last transaction's end), and the next start refused to resume from a slot "confirmed past the checkpoint".
+     * Sampled for 15 s of idleness (heartbeats and keepalives only): the slot is never confirmed past the checkpoint, and
+     * a worker stopped then resumes.
+     */
+    @Test
+    void anIdleStreamNeverConfirmsTheSlotPastTheCheckpoint(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "pgidle");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE t (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO t VALUES (1, 'copied')");
+        }
+        Plan plan = fixture.plan("");
+        String slot = PostgresSource.slotName(plan.name());
+        try (MigrationHarness harness = new MigrationHarness(plan); Connection s = fixture.source(); Connection t = fixture.target()) {
+            harness.awaitPhase(Phase.STREAMING);
+            harness.awaitCaughtUp();
+            int samples = 0;
+            for (long end = System.currentTimeMillis() + 15_000; System.currentTimeMillis() < end; samples++) {
+                String confirmed = scalar(s, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+                String checkpoint = scalar(t, "SELECT position FROM migrator.checkpoint WHERE migration = '" + plan.name() + "'");
+                long limit = PostgresPosition.resumeLimit(new io.migrator.core.change.SourcePosition(checkpoint));
+                assertThat(org.postgresql.replication.LogSequenceNumber.valueOf(confirmed).asLong())
+                        .as("slot confirmed %s, checkpoint %s", confirmed, checkpoint).isLessThanOrEqualTo(limit);
+                Thread.sleep(100);
+            }
+            assertThat(samples).isGreaterThan(50);
+        }
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("INSERT INTO t VALUES (2, 'after the stop')");
+        }
+        try (MigrationHarness harness = new MigrationHarness(plan)) {
+            harness.awaitPhase(Phase.STREAMING);
+            harness.awaitCaughtUp();
+        }
+        try (Connection s = fixture.source(); Connection t = fixture.target()) {
+            assertThat(PostgresFixture.rows(t, "t", "id")).containsExactly("(1,copied)", "(2,\"after the stop\")");
+        }
+    }
+
+    private static String scalar(Connection c, String sql) throws Exception {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
     private static int walsender(Connection c, String slot) throws Exception {
         try (Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = '" + slot + "'")) {
