@@ -73,7 +73,9 @@ prepare() {
 workload() {
   local left=$(( $2 < 60 ? $2 : 60 ))
   case $1 in
-    mariadb) sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql-user=migrator --mysql-password="$MPW" \
+    # sysbench 1.0.20 can hang past its --time once a source restart ended its threads (the 14:16 soak's one slice wrote
+    # nothing for 30 minutes): a slice that overruns is killed, and the next one starts
+    mariadb) timeout -s KILL $(( left + 20 )) sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=13306 --mysql-user=migrator --mysql-password="$MPW" \
                --mysql-db=soak --tables=4 --table-size=100000 --threads=2 --rate=100 --time="$left" \
                --mysql-ignore-errors=all oltp_write_only run ;;
     postgresql) # pgbench, and once a slice one transaction updating 50,000 rows: with logical_decoding_work_mem at 1MB the
@@ -261,7 +263,7 @@ pg 15432 -d postgres -c "ALTER SYSTEM RESET logical_decoding_work_mem" -c "SELEC
     exits=$(awk -v e="$e" '$2 == e && $3 == "worker-exited"' "$WORK/faults.log" | grep -o 'error: migration [^:]*: [a-z ]*' | sed 's/error: migration [^:]*: //' | sort | uniq -c | awk '{n=$1; $1=""; printf "%d:%s; ", n, $0}')
     [ -n "$exits" ] || exits=0
     case $e in
-      mariadb) writes="$(grep -a 'transactions:' "$WORK/writer-$e.log" | awk '{s+=$2} END {print s+0}') sysbench transactions" ;;
+      mariadb) writes="$(grep -a 'transactions:' "$WORK/writer-$e.log" | awk '{s+=$2} END {print s+0}') sysbench transactions in $(grep -a -c 'transactions:' "$WORK/writer-$e.log") of $(grep -a -c 'Threads started' "$WORK/writer-$e.log") slices (an overrun slice is killed uncounted)" ;;
       postgresql) writes="$(grep -a 'actually processed' "$WORK/writer-$e.log" | awk -F': ' '{split($2,a,"/"); s+=a[1]} END {print s+0}') pgbench transactions, $(grep -a -c '^UPDATE 50000' "$WORK/writer-$e.log") of 50,000 rows" ;;
       redis) writes="$(grep -a -c 'requests per second' "$WORK/writer-$e.log") redis-benchmark runs" ;;
     esac

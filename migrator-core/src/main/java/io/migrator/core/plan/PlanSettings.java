@@ -184,7 +184,8 @@ public final class PlanSettings {
             "How long the worker keeps reconnecting (backoff from 200 ms to 30 s) to a source or target that does not answer, "
                     + "shown as `degraded` in status and `migrator_degraded` meanwhile; never longer than the source's retention "
                     + "headroom. Then it stops with the error, and `migrator run` resumes from the checkpoint. A worker started while "
-                    + "a server is down waits for it as long at its preflight (a refused login or certificate ends that at once).");
+                    + "a server is down waits for it as long at its preflight (a refused login or certificate ends that at once, a host name "
+                    + "that does not resolve after 60 s).");
 
     public static final Setting ROLLBACK = new Setting("rollback", "section", "none",
             "What `migrator rollback` does where no reverse stream can carry the new server's writes back.");
