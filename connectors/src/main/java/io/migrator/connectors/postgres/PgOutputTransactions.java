@@ -70,6 +70,9 @@ final class PgOutputTransactions implements AutoCloseable {
     private long pendingCommit;
     private long pendingFinal;
     private long pendingMillis;
+    /** How many of the pending changes belong to transactions that ended (they come first), and their latest commit time. */
+    private int committed;
+    private long committedMillis;
     /** Protocol 2: transactions in progress that streamed ahead of their commit, each kept in a spool until then. */
     private final Map<Long, PgOutputSpool> spools = new HashMap<>();
     /** The spool of the stream block being read; null outside blocks. */
@@ -224,6 +227,8 @@ final class PgOutputTransactions implements AutoCloseable {
             }
             pendingAt(c.endLsn(), -1, 0);
             pendingMillis = Math.max(pendingMillis, c.commitMillis());
+            committed = pending.size();
+            committedMillis = pendingMillis;
             if (pending.size() >= MAX_BATCH) {
                 emit(handler);
             }
@@ -315,7 +320,20 @@ final class PgOutputTransactions implements AutoCloseable {
         pendingAt(lsn, xid, seq);
         pendingMillis = Math.max(pendingMillis, txMillis);
         if (pending.size() >= MAX_BATCH) {
-            emit(handler);
+            if (committed > 0) {
+                // the transactions that ended before this one go closed, at the last one's end; only a transaction that
+                // fills a batch by itself goes out open (else, under steady load, every batch would end inside a
+                // transaction and the target's transaction would stay open until the stream fell quiet)
+                List<RowChange> done = new ArrayList<>(pending.subList(0, committed));
+                pending.subList(0, committed).clear();
+                committed = 0;
+                handler.onBatch(new ChangeBatch(done, position(lastCommitEnd, -1, 0, lastCommitEnd, 0), committedMillis, List.of(), false));
+                partsOpen = false;
+                pendingMillis = txMillis;
+            }
+            if (pending.size() >= MAX_BATCH) {
+                emit(handler);
+            }
         }
     }
 
@@ -374,6 +392,7 @@ final class PgOutputTransactions implements AutoCloseable {
         partsOpen = open;
         lastPart = at;
         pending.clear();
+        committed = 0;
         positionPending = false;
         pendingMillis = 0;
     }
