@@ -1,0 +1,128 @@
+package io.migrator.connectors.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.schema.ColumnDef;
+import io.migrator.core.schema.TableDef;
+import io.migrator.core.schema.TableId;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How pgoutput's transactions become batches: only a transaction that fills a batch by itself goes out open (its target
+ * transaction held across batches); a backlog of small transactions goes in closed batches that end at a commit, so the
+ * target commits as it goes (the hot-key catch-up that became one target transaction before).
+ */
+class PgOutputTransactionsTest {
+    private static final TableDef T = new TableDef(new TableId("public", "t"), List.of(new ColumnDef("id", "int", false, false)),
+            List.of("id"), "", 0);
+    private final List<ChangeBatch> batches = new ArrayList<>();
+    private final PgOutputTransactions transactions = new PgOutputTransactions(List.of(T),
+            PostgresPosition.of(Map.of("lsn", 100L)), "test_slot", null);
+    private long lsn = 1_000;
+
+    @Test
+    void aBacklogOfSmallTransactionsGoesInClosedBatchesEndingAtCommits() throws Exception {
+        relation();
+        for (int i = 0; i < 3 * PgOutputTransactions.MAX_BATCH; i++) {
+            begin(i + 1);
+            insert(i);
+            commit();
+        }
+        transactions.flush(batches::add);
+        List<ChangeBatch> rows = batches.stream().filter(b -> b.ddl().isEmpty()).toList();
+        assertThat(rows).as("no batch of finished transactions is held open").noneMatch(ChangeBatch::open);
+        assertThat(rows.stream().mapToInt(b -> b.changes().size()).sum()).isEqualTo(3 * PgOutputTransactions.MAX_BATCH);
+        assertThat(rows).allMatch(b -> !PostgresPosition.offset(b.position()).containsKey("txId"), "every batch ends at a commit");
+        assertThat(rows.size()).as("batches of about MAX_BATCH, not one per transaction").isBetween(3, 5);
+    }
+
+    @Test
+    void aTransactionThatFillsABatchByItselfGoesOutOpenUntilItsCommit() throws Exception {
+        relation();
+        begin(1);
+        for (int i = 0; i < PgOutputTransactions.MAX_BATCH + 10; i++) {
+            insert(i);
+        }
+        commit();
+        transactions.flush(batches::add);
+        List<ChangeBatch> rows = batches.stream().filter(b -> b.ddl().isEmpty()).toList();
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0).open()).as("the first batch ends inside the transaction").isTrue();
+        assertThat(rows.get(0).changes()).hasSize(PgOutputTransactions.MAX_BATCH);
+        assertThat(rows.get(1).open()).as("the commit closes it").isFalse();
+        assertThat(rows.get(1).changes()).hasSize(10);
+    }
+
+    private void relation() throws Exception {
+        send(out -> {
+            out.write('R');
+            out.writeInt(1);
+            string(out, "public");
+            string(out, "t");
+            out.write('d');
+            out.writeShort(1);
+            out.write(1);
+            string(out, "id");
+            out.writeInt(23);
+            out.writeInt(-1);
+        });
+    }
+
+    private void begin(int xid) throws Exception {
+        send(out -> {
+            out.write('B');
+            out.writeLong(lsn + 50);
+            out.writeLong(0);
+            out.writeInt(xid);
+        });
+    }
+
+    private void insert(int id) throws Exception {
+        byte[] value = Integer.toString(id).getBytes(StandardCharsets.UTF_8);
+        send(out -> {
+            out.write('I');
+            out.writeInt(1);
+            out.write('N');
+            out.writeShort(1);
+            out.write('t');
+            out.writeInt(value.length);
+            out.write(value);
+        });
+    }
+
+    private void commit() throws Exception {
+        long at = lsn;
+        send(out -> {
+            out.write('C');
+            out.write(0);
+            out.writeLong(at);
+            out.writeLong(at + 10);
+            out.writeLong(0);
+        });
+    }
+
+    private interface Writer {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    private void send(Writer writer) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        writer.write(new DataOutputStream(bytes));
+        lsn += 100;
+        transactions.receive(batches::add, ByteBuffer.wrap(bytes.toByteArray()), lsn);
+    }
+
+    private static void string(DataOutputStream out, String s) throws IOException {
+        out.write(s.getBytes(StandardCharsets.UTF_8));
+        out.write(0);
+    }
+}
