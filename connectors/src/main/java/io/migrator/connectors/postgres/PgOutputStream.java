@@ -237,7 +237,7 @@ final class PgOutputStream implements ChangeStream {
     private void run(Handler handler) {
         Connection connection = null;
         PGReplicationStream stream = null;
-        PgOutputTransactions transactions = new PgOutputTransactions(tables, from, slot, source);
+        PgOutputTransactions transactions = new PgOutputTransactions(tables, from, slot, source, plan.name());
         try {
             connection = connect();
             // PostgreSQL 14 on streams a transaction past its logical_decoding_work_mem while it is still in progress

@@ -46,6 +46,9 @@ final class PgOutputTransactions implements AutoCloseable {
     private final Map<Integer, Rel> relations = new HashMap<>();
     private final String slot;
     private final PostgresSource source;
+    /** The direction this stream feeds: transactions migrator's applier of the opposite direction wrote are not sent back. */
+    private final String migration;
+    private long originSkipped;
 
     // where the stream resumes (from the stored position)
     private final long resumeCommit;
@@ -60,6 +63,8 @@ final class PgOutputTransactions implements AutoCloseable {
     private long txFinal;
     private long seq;
     private boolean skipping;
+    /** The transaction being read was written by migrator's applier of the opposite direction (its Origin said): none of it goes. */
+    private boolean echo;
     private long lastCommitEnd;
     private final List<RowChange> pending = new ArrayList<>();
     /** Where the pending batch ends, kept as numbers and made a position only when the batch goes (not once per change). */
@@ -75,14 +80,16 @@ final class PgOutputTransactions implements AutoCloseable {
     private long committedMillis;
     /** Protocol 2: transactions in progress that streamed ahead of their commit, each kept in a spool until then. */
     private final Map<Long, PgOutputSpool> spools = new HashMap<>();
-    /** The spool of the stream block being read; null outside blocks. */
+    /** The spool of the stream block being read and its transaction; null outside blocks. */
     private PgOutputSpool block;
+    private long blockXid;
     private java.nio.file.Path spoolDirectory;
     /** Open batches of the transaction being read went out (a target transaction holds them until a closed batch), the last one's position. */
     private boolean partsOpen;
     private SourcePosition lastPart;
 
-    PgOutputTransactions(List<TableDef> tables, SourcePosition from, String slot, PostgresSource source) {
+    PgOutputTransactions(List<TableDef> tables, SourcePosition from, String slot, PostgresSource source, String migration) {
+        this.migration = migration;
         for (TableDef t : tables) {
             this.tables.put(t.id(), t);
         }
@@ -169,6 +176,9 @@ final class PgOutputTransactions implements AutoCloseable {
                 return;
             }
             long subxid = PgOutput.streamedXid(data);
+            if (data.get(data.position()) == 'O') {
+                subxid = blockXid; // a transaction's origin follows its first Stream Start, without an xid of its own
+            }
             if (subxid < 0) {
                 throw new IllegalStateException("pgoutput sent a message of kind '" + (char) data.get(data.position())
                         + "' inside a stream block");
@@ -182,6 +192,7 @@ final class PgOutputTransactions implements AutoCloseable {
                 spoolDirectory = PgOutputSpool.directory(slot);
             }
             block = spools.computeIfAbsent(start.xid(), x -> new PgOutputSpool(spoolDirectory, x));
+            blockXid = start.xid();
         } else if (message instanceof PgOutput.StreamAbort abort) {
             PgOutputSpool spool = spools.get(abort.xid());
             if (spool == null) {
@@ -218,8 +229,10 @@ final class PgOutputTransactions implements AutoCloseable {
             txFinal = b.finalLsn();
             seq = 0;
             skipping = resumeCommit > 0 && b.finalLsn() < resumeCommit; // ended before the checkpoint: the target has it all
+            echo = false;
         } else if (message instanceof PgOutput.Commit c) {
             xid = -1;
+            echo = false;
             lastCommitEnd = c.endLsn();
             if (skipping) {
                 skipping = false;
@@ -244,14 +257,21 @@ final class PgOutputTransactions implements AutoCloseable {
         } else if (message instanceof PgOutput.Truncate t) {
             truncate(handler, lsn, t);
         } else if (message instanceof PgOutput.Origin o) {
-            LOG.debug("transaction {} replayed from origin {}", xid, o.name());
+            // its commit still moves the position like any transaction without plan rows; its changes do not go
+            echo = PostgresOrigin.writtenByOpposite(o.name(), migration);
+            if (echo && originSkipped++ % 100_000 == 0) {
+                LOG.info("not sending back transactions migrator's other direction wrote (origin {}): {} so far in this session",
+                        o.name(), originSkipped);
+            } else if (!echo) {
+                LOG.debug("transaction {} replayed from origin {}", xid, o.name());
+            }
         }
         // Type and logical decoding messages carry no rows; values are text the target parses with the column's own type
     }
 
     /** Whether the change with this ordinal in the current transaction is already on the target (a resume inside it). */
     private boolean alreadyApplied(long lsn) {
-        if (skipping) {
+        if (skipping || echo) {
             return true;
         }
         if (xid != resumeXid || resumeXid < 0) {

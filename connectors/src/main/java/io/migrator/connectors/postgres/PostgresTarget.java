@@ -49,6 +49,7 @@ final class PostgresTarget implements TargetSession {
     private final Plan plan;
     private final HikariDataSource pool;
     private final PostgresChangeWriter writer;
+    private final PostgresOrigin origin;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
 
     PostgresTarget(Plan plan) {
@@ -56,6 +57,7 @@ final class PostgresTarget implements TargetSession {
         this.pool = PostgresPools.open(plan.target(), Role.TARGET, "migrator-target", plan.snapshot().parallelism() + 2,
                 "SET standard_conforming_strings = on");
         this.writer = new PostgresChangeWriter();
+        this.origin = new PostgresOrigin(plan.name());
         WorkerClaim.Dialect dialect = new WorkerClaim.Dialect() {
             @Override
             public Connection openSession() throws SQLException {
@@ -363,8 +365,14 @@ final class PostgresTarget implements TargetSession {
         return bookkeeping.checkpoint();
     }
 
-    /** The target transaction a large source transaction's open batches write into (applier thread only), and their events. */
-    private Connection open;
+    /**
+     * The connection the stream's changes and statements are written on (applier thread only), kept from batch to batch: its
+     * session carries this direction's replication origin ({@link PostgresOrigin}), which one session at a time may hold.
+     * Discarded after a failure, and the next batch takes another.
+     */
+    private Connection applier;
+    /** A large source transaction's open batches are written into the applier's transaction, not committed yet; their events. */
+    private boolean open;
     private long openEvents;
 
     @Override
@@ -374,19 +382,66 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public boolean inOpenTransaction() {
-        return open != null;
+        return open;
+    }
+
+    private long applierUsed;
+
+    private Connection applier() throws SQLException {
+        long now = System.nanoTime();
+        if (applier != null && !open && now - applierUsed > IDLE_CHECK_NANOS && !applier.isValid(5)) {
+            LOG.debug("the applier's connection died while the stream was quiet; taking another");
+            discardApplier(); // as the pool checks a connection idle for a while before handing it out
+        }
+        if (applier == null) {
+            Connection c = pool.getConnection();
+            origin.tag(c); // outside any transaction: a failure to mark it leaves nothing to roll back
+            applier = c;
+        }
+        applierUsed = now;
+        return applier;
+    }
+
+    private static final long IDLE_CHECK_NANOS = Duration.ofSeconds(10).toNanos();
+
+    /** Rolls back what the applier's connection holds, takes the origin off its session and gives it back (or discards it). */
+    private void discardApplier() {
+        Connection c = applier;
+        applier = null;
+        if (c == null) {
+            return;
+        }
+        try {
+            if (!c.getAutoCommit()) {
+                c.rollback();
+            }
+        } catch (SQLException e) {
+            LOG.debug("rolling back the applier's connection", e);
+        }
+        try {
+            if (!PostgresOrigin.untag(c)) {
+                c.abort(Runnable::run); // never back into the pool holding the origin: its server process ends and frees it
+            }
+        } catch (SQLException e) {
+            LOG.debug("aborting the applier's connection", e);
+        }
+        try {
+            c.close();
+        } catch (SQLException e) {
+            LOG.debug("closing the applier's connection", e);
+        }
     }
 
     @Override
     public void applyOpen(List<RowChange> changes, long eventCount) {
         try {
-            if (open == null) {
-                Connection c = pool.getConnection();
-                open = c;
+            Connection c = applier();
+            if (!open) {
                 c.setAutoCommit(false);
                 bookkeeping.fence(c);
+                open = true;
             }
-            writer.write(open, changes);
+            writer.write(c, changes);
             openEvents += eventCount;
         } catch (SQLException e) {
             abandonOpen();
@@ -398,34 +453,33 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public void abandonOpen() {
-        Connection c = open;
-        open = null;
+    public void endApply() {
+        open = false;
         openEvents = 0;
-        if (c != null) {
-            try {
-                c.rollback();
-            } catch (SQLException e) {
-                LOG.debug("rolling back a large transaction's target transaction", e);
-            }
-            try {
-                c.close();
-            } catch (SQLException e) {
-                LOG.debug("closing a large transaction's target connection", e);
-            }
+        discardApplier(); // and with it the session holding this direction's origin, which forget() then can drop
+    }
+
+    @Override
+    public void abandonOpen() {
+        boolean wasOpen = open;
+        open = false;
+        openEvents = 0;
+        if (wasOpen) {
+            discardApplier();
         }
     }
 
     @Override
     public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
-        Connection held = open;
+        boolean held = open;
         long heldEvents = openEvents;
-        open = null;
+        open = false;
         openEvents = 0;
-        try (Connection c = held != null ? held : pool.getConnection()) {
-            c.setAutoCommit(false);
+        try {
+            Connection c = applier();
             try {
-                if (held == null) {
+                c.setAutoCommit(false);
+                if (!held) {
                     bookkeeping.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
                 }
                 writer.write(c, changes);
@@ -439,7 +493,7 @@ final class PostgresTarget implements TargetSession {
                 }
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
+                discardApplier(); // rolls back
                 throw e;
             }
         } catch (SQLException e) {
@@ -615,6 +669,15 @@ final class PostgresTarget implements TargetSession {
     public List<String> forget() {
         io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
         List<String> removed = new ArrayList<>(forgotten.removed());
+        discardApplier();
+        try (Connection c = pool.getConnection()) {
+            String dropped = PostgresOrigin.drop(c, plan.name());
+            if (!dropped.isEmpty()) {
+                removed.add(dropped);
+            }
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("dropping the applier's replication origin", e);
+        }
         if (!forgotten.othersRemain()) {
             try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
                 // the schema may also hold what this server keeps as another migration's source (its heartbeat, migration ids,
@@ -649,14 +712,19 @@ final class PostgresTarget implements TargetSession {
     public void applyDdl(String statement) {
         // the stream's DDL here is TRUNCATE: transactional, so fenced like a batch (a worker that lost its claim must not
         // empty a table the new worker has filled since)
-        try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
-            c.setAutoCommit(false);
-            try {
+        // written on the applier's connection: a TRUNCATE carries this direction's origin like the rows do
+        if (open) {
+            throw new IllegalStateException("a statement reached the target inside a large transaction's open batches");
+        }
+        try {
+            Connection c = applier();
+            try (Statement st = c.createStatement()) {
+                c.setAutoCommit(false);
                 bookkeeping.fence(c);
                 st.execute(statement);
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                io.migrator.connectors.jdbc.JdbcErrors.rollbackAfter(c, e);
+                discardApplier(); // rolls back
                 throw e;
             }
             writer.forgetAll();
@@ -692,6 +760,7 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public void close() {
+        discardApplier();
         pool.close();
     }
 }

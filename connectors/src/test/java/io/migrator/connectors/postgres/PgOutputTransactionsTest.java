@@ -3,6 +3,7 @@ package io.migrator.connectors.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.migrator.core.change.ChangeBatch;
+import io.migrator.core.plan.Plan;
 import io.migrator.core.schema.ColumnDef;
 import io.migrator.core.schema.TableDef;
 import io.migrator.core.schema.TableId;
@@ -26,7 +27,7 @@ class PgOutputTransactionsTest {
             List.of("id"), "", 0);
     private final List<ChangeBatch> batches = new ArrayList<>();
     private final PgOutputTransactions transactions = new PgOutputTransactions(List.of(T),
-            PostgresPosition.of(Map.of("lsn", 100L)), "test_slot", null);
+            PostgresPosition.of(Map.of("lsn", 100L)), "test_slot", null, "orders");
     private long lsn = 1_000;
 
     @Test
@@ -62,19 +63,120 @@ class PgOutputTransactionsTest {
         assertThat(rows.get(1).changes()).hasSize(10);
     }
 
+    @Test
+    void transactionsTheOtherDirectionWroteAreNotSentBackAndStillMoveThePosition() throws Exception {
+        relation();
+        begin(1);
+        origin("migrator:orders-reverse"); // written by this migration's reverse applier: must not go back
+        insert(1);
+        commit();
+        long afterEcho = lsn - 90; // the commit sent last ends 10 past its LSN, 100 before the next message's
+        begin(2);
+        origin("some-subscription"); // another replication wrote it into the source: the migration carries it
+        insert(2);
+        commit();
+        begin(3);
+        insert(3);
+        commit();
+        begin(4);
+        origin("migrator:orders-reverse");
+        insert(4);
+        commit();
+        long end = lsn - 90;
+        transactions.flush(batches::add);
+        List<ChangeBatch> rows = batches.stream().filter(b -> b.ddl().isEmpty()).toList();
+        assertThat(rows.stream().flatMap(b -> b.changes().stream()).map(c -> c.key().values().get(0)).toList())
+                .containsExactly("2", "3");
+        long last = (Long) PostgresPosition.offset(rows.get(rows.size() - 1).position()).get("lsn");
+        assertThat(last).as("the position passes the skipped transactions' commits").isEqualTo(end).isGreaterThan(afterEcho);
+    }
+
+    @Test
+    void aStreamedTransactionCarriesItsOriginInItsFirstBlock() throws Exception {
+        // protocol 2: the Origin follows the first Stream Start without an xid of its own (it failed the stream before)
+        streamed(7, "migrator:orders-reverse", 70);
+        streamed(8, "some-subscription", 80);
+        transactions.flush(batches::add);
+        assertThat(batches.stream().filter(b -> b.ddl().isEmpty()).flatMap(b -> b.changes().stream())
+                .map(c -> c.key().values().get(0)).toList()).containsExactly("80");
+    }
+
+    @Test
+    void theDirectionsKnowEachOthersOrigins() {
+        assertThat(PostgresOrigin.writtenByOpposite("migrator:orders", "orders-reverse")).isTrue();
+        assertThat(PostgresOrigin.writtenByOpposite("migrator:orders-reverse", "orders")).isTrue();
+        assertThat(PostgresOrigin.writtenByOpposite("migrator:orders", "orders")).as("its own origin is on its target, never here").isFalse();
+        assertThat(PostgresOrigin.writtenByOpposite("migrator:carts-reverse", "orders")).isFalse();
+        assertThat(PostgresOrigin.writtenByOpposite("pg_16384", "orders")).isFalse();
+        assertThat(PostgresOrigin.writtenByOpposite(null, "orders")).isFalse();
+        String longName = "a".repeat(63);
+        assertThat(PostgresOrigin.writtenByOpposite(PostgresOrigin.name(Plan.reverseName(longName)), longName)).isTrue();
+    }
+
+    private void streamed(int xid, String origin, int id) throws Exception {
+        send(out -> {
+            out.write('S');
+            out.writeInt(xid);
+            out.write(1);
+        });
+        send(out -> {
+            out.write('O');
+            out.writeLong(0);
+            string(out, origin);
+        });
+        send(out -> {
+            out.write('R');
+            out.writeInt(xid);
+            relationBody(out);
+        });
+        byte[] value = Integer.toString(id).getBytes(StandardCharsets.UTF_8);
+        send(out -> {
+            out.write('I');
+            out.writeInt(xid);
+            out.writeInt(1);
+            out.write('N');
+            out.writeShort(1);
+            out.write('t');
+            out.writeInt(value.length);
+            out.write(value);
+        });
+        send(out -> out.write('E'));
+        long at = lsn;
+        send(out -> {
+            out.write('c');
+            out.writeInt(xid);
+            out.write(0);
+            out.writeLong(at);
+            out.writeLong(at + 10);
+            out.writeLong(0);
+        });
+    }
+
+    private void origin(String name) throws Exception {
+        send(out -> {
+            out.write('O');
+            out.writeLong(lsn + 40);
+            string(out, name);
+        });
+    }
+
     private void relation() throws Exception {
         send(out -> {
             out.write('R');
-            out.writeInt(1);
-            string(out, "public");
-            string(out, "t");
-            out.write('d');
-            out.writeShort(1);
-            out.write(1);
-            string(out, "id");
-            out.writeInt(23);
-            out.writeInt(-1);
+            relationBody(out);
         });
+    }
+
+    private static void relationBody(DataOutputStream out) throws IOException {
+        out.writeInt(1);
+        string(out, "public");
+        string(out, "t");
+        out.write('d');
+        out.writeShort(1);
+        out.write(1);
+        string(out, "id");
+        out.writeInt(23);
+        out.writeInt(-1);
     }
 
     private void begin(int xid) throws Exception {

@@ -55,9 +55,14 @@ final class PostgresFixture implements AutoCloseable {
     /** Drops every slot of the fixture's database on one side (a reverse direction's is on the target). */
     void dropSlots(SandboxEndpoint side) throws SQLException {
         // a stream closed a moment ago may still hold the slot until its WAL sender exits
+        whenFree(side, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "'");
+    }
+
+    /** Runs {@code sql} on one side, again while what it drops is still in use (55006) by a session that is ending. */
+    private static void whenFree(SandboxEndpoint side, String sql) throws SQLException {
         for (int attempt = 0; ; attempt++) {
             try (Connection c = connect(side, "postgres"); Statement st = c.createStatement()) {
-                st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "'");
+                st.execute(sql);
                 return;
             } catch (SQLException e) {
                 if (attempt >= 40 || !"55006".equals(e.getSQLState())) {
@@ -70,6 +75,14 @@ final class PostgresFixture implements AutoCloseable {
                     throw e;
                 }
             }
+        }
+    }
+
+    /** Sets a server setting of the source (ALTER SYSTEM, reloaded); null resets it. */
+    void setSource(String setting, String value) throws SQLException {
+        try (Connection c = connect(source, "postgres"); Statement st = c.createStatement()) {
+            st.execute(value == null ? "ALTER SYSTEM RESET " + setting : "ALTER SYSTEM SET " + setting + " = '" + value + "'");
+            st.execute("SELECT pg_reload_conf()");
         }
     }
 
@@ -100,6 +113,17 @@ final class PostgresFixture implements AutoCloseable {
             try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
                 st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
             }
+            dropOrigins(e);
         }
+    }
+
+    /**
+     * Drops the replication origins the migrations of this fixture's plans made (the appliers' marks, PostgresOrigin): they
+     * belong to the whole server, not to the database, and each holds one of its max_replication_slots origin states.
+     */
+    private void dropOrigins(SandboxEndpoint side) throws SQLException {
+        // a session ended a moment ago may still hold one
+        whenFree(side, "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE starts_with(roname, '"
+                + PostgresOrigin.PREFIX + db.replace('_', '-') + "')");
     }
 }

@@ -38,7 +38,7 @@ class PostgresStreamedTransactionIT extends PostgresFixtureBase {
             st.execute("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g");
             st.execute("INSERT INTO u SELECT g, 0 FROM generate_series(1, 10) g");
         }
-        setDecodingWorkMem("64kB");
+        fixture.setSource("logical_decoding_work_mem", "64kB");
         try {
             Plan plan = fixture.plan("");
             String slot = PostgresSource.slotName(plan.name());
@@ -101,17 +101,10 @@ class PostgresStreamedTransactionIT extends PostgresFixtureBase {
                 assertThat(scalar(t, ALL_T)).as("t reads as on the source after the restart").isEqualTo(scalar(s, ALL_T));
             }
         } finally {
-            setDecodingWorkMem(null);
+            fixture.setSource("logical_decoding_work_mem", null);
         }
     }
 
-    private void setDecodingWorkMem(String value) throws Exception {
-        try (Connection c = PostgresFixture.connect(fixture.source, "postgres"); Statement st = c.createStatement()) {
-            st.execute(value == null ? "ALTER SYSTEM RESET logical_decoding_work_mem"
-                    : "ALTER SYSTEM SET logical_decoding_work_mem = '" + value + "'");
-            st.execute("SELECT pg_reload_conf()");
-        }
-    }
 
     /** Transactions the server streamed from this slot so far (its statistics are reported with a delay: polled). */
     private long streamedTransactions(String slot) throws Exception {

@@ -129,9 +129,8 @@ public final class StreamPlayer implements Fence {
             }
         } finally {
             running.close();
-            if (target.inOpenTransaction()) {
-                target.abandonOpen(); // the applier has ended: what the source transaction's open batches wrote is rolled back
-            }
+            // the applier has ended: what a source transaction's open batches wrote is rolled back, its connection goes
+            target.endApply();
             stream = null;
             pipeline = null;
         }

@@ -97,6 +97,14 @@ public interface TargetSession extends CutoverTarget, AutoCloseable {
         return false;
     }
 
+    /**
+     * The stream's applier ended (stopped, failed, or done with): the open target transaction, if any, is rolled back, and
+     * what the target kept for the applier between batches (a connection) goes.
+     */
+    default void endApply() {
+        abandonOpen();
+    }
+
     /** Rolls back the open target transaction, if any (the worker stops, or a write in it failed). */
     default void abandonOpen() {
     }
