@@ -49,6 +49,8 @@ final class PgOutputStream implements ChangeStream {
     private final ConcurrentLinkedQueue<SourcePosition> appliedPositions = new ConcurrentLinkedQueue<>();
 
     private volatile boolean beating;
+    /** PostgreSQL 14+: the heartbeat is a logical decoding message, and the stream asks pgoutput for messages. */
+    private volatile boolean messages;
     private volatile boolean running;
     private volatile boolean stop;
     private volatile Throwable failure;
@@ -156,7 +158,9 @@ final class PgOutputStream implements ChangeStream {
     @Override
     public void start(Handler handler) {
         try (Connection c = PostgresConnector.connect(endpoint, endpoint.database(), java.time.Duration.ofSeconds(10))) {
-            beating = PostgresHeartbeat.exists(c);
+            messages = c.getMetaData().getDatabaseMajorVersion() >= PostgresHeartbeat.MESSAGES_SINCE
+                    && !"off".equals(System.getProperty("migrator.pgoutput.messages"));
+            beating = messages || PostgresHeartbeat.exists(c);
         } catch (SQLException e) {
             throw PostgresErrors.translate("connecting to the source for the change stream", e);
         }
@@ -198,7 +202,10 @@ final class PgOutputStream implements ChangeStream {
         }
     }
 
-    /** Writes the heartbeat row every second on a connection of its own, so lag stays true and the slot advances on idle tables. */
+    /**
+     * Writes the heartbeat every second on a connection of its own (a logical decoding message on 14+, the heartbeat row
+     * before), so lag stays true and the slot advances on idle tables.
+     */
     private final class Beat implements Runnable {
         private volatile Connection connection;
 
@@ -214,7 +221,7 @@ final class PgOutputStream implements ChangeStream {
                 }
                 try (Statement st = connection.createStatement()) {
                     st.setQueryTimeout(10);
-                    st.execute(PostgresHeartbeat.query(plan.name()));
+                    st.execute(messages ? PostgresHeartbeat.messageQuery() : PostgresHeartbeat.query(plan.name()));
                 }
             } catch (SQLException e) {
                 LOG.debug("heartbeat not written: {}", e.getMessage());
@@ -251,6 +258,9 @@ final class PgOutputStream implements ChangeStream {
                     .withSlotOption("publication_names", PostgresDialect.quote(publication));
             if (streaming) {
                 builder = builder.withSlotOption("streaming", "on");
+            }
+            if (messages) {
+                builder = builder.withSlotOption("messages", "true");
             }
             stream = builder
                     .withStatusInterval(1, TimeUnit.SECONDS)

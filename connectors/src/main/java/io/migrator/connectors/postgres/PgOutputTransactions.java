@@ -150,6 +150,30 @@ final class PgOutputTransactions implements AutoCloseable {
         return true;
     }
 
+    /**
+     * The heartbeat message (PostgreSQL 14+, {@link PostgresHeartbeat#MESSAGE_PREFIX}), sent as the walsender decoded it:
+     * between transactions, every transaction that committed before its LSN was sent, so that LSN is where a restart may
+     * begin and its content — the source's clock then — is how fresh the target is once it holds it. Pending like a
+     * transaction's end, and sent with the next batch or when the stream falls quiet; a transaction streaming ahead of its
+     * commit keeps the position where it is (only the spooled transaction's commit moves it past its start).
+     */
+    private void heartbeat(long lsn, byte[] content) {
+        if (xid >= 0 || skipping || !spools.isEmpty() || block != null || lsn <= lastCommitEnd) {
+            return;
+        }
+        long millis;
+        try {
+            millis = Long.parseLong(new String(content, java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (NumberFormatException e) {
+            return; // not migrator's
+        }
+        lastCommitEnd = lsn;
+        pendingAt(lsn, -1, 0);
+        pendingMillis = Math.max(pendingMillis, millis);
+        committed = pending.size();
+        committedMillis = pendingMillis;
+    }
+
     /** Deletes the spools of transactions that did not commit while the stream ran (the server sends them again). */
     @Override
     public void close() {
@@ -256,6 +280,9 @@ final class PgOutputTransactions implements AutoCloseable {
             change(handler, lsn, d.relation(), d.old(), null);
         } else if (message instanceof PgOutput.Truncate t) {
             truncate(handler, lsn, t);
+        } else if (message instanceof PgOutput.LogicalMessage m && !m.transactional()
+                && PostgresHeartbeat.MESSAGE_PREFIX.equals(m.prefix())) {
+            heartbeat(m.lsn(), m.content());
         } else if (message instanceof PgOutput.Origin o) {
             // its commit still moves the position like any transaction without plan rows; its changes do not go
             echo = PostgresOrigin.writtenByOpposite(o.name(), migration);

@@ -7,9 +7,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The source's heartbeat: a one-row-per-migration table in the {@code migrator} schema of the source database, written
- * every second by the stream's {@code heartbeat.action.query}. Its changes travel through the slot like any other, so
- * lag stays true and the slot keeps advancing when the plan's tables are idle.
+ * The source's heartbeat, written every second by the stream: so lag stays true and the slot keeps advancing when the
+ * plan's tables are idle. On PostgreSQL 14 and later a logical decoding message ({@link #MESSAGE_PREFIX}); before, a
+ * one-row-per-migration table in the {@code migrator} schema of the source database, whose changes travel through the
+ * slot like any other. The table is made on every version: the cutover's fence writes it.
  */
 final class PostgresHeartbeat {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresHeartbeat.class);
@@ -29,8 +30,9 @@ final class PostgresHeartbeat {
             return true;
         } catch (SQLException e) {
             if ("42501".equals(e.getSQLState())) {
-                LOG.warn("cannot create {} on the source ({}): lag on idle tables is then only as fresh as the last change; "
-                        + "GRANT CREATE ON DATABASE to the migrator user to have it", TABLE_SQL, e.getMessage());
+                LOG.warn("cannot create {} on the source ({}): a cutover's fence needs it, and before PostgreSQL 14 lag on idle "
+                        + "tables is then only as fresh as the last change; GRANT CREATE ON DATABASE to the migrator user to have it",
+                        TABLE_SQL, e.getMessage());
                 return false;
             }
             throw e;
@@ -42,6 +44,20 @@ final class PostgresHeartbeat {
             rs.next();
             return rs.getBoolean(1);
         }
+    }
+
+    /**
+     * PostgreSQL 14+: the heartbeat is a non-transactional logical decoding message with this prefix, whose content is the
+     * source's clock in epoch milliseconds; the stream asks for messages and each one moves its position between
+     * transactions (PgOutputTransactions). No row is written, and no table is needed for it.
+     */
+    static final String MESSAGE_PREFIX = "migrator:heartbeat";
+
+    /** The first PostgreSQL version whose pgoutput sends logical decoding messages (the {@code messages} option). */
+    static final int MESSAGES_SINCE = 14;
+
+    static String messageQuery() {
+        return "SELECT pg_logical_emit_message(false, '" + MESSAGE_PREFIX + "', (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text)";
     }
 
     static String query(String migration) {

@@ -113,6 +113,46 @@ class PgOutputTransactionsTest {
         assertThat(PostgresOrigin.writtenByOpposite(PostgresOrigin.name(Plan.reverseName(longName)), longName)).isTrue();
     }
 
+    @Test
+    void aHeartbeatMessageBetweenTransactionsIsAPositionWithTheSourcesTime() throws Exception {
+        relation();
+        begin(1);
+        insert(1);
+        commit();
+        long at = heartbeat(1_700_000_000_123L);
+        transactions.flush(batches::add);
+        ChangeBatch last = batches.get(batches.size() - 1);
+        assertThat(last.changes()).extracting(c -> c.key().values().get(0)).containsExactly("1");
+        assertThat(PostgresPosition.offset(last.position())).containsEntry("lsn_commit", at).doesNotContainKey("txId");
+        assertThat(last.sourceMillis()).isEqualTo(1_700_000_000_123L);
+        // while a transaction streams ahead of its commit, a heartbeat does not move the position past its start
+        batches.clear();
+        send(out -> {
+            out.write('S');
+            out.writeInt(9);
+            out.write(1);
+        });
+        send(out -> out.write('E'));
+        heartbeat(1_700_000_000_999L);
+        transactions.flush(batches::add);
+        assertThat(batches).isEmpty();
+    }
+
+    /** A non-transactional logical decoding message with the heartbeat's prefix; returns its LSN. */
+    private long heartbeat(long millis) throws Exception {
+        long at = lsn + 7;
+        byte[] content = Long.toString(millis).getBytes(StandardCharsets.US_ASCII);
+        send(out -> {
+            out.write('M');
+            out.write(0);
+            out.writeLong(at);
+            string(out, PostgresHeartbeat.MESSAGE_PREFIX);
+            out.writeInt(content.length);
+            out.write(content);
+        });
+        return at;
+    }
+
     private void streamed(int xid, String origin, int id) throws Exception {
         send(out -> {
             out.write('S');

@@ -101,6 +101,47 @@ class PostgresKeepAliveIT extends PostgresFixtureBase {
         }
     }
 
+    /**
+     * PostgreSQL 14+: the heartbeat is a logical decoding message, not a row. Through 6 s of idleness the heartbeat table is
+     * not written, yet the checkpoint moves every second or so (each message is a position between transactions) and the
+     * lag the worker shows stays fresh; a change after it arrives as usual.
+     */
+    @Test
+    void onFourteenAndLaterTheHeartbeatIsAMessageThatMovesTheCheckpoint(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "pgbeatmsg");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE t (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO t VALUES (1, 'copied')");
+        }
+        Plan plan = fixture.plan("");
+        try (MigrationHarness harness = new MigrationHarness(plan); Connection s = fixture.source(); Connection t = fixture.target()) {
+            harness.awaitPhase(Phase.STREAMING);
+            harness.awaitCaughtUp();
+            assertThat(Integer.parseInt(scalar(s, "SHOW server_version_num"))).as("the sandbox's PostgreSQL").isGreaterThanOrEqualTo(140000);
+            String beatBefore = scalar(s, "SELECT coalesce(max(ts)::text, 'none') FROM migrator.heartbeat WHERE migration = '" + plan.name() + "'");
+            java.util.Set<String> checkpoints = new java.util.LinkedHashSet<>();
+            double worstLag = 0;
+            for (long end = System.currentTimeMillis() + 6_000; System.currentTimeMillis() < end; ) {
+                checkpoints.add(scalar(t, "SELECT position FROM migrator.checkpoint WHERE migration = '" + plan.name() + "'"));
+                Double lag = harness.migration.status().lag().seconds();
+                if (lag != null) {
+                    worstLag = Math.max(worstLag, lag);
+                }
+                Thread.sleep(100);
+            }
+            assertThat(scalar(s, "SELECT coalesce(max(ts)::text, 'none') FROM migrator.heartbeat WHERE migration = '" + plan.name() + "'"))
+                    .as("the heartbeat row is not written every second").isEqualTo(beatBefore);
+            assertThat(checkpoints).as("the checkpoint moved with the heartbeat messages while idle").hasSizeGreaterThanOrEqualTo(4);
+            assertThat(worstLag).as("lag while idle, seconds").isLessThan(3.0);
+            try (Statement st = s.createStatement()) {
+                st.execute("INSERT INTO t VALUES (2, 'after')");
+            }
+            harness.awaitCaughtUp();
+            assertThat(harness.failure()).isNull();
+            assertThat(PostgresFixture.rows(t, "t", "id")).containsExactly("(1,copied)", "(2,after)");
+        }
+    }
+
     private static String scalar(Connection c, String sql) throws Exception {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
             rs.next();
