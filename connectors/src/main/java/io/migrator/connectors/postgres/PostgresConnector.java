@@ -39,6 +39,8 @@ public final class PostgresConnector implements EngineConnector {
         props.setProperty("user", endpoint.user());
         props.setProperty("password", endpoint.password().reveal());
         props.setProperty("connectTimeout", Long.toString(Math.max(1, timeout.toSeconds())));
+        // the whole login too: a server (or a connection) that accepts and then hangs must not hold the caller for ever
+        props.setProperty("loginTimeout", Long.toString(Math.max(1, timeout.toSeconds())));
         props.setProperty("ApplicationName", "migrator");
         io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
         return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);

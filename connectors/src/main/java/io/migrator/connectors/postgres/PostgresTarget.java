@@ -122,7 +122,12 @@ final class PostgresTarget implements TargetSession {
             throw new MigratorException(ErrorCode.NOT_AVAILABLE, "migrating " + plan.source().engine() + " into PostgreSQL is not available",
                     "PostgreSQL targets take PostgreSQL sources");
         }
-        return PostgresConnector.connect(plan.source(), plan.source().database(), Duration.ofSeconds(30));
+        Connection c = PostgresConnector.connect(plan.source(), plan.source().database(), Duration.ofSeconds(30));
+        // reads of the source's catalog and sequences, on the applier's thread too (the sequences every few seconds): a source
+        // that hangs fails them after network.readTimeout, or the applier would look busy and the stall detector never fire
+        // (found by PostgresFaultIT: a source stall met the sequence sync and was not noticed for 50 s)
+        c.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, Math.max(1000, plan.source().readTimeout().toMillis())));
+        return c;
     }
 
     @Override
