@@ -17,7 +17,8 @@ import java.util.Map;
  */
 public final class ChangedKeys {
     private final int limit;
-    private final LinkedHashMap<RowKey, Long> keys = new LinkedHashMap<>();
+    /** Each key with the number of its latest change (a plain hash map: one put per change; ordered only for a snapshot). */
+    private final java.util.HashMap<RowKey, Long> keys = new java.util.HashMap<>();
     private long sequence;
     /** Where keys went untracked: from the start (what changed before this worker ran is unknown), or past the limit. */
     private long overflowedAt;
@@ -40,7 +41,7 @@ public final class ChangedKeys {
     synchronized void record(List<RowChange> changes) {
         for (RowChange change : changes) {
             RowKey key = change.key();
-            if (keys.remove(key) == null && keys.size() >= limit) {
+            if (keys.size() >= limit && !keys.containsKey(key)) {
                 overflowedAt = sequence++; // its own number: before or after a mark, never both
                 continue;
             }
@@ -66,9 +67,11 @@ public final class ChangedKeys {
 
     /** The keys by table, oldest change first, and whether some were not kept. */
     public synchronized Snapshot snapshot() {
+        List<Map.Entry<RowKey, Long>> inOrder = new ArrayList<>(keys.entrySet());
+        inOrder.sort(Map.Entry.comparingByValue());
         Map<TableId, List<RowKey>> byTable = new LinkedHashMap<>();
-        for (RowKey key : keys.keySet()) {
-            byTable.computeIfAbsent(key.table(), t -> new ArrayList<>()).add(key);
+        for (Map.Entry<RowKey, Long> e : inOrder) {
+            byTable.computeIfAbsent(e.getKey().table(), t -> new ArrayList<>()).add(e.getKey());
         }
         return new Snapshot(byTable, overflowedAt >= 0);
     }

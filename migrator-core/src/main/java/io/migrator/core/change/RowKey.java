@@ -14,14 +14,37 @@ public record RowKey(TableId table, List<String> columns, List<Object> values) {
         }
     }
 
+    // equals and hashCode run for every change (coalescing, the changed keys): element by element, without copying the
+    // values into an array each time; array parts (bytea, binary) compare by content
+
     @Override
     public boolean equals(Object other) {
-        return other instanceof RowKey k && k.table.equals(table) && Arrays.deepEquals(values.toArray(), k.values.toArray());
+        if (this == other) {
+            return true;
+        }
+        if (!(other instanceof RowKey k) || !k.table.equals(table) || k.values.size() != values.size()) {
+            return false;
+        }
+        for (int i = 0; i < values.size(); i++) {
+            Object a = values.get(i);
+            Object b = k.values.get(i);
+            if (a != b && (a == null || b == null || (a.getClass().isArray() || b.getClass().isArray()
+                    ? !Arrays.deepEquals(new Object[] {a}, new Object[] {b}) : !a.equals(b)))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
     public int hashCode() {
-        return 31 * table.hashCode() + Arrays.deepHashCode(values.toArray());
+        int h = table.hashCode();
+        for (int i = 0; i < values.size(); i++) {
+            Object v = values.get(i);
+            h = 31 * h + (v == null ? 0 : v instanceof byte[] b ? Arrays.hashCode(b)
+                    : v.getClass().isArray() ? Arrays.deepHashCode(new Object[] {v}) : v.hashCode());
+        }
+        return h;
     }
 
     @Override
