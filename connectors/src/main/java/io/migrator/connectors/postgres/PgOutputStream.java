@@ -80,6 +80,8 @@ final class PgOutputStream implements ChangeStream {
         return beating;
     }
 
+    /** When the walsender last sent a message (a heartbeat message included): a connection that delivers is not stalled. */
+    private volatile long lastData = System.nanoTime();
     private volatile long busyCheckedAt = System.nanoTime() - 10_000_000_000L;
     private volatile boolean busy;
 
@@ -96,6 +98,11 @@ final class PgOutputStream implements ChangeStream {
     @Override
     public boolean stalled() {
         long now = System.nanoTime();
+        if (now - lastData < 5_000_000_000L) {
+            // messages arrive (on 14+ the heartbeat is one) though no batch goes: a transaction streaming ahead of its commit
+            // holds the position, and the connection is alive
+            return false;
+        }
         if (now - busyCheckedAt < 5_000_000_000L) {
             return !busy;
         }
@@ -302,6 +309,7 @@ final class PgOutputStream implements ChangeStream {
                     continue;
                 }
                 idle = 0;
+                lastData = System.nanoTime();
                 transactions.receive(handler, data, lsn);
             }
         } catch (ChangeStream.Stopping stopping) {

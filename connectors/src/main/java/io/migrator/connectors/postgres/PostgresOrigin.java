@@ -81,7 +81,7 @@ final class PostgresOrigin {
                     return true;
                 } catch (SQLException e) {
                     if ("55000".equals(e.getSQLState())) {
-                        return true; // this session has it already
+                        return isSetUp(c); // this session has it already, or the server refuses origins (max_replication_slots = 0)
                     }
                     if (!"55006".equals(e.getSQLState()) || attempt >= 20) {
                         throw e;
@@ -106,6 +106,16 @@ final class PostgresOrigin {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
+        }
+    }
+
+    private static boolean isSetUp(Connection c) throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_replication_origin_session_is_setup()")) {
+            rs.next();
+            if (!rs.getBoolean(1)) {
+                throw new SQLException("the server refuses replication origins (max_replication_slots = 0?)", "55000");
+            }
+            return true;
         }
     }
 
@@ -163,6 +173,19 @@ final class PostgresOrigin {
     /** Drops this direction's origin on the server of {@code c} (its migration forgotten); what went, or empty. */
     static String drop(Connection c, String migration) {
         String name = name(migration);
+        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT FROM pg_replication_origin WHERE roname = ?) "
+                + "AND has_function_privilege('pg_replication_origin_drop(text)', 'EXECUTE')")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return ""; // none made here (a login without the right never made one)
+                }
+            }
+        } catch (SQLException e) {
+            LOG.debug("could not read the replication origins: {}", e.getMessage());
+            return "";
+        }
         for (int attempt = 0; ; attempt++) {
             try (PreparedStatement ps = c.prepareStatement("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin "
                     + "WHERE roname = ?")) {

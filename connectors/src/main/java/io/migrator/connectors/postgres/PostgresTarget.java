@@ -377,7 +377,7 @@ final class PostgresTarget implements TargetSession {
      */
     private Connection applier;
     /** A large source transaction's open batches are written into the applier's transaction, not committed yet; their events. */
-    private boolean open;
+    private volatile boolean open;
     private long openEvents;
 
     @Override
@@ -391,8 +391,12 @@ final class PostgresTarget implements TargetSession {
     }
 
     private long applierUsed;
+    private boolean applierTagged;
 
     private Connection applier() throws SQLException {
+        if (open) {
+            return applier; // the transaction's own connection: if it died, the write fails and the stream starts again
+        }
         long now = System.nanoTime();
         if (applier != null && !open && now - applierUsed > IDLE_CHECK_NANOS && !applier.isValid(5)) {
             LOG.debug("the applier's connection died while the stream was quiet; taking another");
@@ -400,7 +404,7 @@ final class PostgresTarget implements TargetSession {
         }
         if (applier == null) {
             Connection c = pool.getConnection();
-            origin.tag(c); // outside any transaction: a failure to mark it leaves nothing to roll back
+            applierTagged = origin.tag(c); // outside any transaction: a failure to mark it leaves nothing to roll back
             applier = c;
         }
         applierUsed = now;
@@ -424,7 +428,7 @@ final class PostgresTarget implements TargetSession {
             LOG.debug("rolling back the applier's connection", e);
         }
         try {
-            if (!PostgresOrigin.untag(c)) {
+            if (applierTagged && !PostgresOrigin.untag(c)) {
                 c.abort(Runnable::run); // never back into the pool holding the origin: its server process ends and frees it
             }
         } catch (SQLException e) {
@@ -438,7 +442,7 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public void applyOpen(List<RowChange> changes, long eventCount) {
+    public synchronized void applyOpen(List<RowChange> changes, long eventCount) {
         try {
             Connection c = applier();
             if (!open) {
@@ -458,14 +462,14 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public void endApply() {
+    public synchronized void endApply() {
         open = false;
         openEvents = 0;
         discardApplier(); // and with it the session holding this direction's origin, which forget() then can drop
     }
 
     @Override
-    public void abandonOpen() {
+    public synchronized void abandonOpen() {
         boolean wasOpen = open;
         open = false;
         openEvents = 0;
@@ -475,13 +479,15 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
+    public synchronized void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
         boolean held = open;
         long heldEvents = openEvents;
-        open = false;
-        openEvents = 0;
         try {
+            // taken while `open` still holds: the connection of a large transaction's open batches is never swapped for
+            // another (that would commit its last batch and checkpoint without the batches before it)
             Connection c = applier();
+            open = false;
+            openEvents = 0;
             try {
                 c.setAutoCommit(false);
                 if (!held) {
@@ -671,7 +677,7 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public List<String> forget() {
+    public synchronized List<String> forget() {
         io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
         List<String> removed = new ArrayList<>(forgotten.removed());
         discardApplier();
@@ -714,7 +720,7 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public void applyDdl(String statement) {
+    public synchronized void applyDdl(String statement) {
         // the stream's DDL here is TRUNCATE: transactional, so fenced like a batch (a worker that lost its claim must not
         // empty a table the new worker has filled since)
         // written on the applier's connection: a TRUNCATE carries this direction's origin like the rows do
