@@ -122,7 +122,10 @@ final class PostgresTarget implements TargetSession {
             throw new MigratorException(ErrorCode.NOT_AVAILABLE, "migrating " + plan.source().engine() + " into PostgreSQL is not available",
                     "PostgreSQL targets take PostgreSQL sources");
         }
-        Connection c = PostgresConnector.connect(plan.source(), plan.source().database(), Duration.ofSeconds(30));
+        // connect and login bounded by network.readTimeout too (at most 30 s): a 30 s login wait on a hanging source kept the
+        // applier busy past the stall detector's window (PostgresFaultIT, again after the first fix)
+        Duration wait = Duration.ofMillis(Math.max(1000, Math.min(30_000, plan.source().readTimeout().toMillis())));
+        Connection c = PostgresConnector.connect(plan.source(), plan.source().database(), wait);
         // reads of the source's catalog and sequences, on the applier's thread too (the sequences every few seconds): a source
         // that hangs fails them after network.readTimeout, or the applier would look busy and the stall detector never fire
         // (found by PostgresFaultIT: a source stall met the sequence sync and was not noticed for 50 s)
