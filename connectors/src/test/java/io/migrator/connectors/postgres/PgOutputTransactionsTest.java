@@ -169,16 +169,10 @@ class PgOutputTransactionsTest {
             out.writeInt(xid);
             relationBody(out);
         });
-        byte[] value = Integer.toString(id).getBytes(StandardCharsets.UTF_8);
         send(out -> {
             out.write('I');
             out.writeInt(xid);
-            out.writeInt(1);
-            out.write('N');
-            out.writeShort(1);
-            out.write('t');
-            out.writeInt(value.length);
-            out.write(value);
+            insertBody(out, id);
         });
         send(out -> out.write('E'));
         long at = lsn;
@@ -229,16 +223,21 @@ class PgOutputTransactionsTest {
     }
 
     private void insert(int id) throws Exception {
-        byte[] value = Integer.toString(id).getBytes(StandardCharsets.UTF_8);
         send(out -> {
             out.write('I');
-            out.writeInt(1);
-            out.write('N');
-            out.writeShort(1);
-            out.write('t');
-            out.writeInt(value.length);
-            out.write(value);
+            insertBody(out, id);
         });
+    }
+
+    /** An Insert's fields after its kind (and, in a stream block, its xid): relation 1, a new tuple of one text column. */
+    private static void insertBody(DataOutputStream out, int id) throws IOException {
+        byte[] value = Integer.toString(id).getBytes(StandardCharsets.UTF_8);
+        out.writeInt(1);
+        out.write('N');
+        out.writeShort(1);
+        out.write('t');
+        out.writeInt(value.length);
+        out.write(value);
     }
 
     private void commit() throws Exception {
