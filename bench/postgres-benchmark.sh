@@ -7,6 +7,7 @@
 #   [JAVA_OPTS=...] bench/postgres-benchmark.sh [--scale 100] [--jobs 2] [--txns 100000] [--skip-prepare] [--snapshot-only]
 #                                               [--catchup-only]   (no peer snapshots: migrator's copy, then the catch-up)
 #                                               [--big-txn N]      (a third backlog: one transaction updating N rows)
+#                                               [--modes "uniform hot"] (which catch-up backlogs; --big-txn adds big)
 #                                               [--tls MODE]       (prefer, the drivers' default and this script's, or
 #                                                                   disable: migrator's plan and the native subscription alike)
 # CATCHUP_JAVA_OPTS: more JVM options for the catch-up runs only; @MODE@ becomes uniform or hot, e.g.
@@ -15,7 +16,7 @@
 # Needs: ./migrator sandbox up --engines postgresql; apt-get install -y pgcopydb (pg_dump, psql, pgbench come with postgresql).
 set -euo pipefail
 
-SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1 BIG=0 TLS=prefer
+SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1 BIG=0 TLS=prefer MODES="uniform hot"
 CATCHUP_JAVA_OPTS=${CATCHUP_JAVA_OPTS:-}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
     --catchup-only) PEERS=0; shift ;;
     --big-txn) BIG=$2; shift 2 ;;
     --tls) TLS=$2; shift 2 ;;
+    --modes) MODES=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +45,10 @@ src() { psql "$SRC/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
 tgt() { psql "$TGT/${DB:-bench}" -Atq -v ON_ERROR_STOP=1 "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a / b }'; }
 # CPU seconds used so far by a process and the children it reaped (for a postmaster: every backend, ended or running)
+# the busiest threads of a JVM: name and CPU seconds, largest first (where the JVM's time went, without a profiler)
+threads() { for t in /proc/"$1"/task/*; do printf '%s\t' "$(cat "$t/comm")"; cat "$t/stat" | sed 's/.*) //'; done 2>/dev/null \
+  | awk -F'\t' -v hz="$(getconf CLK_TCK)" '{ split($2, f, " "); name = $1; sub(/-?[0-9]+$/, "", name); s[name] += (f[12] + f[13]) / hz }
+      END { for (n in s) if (s[n] >= 0.1) printf "%.1f\t%s\n", s[n], n }' | sort -nr | head -6 | awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }' /proc/"$1"/stat \
   $(for c in $(pgrep -P "$1"); do echo /proc/"$c"/stat; done) 2>/dev/null; }
 SRC_PM=$(head -1 "$ROOT/.sandbox/postgresql-source/data/postmaster.pid")
@@ -147,8 +153,7 @@ until_reached() {
   [ "${v:-0}" -ge "$3" ] 2>/dev/null || { echo "lost the LSN poll ($2)" >&2; exit 1; }
 }
 src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
-declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR
-MODES="uniform hot"
+declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR THREADS
 [ "$BIG" -gt 0 ] && MODES="$MODES big"
 for mode in $MODES; do
   tgt -c "DROP SUBSCRIPTION IF EXISTS bench_native" >/dev/null 2>&1 || true
@@ -184,6 +189,7 @@ for mode in $MODES; do
   until_reached "$TGT/bench" "$MIGRATOR_LSN" "$GOAL"
   MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")
   CPU_MIGRATOR[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, JVM $(cpu "$PID") s"
+  THREADS[$mode]=$(threads "$PID")
   kill "$PID"; wait "$PID" 2>/dev/null || true
   wait "$SAMPLER" 2>/dev/null || true
   HEAP_CU[$mode]=$(sort -n "$WORK/heap-$mode.log" | tail -1)
@@ -201,5 +207,5 @@ done
 printf '\nsource and target equal afterwards: %s\n' "$CU_OK"
 printf '\nCPU used while applying (2 cores):\n'
 for mode in $MODES; do
-  printf -- '- %s: native: %s; migrator: %s\n' "$mode" "${CPU_NATIVE[$mode]}" "${CPU_MIGRATOR[$mode]}"
+  printf -- '- %s: native: %s; migrator: %s (its busiest threads, CPU s: %s)\n' "$mode" "${CPU_NATIVE[$mode]}" "${CPU_MIGRATOR[$mode]}" "${THREADS[$mode]}"
 done
