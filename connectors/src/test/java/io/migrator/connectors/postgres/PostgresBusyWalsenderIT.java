@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Timeout;
  * A walsender decoding a large transaction sends nothing until it is done (here: millions of rows of a table outside the
  * plan, which pgoutput reads back from its spill files and skips). Silence longer than network.stallTimeout is then work,
  * not a broken connection: the stream is not reconnected (that would only start the decoding again, for ever), and the
- * plan's change after the large transaction arrives. A cut connection is still reconnected (PostgresFaultIT).
+ * plan's change after the large transaction arrives. Nor is a transaction streaming ahead of its commit (14+) and left
+ * open: the heartbeat messages still arrive. A cut connection is still reconnected (PostgresFaultIT).
  */
 @Timeout(600)
 class PostgresBusyWalsenderIT extends PostgresFixtureBase {
@@ -32,6 +33,61 @@ class PostgresBusyWalsenderIT extends PostgresFixtureBase {
             busyWalsender(servers);
         } finally {
             System.clearProperty("migrator.pgoutput.streaming");
+        }
+    }
+
+    /**
+     * PostgreSQL 14+ streams a large transaction before its commit (protocol 2): nothing goes to the target until it ends,
+     * and while it stays open longer than network.stallTimeout the heartbeat messages still arrive. The stream is not
+     * taken for stalled (before 05ce1c8 it was reconnected, and the transaction decoded again, every stallTimeout).
+     */
+    @Test
+    void aTransactionStreamingAheadOfItsCommitAndLeftOpenIsNotTakenForAStall(SandboxServers servers) throws Exception {
+        fixture = new PostgresFixture(servers, "pgopenstream");
+        try (Connection c = fixture.source(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE kept (id int PRIMARY KEY, v text)");
+            st.execute("INSERT INTO kept VALUES (0, 'before')");
+        }
+        fixture.setSource("logical_decoding_work_mem", "64kB");
+        io.migrator.core.plan.Plan plan = fixture.plan("network: {stallTimeout: 5s}");
+        String slot = PostgresSource.slotName(plan.name());
+        try (MigrationHarness run = new MigrationHarness(plan)) {
+            run.awaitPhase(Phase.STREAMING);
+            run.awaitCaughtUp();
+            long retriesBefore = run.migration.status().retries();
+            try (Connection c = fixture.source(); Statement st = c.createStatement(); Connection watch = fixture.source()) {
+                int walsender = activePid(watch, slot);
+                c.setAutoCommit(false);
+                st.execute("INSERT INTO kept SELECT g, 'in the open transaction' FROM generate_series(1, 20000) g");
+                // open for three stallTimeouts: the walsender streams the transaction, then has nothing to send but heartbeats
+                long until = System.nanoTime() + 15_000_000_000L;
+                while (System.nanoTime() < until) {
+                    assertThat(activePid(watch, slot)).as("the slot's walsender (a reconnect starts another)").isEqualTo(walsender);
+                    assertThat(run.failure()).isNull();
+                    Thread.sleep(500);
+                }
+                c.commit();
+            }
+            run.awaitCaughtUp();
+            try (Connection t = fixture.target(); Statement st = t.createStatement();
+                 java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM kept")) {
+                rs.next();
+                assertThat(rs.getLong(1)).isEqualTo(20_001);
+            }
+            assertThat(run.migration.status().retries()).as("the stream was not reconnected while the transaction stayed open")
+                    .isEqualTo(retriesBefore);
+        } finally {
+            fixture.setSource("logical_decoding_work_mem", null);
+        }
+    }
+
+    private static int activePid(Connection c, String slot) throws Exception {
+        try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, slot);
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).as("slot " + slot).isTrue();
+                return rs.getInt(1);
+            }
         }
     }
 
