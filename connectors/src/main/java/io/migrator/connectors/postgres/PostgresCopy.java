@@ -57,6 +57,7 @@ final class PostgresCopy {
         props.setProperty("connectTimeout", "10");
         props.setProperty("tcpKeepAlive", "true");
         io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
+        BufferedTlsSocketFactory.install(props); // a TLS record per pgoutput message: read from the kernel in large pieces
         return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
     }
 

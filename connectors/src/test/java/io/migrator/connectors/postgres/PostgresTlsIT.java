@@ -30,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * TLS to PostgreSQL: while a migration with verify-full and a client certificate streams, every connection it holds on
  * either server — pools, heartbeat, the logical replication walsender — is encrypted and presented the certificate
- * (pg_stat_ssl); the target then equals the source. A wrong CA is refused with the key to change.
+ * (pg_stat_ssl); the target then equals the source. A wrong CA is refused with the key to change, on the replication
+ * connection too (its records are read through {@link BufferedTlsSocketFactory}).
  */
 @ExtendWith(SandboxExtension.class)
 class PostgresTlsIT {
@@ -116,6 +117,10 @@ class PostgresTlsIT {
                             .contains("no authority in target.tls.ca (" + wrongCa + ") signed");
                     assertThat(e.remedy()).contains("set target.tls.ca");
                 });
+        // the replication connection, whose TLS goes through BufferedTlsSocketFactory, checks the certificate alike
+        Plan replication = plan("{mode: verify-ca, ca: '" + wrongCa + "'}", "disable");
+        assertThatThrownBy(() -> PostgresCopy.replicationConnection(replication.source(), fixture.db, "migrator-test").close())
+                .isInstanceOf(java.sql.SQLException.class).hasStackTraceContaining("PKIX");
         // disable is plain text on a server that offers TLS
         assertThat(new PostgresConnector().probe(plan.source(), Role.SOURCE, Duration.ofSeconds(10)).product()).isEqualTo("PostgreSQL");
     }
