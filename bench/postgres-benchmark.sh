@@ -51,6 +51,13 @@ threads() { for t in /proc/"$1"/task/*; do printf '%s\t' "$(cat "$t/comm")"; cat
       END { for (n in s) if (s[n] >= 0.1) printf "%.1f\t%s\n", s[n], n }' | sort -nr | head -6 | awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }' /proc/"$1"/stat \
   $(for c in $(pgrep -P "$1"); do echo /proc/"$c"/stat; done) 2>/dev/null; }
+# CPU seconds of each server process of a postmaster, "pid seconds" a line: sampled before and after a catch-up
+procs() { for c in $(pgrep -P "$1"); do awk -v hz="$(getconf CLK_TCK)" -v p="$c" '{ printf "%s %.2f\n", p, ($14 + $15) / hz }' \
+  /proc/"$c"/stat 2>/dev/null; done; }
+# the server process that used the most CPU since the sample in file $2 (the applying backend or apply worker), and its title
+busiest() { procs "$1" | awk 'NR == FNR { was[$1] = $2; next } { d = $2 - was[$1]; if (d > max) { max = d; pid = $1 } }
+  END { printf "%s %.1f\n", pid, max }' "$2" - | { read -r pid sec
+  printf '%s s in one process (%s)' "$sec" "$(ps -o args= -p "$pid" 2>/dev/null | sed 's/^postgres: //' | cut -c1-70)"; }; }
 SRC_PM=$(head -1 "$ROOT/.sandbox/postgresql-source/data/postmaster.pid")
 TGT_PM=$(head -1 "$ROOT/.sandbox/postgresql-target/data/postmaster.pid")
 digest() { "$1" -c "SELECT count(*) || ':' || md5(string_agg(md5(a::text), '' ORDER BY aid)) FROM pgbench_accounts a" \
@@ -170,15 +177,17 @@ for mode in $MODES; do
   fi
   GOAL=$(lsn)
   log "catch-up ($mode): native subscription"
+  procs "$TGT_PM" >"$WORK/procs-before"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
   tgt -c "ALTER SUBSCRIPTION bench_native ENABLE"
   until_reached "$SRC/bench" "$NATIVE_LSN" "$GOAL"
   NATIVE[$mode]=$(secs "$t0" "$(now)")
-  CPU_NATIVE[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s"
+  CPU_NATIVE[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, of which $(busiest "$TGT_PM" "$WORK/procs-before")"
   tgt -c "ALTER SUBSCRIPTION bench_native DISABLE"
   sleep 1
   tgt -c "DROP SUBSCRIPTION bench_native"
   log "catch-up ($mode): migrator (start-up included)"
+  procs "$TGT_PM" >"$WORK/procs-before"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
   JAVA_OPTS="${JAVA_OPTS:--Xmx512m} ${CATCHUP_JAVA_OPTS//@MODE@/$mode}" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/pg-catchup-$mode.log" 2>&1 &
   PID=$!
@@ -188,7 +197,7 @@ for mode in $MODES; do
   SAMPLER=$!
   until_reached "$TGT/bench" "$MIGRATOR_LSN" "$GOAL"
   MIGRATOR_CU[$mode]=$(secs "$t0" "$(now)")
-  CPU_MIGRATOR[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, JVM $(cpu "$PID") s"
+  CPU_MIGRATOR[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, of which $(busiest "$TGT_PM" "$WORK/procs-before"), JVM $(cpu "$PID") s"
   THREADS[$mode]=$(threads "$PID")
   kill "$PID"; wait "$PID" 2>/dev/null || true
   wait "$SAMPLER" 2>/dev/null || true
