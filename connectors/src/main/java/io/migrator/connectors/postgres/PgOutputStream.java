@@ -347,6 +347,11 @@ final class PgOutputStream implements ChangeStream {
     }
 
     private Connection connect() throws SQLException {
+        return replicationSession(endpoint);
+    }
+
+    /** The stream's replication connection, its session's output settings pinned. */
+    static Connection replicationSession(Endpoint endpoint) throws SQLException {
         Connection c = PostgresCopy.replicationConnection(endpoint, endpoint.database(), "migrator-stream");
         try (Statement st = c.createStatement()) {
             // the walsender writes values with its own session's settings: these make the text mean one thing wherever it is read
@@ -355,6 +360,7 @@ final class PgOutputStream implements ChangeStream {
             st.execute("SET IntervalStyle = 'postgres'");
             st.execute("SET extra_float_digits = 3");
             st.execute("SET bytea_output = 'hex'");
+            st.execute(PostgresPools.MONETARY); // money as the applier's sessions read it, whatever either server's locale
         } catch (SQLException e) {
             c.close();
             throw e;

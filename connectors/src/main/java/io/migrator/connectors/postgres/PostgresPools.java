@@ -11,6 +11,14 @@ import java.sql.SQLException;
 
 /** Connection pools to PostgreSQL with the session settings migrator relies on. */
 final class PostgresPools {
+    /**
+     * Every session of migrator's prints and parses money in the C locale: money is an integer count of the smallest
+     * currency unit, and its text (and its numeric value) follow the session's lc_monetary, whose fractional digits differ
+     * between locales (2 for most, 0 for yen). Pinned on both sides, the copy's and the stream's text and the checksums'
+     * numeric carry the integer unchanged whatever lc_monetary either server has.
+     */
+    static final String MONETARY = "SET lc_monetary = 'C'";
+
     private PostgresPools() {
     }
 
@@ -30,9 +38,7 @@ final class PostgresPools {
         config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
         config.setConnectionTimeout(10_000); // a server that does not answer shows as an outage (degraded) within seconds
-        if (initSql != null) {
-            config.setConnectionInitSql(initSql);
-        }
+        config.setConnectionInitSql(initSql == null ? MONETARY : initSql + "; " + MONETARY);
         config.setInitializationFailTimeout(10_000);
         try {
             return new HikariDataSource(config);
