@@ -51,6 +51,7 @@ final class PostgresTarget implements TargetSession {
     private final PostgresChangeWriter writer;
     private final PostgresOrigin origin;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
+    private final PostgresApplier applier;
 
     PostgresTarget(Plan plan) {
         this.plan = plan;
@@ -115,6 +116,7 @@ final class PostgresTarget implements TargetSession {
             }
         };
         this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), dialect);
+        this.applier = new PostgresApplier(plan.name(), pool, writer, origin, bookkeeping);
     }
 
     private Connection source() throws SQLException {
@@ -126,9 +128,9 @@ final class PostgresTarget implements TargetSession {
         // applier busy past the stall detector's window (PostgresFaultIT, again after the first fix)
         Duration wait = Duration.ofMillis(Math.max(1000, Math.min(30_000, plan.source().readTimeout().toMillis())));
         Connection c = PostgresConnector.connect(plan.source(), plan.source().database(), wait);
-        // reads of the source's catalog and sequences, on the applier's thread too (the sequences every few seconds): a source
-        // that hangs fails them after network.readTimeout, or the applier would look busy and the stall detector never fire
-        // (found by PostgresFaultIT: a source stall met the sequence sync and was not noticed for 50 s)
+        // reads of the source's catalog and sequences (the sequence sync every few seconds): a source that hangs fails them
+        // after network.readTimeout (the sync once ran on the applier's thread, which then looked busy, and a source stall was
+        // not noticed for 50 s: PostgresFaultIT)
         c.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, Math.max(1000, plan.source().readTimeout().toMillis())));
         return c;
     }
@@ -373,16 +375,6 @@ final class PostgresTarget implements TargetSession {
         return bookkeeping.checkpoint();
     }
 
-    /**
-     * The connection the stream's changes and statements are written on (applier thread only), kept from batch to batch: its
-     * session carries this direction's replication origin ({@link PostgresOrigin}), which one session at a time may hold.
-     * Discarded after a failure, and the next batch takes another.
-     */
-    private Connection applier;
-    /** A large source transaction's open batches are written into the applier's transaction, not committed yet; their events. */
-    private volatile boolean open;
-    private long openEvents;
-
     @Override
     public boolean holdsTransactions() {
         return true;
@@ -390,156 +382,77 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public boolean inOpenTransaction() {
-        return open;
-    }
-
-    private long applierUsed;
-    private boolean applierTagged;
-
-    private Connection applier() throws SQLException {
-        if (open) {
-            return applier; // the transaction's own connection: if it died, the write fails and the stream starts again
-        }
-        long now = System.nanoTime();
-        if (applier != null && !open && now - applierUsed > IDLE_CHECK_NANOS && !applier.isValid(5)) {
-            LOG.debug("the applier's connection died while the stream was quiet; taking another");
-            discardApplier(); // as the pool checks a connection idle for a while before handing it out
-        }
-        if (applier == null) {
-            Connection c = pool.getConnection();
-            applierTagged = origin.tag(c); // outside any transaction: a failure to mark it leaves nothing to roll back
-            applier = c;
-        }
-        applierUsed = now;
-        return applier;
-    }
-
-    private static final long IDLE_CHECK_NANOS = Duration.ofSeconds(10).toNanos();
-
-    /** Rolls back what the applier's connection holds, takes the origin off its session and gives it back (or discards it). */
-    private void discardApplier() {
-        Connection c = applier;
-        applier = null;
-        if (c == null) {
-            return;
-        }
-        try {
-            if (!c.getAutoCommit()) {
-                c.rollback();
-            }
-        } catch (SQLException e) {
-            LOG.debug("rolling back the applier's connection", e);
-        }
-        try {
-            if (applierTagged && !PostgresOrigin.untag(c)) {
-                c.abort(Runnable::run); // never back into the pool holding the origin: its server process ends and frees it
-            }
-        } catch (SQLException e) {
-            LOG.debug("aborting the applier's connection", e);
-        }
-        try {
-            c.close();
-        } catch (SQLException e) {
-            LOG.debug("closing the applier's connection", e);
-        }
+        return applier.inOpenTransaction();
     }
 
     @Override
-    public synchronized void applyOpen(List<RowChange> changes, long eventCount) {
-        try {
-            Connection c = applier();
-            if (!open) {
-                c.setAutoCommit(false);
-                bookkeeping.fence(c);
-                open = true;
-            }
-            writer.write(c, changes);
-            openEvents += eventCount;
-        } catch (SQLException e) {
-            abandonOpen();
-            throw PostgresErrors.translate("applying " + changes.size() + " changes of a large source transaction", e);
-        } catch (RuntimeException e) {
-            abandonOpen();
-            throw e;
-        }
+    public void applyOpen(List<RowChange> changes, long eventCount) {
+        applier.applyOpen(changes, eventCount);
     }
 
     @Override
-    public synchronized void endApply() {
-        open = false;
-        openEvents = 0;
-        discardApplier(); // and with it the session holding this direction's origin, which forget() then can drop
+    public void endApply() {
+        stopSequenceSync();
+        applier.end();
     }
 
     @Override
-    public synchronized void abandonOpen() {
-        boolean wasOpen = open;
-        open = false;
-        openEvents = 0;
-        if (wasOpen) {
-            discardApplier();
-        }
+    public void abandonOpen() {
+        applier.abandonOpen();
     }
 
     @Override
-    public synchronized void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
-        boolean held = open;
-        long heldEvents = openEvents;
-        try {
-            // taken while `open` still holds: the connection of a large transaction's open batches is never swapped for
-            // another (that would commit its last batch and checkpoint without the batches before it)
-            Connection c = applier();
-            open = false;
-            openEvents = 0;
-            try {
-                c.setAutoCommit(false);
-                if (!held) {
-                    bookkeeping.fence(c); // first: a worker that took the migration over waits for this transaction, and refuses the next
-                }
-                writer.write(c, changes);
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO migrator.checkpoint (migration, position, events, updated_at) "
-                        + "VALUES (?, ?, ?, clock_timestamp()) ON CONFLICT (migration) DO UPDATE SET position = EXCLUDED.position, "
-                        + "events = migrator.checkpoint.events + EXCLUDED.events, updated_at = EXCLUDED.updated_at")) {
-                    ps.setString(1, plan.name());
-                    ps.setString(2, position.text());
-                    ps.setLong(3, eventCount + heldEvents);
-                    ps.executeUpdate();
-                }
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                discardApplier(); // rolls back
-                throw e;
-            }
-        } catch (SQLException e) {
-            throw PostgresErrors.translate("applying " + changes.size() + " changes", e);
-        }
-        maybeSyncSequences();
+    public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
+        applier.apply(changes, position, eventCount);
+        startSequenceSync();
     }
 
-    private static final long SEQUENCE_SYNC_NANOS = Duration.ofSeconds(5).toNanos();
-    private long lastSequenceSync = System.nanoTime();
-    private List<TableDef> planTables;
+    private static final long SEQUENCE_SYNC_SECONDS = 5;
+    private java.util.concurrent.ScheduledExecutorService sequenceSync;
+    private volatile List<TableDef> planTables;
 
     /**
-     * Logical replication carries no sequence changes: while the stream runs, every few seconds each target sequence is
+     * Logical replication carries no sequence changes: while the stream applies, every few seconds each target sequence is
      * brought up to at least the source's value (never lowered), so at cutover the target hands out no id the source
-     * already used.
+     * already used. On a thread of its own: a source that hangs holds the sync (at most network.readTimeout a read), not
+     * the applier, which the stall detector must see idle when the stream is silent.
      */
-    private void maybeSyncSequences() {
-        if (System.nanoTime() - lastSequenceSync < SEQUENCE_SYNC_NANOS) {
+    private synchronized void startSequenceSync() {
+        if (sequenceSync != null) {
             return;
         }
-        lastSequenceSync = System.nanoTime();
-        try {
-            syncSequences();
-        } catch (RuntimeException e) {
-            LOG.warn("could not bring the target's sequences up to the source's this time: {}", e.getMessage());
+        sequenceSync = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "sequence-sync");
+            t.setDaemon(true);
+            return t;
+        });
+        sequenceSync.scheduleWithFixedDelay(() -> {
+            try {
+                syncSequences();
+            } catch (RuntimeException e) {
+                LOG.warn("could not bring the target's sequences up to the source's this time: {}", e.getMessage());
+            }
+        }, SEQUENCE_SYNC_SECONDS, SEQUENCE_SYNC_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    private synchronized void stopSequenceSync() {
+        if (sequenceSync != null) {
+            sequenceSync.shutdownNow();
+            sequenceSync = null;
         }
     }
 
     /** Brings every sequence of the plan's tables on the target up to at least the source's value; returns those moved. */
     @Override
     public List<String> syncSequences() {
+        synchronized (sequenceLock) { // one at a time: a sync that read the source earlier must not set a sequence back
+            return syncSequencesNow();
+        }
+    }
+
+    private final Object sequenceLock = new Object();
+
+    private List<String> syncSequencesNow() {
         try (Connection s = source(); Connection c = pool.getConnection()) {
             if (planTables == null) {
                 planTables = PostgresSchema.tables(s, plan.tables());
@@ -683,7 +596,8 @@ final class PostgresTarget implements TargetSession {
     public synchronized List<String> forget() {
         io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
         List<String> removed = new ArrayList<>(forgotten.removed());
-        discardApplier();
+        stopSequenceSync();
+        applier.discard();
         try (Connection c = pool.getConnection()) {
             String dropped = PostgresOrigin.drop(c, plan.name());
             if (!dropped.isEmpty()) {
@@ -723,28 +637,8 @@ final class PostgresTarget implements TargetSession {
     }
 
     @Override
-    public synchronized void applyDdl(String statement) {
-        // the stream's DDL here is TRUNCATE: transactional, so fenced like a batch (a worker that lost its claim must not
-        // empty a table the new worker has filled since)
-        // written on the applier's connection: a TRUNCATE carries this direction's origin like the rows do
-        if (open) {
-            throw new IllegalStateException("a statement reached the target inside a large transaction's open batches");
-        }
-        try {
-            Connection c = applier();
-            try (Statement st = c.createStatement()) {
-                c.setAutoCommit(false);
-                bookkeeping.fence(c);
-                st.execute(statement);
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                discardApplier(); // rolls back
-                throw e;
-            }
-            writer.forgetAll();
-        } catch (SQLException e) {
-            throw PostgresErrors.translate("applying source DDL on the target", e);
-        }
+    public void applyDdl(String statement) {
+        applier.applyDdl(statement);
     }
 
     private volatile PostgresChecksums checksums;
@@ -774,7 +668,8 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public void close() {
-        discardApplier();
+        stopSequenceSync();
+        applier.discard();
         pool.close();
     }
 }
