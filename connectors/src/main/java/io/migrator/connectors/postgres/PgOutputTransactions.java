@@ -270,8 +270,14 @@ final class PgOutputTransactions implements AutoCloseable {
                 emit(handler);
             }
         } else if (message instanceof PgOutput.Relation r) {
-            relations.put(r.id(), relation(r));
-            described.remove(r.id()); // its columns are judged again before its next change
+            Rel known = relations.get(r.id());
+            // the walsender describes a table again after any invalidation of it (an ANALYZE or VACUUM of the table on the
+            // source, a new stream block of a streamed transaction): the same description is no change, and describing it to
+            // the target would commit a large transaction's open batches in its middle (PostgresBigTransactionIT met it)
+            if (known == null || !known.relation().equals(r)) {
+                relations.put(r.id(), relation(r));
+                described.remove(r.id()); // its columns are judged again before its next change
+            }
         } else if (message instanceof PgOutput.Insert i) {
             change(handler, lsn, i.relation(), null, i.values());
         } else if (message instanceof PgOutput.Update u) {

@@ -64,6 +64,27 @@ class PgOutputTransactionsTest {
     }
 
     @Test
+    void aTableDescribedAgainUnchangedInsideATransactionLeavesItWhole() throws Exception {
+        relation();
+        begin(1);
+        for (int i = 0; i < PgOutputTransactions.MAX_BATCH + 10; i++) {
+            insert(i);
+        }
+        relation(); // the same description again (the walsender resends it after an invalidation of the table, an ANALYZE)
+        for (int i = 0; i < 10; i++) {
+            insert(100_000 + i);
+        }
+        commit();
+        transactions.flush(batches::add);
+        assertThat(batches.stream().filter(b -> !b.ddl().isEmpty()).count()).as("one description: before the first change").isEqualTo(1);
+        List<ChangeBatch> rows = batches.stream().filter(b -> b.ddl().isEmpty()).toList();
+        assertThat(rows).as("open batches, then the one that commits them").hasSize(2);
+        assertThat(rows.get(0).open()).isTrue();
+        assertThat(rows.get(1).open()).isFalse();
+        assertThat(rows.get(1).changes()).hasSize(20);
+    }
+
+    @Test
     void transactionsTheOtherDirectionWroteAreNotSentBackAndStillMoveThePosition() throws Exception {
         relation();
         begin(1);

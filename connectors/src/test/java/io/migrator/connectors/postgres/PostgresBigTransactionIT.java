@@ -65,6 +65,11 @@ class PostgresBigTransactionIT extends PostgresFixtureBase {
                 try (Connection c = fixture.source(); Statement st = c.createStatement()) {
                     c.setAutoCommit(false);
                     st.execute("INSERT INTO t SELECT g, 'big ' || g FROM generate_series(" + (BASE + 1) + ", " + (BASE + ROWS) + ") g");
+                    try (Connection other = fixture.source(); Statement analyze = other.createStatement()) {
+                        // an invalidation of t while the transaction is open: the walsender describes t again in the transaction's
+                        // middle (as autovacuum's ANALYZE once did here), which must not commit its open batches on the target
+                        analyze.execute("ANALYZE t");
+                    }
                     st.execute("SAVEPOINT s");
                     st.execute("INSERT INTO t SELECT g + " + (3 * BASE) + ", 'rolled back' FROM generate_series(1, 50) g");
                     st.execute("UPDATE t SET v = 'rolled back too' WHERE id <= 10");
