@@ -48,7 +48,7 @@ class PostgresApplierConnectionIT extends PostgresFixtureBase {
             assertThatThrownBy(() -> target.apply(rows(1001, 2000, "closing"), end, 1000))
                     .as("the closing batch on the connection that died").isInstanceOf(RuntimeException.class);
             try (Connection t = fixture.target()) {
-                assertThat(scalar(t, "SELECT count(*) FROM t")).as("neither batch is on the target").isEqualTo("0");
+                assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM t")).as("neither batch is on the target").isEqualTo("0");
             }
             assertThat(target.checkpoint()).as("nor the checkpoint").isEmpty();
 
@@ -56,7 +56,7 @@ class PostgresApplierConnectionIT extends PostgresFixtureBase {
             target.applyOpen(rows(1, 1000, "open"), 1000);
             target.apply(rows(1001, 2000, "closing"), end, 1000);
             try (Connection t = fixture.target()) {
-                assertThat(scalar(t, "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'open') FROM t")).isEqualTo("2000 1000");
+                assertThat(PostgresFixture.scalar(t, "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'open') FROM t")).isEqualTo("2000 1000");
             }
             assertThat(target.checkpoint()).map(PostgresPosition::reach).contains(900L);
         }
@@ -83,10 +83,4 @@ class PostgresApplierConnectionIT extends PostgresFixtureBase {
         }
     }
 
-    private static String scalar(Connection c, String sql) throws Exception {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
 }

@@ -127,7 +127,7 @@ class PostgresBigTransactionIT extends PostgresFixtureBase {
                 .contains((long) ROWS);
         try (Connection s = fixture.source(); Connection t = fixture.target()) {
             String all = "SELECT count(*) || ':' || md5(string_agg(id || '=' || v, ',' ORDER BY id)) FROM t";
-            assertThat(scalarText(t, all)).as("every row reads as on the source").isEqualTo(scalarText(s, all));
+            assertThat(PostgresFixture.scalar(t, all)).as("every row reads as on the source").isEqualTo(PostgresFixture.scalar(s, all));
             assertThat(scalarLong(t, "SELECT count(*) FROM t WHERE v LIKE 'rolled back%'")).isZero();
             assertThat(scalarLong(t, "SELECT count(*) FROM t")).isEqualTo(ROWS + 100L);
         }
@@ -188,10 +188,4 @@ class PostgresBigTransactionIT extends PostgresFixtureBase {
         }
     }
 
-    private static String scalarText(Connection c, String sql) throws Exception {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
 }

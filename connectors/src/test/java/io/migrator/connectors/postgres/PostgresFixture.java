@@ -86,6 +86,13 @@ final class PostgresFixture implements AutoCloseable {
         }
     }
 
+    /** The first column of a query's first row, as text (null when there is no row or it is NULL). */
+    static String scalar(Connection c, String sql) throws SQLException {
+        try (java.sql.Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery(sql)) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+
     /** Every row of a table in key order, as the server prints it ({@code t::text}), read from one side. */
     static List<String> rows(Connection c, String table, String orderBy) throws SQLException {
         List<String> rows = new java.util.ArrayList<>();

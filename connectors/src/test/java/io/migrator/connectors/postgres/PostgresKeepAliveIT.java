@@ -80,8 +80,8 @@ class PostgresKeepAliveIT extends PostgresFixtureBase {
             harness.awaitCaughtUp();
             int samples = 0;
             for (long end = System.currentTimeMillis() + 15_000; System.currentTimeMillis() < end; samples++) {
-                String confirmed = scalar(s, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
-                String checkpoint = scalar(t, "SELECT position FROM migrator.checkpoint WHERE migration = '" + plan.name() + "'");
+                String confirmed = PostgresFixture.scalar(s, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+                String checkpoint = PostgresFixture.scalar(t, "SELECT position FROM migrator.checkpoint WHERE migration = '" + plan.name() + "'");
                 long limit = PostgresPosition.resumeLimit(new io.migrator.core.change.SourcePosition(checkpoint));
                 assertThat(org.postgresql.replication.LogSequenceNumber.valueOf(confirmed).asLong())
                         .as("slot confirmed %s, checkpoint %s", confirmed, checkpoint).isLessThanOrEqualTo(limit);
@@ -117,19 +117,19 @@ class PostgresKeepAliveIT extends PostgresFixtureBase {
         try (MigrationHarness harness = new MigrationHarness(plan); Connection s = fixture.source(); Connection t = fixture.target()) {
             harness.awaitPhase(Phase.STREAMING);
             harness.awaitCaughtUp();
-            assertThat(Integer.parseInt(scalar(s, "SHOW server_version_num"))).as("the sandbox's PostgreSQL").isGreaterThanOrEqualTo(140000);
-            String beatBefore = scalar(s, "SELECT coalesce(max(ts)::text, 'none') FROM migrator.heartbeat WHERE migration = '" + plan.name() + "'");
+            assertThat(Integer.parseInt(PostgresFixture.scalar(s, "SHOW server_version_num"))).as("the sandbox's PostgreSQL").isGreaterThanOrEqualTo(140000);
+            String beatBefore = PostgresFixture.scalar(s, "SELECT coalesce(max(ts)::text, 'none') FROM migrator.heartbeat WHERE migration = '" + plan.name() + "'");
             java.util.Set<String> checkpoints = new java.util.LinkedHashSet<>();
             double worstLag = 0;
             for (long end = System.currentTimeMillis() + 6_000; System.currentTimeMillis() < end; ) {
-                checkpoints.add(scalar(t, "SELECT position FROM migrator.checkpoint WHERE migration = '" + plan.name() + "'"));
+                checkpoints.add(PostgresFixture.scalar(t, "SELECT position FROM migrator.checkpoint WHERE migration = '" + plan.name() + "'"));
                 Double lag = harness.migration.status().lag().seconds();
                 if (lag != null) {
                     worstLag = Math.max(worstLag, lag);
                 }
                 Thread.sleep(100);
             }
-            assertThat(scalar(s, "SELECT coalesce(max(ts)::text, 'none') FROM migrator.heartbeat WHERE migration = '" + plan.name() + "'"))
+            assertThat(PostgresFixture.scalar(s, "SELECT coalesce(max(ts)::text, 'none') FROM migrator.heartbeat WHERE migration = '" + plan.name() + "'"))
                     .as("the heartbeat row is not written every second").isEqualTo(beatBefore);
             assertThat(checkpoints).as("the checkpoint moved with the heartbeat messages while idle").hasSizeGreaterThanOrEqualTo(4);
             assertThat(worstLag).as("lag while idle, seconds").isLessThan(3.0);
@@ -142,12 +142,6 @@ class PostgresKeepAliveIT extends PostgresFixtureBase {
         }
     }
 
-    private static String scalar(Connection c, String sql) throws Exception {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
 
     private static int walsender(Connection c, String slot) throws Exception {
         try (Statement st = c.createStatement();

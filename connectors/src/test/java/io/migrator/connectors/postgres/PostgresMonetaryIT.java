@@ -6,7 +6,6 @@ import io.migrator.core.plan.Plan;
 import io.migrator.core.spi.Role;
 import io.migrator.sandbox.junit.SandboxServers;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import org.junit.jupiter.api.Test;
 
@@ -40,9 +39,6 @@ class PostgresMonetaryIT extends PostgresFixtureBase {
     }
 
     private static String monetary(Connection c) throws Exception {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW lc_monetary")) {
-            rs.next();
-            return rs.getString(1);
-        }
+        return PostgresFixture.scalar(c, "SHOW lc_monetary");
     }
 }

@@ -58,12 +58,12 @@ class PostgresOriginIT extends PostgresFixtureBase {
             harness.awaitCaughtUp();
             assertThat(harness.failure()).isNull();
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
-                assertThat(scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'reverse applier%'")).as("none of the reverse applier's writes").isEqualTo("0");
-                assertThat(scalar(t, "SELECT v FROM t WHERE id = 1")).isEqualTo("copied");
-                assertThat(scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'another origin%'")).isEqualTo("4001");
-                assertThat(scalar(t, "SELECT v FROM t WHERE id = 300")).isEqualTo("the application");
-                assertThat(scalar(t, ALL_T)).as("the target holds the source's rows but those the reverse applier wrote")
-                        .isEqualTo(scalar(s, ALL_T.replace("FROM t", "FROM (SELECT id, CASE WHEN id = 1 THEN 'copied' ELSE v END AS v FROM t "
+                assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'reverse applier%'")).as("none of the reverse applier's writes").isEqualTo("0");
+                assertThat(PostgresFixture.scalar(t, "SELECT v FROM t WHERE id = 1")).isEqualTo("copied");
+                assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'another origin%'")).isEqualTo("4001");
+                assertThat(PostgresFixture.scalar(t, "SELECT v FROM t WHERE id = 300")).isEqualTo("the application");
+                assertThat(PostgresFixture.scalar(t, ALL_T)).as("the target holds the source's rows but those the reverse applier wrote")
+                        .isEqualTo(PostgresFixture.scalar(s, ALL_T.replace("FROM t", "FROM (SELECT id, CASE WHEN id = 1 THEN 'copied' ELSE v END AS v FROM t "
                                 + "WHERE v NOT LIKE 'reverse applier%' OR id = 1) t")));
             }
         } finally {
@@ -126,7 +126,7 @@ class PostgresOriginIT extends PostgresFixtureBase {
                 assertThat(target.forget()).contains("replication origin " + PostgresOrigin.name(plan.name()));
             }
             try (Connection t = fixture.target()) {
-                assertThat(scalar(t, "SELECT count(*) FROM pg_replication_origin WHERE roname = '" + PostgresOrigin.name(plan.name()) + "'"))
+                assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM pg_replication_origin WHERE roname = '" + PostgresOrigin.name(plan.name()) + "'"))
                         .isEqualTo("0");
             }
         } finally {
@@ -177,10 +177,4 @@ class PostgresOriginIT extends PostgresFixtureBase {
     }
 
 
-    private static String scalar(Connection c, String sql) throws Exception {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
 }

@@ -72,11 +72,11 @@ class PostgresStreamedTransactionIT extends PostgresFixtureBase {
                 }
                 harness.awaitCaughtUp();
                 try (Connection s = fixture.source(); Connection t = fixture.target()) {
-                    assertThat(scalar(t, ALL_T)).as("t reads as on the source").isEqualTo(scalar(s, ALL_T));
-                    assertThat(scalar(t, ALL_U)).as("u reads as on the source").isEqualTo(scalar(s, ALL_U));
-                    assertThat(scalar(t, "SELECT count(*) FROM t WHERE v LIKE '%rolled back' OR v = 'aborted'")).isEqualTo("0");
-                    assertThat(scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'kept %'")).isEqualTo("1000");
-                    assertThat(scalar(t, "SELECT string_agg(n::text, ',' ORDER BY id) FROM u WHERE id <= 2")).isEqualTo("1,10");
+                    assertThat(PostgresFixture.scalar(t, ALL_T)).as("t reads as on the source").isEqualTo(PostgresFixture.scalar(s, ALL_T));
+                    assertThat(PostgresFixture.scalar(t, ALL_U)).as("u reads as on the source").isEqualTo(PostgresFixture.scalar(s, ALL_U));
+                    assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM t WHERE v LIKE '%rolled back' OR v = 'aborted'")).isEqualTo("0");
+                    assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'kept %'")).isEqualTo("1000");
+                    assertThat(PostgresFixture.scalar(t, "SELECT string_agg(n::text, ',' ORDER BY id) FROM u WHERE id <= 2")).isEqualTo("1,10");
                 }
                 assertThat(awaitStreamed(slot, streamedBefore)).as("the server streamed transactions before their commit").isPositive();
                 assertThat(spools(slot)).as("no spool is left once every streamed transaction ended")
@@ -97,8 +97,8 @@ class PostgresStreamedTransactionIT extends PostgresFixtureBase {
                 harness.awaitCaughtUp();
             }
             try (Connection s = fixture.source(); Connection t = fixture.target()) {
-                assertThat(scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'across the stop %'")).isEqualTo("30000");
-                assertThat(scalar(t, ALL_T)).as("t reads as on the source after the restart").isEqualTo(scalar(s, ALL_T));
+                assertThat(PostgresFixture.scalar(t, "SELECT count(*) FROM t WHERE v LIKE 'across the stop %'")).isEqualTo("30000");
+                assertThat(PostgresFixture.scalar(t, ALL_T)).as("t reads as on the source after the restart").isEqualTo(PostgresFixture.scalar(s, ALL_T));
             }
         } finally {
             fixture.setSource("logical_decoding_work_mem", null);
@@ -153,10 +153,4 @@ class PostgresStreamedTransactionIT extends PostgresFixtureBase {
         throw new AssertionError("the open transaction was never streamed into a spool");
     }
 
-    private static String scalar(Connection c, String sql) throws Exception {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
 }
