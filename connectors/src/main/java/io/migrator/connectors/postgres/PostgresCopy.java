@@ -47,6 +47,11 @@ final class PostgresCopy {
 
     /** A logical replication connection to the database (simple query mode, TLS as the plan says), named {@code application}. */
     static Connection replicationConnection(Endpoint endpoint, String database, String application) throws SQLException {
+        return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, replicationProperties(endpoint, application));
+    }
+
+    /** The driver properties of a replication connection (its TLS read through {@link BufferedTlsSocketFactory}). */
+    static Properties replicationProperties(Endpoint endpoint, String application) {
         Properties props = new Properties();
         props.setProperty("user", endpoint.user());
         props.setProperty("password", endpoint.password().reveal());
@@ -58,7 +63,7 @@ final class PostgresCopy {
         props.setProperty("tcpKeepAlive", "true");
         io.migrator.connectors.jdbc.DriverTls.addTo(props, io.migrator.connectors.jdbc.DriverTls.postgres(endpoint));
         BufferedTlsSocketFactory.install(props); // a TLS record per pgoutput message: read from the kernel in large pieces
-        return DriverManager.getConnection("jdbc:postgresql://" + endpoint.address() + "/" + database, props);
+        return props;
     }
 
     /** Starts a read-only transaction on the exported snapshot: every worker sees the database as of the slot's creation. */

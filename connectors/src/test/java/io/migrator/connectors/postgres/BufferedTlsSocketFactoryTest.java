@@ -96,6 +96,21 @@ class BufferedTlsSocketFactoryTest {
     }
 
     @Test
+    void replicationConnectionsReadTheirTlsThroughTheBufferKeepingThePlansFactory() {
+        var plan = new io.migrator.core.plan.PlanLoader(java.util.Map.of()).parse("p.yaml", """
+                name: buffered
+                source: {engine: postgresql, host: db.example, port: 5432, user: m, password: x, database: d, tls: {mode: verify-full}}
+                target: {engine: postgresql, host: db2.example, port: 5432, user: m, password: x, database: d, tls: disable}
+                """, java.nio.file.Path.of("."));
+        Properties verified = PostgresCopy.replicationProperties(plan.source(), "test");
+        assertThat(verified.getProperty("sslfactory")).isEqualTo(BufferedTlsSocketFactory.class.getName());
+        assertThat(verified.getProperty(BufferedTlsSocketFactory.INNER)).as("the JVM's authorities, as the plan's TLS asks")
+                .isEqualTo("org.postgresql.ssl.DefaultJavaSSLFactory");
+        assertThat(verified.getProperty("sslmode")).isEqualTo("verify-full");
+        assertThat(PostgresCopy.replicationProperties(plan.target(), "test").getProperty("sslfactory")).isNull();
+    }
+
+    @Test
     void theFactoryNamedBeforeDoesTheTlsAndPlainTextIsLeftAlone() throws Exception {
         Properties props = new Properties();
         props.setProperty("sslmode", "verify-full");
