@@ -442,6 +442,13 @@ final class PostgresTarget implements TargetSession {
         }
     }
 
+    /** The sync's kept source connection closes: with the target, or when the stream stops applying. */
+    private void closeSequenceSource() {
+        synchronized (sequenceLock) {
+            closeSyncSource();
+        }
+    }
+
     /** Brings every sequence of the plan's tables on the target up to at least the source's value; returns those moved. */
     @Override
     public List<String> syncSequences() {
@@ -451,15 +458,57 @@ final class PostgresTarget implements TargetSession {
     }
 
     private final Object sequenceLock = new Object();
+    /**
+     * The sync's source connection, kept between syncs (guarded by {@link #sequenceLock}): a login every few seconds cost
+     * the source a new backend, a TLS handshake and a SCRAM exchange each time, and the JVM as much again.
+     */
+    private Connection syncSource;
 
     private List<String> syncSequencesNow() {
-        try (Connection s = source(); Connection c = pool.getConnection()) {
+        boolean kept = syncSource != null;
+        try {
+            return syncSequencesOn(syncSource());
+        } catch (SQLException e) {
+            closeSyncSource();
+            if (!kept) {
+                throw PostgresErrors.translate("bringing the target's sequences up to the source's", e);
+            }
+        }
+        // the kept connection broke while idle (the source restarted, idle_session_timeout, a proxy's idle limit): once more on
+        // a new one, so an idle limit shows up as no warning at all
+        try {
+            return syncSequencesOn(syncSource());
+        } catch (SQLException e) {
+            closeSyncSource();
+            throw PostgresErrors.translate("bringing the target's sequences up to the source's", e);
+        }
+    }
+
+    private List<String> syncSequencesOn(Connection s) throws SQLException {
+        try (Connection c = pool.getConnection()) {
             if (planTables == null) {
                 planTables = PostgresSchema.tables(s, plan.tables());
             }
             return PostgresSchema.syncSequences(s, c, planTables);
-        } catch (SQLException e) {
-            throw PostgresErrors.translate("bringing the target's sequences up to the source's", e);
+        }
+    }
+
+    private Connection syncSource() throws SQLException {
+        if (syncSource == null) {
+            syncSource = source();
+        }
+        return syncSource;
+    }
+
+    private void closeSyncSource() {
+        Connection c = syncSource;
+        syncSource = null;
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // broken already
+            }
         }
     }
 
@@ -597,6 +646,7 @@ final class PostgresTarget implements TargetSession {
         io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
         List<String> removed = new ArrayList<>(forgotten.removed());
         stopSequenceSync();
+        closeSequenceSource();
         applier.discard();
         try (Connection c = pool.getConnection()) {
             String dropped = PostgresOrigin.drop(c, plan.name());
@@ -669,6 +719,7 @@ final class PostgresTarget implements TargetSession {
     @Override
     public void close() {
         stopSequenceSync();
+        closeSequenceSource();
         applier.discard();
         pool.close();
     }
