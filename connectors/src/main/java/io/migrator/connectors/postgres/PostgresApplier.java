@@ -32,6 +32,25 @@ final class PostgresApplier {
     private final PostgresOrigin origin;
     private final Bookkeeping bookkeeping;
 
+    /**
+     * The applier's commits do not wait for the target's disk ({@code synchronous_commit = off}, as a native subscription's
+     * apply worker commits): a batch and its checkpoint commit together or not at all either way, and a crash of the target
+     * can lose only the last commits whose log was not flushed yet (at most wal_writer_delay's worth): the checkpoint goes
+     * back with them, and the source keeps them, because the stream confirms a position to the source only once the
+     * target's log flush passed its commit ({@link #durable}). The cutover's fence waits for the disk ({@link #makeDurable}).
+     * {@code -Dmigrator.postgres.synchronousCommit=on} makes every commit wait.
+     */
+    static final boolean ASYNC_COMMIT = !"on".equals(System.getProperty("migrator.postgres.synchronousCommit"));
+
+    /** A committed batch's position and a WAL position of the target at or after its commit record's end. */
+    private record Committed(long walEnd, SourcePosition position) {
+    }
+
+    /** Commits not known to be on the target's disk yet, oldest first. */
+    private final java.util.ArrayDeque<Committed> unflushed = new java.util.ArrayDeque<>();
+    /** The newest position known to be on the target's disk and not handed out by {@link #durable} yet. */
+    private SourcePosition flushed;
+
     private Connection connection;
     private boolean tagged;
     private long used;
@@ -98,8 +117,70 @@ final class PostgresApplier {
                 discard(); // rolls back
                 throw e;
             }
+            committed(c, position);
         } catch (SQLException e) {
             throw PostgresErrors.translate("applying " + changes.size() + " changes", e);
+        }
+    }
+
+    /**
+     * After a commit: where the target's log is now (at or past the commit record's end) and how far it is on disk. One
+     * statement outside any transaction, so the session is not left idle in one (that would hold back the target's vacuum).
+     */
+    private void committed(Connection c, SourcePosition position) {
+        if (!ASYNC_COMMIT) {
+            flushed = position;
+            return;
+        }
+        try {
+            c.setAutoCommit(true);
+            try (Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery(
+                    "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint, (pg_current_wal_flush_lsn() - '0/0')::bigint")) {
+                rs.next();
+                unflushed.addLast(new Committed(rs.getLong(1), position));
+                release(rs.getLong(2));
+            }
+        } catch (SQLException e) {
+            // the batch committed: its position is confirmed with a later one (or, after a restart, replayed and skipped)
+            LOG.debug("reading the target's log position after a commit: {}", e.getMessage());
+            discard();
+        }
+    }
+
+    /** The commits whose log ends at or before {@code flushedTo} are on disk. */
+    private void release(long flushedTo) {
+        while (!unflushed.isEmpty() && unflushed.peekFirst().walEnd() <= flushedTo) {
+            flushed = unflushed.pollFirst().position();
+        }
+    }
+
+    /** The newest applied position known to be on the target's disk, once (nothing when none became durable since). */
+    synchronized java.util.Optional<SourcePosition> durable() {
+        SourcePosition p = flushed;
+        flushed = null;
+        return java.util.Optional.ofNullable(p);
+    }
+
+    /**
+     * Every commit so far reaches the disk: a write transaction that waits for the disk flushes the log up to its own commit
+     * record, and with it every commit before (on any session).
+     */
+    synchronized void makeDurable() {
+        if (unflushed.isEmpty()) {
+            return;
+        }
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "UPDATE migrator.checkpoint SET updated_at = updated_at WHERE migration = ?")) {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                st.execute("SET LOCAL synchronous_commit = on");
+            }
+            ps.setString(1, migration);
+            ps.executeUpdate();
+            c.commit();
+            release(Long.MAX_VALUE);
+        } catch (SQLException e) {
+            throw PostgresErrors.translate("waiting for the target's disk to hold the applied changes", e);
         }
     }
 
@@ -158,6 +239,11 @@ final class PostgresApplier {
             Connection c = pool.getConnection();
             tagged = origin.tag(c); // outside any transaction: a failure to mark it leaves nothing to roll back
             connection = c;
+            if (ASYNC_COMMIT) {
+                try (Statement st = c.createStatement()) {
+                    st.execute("SET synchronous_commit = off"); // this session only: reset before it goes back to the pool
+                }
+            }
         }
         used = now;
         return connection;
@@ -180,6 +266,12 @@ final class PostgresApplier {
         try {
             if (tagged && !PostgresOrigin.untag(c)) {
                 c.abort(Runnable::run); // never back into the pool holding the origin: its server process ends and frees it
+            } else if (ASYNC_COMMIT && !c.isClosed()) {
+                try (Statement st = c.createStatement()) {
+                    st.execute("RESET synchronous_commit"); // the pool's other users commit as the server says
+                } catch (SQLException e) {
+                    c.abort(Runnable::run); // never back into the pool committing without waiting for the disk
+                }
             }
         } catch (SQLException e) {
             LOG.debug("aborting the applier's connection", e);

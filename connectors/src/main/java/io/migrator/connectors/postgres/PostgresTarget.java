@@ -407,6 +407,16 @@ final class PostgresTarget implements TargetSession {
         startSequenceSync();
     }
 
+    @Override
+    public Optional<SourcePosition> durable(SourcePosition applied) {
+        return applier.durable();
+    }
+
+    @Override
+    public void makeDurable() {
+        applier.makeDurable();
+    }
+
     private static final long SEQUENCE_SYNC_SECONDS = 5;
     private java.util.concurrent.ScheduledExecutorService sequenceSync;
     private volatile List<TableDef> planTables;

@@ -172,7 +172,8 @@ public final class StreamPlayer implements Fence {
         position.set(batch.position().text());
         ChangeStream current = stream;
         if (current != null) {
-            current.applied(batch.position());
+            // confirmed to the source only once on the target's disk (a target committing without waiting for it says when)
+            target.durable(batch.position()).ifPresent(current::applied);
         }
     }
 
@@ -197,6 +198,7 @@ public final class StreamPlayer implements Fence {
         while (true) { // asked at least once, whatever the timeout
             String applied = position.get();
             if (!applied.isEmpty() && source.reached(new SourcePosition(applied), goal)) {
+                target.makeDurable(); // the cutover switches to the target only once the fence is on its disk
                 return true;
             }
             if (System.nanoTime() >= deadline) {

@@ -76,6 +76,23 @@ public interface TargetSession extends CutoverTarget, AutoCloseable {
     void apply(List<RowChange> changes, SourcePosition position, long eventCount);
 
     /**
+     * The newest position applied so far whose commit is on the target's disk, if it moved since the last call: the stream
+     * confirms to the source only that far (what it confirms, the source may discard). A target whose commits wait for
+     * the disk returns the position apply just committed (the default). One whose commits do not wait (PostgreSQL's
+     * applier, as a native subscription's apply worker) returns the newest one its log flush has passed, or nothing.
+     */
+    default java.util.Optional<SourcePosition> durable(SourcePosition applied) {
+        return java.util.Optional.of(applied);
+    }
+
+    /**
+     * Everything applied so far reaches the target's disk before this returns: the cutover's fence and validation's take
+     * nothing the target could still lose in a crash. Nothing to do for a target whose commits wait for the disk.
+     */
+    default void makeDurable() {
+    }
+
+    /**
      * Whether this target can hold a source transaction open across batches ({@link #applyOpen}): then {@link #apply}
      * commits what the open batches wrote with its own changes and checkpoint, in the same target transaction.
      */
