@@ -10,13 +10,18 @@
 #                                               [--modes "uniform hot"] (which catch-up backlogs; --big-txn adds big)
 #                                               [--tls MODE]       (prefer, the drivers' default and this script's, or
 #                                                                   disable: migrator's plan and the native subscription alike)
+#                                               [--target-buffers SIZE] (the target's shared_buffers for the catch-ups,
+#                                                                   2GB unless told: it then holds pgbench_accounts and its
+#                                                                   index, as a production target's buffer pool holds its
+#                                                                   working set; `keep` leaves the sandbox's 128MB; the
+#                                                                   target restarts for it and again at the end)
 # CATCHUP_JAVA_OPTS: more JVM options for the catch-up runs only; @MODE@ becomes uniform or hot, e.g.
 #   CATCHUP_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/catchup-@MODE@.jfr,settings=profile
 #
 # Needs: ./migrator sandbox up --engines postgresql; apt-get install -y pgcopydb (pg_dump, psql, pgbench come with postgresql).
 set -euo pipefail
 
-SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1 BIG=0 TLS=prefer MODES="uniform hot"
+SCALE=100 JOBS=2 TXNS=100000 PREPARE=1 SNAPSHOT_ONLY=0 PEERS=1 BIG=0 TLS=prefer MODES="uniform hot" TARGET_BUFFERS=2GB
 CATCHUP_JAVA_OPTS=${CATCHUP_JAVA_OPTS:-}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
     --big-txn) BIG=$2; shift 2 ;;
     --tls) TLS=$2; shift 2 ;;
     --modes) MODES=$2; shift 2 ;;
+    --target-buffers) TARGET_BUFFERS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -49,11 +55,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-") print "-"; else printf 
 threads() { for t in /proc/"$1"/task/*; do printf '%s\t' "$(cat "$t/comm")"; cat "$t/stat" | sed 's/.*) //'; done 2>/dev/null \
   | awk -F'\t' -v hz="$(getconf CLK_TCK)" '{ split($2, f, " "); name = $1; sub(/-?[0-9]+$/, "", name); s[name] += (f[12] + f[13]) / hz }
       END { for (n in s) if (s[n] >= 0.1) printf "%.1f\t%s\n", s[n], n }' | sort -nr | head -6 | awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
-cpu() { awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }' /proc/"$1"/stat \
-  $(for c in $(pgrep -P "$1"); do echo /proc/"$c"/stat; done) 2>/dev/null; }
+# (read through cat: a server process that ends between pgrep and the read is skipped; awk would fail on it and end the run)
+cpu() { { cat /proc/"$1"/stat $(for c in $(pgrep -P "$1"); do echo /proc/"$c"/stat; done) 2>/dev/null || true; } \
+  | awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }'; }
 # CPU seconds of each server process of a postmaster, "pid seconds" a line: sampled before and after a catch-up
 procs() { for c in $(pgrep -P "$1"); do awk -v hz="$(getconf CLK_TCK)" -v p="$c" '{ printf "%s %.2f\n", p, ($14 + $15) / hz }' \
-  /proc/"$c"/stat 2>/dev/null; done; }
+  /proc/"$c"/stat 2>/dev/null || true; done; }
 # the server process that used the most CPU since the sample in file $2 (the applying backend or apply worker), and its title
 busiest() { procs "$1" | awk 'NR == FNR { was[$1] = $2; next } { d = $2 - was[$1]; if (d > max) { max = d; pid = $1 } }
   END { printf "%s %.1f\n", pid, max }' "$2" - | { read -r pid sec
@@ -159,12 +166,36 @@ until_reached() {
   wait "$pid" 2>/dev/null || true
   [ "${v:-0}" -ge "$3" ] 2>/dev/null || { echo "lost the LSN poll ($2)" >&2; exit 1; }
 }
+# The target's buffer pool: with PostgreSQL's default 128MB, the 1.3 GB table and its index do not fit, and both appliers
+# spent about 40% of their time copying pages in and out of the kernel (perf, 2026-12-07); a production target's pool holds
+# its working set. Both appliers start alike: each applies into a database of its own, copies of the copied tables made
+# before any catch-up (the native subscription into bench_native), after a CHECKPOINT and with their table and index in
+# the pool (pg_prewarm), so neither pays the other's dirty pages, dead row versions or cold start.
+as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
+restart_target() {
+  local bin
+  bin=$(dirname "$(readlink "/proc/$TGT_PM/exe")")
+  as_postgres "'$bin/pg_ctl' -D '$ROOT/.sandbox/postgresql-target/data' -l '$ROOT/.sandbox/postgresql-target/postgres.log' -w restart -m fast" \
+    >/dev/null </dev/null
+  TGT_PM=$(head -1 "$ROOT/.sandbox/postgresql-target/data/postmaster.pid")
+}
+if [ "$TARGET_BUFFERS" != keep ] && [ "$(tgt -c 'SHOW shared_buffers')" != "$TARGET_BUFFERS" ]; then
+  log "catch-up: the target's shared_buffers set to $TARGET_BUFFERS (a restart; the sandbox's own setting comes back at the end)"
+  tgt -c "ALTER SYSTEM SET shared_buffers = '$TARGET_BUFFERS'"
+  restart_target
+  trap 'tgt -c "ALTER SYSTEM RESET shared_buffers" && restart_target' EXIT
+fi
+BUFFERS=$(tgt -c 'SHOW shared_buffers')
+tgt -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm"
+DB=postgres tgt -c "DROP DATABASE IF EXISTS bench_native WITH (FORCE)" -c "CREATE DATABASE bench_native TEMPLATE bench STRATEGY FILE_COPY"
+# ready DB: a checkpoint (no dirty page of the run before is left to write), then DB's table and index in the pool
+ready() { DB=$1 tgt -c "CHECKPOINT" -c "SELECT pg_prewarm('pgbench_accounts') + pg_prewarm('pgbench_accounts_pkey')" >/dev/null; }
 src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
 declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR THREADS
 [ "$BIG" -gt 0 ] && MODES="$MODES big"
 for mode in $MODES; do
-  tgt -c "DROP SUBSCRIPTION IF EXISTS bench_native" >/dev/null 2>&1 || true
-  tgt -c "CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=15432 dbname=bench user=migrator password=$PGPASSWORD sslmode=$TLS' \
+  DB=bench_native tgt -c "DROP SUBSCRIPTION IF EXISTS bench_native" >/dev/null 2>&1 || true
+  DB=bench_native tgt -c "CREATE SUBSCRIPTION bench_native CONNECTION 'host=127.0.0.1 port=15432 dbname=bench user=migrator password=$PGPASSWORD sslmode=$TLS' \
     PUBLICATION bench_native WITH (copy_data = false, enabled = false)"
   if [ $mode = big ]; then
     log "catch-up ($mode): writing a backlog of one transaction updating $BIG rows"
@@ -176,16 +207,18 @@ for mode in $MODES; do
     pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update-$mode.sql" "$SRC/bench" >/dev/null 2>&1
   fi
   GOAL=$(lsn)
+  ready bench_native
   log "catch-up ($mode): native subscription"
   procs "$TGT_PM" >"$WORK/procs-before"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
-  tgt -c "ALTER SUBSCRIPTION bench_native ENABLE"
+  DB=bench_native tgt -c "ALTER SUBSCRIPTION bench_native ENABLE"
   until_reached "$SRC/bench" "$NATIVE_LSN" "$GOAL"
   NATIVE[$mode]=$(secs "$t0" "$(now)")
   CPU_NATIVE[$mode]="source $(secs "$s0" "$(cpu "$SRC_PM")") s, target $(secs "$g0" "$(cpu "$TGT_PM")") s, of which $(busiest "$TGT_PM" "$WORK/procs-before")"
-  tgt -c "ALTER SUBSCRIPTION bench_native DISABLE"
+  DB=bench_native tgt -c "ALTER SUBSCRIPTION bench_native DISABLE"
   sleep 1
-  tgt -c "DROP SUBSCRIPTION bench_native"
+  DB=bench_native tgt -c "DROP SUBSCRIPTION bench_native"
+  ready bench
   log "catch-up ($mode): migrator (start-up included)"
   procs "$TGT_PM" >"$WORK/procs-before"
   t0=$(now) s0=$(cpu "$SRC_PM") g0=$(cpu "$TGT_PM")
@@ -203,17 +236,19 @@ for mode in $MODES; do
   wait "$SAMPLER" 2>/dev/null || true
   HEAP_CU[$mode]=$(sort -n "$WORK/heap-$mode.log" | tail -1)
 done
-[ "$(digest tgt)" = "$(digest src)" ] && CU_OK=yes || CU_OK=NO
+SRC_DIGEST=$(digest src)
+[ "$(digest tgt)" = "$SRC_DIGEST" ] && [ "$(DB=bench_native digest tgt)" = "$SRC_DIGEST" ] && CU_OK=yes || CU_OK=NO
+DB=postgres tgt -c "DROP DATABASE bench_native WITH (FORCE)"
 src -c "DROP PUBLICATION bench_native"
 java -jar "$JAR" complete "$PLAN" -q >/dev/null # the slot would keep WAL on the source for ever
 
-printf '\n## PostgreSQL catch-up: %s single-row update transactions (pgbench, 4 clients)%s, %s\n\n' "$TXNS" \
-  "$([ "$BIG" -gt 0 ] && echo "; big: one transaction updating $BIG rows")" "$(date -u +%F)"
+printf '\n## PostgreSQL catch-up: %s single-row update transactions (pgbench, 4 clients)%s, target shared_buffers %s, %s\n\n' "$TXNS" \
+  "$([ "$BIG" -gt 0 ] && echo "; big: one transaction updating $BIG rows")" "$BUFFERS" "$(date -u '+%F %H:%M')"
 printf '| backlog | native subscription | migrator (start-up included) | migrator speed-up | largest heap MB |\n|---|---|---|---|---|\n'
 for mode in $MODES; do
   printf '| %s | %s s | %s s | %s× | %s |\n' "$mode" "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}" "$(ratio "${NATIVE[$mode]}" "${MIGRATOR_CU[$mode]}")" "${HEAP_CU[$mode]}"
 done
-printf '\nsource and target equal afterwards: %s\n' "$CU_OK"
+printf '\nsource, migrator'"'"'s target and the subscription'"'"'s equal afterwards: %s\n' "$CU_OK"
 printf '\nCPU used while applying (2 cores):\n'
 for mode in $MODES; do
   printf -- '- %s: native: %s; migrator: %s (its busiest threads, CPU s: %s)\n' "$mode" "${CPU_NATIVE[$mode]}" "${CPU_MIGRATOR[$mode]}" "${THREADS[$mode]}"
