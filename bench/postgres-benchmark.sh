@@ -169,8 +169,8 @@ until_reached() {
 # The target's buffer pool: with PostgreSQL's default 128MB, the 1.3 GB table and its index do not fit, and both appliers
 # spent about 40% of their time copying pages in and out of the kernel (perf, 2026-12-07); a production target's pool holds
 # its working set. Both appliers start alike: each applies into a database of its own, copies of the copied tables made
-# before any catch-up (the native subscription into bench_native), after a CHECKPOINT and with their table and index in
-# the pool (pg_prewarm), so neither pays the other's dirty pages, dead row versions or cold start.
+# before any catch-up (the native subscription into bench_native), after a VACUUM and a CHECKPOINT and with their table and
+# index in the pool (pg_prewarm), so neither pays the other's dirty pages, dead row versions or cold start.
 as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
 restart_target() {
   local bin
@@ -187,9 +187,19 @@ if [ "$TARGET_BUFFERS" != keep ] && [ "$(tgt -c 'SHOW shared_buffers')" != "$TAR
 fi
 BUFFERS=$(tgt -c 'SHOW shared_buffers')
 tgt -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm"
+if [ "$(DB=postgres tgt -c "SELECT count(*) FROM pg_database WHERE datname = 'bench_native'")" = 1 ]; then
+  # a subscription left by an interrupted run keeps its database; its slot on the source may be gone already
+  DB=bench_native tgt -c "SELECT 1 FROM pg_subscription WHERE subname = 'bench_native'" | grep -q 1 && \
+    DB=bench_native tgt -c "ALTER SUBSCRIPTION bench_native DISABLE" -c "ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)" \
+      -c "DROP SUBSCRIPTION bench_native"
+fi
+src -c "SELECT pg_drop_replication_slot('bench_native') FROM pg_replication_slots WHERE slot_name = 'bench_native' AND NOT active" >/dev/null
 DB=postgres tgt -c "DROP DATABASE IF EXISTS bench_native WITH (FORCE)" -c "CREATE DATABASE bench_native TEMPLATE bench STRATEGY FILE_COPY"
-# ready DB: a checkpoint (no dirty page of the run before is left to write), then DB's table and index in the pool
-ready() { DB=$1 tgt -c "CHECKPOINT" -c "SELECT pg_prewarm('pgbench_accounts') + pg_prewarm('pgbench_accounts_pkey')" >/dev/null; }
+# ready DB: the table vacuumed (a copy made from a template has no statistics, so autovacuum would treat the two
+# databases differently, even in the middle of a run), a checkpoint (no dirty page of the run before is left to write),
+# then DB's table and index in the pool
+ready() { DB=$1 tgt -c "VACUUM (ANALYZE) pgbench_accounts" -c "CHECKPOINT" \
+  -c "SELECT pg_prewarm('pgbench_accounts') + pg_prewarm('pgbench_accounts_pkey')" >/dev/null; }
 src -c "DROP PUBLICATION IF EXISTS bench_native" -c "CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts"
 declare -A NATIVE MIGRATOR_CU HEAP_CU CPU_NATIVE CPU_MIGRATOR THREADS
 [ "$BIG" -gt 0 ] && MODES="$MODES big"
