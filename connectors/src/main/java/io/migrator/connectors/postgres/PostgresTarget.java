@@ -52,6 +52,7 @@ final class PostgresTarget implements TargetSession {
     private final PostgresOrigin origin;
     private final io.migrator.connectors.jdbc.Bookkeeping bookkeeping;
     private final PostgresApplier applier;
+    private final PostgresSequenceSync sequences;
 
     PostgresTarget(Plan plan) {
         this.plan = plan;
@@ -117,6 +118,7 @@ final class PostgresTarget implements TargetSession {
         };
         this.bookkeeping = new io.migrator.connectors.jdbc.Bookkeeping(pool, plan.name(), dialect);
         this.applier = new PostgresApplier(plan.name(), pool, writer, origin, bookkeeping);
+        this.sequences = new PostgresSequenceSync(plan, pool, this::source);
     }
 
     private Connection source() throws SQLException {
@@ -392,7 +394,7 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public void endApply() {
-        stopSequenceSync();
+        sequences.stop();
         applier.end();
     }
 
@@ -404,7 +406,7 @@ final class PostgresTarget implements TargetSession {
     @Override
     public void apply(List<RowChange> changes, SourcePosition position, long eventCount) {
         applier.apply(changes, position, eventCount);
-        startSequenceSync();
+        sequences.start();
     }
 
     @Override
@@ -417,109 +419,10 @@ final class PostgresTarget implements TargetSession {
         applier.makeDurable();
     }
 
-    private static final long SEQUENCE_SYNC_SECONDS = 5;
-    private java.util.concurrent.ScheduledExecutorService sequenceSync;
-    private volatile List<TableDef> planTables;
-
-    /**
-     * Logical replication carries no sequence changes: while the stream applies, every few seconds each target sequence is
-     * brought up to at least the source's value (never lowered), so at cutover the target hands out no id the source
-     * already used. On a thread of its own: a source that hangs holds the sync (at most network.readTimeout a read), not
-     * the applier, which the stall detector must see idle when the stream is silent.
-     */
-    private synchronized void startSequenceSync() {
-        if (sequenceSync != null) {
-            return;
-        }
-        sequenceSync = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "sequence-sync");
-            t.setDaemon(true);
-            return t;
-        });
-        sequenceSync.scheduleWithFixedDelay(() -> {
-            try {
-                syncSequences();
-            } catch (RuntimeException e) {
-                LOG.warn("could not bring the target's sequences up to the source's this time: {}", e.getMessage());
-            }
-        }, SEQUENCE_SYNC_SECONDS, SEQUENCE_SYNC_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
-    }
-
-    private synchronized void stopSequenceSync() {
-        if (sequenceSync != null) {
-            sequenceSync.shutdownNow();
-            sequenceSync = null;
-        }
-    }
-
-    /** The sync's kept source connection closes: with the target, or when the stream stops applying. */
-    private void closeSequenceSource() {
-        synchronized (sequenceLock) {
-            closeSyncSource();
-        }
-    }
-
     /** Brings every sequence of the plan's tables on the target up to at least the source's value; returns those moved. */
     @Override
     public List<String> syncSequences() {
-        synchronized (sequenceLock) { // one at a time: a sync that read the source earlier must not set a sequence back
-            return syncSequencesNow();
-        }
-    }
-
-    private final Object sequenceLock = new Object();
-    /**
-     * The sync's source connection, kept between syncs (guarded by {@link #sequenceLock}): a login every few seconds cost
-     * the source a new backend, a TLS handshake and a SCRAM exchange each time, and the JVM as much again.
-     */
-    private Connection syncSource;
-
-    private List<String> syncSequencesNow() {
-        boolean kept = syncSource != null;
-        try {
-            return syncSequencesOn(syncSource());
-        } catch (SQLException e) {
-            closeSyncSource();
-            if (!kept) {
-                throw PostgresErrors.translate("bringing the target's sequences up to the source's", e);
-            }
-        }
-        // the kept connection broke while idle (the source restarted, idle_session_timeout, a proxy's idle limit): once more on
-        // a new one, so an idle limit shows up as no warning at all
-        try {
-            return syncSequencesOn(syncSource());
-        } catch (SQLException e) {
-            closeSyncSource();
-            throw PostgresErrors.translate("bringing the target's sequences up to the source's", e);
-        }
-    }
-
-    private List<String> syncSequencesOn(Connection s) throws SQLException {
-        try (Connection c = pool.getConnection()) {
-            if (planTables == null) {
-                planTables = PostgresSchema.tables(s, plan.tables());
-            }
-            return PostgresSchema.syncSequences(s, c, planTables);
-        }
-    }
-
-    private Connection syncSource() throws SQLException {
-        if (syncSource == null) {
-            syncSource = source();
-        }
-        return syncSource;
-    }
-
-    private void closeSyncSource() {
-        Connection c = syncSource;
-        syncSource = null;
-        if (c != null) {
-            try {
-                c.close();
-            } catch (SQLException ignored) {
-                // broken already
-            }
-        }
+        return sequences.sync();
     }
 
     // ---- the cutover (PostgresTargetCutover): the application's roles, the opening, the reverse position ----
@@ -655,8 +558,7 @@ final class PostgresTarget implements TargetSession {
     public synchronized List<String> forget() {
         io.migrator.connectors.jdbc.Bookkeeping.Forgotten forgotten = bookkeeping.forget();
         List<String> removed = new ArrayList<>(forgotten.removed());
-        stopSequenceSync();
-        closeSequenceSource();
+        sequences.close();
         applier.discard();
         try (Connection c = pool.getConnection()) {
             String dropped = PostgresOrigin.drop(c, plan.name());
@@ -728,8 +630,7 @@ final class PostgresTarget implements TargetSession {
 
     @Override
     public void close() {
-        stopSequenceSync();
-        closeSequenceSource();
+        sequences.close();
         applier.discard();
         pool.close();
     }
