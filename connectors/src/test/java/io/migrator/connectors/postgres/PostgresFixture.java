@@ -15,15 +15,57 @@ final class PostgresFixture implements AutoCloseable {
     final SandboxEndpoint target;
     final String db;
 
+    /** Set once the leftovers of interrupted earlier runs were looked for in this JVM. */
+    private static final java.util.concurrent.atomic.AtomicBoolean SWEPT = new java.util.concurrent.atomic.AtomicBoolean();
+
     PostgresFixture(SandboxServers servers, String prefix) throws SQLException {
         this.source = servers.postgresSource();
         this.target = servers.postgresTarget();
+        if (SWEPT.compareAndSet(false, true)) {
+            for (SandboxEndpoint e : List.of(source, target)) {
+                sweepLeftovers(e, java.time.Duration.ofHours(1));
+            }
+        }
         this.db = prefix + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
         for (SandboxEndpoint e : List.of(source, target)) {
             try (Connection c = connect(e, "postgres"); Statement st = c.createStatement()) {
                 st.execute("CREATE DATABASE " + db);
             }
         }
+    }
+
+    /**
+     * Drops what fixtures of interrupted earlier runs left on one side (a run killed before {@link #close()}): databases
+     * named as a fixture names them, made longer ago than {@code age}, with no session on them and no slot in use, together with their
+     * slots and origins. One such slot kept 55 GB of WAL on a developer's source until the disk filled; CI starts from a fresh
+     * sandbox and never sees one.
+     */
+    static List<String> sweepLeftovers(SandboxEndpoint side, java.time.Duration age) throws SQLException {
+        List<String> dropped = new java.util.ArrayList<>();
+        try (Connection c = connect(side, "postgres"); var st = c.prepareStatement("""
+                        SELECT d.datname FROM pg_database d
+                         WHERE d.datname ~ '^[a-z0-9]+_[0-9a-f]{8}$'
+                           AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - make_interval(secs => ?)
+                           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+                           AND NOT EXISTS (SELECT 1 FROM pg_replication_slots s WHERE s.database = d.datname AND s.active)""")) {
+            st.setLong(1, age.toSeconds());
+            try (var rs = st.executeQuery()) {
+                while (rs.next()) {
+                    dropped.add(rs.getString(1));
+                }
+            }
+        }
+        for (String db : dropped) {
+            try (Connection c = connect(side, "postgres"); Statement st = c.createStatement()) {
+                st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + db + "' AND NOT active");
+                st.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+                st.execute("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE starts_with(roname, '"
+                        + PostgresOrigin.PREFIX + db.replace('_', '-') + "')");
+            }
+            System.err.println("PostgresFixture: dropped " + db + " on " + side.host() + ":" + side.port()
+                    + ", left by an interrupted earlier run (its slot kept the source's WAL)");
+        }
+        return dropped;
     }
 
     static Connection connect(SandboxEndpoint e, String database) throws SQLException {
