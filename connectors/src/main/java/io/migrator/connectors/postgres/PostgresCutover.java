@@ -90,7 +90,8 @@ final class PostgresCutover {
             }
             checks.add(prepared(c));
             checks.add(transactions(c, existing, context.maxDowntime()));
-            checks.add(PostgresHeartbeat.exists(c) ? CutoverCheck.pass("fence marker", PostgresHeartbeat.TABLE_SQL + " exists")
+            checks.add(PostgresHeartbeat.messages(c) ? CutoverCheck.pass("fence marker", "a logical decoding message (PostgreSQL 14+)")
+                    : PostgresHeartbeat.exists(c) ? CutoverCheck.pass("fence marker", PostgresHeartbeat.TABLE_SQL + " exists")
                     : CutoverCheck.fail("fence marker", "the source has no " + PostgresHeartbeat.TABLE_SQL + ": the fence writes its marker there",
                     "GRANT CREATE ON DATABASE " + plan.source().database() + " TO the migration user and restart the worker"));
             if ("pgbouncer".equals(freeze) && !existing.isEmpty()) {
@@ -568,7 +569,8 @@ final class PostgresCutover {
 
     /**
      * The fence: the WAL insert position read inside the freeze (every acknowledged commit is before it, even with
-     * synchronous_commit off), then a marker written past it, flushed, so the stream carries an event beyond the fence.
+     * synchronous_commit off), then a marker written past it, flushed, so the stream carries an event beyond the fence: a
+     * transactional logical decoding message on PostgreSQL 14+, a heartbeat row before.
      */
     SourcePosition positionInFreeze() {
         try (Connection c = pool.getConnection()) {
@@ -583,7 +585,8 @@ final class PostgresCutover {
             c.setAutoCommit(false);
             try (Statement st = c.createStatement()) {
                 st.execute("SET LOCAL synchronous_commit = on");
-                st.execute(PostgresHeartbeat.query(plan.name()));
+                // 14+: a transactional message, whose commit the stream carries like any transaction's; before, a heartbeat row
+                st.execute(PostgresHeartbeat.messages(c) ? PostgresHeartbeat.fenceMessageQuery(plan.name()) : PostgresHeartbeat.query(plan.name()));
                 c.commit();
             } finally {
                 c.setAutoCommit(auto);

@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
  * The source's heartbeat, written every second by the stream: so lag stays true and the slot keeps advancing when the
  * plan's tables are idle. On PostgreSQL 14 and later a logical decoding message ({@link #MESSAGE_PREFIX}); before, a
  * one-row-per-migration table in the {@code migrator} schema of the source database, whose changes travel through the
- * slot like any other. The table is made on every version: the cutover's fence writes it.
+ * slot like any other. The table is made on every version; before 14 the cutover's fence writes it too (on 14+ its
+ * marker is a transactional message, {@link #fenceMessageQuery}).
  */
 final class PostgresHeartbeat {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresHeartbeat.class);
@@ -30,7 +31,7 @@ final class PostgresHeartbeat {
             return true;
         } catch (SQLException e) {
             if ("42501".equals(e.getSQLState())) {
-                LOG.warn("cannot create {} on the source ({}): a cutover's fence needs it, and before PostgreSQL 14 lag on idle "
+                LOG.warn("cannot create {} on the source ({}): before PostgreSQL 14 a cutover's fence needs it, and lag on idle "
                         + "tables is then only as fresh as the last change; GRANT CREATE ON DATABASE to the migrator user to have it",
                         TABLE_SQL, e.getMessage());
                 return false;
@@ -58,6 +59,23 @@ final class PostgresHeartbeat {
 
     static String messageQuery() {
         return "SELECT pg_logical_emit_message(false, '" + MESSAGE_PREFIX + "', (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text)";
+    }
+
+    /**
+     * Whether the stream reads logical decoding messages from this server (14+, unless
+     * {@code -Dmigrator.pgoutput.messages=off}): then the heartbeat and the cutover's fence are messages, and neither needs the
+     * table.
+     */
+    static boolean messages(Connection c) throws SQLException {
+        return c.getMetaData().getDatabaseMajorVersion() >= MESSAGES_SINCE && !"off".equals(System.getProperty("migrator.pgoutput.messages"));
+    }
+
+    /** The prefix of the cutover fence's message: transactional, so its commit is the event past the fence the stream carries. */
+    static final String FENCE_PREFIX = "migrator:fence";
+
+    /** The fence's marker as a transactional logical decoding message (PostgreSQL 14+): no row written, no table needed. */
+    static String fenceMessageQuery(String migration) {
+        return "SELECT pg_logical_emit_message(true, '" + FENCE_PREFIX + "', '" + migration.replace("'", "''") + "')";
     }
 
     static String query(String migration) {
