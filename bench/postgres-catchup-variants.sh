@@ -5,16 +5,23 @@
 # variant then decodes and applies the same WAL (full row images: applying them again leaves the same rows).
 #
 #   bench/postgres-catchup-variants.sh [--txns 1000000] [--mode hot|uniform] [--repeat 1] -- "OPTIONS A" "OPTIONS B" ...
-#   ("" is the launcher's defaults; each variant runs --repeat times, interleaved with the others)
+#   ("" is the launcher's defaults; each variant runs --repeat times, interleaved with the others; a variant that begins
+#   with "@DIR " runs DIR/migrator, another build, with the options after it: e.g. "@/work/dbz " a worktree of the commit
+#   before the Debezium stream was removed, to put the two streams side by side on one backlog)
+#   --keep leaves the saved slot and checkpoint for a later --reuse (the slot holds the backlog's WAL on the source until
+#   a run without --keep ends: check pg_replication_slots), --reuse applies that saved backlog again (--txns and --mode are
+#   then the saved ones)
 # Needs the sandbox's PostgreSQL pair with the pgbench database `bench` (bench/postgres-benchmark.sh prepares it). The
 # target is used as it is configured (bench/postgres-benchmark.sh --target-buffers explains its buffer pool's size).
 set -euo pipefail
-TXNS=1000000 MODE=hot REPEAT=1
+TXNS=1000000 MODE=hot REPEAT=1 KEEP=0 REUSE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --txns) TXNS=$2; shift 2 ;;
     --mode) MODE=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --reuse) REUSE=1; shift ;;
     --) shift; break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -57,27 +64,33 @@ tables: {include: ["public.pgbench_accounts"]}
 snapshot: {parallelism: 2, chunkRows: 500000}
 EOF
 export MIGRATOR_STATE_DIR="$WORK/state"
-rm -rf "$WORK/state"
-DB=postgres tgt -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
-DB=postgres src -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'bench' AND NOT active" >/dev/null
-log "copy, until streaming"
-"$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/copy.log" 2>&1 &
-PID=$!
-java -jar "$JAR" wait "$PLAN" --for STREAMING --timeout 10m -q >/dev/null
-kill "$PID"; wait "$PID" 2>/dev/null || true
-SLOT=$(src -c "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'migrator_bench_variants%'")
-if [ "$MODE" = uniform ]; then RANGE="100000 * $(src -c "SELECT count(*) FROM pgbench_branches")"; else RANGE=100; fi
-printf '\\set aid random(1, %s)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' "$RANGE" >"$WORK/update.sql"
-log "writing a backlog of $TXNS single-row update transactions ($MODE)"
-pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update.sql" "$SRC/bench" >/dev/null 2>&1
-GOAL=$(src -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
-until [ "$(src -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ]; do sleep 0.2; done
-src -c "SELECT pg_copy_logical_replication_slot('$SLOT', 'bench_variants_saved')" >/dev/null
-tgt -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "DROP TABLE IF EXISTS public.bench_saved_checkpoint" -c "CREATE TABLE public.bench_saved_checkpoint AS SELECT * FROM migrator.checkpoint"
+if [ "$REUSE" = 1 ] && [ -f "$WORK/saved.env" ] && [ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'bench_variants_saved'")" = 1 ]; then
+  . "$WORK/saved.env"
+  log "applying the saved backlog again ($TXNS transactions, $MODE)"
+else
+  rm -rf "$WORK/state"
+  DB=postgres tgt -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench"
+  DB=postgres src -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'bench' AND NOT active" >/dev/null
+  log "copy, until streaming"
+  "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/copy.log" 2>&1 &
+  PID=$!
+  java -jar "$JAR" wait "$PLAN" --for STREAMING --timeout 10m -q >/dev/null
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  SLOT=$(src -c "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'migrator_bench_variants%'")
+  if [ "$MODE" = uniform ]; then RANGE="100000 * $(src -c "SELECT count(*) FROM pgbench_branches")"; else RANGE=100; fi
+  printf '\\set aid random(1, %s)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n' "$RANGE" >"$WORK/update.sql"
+  log "writing a backlog of $TXNS single-row update transactions ($MODE)"
+  pgbench -n -c 4 -j 2 -t $((TXNS / 4)) -f "$WORK/update.sql" "$SRC/bench" >/dev/null 2>&1
+  GOAL=$(src -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+  until [ "$(src -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = f ]; do sleep 0.2; done
+  src -c "SELECT pg_copy_logical_replication_slot('$SLOT', 'bench_variants_saved')" >/dev/null
+  tgt -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "DROP TABLE IF EXISTS public.bench_saved_checkpoint" -c "CREATE TABLE public.bench_saved_checkpoint AS SELECT * FROM migrator.checkpoint"
+  printf 'SLOT=%s\nGOAL=%s\nTXNS=%s\nMODE=%s\n' "$SLOT" "$GOAL" "$TXNS" "$MODE" >"$WORK/saved.env"
+fi
 REACHED="SELECT COALESCE((SELECT GREATEST((position::json->>'lsn_commit')::bigint, (position::json->>'lsn_proc')::bigint) \
   FROM migrator.checkpoint WHERE migration = 'bench-variants'), 0)"
 
-printf '\n## Catch-up variants: %s single-row update transactions (%s), %s\n\n| run | JVM options | seconds | JVM CPU s | source CPU s | busiest threads (CPU s) |\n|---|---|---|---|---|---|\n' \
+printf '\n## Catch-up variants: %s single-row update transactions (%s), %s\n\n| run | JVM options | seconds | JVM CPU s | source CPU s | busiest threads (CPU s) | walsender segments (bytes each) |\n|---|---|---|---|---|---|---|\n' \
   "$TXNS" "$MODE" "$(date -u '+%F %H:%M')"
 run=0
 for r in $(seq 1 "$REPEAT"); do
@@ -89,13 +102,25 @@ for r in $(seq 1 "$REPEAT"); do
     # every variant starts alike: no dirty page of the one before left to write, the table and its index in the pool
     tgt -c "CHECKPOINT" -c "SELECT pg_prewarm('pgbench_accounts') + pg_prewarm('pgbench_accounts_pkey')" >/dev/null
     t0=$(now) s0=$(tree_cpu "$SRC_PM")
-    JAVA_OPTS="-Xmx512m $opts" "$ROOT/migrator" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/run-$run.log" 2>&1 &
+    launcher="$ROOT/migrator" jvm="$opts"
+    case "$opts" in @*) launcher="${opts%% *}"; launcher="${launcher#@}/migrator"; jvm="${opts#* }"; [ "$jvm" != "$opts" ] || jvm="" ;; esac
+    JAVA_OPTS="-Xmx512m $jvm" "$launcher" run "$PLAN" --listen 127.0.0.1:0 >"$WORK/run-$run.log" 2>&1 &
     PID=$!
     until_reached "$TGT/bench" "$REACHED" "$GOAL" "$PID" || { tail "$WORK/run-$run.log"; exit 1; }
     t=$(secs "$t0" "$(now)")
-    printf '| %s | `%s` | %s | %s | %s | %s |\n' "$run" "${opts:-(defaults)}" "$t" "$(cpu "$PID")" "$(secs "$s0" "$(tree_cpu "$SRC_PM")")" "$(threads "$PID")"
+    # how the walsender's messages went out: TCP segments with data and bytes per segment (each message goes out in a
+    # segment of its own while the connection has room; ss, read before the walsender ends)
+    ws=$(src -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$SLOT'" || true)
+    calls=$(ss -tinpH "( sport = :15432 )" 2>/dev/null | grep -A1 "pid=$ws," | tail -1 \
+      | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, ":"); v[kv[1]] = kv[2] } } END { if (v["data_segs_out"] > 0) printf "%d (%d B)", v["data_segs_out"], v["bytes_sent"] / v["data_segs_out"]; else printf "?" }' || true)
+    printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$run" "${opts:-(defaults)}" "$t" "$(cpu "$PID")" "$(secs "$s0" "$(tree_cpu "$SRC_PM")")" "$(threads "$PID")" "$calls"
     kill "$PID"; wait "$PID" 2>/dev/null || true
   done
 done
-src -c "SELECT pg_drop_replication_slot('bench_variants_saved')" >/dev/null
-java -jar "$JAR" complete "$PLAN" -q >/dev/null
+if [ "$KEEP" = 1 ]; then
+  log "the saved backlog stays for --reuse: slot bench_variants_saved holds $(src -c "SELECT pg_size_pretty(pg_current_wal_lsn() - restart_lsn) FROM pg_replication_slots WHERE slot_name = 'bench_variants_saved'") of the source's WAL until a run without --keep ends"
+else
+  src -c "SELECT pg_drop_replication_slot('bench_variants_saved')" >/dev/null
+  rm -f "$WORK/saved.env"
+  java -jar "$JAR" complete "$PLAN" -q >/dev/null
+fi

@@ -47,6 +47,8 @@ final class PgOutputStream implements ChangeStream {
     private final String publication;
     private final PostgresSource source;
     private final ConcurrentLinkedQueue<SourcePosition> appliedPositions = new ConcurrentLinkedQueue<>();
+    /** Messages read from the connection at most under one hold of {@link #wire}. */
+    private static final int BURST = 256;
 
     private volatile boolean beating;
     /** PostgreSQL 14+: the heartbeat is a logical decoding message, and the stream asks pgoutput for messages. */
@@ -165,8 +167,7 @@ final class PgOutputStream implements ChangeStream {
     @Override
     public void start(Handler handler) {
         try (Connection c = PostgresConnector.connect(endpoint, endpoint.database(), java.time.Duration.ofSeconds(10))) {
-            messages = c.getMetaData().getDatabaseMajorVersion() >= PostgresHeartbeat.MESSAGES_SINCE
-                    && !"off".equals(System.getProperty("migrator.pgoutput.messages"));
+            messages = PostgresHeartbeat.messages(c);
             beating = messages || PostgresHeartbeat.exists(c);
         } catch (SQLException e) {
             throw PostgresErrors.translate("connecting to the source for the change stream", e);
@@ -280,23 +281,28 @@ final class PgOutputStream implements ChangeStream {
             live = stream;
             long reported = 0;
             int idle = 0;
+            ByteBuffer[] burst = new ByteBuffer[BURST];
+            long[] lsns = new long[BURST];
             while (!stop) {
-                ByteBuffer data;
-                long lsn = 0;
+                int read = 0;
                 long server = 0;
+                // what the connection holds is read under one hold of the wire (not one per message), and handled after it:
+                // handling may wait for the applier, and meanwhile keepAlive must be able to answer the walsender
                 wire.lock();
                 try {
                     reported = confirm(stream, reported);
-                    data = stream.readPending();
-                    if (data != null) {
-                        lsn = stream.getLastReceiveLSN().asLong();
-                    } else {
+                    ByteBuffer data;
+                    while (read < BURST && (data = stream.readPending()) != null) {
+                        burst[read] = data;
+                        lsns[read++] = stream.getLastReceiveLSN().asLong();
+                    }
+                    if (read == 0) {
                         server = stream.getLastReceiveLSN().asLong(); // a keepalive's, when one came last
                     }
                 } finally {
                     wire.unlock();
                 }
-                if (data == null) {
+                if (read == 0) {
                     if (transactions.idleTo(handler, server)) {
                         continue;
                     }
@@ -310,7 +316,11 @@ final class PgOutputStream implements ChangeStream {
                 }
                 idle = 0;
                 lastData = System.nanoTime();
-                transactions.receive(handler, data, lsn);
+                for (int i = 0; i < read; i++) {
+                    ByteBuffer data = burst[i];
+                    burst[i] = null;
+                    transactions.receive(handler, data, lsns[i]);
+                }
             }
         } catch (ChangeStream.Stopping stopping) {
             // the worker stops: the batch was not taken, the next run replays it from the checkpoint

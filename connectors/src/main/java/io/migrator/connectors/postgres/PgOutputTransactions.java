@@ -2,6 +2,7 @@ package io.migrator.connectors.postgres;
 
 import io.migrator.core.change.ChangeBatch;
 import io.migrator.core.change.RowChange;
+import io.migrator.core.change.RowImage;
 import io.migrator.core.change.RowKey;
 import io.migrator.core.change.SourcePosition;
 import io.migrator.core.error.ErrorCode;
@@ -41,8 +42,6 @@ final class PgOutputTransactions implements AutoCloseable {
     private static final int BYTEA = 17;
 
     private final Map<TableId, TableDef> tables = new HashMap<>();
-    /** Relations whose columns went to the target's judge since their last Relation message (this session). */
-    private final java.util.Set<Integer> described = new java.util.HashSet<>();
     private final Map<Integer, Rel> relations = new HashMap<>();
     private final String slot;
     private final PostgresSource source;
@@ -184,9 +183,16 @@ final class PgOutputTransactions implements AutoCloseable {
         PgOutputSpool.deleteDirectory(spoolDirectory);
     }
 
-    /** A relation as the walsender described it, and what migrator makes of it. */
-    private record Rel(TableId id, PgOutput.Relation relation, TableDef def, boolean heartbeat, String[] names, boolean[] bytea, int[] key) {
+    /**
+     * A relation as the walsender described it, and what migrator makes of it; {@code described[0]}: its columns went to the
+     * target's judge since this Relation message (this session). A new message makes a new Rel.
+     */
+    private record Rel(TableId id, PgOutput.Relation relation, TableDef def, boolean heartbeat, String[] names, boolean[] bytea, int[] key,
+            boolean anyBytea, boolean[] described) {
     }
+
+    /** The relation of the last change (a stream mostly changes one table after another): looked up again only when it differs. */
+    private Rel lastRel;
 
     /**
      * One message from the walsender. Inside a stream block (protocol 2) a message is spooled to its transaction's file as
@@ -275,8 +281,8 @@ final class PgOutputTransactions implements AutoCloseable {
             // source, a new stream block of a streamed transaction): the same description is no change, and describing it to
             // the target would commit a large transaction's open batches in its middle (PostgresBigTransactionIT met it)
             if (known == null || !known.relation().equals(r)) {
-                relations.put(r.id(), relation(r));
-                described.remove(r.id()); // its columns are judged again before its next change
+                relations.put(r.id(), relation(r)); // a new Rel: its columns are judged again before its next change
+                lastRel = null;
             }
         } else if (message instanceof PgOutput.Insert i) {
             change(handler, lsn, i.relation(), null, i.values());
@@ -320,14 +326,19 @@ final class PgOutputTransactions implements AutoCloseable {
         if (alreadyApplied(lsn)) {
             return;
         }
-        Rel rel = relations.get(relationId);
+        Rel rel = lastRel;
+        if (rel == null || rel.relation().id() != relationId) {
+            rel = relations.get(relationId); // the lookup (and an Integer) only when the relation differs from the last change's
+            lastRel = rel;
+        }
         if (rel == null) {
             throw new IllegalStateException("pgoutput sent a change of relation " + relationId + " before describing it");
         }
         if (rel.def() == null) {
             return; // the heartbeat, or a table the plan does not hold
         }
-        if (described.add(relationId)) {
+        if (!rel.described()[0]) {
+            rel.described()[0] = true;
             describe(handler, lsn, rel);
         }
         if (values == null) {
@@ -501,7 +512,11 @@ final class PgOutputTransactions implements AutoCloseable {
                         r.columns().stream().map(PgOutput.Column::name).toList());
             }
         }
-        return new Rel(id, r, def, heartbeat, names, bytea, key);
+        boolean anyBytea = false;
+        for (boolean b : bytea) {
+            anyBytea |= b;
+        }
+        return new Rel(id, r, def, heartbeat, names, bytea, key, anyBytea, new boolean[1]);
     }
 
     private static MigratorException noKey(TableId table, String why) {
@@ -525,12 +540,15 @@ final class PgOutputTransactions implements AutoCloseable {
         return new RowKey(rel.id(), columns, key);
     }
 
+    /** The tuple's values as a row image over the relation's column names (the tuple's array is the image's own from here on). */
     private static Map<String, Object> row(Rel rel, Object[] values) {
-        Map<String, Object> row = new LinkedHashMap<>(values.length * 2);
-        for (int i = 0; i < values.length; i++) {
-            Object v = values[i];
-            row.put(rel.names()[i], v instanceof String s && rel.bytea()[i] ? PgOutput.bytea(s) : v);
+        if (rel.anyBytea()) {
+            for (int i = 0; i < values.length; i++) {
+                if (values[i] instanceof String s && rel.bytea()[i]) {
+                    values[i] = PgOutput.bytea(s);
+                }
+            }
         }
-        return row;
+        return new RowImage(rel.names(), values);
     }
 }

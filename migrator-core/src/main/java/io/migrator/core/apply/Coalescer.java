@@ -21,13 +21,42 @@ public final class Coalescer {
         if (changes.size() < 2) {
             return changes;
         }
-        Map<RowKey, RowChange> last = new LinkedHashMap<>(changes.size() * 2);
-        for (RowChange change : changes) {
-            // remove-then-put moves the key to the end: the map's order is the order of last changes
-            RowChange previous = last.remove(change.key());
-            last.put(change.key(), merge(previous, change));
+        // one hash lookup per change (it runs for every change the stream reads), in an open-addressed table of where each
+        // key was last seen (no node or boxed index per change); a change seen again later is superseded, and what stays,
+        // in the order of the batch, is the order of last changes
+        int n = changes.size();
+        int capacity = Integer.highestOneBit(Math.max(4, n) * 2 - 1) << 1; // a power of two, at most half full
+        RowKey[] keys = new RowKey[capacity];
+        int[] lastAt = new int[capacity];
+        RowChange[] merged = new RowChange[n];
+        boolean[] superseded = new boolean[n];
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            RowChange change = changes.get(i);
+            RowKey key = change.key();
+            int h = key.hashCode();
+            int slot = (h ^ (h >>> 16)) & (capacity - 1);
+            while (keys[slot] != null && !keys[slot].equals(key)) {
+                slot = (slot + 1) & (capacity - 1);
+            }
+            if (keys[slot] == null) {
+                keys[slot] = key;
+                merged[i] = change;
+                kept++;
+            } else {
+                int previous = lastAt[slot];
+                merged[i] = merge(merged[previous], change);
+                superseded[previous] = true;
+            }
+            lastAt[slot] = i;
         }
-        return new ArrayList<>(last.values());
+        List<RowChange> out = new ArrayList<>(kept);
+        for (int i = 0; i < n; i++) {
+            if (!superseded[i]) {
+                out.add(merged[i]);
+            }
+        }
+        return out;
     }
 
     /** A partial image (unchanged columns not sent) takes those columns from the earlier image of the same row. */

@@ -28,6 +28,9 @@ public sealed interface RowChange {
 
     /** Whether an image leaves some column as it is ({@link #UNCHANGED}). */
     static boolean partial(java.util.Map<String, Object> row) {
+        if (row instanceof RowImage image) {
+            return image.partial(); // known since it was made
+        }
         for (Object v : row.values()) { // by identity: runs for every change the coalescer meets twice
             if (v == UNCHANGED) {
                 return true;

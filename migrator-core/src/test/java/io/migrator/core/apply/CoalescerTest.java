@@ -44,4 +44,23 @@ class CoalescerTest {
         assertThat(out).containsExactly(upsert(2, "x", 1), upsert(1, RowChange.UNCHANGED, 5));
         assertThat(RowChange.partial(((RowChange.Upsert) out.get(1)).row())).isTrue();
     }
+
+    @Test
+    void manyKeysAndCollidingHashesKeepTheLastChangeOfEachInTheOrderOfLastChanges() {
+        // "Aa" and "BB" hash alike: keys built of them collide in the coalescer's table and must still be told apart
+        java.util.Random random = new java.util.Random(42);
+        List<RowChange> changes = new java.util.ArrayList<>();
+        for (int i = 0; i < 5000; i++) {
+            int k = random.nextInt(300);
+            String id = (k % 2 == 0 ? "Aa" : "BB") + (k / 2);
+            RowKey key = new RowKey(T, List.of("id"), List.of(id));
+            changes.add(random.nextInt(10) == 0 ? new RowChange.Delete(key) : new RowChange.Upsert(key, Map.of("id", id, "n", i)));
+        }
+        Map<RowKey, RowChange> expected = new LinkedHashMap<>();
+        for (RowChange c : changes) {
+            expected.remove(c.key());
+            expected.put(c.key(), c);
+        }
+        assertThat(Coalescer.coalesce(changes)).containsExactlyElementsOf(expected.values());
+    }
 }
