@@ -47,8 +47,12 @@ final class PgOutputStream implements ChangeStream {
     private final String publication;
     private final PostgresSource source;
     private final ConcurrentLinkedQueue<SourcePosition> appliedPositions = new ConcurrentLinkedQueue<>();
-    /** Messages read from the connection at most under one hold of {@link #wire}. */
+    /**
+     * Messages read from the connection at most under one hold of {@link #wire}, and bytes: a burst ends after the message
+     * that passes 1 MB, so rows with large values are not held many at a time.
+     */
     private static final int BURST = 256;
+    private static final long BURST_BYTES = 1 << 20;
 
     private volatile boolean beating;
     /** PostgreSQL 14+: the heartbeat is a logical decoding message, and the stream asks pgoutput for messages. */
@@ -292,7 +296,9 @@ final class PgOutputStream implements ChangeStream {
                 try {
                     reported = confirm(stream, reported);
                     ByteBuffer data;
-                    while (read < BURST && (data = stream.readPending()) != null) {
+                    long bytes = 0;
+                    while (read < BURST && bytes < BURST_BYTES && (data = stream.readPending()) != null) {
+                        bytes += data.remaining();
                         burst[read] = data;
                         lsns[read++] = stream.getLastReceiveLSN().asLong();
                     }
