@@ -192,25 +192,25 @@ final class PostgresCutover {
         for (TableId table : frozenTables(c)) {
             for (String role : roles) {
                 for (String privilege : DML) {
-                    boolean onTable = has(c, role, table, privilege);
-                    if (!onTable && columnPrivilege(c, role, table, privilege)) {
+                    boolean onTable = PostgresPrivileges.has(c, role, table, privilege);
+                    if (!onTable && PostgresPrivileges.columnPrivilege(c, role, table, privilege)) {
                         problems.add(role + " has " + privilege + " on columns of " + table + " (column grants are not revoked)");
                         continue;
                     }
                     if (!onTable) {
-                        if (otherwise(c, role, table, privilege)) { // not inherited, but one SET ROLE away
+                        if (PostgresPrivileges.otherwise(c, role, table, privilege)) { // not inherited, but one SET ROLE away
                             problems.add(role + " may SET ROLE to a role that has " + privilege + " on " + table);
                         }
                         continue;
                     }
                     Grant grant = direct.stream().filter(g -> g.role().equals(role) && g.table().equals(table) && g.privilege().equals(privilege))
                             .findFirst().orElse(null);
-                    if (grant == null || otherwise(c, role, table, privilege)) {
+                    if (grant == null || PostgresPrivileges.otherwise(c, role, table, privilege)) {
                         problems.add(role + " has " + privilege + " on " + table + " through PUBLIC or another role's membership");
                     } else if (!grant.grantor().equals(grant.owner())) {
                         problems.add(privilege + " on " + table + " was granted to " + role + " by " + grant.grantor() + ", not by the owner "
                                 + grant.owner());
-                    } else if (!superuser && !member(c, grant.owner())) {
+                    } else if (!superuser && !PostgresPrivileges.member(c, grant.owner())) {
                         problems.add("migrator is neither a superuser nor a member of " + grant.owner() + ", the owner of " + table);
                     }
                 }
@@ -376,7 +376,8 @@ final class PostgresCutover {
                 for (TableId table : frozenTables(c)) {
                     for (String role : roles) {
                         for (String privilege : DML) {
-                            if (has(c, role, table, privilege) || columnPrivilege(c, role, table, privilege) || otherwise(c, role, table, privilege)) {
+                            if (PostgresPrivileges.has(c, role, table, privilege) || PostgresPrivileges.columnPrivilege(c, role, table, privilege)
+                                    || PostgresPrivileges.otherwise(c, role, table, privilege)) {
                                 left.add(role + " " + privilege + " on " + table);
                             }
                         }
@@ -639,52 +640,6 @@ final class PostgresCutover {
             }
         }
         return all;
-    }
-
-    /**
-     * Whether the role would keep the privilege without its own grant: PUBLIC holds it, or a role it is a member of —
-     * inherited, or reachable by SET ROLE (a NOINHERIT membership): either way its session can write.
-     */
-    private static boolean otherwise(Connection c, String role, TableId table, String privilege) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_roles r, pg_class t, "
-                + "LATERAL aclexplode(coalesce(t.relacl, acldefault('r', t.relowner))) a WHERE r.rolname = ? AND t.oid = to_regclass(?) "
-                + "AND a.privilege_type = ? AND (a.grantee = 0 OR (a.grantee <> r.oid AND pg_has_role(r.oid, a.grantee, 'MEMBER'))))")) {
-            ps.setString(1, role);
-            ps.setString(2, PostgresDialect.quote(table));
-            ps.setString(3, privilege);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    /** Whether the role holds the privilege on the table itself (its own, by membership or through PUBLIC); false when either is gone. */
-    static boolean has(Connection c, String role, TableId table, String privilege) throws SQLException {
-        return privilege(c, "has_table_privilege", role, table, privilege);
-    }
-
-    private static boolean columnPrivilege(Connection c, String role, TableId table, String privilege) throws SQLException {
-        return (privilege.equals("INSERT") || privilege.equals("UPDATE")) && privilege(c, "has_any_column_privilege", role, table, privilege);
-    }
-
-    private static boolean privilege(Connection c, String function, String role, TableId table, String privilege) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(" + function + "(?, to_regclass(?), ?), false)")) {
-            ps.setString(1, role);
-            ps.setString(2, PostgresDialect.quote(table));
-            ps.setString(3, privilege);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private static boolean member(Connection c, String role) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT pg_has_role(current_user, ?, 'MEMBER')")) {
-            ps.setString(1, role);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
     }
 
     static String scalar(Connection c, String sql) throws SQLException {

@@ -203,7 +203,7 @@ final class PostgresTargetCutover {
         for (TableId table : tables.get()) {
             List<String> lacks = new ArrayList<>();
             for (String privilege : PRIVILEGES) {
-                if (PostgresCutover.has(s, role, table, privilege) && !PostgresCutover.has(t, role, table, privilege)
+                if (PostgresPrivileges.has(s, role, table, privilege) && !PostgresPrivileges.has(t, role, table, privilege)
                         && !comingBack.contains(role + "\u0000" + table + "\u0000" + privilege)) {
                     lacks.add(privilege);
                 }
